@@ -1,0 +1,222 @@
+"""The ``grokinterp`` command line.
+
+Every user mistake ends in one line on stderr (``grokinterp: error: ...``) and exit
+status 2, with nothing on disk lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import re
+import sys
+from dataclasses import fields
+from pathlib import Path
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
+
+from grokinterp.config import SECTIONS, TrainConfig, field_types, replace
+from grokinterp.errors import ConfigError, UserError
+from grokinterp.presets import PRESETS, get_preset
+
+# flag name of a config field; fields are unique across sections (tests check this)
+_FLAG_ALIASES = {("task", "name"): "task"}
+
+
+def config_flags() -> dict[str, tuple[str, str, Any]]:
+    """``{flag: (section, field, type)}`` for every config field ("" = top level)."""
+    out: dict[str, tuple[str, str, Any]] = {}
+    for section in SECTIONS:
+        for name, typ in field_types(section).items():
+            flag = _FLAG_ALIASES.get((section, name), name).replace("_", "-")
+            out[flag] = (section, name, typ)
+    for f in fields(TrainConfig):
+        if f.name not in SECTIONS:
+            out[f.name.replace("_", "-")] = ("", f.name, int)
+    return out
+
+
+def _parser_for(typ: Any, flag: str) -> Any:
+    origin = get_origin(typ)
+    options = get_args(typ) if origin in (Union, UnionType) else (typ,)
+    nullable = type(None) in options
+    base = next(o for o in options if o is not type(None))
+
+    def parse(text: str) -> Any:
+        if nullable and text.lower() in ("none", "null"):
+            return None
+        if get_origin(base) is Literal:
+            if text not in get_args(base):
+                raise argparse.ArgumentTypeError(
+                    f"expected one of {list(get_args(base))}, got {text!r}")
+            return text
+        if base is bool:
+            if text.lower() in ("1", "true", "yes"):
+                return True
+            if text.lower() in ("0", "false", "no"):
+                return False
+            raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+        try:
+            return base(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {base.__name__}{' or none' if nullable else ''}, got {text!r}"
+            ) from None
+
+    parse.__name__ = flag
+    return parse
+
+
+def _metavar(typ: Any) -> str:
+    base = typ
+    if get_origin(typ) in (Union, UnionType):
+        base = next(a for a in get_args(typ) if a is not type(None))
+    if get_origin(base) is Literal:
+        return "{" + ",".join(get_args(base)) + "}"
+    return base.__name__.upper()
+
+
+def _doc_for(section: str, name: str) -> str:
+    """The field's description from the ``Args:`` section of its dataclass docstring."""
+    doc = inspect.getdoc(SECTIONS.get(section, TrainConfig)) or ""
+    m = re.search(rf"^    ([\w, ]*\b{name}\b[\w, ]*): (.*(?:\n        .*)*)", doc, re.M)
+    return " ".join(m.group(2).split()).replace("%", "%%") if m else ""
+
+
+def _add_train(sub: Any) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model into a run directory",
+        description="Train a model on an algorithmic task, writing a run directory "
+        "(config.json, metrics.jsonl, checkpoints/, state/). Start from a preset or a "
+        "config file and override any field with its flag.",
+    )
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                   help="start from a named config (default: nanda)")
+    p.add_argument("--config", type=Path, default=None,
+                   help="start from a config.json (e.g. another run's); flags override it")
+    p.add_argument("--out", type=Path, default=None,
+                   help="run directory to write (default: runs/<preset>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out (same config; max-steps may grow)")
+    p.add_argument("--force", action="store_true",
+                   help="delete whatever is in --out and start over")
+    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    for section in [*SECTIONS, ""]:
+        title = f"{section} config" if section else "run config"
+        group = p.add_argument_group(title)
+        for flag, (sec, name, typ) in config_flags().items():
+            if sec != section:
+                continue
+            group.add_argument(f"--{flag}", dest=f"cfg__{sec}__{name}", type=_parser_for(typ, flag),
+                               default=None, metavar=_metavar(typ), help=_doc_for(sec, name))
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from grokinterp.run import Run
+    from grokinterp.train import train
+
+    if args.config is not None and args.preset is not None:
+        raise ConfigError("give --preset or --config, not both")
+    cfg = TrainConfig.load(args.config) if args.config else get_preset(args.preset or "nanda")
+    overrides: dict[str, dict[str, Any]] = {}
+    for key, value in vars(args).items():
+        if key.startswith("cfg__") and value is not None:
+            _, section, name = key.split("__")
+            overrides.setdefault(section, {})[name] = value
+    task = overrides.get("task", {})
+    if "train_size" in task and "train_fraction" not in task:
+        task["train_fraction"] = None
+    if "train_fraction" in task and "train_size" not in task:
+        task["train_size"] = None
+    if "n" in task and "p" not in task:
+        task["p"] = None
+    cfg = replace(cfg, overrides)
+    out = args.out or Path("runs") / (args.preset or (args.config.stem if args.config else "nanda"))
+    run_dir = train(cfg, out, resume=args.resume, force=args.force, device=args.device,
+                    progress=not args.no_progress)
+    lm = Run(run_dir).landmarks()
+    print(f"run written to {run_dir}  (train acc >= 99% at step {lm.train_step}, "
+          f"test acc >= 99% at step {lm.test_step})")
+    return 0
+
+
+def _add_info(sub: Any) -> None:
+    p = sub.add_parser("info", help="summarize a run directory",
+                       description="Print a run's config, checkpoints, final metrics and "
+                       "grokking landmarks.")
+    p.add_argument("run_dir", type=Path)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from grokinterp.run import Run
+
+    run = Run(args.run_dir)
+    cfg = run.config
+    t, m, o = cfg.task, cfg.model, cfg.optim
+    size = f"p={t.p}" if t.p is not None else f"n={t.n}"
+    split = (f"train_fraction={t.train_fraction}" if t.train_fraction is not None
+             else f"train_size={t.train_size}")
+    ds = run.dataset
+    print(f"run        {run.path}")
+    print(f"task       {t.name} {size}, {split} ({int(ds.train_mask.sum())} train / "
+          f"{int((~ds.train_mask).sum())} test pairs), split_seed={t.split_seed}"
+          f"{', random labels' if t.random_labels else ''}")
+    if m.arch == "transformer":
+        arch = (f"transformer: {m.n_layers} layer(s), d_model={m.d_model}, {m.n_heads} heads "
+                f"of {m.d_head}, d_mlp={m.d_mlp}, {m.act_fn}")
+    else:
+        arch = f"mlp: {m.n_layers} hidden layer(s) of {m.d_mlp}, embed {m.d_model}, {m.act_fn}"
+    print(f"model      {arch}, init_scale={m.init_scale}, seed={cfg.seed}")
+    print(f"optimizer  AdamW lr={o.lr} wd={o.weight_decay} betas=({o.beta1}, {o.beta2}) "
+          f"warmup={o.warmup_steps} batch={o.batch_size or 'full'} max_steps={o.max_steps}")
+    steps = run.steps
+    print(f"checkpoints {len(steps)}" + (f" (steps {steps[0]} .. {steps[-1]})" if steps else ""))
+    metrics = run.metrics
+    if len(metrics):
+        last = metrics.iloc[-1]
+        print(f"last step  {int(last['step'])}: train loss {last['train_loss']:.4g} acc "
+              f"{last['train_acc']:.3f} | test loss {last['test_loss']:.4g} acc "
+              f"{last['test_acc']:.3f} | param norm {last['param_norm']:.2f}")
+        lm = run.landmarks()
+        delay = f", delay {lm.delay}" if lm.delay is not None else ""
+        print(f"landmarks  train acc >= 99% at {lm.train_step}, test acc >= 99% at "
+              f"{lm.test_step}{delay}")
+    else:
+        print("metrics    none logged yet")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from grokinterp import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="grokinterp",
+        description="Train grokking models with dense checkpoints and dissect them.",
+    )
+    parser.add_argument("--version", action="version", version=f"grokinterp {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_info(sub)
+    return parser
+
+
+COMMANDS = {"train": _cmd_train, "info": _cmd_info}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as e:
+        print(f"grokinterp: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("grokinterp: interrupted; continue with --resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

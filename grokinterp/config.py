@@ -1,0 +1,352 @@
+"""Frozen, validated, JSON-round-tripping configuration of a training run.
+
+A run is fully described by a :class:`TrainConfig`: the task (and its split), the
+model, the optimizer and the checkpoint schedule. The config is stored as
+``config.json`` in every run directory and is everything needed to rebuild the
+dataset, the split, the model and the optimizer.
+
+Field names are unique across the four sections, so the command line exposes every
+field as a flat flag (``--p 31 --lr 3e-3 --max-steps 5000``); only ``TaskConfig.name``
+is spelled ``--task``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+from grokinterp.errors import ConfigError
+
+Arch = Literal["transformer", "mlp"]
+ActFn = Literal["relu", "gelu", "silu", "quadratic"]
+MLPCombine = Literal["sum", "concat"]
+
+
+def _check(cond: bool, section: str, name: str, msg: str) -> None:
+    if not cond:
+        raise ConfigError(f"config field {section}.{name}: {msg}")
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """The algorithmic task and its train/test split.
+
+    Args:
+        name: a task from the registry (``grokinterp.tasks.TASKS``), e.g. ``add``, ``sub``,
+            ``mul``, ``div``, ``x2_y2``, ``x2_xy_y2``, ``x3_xy``, ``random_table``, ``perm``.
+        p: modulus of a modular task (any integer >= 2; prime for tasks that need a field,
+            such as ``div``). Must be None for the symmetric-group tasks.
+        n: degree of the symmetric group S_n for the permutation tasks (2 <= n <= 5). Must be
+            None for modular tasks.
+        train_fraction: fraction of all pairs used for training, in (0, 1); the training-set
+            size is ``int(train_fraction * n_pairs)`` (30% of 113^2 gives the paper's 3830).
+            Exactly one of ``train_fraction`` and ``train_size`` is set.
+        train_size: exact training-set size D, 1 <= D < n_pairs. Training sets of the same
+            ``split_seed`` are nested: the set of size D' < D is a subset of the set of size D.
+        split_seed: seed of the permutation of pairs that defines the split.
+        random_labels: replace the labels by a seeded permutation of themselves (a
+            memorization-only control with the same label marginal).
+        label_seed: seed of that permutation, and of the table of ``random_table``.
+    """
+
+    name: str = "add"
+    p: int | None = 113
+    n: int | None = None
+    train_fraction: float | None = 0.3
+    train_size: int | None = None
+    split_seed: int = 0
+    random_labels: bool = False
+    label_seed: int = 0
+
+    def __post_init__(self) -> None:
+        from grokinterp.tasks import get_task  # the registry validates task-specific fields
+
+        spec = get_task(self.name)
+        _check(
+            (self.train_fraction is None) != (self.train_size is None),
+            "task",
+            "train_fraction",
+            "set exactly one of train_fraction and train_size",
+        )
+        if self.train_fraction is not None:
+            _check(
+                0.0 < self.train_fraction < 1.0,
+                "task",
+                "train_fraction",
+                f"must be in (0, 1), got {self.train_fraction}",
+            )
+        spec.validate(self)
+        if self.train_size is not None:
+            n_pairs = spec.n_pairs(self)
+            _check(
+                1 <= self.train_size < n_pairs,
+                "task",
+                "train_size",
+                f"must be in [1, {n_pairs - 1}] for this task ({n_pairs} pairs), "
+                f"got {self.train_size}",
+            )
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network.
+
+    Args:
+        arch: ``transformer`` (a TransformerLens TransformerBridge, the Nanda et al. model
+            by default) or ``mlp`` (embeddings of a and b combined, ``n_layers`` hidden layers,
+            unembedding; the toy model of Liu et al. 2022 and Gromov 2023).
+        n_layers: transformer blocks, or hidden layers of the MLP.
+        d_model: residual width of the transformer; embedding width of the MLP.
+        n_heads: attention heads per block (transformer only).
+        d_head: width of each head (transformer only).
+        d_mlp: hidden width of each MLP.
+        act_fn: ``relu``, ``gelu``, ``silu``; the MLP arch also takes ``quadratic`` (x^2, Gromov).
+        init_scale: Omnigrok's alpha: every initial weight is multiplied by it.
+        d_vocab_out: number of output logits; None means the task's number of classes
+            (``p`` for modular tasks). Models imported from the progress-measures code have
+            ``p + 1`` (their unembedding also scores the ``=`` token).
+        mlp_combine: how the MLP combines the embeddings of a and b: ``sum`` or ``concat``.
+    """
+
+    arch: Arch = "transformer"
+    n_layers: int = 1
+    d_model: int = 128
+    n_heads: int = 4
+    d_head: int = 32
+    d_mlp: int = 512
+    act_fn: ActFn = "relu"
+    init_scale: float = 1.0
+    d_vocab_out: int | None = None
+    mlp_combine: MLPCombine = "sum"
+
+    def __post_init__(self) -> None:
+        for name in ("n_layers", "d_model", "n_heads", "d_head", "d_mlp"):
+            v = getattr(self, name)
+            _check(v >= 1, "model", name, f"must be a positive integer, got {v}")
+        _check(
+            self.init_scale > 0 and math.isfinite(self.init_scale),
+            "model",
+            "init_scale",
+            f"must be positive and finite, got {self.init_scale}",
+        )
+        if self.arch == "transformer":
+            _check(
+                self.act_fn != "quadratic",
+                "model",
+                "act_fn",
+                "quadratic is only available for arch=mlp",
+            )
+        if self.d_vocab_out is not None:
+            _check(self.d_vocab_out >= 2, "model", "d_vocab_out", "must be >= 2 or null")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW and the stopping rule.
+
+    Args:
+        lr: peak learning rate.
+        weight_decay: AdamW's decoupled weight decay (applied to every parameter).
+        beta1, beta2: AdamW's betas (the paper uses 0.9, 0.98).
+        eps: AdamW's epsilon.
+        warmup_steps: linear warm-up: update t (0-based) uses ``lr * min(1, (t + 1) / warmup)``.
+            (The progress-measures code uses ``min(1, t / warmup)``, whose first update has lr 0.)
+        batch_size: None for full-batch training; otherwise minibatches drawn by a seeded
+            shuffle of the training set each epoch.
+        max_steps: number of optimizer updates.
+        stop_acc: if set, stop ``stop_patience`` steps after test accuracy first reaches it.
+        stop_patience: see ``stop_acc``.
+    """
+
+    lr: float = 1e-3
+    weight_decay: float = 1.0
+    beta1: float = 0.9
+    beta2: float = 0.98
+    eps: float = 1e-8
+    warmup_steps: int = 10
+    batch_size: int | None = None
+    max_steps: int = 40_000
+    stop_acc: float | None = None
+    stop_patience: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.lr > 0, "optim", "lr", f"must be positive, got {self.lr}")
+        _check(self.weight_decay >= 0, "optim", "weight_decay", "must be >= 0")
+        for name in ("beta1", "beta2"):
+            v = getattr(self, name)
+            _check(0.0 <= v < 1.0, "optim", name, f"must be in [0, 1), got {v}")
+        _check(self.eps > 0, "optim", "eps", "must be positive")
+        _check(self.warmup_steps >= 0, "optim", "warmup_steps", "must be >= 0")
+        if self.batch_size is not None:
+            _check(self.batch_size >= 1, "optim", "batch_size", "must be >= 1 or null")
+        _check(self.max_steps >= 1, "optim", "max_steps", f"must be >= 1, got {self.max_steps}")
+        if self.stop_acc is not None:
+            _check(0.0 < self.stop_acc <= 1.0, "optim", "stop_acc", "must be in (0, 1]")
+        _check(self.stop_patience >= 0, "optim", "stop_patience", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """When metrics are logged and checkpoints written.
+
+    Checkpoints are dense where grokking happens: ``ckpt_log_count`` log-spaced steps
+    in [1, ``ckpt_log_until``], then every ``ckpt_every`` steps, plus step 0 and the
+    final step (see :func:`grokinterp.train.checkpoint_steps`).
+
+    Args:
+        log_every: a line of ``metrics.jsonl`` every this many steps (and at step 0, at
+            every checkpoint and at the final step).
+        ckpt_log_until: end of the log-spaced part of the checkpoint schedule.
+        ckpt_log_count: number of log-spaced checkpoint steps in [1, ckpt_log_until].
+        ckpt_every: spacing of the uniform part of the schedule.
+    """
+
+    log_every: int = 10
+    ckpt_log_until: int = 1000
+    ckpt_log_count: int = 30
+    ckpt_every: int = 200
+
+    def __post_init__(self) -> None:
+        for name in ("log_every", "ckpt_log_until", "ckpt_every"):
+            v = getattr(self, name)
+            _check(v >= 1, "schedule", name, f"must be >= 1, got {v}")
+        _check(self.ckpt_log_count >= 0, "schedule", "ckpt_log_count", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run.
+
+    Args:
+        task: see :class:`TaskConfig`.
+        model: see :class:`ModelConfig`.
+        optim: see :class:`OptimConfig`.
+        schedule: see :class:`ScheduleConfig`.
+        seed: seed of the initialization and of the minibatch order.
+    """
+
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    seed: int = 0
+
+    # ------------------------------------------------------------------ dict / JSON
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "config") -> TrainConfig:
+        """Build from a dict; unknown keys and wrongly typed values raise ConfigError."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"{source}: expected a JSON object")
+        d = {k: v for k, v in d.items() if k != "grokinterp_version"}
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in d:
+                continue
+            sub_cls = SECTIONS.get(f.name)
+            if sub_cls is not None:
+                kwargs[f.name] = _section_from_dict(sub_cls, d[f.name], f"{source}: {f.name}")
+            else:
+                kwargs[f.name] = _coerce(d[f.name], int, f"{source}: {f.name}")
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown config key(s) {sorted(unknown)}; "
+                f"valid top-level keys are {[f.name for f in fields(cls)]}"
+            )
+        return cls(**kwargs)
+
+    def to_json(self) -> str:
+        from grokinterp import __version__
+
+        return json.dumps({**self.to_dict(), "grokinterp_version": __version__}, indent=2)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        path = Path(path)
+        try:
+            d = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+        return cls.from_dict(d, source=str(path))
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that define the trajectory; a resumed run must match them.
+
+        The stopping rule (max_steps, stop_acc, stop_patience) may change on resume: a run
+        can be extended. Everything else (task, split, model, optimizer, schedule, seed) may
+        not.
+        """
+        d = self.to_dict()
+        for k in ("max_steps", "stop_acc", "stop_patience"):
+            d["optim"].pop(k)
+        return d
+
+
+SECTIONS: dict[str, type] = {
+    "task": TaskConfig,
+    "model": ModelConfig,
+    "optim": OptimConfig,
+    "schedule": ScheduleConfig,
+}
+
+
+def _coerce(value: Any, typ: Any, where: str) -> Any:
+    """Check a JSON value against a field's type annotation (ints are accepted as floats)."""
+    origin = get_origin(typ)
+    if origin is Literal:
+        if value in get_args(typ) and isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: bad value {value!r}; expected one of {list(get_args(typ))}")
+    options = get_args(typ) if origin in (Union, UnionType) else (typ,)
+    for o in options:
+        if o is type(None) and value is None:
+            return None
+        if o is bool and isinstance(value, bool):
+            return value
+        if o is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if o is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if o is str and isinstance(value, str):
+            return value
+    names = [getattr(o, "__name__", str(o)) for o in options]
+    raise ConfigError(f"{where}: bad value {value!r}; expected {' or '.join(names)}")
+
+
+def _section_from_dict(cls: type, d: Any, where: str) -> Any:
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: expected a JSON object, got {type(d).__name__}")
+    hints = get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    unknown = set(d) - names
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown config key(s) {sorted(unknown)}; valid keys are {sorted(names)}"
+        )
+    return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in d.items()})
+
+
+def field_types(section: str) -> dict[str, Any]:
+    """Type annotations of a section's fields (used to build command-line flags)."""
+    return get_type_hints(SECTIONS[section])
+
+
+def replace(cfg: TrainConfig, overrides: dict[str, dict[str, Any]]) -> TrainConfig:
+    """Return ``cfg`` with ``{section: {field: value}}`` overrides applied and validated."""
+    top = {k: v for k, v in overrides.get("", {}).items()}
+    sections = {
+        s: dataclasses.replace(getattr(cfg, s), **overrides[s])
+        for s in SECTIONS
+        if overrides.get(s)
+    }
+    return dataclasses.replace(cfg, **sections, **top)
