@@ -6,8 +6,8 @@ computes the answer position) with the loss in float64, as in Nanda et al. 2023.
 
 Resume: at every checkpoint the optimizer moments, the step counters, the minibatch
 RNG and the stopping-rule state are written to ``state/latest.safetensors`` (after the
-checkpoint itself). ``train(..., resume=True)`` restores them, drops metrics lines past
-that step, and continues; the numbers it then produces are identical to those of an
+checkpoint itself). ``train(..., resume=True)`` restores them, drops metrics lines from
+that step on, and continues; the numbers it then produces are identical to those of an
 uninterrupted run (tests/test_train.py kills a run and checks this).
 """
 
@@ -157,7 +157,8 @@ def _load_state(
 
 
 def _truncate_metrics(run_dir: Path, step: int) -> None:
-    rows = [r for r in rundir.read_metrics(run_dir) if r["step"] <= step]
+    """Drop the lines from ``step`` on: the resumed loop logs them again."""
+    rows = [r for r in rundir.read_metrics(run_dir) if r["step"] < step]
     atomic_write_text(run_dir / rundir.METRICS, "".join(json.dumps(r) + "\n" for r in rows))
 
 
@@ -247,9 +248,11 @@ def train(
             last = step >= max_steps or (loop.stop_at is not None and step >= loop.stop_at)
             log = last or step % cfg.schedule.log_every == 0 or step in ckpts
             loss: Tensor | None = None
-            if full_batch and not last:
-                logits = answer_logits(params, x_train, cfg.model)
-                loss = cross_entropy64(logits, y_train)
+            if full_batch:
+                # the logged train metrics come from this same forward, at every step
+                with torch.set_grad_enabled(not last):
+                    logits = answer_logits(params, x_train, cfg.model)
+                    loss = cross_entropy64(logits, y_train)
             if log:
                 if loss is not None:
                     train_loss = float(loss.detach())

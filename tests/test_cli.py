@@ -1,0 +1,105 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import tiny_config
+from grokinterp import rundir
+from grokinterp.cli import main
+
+TINY = ["--p", "11", "--train-fraction", "0.5", "--d-model", "32", "--d-head", "8", "--d-mlp",
+        "64", "--max-steps", "20", "--log-every", "5", "--ckpt-every", "10", "--ckpt-log-count",
+        "3", "--ckpt-log-until", "5", "--no-progress"]
+
+
+def _one_error_line(capsys):
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("grokinterp: error: ") and "\n" not in err and "Traceback" not in err
+    return err
+
+
+def test_train_with_overrides_then_info(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "quick", "--out", str(out), *TINY]) == 0
+    assert f"run written to {out}" in capsys.readouterr().out
+    stored = json.loads((out / "config.json").read_text())
+    assert stored["task"]["p"] == 11 and stored["model"]["d_model"] == 32
+    assert stored["optim"]["lr"] == 3e-3  # from the preset
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "add p=11" in text and "checkpoints" in text and "landmarks" in text
+
+
+def test_train_size_flag_replaces_the_fraction(tmp_path):
+    out = tmp_path / "run"
+    args = [a for a in TINY if a not in ("--train-fraction", "0.5")]
+    assert main(["train", "--out", str(out), *args, "--train-size", "30"]) == 0
+    task = json.loads((out / "config.json").read_text())["task"]
+    assert task["train_size"] == 30 and task["train_fraction"] is None
+
+
+def test_refuses_existing_run_with_other_config_and_loses_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    main(["train", "--out", str(out), *TINY])
+    snapshot = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert main(["train", "--out", str(out), *TINY, "--lr", "0.01"]) == 2
+    assert "different config" in _one_error_line(capsys)
+    assert main(["train", "--out", str(out), *TINY, "--lr", "0.01", "--resume"]) == 2
+    assert "optim.lr" in _one_error_line(capsys)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == snapshot
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--task", "div", "--p", "12"], "prime"),
+        (["--train-fraction", "1.5"], "train_fraction"),
+        (["--train-fraction", "0"], "train_fraction"),
+        (["--task", "nope"], "unknown task"),
+        (["--n-heads", "0"], "n_heads"),
+    ],
+)
+def test_bad_values_exit_2_with_one_line(tmp_path, capsys, args, fragment):
+    assert main(["train", "--out", str(tmp_path / "r"), *TINY, *args]) == 2
+    assert fragment in _one_error_line(capsys)
+    assert not (tmp_path / "r").exists()
+
+
+def test_unknown_key_in_config_file(tmp_path, capsys):
+    cfg = json.loads(tiny_config().to_json())
+    cfg["optim"]["learning_rate"] = 1
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(cfg))
+    assert main(["train", "--config", str(path), "--out", str(tmp_path / "r")]) == 2
+    assert "learning_rate" in _one_error_line(capsys)
+
+
+def test_info_on_missing_and_broken_runs(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "missing")]) == 2
+    assert "no such run directory" in _one_error_line(capsys)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{not json")
+    assert main(["info", str(tmp_path / "broken")]) == 2
+    assert "not valid JSON" in _one_error_line(capsys)
+
+
+def test_resume_with_a_corrupt_checkpoint_exits_2(tmp_path, capsys):
+    out = tmp_path / "run"
+    main(["train", "--out", str(out), *TINY])
+    path = rundir.checkpoint_path(out, 20)
+    path.write_bytes(path.read_bytes()[:50])
+    assert main(["train", "--out", str(out), *TINY, "--max-steps", "30", "--resume"]) == 2
+    assert "corrupt" in _one_error_line(capsys)
+
+
+def test_bad_flag_value_exits_2_and_help_is_complete():
+    r = subprocess.run([sys.executable, "-m", "grokinterp.cli", "train", "--p", "abc"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "--p" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "grokinterp.cli", "train", "--help"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0
+    from grokinterp.cli import config_flags
+    for flag in config_flags():
+        assert f"--{flag}" in r.stdout
