@@ -22,10 +22,10 @@ PRESETS: dict[str, TrainConfig] = {
                                 ckpt_every=250),
     ),
     "quick": TrainConfig(
-        task=TaskConfig(name="add", p=31, train_fraction=0.5),
+        task=TaskConfig(name="add", p=47, train_fraction=0.4),
         model=ModelConfig(),
         optim=OptimConfig(lr=3e-3, max_steps=3000),
-        schedule=ScheduleConfig(log_every=10, ckpt_log_until=300, ckpt_log_count=20,
+        schedule=ScheduleConfig(log_every=10, ckpt_log_until=200, ckpt_log_count=20,
                                 ckpt_every=100),
     ),
 }

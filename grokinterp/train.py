@@ -118,7 +118,7 @@ def _save_state(
 ) -> None:
     tensors: dict[str, Tensor] = {}
     adam_steps = []
-    for i, name in enumerate(names):
+    for name in names:
         st = opt.state.get(params[name], {})
         if st:
             tensors[f"exp_avg.{name}"] = st["exp_avg"]
@@ -217,6 +217,7 @@ def train(
         betas=(cfg.optim.beta1, cfg.optim.beta2),
         eps=cfg.optim.eps,
         weight_decay=cfg.optim.weight_decay,
+        foreach=True,
     )
     x_train = ds.train_inputs.to(device)
     y_train = ds.train_labels.to(device)

@@ -7,8 +7,8 @@ import time
 
 import pytest
 import torch
-
 from conftest import tiny_config
+
 from grokinterp import rundir
 from grokinterp.config import ScheduleConfig, replace
 from grokinterp.errors import RunDirError
