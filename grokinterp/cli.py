@@ -188,6 +188,30 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_import_legacy(sub: Any) -> None:
+    p = sub.add_parser(
+        "import-legacy", help="turn a progress-measures checkpoint file into a run directory",
+        description="Import a checkpoint saved by the progress-measures code (Nanda et al. "
+        "2023): a torch-saved dict with a 'model' state dict (embed.W_E, pos_embed.W_pos, "
+        "blocks.0.attn.W_Q/W_K/W_V/W_O, blocks.0.mlp.W_in/b_in/W_out/b_out, unembed.W_U) and "
+        "optional train_losses/test_losses, checkpoints/checkpoint_epochs and config.")
+    p.add_argument("file", type=Path, help="the .pth / pickle file")
+    p.add_argument("run_dir", type=Path, help="run directory to create")
+    p.add_argument("--trust", action="store_true",
+                   help="allow arbitrary Python objects in the file (executes its code)")
+    p.add_argument("--force", action="store_true", help="overwrite run_dir")
+
+
+def _cmd_import_legacy(args: argparse.Namespace) -> int:
+    from grokinterp.legacy import import_legacy
+    from grokinterp.run import Run
+
+    run = Run(import_legacy(args.file, args.run_dir, trust=args.trust, force=args.force))
+    print(f"imported {args.file} into {run.path} ({len(run.steps)} checkpoint(s), "
+          f"p={run.config.task.p})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from grokinterp import __version__
 
@@ -199,10 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_info(sub)
+    _add_import_legacy(sub)
     return parser
 
 
-COMMANDS = {"train": _cmd_train, "info": _cmd_info}
+COMMANDS = {"train": _cmd_train, "info": _cmd_info, "import-legacy": _cmd_import_legacy}
 
 
 def main(argv: list[str] | None = None) -> int:

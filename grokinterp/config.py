@@ -25,6 +25,7 @@ from grokinterp.errors import ConfigError
 Arch = Literal["transformer", "mlp"]
 ActFn = Literal["relu", "gelu", "silu", "quadratic"]
 MLPCombine = Literal["sum", "concat"]
+SplitMethod = Literal["seeded", "python_random"]
 
 
 def _check(cond: bool, section: str, name: str, msg: str) -> None:
@@ -49,6 +50,10 @@ class TaskConfig:
         train_size: exact training-set size D, 1 <= D < n_pairs. Training sets of the same
             ``split_seed`` are nested: the set of size D' < D is a subset of the set of size D.
         split_seed: seed of the permutation of pairs that defines the split.
+        split_method: how the permutation is drawn: ``seeded`` (``torch.randperm`` with a
+            generator seeded by ``split_seed``) or ``python_random`` (Python's
+            ``random.Random(split_seed).shuffle`` of the row-major pair list, which is what the
+            progress-measures code does: with seed 0 it reproduces that paper's split).
         random_labels: replace the labels by a seeded permutation of themselves (a
             memorization-only control with the same label marginal).
         label_seed: seed of that permutation, and of the table of ``random_table``.
@@ -60,6 +65,7 @@ class TaskConfig:
     train_fraction: float | None = 0.3
     train_size: int | None = None
     split_seed: int = 0
+    split_method: SplitMethod = "seeded"
     random_labels: bool = False
     label_seed: int = 0
 

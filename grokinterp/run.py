@@ -59,6 +59,8 @@ def landmarks(metrics: pd.DataFrame, threshold: float = 0.99) -> Landmarks:
     """First logged steps where train and test accuracy reach ``threshold``."""
 
     def first(col: str) -> int | None:
+        if col not in metrics:  # e.g. imported runs that logged only losses
+            return None
         hit = metrics.loc[metrics[col] >= threshold, "step"]
         return int(hit.iloc[0]) if len(hit) else None
 

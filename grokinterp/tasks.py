@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -280,7 +281,12 @@ def make_dataset(cfg: TaskConfig) -> Dataset:
             f"config field task.train_fraction: {cfg.train_fraction} of {n_pairs} pairs gives "
             f"a training set of {d}; it must have between 1 and {n_pairs - 1} pairs"
         )
-    order = torch.randperm(n_pairs, generator=_generator(cfg.split_seed))
+    if cfg.split_method == "python_random":
+        perm = list(range(n_pairs))
+        random.Random(cfg.split_seed).shuffle(perm)
+        order = torch.tensor(perm, dtype=torch.long)
+    else:
+        order = torch.randperm(n_pairs, generator=_generator(cfg.split_seed))
     train_mask = torch.zeros(n_pairs, dtype=torch.bool)
     train_mask[order[:d]] = True
     eq = torch.full((n_pairs,), size, dtype=torch.long)

@@ -120,3 +120,17 @@ def test_registry_refuses_duplicates():
         register(TaskSpec("add", "again", "modular", lambda a, b, p: a))
     with pytest.raises(ConfigError, match="unknown task"):
         get_task("nope")
+
+
+def test_python_random_split_reproduces_the_progress_measures_split():
+    # the progress-measures code: shuffle the row-major list of (a, b) with random.seed(0)
+    import random
+
+    p, frac = 13, 0.3
+    pairs = [(a, b) for a in range(p) for b in range(p)]
+    random.seed(0)
+    random.shuffle(pairs)
+    expected = set(pairs[: int(frac * len(pairs))])
+    ds = make_dataset(TaskConfig(p=p, train_fraction=frac, split_method="python_random"))
+    got = {(int(a), int(b)) for a, b in ds.train_inputs[:, :2]}
+    assert got == expected
