@@ -110,7 +110,14 @@ def init_params(
 def answer_logits(
     params: Params, tokens: Int[Tensor, "batch 3"], cfg: ModelConfig
 ) -> Float[Tensor, "batch d_vocab_out"]:
-    """Logits at the answer (last) position, computing only what they depend on.
+    """Logits at the answer (last) position, computing only what they depend on."""
+    return answer_forward(params, tokens, cfg)[0]
+
+
+def answer_forward(
+    params: Params, tokens: Int[Tensor, "batch 3"], cfg: ModelConfig
+) -> tuple[Float[Tensor, "batch d_vocab_out"], Float[Tensor, "batch d_mlp"]]:
+    """Answer-position logits and the last MLP's activations there (``hook_post``).
 
     Exactly the function of the TransformerLens model (tests check a relative error below
     1e-5), arranged for speed:
@@ -121,7 +128,7 @@ def answer_logits(
     * the last block is evaluated at the answer position only (the only one the loss reads).
     """
     if cfg.arch == "mlp":
-        return _mlp_logits(params, tokens, cfg)
+        return HookedMLP.functional(params, tokens, cfg, hooks=None)
     act = _ACT[cfg.act_fn]
     scale = 1.0 / math.sqrt(cfg.d_head)
     nh, dh = cfg.n_heads, cfg.d_head
@@ -174,15 +181,9 @@ def answer_logits(
         hidden = act(x @ params[pre + "W_in"] + params[pre + "b_in"])
         x = x + hidden @ params[pre + "W_out"] + params[pre + "b_out"]
         if i == last:
-            return x @ params["unembed.W_U"]
+            return x @ params["unembed.W_U"], hidden
         resid = x
     raise AssertionError("unreachable: n_layers >= 1")
-
-
-def _mlp_logits(
-    params: Params, tokens: Int[Tensor, "batch 3"], cfg: ModelConfig
-) -> Float[Tensor, "batch d_vocab_out"]:
-    return HookedMLP.functional(params, tokens, cfg, hooks=None)
 
 
 # ----------------------------------------------------------------------------- MLP module
@@ -236,7 +237,9 @@ class HookedMLP(HookedRootModule):
         tokens: Int[Tensor, "batch 3"],
         cfg: ModelConfig,
         hooks: HookedMLP | None,
-    ) -> Float[Tensor, "batch d_vocab_out"]:
+    ) -> tuple[Float[Tensor, "batch d_vocab_out"], Float[Tensor, "batch d_mlp"]]:
+        """(logits, last hidden layer); hooks run when ``hooks`` is the module."""
+
         def hook(name: str, x: Tensor) -> Tensor:
             return x if hooks is None else hooks.hook_dict[name](x)
 
@@ -247,11 +250,11 @@ class HookedMLP(HookedRootModule):
             pre = hook(f"blocks.{i}.mlp.hook_pre",
                        h @ params[f"blocks.{i}.mlp.W_in"] + params[f"blocks.{i}.mlp.b_in"])
             h = hook(f"blocks.{i}.mlp.hook_post", act(pre))
-        return hook("hook_logits", h @ params["unembed.W_U"])
+        return hook("hook_logits", h @ params["unembed.W_U"]), h
 
     def forward(self, tokens: Int[Tensor, "batch 3"]) -> Float[Tensor, "batch 1 d_vocab_out"]:
         """Logits with a position axis of length 1 (the answer), like a transformer's last."""
-        return self.functional(self.weights(), tokens, self.cfg, hooks=self)[:, None, :]
+        return self.functional(self.weights(), tokens, self.cfg, hooks=self)[0][:, None, :]
 
 
 # ----------------------------------------------------------------------------- bridge

@@ -109,3 +109,16 @@ def test_init_scales_follow_the_paper():
     assert params["embed.W_E"].std().item() == pytest.approx(128**-0.5, rel=0.05)
     assert params["unembed.W_U"].std().item() == pytest.approx(114**-0.5, rel=0.05)
     assert params["blocks.0.mlp.b_in"].abs().max() == 0
+
+
+@pytest.mark.parametrize("arch", ["transformer", "mlp"])
+def test_answer_forward_returns_the_hooked_mlp_activations(ds, arch):
+    from grokinterp.models import answer_forward
+
+    cfg = ModelConfig(arch=arch, d_model=32, n_heads=4, d_head=8, d_mlp=64)
+    params = _params(cfg)
+    logits, hidden = answer_forward(params, ds.inputs, cfg)
+    _, cache = build_model(cfg, params).run_with_cache(ds.inputs)
+    post = cache["blocks.0.mlp.hook_post"]
+    post = post[:, -1] if post.dim() == 3 else post
+    assert torch.allclose(hidden, post, atol=1e-5)
