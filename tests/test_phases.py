@@ -1,0 +1,45 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from grokinterp.phases import phase_boundaries
+
+
+def _curve(steps, peak, fall_start, fall_end):
+    """log test loss: rises to a peak, flat, then falls linearly from fall_start to fall_end."""
+    log_l = np.where(steps <= peak, steps / peak * 3.0, 3.0)
+    frac = np.clip((steps - fall_start) / (fall_end - fall_start), 0, 1)
+    log_l = log_l - frac * 10.0  # from 3 to -7
+    return np.exp(log_l)
+
+
+def test_boundaries_on_a_curve_with_known_shape():
+    steps = np.arange(0, 20001, 100)
+    loss = _curve(steps, peak=1400, fall_start=9000, fall_end=14000)
+    acc = np.where(steps >= 12000, 1.0, 0.1)
+    table = pd.DataFrame({"step": steps, "test_loss": loss, "test_acc": acc,
+                          "train_acc": np.where(steps >= 300, 1.0, 0.5)})
+    ph = phase_boundaries(table)
+    assert ph["memorization_end"] == 1400
+    # 10% of the fall of log loss is 500 steps into the linear fall, 90% is 4500 steps in
+    assert ph["circuit_formation_end"] == 9500
+    assert ph["cleanup_end"] == 13500
+    assert (ph["grokking_step"], ph["train_99_step"], ph["test_99_step"]) == (12000, 300, 12000)
+
+
+def test_a_run_that_never_generalizes_has_no_later_phases():
+    steps = np.arange(0, 5001, 100)
+    table = pd.DataFrame({"step": steps, "test_loss": np.minimum(1 + steps / 1000, 3.0),
+                          "test_acc": 0.05, "train_acc": 1.0})
+    ph = phase_boundaries(table)
+    assert ph["memorization_end"] is not None
+    assert ph["circuit_formation_end"] is None and ph["cleanup_end"] is None
+    assert ph["grokking_step"] is None
+
+
+def test_order_of_rows_does_not_matter_and_bad_fractions_raise():
+    steps = np.arange(0, 20001, 100)
+    table = pd.DataFrame({"step": steps, "test_loss": _curve(steps, 1400, 9000, 14000)})
+    assert phase_boundaries(table.sample(frac=1, random_state=0)) == phase_boundaries(table)
+    with pytest.raises(ValueError, match="start_frac"):
+        phase_boundaries(table, start_frac=0.9, end_frac=0.1)
