@@ -212,6 +212,69 @@ def _cmd_import_legacy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") \
+            from None
+
+
+def _add_analyze(sub: Any) -> None:
+    p = sub.add_parser(
+        "analyze", help="progress measures and figures over a run's checkpoints",
+        description="Compute the progress measures of every checkpoint of a run (Fourier "
+        "structure, restricted / excluded loss, Gini, weight norms, logit shares, neuron "
+        "clusters), locate the phases, and write RUN_DIR/analysis/ (measures.csv, "
+        "summary.json, figures/index.html). Incremental: re-running computes only new "
+        "checkpoints. TARGET may also be a checkpoint file saved by the progress-measures "
+        "code, which is first imported (see import-legacy).")
+    p.add_argument("target", type=Path, help="a run directory, or a legacy checkpoint file")
+    p.add_argument("--steps", type=_int_list, default=None,
+                   help="comma-separated checkpoint steps (default: all)")
+    p.add_argument("--key-freqs", type=_int_list, default=None,
+                   help="comma-separated key frequencies (default: detected at the last step)")
+    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--out", type=Path, default=None,
+                   help="for a checkpoint file: the run directory to import it into "
+                   "(default: <file>-run beside it)")
+    p.add_argument("--trust", action="store_true",
+                   help="for a checkpoint file: allow arbitrary Python objects in it")
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from grokinterp.analysis import analyze
+
+    target = args.target
+    if target.is_file():
+        from grokinterp.legacy import import_legacy
+
+        run_dir = args.out or target.with_name(target.stem + "-run")
+        if not (run_dir / "config.json").exists():
+            import_legacy(target, run_dir, trust=args.trust)
+            print(f"imported {target} into {run_dir}")
+        target = run_dir
+    elif args.out is not None:
+        raise ConfigError("--out only applies when TARGET is a checkpoint file")
+    result = analyze(target, steps=args.steps, key_freqs=args.key_freqs, device=args.device,
+                     progress=not args.no_progress, figures=not args.no_figures)
+    s = result.summary
+    print(f"analyzed {s['steps_analyzed']} checkpoints -> {result.path}")
+    if s.get("key_freqs") is not None:
+        print(f"key frequencies {s['key_freqs']} ({s['key_freqs_source']})")
+    else:
+        print(s["fourier_measures"])
+    ph = s["phases"]
+    print(f"phases: memorization ends {ph['memorization_end']}, circuit formation ends "
+          f"{ph['circuit_formation_end']}, cleanup ends {ph['cleanup_end']}; grokking step "
+          f"{s['grokking_step']}")
+    if not args.no_figures:
+        print(f"figures: {result.path / 'figures' / 'index.html'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from grokinterp import __version__
 
@@ -224,10 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_info(sub)
     _add_import_legacy(sub)
+    _add_analyze(sub)
     return parser
 
 
-COMMANDS = {"train": _cmd_train, "info": _cmd_info, "import-legacy": _cmd_import_legacy}
+COMMANDS = {"train": _cmd_train, "info": _cmd_info, "import-legacy": _cmd_import_legacy,
+            "analyze": _cmd_analyze}
 
 
 def main(argv: list[str] | None = None) -> int:
