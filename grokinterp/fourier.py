@@ -303,7 +303,9 @@ def key_frequencies(
 
 
 # ----------------------------------------------------------------------------- neuron clusters
-def neuron_freq_fractions(acts: Float[Tensor, "p p d_mlp"]) -> Float[Tensor, "d_mlp n_freqs"]:
+def neuron_freq_fractions(
+    acts: Float[Tensor, "p p d_mlp"], dtype: torch.dtype = torch.float32
+) -> Float[Tensor, "d_mlp n_freqs"]:
     """Fraction of each neuron's activation variance over the grid explained by each frequency.
 
     For neuron n with activations ``A[a, b]`` over all pairs: center (subtract the grid mean),
@@ -313,13 +315,16 @@ def neuron_freq_fractions(acts: Float[Tensor, "p p d_mlp"]) -> Float[Tensor, "d_
     (cos k, cos k), (cos k, sin k), (sin k, cos k), (sin k, sin k)); Nanda et al. 2023.
     Different k use disjoint components, so a neuron's fractions sum to at most 1. A neuron
     with no variance over the grid (dead or constant; centered energy below ~1e-25 of its
-    raw energy) gets fractions 0. Computed in float64. Column ``k - 1`` is frequency k.
+    raw energy) gets fractions 0. Computed in ``dtype`` (float32 by default: fractions are
+    ratios, accurate to ~1e-6, and float64 doubles the cost of the 2D transform, the most
+    expensive step of ``grokinterp analyze``). Column ``k - 1`` is frequency k.
     """
     if acts.ndim != 3 or acts.shape[0] != acts.shape[1]:
         raise ValueError(f"acts must have shape (p, p, d_mlp), got {tuple(acts.shape)}")
     p = acts.shape[0]
     n = n_freqs(p)
-    x = acts.detach().to(torch.float64)
+    x = acts.detach().to(dtype)
+    eps = torch.finfo(dtype).eps
     raw = x.pow(2).sum(dim=(0, 1))  # uncentered energy, for the dead-neuron test
     x = x - x.mean(dim=(0, 1), keepdim=True)
     sq = fourier_2d(x).pow(2)  # (p, p, d)
@@ -329,8 +334,8 @@ def neuron_freq_fractions(acts: Float[Tensor, "p p d_mlp"]) -> Float[Tensor, "d_
     part = (sq[0, c] + sq[0, s] + sq[c, 0] + sq[s, 0]
             + sq[c, c] + sq[c, s] + sq[s, c] + sq[s, s])  # (n, d)
     # variance at the rounding level of the centering (a constant neuron) counts as none
-    live = total > (1e3 * torch.finfo(torch.float64).eps) ** 2 * raw
-    frac = torch.where(live, part / total.clamp_min(torch.finfo(torch.float64).tiny), 0.0)
+    live = total > (1e3 * eps) ** 2 * raw
+    frac = torch.where(live, part / total.clamp_min(torch.finfo(dtype).tiny), 0.0)
     return frac.T.contiguous()
 
 

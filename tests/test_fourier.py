@@ -235,7 +235,8 @@ def test_neuron_fraction_split_between_frequencies():
     acts = (math.sqrt(0.6) * torch.outer(F[cos_row(1)], F[sin_row(1)])
             + math.sqrt(0.4) * torch.outer(F[cos_row(4)], F[0]))[:, :, None]
     frac = neuron_freq_fractions(acts.float())
-    assert frac.dtype == torch.float64
+    assert frac.dtype == torch.float32  # the default; float64 on request
+    assert neuron_freq_fractions(acts, dtype=torch.float64).dtype == torch.float64
     assert frac[0].tolist() == pytest.approx([0.6, 0.0, 0.0, 0.4], abs=1e-6)
     assert neuron_clusters(frac).cluster.tolist() == [-1]
     assert neuron_clusters(frac, threshold=0.55).cluster.tolist() == [1]

@@ -1,0 +1,112 @@
+"""Analysis speed: `grokinterp analyze` over 100 checkpoints of the `nanda` model.
+
+Builds a run directory with 100 checkpoints of the nanda model (p=113, 1 layer, d_model 128,
+d_mlp 512; random weights, since the cost does not depend on their values) unless
+``--run DIR`` points at a real run, and times:
+
+* ours: ``grokinterp.analysis.analyze`` (every measure, no figures) over all checkpoints;
+* reference: a straightforward per-checkpoint loop, the way a notebook does it: build the
+  TransformerLens model of each checkpoint (``Run.model``), ``run_with_cache`` over all
+  p^2 pairs, then the same measure functions on its logits and ``hook_post``. It runs on
+  ``--ref-checkpoints`` checkpoints (default 10) and is scaled to the same count.
+
+Both use the paper's key frequencies {14, 35, 41, 42, 52} so that they do the same work.
+Run: ``python benchmarks/bench_analyze.py [--checkpoints 100] [--run DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from grokinterp import fourier, measures, rundir
+from grokinterp.analysis import analyze
+from grokinterp.io import atomic_write_text, save_tensors
+from grokinterp.models import init_params
+from grokinterp.presets import PRESETS
+from grokinterp.run import Run
+
+KEYS = [14, 35, 41, 42, 52]
+
+
+def synthetic_run(folder: Path, n: int) -> Path:
+    cfg = PRESETS["nanda"]
+    folder.mkdir(parents=True)
+    atomic_write_text(folder / rundir.CONFIG, cfg.to_json())
+    for i in range(n):
+        g = torch.Generator().manual_seed(i)
+        params = init_params(cfg.model, 114, 113, g)
+        save_tensors(rundir.checkpoint_path(folder, i * 100), params, {"step": str(i * 100)})
+    return folder
+
+
+def reference(run: Run, steps: list[int]) -> None:
+    """The per-checkpoint notebook loop: a TransformerLens model and a cache per step."""
+    ds = run.dataset
+    p = ds.size
+    labels = ds.labels.reshape(p, p)
+    train = ds.train_mask.reshape(p, p)
+    for step in steps:
+        model = run.model(step)
+        with torch.no_grad():
+            logits, cache = model.run_with_cache(ds.inputs)
+        grid = logits[:, -1, :p].reshape(p, p, p)
+        acts = cache["blocks.0.mlp.hook_post"][:, -1].reshape(p, p, -1)
+        lg = grid.reshape(p * p, p).double()
+        F.cross_entropy(lg[ds.train_mask], ds.labels[ds.train_mask])
+        F.cross_entropy(lg[~ds.train_mask], ds.labels[~ds.train_mask])
+        params = run.params(step)
+        measures.sum_squared_weights(params)
+        measures.restricted_loss(grid, labels, KEYS, mask=~train)
+        measures.restricted_loss(grid, labels, KEYS)
+        measures.excluded_loss(grid, labels, KEYS, mask=train)
+        measures.excluded_loss_per_freq(grid, labels, KEYS, mask=train)
+        measures.gini(fourier.embedding_freq_norms(params, p))
+        measures.gini(fourier.logit_weight_freq_norms(params, p))
+        measures.trig_logit_share(grid, KEYS)
+        fourier.neuron_clusters(fourier.neuron_freq_fractions(acts))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--checkpoints", type=int, default=100)
+    ap.add_argument("--ref-checkpoints", type=int, default=10)
+    ap.add_argument("--run", type=Path, default=None, help="a real run directory to analyze")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        if args.run is not None:
+            src = Run(args.run)
+            run_dir = tmp / "run"
+            shutil.copytree(src.path, run_dir, ignore=shutil.ignore_patterns("analysis"))
+        else:
+            run_dir = synthetic_run(tmp / "run", args.checkpoints)
+        run = Run(run_dir)
+        steps = run.steps[: args.checkpoints]
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+              f"{len(steps)} checkpoints of p={run.config.task.p}, d_model "
+              f"{run.config.model.d_model}, d_mlp {run.config.model.d_mlp}")
+        run.model(steps[0])  # import TransformerLens before timing either side
+        t = time.perf_counter()
+        analyze(run_dir, steps=steps, key_freqs=KEYS, progress=False, figures=False)
+        ours = time.perf_counter() - t
+        ref_steps = steps[: args.ref_checkpoints]
+        t = time.perf_counter()
+        reference(run, ref_steps)
+        ref = (time.perf_counter() - t) * len(steps) / len(ref_steps)
+        print(f"ours      {ours:7.1f} s for {len(steps)} checkpoints "
+              f"({ours / len(steps) * 1e3:.0f} ms each)")
+        print(f"reference {ref:7.1f} s for {len(steps)} checkpoints (measured on "
+              f"{len(ref_steps)}, scaled) -> ours is {ref / ours:.1f}x faster")
+    finally:
+        shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    main()
