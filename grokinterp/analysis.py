@@ -178,7 +178,7 @@ def _load_existing(out: Path) -> tuple[pd.DataFrame | None, dict[str, Any]]:
     table, summary = None, {}
     if (out / MEASURES).exists():
         try:
-            table = pd.read_csv(out / MEASURES)
+            table = pd.read_csv(out / MEASURES, float_precision="round_trip")
         except Exception as e:  # pandas raises several parser errors
             raise RunDirError(f"{out / MEASURES}: unreadable ({type(e).__name__}); delete it "
                               f"to recompute") from None

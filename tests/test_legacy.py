@@ -115,6 +115,7 @@ def test_arbitrary_objects_need_trust(tmp_path, capsys):
     assert "this ran" in capsys.readouterr().out
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_plain_pickle_and_cli(tmp_path, capsys):
     path = tmp_path / "plain.pkl"
     with open(path, "wb") as f:
