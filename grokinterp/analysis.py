@@ -9,7 +9,7 @@ Writes into ``RUN_DIR/analysis/``:
 
 It is incremental: checkpoints already in ``measures.csv`` are not recomputed, unless the
 key frequencies changed (then every row is, since restricted / excluded losses depend on
-them). The Fourier measures need the labels to be a function of a + b (``add``) or a - b
+them) or the table was written by another version of the measures (``ANALYSIS_VERSION``). The Fourier measures need the labels to be a function of a + b (``add``) or a - b
 (``sub``) on the full p x p grid; for other tasks only the task-agnostic columns are
 computed and ``summary.json`` says why.
 """
@@ -36,6 +36,8 @@ from grokinterp.phases import phase_boundaries
 from grokinterp.run import Run
 from grokinterp.tasks import get_task
 
+#: bumped whenever the measures change; a table written by another version is recomputed
+ANALYSIS_VERSION = 2
 MEASURES = "measures.csv"
 SUMMARY = "summary.json"
 
@@ -57,6 +59,9 @@ COLUMNS: dict[str, str] = {
     "gen_share": "fraction of logit norm^2 in the key-frequency trigonometric subspace "
     "(the generalizing circuit; Varma et al. 2023)",
     "mem_share": "1 - gen_share: the rest (the memorizing circuit)",
+    "logit_cube_cos_sim": "cosine similarity of the (class-centered) logits L[a, b, c] with "
+    "their projection on cos(w_k(a + b - c)), k in the key frequencies (Nanda et al. 2023)",
+    "logit_cube_residual": "norm of the rest of the logits, as a fraction of their norm",
     "frac_clustered": "fraction of MLP neurons whose grid variance is >= 85% one frequency",
     "embed_norm_k<k>": "norm of W_E in frequency k (cos and sin rows of the Fourier basis)",
 }
@@ -167,6 +172,9 @@ def checkpoint_measures(ctx: _Context, step: int) -> dict[str, float]:
     row["gini_logit"] = float(measures.gini(fourier.freq_norms(w_logit.T)))
     gen, mem = measures.trig_logit_share(grid, keys, structure=s)
     row["gen_share"], row["mem_share"] = float(gen), float(mem)
+    cube = fourier.logit_cube_similarity(grid, keys, structure=s)
+    row["logit_cube_cos_sim"] = cube.cos_sim
+    row["logit_cube_residual"] = cube.residual_fraction
     fractions = fourier.neuron_freq_fractions(hidden.reshape(p, p, -1))
     row["frac_clustered"] = float(fourier.neuron_clusters(fractions)[1])
     for k, v in enumerate(embed_norms.tolist(), start=1):
@@ -178,7 +186,7 @@ def _load_existing(out: Path) -> tuple[pd.DataFrame | None, dict[str, Any]]:
     table, summary = None, {}
     if (out / MEASURES).exists():
         try:
-            table = pd.read_csv(out / MEASURES, float_precision="round_trip")
+            table = pd.read_csv(out / MEASURES)
         except Exception as e:  # pandas raises several parser errors
             raise RunDirError(f"{out / MEASURES}: unreadable ({type(e).__name__}); delete it "
                               f"to recompute") from None
@@ -247,8 +255,9 @@ def analyze(
         summary["key_freqs"] = None
         summary["fourier_measures"] = f"not computed: {_why_not_fourier(run)}"
     table, old = _load_existing(out)
-    if table is not None and old.get("key_freqs") != summary["key_freqs"]:
-        table = None  # the Fourier measures of old rows used other key frequencies
+    if table is not None and (old.get("key_freqs") != summary["key_freqs"]
+                              or old.get("analysis_version") != ANALYSIS_VERSION):
+        table = None  # old rows used other key frequencies, or other measures
     done = set() if table is None else set(table["step"].astype(int))
     todo = [s for s in todo_steps if s not in done]
     rows = []
@@ -265,6 +274,7 @@ def analyze(
     summary.update({k: ph[k] for k in ("grokking_step", "train_99_step", "test_99_step")})
     summary["phase_rule"] = "grokinterp.phases.phase_boundaries (see its docstring)"
     summary["steps_analyzed"] = len(table)
+    summary["analysis_version"] = ANALYSIS_VERSION
     summary["final"] = {k: (None if isinstance(v, float) and math.isnan(v) else v)
                         for k, v in table.iloc[-1].to_dict().items()
                         if not k.startswith(("embed_norm_k", "sum_sq."))}

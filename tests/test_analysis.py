@@ -54,8 +54,10 @@ def test_the_scientific_story(grokked):
     assert _at(t, cu, "sum_sq_weights") < _at(t, cf, "sum_sq_weights")
     # the embedding becomes sparse in frequency
     assert t["gini_embed"].iloc[-1] > t["gini_embed"].iloc[0] + 0.2
-    # generalizing share of the logits grows
+    # generalizing share of the logits grows, and the logits become cos(w_k(a + b - c))
     assert t["gen_share"].iloc[-1] > 0.5 > t["gen_share"].iloc[0]
+    assert t["logit_cube_cos_sim"].iloc[-1] > 0.7 > t["logit_cube_cos_sim"].iloc[0]
+    assert (t["logit_cube_cos_sim"] ** 2 + t["logit_cube_residual"] ** 2).sub(1).abs().max() < 1e-9
 
 
 def test_measures_match_the_training_metrics(grokked):
@@ -98,6 +100,13 @@ def test_incremental_reruns_compute_only_new_checkpoints(grokked, monkeypatch, t
     # other key frequencies invalidate every row
     calls.clear()
     analyze(run_dir, key_freqs=[1, 2], progress=False, figures=False, steps=[0, 25])
+    assert sorted(calls) == [0, 25]
+    # a table written by another version of the measures is recomputed too
+    summary = json.loads((run_dir / "analysis" / "summary.json").read_text())
+    summary["analysis_version"] = -1
+    (run_dir / "analysis" / "summary.json").write_text(json.dumps(summary))
+    calls.clear()
+    analyze(run_dir, progress=False, figures=False, steps=[0, 25])
     assert sorted(calls) == [0, 25]
     analyze(run_dir, progress=False, figures=False)  # restore for the other tests
 
