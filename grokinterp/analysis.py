@@ -9,7 +9,8 @@ Writes into ``RUN_DIR/analysis/``:
 
 It is incremental: checkpoints already in ``measures.csv`` are not recomputed, unless the
 key frequencies changed (then every row is, since restricted / excluded losses depend on
-them) or the table was written by another version of the measures (``ANALYSIS_VERSION``). The Fourier measures need the labels to be a function of a + b (``add``) or a - b
+them) or the table was written by another version of the measures (``ANALYSIS_VERSION``).
+The Fourier measures need the labels to be a function of a + b (``add``) or a - b
 (``sub``) on the full p x p grid; for other tasks only the task-agnostic columns are
 computed and ``summary.json`` says why.
 """
