@@ -266,6 +266,7 @@ def analyze(
         rows.append(checkpoint_measures(ctx, s))
     new = pd.DataFrame(rows)
     table = new if table is None else pd.concat([table, new], ignore_index=True)
+    table = table[table["step"].isin(all_steps)]  # rows of deleted checkpoints go too
     table = table.sort_values("step").reset_index(drop=True)
     out.mkdir(exist_ok=True)
     atomic_write_text(out / MEASURES, table.to_csv(index=False))

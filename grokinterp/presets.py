@@ -25,8 +25,9 @@ PRESETS: dict[str, TrainConfig] = {
         task=TaskConfig(name="add", p=47, train_fraction=0.4),
         model=ModelConfig(),
         optim=OptimConfig(lr=3e-3, max_steps=3000),
-        schedule=ScheduleConfig(log_every=10, ckpt_log_until=200, ckpt_log_count=20,
-                                ckpt_every=100),
+        # a dozen checkpoints (10 MB), so that the shipped run stays small
+        schedule=ScheduleConfig(log_every=10, ckpt_log_until=300, ckpt_log_count=7,
+                                ckpt_every=500),
     ),
 }
 
