@@ -275,6 +275,39 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_sweep(sub: Any) -> None:
+    p = sub.add_parser(
+        "sweep", help="run a grid of training runs",
+        description="Run every combination of a sweep spec (YAML or JSON: base, overrides, "
+        "grid, runs, seeds) as run directories under SWEEP_DIR/runs/, and write "
+        "SWEEP_DIR/results.csv. Re-running resumes: finished runs are skipped, killed runs "
+        "continue. A failing run is recorded in its status.json and the others go on.")
+    p.add_argument("spec", type=Path, help="the sweep spec (.yaml, .yml or .json)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="sweep directory (default: sweeps/<spec name>)")
+    p.add_argument("--backend", choices=["local", "ensemble"], default=None,
+                   help="local: a pool of processes; ensemble: same-shape runs batched in "
+                   "one process (default: the spec's backend, else local)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes for the local backend (default: one per core)")
+    p.add_argument("--force", action="store_true", help="delete the sweep directory first")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress display")
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from grokinterp.sweep import load_spec, run_sweep
+
+    spec = load_spec(args.spec)
+    out = args.out or Path("sweeps") / args.spec.stem
+    table = run_sweep(spec, out, backend=args.backend, workers=args.workers,
+                      force=args.force, progress=not args.no_progress)
+    counts = table["status"].value_counts().to_dict()
+    print(f"sweep written to {out}: {len(table)} runs "
+          f"({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}); "
+          f"results in {out / 'results.csv'}")
+    return 0 if counts.get("failed", 0) == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from grokinterp import __version__
 
@@ -288,11 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_info(sub)
     _add_import_legacy(sub)
     _add_analyze(sub)
+    _add_sweep(sub)
     return parser
 
 
 COMMANDS = {"train": _cmd_train, "info": _cmd_info, "import-legacy": _cmd_import_legacy,
-            "analyze": _cmd_analyze}
+            "analyze": _cmd_analyze, "sweep": _cmd_sweep}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -112,48 +112,82 @@ def _diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
+def write_state(
+    run_dir: Path,
+    moments: dict[str, tuple[Tensor, Tensor]],
+    adam_step: int,
+    loop: _Loop,
+    batch_gen_state: Tensor,
+    batch_perm: Tensor,
+) -> None:
+    """Write ``state/latest.safetensors``: AdamW moments by parameter name, its step
+    counter, the loop state and the minibatch RNG (also used by the ensemble trainer)."""
+    tensors: dict[str, Tensor] = {}
+    for name, (exp_avg, exp_avg_sq) in moments.items():
+        tensors[f"exp_avg.{name}"] = exp_avg
+        tensors[f"exp_avg_sq.{name}"] = exp_avg_sq
+    tensors["batch_gen_state"] = batch_gen_state
+    tensors["batch_perm"] = batch_perm
+    meta = {
+        "loop": json.dumps(loop.__dict__),
+        "adam_steps": json.dumps([float(adam_step)] * len(moments)),
+    }
+    save_tensors(run_dir / rundir.STATE, tensors, meta)
+
+
+@dataclass
+class SavedState:
+    """What :func:`read_state` returns: everything needed to continue a run."""
+
+    loop: _Loop
+    params: Params  # the checkpoint at loop.step
+    moments: dict[str, tuple[Tensor, Tensor]]  # empty before the first update
+    adam_step: int
+    batch_gen_state: Tensor
+    batch_perm: Tensor
+
+
+def read_state(run_dir: Path) -> SavedState:
+    tensors, meta = load_tensors(run_dir / rundir.STATE)
+    loop = _Loop(**json.loads(meta["loop"]))
+    ckpt, _ = load_tensors(rundir.checkpoint_path(run_dir, loop.step))
+    adam_steps = json.loads(meta["adam_steps"])
+    moments = {n: (tensors[f"exp_avg.{n}"], tensors[f"exp_avg_sq.{n}"])
+               for n in ckpt if f"exp_avg.{n}" in tensors}
+    return SavedState(loop, ckpt, moments, int(adam_steps[0]) if adam_steps else 0,
+                      tensors["batch_gen_state"], tensors["batch_perm"])
+
+
 def _save_state(
     run_dir: Path, params: Params, opt: torch.optim.AdamW, names: list[str], loop: _Loop,
     batch_gen: torch.Generator, batch_perm: Tensor,
 ) -> None:
-    tensors: dict[str, Tensor] = {}
-    adam_steps = []
+    moments, adam_step = {}, 0
     for name in names:
         st = opt.state.get(params[name], {})
         if st:
-            tensors[f"exp_avg.{name}"] = st["exp_avg"]
-            tensors[f"exp_avg_sq.{name}"] = st["exp_avg_sq"]
-            adam_steps.append(float(st["step"]))
-    tensors["batch_gen_state"] = batch_gen.get_state()
-    tensors["batch_perm"] = batch_perm
-    meta = {
-        "loop": json.dumps(loop.__dict__),
-        "adam_steps": json.dumps(adam_steps),
-    }
-    save_tensors(run_dir / rundir.STATE, tensors, meta)
+            moments[name] = (st["exp_avg"], st["exp_avg_sq"])
+            adam_step = int(st["step"])
+    write_state(run_dir, moments, adam_step, loop, batch_gen.get_state(), batch_perm)
 
 
 def _load_state(
     run_dir: Path, params: Params, opt: torch.optim.AdamW, names: list[str],
     batch_gen: torch.Generator,
 ) -> tuple[_Loop, Tensor]:
-    tensors, meta = load_tensors(run_dir / rundir.STATE)
-    loop = _Loop(**json.loads(meta["loop"]))
-    ckpt, _ = load_tensors(rundir.checkpoint_path(run_dir, loop.step))
-    adam_steps = json.loads(meta["adam_steps"])
+    saved = read_state(run_dir)
     with torch.no_grad():
         for name in names:
-            params[name].copy_(ckpt[name])
-    if adam_steps:
-        device = params[names[0]].device
-        for name, s in zip(names, adam_steps, strict=True):
-            opt.state[params[name]] = {
-                "step": torch.tensor(s),
-                "exp_avg": tensors[f"exp_avg.{name}"].to(device),
-                "exp_avg_sq": tensors[f"exp_avg_sq.{name}"].to(device),
-            }
-    batch_gen.set_state(tensors["batch_gen_state"])
-    return loop, tensors["batch_perm"]
+            params[name].copy_(saved.params[name])
+    device = params[names[0]].device
+    for name, (exp_avg, exp_avg_sq) in saved.moments.items():
+        opt.state[params[name]] = {
+            "step": torch.tensor(float(saved.adam_step)),
+            "exp_avg": exp_avg.to(device),
+            "exp_avg_sq": exp_avg_sq.to(device),
+        }
+    batch_gen.set_state(saved.batch_gen_state)
+    return saved.loop, saved.batch_perm
 
 
 def _truncate_metrics(run_dir: Path, step: int) -> None:

@@ -1,0 +1,299 @@
+"""Train many same-shape runs at once, as one batched computation.
+
+Members share the task (name and size), the model shape and the schedule; they may differ
+in seed, split (``split_seed``, ``train_fraction`` / ``train_size``), labels
+(``random_labels``, ``label_seed``), every optimizer hyper-parameter, ``init_scale`` and the
+stopping rule. Their parameters are stacked along a leading member axis and the forward
+is :func:`grokinterp.models.answer_logits` under ``torch.func.vmap``; AdamW is applied to
+the stacked tensors with per-member hyper-parameters (the same update as
+``torch.optim.AdamW``). Each member's training set is gathered into a padded
+``(members, max_train, 3)`` batch with per-row weights, so the loss of member m is the
+mean cross-entropy (float64) over exactly its own training set.
+
+Every member writes an ordinary run directory, identical (within float tolerance) to what
+:func:`grokinterp.train.train` writes for it alone, state file included: a member can be
+continued alone with ``grokinterp train --resume``. Full-batch training only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from grokinterp import rundir
+from grokinterp.config import TrainConfig
+from grokinterp.errors import ConfigError
+from grokinterp.io import save_tensors
+from grokinterp.models import answer_logits, init_params
+from grokinterp.tasks import make_dataset
+from grokinterp.train import (
+    _Loop,
+    _prepare_dir,
+    _truncate_metrics,
+    checkpoint_steps,
+    lr_at,
+    read_state,
+    write_state,
+)
+
+StatusFn = Callable[[Path, str], None]
+
+
+def _reached(step: int, stop_at: int | None) -> bool:
+    return stop_at is not None and step >= stop_at
+
+
+def shape_key(cfg: TrainConfig) -> str:
+    """Runs with equal keys can be trained together."""
+    model = asdict(cfg.model)
+    model.pop("init_scale")
+    key = {"task": (cfg.task.name, cfg.task.p, cfg.task.n), "model": model,
+           "schedule": asdict(cfg.schedule), "max_steps": cfg.optim.max_steps,
+           "batch_size": cfg.optim.batch_size}
+    return json.dumps(key, sort_keys=True)
+
+
+def train_groups(jobs: Sequence[tuple[TrainConfig, Path]], *, progress: bool = True,
+                 status: StatusFn | None = None, device: str = "cpu") -> None:
+    """Train ``(config, run_dir)`` jobs, batching those of the same shape together."""
+    groups: dict[str, list[tuple[TrainConfig, Path]]] = {}
+    for cfg, d in jobs:
+        groups.setdefault(shape_key(cfg), []).append((cfg, d))
+    for members in groups.values():
+        train_ensemble([c for c, _ in members], [d for _, d in members], progress=progress,
+                       status=status, device=device)
+
+
+def _stack(tensors: Sequence[Tensor]) -> Tensor:
+    return torch.stack(list(tensors)).contiguous()
+
+
+def train_ensemble(
+    cfgs: Sequence[TrainConfig],
+    run_dirs: Sequence[str | Path],
+    *,
+    progress: bool = True,
+    status: StatusFn | None = None,
+    device: str = "cpu",
+) -> list[Path]:
+    """Train (or resume) every member; members resuming from different steps are trained
+    in separate batches, one per starting step."""
+    if len(cfgs) != len(run_dirs) or not cfgs:
+        raise ValueError("give one run directory per config, and at least one")
+    keys = {shape_key(c) for c in cfgs}
+    if len(keys) > 1:
+        raise ConfigError("ensemble members must share task, model shape and schedule; "
+                          "use train_groups to split them")
+    if cfgs[0].optim.batch_size is not None:
+        raise ConfigError("the ensemble backend trains full-batch only (batch_size: null); "
+                          "use the local backend for minibatch runs")
+    dirs = [Path(d) for d in run_dirs]
+    start: dict[int, list[int]] = {}
+    for i, (cfg, d) in enumerate(zip(cfgs, dirs, strict=True)):
+        resuming = _prepare_dir(cfg, d, resume=True, force=False)
+        step = read_state(d).loop.step if resuming else 0
+        start.setdefault(step, []).append(i)
+    for _step, idx in sorted(start.items()):
+        _Ensemble([cfgs[i] for i in idx], [dirs[i] for i in idx], device).run(progress, status)
+    return dirs
+
+
+class _Ensemble:
+    def __init__(self, cfgs: list[TrainConfig], dirs: list[Path], device: str):
+        self.cfgs, self.dirs, self.device = cfgs, dirs, device
+        self.m = len(cfgs)
+        self.model_cfg = cfgs[0].model
+        datasets = [make_dataset(c.task) for c in cfgs]
+        ds0 = datasets[0]
+        self.inputs = ds0.inputs.to(device)
+        self.d_vocab, self.n_classes = ds0.d_vocab, ds0.n_classes
+        self.d_out = self.model_cfg.d_vocab_out or ds0.n_classes
+        self.labels = _stack([d.labels for d in datasets]).to(device)  # (M, N)
+        self.train_mask = _stack([d.train_mask for d in datasets]).to(device)  # (M, N)
+        n_train = self.train_mask.sum(1)
+        d_max = int(n_train.max())
+        idx = torch.zeros(self.m, d_max, dtype=torch.long)
+        weight = torch.zeros(self.m, d_max, dtype=torch.float64)
+        for i, d in enumerate(datasets):
+            rows = torch.nonzero(d.train_mask).flatten()  # the order train.py uses
+            idx[i, : len(rows)] = rows
+            weight[i, : len(rows)] = 1.0 / len(rows)
+        self.train_idx, self.train_w = idx.to(device), weight.to(device)
+        self.n_train = [int(x) for x in n_train]
+        self.x_train = self.inputs[self.train_idx]  # (M, D, 3)
+        self.y_train = torch.gather(self.labels, 1, self.train_idx)  # (M, D)
+        # per-member hyper-parameters, shaped to broadcast over a stacked parameter
+        o = [c.optim for c in cfgs]
+        self.wd = torch.tensor([x.weight_decay for x in o], dtype=torch.float32, device=device)
+        self.b1 = torch.tensor([x.beta1 for x in o], dtype=torch.float64)
+        self.b2 = torch.tensor([x.beta2 for x in o], dtype=torch.float64)
+        self.eps = torch.tensor([x.eps for x in o], dtype=torch.float32, device=device)
+
+    def _init(self) -> tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Tensor], int,
+                             list[_Loop], list[Tensor], list[Tensor]]:
+        per_member, moments, loops, gen_states, perms = [], [], [], [], []
+        adam_step = 0
+        for cfg, d, n_tr in zip(self.cfgs, self.dirs, self.n_train, strict=True):
+            if (d / rundir.STATE).exists():
+                saved = read_state(d)
+                per_member.append(saved.params)
+                moments.append(saved.moments)
+                adam_step = saved.adam_step
+                loops.append(saved.loop)
+                gen_states.append(saved.batch_gen_state)
+                perms.append(saved.batch_perm)
+                _truncate_metrics(d, saved.loop.step)
+            else:
+                g = torch.Generator()
+                g.manual_seed(cfg.seed)
+                per_member.append(init_params(cfg.model, self.d_vocab, self.d_out, g))
+                moments.append({})
+                loops.append(_Loop())
+                bg = torch.Generator()
+                bg.manual_seed(cfg.seed + 1_000_003)  # the stream train.py keeps in its state
+                perms.append(torch.randperm(n_tr, generator=bg))
+                gen_states.append(bg.get_state())
+                if (d / rundir.METRICS).exists():
+                    (d / rundir.METRICS).unlink()
+        names = list(per_member[0])
+        params = {n: _stack([p[n] for p in per_member]).to(self.device).requires_grad_(True)
+                  for n in names}
+        exp_avg = {n: (_stack([mo[n][0] for mo in moments]) if moments[0] else
+                       torch.zeros_like(params[n])).to(self.device) for n in names}
+        exp_avg_sq = {n: (_stack([mo[n][1] for mo in moments]) if moments[0] else
+                          torch.zeros_like(params[n])).to(self.device) for n in names}
+        return params, exp_avg, exp_avg_sq, adam_step, loops, gen_states, perms
+
+    def _bcast(self, v: Tensor, like: Tensor) -> Tensor:
+        return v.reshape(-1, *([1] * (like.dim() - 1))).to(like.dtype)
+
+    @torch.no_grad()
+    def _adamw(self, params: dict[str, Tensor], exp_avg: dict[str, Tensor],
+               exp_avg_sq: dict[str, Tensor], lr: Tensor, t: int, active: Tensor) -> None:
+        """torch.optim.AdamW's update, per member; inactive members are left unchanged."""
+        b1, b2 = self.b1, self.b2
+        step_size = (lr.double() / (1 - b1**t)).float().to(self.device)
+        bc2_sqrt = torch.sqrt(1 - b2**t).float().to(self.device)
+        decay = (1 - lr.to(self.device) * self.wd) * active + (1 - active)
+        b1f, b2f = b1.float().to(self.device), b2.float().to(self.device)
+        for n, p in params.items():
+            g = p.grad
+            assert g is not None
+            keep = self._bcast(active, p) > 0
+            p.mul_(self._bcast(decay, p))
+            m_new = exp_avg[n].lerp(g, self._bcast(1 - b1f, p))
+            v_new = exp_avg_sq[n] * self._bcast(b2f, p) + self._bcast(1 - b2f, p) * g * g
+            exp_avg[n] = torch.where(keep, m_new, exp_avg[n])
+            exp_avg_sq[n] = torch.where(keep, v_new, exp_avg_sq[n])
+            denom = exp_avg_sq[n].sqrt() / self._bcast(bc2_sqrt, p) + self._bcast(self.eps, p)
+            update = self._bcast(step_size, p) * exp_avg[n] / denom
+            p.sub_(torch.where(keep, update, torch.zeros_like(update)))
+
+    def _losses(self, params: dict[str, Tensor], x: Tensor, y: Tensor,
+                w: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Per-member weighted mean loss (float64) and accuracy over rows of x."""
+        def one(prm: dict[str, Tensor], xi: Tensor) -> Tensor:
+            return answer_logits(prm, xi, self.model_cfg)
+
+        logits = torch.func.vmap(one)(params, x)  # (M, rows, d_out)
+        ce = F.cross_entropy(logits.double().flatten(0, 1), y.flatten(),
+                             reduction="none").view_as(w)
+        loss = (ce * w).sum(1)
+        acc = (((logits.argmax(-1) == y).double() * w).sum(1))
+        return loss, acc, logits
+
+    @torch.no_grad()
+    def _test_metrics(self, params: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        test = ~self.train_mask
+        w = test.double() / test.sum(1, keepdim=True)
+        x = self.inputs.expand(self.m, *self.inputs.shape)
+        loss, acc, _ = self._losses(params, x, self.labels, w)
+        return loss, acc
+
+    def run(self, progress: bool, status: StatusFn | None) -> None:
+        cfgs, dirs = self.cfgs, self.dirs
+        params, exp_avg, exp_avg_sq, t, loops, gen_states, perms = self._init()
+        names = list(params)
+        max_steps = cfgs[0].optim.max_steps
+        ckpts = set(checkpoint_steps(cfgs[0].schedule, max_steps))
+        step = loops[0].step
+        stop_at: list[int | None] = [lp.stop_at for lp in loops]
+        active = torch.ones(self.m, device=self.device)
+        files = [(d / rundir.METRICS).open("a") for d in dirs]
+        t0 = [time.perf_counter() - lp.wall_time for lp in loops]
+        if status is not None:
+            for d in dirs:
+                status(d, "running")
+        bar = tqdm(total=max_steps, initial=step, disable=not progress, unit="step",
+                   desc=f"ensemble of {self.m}")
+        try:
+            while True:
+                last = [bool(active[i]) and (step >= max_steps or _reached(step, stop_at[i]))
+                        for i in range(self.m)]
+                loss, acc, _ = self._losses(params, self.x_train, self.y_train, self.train_w)
+                loss_d, acc_d = loss.detach(), acc.detach()
+                log = step % cfgs[0].schedule.log_every == 0 or step in ckpts
+                if log or any(last):
+                    test_loss, test_acc = self._test_metrics(params)
+                    with torch.no_grad():
+                        norms = {n: params[n].flatten(1).norm(dim=1).tolist() for n in names}
+                for i, cfg in enumerate(cfgs):
+                    if not active[i] or not (log or last[i]):
+                        continue
+                    member_norms = {n: norms[n][i] for n in names}
+                    row = {
+                        "step": step, "train_loss": float(loss_d[i]), "train_acc": float(acc_d[i]),
+                        "test_loss": float(test_loss[i]), "test_acc": float(test_acc[i]),
+                        "param_norm": float(np.sqrt(sum(v * v for v in member_norms.values()))),
+                        "param_norms": member_norms, "lr": lr_at(cfg, step),
+                        "wall_time": time.perf_counter() - t0[i],
+                    }
+                    files[i].write(json.dumps(row) + "\n")
+                    files[i].flush()
+                    sa = cfg.optim.stop_acc
+                    if stop_at[i] is None and sa is not None and float(test_acc[i]) >= sa:
+                        stop_at[i] = step + cfg.optim.stop_patience
+                        last[i] = last[i] or _reached(step, stop_at[i])
+                    if step in ckpts or last[i]:
+                        lp = _Loop(step=step, wall_time=time.perf_counter() - t0[i],
+                                   stop_at=stop_at[i])
+                        save_tensors(rundir.checkpoint_path(dirs[i], step),
+                                     {n: params[n][i] for n in names}, {"step": str(step)})
+                        moments = ({n: (exp_avg[n][i], exp_avg_sq[n][i]) for n in names}
+                                   if t > 0 else {})
+                        write_state(dirs[i], moments, t, lp, gen_states[i], perms[i])
+                    if last[i]:
+                        active[i] = 0.0
+                        files[i].close()
+                        if status is not None:
+                            status(dirs[i], "done")
+                if not bool(active.any()):
+                    break
+                total = loss.sum()
+                for p in params.values():
+                    p.grad = None
+                total.backward()
+                lr = torch.tensor([lr_at(c, step) for c in cfgs], dtype=torch.float32)
+                t += 1
+                self._adamw(params, exp_avg, exp_avg_sq, lr, t, active)
+                step += 1
+                bar.update(1)
+        finally:
+            for f in files:
+                if not f.closed:
+                    f.close()
+            bar.close()
+
+
+__all__ = ["shape_key", "train_ensemble", "train_groups"]
+
+
