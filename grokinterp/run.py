@@ -5,7 +5,7 @@
 >>> run.steps[:5]                      # checkpoint steps on disk
 >>> model = run.model(step=run.steps[-1])   # TransformerBridge (or HookedMLP), weights loaded
 >>> logits, cache = model.run_with_cache(run.dataset.inputs)
->>> run.landmarks                      # steps where train / test accuracy first pass 99%
+>>> run.landmarks()                    # steps where train / test accuracy first pass 99%
 
 Nothing is loaded until it is asked for; checkpoints are read with safetensors (no
 pickle) and verified against their checksum.

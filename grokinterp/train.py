@@ -81,7 +81,15 @@ def _prepare_dir(cfg: TrainConfig, run_dir: Path, resume: bool, force: bool) -> 
                     f"{cfg_path}: --resume with a different config ({'; '.join(diffs[:3])}); "
                     f"use the stored config, another run directory, or --force to start over"
                 )
-            return (run_dir / rundir.STATE).exists()
+            if (run_dir / rundir.STATE).exists():
+                return True
+            if any(s > 0 for s in rundir.checkpoint_steps_on_disk(run_dir)):
+                raise RunDirError(
+                    f"{run_dir}: has checkpoints but no {rundir.STATE} to resume from (a shipped, "
+                    f"imported or copied run); train into another directory, or pass --force "
+                    f"to delete it and start over"
+                )
+            return False  # killed before its first state file: start afresh
         if not force:
             stored = TrainConfig.load(cfg_path)
             what = "the same" if stored.identity() == cfg.identity() else "a different"

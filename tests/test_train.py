@@ -167,3 +167,14 @@ def test_partial_metrics_line_is_ignored(tmp_path, tiny):
     with pytest.raises(RunDirError, match="line 3"):
         rundir.read_metrics(d)
     json.loads(lines[0])
+
+
+def test_resume_refuses_a_run_without_state_instead_of_restarting(tmp_path, tiny):
+    d = train(tiny, tmp_path / "r", progress=False)
+    import shutil
+
+    shutil.rmtree(d / "state")
+    before = (d / rundir.METRICS).read_text()
+    with pytest.raises(RunDirError, match="no state/latest.safetensors to resume from"):
+        train(tiny, d, resume=True, progress=False)
+    assert (d / rundir.METRICS).read_text() == before
