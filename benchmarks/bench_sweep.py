@@ -1,8 +1,8 @@
 """Sweep throughput: 16 small same-shape runs, ensemble vs local pool vs one after another.
 
 The 16 runs are a small 1-layer transformer (d_model 32, 4 heads of 8, d_mlp 128) on
-a + b mod 23 with 16 seeds, full batch, ``--steps`` steps each (default 300), logged every 10 steps, few
-checkpoints. Each backend trains all 16 into a fresh directory in this run:
+a + b mod 23 with 16 seeds, full batch, ``--steps`` steps each (default 300), logged every
+10 steps, few checkpoints. Each backend trains all 16 into a fresh directory in this run:
 
 * sequential: ``grokinterp.train.train`` for each run, one after another;
 * local: ``grokinterp sweep`` with a pool of one process per core;

@@ -133,13 +133,13 @@ class _Ensemble:
         self.y_train = torch.gather(self.labels, 1, self.train_idx)  # (M, D)
         # per-member hyper-parameters, shaped to broadcast over a stacked parameter
         o = [c.optim for c in cfgs]
-        self.wd = torch.tensor([x.weight_decay for x in o], dtype=torch.float32, device=device)
+        self.wd = torch.tensor([x.weight_decay for x in o], dtype=torch.float64)
         self.b1 = torch.tensor([x.beta1 for x in o], dtype=torch.float64)
         self.b2 = torch.tensor([x.beta2 for x in o], dtype=torch.float64)
-        self.eps = torch.tensor([x.eps for x in o], dtype=torch.float32, device=device)
+        self.eps = torch.tensor([x.eps for x in o], dtype=torch.float64)
 
-    def _init(self) -> tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Tensor], int,
-                             list[_Loop], list[Tensor], list[Tensor]]:
+    def _init(self) -> tuple[Tensor, Tensor, Tensor, int, list[_Loop], list[Tensor],
+                             list[Tensor]]:
         per_member, moments, loops, gen_states, perms = [], [], [], [], []
         adam_step = 0
         for cfg, d, n_tr in zip(self.cfgs, self.dirs, self.n_train, strict=True):
@@ -165,38 +165,49 @@ class _Ensemble:
                 if (d / rundir.METRICS).exists():
                     (d / rundir.METRICS).unlink()
         names = list(per_member[0])
-        params = {n: _stack([p[n] for p in per_member]).to(self.device).requires_grad_(True)
-                  for n in names}
-        exp_avg = {n: (_stack([mo[n][0] for mo in moments]) if moments[0] else
-                       torch.zeros_like(params[n])).to(self.device) for n in names}
-        exp_avg_sq = {n: (_stack([mo[n][1] for mo in moments]) if moments[0] else
-                          torch.zeros_like(params[n])).to(self.device) for n in names}
+        self.layout = [(n, tuple(per_member[0][n].shape)) for n in names]
+
+        def flat(tensors: list[dict[str, Tensor]]) -> Tensor:
+            return torch.cat([_stack([t[n] for t in tensors]).flatten(1) for n in names],
+                             dim=1).to(self.device)
+
+        params = flat(per_member).requires_grad_(True)
+        if moments[0]:
+            exp_avg = flat([{n: mo[n][0] for n in names} for mo in moments])
+            exp_avg_sq = flat([{n: mo[n][1] for n in names} for mo in moments])
+        else:
+            exp_avg, exp_avg_sq = torch.zeros_like(params), torch.zeros_like(params)
         return params, exp_avg, exp_avg_sq, adam_step, loops, gen_states, perms
 
-    def _bcast(self, v: Tensor, like: Tensor) -> Tensor:
-        return v.reshape(-1, *([1] * (like.dim() - 1))).to(like.dtype)
+    def views(self, flat: Tensor) -> dict[str, Tensor]:
+        """Named (members, *shape) views into a flat (members, n_params) buffer."""
+        out, offset = {}, 0
+        for name, shape in self.layout:
+            size = int(np.prod(shape))
+            out[name] = flat[:, offset : offset + size].view(self.m, *shape)
+            offset += size
+        return out
 
     @torch.no_grad()
-    def _adamw(self, params: dict[str, Tensor], exp_avg: dict[str, Tensor],
-               exp_avg_sq: dict[str, Tensor], lr: Tensor, t: int, active: Tensor) -> None:
-        """torch.optim.AdamW's update, per member; inactive members are left unchanged."""
-        b1, b2 = self.b1, self.b2
-        step_size = (lr.double() / (1 - b1**t)).float().to(self.device)
-        bc2_sqrt = torch.sqrt(1 - b2**t).float().to(self.device)
-        decay = (1 - lr.to(self.device) * self.wd) * active + (1 - active)
-        b1f, b2f = b1.float().to(self.device), b2.float().to(self.device)
-        for n, p in params.items():
-            g = p.grad
-            assert g is not None
-            keep = self._bcast(active, p) > 0
-            p.mul_(self._bcast(decay, p))
-            m_new = exp_avg[n].lerp(g, self._bcast(1 - b1f, p))
-            v_new = exp_avg_sq[n] * self._bcast(b2f, p) + self._bcast(1 - b2f, p) * g * g
-            exp_avg[n] = torch.where(keep, m_new, exp_avg[n])
-            exp_avg_sq[n] = torch.where(keep, v_new, exp_avg_sq[n])
-            denom = exp_avg_sq[n].sqrt() / self._bcast(bc2_sqrt, p) + self._bcast(self.eps, p)
-            update = self._bcast(step_size, p) * exp_avg[n] / denom
-            p.sub_(torch.where(keep, update, torch.zeros_like(update)))
+    def _adamw(self, p: Tensor, m: Tensor, v: Tensor, lr: Tensor, t: int,
+               active: Tensor) -> None:
+        """torch.optim.AdamW's update of flat (members, n_params) buffers, in place, with
+        per-member hyper-parameters; members that have stopped are left unchanged."""
+        g = p.grad
+        assert g is not None
+        frozen = torch.nonzero(active == 0).flatten()
+        saved = (p[frozen].clone(), m[frozen].clone(), v[frozen].clone())
+        def col(x: Tensor) -> Tensor:
+            return x.reshape(-1, 1).to(device=p.device, dtype=p.dtype)
+
+        step_size = col(lr.double() / (1 - self.b1**t))
+        bc2_sqrt = col(torch.sqrt(1 - self.b2**t))
+        p.mul_(1 - col(lr) * col(self.wd))
+        m.lerp_(g, 1 - col(self.b1))
+        v.mul_(col(self.b2)).addcmul_(g, g * (1 - col(self.b2)))
+        denom = (v.sqrt() / bc2_sqrt).add_(col(self.eps))
+        p.sub_(step_size * m / denom)
+        p[frozen], m[frozen], v[frozen] = saved
 
     def _losses(self, params: dict[str, Tensor], x: Tensor, y: Tensor,
                 w: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -221,8 +232,8 @@ class _Ensemble:
 
     def run(self, progress: bool, status: StatusFn | None) -> None:
         cfgs, dirs = self.cfgs, self.dirs
-        params, exp_avg, exp_avg_sq, t, loops, gen_states, perms = self._init()
-        names = list(params)
+        flat, exp_avg, exp_avg_sq, t, loops, gen_states, perms = self._init()
+        names = [n for n, _ in self.layout]
         max_steps = cfgs[0].optim.max_steps
         ckpts = set(checkpoint_steps(cfgs[0].schedule, max_steps))
         step = loops[0].step
@@ -239,6 +250,7 @@ class _Ensemble:
             while True:
                 last = [bool(active[i]) and (step >= max_steps or _reached(step, stop_at[i]))
                         for i in range(self.m)]
+                params = self.views(flat)
                 loss, acc, _ = self._losses(params, self.x_train, self.y_train, self.train_w)
                 loss_d, acc_d = loss.detach(), acc.detach()
                 log = step % cfgs[0].schedule.log_every == 0 or step in ckpts
@@ -268,7 +280,8 @@ class _Ensemble:
                                    stop_at=stop_at[i])
                         save_tensors(rundir.checkpoint_path(dirs[i], step),
                                      {n: params[n][i] for n in names}, {"step": str(step)})
-                        moments = ({n: (exp_avg[n][i], exp_avg_sq[n][i]) for n in names}
+                        m_views, v_views = self.views(exp_avg), self.views(exp_avg_sq)
+                        moments = ({n: (m_views[n][i], v_views[n][i]) for n in names}
                                    if t > 0 else {})
                         write_state(dirs[i], moments, t, lp, gen_states[i], perms[i])
                     if last[i]:
@@ -278,13 +291,11 @@ class _Ensemble:
                             status(dirs[i], "done")
                 if not bool(active.any()):
                     break
-                total = loss.sum()
-                for p in params.values():
-                    p.grad = None
-                total.backward()
-                lr = torch.tensor([lr_at(c, step) for c in cfgs], dtype=torch.float32)
+                flat.grad = None
+                loss.sum().backward()
+                lr = torch.tensor([lr_at(c, step) for c in cfgs], dtype=torch.float64)
                 t += 1
-                self._adamw(params, exp_avg, exp_avg_sq, lr, t, active)
+                self._adamw(flat, exp_avg, exp_avg_sq, lr, t, active)
                 step += 1
                 bar.update(1)
         finally:
