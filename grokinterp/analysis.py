@@ -38,7 +38,7 @@ from grokinterp.run import Run
 from grokinterp.tasks import get_task
 
 #: bumped whenever the measures change; a table written by another version is recomputed
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 MEASURES = "measures.csv"
 SUMMARY = "summary.json"
 
@@ -60,6 +60,9 @@ COLUMNS: dict[str, str] = {
     "gen_share": "fraction of logit norm^2 in the key-frequency trigonometric subspace "
     "(the generalizing circuit; Varma et al. 2023)",
     "mem_share": "1 - gen_share: the rest (the memorizing circuit)",
+    "gen_logit_norm": "norm of the (double-centered) logits in the key-frequency subspace: "
+    "the generalizing circuit's logit strength, to set against sum_sq_weights (Varma et al.)",
+    "mem_logit_norm": "norm of the rest of the centered logits: the memorizing circuit's",
     "logit_cube_cos_sim": "cosine similarity of the (class-centered) logits L[a, b, c] with "
     "their projection on cos(w_k(a + b - c)), k in the key frequencies (Nanda et al. 2023)",
     "logit_cube_residual": "norm of the rest of the logits, as a fraction of their norm",
@@ -171,8 +174,9 @@ def checkpoint_measures(ctx: _Context, step: int) -> dict[str, float]:
     w_logit = logit_weights(params, ctx.cfg.model.arch, ctx.cfg.model.n_layers, ctx.n_classes)
     row["gini_embed"] = float(measures.gini(embed_norms))
     row["gini_logit"] = float(measures.gini(fourier.freq_norms(w_logit.T)))
-    gen, mem = measures.trig_logit_share(grid, keys, structure=s)
-    row["gen_share"], row["mem_share"] = float(gen), float(mem)
+    norms = measures.trig_logit_norms(grid, keys, structure=s)
+    row["gen_share"], row["mem_share"] = norms.shares()
+    row["gen_logit_norm"], row["mem_logit_norm"] = norms.generalizing, norms.memorizing
     cube = fourier.logit_cube_similarity(grid, keys, structure=s)
     row["logit_cube_cos_sim"] = cube.cos_sim
     row["logit_cube_residual"] = cube.residual_fraction

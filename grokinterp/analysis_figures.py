@@ -41,6 +41,8 @@ def build_figures(run: Run, result: Analysis, key_freqs: list[int] | None,
         "loss_curves": _attempt(lambda: figs.loss_curves(table, summary)),
         "restricted_excluded": _attempt(lambda: figs.restricted_excluded(table, summary)),
         "logit_shares": _attempt(lambda: figs.logit_shares(table, summary)),
+        "norm_vs_logit_strength": _attempt(lambda: figs.norm_vs_logit_strength(table,
+                                                                              summary)),
         "gini_and_norm": _attempt(lambda: figs.gini_and_norm(table, summary)),
         "embed_freq_heatmap": _attempt(lambda: figs.embed_freq_heatmap(table, summary)),
     }

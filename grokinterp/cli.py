@@ -285,9 +285,12 @@ def _add_sweep(sub: Any) -> None:
     p.add_argument("spec", type=Path, help="the sweep spec (.yaml, .yml or .json)")
     p.add_argument("--out", type=Path, default=None,
                    help="sweep directory (default: sweeps/<spec name>)")
-    p.add_argument("--backend", choices=["local", "ensemble"], default=None,
+    p.add_argument("--backend", choices=["local", "ensemble", "ray"], default=None,
                    help="local: a pool of processes; ensemble: same-shape runs batched in "
-                   "one process (default: the spec's backend, else local)")
+                   "one process; ray: one Ray task per run (default: the spec's backend, "
+                   "else local)")
+    p.add_argument("--ray-address", default=None,
+                   help="Ray cluster address for --backend ray (default: a local instance)")
     p.add_argument("--workers", type=int, default=None,
                    help="processes for the local backend (default: one per core)")
     p.add_argument("--force", action="store_true", help="delete the sweep directory first")
@@ -300,7 +303,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     out = args.out or Path("sweeps") / args.spec.stem
     table = run_sweep(spec, out, backend=args.backend, workers=args.workers,
-                      force=args.force, progress=not args.no_progress)
+                      force=args.force, progress=not args.no_progress,
+                      ray_address=args.ray_address)
     counts = table["status"].value_counts().to_dict()
     print(f"sweep written to {out}: {len(table)} runs "
           f"({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}); "

@@ -282,6 +282,31 @@ def logit_shares(table: pd.DataFrame, summary: Mapping[str, Any], log_x: bool = 
     return _finish(fig, "Generalizing and memorizing shares of the logits", 450)
 
 
+def norm_vs_logit_strength(table: pd.DataFrame, summary: Mapping[str, Any]) -> go.Figure:
+    """Parameter norm against each circuit's logit strength, one point per checkpoint.
+
+    x: ``gen_logit_norm`` and ``mem_logit_norm`` (the norms of the logits inside and
+    outside the key-frequency subspace); y: the parameter norm ``sqrt(sum_sq_weights)``.
+    Following the checkpoints in order shows the norm moving from the memorizing to the
+    generalizing circuit (Varma et al. 2023): the memorizing strength rises with the norm,
+    then the generalizing strength takes over while weight decay shrinks the norm.
+    """
+    steps, v = _series(table, ["gen_logit_norm", "mem_logit_norm", "sum_sq_weights"],
+                       "norm_vs_logit_strength", log_x=False)
+    norm = np.sqrt(v["sum_sq_weights"])
+    fig = go.Figure()
+    for col, name, color in (("mem_logit_norm", "memorizing circuit", "#d62728"),
+                             ("gen_logit_norm", "generalizing circuit", "#2ca02c")):
+        fig.add_trace(go.Scatter(
+            x=v[col], y=norm, name=name, mode="lines+markers",
+            line=dict(color=color, width=1.5), marker=dict(size=6, color=color),
+            customdata=steps, hovertemplate="step %{customdata}<br>logit norm %{x:.3g}"
+            "<br>parameter norm %{y:.3g}<extra></extra>"))
+    fig.update_xaxes(title_text="logit strength (norm of the circuit's part of the logits)")
+    fig.update_yaxes(title_text="parameter norm")
+    return _finish(fig, "Parameter norm against each circuit's logit strength", 450)
+
+
 def embed_freq_heatmap(
     table: pd.DataFrame, summary: Mapping[str, Any], log_x: bool = False
 ) -> go.Figure:

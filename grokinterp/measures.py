@@ -345,6 +345,42 @@ class LogitShare(NamedTuple):
     memorizing: float
 
 
+class LogitNorms(NamedTuple):
+    """Norms of the two parts of the centered logits: ``generalizing^2 + memorizing^2 =
+    total^2``."""
+
+    generalizing: float
+    memorizing: float
+    total: float
+
+    def shares(self) -> LogitShare:
+        """The squared norms as fractions of the total (NaN for constant logits)."""
+        t2 = self.total**2
+        if t2 == 0:
+            return LogitShare(math.nan, math.nan)
+        return LogitShare(self.generalizing**2 / t2, self.memorizing**2 / t2)
+
+
+def trig_logit_norms(
+    logits: Float[Tensor, "p p c"], key_freqs: Sequence[int], structure: str = "sum"
+) -> LogitNorms:
+    """Logit strength of the generalizing and the memorizing circuit (Varma et al. 2023).
+
+    With ``L'`` the double-centered logits and ``P_K`` the projection on the trigonometric
+    subspace of the key frequencies (see :func:`trig_logit_share`), returns ``||P_K L'||``,
+    ``||L' - P_K L'||`` and ``||L'||`` (Frobenius norms over pairs and classes). Varma et al.
+    compare circuits by the parameter norm they need for a given logit strength; these are
+    the logit strengths, to be set against the parameter norm at the same checkpoint.
+    """
+    L = _as_grid64(logits)
+    L = L - L.mean(dim=-1, keepdim=True)
+    L = L - L.mean(dim=(0, 1), keepdim=True)
+    P = _trig_part64(L, key_freqs, structure)
+    gen = float(P.pow(2).sum())
+    mem = float((L - P).pow(2).sum())
+    return LogitNorms(math.sqrt(gen), math.sqrt(mem), math.sqrt(gen + mem))
+
+
 def trig_logit_share(
     logits: Float[Tensor, "p p c"], key_freqs: Sequence[int], structure: str = "sum"
 ) -> LogitShare:
@@ -362,13 +398,4 @@ def trig_logit_share(
     structure (a random lookup table) have a generalizing share of about 2|K| / p^2.
     Constant logits (``L' = 0``) give NaN.
     """
-    L = _as_grid64(logits)
-    L = L - L.mean(dim=-1, keepdim=True)
-    L = L - L.mean(dim=(0, 1), keepdim=True)
-    P = _trig_part64(L, key_freqs, structure)
-    gen = float(P.pow(2).sum())
-    mem = float((L - P).pow(2).sum())
-    total = gen + mem
-    if total == 0:
-        return LogitShare(math.nan, math.nan)
-    return LogitShare(gen / total, mem / total)
+    return trig_logit_norms(logits, key_freqs, structure).shares()

@@ -21,7 +21,9 @@ resumes killed ones (``grokinterp train --resume`` semantics); a failing run is 
 and the others go on.
 
 Backends: ``local`` (a pool of worker processes), ``ensemble`` (runs of the same shape
-trained together as one batched computation, see :mod:`grokinterp.ensemble`).
+trained together as one batched computation, see :mod:`grokinterp.ensemble`) and ``ray``
+(each run a Ray task, on a local Ray instance or a cluster given by ``ray_address``; needs
+``pip install grokinterp[ray]``). Every backend writes the same run directories.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from grokinterp.presets import get_preset
 
 SPEC = "spec.json"
 RESULTS = "results.csv"
-BACKENDS = ("local", "ensemble")
+BACKENDS = ("local", "ensemble", "ray")
 
 
 @dataclass(frozen=True)
@@ -225,8 +227,19 @@ def run_sweep(
     workers: int | None = None,
     force: bool = False,
     progress: bool = True,
+    ray_address: str | None = None,
 ) -> pd.DataFrame:
-    """Run (or resume) every run of ``spec`` under ``sweep_dir``; return the results table."""
+    """Run (or resume) every run of ``spec`` under ``sweep_dir``; return the results table.
+
+    Args:
+        spec: the sweep spec (see the module docstring).
+        sweep_dir: where the runs, their status and ``results.csv`` go.
+        backend: ``local``, ``ensemble`` or ``ray`` (default: the spec's, else local).
+        workers: processes of the local backend (default: one per core).
+        force: delete ``sweep_dir`` first.
+        progress: show the progress display.
+        ray_address: the Ray cluster to use (``ray`` backend; default: start a local one).
+    """
     sweep_dir = Path(sweep_dir)
     runs = expand(spec)
     backend = backend or spec.get("backend", "local")
@@ -239,6 +252,9 @@ def run_sweep(
 
         train_groups([(r.config, sweep_dir / "runs" / r.name) for r in todo],
                      progress=progress, status=write_status)
+    elif backend == "ray":
+        _run_ray([(r.name, str(sweep_dir / "runs" / r.name), json.dumps(r.config.to_dict()), 1)
+                  for r in todo], len(runs), ray_address, progress)
     else:
         n_workers = max(1, min(workers or spec.get("workers") or os.cpu_count() or 1,
                                len(todo) or 1))
@@ -260,6 +276,37 @@ def run_sweep(
     table = results(sweep_dir, runs)
     atomic_write_text(sweep_dir / RESULTS, table.to_csv(index=False))
     return table
+
+
+def _run_ray(jobs: list[tuple[str, str, str, int]], total: int, address: str | None,
+             progress: bool) -> None:
+    """Each job a Ray task running :func:`run_one` (the run directories must be on storage
+    that every node sees)."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("the ray backend needs Ray: pip install 'grokinterp[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+    try:
+        task = ray.remote(num_cpus=1)(run_one)
+        pending = [task.remote(job) for job in jobs]
+        bar = tqdm(total=total, initial=total - len(jobs), disable=not progress, unit="run",
+                   desc="sweep (ray)")
+        done = failed = 0
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            _name, status, _err = ray.get(ready[0])
+            done += status == "done"
+            failed += status == "failed"
+            bar.update(1)
+            bar.set_postfix(done=done, failed=failed, running=len(pending))
+        bar.close()
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def results(sweep_dir: Path, runs: Sequence[SweepRun]) -> pd.DataFrame:

@@ -58,6 +58,10 @@ def test_the_scientific_story(grokked):
     assert t["gen_share"].iloc[-1] > 0.5 > t["gen_share"].iloc[0]
     assert t["logit_cube_cos_sim"].iloc[-1] > 0.7 > t["logit_cube_cos_sim"].iloc[0]
     assert (t["logit_cube_cos_sim"] ** 2 + t["logit_cube_residual"] ** 2).sub(1).abs().max() < 1e-9
+    # the norm moves from the memorizing to the generalizing circuit
+    assert t["gen_logit_norm"].iloc[-1] > t["mem_logit_norm"].iloc[-1]
+    peak_mem = int(t["mem_logit_norm"].idxmax())
+    assert t["gen_logit_norm"].iloc[peak_mem] < t["mem_logit_norm"].iloc[peak_mem]
 
 
 def test_measures_match_the_training_metrics(grokked):
@@ -126,7 +130,7 @@ def test_figures_render_without_script_errors(grokked, tmp_path):
     assert _js_errors(dom) == ""
     rendered = dom.count('class="main-svg"')
     names = [p.stem for p in index.parent.glob("*.html") if p.name != "index.html"]
-    assert len(names) == 9 and rendered >= len(names)
+    assert len(names) == 10 and rendered >= len(names)
 
 
 def test_non_cyclic_task_gets_a_clear_note(tmp_path, capsys):

@@ -252,3 +252,14 @@ def test_missing_many_columns_message(table):
     cols = [c for c in table.columns if c.startswith("embed_norm_k")]
     with pytest.raises(ValueError, match="'embed_norm_k1'.*and 2 more"):
         F.embed_freq_heatmap(table.drop(columns=cols + ["train_loss"]), {"p": 15})
+
+
+def test_norm_vs_logit_strength(table):
+    t = table.assign(gen_logit_norm=np.linspace(0, 5, len(table)),
+                     mem_logit_norm=np.linspace(5, 1, len(table)))
+    fig = F.norm_vs_logit_strength(t, {})
+    assert [tr.name for tr in fig.data] == ["memorizing circuit", "generalizing circuit"]
+    assert np.allclose(fig.data[1].y, np.sqrt(t.sort_values("step")["sum_sq_weights"]))
+    assert np.allclose(fig.data[0].x, t.sort_values("step")["mem_logit_norm"])
+    with pytest.raises(ValueError, match="gen_logit_norm"):
+        F.norm_vs_logit_strength(table, {})

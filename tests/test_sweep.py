@@ -170,3 +170,20 @@ def test_ensemble_backend_in_a_sweep_and_stop_rule(tmp_path):
         assert 0 < first < 1500 and rows[-1]["step"] == first + 5
         last_steps.append(rows[-1]["step"])
     assert len(set(last_steps)) == 2  # the first to stop was frozen while the other went on
+
+
+def test_ray_backend_end_to_end(tmp_path):
+    pytest.importorskip("ray", reason="the ray extra is not installed (pip install .[ray])")
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        s = spec(runs=[{"weight_decay": 1.0}, {"d_vocab_out": 5}], seeds=[0, 1])
+        table = run_sweep(s, tmp_path / "sw", backend="ray", progress=False)
+    finally:
+        ray.shutdown()
+    assert list(table["status"]) == ["done", "done", "failed", "failed"]
+    cfg = expand(s)[0].config
+    alone = train(cfg, tmp_path / "alone", progress=False)
+    a = rundir.read_metrics(tmp_path / "sw" / "runs" / table.loc[0, "name"])
+    assert [r["test_loss"] for r in a] == [r["test_loss"] for r in rundir.read_metrics(alone)]
