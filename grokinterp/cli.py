@@ -13,7 +13,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from grokinterp.config import SECTIONS, TrainConfig, field_types, replace
 from grokinterp.errors import ConfigError, UserError
@@ -30,9 +30,10 @@ def config_flags() -> dict[str, tuple[str, str, Any]]:
         for name, typ in field_types(section).items():
             flag = _FLAG_ALIASES.get((section, name), name).replace("_", "-")
             out[flag] = (section, name, typ)
+    hints = get_type_hints(TrainConfig)
     for f in fields(TrainConfig):
         if f.name not in SECTIONS:
-            out[f.name.replace("_", "-")] = ("", f.name, int)
+            out[f.name.replace("_", "-")] = ("", f.name, hints[f.name])
     return out
 
 

@@ -166,7 +166,10 @@ class OptimConfig:
             shuffle of the training set each epoch.
         max_steps: number of optimizer updates.
         stop_acc: if set, stop ``stop_patience`` steps after test accuracy first reaches it.
-        stop_patience: see ``stop_acc``.
+        stop_loss: if set, stop ``stop_patience`` steps after the training loss first falls
+            to it (training to a loss target, as in the circuit-efficiency experiments of
+            Varma et al. 2023). With both set, the first rule met ends the run.
+        stop_patience: see ``stop_acc`` and ``stop_loss``.
     """
 
     lr: float = 1e-3
@@ -178,6 +181,7 @@ class OptimConfig:
     batch_size: int | None = None
     max_steps: int = 40_000
     stop_acc: float | None = None
+    stop_loss: float | None = None
     stop_patience: int = 0
 
     def __post_init__(self) -> None:
@@ -193,6 +197,8 @@ class OptimConfig:
         _check(self.max_steps >= 1, "optim", "max_steps", f"must be >= 1, got {self.max_steps}")
         if self.stop_acc is not None:
             _check(0.0 < self.stop_acc <= 1.0, "optim", "stop_acc", "must be in (0, 1]")
+        if self.stop_loss is not None:
+            _check(self.stop_loss > 0, "optim", "stop_loss", "must be positive")
         _check(self.stop_patience >= 0, "optim", "stop_patience", "must be >= 0")
 
 
@@ -234,6 +240,10 @@ class TrainConfig:
         optim: see :class:`OptimConfig`.
         schedule: see :class:`ScheduleConfig`.
         seed: seed of the initialization and of the minibatch order.
+        init_from: start from these weights instead of a random initialization: a
+            checkpoint file (``.../checkpoints/step_<N>.safetensors``) of a run with the same
+            model shape; the optimizer starts fresh. Used to continue a grokked network on a
+            smaller training set (ungrokking, Varma et al. 2023).
     """
 
     task: TaskConfig = field(default_factory=TaskConfig)
@@ -241,6 +251,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     seed: int = 0
+    init_from: str | None = None
 
     # ------------------------------------------------------------------ dict / JSON
     def to_dict(self) -> dict[str, Any]:
@@ -260,7 +271,8 @@ class TrainConfig:
             if sub_cls is not None:
                 kwargs[f.name] = _section_from_dict(sub_cls, d[f.name], f"{source}: {f.name}")
             else:
-                kwargs[f.name] = _coerce(d[f.name], int, f"{source}: {f.name}")
+                kwargs[f.name] = _coerce(d[f.name], get_type_hints(cls)[f.name],
+                                         f"{source}: {f.name}")
         unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
             raise ConfigError(
@@ -288,12 +300,13 @@ class TrainConfig:
     def identity(self) -> dict[str, Any]:
         """The fields that define the trajectory; a resumed run must match them.
 
-        The stopping rule (max_steps, stop_acc, stop_patience) may change on resume: a run
+        The stopping rule (max_steps, stop_acc, stop_loss, stop_patience) may change on
+        resume: a run
         can be extended. Everything else (task, split, model, optimizer, schedule, seed) may
         not.
         """
         d = self.to_dict()
-        for k in ("max_steps", "stop_acc", "stop_patience"):
+        for k in ("max_steps", "stop_acc", "stop_loss", "stop_patience"):
             d["optim"].pop(k)
         return d
 

@@ -33,15 +33,17 @@ from grokinterp import rundir
 from grokinterp.config import TrainConfig
 from grokinterp.errors import ConfigError
 from grokinterp.io import save_tensors
-from grokinterp.models import answer_logits, init_params
+from grokinterp.models import answer_logits
 from grokinterp.tasks import make_dataset
 from grokinterp.train import (
     _Loop,
     _prepare_dir,
     _truncate_metrics,
     checkpoint_steps,
+    initial_params,
     lr_at,
     read_state,
+    stop_rule_met,
     write_state,
 )
 
@@ -153,9 +155,7 @@ class _Ensemble:
                 perms.append(saved.batch_perm)
                 _truncate_metrics(d, saved.loop.step)
             else:
-                g = torch.Generator()
-                g.manual_seed(cfg.seed)
-                per_member.append(init_params(cfg.model, self.d_vocab, self.d_out, g))
+                per_member.append(initial_params(cfg, self.d_vocab, self.d_out))
                 moments.append({})
                 loops.append(_Loop())
                 bg = torch.Generator()
@@ -271,8 +271,8 @@ class _Ensemble:
                     }
                     files[i].write(json.dumps(row) + "\n")
                     files[i].flush()
-                    sa = cfg.optim.stop_acc
-                    if stop_at[i] is None and sa is not None and float(test_acc[i]) >= sa:
+                    if stop_at[i] is None and stop_rule_met(cfg, float(loss_d[i]),
+                                                            float(test_acc[i])):
                         stop_at[i] = step + cfg.optim.stop_patience
                         last[i] = last[i] or _reached(step, stop_at[i])
                     if step in ckpts or last[i]:

@@ -53,6 +53,31 @@ def cross_entropy64(
     return F.cross_entropy(logits.to(torch.float64), labels)
 
 
+def stop_rule_met(cfg: TrainConfig, train_loss: float, test_acc: float) -> bool:
+    """Whether a logged step meets the stopping rule (``stop_acc`` or ``stop_loss``)."""
+    o = cfg.optim
+    return ((o.stop_acc is not None and test_acc >= o.stop_acc)
+            or (o.stop_loss is not None and train_loss <= o.stop_loss))
+
+
+def initial_params(cfg: TrainConfig, d_vocab: int, d_out: int) -> Params:
+    """The weights at step 0: seeded random ones, or those of ``cfg.init_from``."""
+    if cfg.init_from is None:
+        gen = torch.Generator()
+        gen.manual_seed(cfg.seed)
+        return init_params(cfg.model, d_vocab, d_out, gen)
+    params, _ = load_tensors(cfg.init_from)
+    from grokinterp.models import param_shapes
+
+    want = param_shapes(cfg.model, d_vocab, d_out)
+    got = {k: tuple(v.shape) for k, v in params.items()}
+    if got != want:
+        raise RunDirError(f"config field init_from: {cfg.init_from} holds a model of another "
+                          f"shape ({sorted(set(got) ^ set(want)) or 'different sizes'}); it "
+                          f"must match the run's model config")
+    return {k: v.float() for k, v in params.items()}
+
+
 def lr_at(cfg: TrainConfig, update: int) -> float:
     """Learning rate of update ``update`` (0-based): linear warm-up, then constant."""
     w = cfg.optim.warmup_steps
@@ -246,11 +271,9 @@ def train(
         raise RunDirError(
             f"config field model.d_vocab_out: {d_out} outputs cannot score {ds.n_classes} classes"
         )
-    gen = torch.Generator()
-    gen.manual_seed(cfg.seed)
     params = {
         k: v.to(device).requires_grad_(True)
-        for k, v in init_params(cfg.model, ds.d_vocab, d_out, gen).items()
+        for k, v in initial_params(cfg, ds.d_vocab, d_out).items()
     }
     names = list(params)
     opt = torch.optim.AdamW(
@@ -320,8 +343,7 @@ def train(
                 metrics_file.flush()
                 bar.set_postfix(train_acc=f"{train_acc:.3f}", test_acc=f"{test_acc:.3f}",
                                 refresh=False)
-                stop_acc = cfg.optim.stop_acc
-                if loop.stop_at is None and stop_acc is not None and test_acc >= stop_acc:
+                if loop.stop_at is None and stop_rule_met(cfg, train_loss, test_acc):
                     loop.stop_at = step + cfg.optim.stop_patience
                     last = last or step >= loop.stop_at
             if step in ckpts or last:

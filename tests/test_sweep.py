@@ -187,3 +187,19 @@ def test_ray_backend_end_to_end(tmp_path):
     alone = train(cfg, tmp_path / "alone", progress=False)
     a = rundir.read_metrics(tmp_path / "sw" / "runs" / table.loc[0, "name"])
     assert [r["test_loss"] for r in a] == [r["test_loss"] for r in rundir.read_metrics(alone)]
+
+
+def test_ensemble_honours_init_from_and_stop_loss(tmp_path):
+    first = train(tiny_config(max_steps=30), tmp_path / "first", progress=False)
+    ckpt = str(rundir.checkpoint_path(first, 30))
+    # short runs: Adam amplifies float rounding differences over hundreds of steps
+    base = tiny_config(max_steps=150)
+    cfgs = [replace(base, {"": {"init_from": ckpt}, "task": {"train_fraction": None,
+                                                              "train_size": 30}}),
+            replace(base, {"optim": {"stop_loss": 1.0}})]
+    dirs = [tmp_path / "e0", tmp_path / "e1"]
+    train_ensemble(cfgs, dirs, progress=False)
+    for cfg, d in zip(cfgs, dirs, strict=True):
+        _close(d, train(cfg, tmp_path / f"alone_{d.name}", progress=False), rtol=1e-4)
+    rows = rundir.read_metrics(dirs[1])
+    assert rows[-1]["train_loss"] <= 1.0 and rows[-1]["step"] < 150

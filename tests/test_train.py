@@ -178,3 +178,30 @@ def test_resume_refuses_a_run_without_state_instead_of_restarting(tmp_path, tiny
     with pytest.raises(RunDirError, match="no state/latest.safetensors to resume from"):
         train(tiny, d, resume=True, progress=False)
     assert (d / rundir.METRICS).read_text() == before
+
+
+def test_stop_at_a_training_loss_target(tmp_path, tiny):
+    cfg = replace(tiny, {"optim": {"max_steps": 2000, "stop_loss": 1.0, "stop_patience": 0}})
+    d = train(cfg, tmp_path / "r", progress=False)
+    rows = rundir.read_metrics(d)
+    assert rows[-1]["train_loss"] <= 1.0 < rows[-2]["train_loss"]
+    assert rows[-1]["step"] < 2000
+
+
+def test_init_from_a_checkpoint_on_a_nested_subset(tmp_path, tiny):
+    """Ungrokking's first step: continue a run's weights on a smaller nested training set."""
+    first = train(tiny, tmp_path / "first", progress=False)
+    ckpt = rundir.checkpoint_path(first, 40)
+    smaller = replace(tiny, {"task": {"train_fraction": None, "train_size": 20},
+                             "": {"init_from": str(ckpt)}})
+    d = train(smaller, tmp_path / "second", progress=False)
+    start, _ = load_tensors(rundir.checkpoint_path(d, 0))
+    end, _ = load_tensors(ckpt)
+    assert all(torch.equal(start[k], end[k]) for k in end)
+    rows = rundir.read_metrics(d)
+    assert rows[0]["train_loss"] != rundir.read_metrics(first)[0]["train_loss"]
+    from grokinterp.run import Run
+    assert Run(d).config.init_from == str(ckpt)
+    wrong = replace(smaller, {"model": {"d_mlp": 32}})
+    with pytest.raises(RunDirError, match="another shape"):
+        train(wrong, tmp_path / "third", progress=False)
