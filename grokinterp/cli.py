@@ -126,13 +126,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if key.startswith("cfg__") and value is not None:
             _, section, name = key.split("__")
             overrides.setdefault(section, {})[name] = value
-    task = overrides.get("task", {})
-    if "train_size" in task and "train_fraction" not in task:
-        task["train_fraction"] = None
-    if "train_fraction" in task and "train_size" not in task:
-        task["train_size"] = None
-    if "n" in task and "p" not in task:
-        task["p"] = None
     cfg = replace(cfg, overrides)
     out = args.out or Path("runs") / (args.preset or (args.config.stem if args.config else "nanda"))
     run_dir = train(cfg, out, resume=args.resume, force=args.force, device=args.device,
@@ -282,7 +275,7 @@ def _add_sweep(sub: Any) -> None:
         description="Run every combination of a sweep spec (YAML or JSON: base, overrides, "
         "grid, runs, seeds) as run directories under SWEEP_DIR/runs/, and write "
         "SWEEP_DIR/results.csv. Re-running resumes: finished runs are skipped, killed runs "
-        "continue. A failing run is recorded in its status.json and the others go on.")
+        "continue. A failing run is recorded in SWEEP_DIR/status/ and the others go on.")
     p.add_argument("spec", type=Path, help="the sweep spec (.yaml, .yml or .json)")
     p.add_argument("--out", type=Path, default=None,
                    help="sweep directory (default: sweeps/<spec name>)")

@@ -361,8 +361,20 @@ def field_types(section: str) -> dict[str, Any]:
 
 
 def replace(cfg: TrainConfig, overrides: dict[str, dict[str, Any]]) -> TrainConfig:
-    """Return ``cfg`` with ``{section: {field: value}}`` overrides applied and validated."""
+    """Return ``cfg`` with ``{section: {field: value}}`` overrides applied and validated.
+
+    Fields that exclude each other follow the override: setting ``train_size`` alone clears
+    ``train_fraction`` (and the reverse), and setting ``n`` alone clears ``p``.
+    """
     top = {k: v for k, v in overrides.get("", {}).items()}
+    task = overrides.get("task")
+    if task:
+        task = dict(task)
+        for given, cleared in (("train_size", "train_fraction"), ("train_fraction", "train_size"),
+                               ("n", "p")):
+            if given in task and cleared not in task:
+                task[cleared] = None
+        overrides = {**overrides, "task": task}
     sections = {
         s: dataclasses.replace(getattr(cfg, s), **overrides[s])
         for s in SECTIONS

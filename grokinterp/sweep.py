@@ -83,11 +83,6 @@ def _overrides(values: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
                               f"as 'weight_decay' or 'optim.weight_decay'")
         section, name = index[key]
         out.setdefault(section, {})[name] = value
-    task = out.get("task", {})
-    if "train_size" in task and "train_fraction" not in task:
-        task["train_fraction"] = None
-    if "train_fraction" in task and "train_size" not in task:
-        task["train_size"] = None
     return out
 
 

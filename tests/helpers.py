@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 
 needs_chromium = pytest.mark.skipif(
     shutil.which("chromium") is None,
@@ -48,3 +49,10 @@ needs_chromium = pytest.mark.skipif(
     shutil.which("chromium") is None,
     reason="the chromium binary is not installed (apt-get install -y chromium)",
 )
+
+
+def _gen(seed: int) -> torch.Generator:
+    """A seeded torch generator."""
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return g

@@ -75,3 +75,13 @@ def test_every_field_has_a_unique_flag_with_help():
         ModelConfig.__dataclass_fields__) + len(OptimConfig.__dataclass_fields__)
     assert len(flags) >= n_fields
     assert len({(s, n) for s, n, _ in flags.values()}) == len(flags)
+
+
+def test_replace_clears_the_field_an_override_excludes():
+    base = TrainConfig()
+    sized = replace(base, {"task": {"train_size": 100}})
+    assert sized.task.train_size == 100 and sized.task.train_fraction is None
+    back = replace(sized, {"task": {"train_fraction": 0.5}})
+    assert back.task.train_fraction == 0.5 and back.task.train_size is None
+    perm = replace(base, {"task": {"name": "perm", "n": 4}})
+    assert perm.task.p is None and perm.task.n == 4

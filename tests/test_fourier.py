@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+from helpers import _gen
 
 from grokinterp.fourier import (
     basis_names,
@@ -24,12 +25,6 @@ from grokinterp.fourier import (
     select_key_frequencies,
     sin_row,
 )
-
-
-def _gen(seed: int) -> torch.Generator:
-    g = torch.Generator()
-    g.manual_seed(seed)
-    return g
 
 
 def _wave(p: int, k: int, kind: str = "cos", dtype=torch.float64) -> torch.Tensor:

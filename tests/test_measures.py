@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+from helpers import _gen
 
 from grokinterp.config import ModelConfig, TaskConfig
 from grokinterp.errors import ConfigError
@@ -24,12 +25,6 @@ from grokinterp.measures import (
     trig_logit_share,
 )
 from grokinterp.tasks import make_dataset
-
-
-def _gen(seed: int) -> torch.Generator:
-    g = torch.Generator()
-    g.manual_seed(seed)
-    return g
 
 
 def _cube(p: int, keys: list[int], structure: str = "sum", scale: float = 1.0) -> torch.Tensor:
