@@ -4,7 +4,8 @@ Members share the task (name and size), the model shape and the schedule; they m
 in seed, split (``split_seed``, ``train_fraction`` / ``train_size``), labels
 (``random_labels``, ``label_seed``), every optimizer hyper-parameter, ``init_scale`` and the
 stopping rule. Their parameters are stacked along a leading member axis and the forward
-is :func:`grokinterp.models.answer_logits` under ``torch.func.vmap``; AdamW is applied to
+is :func:`grokinterp.models.answer_logits` with a leading members axis (natively batched
+for the transformer, under ``torch.func.vmap`` for the MLP); AdamW is applied to
 the stacked tensors with per-member hyper-parameters (the same update as
 ``torch.optim.AdamW``). Each member's training set is gathered into a padded
 ``(members, max_train, 3)`` batch with per-row weights, so the loss of member m is the
@@ -212,10 +213,13 @@ class _Ensemble:
     def _losses(self, params: dict[str, Tensor], x: Tensor, y: Tensor,
                 w: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Per-member weighted mean loss (float64) and accuracy over rows of x."""
-        def one(prm: dict[str, Tensor], xi: Tensor) -> Tensor:
-            return answer_logits(prm, xi, self.model_cfg)
+        if self.model_cfg.arch == "transformer":  # natively batched over the members axis
+            logits = answer_logits(params, x, self.model_cfg)  # (M, rows, d_out)
+        else:
+            def one(prm: dict[str, Tensor], xi: Tensor) -> Tensor:
+                return answer_logits(prm, xi, self.model_cfg)
 
-        logits = torch.func.vmap(one)(params, x)  # (M, rows, d_out)
+            logits = torch.func.vmap(one)(params, x)
         ce = F.cross_entropy(logits.double().flatten(0, 1), y.flatten(),
                              reduction="none").view_as(w)
         loss = (ce * w).sum(1)

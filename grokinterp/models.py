@@ -115,8 +115,8 @@ def answer_logits(
 
 
 def answer_forward(
-    params: Params, tokens: Int[Tensor, "batch 3"], cfg: ModelConfig
-) -> tuple[Float[Tensor, "batch d_vocab_out"], Float[Tensor, "batch d_mlp"]]:
+    params: Params, tokens: Int[Tensor, "*members batch 3"], cfg: ModelConfig
+) -> tuple[Float[Tensor, "*members batch d_vocab_out"], Float[Tensor, "*members batch d_mlp"]]:
     """Answer-position logits and the last MLP's activations there (``hook_post``).
 
     Exactly the function of the TransformerLens model (tests check a relative error below
@@ -126,60 +126,82 @@ def answer_forward(
       they are read from ``(3, d_vocab, heads, d_head)`` tables (one small matmul per
       table) instead of a matmul per example;
     * the last block is evaluated at the answer position only (the only one the loss reads).
+
+    For the transformer, every parameter may carry a leading *members* axis (an ensemble of
+    models of one shape, see :mod:`grokinterp.ensemble`), with tokens shaped
+    ``(members, batch, 3)``: each member runs on its own rows, as one batched computation.
     """
     if cfg.arch == "mlp":
         return HookedMLP.functional(params, tokens, cfg, hooks=None)
     act = _ACT[cfg.act_fn]
     scale = 1.0 / math.sqrt(cfg.d_head)
     nh, dh = cfg.n_heads, cfg.d_head
-    d_vocab = params["embed.W_E"].shape[0]
+    w_e = params["embed.W_E"]
+    lead = tuple(w_e.shape[:-2])  # () or (members,)
+    d_vocab, d_model = w_e.shape[-2:]
     # row (j * d_vocab + t) of a table holds what position j computes when it reads token t
-    flat = tokens + torch.arange(N_CTX, device=tokens.device) * d_vocab  # (batch, 3)
-    table_in = (params["embed.W_E"][None] + params["pos_embed.W_pos"][:, None]).reshape(
-        N_CTX * d_vocab, -1)  # (3 * d_vocab, d_model)
+    flat = tokens + torch.arange(N_CTX, device=tokens.device) * d_vocab  # (*m, batch, 3)
+    table_in = (w_e.unsqueeze(-3) + params["pos_embed.W_pos"].unsqueeze(-2)).reshape(
+        *lead, N_CTX * d_vocab, d_model)  # (*m, 3 * d_vocab, d_model)
+
+    def lookup(table: Tensor, idx: Tensor) -> Tensor:
+        # F.embedding's backward is a fast index_add; members index disjoint row blocks
+        if not lead:
+            return F.embedding(idx, table)
+        rows = table.shape[-2]
+        offset = torch.arange(lead[0], device=idx.device).view(-1, *[1] * (idx.dim() - 1))
+        return F.embedding(idx + offset * rows, table.reshape(-1, table.shape[-1]))
 
     def gather(w: Tensor, idx: Tensor) -> Tensor:
-        # F.embedding's backward is a fast index_add; heads stay flattened (.., heads*d_head)
-        return F.embedding(idx, table_in @ w.permute(1, 0, 2).reshape(w.shape[1], nh * dh))
+        # (*m, heads, d_model, d_head) -> table (*m, 3 * d_vocab, heads * d_head), looked up
+        w_flat = w.transpose(-3, -2).reshape(*lead, d_model, nh * dh)
+        return lookup(table_in @ w_flat, idx).unflatten(-1, (nh, dh))
 
-    resid: Tensor | None = None  # (batch, 3, d_model), materialized only for blocks >= 1
+    def bias(b: Tensor, x: Tensor) -> Tensor:
+        # (*m, n) -> broadcastable against x (*m, ..., n)
+        return b.reshape(*lead, *[1] * (x.dim() - len(lead) - 1), b.shape[-1])
+
+    resid: Tensor | None = None  # (*m, batch, 3, d_model), only for blocks >= 1
     last = cfg.n_layers - 1
     for i in range(cfg.n_layers):
         pre = f"blocks.{i}.attn."
         w_q, w_k, w_v = (params[pre + w] for w in ("W_Q", "W_K", "W_V"))
-        w_o = params[pre + "W_O"].reshape(nh * dh, -1)  # (heads * d_head, d_model)
+        w_o = params[pre + "W_O"].reshape(*lead, nh * dh, d_model)
         if resid is None:  # block 0: queries, keys and values are table look-ups
-            k = gather(w_k, flat).unflatten(-1, (nh, dh))  # (batch, 3, heads, d_head)
-            v = gather(w_v, flat).unflatten(-1, (nh, dh))
+            k = gather(w_k, flat)  # (*m, batch, 3, heads, d_head)
+            v = gather(w_v, flat)
         else:
-            k = torch.einsum("bpd,hde->bphe", resid, w_k)
-            v = torch.einsum("bpd,hde->bphe", resid, w_v)
+            k = torch.einsum("...bpd,...hde->...bphe", resid, w_k)
+            v = torch.einsum("...bpd,...hde->...bphe", resid, w_v)
         if i == last:
             # the answer position attends to every position: no mask needed
             if resid is None:
-                q = gather(w_q, flat[:, -1]).unflatten(-1, (nh, dh))  # (batch, heads, d_head)
-                x = F.embedding(flat[:, -1], table_in)  # (batch, d_model)
+                q = gather(w_q, flat[..., -1])  # (*m, batch, heads, d_head)
+                x = lookup(table_in, flat[..., -1])  # (*m, batch, d_model)
             else:
-                q = torch.einsum("bd,hde->bhe", resid[:, -1], w_q)
-                x = resid[:, -1]
-            scores = (q[:, None] * k).sum(-1) * scale  # (batch, 3, heads)
-            pattern = torch.softmax(scores, dim=1)
-            z = (pattern[..., None] * v).sum(1)  # (batch, heads, d_head)
-            x = x + z.flatten(1) @ w_o  # (batch, d_model)
+                q = torch.einsum("...bd,...hde->...bhe", resid[..., -1, :], w_q)
+                x = resid[..., -1, :]
+            scores = (q.unsqueeze(-3) * k).sum(-1) * scale  # (*m, batch, 3, heads)
+            pattern = torch.softmax(scores, dim=-2)
+            z = (pattern.unsqueeze(-1) * v).sum(-3)  # (*m, batch, heads, d_head)
+            x = x + z.flatten(-2) @ w_o  # (*m, batch, d_model)
         else:
             if resid is None:
-                q = gather(w_q, flat).unflatten(-1, (nh, dh))
-                resid = F.embedding(flat, table_in)  # (batch, 3, d_model)
+                q = gather(w_q, flat)
+                resid = lookup(table_in, flat)  # (*m, batch, 3, d_model)
             else:
-                q = torch.einsum("bpd,hde->bphe", resid, w_q)
-            scores = torch.einsum("bqhe,bkhe->bhqk", q, k) * scale
+                q = torch.einsum("...bpd,...hde->...bphe", resid, w_q)
+            scores = torch.einsum("...qhe,...khe->...hqk", q, k) * scale
             mask = torch.ones(N_CTX, N_CTX, dtype=torch.bool, device=scores.device).triu(1)
             pattern = torch.softmax(scores.masked_fill(mask, float("-inf")), dim=-1)
-            z = torch.einsum("bhqk,bkhe->bqhe", pattern, v)  # (batch, 3, heads, d_head)
-            x = resid + z.flatten(2) @ w_o  # (batch, 3, d_model)
+            z = torch.einsum("...hqk,...khe->...qhe", pattern, v)  # (*m, batch, 3, h, e)
+            x = resid + z.flatten(-2) @ w_o.unsqueeze(-3)  # (*m, batch, 3, d_model)
         pre = f"blocks.{i}.mlp."
-        hidden = act(x @ params[pre + "W_in"] + params[pre + "b_in"])
-        x = x + hidden @ params[pre + "W_out"] + params[pre + "b_out"]
+        w_in, w_out = params[pre + "W_in"], params[pre + "W_out"]
+        if x.dim() > len(lead) + 2:  # (*m, batch, 3, d): matmul against (*m, 1, d, f)
+            w_in, w_out = w_in.unsqueeze(-3), w_out.unsqueeze(-3)
+        hidden = act(x @ w_in + bias(params[pre + "b_in"], x))
+        x = x + hidden @ w_out + bias(params[pre + "b_out"], x)
         if i == last:
             return x @ params["unembed.W_U"], hidden
         resid = x

@@ -122,3 +122,23 @@ def test_answer_forward_returns_the_hooked_mlp_activations(ds, arch):
     post = cache["blocks.0.mlp.hook_post"]
     post = post[:, -1] if post.dim() == 3 else post
     assert torch.allclose(hidden, post, atol=1e-5)
+
+
+@pytest.mark.parametrize("n_layers", [1, 2])
+def test_members_axis_equals_one_model_at_a_time(ds, n_layers):
+    from grokinterp.models import answer_forward
+
+    cfg = ModelConfig(n_layers=n_layers, d_model=32, n_heads=4, d_head=8, d_mlp=64)
+    members = [_params(cfg, seed=s) for s in range(3)]
+    for m in members:
+        for k, v in m.items():
+            if ".b_" in k:
+                v.normal_()
+    stacked = {k: torch.stack([m[k] for m in members]) for k in members[0]}
+    rows = torch.stack([ds.inputs[torch.randperm(len(ds.inputs))[:50]] for _ in members])
+    logits, hidden = answer_forward(stacked, rows, cfg)
+    assert logits.shape == (3, 50, P) and hidden.shape == (3, 50, 64)
+    for i, m in enumerate(members):
+        want_logits, want_hidden = answer_forward(m, rows[i], cfg)
+        assert torch.allclose(logits[i], want_logits, atol=1e-5)
+        assert torch.allclose(hidden[i], want_hidden, atol=1e-5)
