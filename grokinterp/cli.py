@@ -306,6 +306,63 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0 if counts.get("failed", 0) == 0 else 1
 
 
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") \
+            from None
+
+
+def _add_efficiency(sub: Any) -> None:
+    p = sub.add_parser(
+        "efficiency", help="circuit-efficiency experiments (Varma et al. 2023)",
+        description="Circuit-efficiency experiments of Varma et al. 2023: 'curves' trains "
+        "memorization-only and generalizing networks to a training-loss target over a grid of "
+        "training-set sizes and estimates D_crit where their parameter norms cross; 'ungrok' "
+        "continues a grokked checkpoint on nested smaller training sets.")
+    kinds = p.add_subparsers(dest="experiment", required=True)
+    c = kinds.add_parser("curves", help="parameter norm at a loss target against D; D_crit")
+    c.add_argument("--preset", default="quick", choices=sorted(PRESETS),
+                   help="base config (default: quick)")
+    c.add_argument("--config", type=Path, default=None, help="base config.json instead")
+    c.add_argument("--sizes", type=_int_list, required=True,
+                   help="comma-separated training-set sizes D, ascending")
+    c.add_argument("--seeds", type=_int_list, default=[0, 1, 2], help="default: 0,1,2")
+    c.add_argument("--target-loss", type=float, default=0.01,
+                   help="training-loss target (default 0.01)")
+    c.add_argument("--max-steps", type=int, default=20_000, help="step budget per run")
+    c.add_argument("--out", type=Path, required=True, help="output directory")
+    u = kinds.add_parser("ungrok", help="continue a grokked checkpoint on smaller sets")
+    u.add_argument("checkpoint", type=Path,
+                   help="RUN_DIR/checkpoints/step_<N>.safetensors of a grokked run")
+    u.add_argument("--sizes", type=_int_list, required=True,
+                   help="comma-separated sizes D' of the nested training sets")
+    u.add_argument("--weight-decays", type=_float_list, default=[0.3, 1.0],
+                   help="default: 0.3,1.0")
+    u.add_argument("--steps", type=int, default=5000, help="steps of each continued run")
+    u.add_argument("--out", type=Path, required=True, help="output directory")
+    for q in (c, u):
+        q.add_argument("--backend", choices=["local", "ensemble", "ray"], default="ensemble")
+        q.add_argument("--no-progress", action="store_true", help="hide the progress display")
+
+
+def _cmd_efficiency(args: argparse.Namespace) -> int:
+    from grokinterp import efficiency
+
+    progress = not args.no_progress
+    if args.experiment == "curves":
+        base = {"config": str(args.config)} if args.config else {"preset": args.preset}
+        efficiency.norm_curves(base, args.sizes, args.seeds, args.target_loss, args.out,
+                               max_steps=args.max_steps, backend=args.backend,
+                               progress=progress)
+    else:
+        efficiency.ungrokking(args.checkpoint, args.sizes, args.weight_decays, args.steps,
+                              args.out, backend=args.backend, progress=progress)
+    print((args.out / "report.txt").read_text().rstrip())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from grokinterp import __version__
 
@@ -320,11 +377,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import_legacy(sub)
     _add_analyze(sub)
     _add_sweep(sub)
+    _add_efficiency(sub)
     return parser
 
 
 COMMANDS = {"train": _cmd_train, "info": _cmd_info, "import-legacy": _cmd_import_legacy,
-            "analyze": _cmd_analyze, "sweep": _cmd_sweep}
+            "analyze": _cmd_analyze, "sweep": _cmd_sweep,
+            "efficiency": _cmd_efficiency}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,9 +6,10 @@ needs about the same norm whatever the training-set size D. Weight decay favours
 circuit that reaches a given training loss with less norm, so generalization wins above
 the critical dataset size D_crit where the two parameter-norm curves cross.
 
-This module holds the estimate of that crossing; the experiment that produces the curves
-(memorization-only networks with random labels and generalizing networks, trained to the
-same training-loss target over a geometric grid of D) is run with ``grokinterp sweep``.
+This module holds the experiments (:func:`norm_curves`: memorization-only networks with
+random labels and generalizing networks trained to the same training-loss target over a
+grid of D; :func:`ungrokking`: a grokked network continued on nested smaller training sets),
+run as resumable sweeps, and the estimate of the crossing (:func:`estimate_dcrit`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from grokinterp.errors import RunDirError
+from grokinterp.io import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -78,3 +85,180 @@ def estimate_dcrit(
         per_seed=per_seed,
         spread=(min(found), max(found)) if found else None,
     )
+
+
+# ----------------------------------------------------------------------------- experiments
+def _sweep_table(spec: dict, out: Path, backend: str, progress: bool) -> pd.DataFrame:
+    from grokinterp.sweep import run_sweep
+
+    return run_sweep(spec, out, backend=backend, progress=progress)
+
+
+def norm_curves(
+    base: dict[str, Any],
+    sizes: Sequence[int],
+    seeds: Sequence[int],
+    target_loss: float,
+    out_dir: str | Path,
+    *,
+    max_steps: int = 20_000,
+    backend: str = "ensemble",
+    progress: bool = True,
+) -> tuple[pd.DataFrame, Crossing]:
+    """Parameter norm at a training-loss target against the training-set size D.
+
+    For each D in ``sizes`` and each seed, trains a memorization-only network (labels
+    randomly permuted) and a generalizing one (true labels) on the nested training set of
+    size D until the training loss first reaches ``target_loss`` (``stop_loss``), and reads
+    the parameter norm there (Varma et al. 2023, their figure of C_mem / C_gen efficiency).
+    Writes ``curves.csv``, ``norm_vs_d.html`` and ``report.txt`` into ``out_dir`` (the runs
+    go to ``out_dir/mem`` and ``out_dir/gen``, resumable sweeps).
+
+    Args:
+        base: the ``base`` of a sweep spec, e.g. ``{"preset": "quick"}`` or
+            ``{"config": "run/config.json"}``, plus optional ``overrides``.
+        sizes: training-set sizes D, ascending.
+        seeds: seeds (of the initialization) for the spread of the estimate.
+        target_loss: the training-loss target.
+        max_steps: the step budget of each run; runs that do not reach the target in it
+            are reported and left out of the estimate.
+    """
+    out = Path(out_dir)
+    tables = []
+    for kind, random_labels in (("mem", True), ("gen", False)):
+        spec = {
+            "base": {k: v for k, v in base.items() if k != "overrides"},
+            "overrides": {**base.get("overrides", {}), "max_steps": max_steps,
+                          "stop_loss": target_loss, "stop_patience": 0,
+                          "random_labels": random_labels},
+            "grid": {"train_size": [int(d) for d in sizes]},
+            "seeds": [int(s) for s in seeds],
+        }
+        t = _sweep_table(spec, out / kind, backend, progress)
+        t["kind"] = kind
+        tables.append(t)
+    table = pd.concat(tables, ignore_index=True)
+    table["reached_target"] = table["final_train_loss"] <= target_loss
+    table = table.rename(columns={"train_size": "D"})
+    keep = ["kind", "D", "seed", "status", "reached_target", "steps", "final_param_norm",
+            "final_train_loss", "final_test_acc"]
+    table = table[[c for c in keep if c in table.columns]].sort_values(["kind", "D", "seed"])
+    ok = table[table["reached_target"]]
+    pivot = ok.pivot_table(index=["kind", "seed"], columns="D", values="final_param_norm")
+    crossing = Crossing(None, [], None)
+    if {"mem", "gen"} <= set(pivot.index.get_level_values(0)):
+        mem, gen = pivot.loc["mem"], pivot.loc["gen"]
+        common = [s for s in mem.index if s in gen.index]
+        cols = [d for d in sizes if d in mem.columns and d in gen.columns and
+                not mem.loc[common, d].isna().any() and not gen.loc[common, d].isna().any()]
+        if len(cols) >= 2 and common:
+            crossing = estimate_dcrit(cols, mem.loc[common, cols].to_numpy(),
+                                      gen.loc[common, cols].to_numpy())
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "curves.csv", table.to_csv(index=False))
+    fig = norm_vs_d_figure(table, crossing)
+    atomic_write_text(out / "norm_vs_d.html", fig.to_html(include_plotlyjs=True))
+    missed = table[~table["reached_target"]]
+    lines = [
+        f"Parameter norm at training loss {target_loss} (Varma et al. 2023), "
+        f"{len(seeds)} seed(s), D in {list(sizes)}.",
+        "D_crit (seed-averaged curves): "
+        + (f"{crossing.d_crit:.0f}" if crossing.d_crit else "no crossing inside the grid"),
+        f"per seed: {[None if x is None else round(x) for x in crossing.per_seed]}; "
+        f"spread: {crossing.spread}",
+        f"runs that missed the target within {max_steps} steps (left out): {len(missed)}",
+    ]
+    atomic_write_text(out / "report.txt", "\n".join(lines) + "\n")
+    return table, crossing
+
+
+def norm_vs_d_figure(table: pd.DataFrame, crossing: Crossing) -> Any:
+    """Parameter norm at the target against D, both circuits, D_crit marked."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for kind, name, color in (("mem", "memorization only (random labels)", "#d62728"),
+                              ("gen", "generalizing (true labels)", "#2ca02c")):
+        t = table[(table["kind"] == kind) & table["reached_target"]]
+        fig.add_trace(go.Scatter(x=t["D"], y=t["final_param_norm"], mode="markers",
+                                 name=f"{name}, each seed", marker=dict(color=color, size=6,
+                                                                        opacity=0.5)))
+        mean = t.groupby("D")["final_param_norm"].mean()
+        fig.add_trace(go.Scatter(x=mean.index, y=mean.values, mode="lines", name=name,
+                                 line=dict(color=color, width=2)))
+    if crossing.d_crit is not None:
+        fig.add_vline(x=crossing.d_crit, line_dash="dash",
+                      annotation_text=f"D_crit ≈ {crossing.d_crit:.0f}")
+    fig.update_xaxes(type="log", title_text="training-set size D")
+    fig.update_yaxes(title_text="parameter norm at the loss target")
+    fig.update_layout(title="Circuit efficiency: parameter norm against dataset size",
+                      template="plotly_white", height=450)
+    return fig
+
+
+def ungrokking(
+    grokked_checkpoint: str | Path,
+    sizes: Sequence[int],
+    weight_decays: Sequence[float],
+    steps: int,
+    out_dir: str | Path,
+    *,
+    backend: str = "ensemble",
+    progress: bool = True,
+) -> tuple[pd.DataFrame, dict[float, float | None]]:
+    """Continue a grokked network on nested smaller training sets (Varma et al. 2023).
+
+    ``grokked_checkpoint`` is ``RUN_DIR/checkpoints/step_<N>.safetensors`` of a run that
+    generalized. Each new run starts from those weights (``init_from``) with the run's
+    config, training set the first D' of the same seeded permutation (a subset of the
+    original), for each D' in ``sizes`` and each weight decay, for ``steps`` steps. The
+    transition D'_t for a weight decay is the geometric mean of the largest D' whose final
+    test accuracy is below 50% and the smallest D' at or above it (None if all runs are on
+    one side). Writes ``ungrokking.csv``, ``test_acc_vs_d.html`` and ``report.txt``.
+    """
+    ckpt = Path(grokked_checkpoint)
+    config = ckpt.parent.parent / "config.json"
+    if not config.exists():
+        raise RunDirError(f"{ckpt}: expected RUN_DIR/checkpoints/step_<N>.safetensors of a run "
+                          f"(no {config})")
+    out = Path(out_dir)
+    spec = {
+        "base": {"config": str(config)},
+        "overrides": {"init_from": str(ckpt), "max_steps": steps, "stop_acc": None,
+                      "stop_loss": None},
+        "grid": {"train_size": [int(d) for d in sizes],
+                 "weight_decay": [float(w) for w in weight_decays]},
+    }
+    table = _sweep_table(spec, out / "runs", backend, progress)
+    table = table.rename(columns={"train_size": "D_prime"})
+    transitions: dict[float, float | None] = {}
+    for wd, t in table.groupby("weight_decay"):
+        t = t.sort_values("D_prime")
+        low = t[t["final_test_acc"] < 0.5]["D_prime"]
+        high = t[t["final_test_acc"] >= 0.5]["D_prime"]
+        transitions[float(wd)] = (math.sqrt(low.max() * high.min())
+                                  if len(low) and len(high) and low.max() < high.min()
+                                  else None)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "ungrokking.csv", table.to_csv(index=False))
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for wd, t in table.groupby("weight_decay"):
+        t = t.sort_values("D_prime")
+        fig.add_trace(go.Scatter(x=t["D_prime"], y=t["final_test_acc"], mode="lines+markers",
+                                 name=f"weight decay {wd}"))
+    fig.update_xaxes(type="log", title_text="training-set size D' of the continued run")
+    fig.update_yaxes(title_text=f"test accuracy after {steps} steps", range=[0, 1.02])
+    fig.update_layout(title="Ungrokking", template="plotly_white", height=450)
+    atomic_write_text(out / "test_acc_vs_d.html", fig.to_html(include_plotlyjs=True))
+    found = [v for v in transitions.values() if v is not None]
+    moves = (f"it moves by a factor {max(found) / min(found):.2f} across weight decays"
+             if len(found) >= 2 else "too few transitions found to compare weight decays")
+    lines = [f"Ungrokking from {ckpt}: {steps} steps on nested subsets D' = {list(sizes)}.",
+             *(f"weight decay {wd}: transition D'_t = "
+               + (f"{v:.0f}" if v is not None else "not inside the grid")
+               for wd, v in transitions.items()),
+             f"Varma et al. predict that the transition does not depend on weight decay: {moves}."]
+    atomic_write_text(out / "report.txt", "\n".join(lines) + "\n")
+    return table, transitions

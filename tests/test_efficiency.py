@@ -33,3 +33,53 @@ def test_no_crossing_and_bad_input():
         estimate_dcrit([3, 2], [[1, 1]], [[1, 1]])
     with pytest.raises(ValueError, match=r"\(seeds, 3\)"):
         estimate_dcrit([1, 2, 3], [[1, 1]], [[1, 1]])
+
+
+TINY = {"p": 11, "d_model": 32, "d_head": 8, "d_mlp": 64, "lr": 3e-3, "log_every": 5,
+        "ckpt_log_count": 2, "ckpt_log_until": 5, "ckpt_every": 1000}
+
+
+def test_norm_curves_end_to_end(tmp_path):
+    from grokinterp.efficiency import norm_curves
+
+    table, crossing = norm_curves({"preset": "quick", "overrides": TINY}, [20, 40], [0, 1],
+                                  target_loss=0.5, out_dir=tmp_path, max_steps=400,
+                                  progress=False)
+    assert len(table) == 8 and set(table["kind"]) == {"mem", "gen"}
+    assert table["reached_target"].all()
+    assert (table["final_train_loss"] <= 0.5).all()
+    for name in ("curves.csv", "norm_vs_d.html", "report.txt"):
+        assert (tmp_path / name).exists()
+    assert "D_crit" in (tmp_path / "report.txt").read_text()
+    # the memorization-only runs really are trained on permuted labels
+    from grokinterp.run import Run
+
+    run = Run(next((tmp_path / "mem" / "runs").iterdir()))
+    assert run.config.task.random_labels and run.config.optim.stop_loss == 0.5
+
+
+def test_ungrokking_end_to_end(tmp_path, capsys):
+    from grokinterp import rundir
+    from grokinterp.cli import main
+    from grokinterp.config import TrainConfig
+    from grokinterp.train import train
+
+    cfg = TrainConfig.from_dict({"task": {"p": 11, "train_fraction": 0.6},
+                                 "model": {"d_model": 32, "d_head": 8, "d_mlp": 64},
+                                 "optim": {"lr": 3e-3, "max_steps": 30},
+                                 "schedule": {"ckpt_log_count": 2, "ckpt_log_until": 5,
+                                              "ckpt_every": 1000, "log_every": 5}})
+    grokked = train(cfg, tmp_path / "grokked", progress=False)
+    ckpt = rundir.checkpoint_path(grokked, 30)
+    assert main(["efficiency", "ungrok", str(ckpt), "--sizes", "10,40", "--weight-decays",
+                 "0.5,1", "--steps", "20", "--out", str(tmp_path / "ug"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "weight decay 0.5" in out and "Varma et al. predict" in out
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "ug" / "ungrokking.csv")
+    assert sorted(zip(table["D_prime"], table["weight_decay"])) == [
+        (10, 0.5), (10, 1.0), (40, 0.5), (40, 1.0)]
+    assert (table["status"] == "done").all()
+    assert main(["efficiency", "ungrok", str(tmp_path / "nope.safetensors"), "--sizes", "5",
+                 "--out", str(tmp_path / "x")]) == 2
