@@ -78,7 +78,7 @@ def test_ungrokking_end_to_end(tmp_path, capsys):
     import pandas as pd
 
     table = pd.read_csv(tmp_path / "ug" / "ungrokking.csv")
-    assert sorted(zip(table["D_prime"], table["weight_decay"])) == [
+    assert sorted(zip(table["D_prime"], table["weight_decay"], strict=True)) == [
         (10, 0.5), (10, 1.0), (40, 0.5), (40, 1.0)]
     assert (table["status"] == "done").all()
     assert main(["efficiency", "ungrok", str(tmp_path / "nope.safetensors"), "--sizes", "5",
