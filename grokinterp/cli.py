@@ -206,12 +206,20 @@ def _cmd_import_legacy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") \
-            from None
+def _list_of(kind: type) -> Any:
+    """An argparse type for comma-separated values of ``kind`` (int or float)."""
+
+    def parse(text: str) -> list[Any]:
+        try:
+            return [kind(x) for x in text.split(",") if x.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated {kind.__name__} values, got {text!r}") from None
+
+    return parse
+
+
+_int_list, _float_list = _list_of(int), _list_of(float)
 
 
 def _add_analyze(sub: Any) -> None:
@@ -304,14 +312,6 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
           f"({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}); "
           f"results in {out / 'results.csv'}")
     return 0 if counts.get("failed", 0) == 0 else 1
-
-
-def _float_list(text: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") \
-            from None
 
 
 def _add_efficiency(sub: Any) -> None:
