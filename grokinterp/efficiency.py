@@ -262,3 +262,30 @@ def ungrokking(
              f"Varma et al. predict that the transition does not depend on weight decay: {moves}."]
     atomic_write_text(out / "report.txt", "\n".join(lines) + "\n")
     return table, transitions
+
+
+def plateau_class(
+    metrics: pd.DataFrame, grok_acc: float = 0.95, semi_acc: float = 0.2,
+    tail: float = 0.1,
+) -> str:
+    """Classify a run by its final test-accuracy plateau (semi-grokking, Varma et al. 2023).
+
+    The plateau is the mean test accuracy over the last ``tail`` fraction of the logged
+    steps. ``unfitted``: train accuracy never reaches 99%. ``grokked``: plateau >=
+    ``grok_acc``. ``semi-grokked``: a middling plateau (>= ``semi_acc``) reached with a
+    delay: test accuracy first reaches half the plateau after train accuracy reached 99%.
+    ``memorized``: the rest. Varma et al. observe semi-grokking for training sets near
+    D_crit, where neither circuit is clearly more efficient.
+    """
+    t = metrics.sort_values("step")
+    n_tail = max(1, int(round(len(t) * tail)))
+    plateau = float(t["test_acc"].iloc[-n_tail:].mean())
+    fit = t.loc[t["train_acc"] >= 0.99, "step"]
+    if fit.empty:
+        return "unfitted"
+    if plateau >= grok_acc:
+        return "grokked"
+    rise = t.loc[t["test_acc"] >= plateau / 2, "step"]
+    if plateau >= semi_acc and not rise.empty and rise.iloc[0] > fit.iloc[0]:
+        return "semi-grokked"
+    return "memorized"

@@ -84,3 +84,24 @@ def phase_boundaries(
     if cf is not None:
         out["cleanup_end"] = _first_step(steps, (steps > cf) & (fallen >= end_frac))
     return out
+
+
+def liu_phase(
+    metrics: pd.DataFrame, threshold: float = 0.9, window: int = 1000
+) -> str:
+    """The phase of a run in the sense of Liu et al. 2022 (arXiv 2205.10343).
+
+    Within the run's step budget (its logged metrics): ``comprehension`` if train and test
+    accuracy both reach ``threshold`` and test does so within ``window`` steps of train;
+    ``grokking`` if both reach it but test later; ``memorization`` if only train does;
+    ``confusion`` if train does not (their phase diagrams use 90% and 10^3 steps).
+    """
+    t = metrics.sort_values("step")
+    steps = t["step"].to_numpy()
+    train = _first_step(steps, t["train_acc"].to_numpy() >= threshold)
+    test = _first_step(steps, t["test_acc"].to_numpy() >= threshold)
+    if train is None:
+        return "confusion"
+    if test is None:
+        return "memorization"
+    return "comprehension" if test - train <= window else "grokking"

@@ -16,9 +16,11 @@ the varied fields, e.g. ``weight_decay=0.3,train_fraction=0.5,seed=0``), with it
 ``SWEEP_DIR/status/<name>.json`` (``running``, ``done`` or ``failed`` with the error; the
 traceback of a failure in ``<name>.log``). ``results.csv`` has
 one row per run: the varied fields, status, grokking landmarks, final train / test accuracy
-and loss, final parameter norm and steps. Re-running the same spec skips finished runs and
-resumes killed ones (``grokinterp train --resume`` semantics); a failing run is recorded
-and the others go on.
+and loss, final parameter norm, steps, the Liu et al. phase
+(:func:`grokinterp.phases.liu_phase`) and the plateau class
+(:func:`grokinterp.efficiency.plateau_class`: grokked / semi-grokked / memorized).
+Re-running the same spec skips finished runs and resumes killed ones (``grokinterp train
+--resume`` semantics); a failing run is recorded and the others go on.
 
 Backends: ``local`` (a pool of worker processes), ``ensemble`` (runs of the same shape
 trained together as one batched computation, see :mod:`grokinterp.ensemble`) and ``ray``
@@ -306,6 +308,8 @@ def _run_ray(jobs: list[tuple[str, str, str, int]], total: int, address: str | N
 
 def results(sweep_dir: Path, runs: Sequence[SweepRun]) -> pd.DataFrame:
     """One row per run: varied fields, status, landmarks, final metrics."""
+    from grokinterp.efficiency import plateau_class
+    from grokinterp.phases import liu_phase
     from grokinterp.run import landmarks
 
     rows = []
@@ -319,6 +323,7 @@ def results(sweep_dir: Path, runs: Sequence[SweepRun]) -> pd.DataFrame:
         if len(metrics):
             last = metrics.iloc[-1]
             lm = landmarks(metrics)
+            row.update(liu_phase=liu_phase(metrics), plateau_class=plateau_class(metrics))
             row.update(train_99_step=lm.train_step, test_99_step=lm.test_step,
                        grok_delay=lm.delay, steps=int(last["step"]),
                        final_train_acc=last["train_acc"], final_test_acc=last["test_acc"],

@@ -43,3 +43,34 @@ def test_order_of_rows_does_not_matter_and_bad_fractions_raise():
     assert phase_boundaries(table.sample(frac=1, random_state=0)) == phase_boundaries(table)
     with pytest.raises(ValueError, match="start_frac"):
         phase_boundaries(table, start_frac=0.9, end_frac=0.1)
+
+
+def _acc_table(train_at, test_curve):
+    steps = np.arange(0, 5001, 50)
+    return pd.DataFrame({"step": steps,
+                         "train_acc": np.where(steps >= train_at, 1.0, 0.1),
+                         "test_acc": test_curve(steps)})
+
+
+def test_liu_phases_on_known_curves():
+    from grokinterp.phases import liu_phase
+
+    assert liu_phase(_acc_table(200, lambda s: np.where(s >= 800, 0.95, 0.1))) == \
+        "comprehension"
+    assert liu_phase(_acc_table(200, lambda s: np.where(s >= 3000, 0.95, 0.1))) == "grokking"
+    assert liu_phase(_acc_table(200, lambda s: np.full(len(s), 0.3))) == "memorization"
+    assert liu_phase(_acc_table(10**6, lambda s: np.full(len(s), 0.3))) == "confusion"
+
+
+def test_plateau_classes_on_known_curves():
+    from grokinterp.efficiency import plateau_class
+
+    assert plateau_class(_acc_table(200, lambda s: np.where(s >= 3000, 1.0, 0.05))) == \
+        "grokked"
+    # delayed rise to a middling plateau: semi-grokking
+    assert plateau_class(_acc_table(200, lambda s: np.where(s >= 3000, 0.5, 0.05))) == \
+        "semi-grokked"
+    # a middling accuracy from the start is no delayed rise
+    assert plateau_class(_acc_table(200, lambda s: np.full(len(s), 0.5))) == "memorized"
+    assert plateau_class(_acc_table(200, lambda s: np.full(len(s), 0.05))) == "memorized"
+    assert plateau_class(_acc_table(10**6, lambda s: np.full(len(s), 0.05))) == "unfitted"
