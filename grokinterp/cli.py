@@ -332,6 +332,9 @@ def _add_efficiency(sub: Any) -> None:
     c.add_argument("--target-loss", type=float, default=0.01,
                    help="training-loss target (default 0.01)")
     c.add_argument("--max-steps", type=int, default=20_000, help="step budget per run")
+    c.add_argument("--read-at", choices=["converged", "first"], default="converged",
+                   help="read the norm after max-steps (converged) or at the first step the "
+                   "loss target is met (first)")
     c.add_argument("--out", type=Path, required=True, help="output directory")
     u = kinds.add_parser("ungrok", help="continue a grokked checkpoint on smaller sets")
     u.add_argument("checkpoint", type=Path,
@@ -354,8 +357,8 @@ def _cmd_efficiency(args: argparse.Namespace) -> int:
     if args.experiment == "curves":
         base = {"config": str(args.config)} if args.config else {"preset": args.preset}
         efficiency.norm_curves(base, args.sizes, args.seeds, args.target_loss, args.out,
-                               max_steps=args.max_steps, backend=args.backend,
-                               progress=progress)
+                               max_steps=args.max_steps, read_at=args.read_at,
+                               backend=args.backend, progress=progress)
     else:
         efficiency.ungrokking(args.checkpoint, args.sizes, args.weight_decays, args.steps,
                               args.out, backend=args.backend, progress=progress)

@@ -44,7 +44,7 @@ def test_norm_curves_end_to_end(tmp_path):
 
     table, crossing = norm_curves({"preset": "quick", "overrides": TINY}, [20, 40], [0, 1],
                                   target_loss=0.5, out_dir=tmp_path, max_steps=400,
-                                  progress=False)
+                                  read_at="first", progress=False)
     assert len(table) == 8 and set(table["kind"]) == {"mem", "gen"}
     assert table["reached_target"].all()
     assert (table["final_train_loss"] <= 0.5).all()
@@ -56,6 +56,13 @@ def test_norm_curves_end_to_end(tmp_path):
 
     run = Run(next((tmp_path / "mem" / "runs").iterdir()))
     assert run.config.task.random_labels and run.config.optim.stop_loss == 0.5
+    # read at convergence: every run trains the full budget, no stopping rule
+    table, _ = norm_curves({"preset": "quick", "overrides": TINY}, [20, 40], [0],
+                           target_loss=0.5, out_dir=tmp_path / "conv", max_steps=60,
+                           progress=False)
+    assert (table["steps"] == 60).all()
+    with pytest.raises(ValueError, match="read_at"):
+        norm_curves({"preset": "quick"}, [20, 40], [0], 0.5, tmp_path / "x", read_at="late")
 
 
 def test_ungrokking_end_to_end(tmp_path, capsys):
