@@ -44,9 +44,11 @@ class Crossing:
 
 
 def _crossing(d: np.ndarray, diff: np.ndarray) -> float | None:
-    """First D where ``diff`` (mem - gen) changes sign from < 0 to >= 0, interpolated
-    linearly in log D."""
-    for i in range(len(d) - 1):
+    """The last D where ``diff`` (mem - gen) changes sign from < 0 to >= 0, interpolated
+    linearly in log D: beyond it memorizing costs more norm at every size of the grid.
+    (Below D_crit the true-label networks memorize too, so the two curves overlap and
+    their difference changes sign with noise; the last change is the robust one.)"""
+    for i in reversed(range(len(d) - 1)):
         if diff[i] < 0 <= diff[i + 1]:
             x0, x1 = math.log(d[i]), math.log(d[i + 1])
             t = -diff[i] / (diff[i + 1] - diff[i])
@@ -67,8 +69,8 @@ def estimate_dcrit(
             memorization-only network (random labels) at each D.
         gen_norms: per seed, the same for the generalizing network.
 
-    The crossing is where ``mem - gen`` turns non-negative, interpolated linearly in log D
-    between the two grid points around it (Varma et al. 2023 plot these curves against D on
+    The crossing is the last D where ``mem - gen`` turns non-negative, interpolated linearly
+    in log D between the two grid points around it (Varma et al. 2023 plot these curves against D on
     a log axis). Seeds are paired by position.
     """
     d = np.asarray(sizes, dtype=float)

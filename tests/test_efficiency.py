@@ -26,6 +26,16 @@ def test_exact_when_the_difference_is_linear_in_log_d():
     assert estimate_dcrit(sizes, mem, gen).d_crit == pytest.approx(316.2277660168379)
 
 
+def test_noise_where_the_curves_overlap_is_ignored():
+    # measured shape (quick preset): below D_crit the true-label runs memorize too, so the
+    # curves overlap with noise; the crossing that matters is the last one (450 -> 1000)
+    sizes = [40, 90, 200, 450, 1000]
+    mem = [[15.17, 17.50, 21.84, 28.43, 35.04]]
+    gen = [[15.22, 17.37, 22.16, 29.41, 24.03]]
+    est = estimate_dcrit(sizes, mem, gen)
+    assert 450 < est.d_crit < 1000
+
+
 def test_no_crossing_and_bad_input():
     est = estimate_dcrit([1, 2, 3], [[1, 1, 1]], [[2, 2, 2]])
     assert est.d_crit is None and est.per_seed == [None] and est.spread is None
