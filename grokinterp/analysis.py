@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
@@ -32,7 +31,7 @@ from tqdm.auto import tqdm
 from grokinterp import fourier, measures, rundir
 from grokinterp.errors import ConfigError, RunDirError
 from grokinterp.io import atomic_write_text
-from grokinterp.models import Params, answer_forward
+from grokinterp.models import Params, answer_forward_chunked
 from grokinterp.phases import phase_boundaries
 from grokinterp.run import Run
 from grokinterp.tasks import get_task
@@ -128,13 +127,7 @@ class _Context:
         self.key_freqs = key_freqs
 
     def forward(self, params: Params) -> tuple[Tensor, Tensor]:
-        logits, hidden = [], []
-        with torch.no_grad():
-            for i in range(0, len(self.inputs), 8192):
-                lg, h = answer_forward(params, self.inputs[i : i + 8192], self.cfg.model)
-                logits.append(lg[:, : self.n_classes])
-                hidden.append(h)
-        return torch.cat(logits), torch.cat(hidden)
+        return answer_forward_chunked(params, self.inputs, self.cfg.model, self.n_classes)
 
 
 def _ce(logits: Tensor, labels: Tensor) -> float:

@@ -16,7 +16,7 @@ import torch
 
 from grokinterp import figures as figs
 from grokinterp import fourier
-from grokinterp.models import answer_forward
+from grokinterp.models import answer_forward_chunked
 from grokinterp.report import export_static, static_export_available, write_report
 from grokinterp.run import Run
 
@@ -67,8 +67,7 @@ def build_figures(run: Run, result: Analysis, key_freqs: list[int] | None,
     if key_freqs is not None:
         p = ds.size
         params = {k: v.to(device) for k, v in run.params(last).items()}
-        with torch.no_grad():
-            _, hidden = answer_forward(params, ds.inputs.to(device), run.config.model)
+        _, hidden = answer_forward_chunked(params, ds.inputs, run.config.model)
         acts = hidden.reshape(p, p, -1).cpu()
         fractions = fourier.neuron_freq_fractions(acts)
         out["neuron_clusters"] = figs.neuron_clusters(fractions, key_freqs)

@@ -10,31 +10,13 @@ import argparse
 import inspect
 import re
 import sys
-from dataclasses import fields
 from pathlib import Path
 from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, Union, get_args, get_origin
 
-from grokinterp.config import SECTIONS, TrainConfig, field_types, replace
+from grokinterp.config import SECTIONS, TrainConfig, config_flags, replace
 from grokinterp.errors import ConfigError, UserError
 from grokinterp.presets import PRESETS, get_preset
-
-# flag name of a config field; fields are unique across sections (tests check this)
-_FLAG_ALIASES = {("task", "name"): "task"}
-
-
-def config_flags() -> dict[str, tuple[str, str, Any]]:
-    """``{flag: (section, field, type)}`` for every config field ("" = top level)."""
-    out: dict[str, tuple[str, str, Any]] = {}
-    for section in SECTIONS:
-        for name, typ in field_types(section).items():
-            flag = _FLAG_ALIASES.get((section, name), name).replace("_", "-")
-            out[flag] = (section, name, typ)
-    hints = get_type_hints(TrainConfig)
-    for f in fields(TrainConfig):
-        if f.name not in SECTIONS:
-            out[f.name.replace("_", "-")] = ("", f.name, hints[f.name])
-    return out
 
 
 def _parser_for(typ: Any, flag: str) -> Any:

@@ -355,6 +355,24 @@ def _section_from_dict(cls: type, d: Any, where: str) -> Any:
     return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in d.items()})
 
 
+# flag name of a config field; fields are unique across sections (tests check this)
+_FLAG_ALIASES = {("task", "name"): "task"}
+
+
+def config_flags() -> dict[str, tuple[str, str, Any]]:
+    """``{flag: (section, field, type)}`` for every config field ("" = top level)."""
+    out: dict[str, tuple[str, str, Any]] = {}
+    for section in SECTIONS:
+        for name, typ in field_types(section).items():
+            flag = _FLAG_ALIASES.get((section, name), name).replace("_", "-")
+            out[flag] = (section, name, typ)
+    hints = get_type_hints(TrainConfig)
+    for f in fields(TrainConfig):
+        if f.name not in SECTIONS:
+            out[f.name.replace("_", "-")] = ("", f.name, hints[f.name])
+    return out
+
+
 def field_types(section: str) -> dict[str, Any]:
     """Type annotations of a section's fields (used to build command-line flags)."""
     return get_type_hints(SECTIONS[section])

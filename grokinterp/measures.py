@@ -86,18 +86,11 @@ def all_pairs_forward(
     ``a * p + b``) in chunks without gradients, keeps the first p output columns (legacy
     models score the ``=`` token too) and reshapes to ``[a, b, ...]``.
     """
-    from grokinterp.models import answer_forward
+    from grokinterp.models import answer_forward_chunked
 
     p = _grid_p(dataset)
-    device = next(iter(params.values())).device
-    logits, acts = [], []
-    with torch.no_grad():
-        for start in range(0, p * p, chunk_size):
-            x = dataset.inputs[start:start + chunk_size].to(device)
-            lg, h = answer_forward(params, x, model_cfg)
-            logits.append(lg[:, :p])
-            acts.append(h)
-    return torch.cat(logits).reshape(p, p, p), torch.cat(acts).reshape(p, p, -1)
+    logits, acts = answer_forward_chunked(params, dataset.inputs, model_cfg, p, chunk_size)
+    return logits.reshape(p, p, p), acts.reshape(p, p, -1)
 
 
 def all_pairs_logits(

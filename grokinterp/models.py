@@ -114,6 +114,26 @@ def answer_logits(
     return answer_forward(params, tokens, cfg)[0]
 
 
+@torch.no_grad()
+def answer_forward_chunked(
+    params: Params,
+    tokens: Int[Tensor, "batch 3"],
+    cfg: ModelConfig,
+    n_classes: int | None = None,
+    chunk_size: int = 8192,
+) -> tuple[Float[Tensor, "batch n_classes"], Float[Tensor, "batch d_mlp"]]:
+    """:func:`answer_forward` without gradients, in chunks of ``chunk_size`` rows, keeping
+    the first ``n_classes`` logits (models imported from the progress-measures code also
+    score the ``=`` token). The analysis's forward over every pair."""
+    device = next(iter(params.values())).device
+    logits, hidden = [], []
+    for start in range(0, len(tokens), chunk_size):
+        lg, h = answer_forward(params, tokens[start : start + chunk_size].to(device), cfg)
+        logits.append(lg[:, :n_classes])
+        hidden.append(h)
+    return torch.cat(logits), torch.cat(hidden)
+
+
 def answer_forward(
     params: Params, tokens: Int[Tensor, "*members batch 3"], cfg: ModelConfig
 ) -> tuple[Float[Tensor, "*members batch d_vocab_out"], Float[Tensor, "*members batch d_mlp"]]:

@@ -45,7 +45,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from grokinterp import rundir
-from grokinterp.config import TrainConfig, replace
+from grokinterp.config import TrainConfig, config_flags, replace
 from grokinterp.errors import ConfigError, RunDirError
 from grokinterp.io import atomic_write_text
 from grokinterp.presets import get_preset
@@ -66,8 +66,6 @@ class SweepRun:
 
 def _field_index() -> dict[str, tuple[str, str]]:
     """Both spellings of every config field -> (section, field)."""
-    from grokinterp.cli import config_flags
-
     index: dict[str, tuple[str, str]] = {}
     for flag, (section, name, _) in config_flags().items():
         index[flag] = index[flag.replace("-", "_")] = (section, name)
