@@ -17,7 +17,7 @@ import torch
 from grokinterp import figures as figs
 from grokinterp import fourier
 from grokinterp.models import answer_forward_chunked
-from grokinterp.report import export_static, static_export_available, write_report
+from grokinterp.report import write_figure_set
 from grokinterp.run import Run
 
 if TYPE_CHECKING:
@@ -86,12 +86,5 @@ def write_figures(run: Run, result: Analysis, key_freqs: list[int] | None,
     """Write every figure as HTML (and PNG when ``static``, default: when kaleido and a
     Chromium are installed) under ``analysis/figures/``; return ``index.html``."""
     built = build_figures(run, result, key_freqs, device=device)
-    folder = result.path / FIGURES_DIR
-    index = write_report(built, folder, title=f"grokinterp analysis of {run.path}")
-    if static is None:
-        static = static_export_available()
-    if static:
-        for name, fig in built.items():
-            if not isinstance(fig, str):
-                export_static(fig, folder / f"{name}.png")
-    return index
+    return write_figure_set(built, result.path / FIGURES_DIR,
+                            title=f"grokinterp analysis of {run.path}", static=static)

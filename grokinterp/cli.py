@@ -327,7 +327,28 @@ def _add_efficiency(sub: Any) -> None:
                    help="default: 0.3,1.0")
     u.add_argument("--steps", type=int, default=5000, help="steps of each continued run")
     u.add_argument("--out", type=Path, required=True, help="output directory")
-    for q in (c, u):
+    st = kinds.add_parser(
+        "study", help="the whole study: curves, D_crit, ungrokking, semi-grokking, verdicts",
+        description="Curves over a geometric grid of D with several seeds, D_crit, ungrokking "
+        "from the largest generalized run at several weight decays, semi-grokking near D_crit; "
+        "figures, traces.csv and a report that checks each prediction of Varma et al. 2023.")
+    st.add_argument("--preset", default="efficiency", choices=sorted(PRESETS),
+                    help="base config (default: efficiency, the CPU-sized study)")
+    st.add_argument("--config", type=Path, default=None, help="base config.json instead")
+    st.add_argument("--sizes", type=_int_list, default=None,
+                    help="comma-separated training-set sizes D (default: 7 sizes evenly "
+                    "spaced in log D from 9%% to 72%% of all pairs)")
+    st.add_argument("--seeds", type=_int_list, default=[0, 1, 2], help="default: 0,1,2")
+    st.add_argument("--target-loss", type=float, default=0.01,
+                    help="training-loss target (default 0.01)")
+    st.add_argument("--max-steps", type=int, default=4000,
+                    help="steps of each curve run (default 4000)")
+    st.add_argument("--weight-decays", type=_float_list, default=[0.5, 2.0],
+                    help="weight decays of the ungrokking runs (default: 0.5,2.0)")
+    st.add_argument("--ungrok-steps", type=int, default=3000,
+                    help="steps of each ungrokking run (default 3000)")
+    st.add_argument("--out", type=Path, required=True, help="output directory")
+    for q in (c, u, st):
         q.add_argument("--backend", choices=["local", "ensemble", "ray"], default="ensemble")
         q.add_argument("--no-progress", action="store_true", help="hide the progress display")
 
@@ -341,6 +362,16 @@ def _cmd_efficiency(args: argparse.Namespace) -> int:
         efficiency.norm_curves(base, args.sizes, args.seeds, args.target_loss, args.out,
                                max_steps=args.max_steps, read_at=args.read_at,
                                backend=args.backend, progress=progress)
+    elif args.experiment == "study":
+        from grokinterp import efficiency_study
+
+        base = {"config": str(args.config)} if args.config else {"preset": args.preset}
+        sizes = args.sizes or efficiency_study.default_sizes(base)
+        efficiency_study.run_study(base, sizes, args.seeds, args.out,
+                                   target_loss=args.target_loss, max_steps=args.max_steps,
+                                   weight_decays=args.weight_decays,
+                                   ungrok_steps=args.ungrok_steps, backend=args.backend,
+                                   progress=progress)
     else:
         efficiency.ungrokking(args.checkpoint, args.sizes, args.weight_decays, args.steps,
                               args.out, backend=args.backend, progress=progress)

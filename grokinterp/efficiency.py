@@ -116,9 +116,9 @@ def norm_curves(
     efficiency). ``read_at="converged"`` (default) trains for ``max_steps`` under weight
     decay and reads the final norm, keeping the runs whose final training loss is at most
     ``target_loss``; ``read_at="first"`` stops at the first step where the training loss
-    reaches the target. The first is what the comparison needs: measured here on the quick
-    model, norms read at the first hit (30-50 steps in) are the initialization's, nearly
-    equal for both kinds at every D.
+    reaches the target. The first cannot separate the circuits: measured on the quick
+    model, norms read at the first hit (30-50 steps in) are still the initialization's,
+    nearly equal for both kinds at every D. Varma et al. compare norms at convergence.
     Writes ``curves.csv``, ``norm_vs_d.html`` and ``report.txt`` into ``out_dir`` (the runs
     go to ``out_dir/mem`` and ``out_dir/gen``, resumable sweeps).
 
@@ -152,20 +152,14 @@ def norm_curves(
     table = pd.concat(tables, ignore_index=True)
     table["reached_target"] = table["final_train_loss"] <= target_loss
     table = table.rename(columns={"train_size": "D"})
-    keep = ["kind", "D", "seed", "status", "reached_target", "steps", "final_param_norm",
-            "final_train_loss", "final_test_acc"]
+    table = table.join(pd.DataFrame(
+        [run_circuit_stats(out / kind / "runs" / name) for kind, name
+         in zip(table["kind"], table["name"], strict=True)], index=table.index))
+    keep = ["kind", "D", "seed", "name", "status", "reached_target", "steps",
+            "final_param_norm", "norm_drift", "final_train_loss", "final_test_acc",
+            "gen_share", "plateau_class"]
     table = table[[c for c in keep if c in table.columns]].sort_values(["kind", "D", "seed"])
-    ok = table[table["reached_target"]]
-    pivot = ok.pivot_table(index=["kind", "seed"], columns="D", values="final_param_norm")
-    crossing = Crossing(None, [], None)
-    if {"mem", "gen"} <= set(pivot.index.get_level_values(0)):
-        mem, gen = pivot.loc["mem"], pivot.loc["gen"]
-        common = [s for s in mem.index if s in gen.index]
-        cols = [d for d in sizes if d in mem.columns and d in gen.columns and
-                not mem.loc[common, d].isna().any() and not gen.loc[common, d].isna().any()]
-        if len(cols) >= 2 and common:
-            crossing = estimate_dcrit(cols, mem.loc[common, cols].to_numpy(),
-                                      gen.loc[common, cols].to_numpy())
+    crossing = crossing_from_table(table)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "curves.csv", table.to_csv(index=False))
     fig = norm_vs_d_figure(table, crossing)
@@ -179,9 +173,66 @@ def norm_curves(
         f"per seed: {[None if x is None else round(x) for x in crossing.per_seed]}; "
         f"spread: {crossing.spread}",
         f"runs that missed the target within {max_steps} steps (left out): {len(missed)}",
+        f"largest change of the parameter norm over the last {DRIFT_TAIL:.0%} of a run "
+        f"(convergence check): {table['norm_drift'].abs().max():.1%}",
     ]
     atomic_write_text(out / "report.txt", "\n".join(lines) + "\n")
     return table, crossing
+
+
+DRIFT_TAIL = 0.1
+
+
+def run_circuit_stats(run_dir: Path) -> dict[str, float]:
+    """Per finished run: ``norm_drift``, the relative change of the parameter norm over the
+    last ``DRIFT_TAIL`` of its logged steps (how far from converged the norm was when read),
+    and ``gen_share``, the share of the final logits' norm in the trigonometric subspace of
+    the run's own key frequencies (:func:`grokinterp.measures.trig_logit_share`; Varma et
+    al. 2023 call a network generalizing when it is above 95%). ``gen_share`` is NaN for
+    tasks with no cyclic structure and for runs with no checkpoint."""
+    from grokinterp import fourier, measures
+    from grokinterp.run import Run
+
+    out = {"norm_drift": math.nan, "gen_share": math.nan}
+    if not (run_dir / "config.json").exists():
+        return out
+    run = Run(run_dir)
+    m = run.metrics
+    if len(m) >= 2:
+        norms = m["param_norm"].to_numpy()
+        start = norms[int(len(norms) * (1 - DRIFT_TAIL))]
+        out["norm_drift"] = float((norms[-1] - start) / norms[-1])
+    task = run.config.task
+    if not run.steps or task.p is None:
+        return out
+    try:
+        structure = measures.check_fourier_task(task.name)
+    except ValueError:
+        return out
+    params = run.params(run.steps[-1])
+    keys = fourier.key_frequencies(params, task.p)
+    logits = measures.all_pairs_logits(params, run.config.model, run.dataset)
+    out["gen_share"] = measures.trig_logit_share(logits, keys, structure=structure).generalizing
+    return out
+
+
+def crossing_from_table(table: pd.DataFrame) -> Crossing:
+    """:func:`estimate_dcrit` on a ``curves.csv`` table (columns kind, D, seed,
+    reached_target, final_param_norm): the runs that reached the loss target, seeds present
+    in both kinds, sizes where every such seed has both kinds."""
+    ok = table[table["reached_target"].astype(bool)]
+    pivot = ok.pivot_table(index=["kind", "seed"], columns="D", values="final_param_norm")
+    kinds = set(pivot.index.get_level_values(0))
+    if not {"mem", "gen"} <= kinds:
+        return Crossing(None, [], None)
+    mem, gen = pivot.loc["mem"], pivot.loc["gen"]
+    common = [s for s in mem.index if s in gen.index]
+    cols = [d for d in sorted(pivot.columns) if d in mem.columns and d in gen.columns
+            and not mem.loc[common, d].isna().any() and not gen.loc[common, d].isna().any()]
+    if len(cols) < 2 or not common:
+        return Crossing(None, [], None)
+    return estimate_dcrit(cols, mem.loc[common, cols].to_numpy(),
+                          gen.loc[common, cols].to_numpy())
 
 
 def norm_vs_d_figure(table: pd.DataFrame, crossing: Crossing) -> Any:
@@ -253,17 +304,8 @@ def ungrokking(
                                   else None)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "ungrokking.csv", table.to_csv(index=False))
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    for wd, t in table.groupby("weight_decay"):
-        t = t.sort_values("D_prime")
-        fig.add_trace(go.Scatter(x=t["D_prime"], y=t["final_test_acc"], mode="lines+markers",
-                                 name=f"weight decay {wd}"))
-    fig.update_xaxes(type="log", title_text="training-set size D' of the continued run")
-    fig.update_yaxes(title_text=f"test accuracy after {steps} steps", range=[0, 1.02])
-    fig.update_layout(title="Ungrokking", template="plotly_white", height=450)
-    atomic_write_text(out / "test_acc_vs_d.html", fig.to_html(include_plotlyjs=True))
+    atomic_write_text(out / "test_acc_vs_d.html",
+                      ungrok_figure(table, steps).to_html(include_plotlyjs=True))
     found = [v for v in transitions.values() if v is not None]
     moves = (f"it moves by a factor {max(found) / min(found):.2f} across weight decays"
              if len(found) >= 2 else "too few transitions found to compare weight decays")
@@ -274,6 +316,25 @@ def ungrokking(
              f"Varma et al. predict that the transition does not depend on weight decay: {moves}."]
     atomic_write_text(out / "report.txt", "\n".join(lines) + "\n")
     return table, transitions
+
+
+def ungrok_figure(table: pd.DataFrame, steps: int, crossing: Crossing | None = None) -> Any:
+    """Final test accuracy of the ungrokking runs against D', one line per weight decay
+    (D_crit from the norm curves marked when given)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for wd, t in table.groupby("weight_decay"):
+        t = t.sort_values("D_prime")
+        fig.add_trace(go.Scatter(x=t["D_prime"], y=t["final_test_acc"], mode="lines+markers",
+                                 name=f"weight decay {wd}"))
+    if crossing is not None and crossing.d_crit is not None:
+        fig.add_vline(x=crossing.d_crit, line_dash="dash",
+                      annotation_text=f"D_crit ≈ {crossing.d_crit:.0f} (norm curves)")
+    fig.update_xaxes(type="log", title_text="training-set size D' of the continued run")
+    fig.update_yaxes(title_text=f"test accuracy after {steps} steps", range=[0, 1.02])
+    fig.update_layout(title="Ungrokking", template="plotly_white", height=450)
+    return fig
 
 
 def plateau_class(

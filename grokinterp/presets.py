@@ -6,6 +6,9 @@
   steps, 40k steps. About 0.05 s a step on 2 CPU cores with our forward.
 * ``quick``: a smaller setup that groks in well under 3 minutes on 2 CPU cores (see
   README for the measured landmarks); for demos and tests.
+* ``efficiency``: the CPU-sized circuit-efficiency study (Varma et al. 2023; README,
+  "Circuit efficiency"): a + b mod 47 as ``quick``, on a narrower transformer (d_model 64,
+  4 heads of 16, d_mlp 256), so that dozens of runs fit in minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ PRESETS: dict[str, TrainConfig] = {
         # a dozen checkpoints (10 MB), so that the shipped run stays small
         schedule=ScheduleConfig(log_every=10, ckpt_log_until=300, ckpt_log_count=7,
                                 ckpt_every=500),
+    ),
+    "efficiency": TrainConfig(
+        task=TaskConfig(name="add", p=47, train_fraction=0.4),
+        model=ModelConfig(d_model=64, n_heads=4, d_head=16, d_mlp=256),
+        optim=OptimConfig(lr=3e-3, max_steps=3000),
+        schedule=ScheduleConfig(log_every=10, ckpt_log_until=300, ckpt_log_count=4,
+                                ckpt_every=1000),
     ),
 }
 

@@ -27,7 +27,8 @@ from plotly.basedatatypes import BaseFigure
 
 from grokinterp.io import atomic_write_bytes, atomic_write_text
 
-__all__ = ["PLOTLY_JS", "export_static", "static_export_available", "write_report"]
+__all__ = ["PLOTLY_JS", "export_static", "static_export_available", "write_figure_set",
+           "write_report"]
 
 PLOTLY_JS = "plotly.min.js"
 STATIC_FORMATS = {
@@ -256,3 +257,18 @@ def export_static(
         raise RuntimeError(f"cannot write {path}: {type(e).__name__}: {e}; {INSTALL_HINT}") from e
     atomic_write_bytes(path, data)
     return path
+
+
+def write_figure_set(figures: Mapping[str, BaseFigure | str], out_dir: str | Path,
+                     title: str, static: bool | None = None) -> Path:
+    """:func:`write_report`, plus ``<name>.png`` per figure when ``static`` (default: when
+    kaleido and a Chromium are installed, see :func:`static_export_available`); returns
+    ``index.html``."""
+    index = write_report(figures, out_dir, title=title)
+    if static is None:
+        static = static_export_available()
+    if static:
+        for name, fig in figures.items():
+            if not isinstance(fig, str):
+                export_static(fig, Path(out_dir) / f"{name}.png")
+    return index
