@@ -157,7 +157,7 @@ def norm_curves(
          in zip(table["kind"], table["name"], strict=True)], index=table.index))
     keep = ["kind", "D", "seed", "name", "status", "reached_target", "steps",
             "final_param_norm", "norm_drift", "final_train_loss", "final_test_acc",
-            "gen_share", "plateau_class"]
+            "gen_share", "plateau_class", "train_99_step", "test_99_step"]
     table = table[[c for c in keep if c in table.columns]].sort_values(["kind", "D", "seed"])
     crossing = crossing_from_table(table)
     out.mkdir(parents=True, exist_ok=True)

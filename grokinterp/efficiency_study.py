@@ -137,6 +137,7 @@ def run_study(
     else:
         figs["ungrokking"] = "skipped: no true-label run generalized, nothing to ungrok"
     figs["semi_grokking"] = semi_grokking_figure(traces, curves, crossing, sizes)
+    figs["steps_to_generalize"] = steps_to_generalize_figure(curves, max_steps)
     from grokinterp.report import write_figure_set
 
     write_figure_set(figs, out / "figures", title="Circuit-efficiency study", static=static)
@@ -220,6 +221,32 @@ def semi_grokking_figure(traces: pd.DataFrame, curves: pd.DataFrame, crossing: C
     fig.update_xaxes(title_text="step", row=2, col=1)
     fig.update_layout(title=f"Semi-grokking: true-label runs at {where}",
                       template="plotly_white", height=600)
+    return fig
+
+
+def steps_to_generalize_figure(curves: pd.DataFrame, max_steps: int) -> Any:
+    """Steps until test accuracy first reaches 99% against D for the true-label runs (Power
+    et al. 2022: the fewer the training points, the longer generalization takes, steeply so
+    near the smallest fraction that still generalizes). Runs that never got there within
+    ``max_steps`` are drawn as open markers at ``max_steps``."""
+    import plotly.graph_objects as go
+
+    gen = curves[curves["kind"] == "gen"]
+    hit, miss = gen[gen["test_99_step"].notna()], gen[gen["test_99_step"].isna()]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=hit["D"], y=hit["test_99_step"], mode="markers",
+                             name="test accuracy reached 99%",
+                             marker=dict(color="#2ca02c", size=8)))
+    mean = hit.groupby("D")["test_99_step"].median()
+    fig.add_trace(go.Scatter(x=mean.index, y=mean.values, mode="lines", name="median",
+                             line=dict(color="#2ca02c")))
+    fig.add_trace(go.Scatter(x=miss["D"], y=[max_steps] * len(miss), mode="markers",
+                             name=f"not within {max_steps} steps",
+                             marker=dict(color="#d62728", size=8, symbol="circle-open")))
+    fig.update_xaxes(type="log", title_text="training-set size D")
+    fig.update_yaxes(type="log", title_text="steps until test accuracy >= 99%")
+    fig.update_layout(title="Steps to generalize against training-set size (true labels)",
+                      template="plotly_white", height=450)
     return fig
 
 
@@ -310,4 +337,4 @@ def _report(curves: pd.DataFrame, crossing: Crossing, source: Path | None,
 
 
 __all__ = ["Study", "default_sizes", "geometric_sizes", "judge", "load_study", "near_dcrit",
-           "run_study", "semi_grokking_figure"]
+           "run_study", "semi_grokking_figure", "steps_to_generalize_figure"]

@@ -117,7 +117,8 @@ def test_study_end_to_end(tmp_path, capsys):
     assert set(traces.groupby(["kind", "D", "seed"]).size().index) == {
         (k, d, 0) for k in ("mem", "gen") for d in (40, 80, 200)}
     assert (traces.groupby(["kind", "D"])["step"].max() == 400).all()
-    for name in ("index.html", "norm_vs_d.html", "semi_grokking.html"):
+    for name in ("index.html", "norm_vs_d.html", "semi_grokking.html",
+                 "steps_to_generalize.html"):
         assert (out / "figures" / name).exists()
     if gen["final_test_acc"].max() >= 0.95:  # ungrokking ran from the largest generalized D
         ug = pd.read_csv(out / "ungrok" / "ungrokking.csv")

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -115,8 +116,10 @@ def _close(a: Path, b: Path, rtol: float) -> None:
     ma, mb = rundir.read_metrics(a), rundir.read_metrics(b)
     assert [r["step"] for r in ma] == [r["step"] for r in mb]
     for x, y in zip(ma, mb, strict=True):
-        for k in ("train_loss", "test_loss", "param_norm", "train_acc", "test_acc"):
+        for k in ("train_loss", "test_loss", "param_norm"):
             assert x[k] == pytest.approx(y[k], rel=rtol, abs=1e-6), (x["step"], k)
+        for k in ("train_acc", "test_acc"):  # one near-tie may flip among 700+ examples
+            assert x[k] == pytest.approx(y[k], abs=1.5e-3), (x["step"], k)
     for s in rundir.checkpoint_steps_on_disk(b):
         pa = load_tensors(rundir.checkpoint_path(a, s))[0]
         pb = load_tensors(rundir.checkpoint_path(b, s))[0]
@@ -205,3 +208,58 @@ def test_ensemble_honours_init_from_and_stop_loss(tmp_path):
         _close(d, train(cfg, tmp_path / f"alone_{d.name}", progress=False), rtol=1e-4)
     rows = rundir.read_metrics(dirs[1])
     assert rows[-1]["train_loss"] <= 1.0 and rows[-1]["step"] < 150
+
+
+def test_split_by_size_is_the_cheapest_partition():
+    import itertools
+
+    from grokinterp.ensemble import split_by_size
+
+    def cost(batches, sizes, over):
+        return sum(over + len(b) * max(sizes[i] for i in b) for b in batches)
+
+    def partitions(items):
+        if not items:
+            yield []
+            return
+        head, rest = items[0], items[1:]
+        for part in partitions(rest):
+            yield [[head], *part]
+            for k in range(len(part)):
+                yield [*part[:k], [head, *part[k]], *part[k + 1:]]
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        sizes = [int(x) for x in rng.integers(10, 2000, size=6)]
+        over = int(rng.integers(0, 1500))
+        got = split_by_size(sizes, over)
+        assert sorted(itertools.chain(*got)) == list(range(6))  # a partition
+        best = min(cost(p, sizes, over) for p in partitions(list(range(6))))
+        assert cost(got, sizes, over) == best
+    assert split_by_size([264] * 16) == [list(range(16))]  # same size: one batch
+    assert split_by_size([100, 5000], 500) == [[0], [1]]  # padding 100 to 5000 costs more
+
+
+def test_sweep_of_mixed_sizes_trains_in_size_batches_with_the_same_numbers(tmp_path,
+                                                                          monkeypatch):
+    # sizes 20 and 25 train together, 700 apart (split_by_size); each equals a lone run
+    import grokinterp.ensemble as ens
+
+    batches = []
+    real = ens.train_ensemble
+
+    def record(cfgs, dirs, **kw):
+        batches.append(sorted(c.task.train_size for c in cfgs))
+        return real(cfgs, dirs, **kw)
+
+    monkeypatch.setattr(ens, "train_ensemble", record)
+    # (10 steps: on 700 examples Adam turns float rounding in near-zero gradients into
+    # differences above the tolerance by step 20; a member mix-up would differ at step 1)
+    s = {"base": {"preset": "quick"}, "overrides": {**TINY, "p": 31, "max_steps": 10},
+         "runs": [{"train_size": 20}, {"train_size": 700}, {"train_size": 25}], "seeds": [0]}
+    table = run_sweep(s, tmp_path / "sw", backend="ensemble", progress=False)
+    assert list(table["status"]) == ["done"] * 3
+    assert sorted(batches) == [[20, 25], [700]]
+    for r in expand(s):
+        alone = train(r.config, tmp_path / f"alone_{r.name}", progress=False)
+        _close(tmp_path / "sw" / "runs" / r.name, alone, rtol=1e-4)
