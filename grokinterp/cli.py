@@ -84,7 +84,8 @@ def _add_train(sub: Any) -> None:
                    help="continue the run in --out (same config; max-steps may grow)")
     p.add_argument("--force", action="store_true",
                    help="delete whatever is in --out and start over")
-    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    p.add_argument("--device", type=_device, default="cpu",
+                   help="torch device (default: cpu)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     for section in [*SECTIONS, ""]:
         title = f"{section} config" if section else "run config"
@@ -204,6 +205,23 @@ def _list_of(kind: type) -> Any:
 _int_list, _float_list = _list_of(int), _list_of(float)
 
 
+def _device(text: str) -> str:
+    """An argparse type: a torch device this machine has (checked before anything runs)."""
+    import torch
+
+    try:
+        dev = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(f"unknown torch device {text!r}; use cpu, cuda or "
+                                         f"cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: this torch ({torch.__version__}) sees no CUDA GPU; use cpu")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}: MPS is not available here; use cpu")
+    return text
+
+
 def _add_analyze(sub: Any) -> None:
     p = sub.add_parser(
         "analyze", help="progress measures and figures over a run's checkpoints",
@@ -218,7 +236,8 @@ def _add_analyze(sub: Any) -> None:
                    help="comma-separated checkpoint steps (default: all)")
     p.add_argument("--key-freqs", type=_int_list, default=None,
                    help="comma-separated key frequencies (default: detected at the last step)")
-    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    p.add_argument("--device", type=_device, default="cpu",
+                   help="torch device (default: cpu)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--out", type=Path, default=None,
@@ -278,6 +297,8 @@ def _add_sweep(sub: Any) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="processes for the local backend (default: one per core)")
     p.add_argument("--force", action="store_true", help="delete the sweep directory first")
+    p.add_argument("--device", type=_device, default="cpu",
+                   help="torch device of the local and ensemble backends (default: cpu)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress display")
 
 
@@ -288,7 +309,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     out = args.out or Path("sweeps") / args.spec.stem
     table = run_sweep(spec, out, backend=args.backend, workers=args.workers,
                       force=args.force, progress=not args.no_progress,
-                      ray_address=args.ray_address)
+                      ray_address=args.ray_address, device=args.device)
     counts = table["status"].value_counts().to_dict()
     print(f"sweep written to {out}: {len(table)} runs "
           f"({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}); "
@@ -350,6 +371,8 @@ def _add_efficiency(sub: Any) -> None:
     st.add_argument("--out", type=Path, required=True, help="output directory")
     for q in (c, u, st):
         q.add_argument("--backend", choices=["local", "ensemble", "ray"], default="ensemble")
+        q.add_argument("--device", type=_device, default="cpu",
+                       help="torch device of the runs (default: cpu)")
         q.add_argument("--no-progress", action="store_true", help="hide the progress display")
 
 
@@ -361,7 +384,7 @@ def _cmd_efficiency(args: argparse.Namespace) -> int:
         base = {"config": str(args.config)} if args.config else {"preset": args.preset}
         efficiency.norm_curves(base, args.sizes, args.seeds, args.target_loss, args.out,
                                max_steps=args.max_steps, read_at=args.read_at,
-                               backend=args.backend, progress=progress)
+                               backend=args.backend, progress=progress, device=args.device)
     elif args.experiment == "study":
         from grokinterp import efficiency_study
 
@@ -371,10 +394,11 @@ def _cmd_efficiency(args: argparse.Namespace) -> int:
                                    target_loss=args.target_loss, max_steps=args.max_steps,
                                    weight_decays=args.weight_decays,
                                    ungrok_steps=args.ungrok_steps, backend=args.backend,
-                                   progress=progress)
+                                   progress=progress, device=args.device)
     else:
         efficiency.ungrokking(args.checkpoint, args.sizes, args.weight_decays, args.steps,
-                              args.out, backend=args.backend, progress=progress)
+                              args.out, backend=args.backend, progress=progress,
+                              device=args.device)
     print((args.out / "report.txt").read_text().rstrip())
     return 0
 

@@ -90,10 +90,11 @@ def estimate_dcrit(
 
 
 # ----------------------------------------------------------------------------- experiments
-def _sweep_table(spec: dict, out: Path, backend: str, progress: bool) -> pd.DataFrame:
+def _sweep_table(spec: dict, out: Path, backend: str, progress: bool,
+                 device: str = "cpu") -> pd.DataFrame:
     from grokinterp.sweep import run_sweep
 
-    return run_sweep(spec, out, backend=backend, progress=progress)
+    return run_sweep(spec, out, backend=backend, progress=progress, device=device)
 
 
 def norm_curves(
@@ -107,6 +108,7 @@ def norm_curves(
     read_at: str = "converged",
     backend: str = "ensemble",
     progress: bool = True,
+    device: str = "cpu",
 ) -> tuple[pd.DataFrame, Crossing]:
     """Parameter norm at a training-loss target against the training-set size D.
 
@@ -146,7 +148,7 @@ def norm_curves(
             "grid": {"train_size": [int(d) for d in sizes]},
             "seeds": [int(s) for s in seeds],
         }
-        t = _sweep_table(spec, out / kind, backend, progress)
+        t = _sweep_table(spec, out / kind, backend, progress, device)
         t["kind"] = kind
         tables.append(t)
     table = pd.concat(tables, ignore_index=True)
@@ -268,6 +270,7 @@ def ungrokking(
     *,
     backend: str = "ensemble",
     progress: bool = True,
+    device: str = "cpu",
 ) -> tuple[pd.DataFrame, dict[float, float | None]]:
     """Continue a grokked network on nested smaller training sets (Varma et al. 2023).
 
@@ -292,7 +295,7 @@ def ungrokking(
         "grid": {"train_size": [int(d) for d in sizes],
                  "weight_decay": [float(w) for w in weight_decays]},
     }
-    table = _sweep_table(spec, out / "runs", backend, progress)
+    table = _sweep_table(spec, out / "runs", backend, progress, device)
     table = table.rename(columns={"train_size": "D_prime"})
     transitions: dict[float, float | None] = {}
     for wd, t in table.groupby("weight_decay"):

@@ -93,6 +93,7 @@ def run_study(
     backend: str = "ensemble",
     progress: bool = True,
     static: bool | None = None,
+    device: str = "cpu",
 ) -> Study:
     """Run (or resume) the whole study under ``out_dir``; see the module docstring.
 
@@ -105,6 +106,7 @@ def run_study(
         weight_decays: the ungrokking runs' weight decays.
         ungrok_steps: steps of each ungrokking run.
         static: write PNGs too (default: when kaleido and a Chromium are installed).
+        device: torch device of the runs (``cuda`` for the paper's p = 113 setting).
     """
     if len(sizes) < 2 or sizes[0] < 1 or any(b <= a for a, b in itertools.pairwise(sizes)):
         raise ConfigError(f"sizes: need at least two positive sizes in ascending order, got "
@@ -113,7 +115,8 @@ def run_study(
         raise ConfigError("seeds: give at least one seed")
     out = Path(out_dir)
     curves, crossing = norm_curves(base, sizes, seeds, target_loss, out / "curves",
-                                   max_steps=max_steps, backend=backend, progress=progress)
+                                   max_steps=max_steps, backend=backend, progress=progress,
+                                   device=device)
     traces = _traces(out / "curves", curves)
     atomic_write_text(out / "traces.csv", traces.to_csv(index=False))
     gen = curves[(curves["kind"] == "gen") & (curves["final_test_acc"] >= GENERALIZED_ACC)]
@@ -129,7 +132,7 @@ def run_study(
         if below:
             ungrok, transitions = ungrokking(source, below, weight_decays, ungrok_steps,
                                              out / "ungrok", backend=backend,
-                                             progress=progress)
+                                             progress=progress, device=device)
     verdicts = judge(curves, crossing, transitions, sizes)
     figs: dict[str, Any] = {"norm_vs_d": norm_vs_d_figure(curves, crossing)}
     if len(ungrok):

@@ -169,9 +169,9 @@ def is_finished(run_dir: Path) -> bool:
     return read_status(run_dir).get("status") == "done"
 
 
-def run_one(job: tuple[str, str, str, int]) -> tuple[str, str, str | None]:
+def run_one(job: tuple[str, str, str, int, str]) -> tuple[str, str, str | None]:
     """Train one run (in a worker process); never raises: failures are recorded."""
-    name, run_dir_s, config_json, threads = job
+    name, run_dir_s, config_json, threads, device = job
     import torch
 
     from grokinterp.train import train
@@ -181,7 +181,7 @@ def run_one(job: tuple[str, str, str, int]) -> tuple[str, str, str | None]:
     try:
         cfg = TrainConfig.from_dict(json.loads(config_json))
         write_status(run_dir, "running")
-        train(cfg, run_dir, resume=True, progress=False)
+        train(cfg, run_dir, resume=True, progress=False, device=device)
         write_status(run_dir, "done")
         return name, "done", None
     except BaseException as e:  # a failing run must not sink the sweep
@@ -223,6 +223,7 @@ def run_sweep(
     force: bool = False,
     progress: bool = True,
     ray_address: str | None = None,
+    device: str = "cpu",
 ) -> pd.DataFrame:
     """Run (or resume) every run of ``spec`` under ``sweep_dir``; return the results table.
 
@@ -234,6 +235,8 @@ def run_sweep(
         force: delete ``sweep_dir`` first.
         progress: show the progress display.
         ray_address: the Ray cluster to use (``ray`` backend; default: start a local one).
+        device: torch device of the ``local`` and ``ensemble`` backends (Ray tasks train on
+            their node's CPU).
     """
     sweep_dir = Path(sweep_dir)
     runs = expand(spec)
@@ -246,16 +249,17 @@ def run_sweep(
         from grokinterp.ensemble import train_groups
 
         train_groups([(r.config, sweep_dir / "runs" / r.name) for r in todo],
-                     progress=progress, status=write_status)
+                     progress=progress, status=write_status, device=device)
     elif backend == "ray":
-        _run_ray([(r.name, str(sweep_dir / "runs" / r.name), json.dumps(r.config.to_dict()), 1)
+        _run_ray([(r.name, str(sweep_dir / "runs" / r.name), json.dumps(r.config.to_dict()), 1,
+                   "cpu")
                   for r in todo], len(runs), ray_address, progress)
     else:
         n_workers = max(1, min(workers or spec.get("workers") or os.cpu_count() or 1,
                                len(todo) or 1))
         threads = max(1, (os.cpu_count() or 1) // n_workers)
         jobs = [(r.name, str(sweep_dir / "runs" / r.name), json.dumps(r.config.to_dict()),
-                 threads) for r in todo]
+                 threads, device) for r in todo]
         done = failed = 0
         bar = tqdm(total=len(runs), initial=len(runs) - len(todo), disable=not progress,
                    unit="run", desc="sweep")
@@ -273,7 +277,7 @@ def run_sweep(
     return table
 
 
-def _run_ray(jobs: list[tuple[str, str, str, int]], total: int, address: str | None,
+def _run_ray(jobs: list[tuple[str, str, str, int, str]], total: int, address: str | None,
              progress: bool) -> None:
     """Each job a Ray task running :func:`run_one` (the run directories must be on storage
     that every node sees)."""

@@ -103,3 +103,19 @@ def test_bad_flag_value_exits_2_and_help_is_complete():
     from grokinterp.cli import config_flags
     for flag in config_flags():
         assert f"--{flag}" in r.stdout
+
+
+@pytest.mark.parametrize("cmd", [["train", "--out", "{out}"],
+                                 ["sweep", "spec.yaml", "--out", "{out}"],
+                                 ["efficiency", "study", "--out", "{out}"]])
+def test_a_device_this_machine_lacks_exits_2_before_writing(tmp_path, capsys, cmd):
+    import torch
+
+    bad = ["--device", "foo"] if torch.cuda.is_available() else ["--device", "cuda"]
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as e:
+        main([c.format(out=out) for c in cmd] + bad)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--device" in err and ("no CUDA GPU" in err or "unknown torch device" in err)
+    assert not out.exists()
