@@ -366,8 +366,11 @@ def _add_efficiency(sub: Any) -> None:
                     help="steps of each curve run (default 4000)")
     st.add_argument("--weight-decays", type=_float_list, default=[0.5, 2.0],
                     help="weight decays of the ungrokking runs (default: 0.5,2.0)")
-    st.add_argument("--ungrok-steps", type=int, default=3000,
-                    help="steps of each ungrokking run (default 3000)")
+    st.add_argument("--ungrok-steps", type=int, default=6000,
+                    help="steps of each ungrokking run (default 6000)")
+    st.add_argument("--ungrok-sizes", type=_int_list, default=None,
+                    help="sizes D' of the ungrokking runs (default: the curve sizes below the "
+                    "source run's, and two more below the grid)")
     st.add_argument("--out", type=Path, required=True, help="output directory")
     for q in (c, u, st):
         q.add_argument("--backend", choices=["local", "ensemble", "ray"], default="ensemble")
@@ -393,7 +396,8 @@ def _cmd_efficiency(args: argparse.Namespace) -> int:
         efficiency_study.run_study(base, sizes, args.seeds, args.out,
                                    target_loss=args.target_loss, max_steps=args.max_steps,
                                    weight_decays=args.weight_decays,
-                                   ungrok_steps=args.ungrok_steps, backend=args.backend,
+                                   ungrok_steps=args.ungrok_steps,
+                                   ungrok_sizes=args.ungrok_sizes, backend=args.backend,
                                    progress=progress, device=args.device)
     else:
         efficiency.ungrokking(args.checkpoint, args.sizes, args.weight_decays, args.steps,

@@ -167,13 +167,11 @@ def norm_curves(
     fig = norm_vs_d_figure(table, crossing)
     atomic_write_text(out / "norm_vs_d.html", fig.to_html(include_plotlyjs=True))
     missed = table[~table["reached_target"]]
+    raw = raw_crossing(table)
     lines = [
         f"Parameter norm at training loss {target_loss} (Varma et al. 2023), "
         f"{len(seeds)} seed(s), D in {list(sizes)}.",
-        "D_crit (seed-averaged curves): "
-        + (f"{crossing.d_crit:.0f}" if crossing.d_crit else "no crossing inside the grid"),
-        f"per seed: {[None if x is None else round(x) for x in crossing.per_seed]}; "
-        f"spread: {crossing.spread}",
+        *crossing_lines(crossing, raw, generalizing_norms(table)),
         f"runs that missed the target within {max_steps} steps (left out): {len(missed)}",
         f"largest change of the parameter norm over the last {DRIFT_TAIL:.0%} of a run "
         f"(convergence check): {table['norm_drift'].abs().max():.1%}",
@@ -218,44 +216,83 @@ def run_circuit_stats(run_dir: Path) -> dict[str, float]:
     return out
 
 
+GENERALIZING_SHARE = 0.95  # Varma et al.: a generalizing network has >95% of its logit
+# norm in the trigonometric subspace of its key frequencies
+
+
+def _norm_pivot(table: pd.DataFrame, kind: str) -> pd.DataFrame:
+    ok = table[table["reached_target"].astype(bool) & (table["kind"] == kind)]
+    return ok.pivot_table(index="seed", columns="D", values="final_param_norm")
+
+
+def generalizing_norms(table: pd.DataFrame) -> pd.Series:
+    """Per seed, the mean parameter norm of its true-label runs that generalized (share of
+    the logit norm in the trigonometric subspace >= ``GENERALIZING_SHARE``): the norm of the
+    generalizing circuit C_gen, which Varma et al. find independent of D."""
+    ok = table[table["reached_target"].astype(bool) & (table["kind"] == "gen")
+               & (table["gen_share"] >= GENERALIZING_SHARE)]
+    return ok.groupby("seed")["final_param_norm"].mean()
+
+
 def crossing_from_table(table: pd.DataFrame) -> Crossing:
-    """:func:`estimate_dcrit` on a ``curves.csv`` table (columns kind, D, seed,
-    reached_target, final_param_norm): the runs that reached the loss target, seeds present
-    in both kinds, sizes where every such seed has both kinds."""
-    ok = table[table["reached_target"].astype(bool)]
-    pivot = ok.pivot_table(index=["kind", "seed"], columns="D", values="final_param_norm")
-    kinds = set(pivot.index.get_level_values(0))
-    if not {"mem", "gen"} <= kinds:
+    """D_crit from a ``curves.csv`` table, as Varma et al. 2023 define it: where the
+    memorization-only networks' norm reaches the generalizing circuit's
+    (:func:`generalizing_norms`, a constant in D), per seed and for the seed averages
+    (:func:`estimate_dcrit` against a flat curve). Seeds with no generalized run, and sizes
+    where some seed's memorization run missed the loss target, are left out."""
+    mem, level = _norm_pivot(table, "mem"), generalizing_norms(table)
+    seeds = [s for s in mem.index if s in level.index]
+    cols = [d for d in sorted(mem.columns) if not mem.loc[seeds, d].isna().any()]
+    if len(cols) < 2 or not seeds:
         return Crossing(None, [], None)
-    mem, gen = pivot.loc["mem"], pivot.loc["gen"]
-    common = [s for s in mem.index if s in gen.index]
-    cols = [d for d in sorted(pivot.columns) if d in mem.columns and d in gen.columns
-            and not mem.loc[common, d].isna().any() and not gen.loc[common, d].isna().any()]
-    if len(cols) < 2 or not common:
+    flat = np.repeat(level.loc[seeds].to_numpy()[:, None], len(cols), axis=1)
+    return estimate_dcrit(cols, mem.loc[seeds, cols].to_numpy(), flat.tolist())
+
+
+def raw_crossing(table: pd.DataFrame) -> Crossing:
+    """Where the random-label and the true-label norm curves cross (:func:`estimate_dcrit`
+    on the two curves as measured). Below the smallest D at which the true-label networks
+    generalize within the step budget they memorize and the curves coincide, so this marks
+    that D: an upper bound on D_crit that moves with the budget (grokking slows down as D
+    approaches D_crit from above)."""
+    mem, gen = _norm_pivot(table, "mem"), _norm_pivot(table, "gen")
+    seeds = [s for s in mem.index if s in gen.index]
+    cols = [d for d in sorted(mem.columns) if d in gen.columns
+            and not mem.loc[seeds, d].isna().any() and not gen.loc[seeds, d].isna().any()]
+    if len(cols) < 2 or not seeds:
         return Crossing(None, [], None)
-    return estimate_dcrit(cols, mem.loc[common, cols].to_numpy(),
-                          gen.loc[common, cols].to_numpy())
+    return estimate_dcrit(cols, mem.loc[seeds, cols].to_numpy(), gen.loc[seeds, cols].to_numpy())
 
 
 def norm_vs_d_figure(table: pd.DataFrame, crossing: Crossing) -> Any:
-    """Parameter norm at the target against D, both circuits, D_crit marked."""
+    """Parameter norm against D for both kinds of networks, the generalizing circuit's norm
+    (dotted), D_crit (dashed) and the crossing of the measured curves (dotted)."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
     for kind, name, color in (("mem", "memorization only (random labels)", "#d62728"),
-                              ("gen", "generalizing (true labels)", "#2ca02c")):
-        t = table[(table["kind"] == kind) & table["reached_target"]]
+                              ("gen", "true labels", "#2ca02c")):
+        t = table[(table["kind"] == kind) & table["reached_target"].astype(bool)]
         fig.add_trace(go.Scatter(x=t["D"], y=t["final_param_norm"], mode="markers",
                                  name=f"{name}, each seed", marker=dict(color=color, size=6,
                                                                         opacity=0.5)))
         mean = t.groupby("D")["final_param_norm"].mean()
         fig.add_trace(go.Scatter(x=mean.index, y=mean.values, mode="lines", name=name,
                                  line=dict(color=color, width=2)))
+    level = generalizing_norms(table)
+    if len(level):
+        fig.add_hline(y=float(level.mean()), line_dash="dot", line_color="#2ca02c",
+                      annotation_text=f"generalizing circuit ≈ {level.mean():.1f}")
     if crossing.d_crit is not None:
         fig.add_vline(x=crossing.d_crit, line_dash="dash",
                       annotation_text=f"D_crit ≈ {crossing.d_crit:.0f}")
+    raw = raw_crossing(table)
+    if raw.d_crit is not None:
+        fig.add_vline(x=raw.d_crit, line_dash="dot", line_color="#7f7f7f",
+                      annotation_text=f"curves cross ≈ {raw.d_crit:.0f}",
+                      annotation_position="bottom right")
     fig.update_xaxes(type="log", title_text="training-set size D")
-    fig.update_yaxes(title_text="parameter norm at the loss target")
+    fig.update_yaxes(title_text="parameter norm at convergence")
     fig.update_layout(title="Circuit efficiency: parameter norm against dataset size",
                       template="plotly_white", height=450)
     return fig
@@ -319,6 +356,26 @@ def ungrokking(
              f"Varma et al. predict that the transition does not depend on weight decay: {moves}."]
     atomic_write_text(out / "report.txt", "\n".join(lines) + "\n")
     return table, transitions
+
+
+def _fmt(c: Crossing) -> str:
+    per = [None if x is None else round(x) for x in c.per_seed]
+    spread = f"{c.spread[0]:.0f}-{c.spread[1]:.0f}" if c.spread else "none"
+    return (f"{c.d_crit:.0f}" if c.d_crit else "none inside the grid") + \
+        f" (per seed {per}, spread {spread})"
+
+
+def crossing_lines(crossing: Crossing, raw: Crossing, level: pd.Series) -> list[str]:
+    """The text lines that report both estimates."""
+    return [
+        f"generalizing circuit's norm (true-label runs with >= {GENERALIZING_SHARE:.0%} of "
+        "the logit norm in the trig subspace): "
+        + (f"{level.mean():.2f} (per seed {[round(float(x), 2) for x in level]})"
+           if len(level) else "no run generalized"),
+        f"D_crit, where memorization's norm reaches it: {_fmt(crossing)}",
+        f"the measured curves cross (true-label runs generalize within the budget above): "
+        f"{_fmt(raw)}",
+    ]
 
 
 def ungrok_figure(table: pd.DataFrame, steps: int, crossing: Crossing | None = None) -> Any:

@@ -31,7 +31,16 @@ import numpy as np
 import pandas as pd
 
 from grokinterp import rundir
-from grokinterp.efficiency import Crossing, norm_curves, norm_vs_d_figure, ungrok_figure, ungrokking
+from grokinterp.efficiency import (
+    Crossing,
+    crossing_lines,
+    generalizing_norms,
+    norm_curves,
+    norm_vs_d_figure,
+    raw_crossing,
+    ungrok_figure,
+    ungrokking,
+)
 from grokinterp.errors import ConfigError
 from grokinterp.io import atomic_write_text
 
@@ -45,6 +54,13 @@ def geometric_sizes(lo: int, hi: int, n: int) -> list[int]:
         raise ConfigError(f"sizes: need 1 <= lo < hi and n >= 2, got lo={lo}, hi={hi}, n={n}")
     out = sorted({int(round(x)) for x in np.geomspace(lo, hi, n)})
     return out
+
+
+def extend_below(sizes: Sequence[int], n: int) -> list[int]:
+    """``sizes`` with ``n`` more below the smallest, at the ratio of its first two."""
+    ratio = sizes[1] / sizes[0]
+    extra = [round(sizes[0] / ratio**k) for k in range(n, 0, -1)]
+    return sorted({d for d in extra if d >= 1} | set(sizes))
 
 
 def default_sizes(base: dict[str, Any], n: int = 7) -> list[int]:
@@ -89,7 +105,8 @@ def run_study(
     target_loss: float = 0.01,
     max_steps: int = 4000,
     weight_decays: Sequence[float] = (0.5, 2.0),
-    ungrok_steps: int = 3000,
+    ungrok_steps: int = 6000,
+    ungrok_sizes: Sequence[int] | None = None,
     backend: str = "ensemble",
     progress: bool = True,
     static: bool | None = None,
@@ -105,6 +122,9 @@ def run_study(
         max_steps: steps of each curve run (the norm is read at the end).
         weight_decays: the ungrokking runs' weight decays.
         ungrok_steps: steps of each ungrokking run.
+        ungrok_sizes: the nested sizes D' of the ungrokking runs (default: the curve sizes
+            below the source run's D, and two more below the grid at the same ratio, since
+            D_crit can lie under the curves' smallest D).
         static: write PNGs too (default: when kaleido and a Chromium are installed).
         device: torch device of the runs (``cuda`` for the paper's p = 113 setting).
     """
@@ -128,7 +148,7 @@ def run_study(
         run_dir = out / "curves" / "gen" / "runs" / row["name"]
         last = max(rundir.checkpoint_steps_on_disk(run_dir))
         source = rundir.checkpoint_path(run_dir, last)
-        below = [d for d in sizes if d < row["D"]]
+        below = [d for d in (ungrok_sizes or extend_below(sizes, 2)) if d < row["D"]]
         if below:
             ungrok, transitions = ungrokking(source, below, weight_decays, ungrok_steps,
                                              out / "ungrok", backend=backend,
@@ -145,7 +165,7 @@ def run_study(
 
     write_figure_set(figs, out / "figures", title="Circuit-efficiency study", static=static)
     atomic_write_text(out / "report.txt", _report(curves, crossing, source, transitions,
-                                                  verdicts, sizes, seeds))
+                                                  verdicts, sizes, seeds, out))
     return Study(curves, crossing, source, ungrok, transitions, verdicts)
 
 
@@ -182,26 +202,33 @@ def _traces(curves_dir: Path, curves: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
 
 
-def near_dcrit(sizes: Sequence[int], crossing: Crossing) -> list[int]:
-    """The two grid sizes on each side of D_crit (all sizes when there is no crossing)."""
-    if crossing.d_crit is None:
+def near_dcrit(sizes: Sequence[int], *crossings: Crossing) -> list[int]:
+    """The grid sizes from two below the lowest of ``crossings`` to two above the highest
+    (all sizes when none crossed). Given D_crit and the crossing of the measured curves,
+    that is where the circuits compete: memorization no cheaper, generalization not yet
+    learned within the budget."""
+    found = [c.d_crit for c in crossings if c.d_crit is not None]
+    if not found:
         return list(sizes)
-    below = [d for d in sizes if d <= crossing.d_crit][-2:]
-    above = [d for d in sizes if d > crossing.d_crit][:2]
-    return below + above
+    lo, hi = min(found), max(found)
+    below = [d for d in sizes if d <= lo][-2:]
+    between = [d for d in sizes if lo < d <= hi]
+    above = [d for d in sizes if d > hi][:2]
+    return below + between + above
 
 
 def semi_grokking_figure(traces: pd.DataFrame, curves: pd.DataFrame, crossing: Crossing,
                          sizes: Sequence[int]) -> Any:
     """Test accuracy (top) and parameter norm (bottom) against step for the true-label runs
-    at the grid sizes around D_crit, coloured by their plateau class (Varma et al. 2023:
+    at the grid sizes around D_crit and the crossing of the measured curves
+    (:func:`near_dcrit`), coloured by their plateau class (Varma et al. 2023:
     semi-grokking is a delayed rise to a middling test accuracy near D_crit)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     colors = {"grokked": "#2ca02c", "semi-grokked": "#ff7f0e", "memorized": "#d62728",
               "unfitted": "#7f7f7f"}
-    near = near_dcrit(sizes, crossing)
+    near = near_dcrit(sizes, crossing, raw_crossing(curves))
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06)
     gen = curves[(curves["kind"] == "gen") & curves["D"].isin(near)]
     shown: set[str] = set()
@@ -217,7 +244,7 @@ def semi_grokking_figure(traces: pd.DataFrame, curves: pd.DataFrame, crossing: C
         fig.add_trace(go.Scatter(x=t["step"], y=t["param_norm"], mode="lines", name=str(cls),
                                  legendgroup=str(cls), showlegend=False, hovertext=label,
                                  line=dict(color=color, width=1.5)), row=2, col=1)
-    where = (f"D in {near}, around D_crit ≈ {crossing.d_crit:.0f}" if crossing.d_crit
+    where = (f"D in {near} (D_crit ≈ {crossing.d_crit:.0f})" if crossing.d_crit
              else f"D in {near} (no D_crit in the grid)")
     fig.update_yaxes(title_text="test accuracy", range=[0, 1.02], row=1, col=1)
     fig.update_yaxes(title_text="parameter norm", row=2, col=1)
@@ -283,19 +310,22 @@ def judge(curves: pd.DataFrame, crossing: Crossing, transitions: dict[float, flo
         ("did not hold", f"no crossing inside D in {list(sizes)}"))
     found = {wd: x for wd, x in transitions.items() if x is not None}
     if not transitions:
-        v["ungrokking below D_crit"] = ("undecided", "no ungrokking runs")
+        v["ungrokking transition at D_crit"] = ("undecided", "no ungrokking runs")
     elif not found:
-        v["ungrokking below D_crit"] = ("did not hold", "test accuracy did not collapse "
+        v["ungrokking transition at D_crit"] = ("did not hold", "test accuracy did not collapse "
                                         "(or collapsed everywhere) inside the D' grid")
     else:
         txt = "; ".join(f"weight decay {wd}: D'_t ≈ {x:.0f}" for wd, x in found.items())
         if crossing.d_crit is not None:
-            held = all(x <= crossing.d_crit * 1.5 for x in found.values())
-            v["ungrokking below D_crit"] = (
+            held = all(crossing.d_crit / 1.5 <= x <= crossing.d_crit * 1.5
+                       for x in found.values())
+            v["ungrokking transition at D_crit"] = (
                 "held" if held else "did not hold",
-                f"{txt}; D_crit ≈ {crossing.d_crit:.0f} (held means D'_t <= 1.5 D_crit)")
+                f"{txt}; D_crit ≈ {crossing.d_crit:.0f} (held means D'_t within a factor "
+                f"1.5 of D_crit)")
         else:
-            v["ungrokking below D_crit"] = ("undecided", f"{txt}; no D_crit to compare with")
+            v["ungrokking transition at D_crit"] = ("undecided",
+                                                    f"{txt}; no D_crit to compare with")
     if len(found) >= 2:
         factor = max(found.values()) / min(found.values())
         v["ungrokking transition independent of weight decay"] = (
@@ -307,29 +337,36 @@ def judge(curves: pd.DataFrame, crossing: Crossing, transitions: dict[float, flo
             "undecided", f"transitions found for {len(found)} weight decay(s)")
     gens = curves[curves["kind"] == "gen"]
     semi = gens[gens["plateau_class"] == "semi-grokked"]
-    near = semi["D"].isin(near_dcrit(sizes, crossing)).any() if crossing.d_crit else False
+    dc = crossing.d_crit
+    near = dc is not None and bool(semi["D"].between(dc / 1.5, dc * 1.5).any())
     v["semi-grokking near D_crit"] = (
         "held" if near else "did not hold",
         f"{len(semi)} semi-grokked run(s)" + (f" at D={sorted(set(semi['D']))}" if len(semi)
-                                             else "") +
-        f"; classes of the true-label runs: {gens['plateau_class'].value_counts().to_dict()}")
+                                             else "")
+        + " (held means one within a factor 1.5 of D_crit); classes of the true-label runs: "
+        + str(gens["plateau_class"].value_counts().to_dict()))
     return v
+
+
+def _relative(path: Path, root: Path) -> str:
+    """``path`` inside the study directory, so a copied report still says where."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def _report(curves: pd.DataFrame, crossing: Crossing, source: Path | None,
             transitions: dict[float, float | None], verdicts: dict[str, tuple[str, str]],
-            sizes: Sequence[int], seeds: Sequence[int]) -> str:
+            sizes: Sequence[int], seeds: Sequence[int], out: Path) -> str:
     lines = [
         "Circuit-efficiency study (Varma et al. 2023, arXiv 2309.02390)",
         f"sizes D: {list(sizes)}; seeds: {list(seeds)}",
-        "D_crit (seed-averaged curves): "
-        + (f"{crossing.d_crit:.0f}" if crossing.d_crit else "no crossing inside the grid")
-        + f"; per seed {[None if x is None else round(x) for x in crossing.per_seed]}"
-        + "; spread " + (str(tuple(round(x) for x in crossing.spread)) if crossing.spread
-                         else "none"),
+        *crossing_lines(crossing, raw_crossing(curves), generalizing_norms(curves)),
         f"largest norm change over the last 10% of a curve run: "
         f"{curves['norm_drift'].abs().max():.1%}",
-        f"ungrokking from: {source}" if source else "ungrokking: skipped (no run generalized)",
+        f"ungrokking from: {_relative(source, out)}" if source else
+        "ungrokking: skipped (no run generalized)",
         *(f"  weight decay {wd}: D'_t = " + (f"{x:.0f}" if x else "not inside the grid")
           for wd, x in transitions.items()),
         "",
@@ -339,5 +376,5 @@ def _report(curves: pd.DataFrame, crossing: Crossing, source: Path | None,
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["Study", "default_sizes", "geometric_sizes", "judge", "load_study", "near_dcrit",
-           "run_study", "semi_grokking_figure", "steps_to_generalize_figure"]
+__all__ = ["Study", "default_sizes", "extend_below", "geometric_sizes", "judge", "load_study",
+           "near_dcrit", "run_study", "semi_grokking_figure", "steps_to_generalize_figure"]

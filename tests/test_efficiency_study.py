@@ -6,7 +6,13 @@ import pandas as pd
 import pytest
 
 from grokinterp.efficiency import Crossing, run_circuit_stats
-from grokinterp.efficiency_study import default_sizes, geometric_sizes, judge, near_dcrit
+from grokinterp.efficiency_study import (
+    default_sizes,
+    extend_below,
+    geometric_sizes,
+    judge,
+    near_dcrit,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,6 +33,37 @@ def test_near_dcrit():
     assert near_dcrit(sizes, Crossing(500.0, [], None)) == [200, 400, 800, 1600]
     assert near_dcrit(sizes, Crossing(150.0, [], None)) == [100, 200, 400]
     assert near_dcrit(sizes, Crossing(None, [], None)) == sizes
+    # D_crit and the crossing of the measured curves: the span between them, two beyond
+    assert near_dcrit([50, *sizes, 3200], Crossing(150.0, [], None),
+                      Crossing(500.0, [], None)) == [50, 100, 200, 400, 800, 1600]
+    assert extend_below([199, 281, 398], 2) == [100, 141, 199, 281, 398]
+
+
+def test_dcrit_from_a_curves_table_against_the_generalizing_norm():
+    # memorization norm 10 + 5 ln(D / 100); the generalizing runs (share >= 0.95) sit at
+    # 10 + 5 ln 3, whatever D: memorization reaches them at D = 300 exactly (the
+    # estimator is linear in log D). True-label runs below 800 memorize (norm as mem)
+    from grokinterp.efficiency import crossing_from_table, generalizing_norms, raw_crossing
+
+    sizes, level = [100, 200, 400, 800, 1600], 10 + 5 * math.log(3)
+    rows = []
+    for seed in (0, 1):
+        for d in sizes:
+            mem = 10 + 5 * math.log(d / 100)
+            rows.append(dict(kind="mem", D=d, seed=seed, reached_target=True,
+                             final_param_norm=mem, gen_share=0.01))
+            gen = level if d >= 800 else mem + 0.01
+            rows.append(dict(kind="gen", D=d, seed=seed, reached_target=True,
+                             final_param_norm=gen, gen_share=0.99 if d >= 800 else 0.05))
+    table = pd.DataFrame(rows)
+    assert generalizing_norms(table).tolist() == pytest.approx([level, level])
+    c = crossing_from_table(table)
+    assert c.d_crit == pytest.approx(300) and c.per_seed == pytest.approx([300, 300])
+    # the measured curves cross between 400 and 800, where the true-label runs switch
+    raw = raw_crossing(table)
+    assert 400 < raw.d_crit < 800
+    # no generalized run: no D_crit (and a missed loss target leaves a size out)
+    assert crossing_from_table(table.assign(gen_share=0.5)).d_crit is None
 
 
 def _curves(mem: list[float], gen: list[float], gen_acc: list[float],
@@ -52,7 +89,7 @@ def test_judge_paper_like_outcome_holds():
         "memorization norm grows with D": "held",
         "generalizing norm does not grow with D": "held",
         "the curves cross (D_crit exists)": "held",
-        "ungrokking below D_crit": "held",
+        "ungrokking transition at D_crit": "held",
         "ungrokking transition independent of weight decay": "held",
         "semi-grokking near D_crit": "held",
     }
@@ -69,10 +106,19 @@ def test_judge_reports_what_disagrees():
     assert verdicts["memorization norm grows with D"] == "did not hold"
     assert verdicts["generalizing norm does not grow with D"] == "did not hold"
     assert verdicts["the curves cross (D_crit exists)"] == "did not hold"
-    assert verdicts["ungrokking below D_crit"] == "undecided"  # no D_crit to compare with
+    assert verdicts["ungrokking transition at D_crit"] == "undecided"  # no D_crit to compare with
     assert verdicts["ungrokking transition independent of weight decay"] == "did not hold"
     assert "factor 4.00" in v["ungrokking transition independent of weight decay"][1]
     assert verdicts["semi-grokking near D_crit"] == "did not hold"
+    # a D_crit that ungrokking misses by 4x, and a semi-grokked run 4x above it
+    semi = _curves([10, 14, 20, 28], [10, 14, 20, 14], [0.02, 0.02, 0.02, 0.7],
+                   ["memorized", "memorized", "memorized", "semi-grokked"])
+    v = judge(semi, Crossing(200.0, [200.0], None), {0.5: 50.0, 2.0: 50.0},
+              [100, 200, 400, 800])
+    assert v["ungrokking transition at D_crit"][0] == "did not hold"
+    assert v["ungrokking transition independent of weight decay"][0] == "held"
+    assert v["semi-grokking near D_crit"][0] == "did not hold"
+    assert "D=[800]" in v["semi-grokking near D_crit"][1]
 
 
 def test_generalizing_share_of_shipped_grokked_run():
