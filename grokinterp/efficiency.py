@@ -264,6 +264,16 @@ def raw_crossing(table: pd.DataFrame) -> Crossing:
     return estimate_dcrit(cols, mem.loc[seeds, cols].to_numpy(), gen.loc[seeds, cols].to_numpy())
 
 
+def _vline(fig: Any, x: float, name: str, span: tuple[float, float], dash: str,
+           color: str) -> None:
+    """A vertical line as a legend entry. (plotly's add_vline takes log10 coordinates on a
+    log axis, so a line at D would be drawn at 10^D.)"""
+    import plotly.graph_objects as go
+
+    fig.add_trace(go.Scatter(x=[x, x], y=list(span), mode="lines", name=name,
+                             line=dict(dash=dash, color=color, width=1.5)))
+
+
 def norm_vs_d_figure(table: pd.DataFrame, crossing: Crossing) -> Any:
     """Parameter norm against D for both kinds of networks, the generalizing circuit's norm
     (dotted), D_crit (dashed) and the crossing of the measured curves (dotted)."""
@@ -283,14 +293,13 @@ def norm_vs_d_figure(table: pd.DataFrame, crossing: Crossing) -> Any:
     if len(level):
         fig.add_hline(y=float(level.mean()), line_dash="dot", line_color="#2ca02c",
                       annotation_text=f"generalizing circuit ≈ {level.mean():.1f}")
+    span = (float(table["final_param_norm"].min()), float(table["final_param_norm"].max()))
     if crossing.d_crit is not None:
-        fig.add_vline(x=crossing.d_crit, line_dash="dash",
-                      annotation_text=f"D_crit ≈ {crossing.d_crit:.0f}")
+        _vline(fig, crossing.d_crit, f"D_crit ≈ {crossing.d_crit:.0f}", span, "dash", "#000000")
     raw = raw_crossing(table)
     if raw.d_crit is not None:
-        fig.add_vline(x=raw.d_crit, line_dash="dot", line_color="#7f7f7f",
-                      annotation_text=f"curves cross ≈ {raw.d_crit:.0f}",
-                      annotation_position="bottom right")
+        _vline(fig, raw.d_crit, f"measured curves cross ≈ {raw.d_crit:.0f}", span, "dot",
+               "#7f7f7f")
     fig.update_xaxes(type="log", title_text="training-set size D")
     fig.update_yaxes(title_text="parameter norm at convergence")
     fig.update_layout(title="Circuit efficiency: parameter norm against dataset size",
@@ -389,8 +398,8 @@ def ungrok_figure(table: pd.DataFrame, steps: int, crossing: Crossing | None = N
         fig.add_trace(go.Scatter(x=t["D_prime"], y=t["final_test_acc"], mode="lines+markers",
                                  name=f"weight decay {wd}"))
     if crossing is not None and crossing.d_crit is not None:
-        fig.add_vline(x=crossing.d_crit, line_dash="dash",
-                      annotation_text=f"D_crit ≈ {crossing.d_crit:.0f} (norm curves)")
+        _vline(fig, crossing.d_crit, f"D_crit ≈ {crossing.d_crit:.0f} (norm curves)", (0, 1),
+               "dash", "#000000")
     fig.update_xaxes(type="log", title_text="training-set size D' of the continued run")
     fig.update_yaxes(title_text=f"test accuracy after {steps} steps", range=[0, 1.02])
     fig.update_layout(title="Ungrokking", template="plotly_white", height=450)
@@ -399,25 +408,30 @@ def ungrok_figure(table: pd.DataFrame, steps: int, crossing: Crossing | None = N
 
 def plateau_class(
     metrics: pd.DataFrame, grok_acc: float = 0.95, semi_acc: float = 0.2,
-    tail: float = 0.1,
+    tail: float = 0.1, flat_tol: float = 0.05,
 ) -> str:
     """Classify a run by its final test-accuracy plateau (semi-grokking, Varma et al. 2023).
 
     The plateau is the mean test accuracy over the last ``tail`` fraction of the logged
     steps. ``unfitted``: train accuracy never reaches 99%. ``grokked``: plateau >=
-    ``grok_acc``. ``semi-grokked``: a middling plateau (>= ``semi_acc``) reached with a
-    delay: test accuracy first reaches half the plateau after train accuracy reached 99%.
-    ``memorized``: the rest. Varma et al. observe semi-grokking for training sets near
-    D_crit, where neither circuit is clearly more efficient.
+    ``grok_acc``. ``rising``: below that, and test accuracy still climbs by more than
+    ``flat_tol`` across the tail (no plateau yet: the run needs a longer budget before it
+    can be called semi-grokked). ``semi-grokked``: a flat, middling plateau (>= ``semi_acc``)
+    reached with a delay: test accuracy first reaches half the plateau after train accuracy
+    reached 99%. ``memorized``: the rest. Varma et al. observe semi-grokking for training
+    sets near D_crit, where neither circuit is clearly more efficient.
     """
     t = metrics.sort_values("step")
     n_tail = max(1, int(round(len(t) * tail)))
-    plateau = float(t["test_acc"].iloc[-n_tail:].mean())
+    acc = t["test_acc"].to_numpy()
+    plateau = float(acc[-n_tail:].mean())
     fit = t.loc[t["train_acc"] >= 0.99, "step"]
     if fit.empty:
         return "unfitted"
     if plateau >= grok_acc:
         return "grokked"
+    if acc[-1] - acc[-n_tail] > flat_tol:
+        return "rising"
     rise = t.loc[t["test_acc"] >= plateau / 2, "step"]
     if plateau >= semi_acc and not rise.empty and rise.iloc[0] > fit.iloc[0]:
         return "semi-grokked"

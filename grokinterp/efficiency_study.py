@@ -226,8 +226,8 @@ def semi_grokking_figure(traces: pd.DataFrame, curves: pd.DataFrame, crossing: C
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    colors = {"grokked": "#2ca02c", "semi-grokked": "#ff7f0e", "memorized": "#d62728",
-              "unfitted": "#7f7f7f"}
+    colors = {"grokked": "#2ca02c", "semi-grokked": "#ff7f0e", "rising": "#9467bd",
+              "memorized": "#d62728", "unfitted": "#7f7f7f"}
     near = near_dcrit(sizes, crossing, raw_crossing(curves))
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06)
     gen = curves[(curves["kind"] == "gen") & curves["D"].isin(near)]
