@@ -380,7 +380,7 @@ def crossing_lines(crossing: Crossing, raw: Crossing, level: pd.Series) -> list[
         f"generalizing circuit's norm (true-label runs with >= {GENERALIZING_SHARE:.0%} of "
         "the logit norm in the trig subspace): "
         + (f"{level.mean():.2f} (per seed {[round(float(x), 2) for x in level]})"
-           if len(level) else "no run generalized"),
+           if len(level) else "no true-label run reached that share"),
         f"D_crit, where memorization's norm reaches it: {_fmt(crossing)}",
         f"the measured curves cross (true-label runs generalize within the budget above): "
         f"{_fmt(raw)}",
