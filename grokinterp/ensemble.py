@@ -155,18 +155,11 @@ class _Ensemble:
         self.d_out = self.model_cfg.d_vocab_out or ds0.n_classes
         self.labels = _stack([d.labels for d in datasets]).to(device)  # (M, N)
         self.train_mask = _stack([d.train_mask for d in datasets]).to(device)  # (M, N)
-        n_train = self.train_mask.sum(1)
-        d_max = int(n_train.max())
-        idx = torch.zeros(self.m, d_max, dtype=torch.long)
-        weight = torch.zeros(self.m, d_max, dtype=torch.float64)
-        for i, d in enumerate(datasets):
-            rows = torch.nonzero(d.train_mask).flatten()  # the order train.py uses
-            idx[i, : len(rows)] = rows
-            weight[i, : len(rows)] = 1.0 / len(rows)
-        self.train_idx, self.train_w = idx.to(device), weight.to(device)
-        self.n_train = [int(x) for x in n_train]
-        self.x_train = self.inputs[self.train_idx]  # (M, D, 3)
-        self.y_train = torch.gather(self.labels, 1, self.train_idx)  # (M, D)
+        self.n_train = [int(x) for x in self.train_mask.sum(1)]
+        self.x_train, self.y_train, self.train_w = self._padded(
+            [torch.nonzero(d.train_mask).flatten() for d in datasets])  # the order of train.py
+        self.x_test, self.y_test, self.test_w = self._padded(
+            [torch.nonzero(~d.train_mask).flatten() for d in datasets])
         # per-member hyper-parameters, shaped to broadcast over a stacked parameter
         o = [c.optim for c in cfgs]
         self.wd = torch.tensor([x.weight_decay for x in o], dtype=torch.float64)
@@ -215,33 +208,34 @@ class _Ensemble:
 
     def views(self, flat: Tensor) -> dict[str, Tensor]:
         """Named (members, *shape) views into a flat (members, n_params) buffer."""
-        out, offset = {}, 0
-        for name, shape in self.layout:
-            size = int(np.prod(shape))
-            out[name] = flat[:, offset : offset + size].view(self.m, *shape)
-            offset += size
-        return out
+        if not hasattr(self, "_sizes"):
+            self._sizes = [int(np.prod(shape)) for _, shape in self.layout]
+        parts = flat.split(self._sizes, dim=1)
+        return {name: part.view(self.m, *shape)
+                for (name, shape), part in zip(self.layout, parts, strict=True)}
 
     @torch.no_grad()
     def _adamw(self, p: Tensor, m: Tensor, v: Tensor, lr: Tensor, t: int,
-               active: Tensor) -> None:
+               active: list[bool]) -> None:
         """torch.optim.AdamW's update of flat (members, n_params) buffers, in place, with
         per-member hyper-parameters; members that have stopped are left unchanged."""
         g = p.grad
         assert g is not None
-        frozen = torch.nonzero(active == 0).flatten()
-        saved = (p[frozen].clone(), m[frozen].clone(), v[frozen].clone())
+        frozen = [i for i, a in enumerate(active) if not a]
+        saved = (p[frozen].clone(), m[frozen].clone(), v[frozen].clone()) if frozen else None
+
         def col(x: Tensor) -> Tensor:
             return x.reshape(-1, 1).to(device=p.device, dtype=p.dtype)
 
-        step_size = col(lr.double() / (1 - self.b1**t))
+        step_size = col(lr / (1 - self.b1**t))
         bc2_sqrt = col(torch.sqrt(1 - self.b2**t))
-        p.mul_(1 - col(lr) * col(self.wd))
-        m.lerp_(g, 1 - col(self.b1))
-        v.mul_(col(self.b2)).addcmul_(g, g * (1 - col(self.b2)))
+        p.mul_(1 - col(lr * self.wd))
+        m.lerp_(g, col(1 - self.b1))
+        v.mul_(col(self.b2)).addcmul_(g, g * col(1 - self.b2))
         denom = (v.sqrt() / bc2_sqrt).add_(col(self.eps))
         p.sub_(step_size * m / denom)
-        p[frozen], m[frozen], v[frozen] = saved
+        if saved is not None:
+            p[frozen], m[frozen], v[frozen] = saved
 
     def _losses(self, params: dict[str, Tensor], x: Tensor, y: Tensor,
                 w: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -261,11 +255,20 @@ class _Ensemble:
 
     @torch.no_grad()
     def _test_metrics(self, params: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        test = ~self.train_mask
-        w = test.double() / test.sum(1, keepdim=True)
-        x = self.inputs.expand(self.m, *self.inputs.shape)
-        loss, acc, _ = self._losses(params, x, self.labels, w)
+        loss, acc, _ = self._losses(params, self.x_test, self.y_test, self.test_w)
         return loss, acc
+
+    def _padded(self, rows: list[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        """Each member's rows (pair indices) as a padded (M, n_max, 3) batch of inputs,
+        (M, n_max) labels and (M, n_max) float64 weights 1/n (0 on padding)."""
+        n_max = max(len(r) for r in rows)
+        idx = torch.zeros(self.m, n_max, dtype=torch.long)
+        weight = torch.zeros(self.m, n_max, dtype=torch.float64)
+        for i, r in enumerate(rows):
+            idx[i, : len(r)] = r
+            weight[i, : len(r)] = 1.0 / max(len(r), 1)
+        idx = idx.to(self.device)
+        return self.inputs[idx], torch.gather(self.labels, 1, idx), weight.to(self.device)
 
     def run(self, progress: bool, status: StatusFn | None) -> None:
         cfgs, dirs = self.cfgs, self.dirs
@@ -275,7 +278,7 @@ class _Ensemble:
         ckpts = set(checkpoint_steps(cfgs[0].schedule, max_steps))
         step = loops[0].step
         stop_at: list[int | None] = [lp.stop_at for lp in loops]
-        active = torch.ones(self.m, device=self.device)
+        active = [True] * self.m
         files = [(d / rundir.METRICS).open("a") for d in dirs]
         t0 = [time.perf_counter() - lp.wall_time for lp in loops]
         if status is not None:
@@ -285,7 +288,7 @@ class _Ensemble:
                    desc=f"ensemble of {self.m}")
         try:
             while True:
-                last = [bool(active[i]) and (step >= max_steps or _reached(step, stop_at[i]))
+                last = [active[i] and (step >= max_steps or _reached(step, stop_at[i]))
                         for i in range(self.m)]
                 params = self.views(flat)
                 loss, acc, _ = self._losses(params, self.x_train, self.y_train, self.train_w)
@@ -322,11 +325,11 @@ class _Ensemble:
                                    if t > 0 else {})
                         write_state(dirs[i], moments, t, lp, gen_states[i], perms[i])
                     if last[i]:
-                        active[i] = 0.0
+                        active[i] = False
                         files[i].close()
                         if status is not None:
                             status(dirs[i], "done")
-                if not bool(active.any()):
+                if not any(active):
                     break
                 flat.grad = None
                 loss.sum().backward()
