@@ -3,7 +3,7 @@
 * ``nanda``: Nanda et al. 2023 (arXiv 2301.05217): a + b mod 113, 30% of pairs for
   training, 1-layer transformer (d_model 128, 4 heads of 32, d_mlp 512, ReLU, no
   LayerNorm), full-batch AdamW lr 1e-3, weight decay 1, betas (0.9, 0.98), 10 warm-up
-  steps, 40k steps. About 0.05 s a step on 2 CPU cores with our forward.
+  steps, 40k steps. About 0.04 s a step on 2 CPU cores with our forward.
 * ``quick``: a smaller setup that groks in well under 3 minutes on 2 CPU cores (see
   README for the measured landmarks); for demos and tests.
 * ``efficiency``: the CPU-sized circuit-efficiency study (Varma et al. 2023; README,
