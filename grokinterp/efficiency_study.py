@@ -292,6 +292,9 @@ def judge(curves: pd.DataFrame, crossing: Crossing, transitions: dict[float, flo
             "held" if slope > 0 else "did not hold",
             f"fitted slope {slope:.2f} per unit of ln D; mean norm {mem.iloc[0]:.1f} at "
             f"D={mem.index[0]} to {mem.iloc[-1]:.1f} at D={mem.index[-1]}")
+    else:
+        v["memorization norm grows with D"] = (
+            "undecided", f"memorization runs reached the loss target at {len(mem)} size(s)")
     gen = ok[(ok["kind"] == "gen") & (ok["final_test_acc"] >= GENERALIZED_ACC)]
     g = gen.groupby("D")["final_param_norm"].mean()
     if len(g) >= 2:

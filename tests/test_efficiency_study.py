@@ -119,6 +119,10 @@ def test_judge_reports_what_disagrees():
     assert v["ungrokking transition independent of weight decay"][0] == "held"
     assert v["semi-grokking near D_crit"][0] == "did not hold"
     assert "D=[800]" in v["semi-grokking near D_crit"][1]
+    # runs that missed the loss target leave a prediction undecided, never unreported
+    v = judge(semi.assign(reached_target=False), Crossing(None, [], None), {}, [100, 200])
+    assert v["memorization norm grows with D"][0] == "undecided"
+    assert len(v) == 6
 
 
 def test_generalizing_share_of_shipped_grokked_run():
