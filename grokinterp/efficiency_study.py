@@ -41,7 +41,7 @@ from grokinterp.efficiency import (
     ungrok_figure,
     ungrokking,
 )
-from grokinterp.errors import ConfigError
+from grokinterp.errors import ConfigError, RunDirError
 from grokinterp.io import atomic_write_text
 
 GENERALIZED_ACC = 0.95  # a run "generalized" when its final test accuracy reaches this
@@ -134,9 +134,14 @@ def run_study(
     if not seeds:
         raise ConfigError("seeds: give at least one seed")
     out = Path(out_dir)
-    curves, crossing = norm_curves(base, sizes, seeds, target_loss, out / "curves",
-                                   max_steps=max_steps, backend=backend, progress=progress,
-                                   device=device)
+    try:
+        curves, crossing = norm_curves(base, sizes, seeds, target_loss, out / "curves",
+                                       max_steps=max_steps, backend=backend,
+                                       progress=progress, device=device)
+    except RunDirError as e:
+        raise RunDirError(f"{out / 'curves'}: holds curve runs made with other settings "
+                          f"(base, sizes, seeds or steps); choose another output directory, "
+                          f"or remove that folder to redo them ({e})") from None
     traces = _traces(out / "curves", curves)
     atomic_write_text(out / "traces.csv", traces.to_csv(index=False))
     gen = curves[(curves["kind"] == "gen") & (curves["final_test_acc"] >= GENERALIZED_ACC)]
@@ -150,9 +155,15 @@ def run_study(
         source = rundir.checkpoint_path(run_dir, last)
         below = [d for d in (ungrok_sizes or extend_below(sizes, 2)) if d < row["D"]]
         if below:
-            ungrok, transitions = ungrokking(source, below, weight_decays, ungrok_steps,
-                                             out / "ungrok", backend=backend,
-                                             progress=progress, device=device)
+            try:
+                ungrok, transitions = ungrokking(source, below, weight_decays, ungrok_steps,
+                                                 out / "ungrok", backend=backend,
+                                                 progress=progress, device=device)
+            except RunDirError as e:
+                raise RunDirError(
+                    f"{out / 'ungrok'}: holds ungrokking runs made with other settings "
+                    f"(sizes, weight decays, steps or source run); remove that folder to redo "
+                    f"them with these (the curves are kept) ({e})") from None
     verdicts = judge(curves, crossing, transitions, sizes)
     figs: dict[str, Any] = {"norm_vs_d": norm_vs_d_figure(curves, crossing)}
     if len(ungrok):
@@ -175,7 +186,6 @@ def load_study(out_dir: str | Path) -> tuple[pd.DataFrame, Crossing, pd.DataFram
     directories reads too): ``(curves, crossing, traces, ungrok)``; ``ungrok`` is empty when
     that step was skipped."""
     from grokinterp.efficiency import crossing_from_table
-    from grokinterp.errors import RunDirError
 
     out = Path(out_dir)
     if not (out / "curves" / "curves.csv").exists():

@@ -182,6 +182,13 @@ def test_study_end_to_end(tmp_path, capsys):
     assert main(args) == 0
     assert {p: p.stat().st_mtime for p in (out / "curves").rglob("*.safetensors")} == mtimes
     pd.testing.assert_frame_equal(pd.read_csv(out / "curves" / "curves.csv"), curves)
+    # other ungrokking settings over the same study: one line that says what to remove,
+    # and nothing is touched
+    before = (out / "ungrok" / "ungrokking.csv").read_text()
+    assert main([*args[:-4], "1,3", *args[-3:]]) == 2
+    err = capsys.readouterr().err
+    assert "ungrok: holds ungrokking runs made with other settings" in err
+    assert err.count("\n") == 1 and (out / "ungrok" / "ungrokking.csv").read_text() == before
     # bad input: one line, exit 2
     assert main([*args[:4], "--sizes", "80,40", *args[6:]]) == 2
     assert "ascending" in capsys.readouterr().err
