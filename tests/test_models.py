@@ -142,3 +142,32 @@ def test_members_axis_equals_one_model_at_a_time(ds, n_layers):
         want_logits, want_hidden = answer_forward(m, rows[i], cfg)
         assert torch.allclose(logits[i], want_logits, atol=1e-5)
         assert torch.allclose(hidden[i], want_hidden, atol=1e-5)
+
+
+@pytest.mark.parametrize("n_layers", [1, 2])
+def test_fast_forward_gradients_equal_the_bridge(ds, n_layers):
+    # the fast forward's look-ups have their own backward (index_add) and a 1-block model
+    # reads its attention scores from a table: the gradients must be the bridge's
+    import torch.nn.functional as F
+
+    cfg = ModelConfig(n_layers=n_layers, d_model=32, n_heads=4, d_head=8, d_mlp=64)
+    params = {k: v.clone().requires_grad_(True) for k, v in _params(cfg, seed=7).items()}
+    x, y = ds.inputs[:60], ds.labels[:60]
+    F.cross_entropy(answer_logits(params, x, cfg), y).backward()
+    model = build_model(cfg, {k: v.detach() for k, v in params.items()})
+    F.cross_entropy(model(x)[:, -1], y).backward()
+    native = model.original_model
+    nh, dh = cfg.n_heads, cfg.d_head
+
+    def close(ours, theirs):
+        assert ours.shape == theirs.shape
+        assert (ours - theirs).abs().max() <= 1e-4 * theirs.abs().max() + 1e-7
+
+    close(params["embed.W_E"].grad, native.tok_embed.weight.grad)
+    close(params["pos_embed.W_pos"].grad, native.pos.weight.grad)
+    for i, layer in enumerate(native.layers):
+        for w, lin in (("W_Q", layer.attn.q), ("W_K", layer.attn.k), ("W_V", layer.attn.v)):
+            g = params[f"blocks.{i}.attn.{w}"].grad
+            close(g.permute(0, 2, 1).reshape(nh * dh, cfg.d_model), lin.weight.grad)
+        close(params[f"blocks.{i}.attn.W_O"].grad.reshape(nh * dh, cfg.d_model).T,
+              layer.attn.o.weight.grad)
