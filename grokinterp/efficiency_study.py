@@ -68,10 +68,10 @@ def default_sizes(base: dict[str, Any], n: int = 7) -> list[int]:
     for n = 7): for a + b mod 47, 199 .. 1590. Wide enough to bracket D_crit for the
     presets we measured (README, "Circuit efficiency"); pass sizes for other setups."""
     from grokinterp.sweep import expand
-    from grokinterp.tasks import make_dataset
+    from grokinterp.tasks import get_task
 
     cfg = expand({"base": base, "overrides": base.get("overrides") or {}})[0].config
-    total = len(make_dataset(cfg.task).labels)
+    total = get_task(cfg.task.name).n_pairs(cfg.task)
     return geometric_sizes(round(0.09 * total), round(0.72 * total), n)
 
 

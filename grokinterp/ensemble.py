@@ -35,7 +35,7 @@ from grokinterp.config import TrainConfig
 from grokinterp.errors import ConfigError
 from grokinterp.io import save_tensors
 from grokinterp.models import answer_logits
-from grokinterp.tasks import make_dataset
+from grokinterp.tasks import make_dataset, train_size
 from grokinterp.train import (
     _Loop,
     _prepare_dir,
@@ -103,8 +103,7 @@ def train_groups(jobs: Sequence[tuple[TrainConfig, Path]], *, progress: bool = T
     for cfg, d in jobs:
         groups.setdefault(shape_key(cfg), []).append((cfg, d))
     for members in groups.values():
-        n_train = [int(make_dataset(c.task).train_mask.sum()) for c, _ in members]
-        for batch in split_by_size(n_train):
+        for batch in split_by_size([train_size(c.task) for c, _ in members]):
             train_ensemble([members[i][0] for i in batch], [members[i][1] for i in batch],
                            progress=progress, status=status, device=device)
 
@@ -154,10 +153,9 @@ class _Ensemble:
         self.d_vocab, self.n_classes = ds0.d_vocab, ds0.n_classes
         self.d_out = self.model_cfg.d_vocab_out or ds0.n_classes
         self.labels = _stack([d.labels for d in datasets]).to(device)  # (M, N)
-        self.train_mask = _stack([d.train_mask for d in datasets]).to(device)  # (M, N)
-        self.n_train = [int(x) for x in self.train_mask.sum(1)]
-        self.x_train, self.y_train, self.train_w = self._padded(
-            [torch.nonzero(d.train_mask).flatten() for d in datasets])  # the order of train.py
+        train_rows = [torch.nonzero(d.train_mask).flatten() for d in datasets]  # train.py's order
+        self.n_train = [len(r) for r in train_rows]
+        self.x_train, self.y_train, self.train_w = self._padded(train_rows)
         self.x_test, self.y_test, self.test_w = self._padded(
             [torch.nonzero(~d.train_mask).flatten() for d in datasets])
         # per-member hyper-parameters, shaped to broadcast over a stacked parameter
@@ -193,6 +191,7 @@ class _Ensemble:
                     (d / rundir.METRICS).unlink()
         names = list(per_member[0])
         self.layout = [(n, tuple(per_member[0][n].shape)) for n in names]
+        self.sizes = [int(np.prod(shape)) for _, shape in self.layout]
 
         def flat(tensors: list[dict[str, Tensor]]) -> Tensor:
             return torch.cat([_stack([t[n] for t in tensors]).flatten(1) for n in names],
@@ -208,9 +207,7 @@ class _Ensemble:
 
     def views(self, flat: Tensor) -> dict[str, Tensor]:
         """Named (members, *shape) views into a flat (members, n_params) buffer."""
-        if not hasattr(self, "_sizes"):
-            self._sizes = [int(np.prod(shape)) for _, shape in self.layout]
-        parts = flat.split(self._sizes, dim=1)
+        parts = flat.split(self.sizes, dim=1)
         return {name: part.view(self.m, *shape)
                 for (name, shape), part in zip(self.layout, parts, strict=True)}
 

@@ -256,6 +256,19 @@ def _generator(seed: int) -> torch.Generator:
     return g
 
 
+def train_size(cfg: TaskConfig) -> int:
+    """The number of training pairs of a task config (``train_size``, or ``train_fraction``
+    of all pairs, rounded down); raises ConfigError unless it leaves both sets non-empty."""
+    n_pairs = get_task(cfg.name).n_pairs(cfg)
+    d = cfg.train_size if cfg.train_size is not None else int(cfg.train_fraction * n_pairs)  # type: ignore[operator]
+    if not 1 <= d < n_pairs:
+        raise ConfigError(
+            f"config field task.train_fraction: {cfg.train_fraction} of {n_pairs} pairs gives "
+            f"a training set of {d}; it must have between 1 and {n_pairs - 1} pairs"
+        )
+    return d
+
+
 def make_dataset(cfg: TaskConfig) -> Dataset:
     """Build every pair, its label and the seeded split of a task config."""
     spec = get_task(cfg.name)
@@ -275,12 +288,7 @@ def make_dataset(cfg: TaskConfig) -> Dataset:
         # a separate stream from the table's, so random_table + random_labels is well defined
         labels = labels[torch.randperm(len(labels), generator=_generator(cfg.label_seed + 1))]
     n_pairs = len(a)
-    d = cfg.train_size if cfg.train_size is not None else int(cfg.train_fraction * n_pairs)  # type: ignore[operator]
-    if not 1 <= d < n_pairs:
-        raise ConfigError(
-            f"config field task.train_fraction: {cfg.train_fraction} of {n_pairs} pairs gives "
-            f"a training set of {d}; it must have between 1 and {n_pairs - 1} pairs"
-        )
+    d = train_size(cfg)
     if cfg.split_method == "python_random":
         perm = list(range(n_pairs))
         random.Random(cfg.split_seed).shuffle(perm)
