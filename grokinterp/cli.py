@@ -317,23 +317,35 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0 if counts.get("failed", 0) == 0 else 1
 
 
+def _add_curve_base(p: argparse.ArgumentParser, preset: str, note: str) -> None:
+    """The options that ``efficiency curves`` and ``efficiency study`` share: the base
+    config, the seeds and the training-loss target."""
+    p.add_argument("--preset", default=preset, choices=sorted(PRESETS),
+                   help=f"base config (default: {preset}{note})")
+    p.add_argument("--config", type=Path, default=None, help="base config.json instead")
+    p.add_argument("--seeds", type=_int_list, default=[0, 1, 2], help="default: 0,1,2")
+    p.add_argument("--target-loss", type=float, default=0.01,
+                   help="training-loss target (default 0.01)")
+
+
+def _curve_base(args: argparse.Namespace) -> dict[str, str]:
+    """The sweep base of ``efficiency curves`` / ``study``: --config if given, else --preset."""
+    return {"config": str(args.config)} if args.config else {"preset": args.preset}
+
+
 def _add_efficiency(sub: Any) -> None:
     p = sub.add_parser(
         "efficiency", help="circuit-efficiency experiments (Varma et al. 2023)",
         description="Circuit-efficiency experiments of Varma et al. 2023: 'curves' trains "
         "memorization-only and generalizing networks to a training-loss target over a grid of "
         "training-set sizes and estimates D_crit where their parameter norms cross; 'ungrok' "
-        "continues a grokked checkpoint on nested smaller training sets.")
+        "continues a grokked checkpoint on nested smaller training sets; 'study' runs both "
+        "and checks the paper's predictions.")
     kinds = p.add_subparsers(dest="experiment", required=True)
     c = kinds.add_parser("curves", help="parameter norm at a loss target against D; D_crit")
-    c.add_argument("--preset", default="quick", choices=sorted(PRESETS),
-                   help="base config (default: quick)")
-    c.add_argument("--config", type=Path, default=None, help="base config.json instead")
+    _add_curve_base(c, "quick", "")
     c.add_argument("--sizes", type=_int_list, required=True,
                    help="comma-separated training-set sizes D, ascending")
-    c.add_argument("--seeds", type=_int_list, default=[0, 1, 2], help="default: 0,1,2")
-    c.add_argument("--target-loss", type=float, default=0.01,
-                   help="training-loss target (default 0.01)")
     c.add_argument("--max-steps", type=int, default=20_000, help="step budget per run")
     c.add_argument("--read-at", choices=["converged", "first"], default="converged",
                    help="read the norm after max-steps (converged) or at the first step the "
@@ -353,15 +365,10 @@ def _add_efficiency(sub: Any) -> None:
         description="Curves over a geometric grid of D with several seeds, D_crit, ungrokking "
         "from the largest generalized run at several weight decays, semi-grokking near D_crit; "
         "figures, traces.csv and a report that checks each prediction of Varma et al. 2023.")
-    st.add_argument("--preset", default="efficiency", choices=sorted(PRESETS),
-                    help="base config (default: efficiency, the CPU-sized study)")
-    st.add_argument("--config", type=Path, default=None, help="base config.json instead")
+    _add_curve_base(st, "efficiency", ", the CPU-sized study")
     st.add_argument("--sizes", type=_int_list, default=None,
                     help="comma-separated training-set sizes D (default: 7 sizes evenly "
                     "spaced in log D from 9%% to 72%% of all pairs)")
-    st.add_argument("--seeds", type=_int_list, default=[0, 1, 2], help="default: 0,1,2")
-    st.add_argument("--target-loss", type=float, default=0.01,
-                    help="training-loss target (default 0.01)")
     st.add_argument("--max-steps", type=int, default=4000,
                     help="steps of each curve run (default 4000)")
     st.add_argument("--weight-decays", type=_float_list, default=[0.5, 2.0],
@@ -384,14 +391,13 @@ def _cmd_efficiency(args: argparse.Namespace) -> int:
 
     progress = not args.no_progress
     if args.experiment == "curves":
-        base = {"config": str(args.config)} if args.config else {"preset": args.preset}
-        efficiency.norm_curves(base, args.sizes, args.seeds, args.target_loss, args.out,
-                               max_steps=args.max_steps, read_at=args.read_at,
+        efficiency.norm_curves(_curve_base(args), args.sizes, args.seeds, args.target_loss,
+                               args.out, max_steps=args.max_steps, read_at=args.read_at,
                                backend=args.backend, progress=progress, device=args.device)
     elif args.experiment == "study":
         from grokinterp import efficiency_study
 
-        base = {"config": str(args.config)} if args.config else {"preset": args.preset}
+        base = _curve_base(args)
         sizes = args.sizes or efficiency_study.default_sizes(base)
         efficiency_study.run_study(base, sizes, args.seeds, args.out,
                                    target_loss=args.target_loss, max_steps=args.max_steps,
