@@ -241,12 +241,8 @@ def crossing_from_table(table: pd.DataFrame) -> Crossing:
     (:func:`estimate_dcrit` against a flat curve). Seeds with no generalized run, and sizes
     where some seed's memorization run missed the loss target, are left out."""
     mem, level = _norm_pivot(table, "mem"), generalizing_norms(table)
-    seeds = [s for s in mem.index if s in level.index]
-    cols = [d for d in sorted(mem.columns) if not mem.loc[seeds, d].isna().any()]
-    if len(cols) < 2 or not seeds:
-        return Crossing(None, [], None)
-    flat = np.repeat(level.loc[seeds].to_numpy()[:, None], len(cols), axis=1)
-    return estimate_dcrit(cols, mem.loc[seeds, cols].to_numpy(), flat.tolist())
+    flat = pd.DataFrame({d: level for d in mem.columns})  # (seed, D): the level at every D
+    return _paired_crossing(mem, flat)
 
 
 def raw_crossing(table: pd.DataFrame) -> Crossing:
@@ -255,13 +251,19 @@ def raw_crossing(table: pd.DataFrame) -> Crossing:
     generalize within the step budget they memorize and the curves coincide, so this marks
     that D: an upper bound on D_crit that moves with the budget (grokking slows down as D
     approaches D_crit from above)."""
-    mem, gen = _norm_pivot(table, "mem"), _norm_pivot(table, "gen")
-    seeds = [s for s in mem.index if s in gen.index]
-    cols = [d for d in sorted(mem.columns) if d in gen.columns
-            and not mem.loc[seeds, d].isna().any() and not gen.loc[seeds, d].isna().any()]
+    return _paired_crossing(_norm_pivot(table, "mem"), _norm_pivot(table, "gen"))
+
+
+def _paired_crossing(mem: pd.DataFrame, other: pd.DataFrame) -> Crossing:
+    """:func:`estimate_dcrit` on two (seed x D) norm tables: the seeds in both, the sizes
+    where every such seed has both values."""
+    seeds = [s for s in mem.index if s in other.index]
+    cols = [d for d in sorted(mem.columns) if d in other.columns
+            and not mem.loc[seeds, d].isna().any() and not other.loc[seeds, d].isna().any()]
     if len(cols) < 2 or not seeds:
         return Crossing(None, [], None)
-    return estimate_dcrit(cols, mem.loc[seeds, cols].to_numpy(), gen.loc[seeds, cols].to_numpy())
+    return estimate_dcrit(cols, mem.loc[seeds, cols].to_numpy(),
+                          other.loc[seeds, cols].to_numpy())
 
 
 def _vline(fig: Any, x: float, name: str, span: tuple[float, float], dash: str,

@@ -33,6 +33,7 @@ import pandas as pd
 from grokinterp import rundir
 from grokinterp.efficiency import (
     Crossing,
+    crossing_from_table,
     crossing_lines,
     generalizing_norms,
     norm_curves,
@@ -185,8 +186,6 @@ def load_study(out_dir: str | Path) -> tuple[pd.DataFrame, Crossing, pd.DataFram
     """Read what :func:`run_study` wrote (the tables only, so a copy without the run
     directories reads too): ``(curves, crossing, traces, ungrok)``; ``ungrok`` is empty when
     that step was skipped."""
-    from grokinterp.efficiency import crossing_from_table
-
     out = Path(out_dir)
     if not (out / "curves" / "curves.csv").exists():
         raise RunDirError(f"{out}: not a study directory (no curves/curves.csv); write one "
