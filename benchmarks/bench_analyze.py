@@ -4,7 +4,7 @@ Builds a run directory with 100 checkpoints of the nanda model (p=113, 1 layer, 
 d_mlp 512; random weights, since the cost does not depend on their values) unless
 ``--run DIR`` points at a real run, and times:
 
-* ours: ``grokinterp.analysis.analyze`` (every measure, no figures) over all checkpoints;
+* ours: ``grokinterp.analysis.table.analyze`` (every measure, no figures) over all checkpoints;
 * reference: a straightforward per-checkpoint loop, the way a notebook does it: build the
   TransformerLens model of each checkpoint (``Run.model``), ``run_with_cache`` over all
   p^2 pairs, then the same measure functions on its logits and ``hook_post``. It runs on
@@ -25,12 +25,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from grokinterp import fourier, measures, rundir
-from grokinterp.analysis import analyze
-from grokinterp.io import atomic_write_text, save_tensors
+from grokinterp.analysis import fourier, measures
+from grokinterp.analysis.table import analyze
 from grokinterp.models import init_params
 from grokinterp.presets import PRESETS
-from grokinterp.run import Run
+from grokinterp.runs import layout
+from grokinterp.runs.io import atomic_write_text, save_tensors
+from grokinterp.runs.run import Run
 
 KEYS = [14, 35, 41, 42, 52]
 
@@ -38,11 +39,11 @@ KEYS = [14, 35, 41, 42, 52]
 def synthetic_run(folder: Path, n: int) -> Path:
     cfg = PRESETS["nanda"]
     folder.mkdir(parents=True)
-    atomic_write_text(folder / rundir.CONFIG, cfg.to_json())
+    atomic_write_text(folder / layout.CONFIG, cfg.to_json())
     for i in range(n):
         g = torch.Generator().manual_seed(i)
         params = init_params(cfg.model, 114, 113, g)
-        save_tensors(rundir.checkpoint_path(folder, i * 100), params, {"step": str(i * 100)})
+        save_tensors(layout.checkpoint_path(folder, i * 100), params, {"step": str(i * 100)})
     return folder
 
 
@@ -89,9 +90,11 @@ def main() -> None:
             run_dir = synthetic_run(tmp / "run", args.checkpoints)
         run = Run(run_dir)
         steps = run.steps[: args.checkpoints]
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-              f"{len(steps)} checkpoints of p={run.config.task.p}, d_model "
-              f"{run.config.model.d_model}, d_mlp {run.config.model.d_mlp}")
+        print(
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+            f"{len(steps)} checkpoints of p={run.config.task.p}, d_model "
+            f"{run.config.model.d_model}, d_mlp {run.config.model.d_mlp}"
+        )
         run.model(steps[0])  # import TransformerLens before timing either side
         t = time.perf_counter()
         analyze(run_dir, steps=steps, key_freqs=KEYS, progress=False, figures=False)
@@ -100,10 +103,14 @@ def main() -> None:
         t = time.perf_counter()
         reference(run, ref_steps)
         ref = (time.perf_counter() - t) * len(steps) / len(ref_steps)
-        print(f"ours      {ours:7.1f} s for {len(steps)} checkpoints "
-              f"({ours / len(steps) * 1e3:.0f} ms each)")
-        print(f"reference {ref:7.1f} s for {len(steps)} checkpoints (measured on "
-              f"{len(ref_steps)}, scaled) -> ours is {ref / ours:.1f}x faster")
+        print(
+            f"ours      {ours:7.1f} s for {len(steps)} checkpoints "
+            f"({ours / len(steps) * 1e3:.0f} ms each)"
+        )
+        print(
+            f"reference {ref:7.1f} s for {len(steps)} checkpoints (measured on "
+            f"{len(ref_steps)}, scaled) -> ours is {ref / ours:.1f}x faster"
+        )
     finally:
         shutil.rmtree(tmp)
 

@@ -4,7 +4,7 @@ The 16 runs are a small 1-layer transformer (d_model 32, 4 heads of 8, d_mlp 128
 a + b mod 23 with 16 seeds, full batch, ``--steps`` steps each (default 300), logged every
 10 steps, few checkpoints. Each backend trains all 16 into a fresh directory in this run:
 
-* sequential: ``grokinterp.train.train`` for each run, one after another;
+* sequential: ``grokinterp.training.loop.train`` for each run, one after another;
 * local: ``grokinterp sweep`` with a pool of one process per core;
 * ensemble: ``grokinterp sweep --backend ensemble`` (one batched computation).
 
@@ -23,16 +23,25 @@ from pathlib import Path
 
 import torch
 
-from grokinterp.sweep import expand, run_sweep
-from grokinterp.train import train
+from grokinterp.experiments.sweep import expand, run_sweep
+from grokinterp.training.loop import train
 
 
 def make_spec(runs: int, steps: int) -> dict:
     return {
         "base": {"preset": "quick"},
-        "overrides": {"p": 23, "train_fraction": 0.5, "d_model": 32, "d_head": 8, "d_mlp": 128,
-                      "max_steps": steps, "log_every": 10,
-                      "ckpt_log_count": 3, "ckpt_log_until": 10, "ckpt_every": steps},
+        "overrides": {
+            "p": 23,
+            "train_fraction": 0.5,
+            "d_model": 32,
+            "d_head": 8,
+            "d_mlp": 128,
+            "max_steps": steps,
+            "log_every": 10,
+            "ckpt_log_count": 3,
+            "ckpt_log_until": 10,
+            "ckpt_every": steps,
+        },
         "seeds": list(range(runs)),
     }
 
@@ -44,8 +53,10 @@ def main() -> None:
     args = ap.parse_args()
     spec = make_spec(args.runs, args.steps)
     tmp = Path(tempfile.mkdtemp())
-    print(f"torch {torch.__version__}, {os.cpu_count()} cores; {args.runs} runs of "
-          f"{args.steps} steps (p=23, d_model 32, d_mlp 128)")
+    print(
+        f"torch {torch.__version__}, {os.cpu_count()} cores; {args.runs} runs of "
+        f"{args.steps} steps (p=23, d_model 32, d_mlp 128)"
+    )
     try:
         times = {}
         t = time.perf_counter()
@@ -58,8 +69,10 @@ def main() -> None:
             times[backend] = time.perf_counter() - t
             assert (table["status"] == "done").all(), table
         for name, sec in times.items():
-            print(f"{name:>10}: {sec:7.1f} s, {args.runs / sec * 60:6.1f} runs/min, "
-                  f"{times['sequential'] / sec:4.1f}x sequential")
+            print(
+                f"{name:>10}: {sec:7.1f} s, {args.runs / sec * 60:6.1f} runs/min, "
+                f"{times['sequential'] / sec:4.1f}x sequential"
+            )
     finally:
         shutil.rmtree(tmp)
 

@@ -19,10 +19,9 @@ import time
 import torch
 
 from grokinterp.config import ModelConfig, TrainConfig, replace
-from grokinterp.models import answer_logits, build_model, init_params
+from grokinterp.models import answer_logits, build_model, cross_entropy64, init_params
 from grokinterp.presets import PRESETS
 from grokinterp.tasks import make_dataset
-from grokinterp.train import cross_entropy64
 
 
 def step_flops(m: ModelConfig, batch: int, d_vocab: int, d_out: int) -> float:
@@ -76,18 +75,23 @@ def bench(name: str, cfg: TrainConfig, steps: int, rate: float) -> None:
     x, y = ds.train_inputs, ds.train_labels
     g = torch.Generator()
     g.manual_seed(0)
-    params = {k: v.requires_grad_(True) for k, v in
-              init_params(cfg.model, ds.d_vocab, ds.n_classes, g).items()}
-    ours = time_steps(lambda inp: answer_logits(params, inp, cfg.model), list(params.values()),
-                      x, y, steps)
+    params = {
+        k: v.requires_grad_(True)
+        for k, v in init_params(cfg.model, ds.d_vocab, ds.n_classes, g).items()
+    }
+    ours = time_steps(
+        lambda inp: answer_logits(params, inp, cfg.model), list(params.values()), x, y, steps
+    )
     bridge = build_model(cfg.model, params)
     bridge.train()
     trainable = [p for p in bridge.parameters() if p.requires_grad]
     theirs = time_steps(lambda inp: bridge(inp)[:, -1], trainable, x, y, max(3, steps // 2))
     floor = step_flops(cfg.model, len(x), ds.d_vocab, ds.n_classes) / rate
-    print(f"{name:>6}: p={cfg.task.p:<4} batch={len(x):<5} ours {ours * 1e3:8.2f} ms/step | "
-          f"bridge loop {theirs * 1e3:8.2f} ms/step -> {theirs / ours:5.1f}x faster | "
-          f"FLOP floor {floor * 1e3:6.2f} ms -> {ours / floor:5.1f}x the floor")
+    print(
+        f"{name:>6}: p={cfg.task.p:<4} batch={len(x):<5} ours {ours * 1e3:8.2f} ms/step | "
+        f"bridge loop {theirs * 1e3:8.2f} ms/step -> {theirs / ours:5.1f}x faster | "
+        f"FLOP floor {floor * 1e3:6.2f} ms -> {ours / floor:5.1f}x the floor"
+    )
 
 
 def main() -> None:
@@ -95,8 +99,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     args = ap.parse_args()
     rate = matmul_rate()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"float32 matmul rate {rate / 1e9:.1f} GFLOP/s")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"float32 matmul rate {rate / 1e9:.1f} GFLOP/s"
+    )
     bench("nanda", PRESETS["nanda"], args.steps, rate)
     small = replace(PRESETS["nanda"], {"task": {"p": 31}})
     bench("small", small, args.steps * 5, rate)

@@ -2,21 +2,32 @@
 
 Every user mistake ends in one line on stderr (``grokinterp: error: ...``) and exit
 status 2, with nothing on disk lost.
+
+The parser needs only the config; each command's implementation (and torch,
+TransformerLens, plotly with it, seconds of imports) is loaded by :func:`_load` when that
+command runs, so that ``grokinterp --help`` answers at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import inspect
 import re
 import sys
 from pathlib import Path
-from types import UnionType
+from types import ModuleType, UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
+from grokinterp._version import __version__
 from grokinterp.config import SECTIONS, TrainConfig, config_flags, replace
 from grokinterp.errors import ConfigError, UserError
 from grokinterp.presets import PRESETS, get_preset
+
+
+def _load(module: str) -> ModuleType:
+    """A module the running command needs, imported now (see the module docstring)."""
+    return importlib.import_module(module)
 
 
 def _parser_for(typ: Any, flag: str) -> Any:
@@ -31,7 +42,8 @@ def _parser_for(typ: Any, flag: str) -> Any:
         if get_origin(base) is Literal:
             if text not in get_args(base):
                 raise argparse.ArgumentTypeError(
-                    f"expected one of {list(get_args(base))}, got {text!r}")
+                    f"expected one of {list(get_args(base))}, got {text!r}"
+                )
             return text
         if base is bool:
             if text.lower() in ("1", "true", "yes"):
@@ -56,7 +68,7 @@ def _metavar(typ: Any) -> str:
         base = next(a for a in get_args(typ) if a is not type(None))
     if get_origin(base) is Literal:
         return "{" + ",".join(get_args(base)) + "}"
-    return base.__name__.upper()
+    return str(base.__name__).upper()
 
 
 def _doc_for(section: str, name: str) -> str:
@@ -74,18 +86,30 @@ def _add_train(sub: Any) -> None:
         "(config.json, metrics.jsonl, checkpoints/, state/). Start from a preset or a "
         "config file and override any field with its flag.",
     )
-    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                   help="start from a named config (default: nanda)")
-    p.add_argument("--config", type=Path, default=None,
-                   help="start from a config.json (e.g. another run's); flags override it")
-    p.add_argument("--out", type=Path, default=None,
-                   help="run directory to write (default: runs/<preset>)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out (same config; max-steps may grow)")
-    p.add_argument("--force", action="store_true",
-                   help="delete whatever is in --out and start over")
-    p.add_argument("--device", type=_device, default="cpu",
-                   help="torch device (default: cpu)")
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=None,
+        help="start from a named config (default: nanda)",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="start from a config.json (e.g. another run's); flags override it",
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="run directory to write (default: runs/<preset>)"
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out (same config; max-steps may grow)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="delete whatever is in --out and start over"
+    )
+    p.add_argument("--device", type=_device, default="cpu", help="torch device (default: cpu)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     for section in [*SECTIONS, ""]:
         title = f"{section} config" if section else "run config"
@@ -93,14 +117,18 @@ def _add_train(sub: Any) -> None:
         for flag, (sec, name, typ) in config_flags().items():
             if sec != section:
                 continue
-            group.add_argument(f"--{flag}", dest=f"cfg__{sec}__{name}", type=_parser_for(typ, flag),
-                               default=None, metavar=_metavar(typ), help=_doc_for(sec, name))
+            group.add_argument(
+                f"--{flag}",
+                dest=f"cfg__{sec}__{name}",
+                type=_parser_for(typ, flag),
+                default=None,
+                metavar=_metavar(typ),
+                help=_doc_for(sec, name),
+            )
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from grokinterp.run import Run
-    from grokinterp.train import train
-
+    runs, training = _load("grokinterp.runs"), _load("grokinterp.training")
     if args.config is not None and args.preset is not None:
         raise ConfigError("give --preset or --config, not both")
     cfg = TrainConfig.load(args.config) if args.config else get_preset(args.preset or "nanda")
@@ -111,55 +139,76 @@ def _cmd_train(args: argparse.Namespace) -> int:
             overrides.setdefault(section, {})[name] = value
     cfg = replace(cfg, overrides)
     out = args.out or Path("runs") / (args.preset or (args.config.stem if args.config else "nanda"))
-    run_dir = train(cfg, out, resume=args.resume, force=args.force, device=args.device,
-                    progress=not args.no_progress)
-    lm = Run(run_dir).landmarks()
-    print(f"run written to {run_dir}  (train acc >= 99% at step {lm.train_step}, "
-          f"test acc >= 99% at step {lm.test_step})")
+    run_dir = training.train(
+        cfg,
+        out,
+        resume=args.resume,
+        force=args.force,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    lm = runs.Run(run_dir).landmarks()
+    print(
+        f"run written to {run_dir}  (train acc >= 99% at step {lm.train_step}, "
+        f"test acc >= 99% at step {lm.test_step})"
+    )
     return 0
 
 
 def _add_info(sub: Any) -> None:
-    p = sub.add_parser("info", help="summarize a run directory",
-                       description="Print a run's config, checkpoints, final metrics and "
-                       "grokking landmarks.")
+    p = sub.add_parser(
+        "info",
+        help="summarize a run directory",
+        description="Print a run's config, checkpoints, final metrics and grokking landmarks.",
+    )
     p.add_argument("run_dir", type=Path)
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from grokinterp.run import Run
-
-    run = Run(args.run_dir)
+    run = _load("grokinterp.runs").Run(args.run_dir)
     cfg = run.config
     t, m, o = cfg.task, cfg.model, cfg.optim
     size = f"p={t.p}" if t.p is not None else f"n={t.n}"
-    split = (f"train_fraction={t.train_fraction}" if t.train_fraction is not None
-             else f"train_size={t.train_size}")
+    split = (
+        f"train_fraction={t.train_fraction}"
+        if t.train_fraction is not None
+        else f"train_size={t.train_size}"
+    )
     ds = run.dataset
     print(f"run        {run.path}")
-    print(f"task       {t.name} {size}, {split} ({int(ds.train_mask.sum())} train / "
-          f"{int((~ds.train_mask).sum())} test pairs), split_seed={t.split_seed}"
-          f"{', random labels' if t.random_labels else ''}")
+    print(
+        f"task       {t.name} {size}, {split} ({int(ds.train_mask.sum())} train / "
+        f"{int((~ds.train_mask).sum())} test pairs), split_seed={t.split_seed}"
+        f"{', random labels' if t.random_labels else ''}"
+    )
     if m.arch == "transformer":
-        arch = (f"transformer: {m.n_layers} layer(s), d_model={m.d_model}, {m.n_heads} heads "
-                f"of {m.d_head}, d_mlp={m.d_mlp}, {m.act_fn}")
+        arch = (
+            f"transformer: {m.n_layers} layer(s), d_model={m.d_model}, {m.n_heads} heads "
+            f"of {m.d_head}, d_mlp={m.d_mlp}, {m.act_fn}"
+        )
     else:
         arch = f"mlp: {m.n_layers} hidden layer(s) of {m.d_mlp}, embed {m.d_model}, {m.act_fn}"
     print(f"model      {arch}, init_scale={m.init_scale}, seed={cfg.seed}")
-    print(f"optimizer  AdamW lr={o.lr} wd={o.weight_decay} betas=({o.beta1}, {o.beta2}) "
-          f"warmup={o.warmup_steps} batch={o.batch_size or 'full'} max_steps={o.max_steps}")
+    print(
+        f"optimizer  AdamW lr={o.lr} wd={o.weight_decay} betas=({o.beta1}, {o.beta2}) "
+        f"warmup={o.warmup_steps} batch={o.batch_size or 'full'} max_steps={o.max_steps}"
+    )
     steps = run.steps
     print(f"checkpoints {len(steps)}" + (f" (steps {steps[0]} .. {steps[-1]})" if steps else ""))
     metrics = run.metrics
     if len(metrics):
         last = metrics.iloc[-1]
-        print(f"last step  {int(last['step'])}: train loss {last['train_loss']:.4g} acc "
-              f"{last['train_acc']:.3f} | test loss {last['test_loss']:.4g} acc "
-              f"{last['test_acc']:.3f} | param norm {last['param_norm']:.2f}")
+        print(
+            f"last step  {int(last['step'])}: train loss {last['train_loss']:.4g} acc "
+            f"{last['train_acc']:.3f} | test loss {last['test_loss']:.4g} acc "
+            f"{last['test_acc']:.3f} | param norm {last['param_norm']:.2f}"
+        )
         lm = run.landmarks()
         delay = f", delay {lm.delay}" if lm.delay is not None else ""
-        print(f"landmarks  train acc >= 99% at {lm.train_step}, test acc >= 99% at "
-              f"{lm.test_step}{delay}")
+        print(
+            f"landmarks  train acc >= 99% at {lm.train_step}, test acc >= 99% at "
+            f"{lm.test_step}{delay}"
+        )
     else:
         print("metrics    none logged yet")
     return 0
@@ -167,25 +216,30 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _add_import_legacy(sub: Any) -> None:
     p = sub.add_parser(
-        "import-legacy", help="turn a progress-measures checkpoint file into a run directory",
+        "import-legacy",
+        help="turn a progress-measures checkpoint file into a run directory",
         description="Import a checkpoint saved by the progress-measures code (Nanda et al. "
         "2023): a torch-saved dict with a 'model' state dict (embed.W_E, pos_embed.W_pos, "
         "blocks.0.attn.W_Q/W_K/W_V/W_O, blocks.0.mlp.W_in/b_in/W_out/b_out, unembed.W_U) and "
-        "optional train_losses/test_losses, checkpoints/checkpoint_epochs and config.")
+        "optional train_losses/test_losses, checkpoints/checkpoint_epochs and config.",
+    )
     p.add_argument("file", type=Path, help="the .pth / pickle file")
     p.add_argument("run_dir", type=Path, help="run directory to create")
-    p.add_argument("--trust", action="store_true",
-                   help="allow arbitrary Python objects in the file (executes its code)")
+    p.add_argument(
+        "--trust",
+        action="store_true",
+        help="allow arbitrary Python objects in the file (executes its code)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite run_dir")
 
 
 def _cmd_import_legacy(args: argparse.Namespace) -> int:
-    from grokinterp.legacy import import_legacy
-    from grokinterp.run import Run
-
-    run = Run(import_legacy(args.file, args.run_dir, trust=args.trust, force=args.force))
-    print(f"imported {args.file} into {run.path} ({len(run.steps)} checkpoint(s), "
-          f"p={run.config.task.p})")
+    runs = _load("grokinterp.runs")
+    run = runs.Run(runs.import_legacy(args.file, args.run_dir, trust=args.trust, force=args.force))
+    print(
+        f"imported {args.file} into {run.path} ({len(run.steps)} checkpoint(s), "
+        f"p={run.config.task.p})"
+    )
     return 0
 
 
@@ -197,7 +251,8 @@ def _list_of(kind: type) -> Any:
             return [kind(x) for x in text.split(",") if x.strip()]
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"expected comma-separated {kind.__name__} values, got {text!r}") from None
+                f"expected comma-separated {kind.__name__} values, got {text!r}"
+            ) from None
 
     return parse
 
@@ -207,16 +262,17 @@ _int_list, _float_list = _list_of(int), _list_of(float)
 
 def _device(text: str) -> str:
     """An argparse type: a torch device this machine has (checked before anything runs)."""
-    import torch
-
+    torch = _load("torch")
     try:
         dev = torch.device(text)
     except (RuntimeError, ValueError):
-        raise argparse.ArgumentTypeError(f"unknown torch device {text!r}; use cpu, cuda or "
-                                         f"cuda:N") from None
+        raise argparse.ArgumentTypeError(
+            f"unknown torch device {text!r}; use cpu, cuda or cuda:N"
+        ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise argparse.ArgumentTypeError(
-            f"{text!r}: this torch ({torch.__version__}) sees no CUDA GPU; use cpu")
+            f"{text!r}: this torch ({torch.__version__}) sees no CUDA GPU; use cpu"
+        )
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise argparse.ArgumentTypeError(f"{text!r}: MPS is not available here; use cpu")
     return text
@@ -224,36 +280,49 @@ def _device(text: str) -> str:
 
 def _add_analyze(sub: Any) -> None:
     p = sub.add_parser(
-        "analyze", help="progress measures and figures over a run's checkpoints",
+        "analyze",
+        help="progress measures and figures over a run's checkpoints",
         description="Compute the progress measures of every checkpoint of a run (Fourier "
         "structure, restricted / excluded loss, Gini, weight norms, logit shares, neuron "
         "clusters), locate the phases, and write RUN_DIR/analysis/ (measures.csv, "
         "summary.json, figures/index.html). Incremental: re-running computes only new "
         "checkpoints. TARGET may also be a checkpoint file saved by the progress-measures "
-        "code, which is first imported (see import-legacy).")
+        "code, which is first imported (see import-legacy).",
+    )
     p.add_argument("target", type=Path, help="a run directory, or a legacy checkpoint file")
-    p.add_argument("--steps", type=_int_list, default=None,
-                   help="comma-separated checkpoint steps (default: all)")
-    p.add_argument("--key-freqs", type=_int_list, default=None,
-                   help="comma-separated key frequencies (default: detected at the last step)")
-    p.add_argument("--device", type=_device, default="cpu",
-                   help="torch device (default: cpu)")
+    p.add_argument(
+        "--steps",
+        type=_int_list,
+        default=None,
+        help="comma-separated checkpoint steps (default: all)",
+    )
+    p.add_argument(
+        "--key-freqs",
+        type=_int_list,
+        default=None,
+        help="comma-separated key frequencies (default: detected at the last step)",
+    )
+    p.add_argument("--device", type=_device, default="cpu", help="torch device (default: cpu)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.add_argument("--out", type=Path, default=None,
-                   help="for a checkpoint file: the run directory to import it into "
-                   "(default: <file>-run beside it)")
-    p.add_argument("--trust", action="store_true",
-                   help="for a checkpoint file: allow arbitrary Python objects in it")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="for a checkpoint file: the run directory to import it into "
+        "(default: <file>-run beside it)",
+    )
+    p.add_argument(
+        "--trust",
+        action="store_true",
+        help="for a checkpoint file: allow arbitrary Python objects in it",
+    )
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from grokinterp.analysis import analyze
-
     target = args.target
     if target.is_file():
-        from grokinterp.legacy import import_legacy
-
+        import_legacy = _load("grokinterp.runs").import_legacy
         run_dir = args.out or target.with_name(target.stem + "-run")
         if not (run_dir / "config.json").exists():
             import_legacy(target, run_dir, trust=args.trust)
@@ -261,8 +330,14 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         target = run_dir
     elif args.out is not None:
         raise ConfigError("--out only applies when TARGET is a checkpoint file")
-    result = analyze(target, steps=args.steps, key_freqs=args.key_freqs, device=args.device,
-                     progress=not args.no_progress, figures=not args.no_figures)
+    result = _load("grokinterp.viz").analyze(
+        target,
+        steps=args.steps,
+        key_freqs=args.key_freqs,
+        device=args.device,
+        progress=not args.no_progress,
+        figures=not args.no_figures,
+    )
     s = result.summary
     print(f"analyzed {s['steps_analyzed']} checkpoints -> {result.path}")
     if s.get("key_freqs") is not None:
@@ -270,9 +345,11 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     else:
         print(s["fourier_measures"])
     ph = s["phases"]
-    print(f"phases: memorization ends {ph['memorization_end']}, circuit formation ends "
-          f"{ph['circuit_formation_end']}, cleanup ends {ph['cleanup_end']}; grokking step "
-          f"{s['grokking_step']}")
+    print(
+        f"phases: memorization ends {ph['memorization_end']}, circuit formation ends "
+        f"{ph['circuit_formation_end']}, cleanup ends {ph['cleanup_end']}; grokking step "
+        f"{s['grokking_step']}"
+    )
     if not args.no_figures:
         print(f"figures: {result.path / 'figures' / 'index.html'}")
     return 0
@@ -280,52 +357,83 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 def _add_sweep(sub: Any) -> None:
     p = sub.add_parser(
-        "sweep", help="run a grid of training runs",
+        "sweep",
+        help="run a grid of training runs",
         description="Run every combination of a sweep spec (YAML or JSON: base, overrides, "
         "grid, runs, seeds) as run directories under SWEEP_DIR/runs/, and write "
         "SWEEP_DIR/results.csv. Re-running resumes: finished runs are skipped, killed runs "
-        "continue. A failing run is recorded in SWEEP_DIR/status/ and the others go on.")
+        "continue. A failing run is recorded in SWEEP_DIR/status/ and the others go on.",
+    )
     p.add_argument("spec", type=Path, help="the sweep spec (.yaml, .yml or .json)")
-    p.add_argument("--out", type=Path, default=None,
-                   help="sweep directory (default: sweeps/<spec name>)")
-    p.add_argument("--backend", choices=["local", "ensemble", "ray"], default=None,
-                   help="local: a pool of processes; ensemble: same-shape runs batched in "
-                   "one process; ray: one Ray task per run (default: the spec's backend, "
-                   "else local)")
-    p.add_argument("--ray-address", default=None,
-                   help="Ray cluster address for --backend ray (default: a local instance)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="processes for the local backend (default: one per core)")
+    p.add_argument(
+        "--out", type=Path, default=None, help="sweep directory (default: sweeps/<spec name>)"
+    )
+    p.add_argument(
+        "--backend",
+        choices=["local", "ensemble", "ray"],
+        default=None,
+        help="local: a pool of processes; ensemble: same-shape runs batched in "
+        "one process; ray: one Ray task per run (default: the spec's backend, "
+        "else local)",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        help="Ray cluster address for --backend ray (default: a local instance)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes for the local backend (default: one per core)",
+    )
     p.add_argument("--force", action="store_true", help="delete the sweep directory first")
-    p.add_argument("--device", type=_device, default="cpu",
-                   help="torch device of the local and ensemble backends (default: cpu)")
+    p.add_argument(
+        "--device",
+        type=_device,
+        default="cpu",
+        help="torch device of the local and ensemble backends (default: cpu)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress display")
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from grokinterp.sweep import load_spec, run_sweep
-
-    spec = load_spec(args.spec)
+    sweep = _load("grokinterp.experiments.sweep")
+    spec = sweep.load_spec(args.spec)
     out = args.out or Path("sweeps") / args.spec.stem
-    table = run_sweep(spec, out, backend=args.backend, workers=args.workers,
-                      force=args.force, progress=not args.no_progress,
-                      ray_address=args.ray_address, device=args.device)
+    table = sweep.run_sweep(
+        spec,
+        out,
+        backend=args.backend,
+        workers=args.workers,
+        force=args.force,
+        progress=not args.no_progress,
+        ray_address=args.ray_address,
+        device=args.device,
+    )
     counts = table["status"].value_counts().to_dict()
-    print(f"sweep written to {out}: {len(table)} runs "
-          f"({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}); "
-          f"results in {out / 'results.csv'}")
+    print(
+        f"sweep written to {out}: {len(table)} runs "
+        f"({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}); "
+        f"results in {out / 'results.csv'}"
+    )
     return 0 if counts.get("failed", 0) == 0 else 1
 
 
 def _add_curve_base(p: argparse.ArgumentParser, preset: str, note: str) -> None:
     """The options that ``efficiency curves`` and ``efficiency study`` share: the base
     config, the seeds and the training-loss target."""
-    p.add_argument("--preset", default=preset, choices=sorted(PRESETS),
-                   help=f"base config (default: {preset}{note})")
+    p.add_argument(
+        "--preset",
+        default=preset,
+        choices=sorted(PRESETS),
+        help=f"base config (default: {preset}{note})",
+    )
     p.add_argument("--config", type=Path, default=None, help="base config.json instead")
     p.add_argument("--seeds", type=_int_list, default=[0, 1, 2], help="default: 0,1,2")
-    p.add_argument("--target-loss", type=float, default=0.01,
-                   help="training-loss target (default 0.01)")
+    p.add_argument(
+        "--target-loss", type=float, default=0.01, help="training-loss target (default 0.01)"
+    )
 
 
 def _curve_base(args: argparse.Namespace) -> dict[str, str]:
@@ -335,87 +443,138 @@ def _curve_base(args: argparse.Namespace) -> dict[str, str]:
 
 def _add_efficiency(sub: Any) -> None:
     p = sub.add_parser(
-        "efficiency", help="circuit-efficiency experiments (Varma et al. 2023)",
+        "efficiency",
+        help="circuit-efficiency experiments (Varma et al. 2023)",
         description="Circuit-efficiency experiments of Varma et al. 2023: 'curves' trains "
         "memorization-only and generalizing networks to a training-loss target over a grid of "
         "training-set sizes and estimates D_crit where their parameter norms cross; 'ungrok' "
         "continues a grokked checkpoint on nested smaller training sets; 'study' runs both "
-        "and checks the paper's predictions.")
+        "and checks the paper's predictions.",
+    )
     kinds = p.add_subparsers(dest="experiment", required=True)
     c = kinds.add_parser("curves", help="parameter norm at a loss target against D; D_crit")
     _add_curve_base(c, "quick", "")
-    c.add_argument("--sizes", type=_int_list, required=True,
-                   help="comma-separated training-set sizes D, ascending")
+    c.add_argument(
+        "--sizes",
+        type=_int_list,
+        required=True,
+        help="comma-separated training-set sizes D, ascending",
+    )
     c.add_argument("--max-steps", type=int, default=20_000, help="step budget per run")
-    c.add_argument("--read-at", choices=["converged", "first"], default="converged",
-                   help="read the norm after max-steps (converged) or at the first step the "
-                   "loss target is met (first)")
+    c.add_argument(
+        "--read-at",
+        choices=["converged", "first"],
+        default="converged",
+        help="read the norm after max-steps (converged) or at the first step the "
+        "loss target is met (first)",
+    )
     c.add_argument("--out", type=Path, required=True, help="output directory")
     u = kinds.add_parser("ungrok", help="continue a grokked checkpoint on smaller sets")
-    u.add_argument("checkpoint", type=Path,
-                   help="RUN_DIR/checkpoints/step_<N>.safetensors of a grokked run")
-    u.add_argument("--sizes", type=_int_list, required=True,
-                   help="comma-separated sizes D' of the nested training sets")
-    u.add_argument("--weight-decays", type=_float_list, default=[0.3, 1.0],
-                   help="default: 0.3,1.0")
+    u.add_argument(
+        "checkpoint", type=Path, help="RUN_DIR/checkpoints/step_<N>.safetensors of a grokked run"
+    )
+    u.add_argument(
+        "--sizes",
+        type=_int_list,
+        required=True,
+        help="comma-separated sizes D' of the nested training sets",
+    )
+    u.add_argument("--weight-decays", type=_float_list, default=[0.3, 1.0], help="default: 0.3,1.0")
     u.add_argument("--steps", type=int, default=5000, help="steps of each continued run")
     u.add_argument("--out", type=Path, required=True, help="output directory")
     st = kinds.add_parser(
-        "study", help="the whole study: curves, D_crit, ungrokking, semi-grokking, verdicts",
+        "study",
+        help="the whole study: curves, D_crit, ungrokking, semi-grokking, verdicts",
         description="Curves over a geometric grid of D with several seeds, D_crit, ungrokking "
         "from the largest generalized run at several weight decays, semi-grokking near D_crit; "
-        "figures, traces.csv and a report that checks each prediction of Varma et al. 2023.")
+        "figures, traces.csv and a report that checks each prediction of Varma et al. 2023.",
+    )
     _add_curve_base(st, "efficiency", ", the CPU-sized study")
-    st.add_argument("--sizes", type=_int_list, default=None,
-                    help="comma-separated training-set sizes D (default: 7 sizes evenly "
-                    "spaced in log D from 9%% to 72%% of all pairs)")
-    st.add_argument("--max-steps", type=int, default=4000,
-                    help="steps of each curve run (default 4000)")
-    st.add_argument("--weight-decays", type=_float_list, default=[0.5, 2.0],
-                    help="weight decays of the ungrokking runs (default: 0.5,2.0)")
-    st.add_argument("--ungrok-steps", type=int, default=6000,
-                    help="steps of each ungrokking run (default 6000)")
-    st.add_argument("--ungrok-sizes", type=_int_list, default=None,
-                    help="sizes D' of the ungrokking runs (default: the curve sizes below the "
-                    "source run's, and two more below the grid)")
+    st.add_argument(
+        "--sizes",
+        type=_int_list,
+        default=None,
+        help="comma-separated training-set sizes D (default: 7 sizes evenly "
+        "spaced in log D from 9%% to 72%% of all pairs)",
+    )
+    st.add_argument(
+        "--max-steps", type=int, default=4000, help="steps of each curve run (default 4000)"
+    )
+    st.add_argument(
+        "--weight-decays",
+        type=_float_list,
+        default=[0.5, 2.0],
+        help="weight decays of the ungrokking runs (default: 0.5,2.0)",
+    )
+    st.add_argument(
+        "--ungrok-steps", type=int, default=6000, help="steps of each ungrokking run (default 6000)"
+    )
+    st.add_argument(
+        "--ungrok-sizes",
+        type=_int_list,
+        default=None,
+        help="sizes D' of the ungrokking runs (default: the curve sizes below the "
+        "source run's, and two more below the grid)",
+    )
     st.add_argument("--out", type=Path, required=True, help="output directory")
     for q in (c, u, st):
         q.add_argument("--backend", choices=["local", "ensemble", "ray"], default="ensemble")
-        q.add_argument("--device", type=_device, default="cpu",
-                       help="torch device of the runs (default: cpu)")
+        q.add_argument(
+            "--device", type=_device, default="cpu", help="torch device of the runs (default: cpu)"
+        )
         q.add_argument("--no-progress", action="store_true", help="hide the progress display")
 
 
 def _cmd_efficiency(args: argparse.Namespace) -> int:
-    from grokinterp import efficiency
-
+    efficiency = _load("grokinterp.experiments.efficiency")
     progress = not args.no_progress
     if args.experiment == "curves":
-        efficiency.norm_curves(_curve_base(args), args.sizes, args.seeds, args.target_loss,
-                               args.out, max_steps=args.max_steps, read_at=args.read_at,
-                               backend=args.backend, progress=progress, device=args.device)
+        efficiency.norm_curves(
+            _curve_base(args),
+            args.sizes,
+            args.seeds,
+            args.target_loss,
+            args.out,
+            max_steps=args.max_steps,
+            read_at=args.read_at,
+            backend=args.backend,
+            progress=progress,
+            device=args.device,
+        )
     elif args.experiment == "study":
-        from grokinterp import efficiency_study
-
+        efficiency_study = _load("grokinterp.experiments.efficiency_study")
         base = _curve_base(args)
         sizes = args.sizes or efficiency_study.default_sizes(base)
-        efficiency_study.run_study(base, sizes, args.seeds, args.out,
-                                   target_loss=args.target_loss, max_steps=args.max_steps,
-                                   weight_decays=args.weight_decays,
-                                   ungrok_steps=args.ungrok_steps,
-                                   ungrok_sizes=args.ungrok_sizes, backend=args.backend,
-                                   progress=progress, device=args.device)
+        efficiency_study.run_study(
+            base,
+            sizes,
+            args.seeds,
+            args.out,
+            target_loss=args.target_loss,
+            max_steps=args.max_steps,
+            weight_decays=args.weight_decays,
+            ungrok_steps=args.ungrok_steps,
+            ungrok_sizes=args.ungrok_sizes,
+            backend=args.backend,
+            progress=progress,
+            device=args.device,
+        )
     else:
-        efficiency.ungrokking(args.checkpoint, args.sizes, args.weight_decays, args.steps,
-                              args.out, backend=args.backend, progress=progress,
-                              device=args.device)
+        efficiency.ungrokking(
+            args.checkpoint,
+            args.sizes,
+            args.weight_decays,
+            args.steps,
+            args.out,
+            backend=args.backend,
+            progress=progress,
+            device=args.device,
+        )
     print((args.out / "report.txt").read_text().rstrip())
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from grokinterp import __version__
-
     parser = argparse.ArgumentParser(
         prog="grokinterp",
         description="Train grokking models with dense checkpoints and dissect them.",
@@ -431,9 +590,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"train": _cmd_train, "info": _cmd_info, "import-legacy": _cmd_import_legacy,
-            "analyze": _cmd_analyze, "sweep": _cmd_sweep,
-            "efficiency": _cmd_efficiency}
+COMMANDS = {
+    "train": _cmd_train,
+    "info": _cmd_info,
+    "import-legacy": _cmd_import_legacy,
+    "analyze": _cmd_analyze,
+    "sweep": _cmd_sweep,
+    "efficiency": _cmd_efficiency,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,9 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from grokinterp._version import __version__
 from grokinterp.errors import ConfigError
+from grokinterp.tasks import get_task
 
 Arch = Literal["transformer", "mlp"]
 ActFn = Literal["relu", "gelu", "silu", "quadratic"]
@@ -70,8 +72,6 @@ class TaskConfig:
     label_seed: int = 0
 
     def __post_init__(self) -> None:
-        from grokinterp.tasks import get_task  # the registry validates task-specific fields
-
         spec = get_task(self.name)
         _check(
             (self.train_fraction is None) != (self.train_size is None),
@@ -208,7 +208,7 @@ class ScheduleConfig:
 
     Checkpoints are dense where grokking happens: ``ckpt_log_count`` log-spaced steps
     in [1, ``ckpt_log_until``], then every ``ckpt_every`` steps, plus step 0 and the
-    final step (see :func:`grokinterp.train.checkpoint_steps`).
+    final step (see :func:`grokinterp.training.loop.checkpoint_steps`).
 
     Args:
         log_every: a line of ``metrics.jsonl`` every this many steps (and at step 0, at
@@ -271,8 +271,9 @@ class TrainConfig:
             if sub_cls is not None:
                 kwargs[f.name] = _section_from_dict(sub_cls, d[f.name], f"{source}: {f.name}")
             else:
-                kwargs[f.name] = _coerce(d[f.name], get_type_hints(cls)[f.name],
-                                         f"{source}: {f.name}")
+                kwargs[f.name] = _coerce(
+                    d[f.name], get_type_hints(cls)[f.name], f"{source}: {f.name}"
+                )
         unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
             raise ConfigError(
@@ -282,8 +283,6 @@ class TrainConfig:
         return cls(**kwargs)
 
     def to_json(self) -> str:
-        from grokinterp import __version__
-
         return json.dumps({**self.to_dict(), "grokinterp_version": __version__}, indent=2)
 
     @classmethod
@@ -388,8 +387,11 @@ def replace(cfg: TrainConfig, overrides: dict[str, dict[str, Any]]) -> TrainConf
     task = overrides.get("task")
     if task:
         task = dict(task)
-        for given, cleared in (("train_size", "train_fraction"), ("train_fraction", "train_size"),
-                               ("n", "p")):
+        for given, cleared in (
+            ("train_size", "train_fraction"),
+            ("train_fraction", "train_size"),
+            ("n", "p"),
+        ):
             if given in task and cleared not in task:
                 task[cleared] = None
         overrides = {**overrides, "task": task}

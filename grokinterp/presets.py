@@ -21,23 +21,24 @@ PRESETS: dict[str, TrainConfig] = {
         task=TaskConfig(name="add", p=113, train_fraction=0.3),
         model=ModelConfig(),
         optim=OptimConfig(max_steps=40_000),
-        schedule=ScheduleConfig(log_every=10, ckpt_log_until=1000, ckpt_log_count=30,
-                                ckpt_every=250),
+        schedule=ScheduleConfig(
+            log_every=10, ckpt_log_until=1000, ckpt_log_count=30, ckpt_every=250
+        ),
     ),
     "quick": TrainConfig(
         task=TaskConfig(name="add", p=47, train_fraction=0.4),
         model=ModelConfig(),
         optim=OptimConfig(lr=3e-3, max_steps=3000),
         # a dozen checkpoints (10 MB), so that the shipped run stays small
-        schedule=ScheduleConfig(log_every=10, ckpt_log_until=300, ckpt_log_count=7,
-                                ckpt_every=500),
+        schedule=ScheduleConfig(log_every=10, ckpt_log_until=300, ckpt_log_count=7, ckpt_every=500),
     ),
     "efficiency": TrainConfig(
         task=TaskConfig(name="add", p=47, train_fraction=0.4),
         model=ModelConfig(d_model=64, n_heads=4, d_head=16, d_mlp=256),
         optim=OptimConfig(lr=3e-3, max_steps=3000),
-        schedule=ScheduleConfig(log_every=10, ckpt_log_until=300, ckpt_log_count=4,
-                                ckpt_every=1000),
+        schedule=ScheduleConfig(
+            log_every=10, ckpt_log_until=300, ckpt_log_count=4, ckpt_every=1000
+        ),
     ),
 }
 

@@ -1,7 +1,8 @@
-"""Shared test helpers: headless Chromium."""
+"""Shared test helpers: a tiny config, headless Chromium."""
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import subprocess
@@ -9,6 +10,19 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from grokinterp.config import ModelConfig, OptimConfig, ScheduleConfig, TaskConfig, TrainConfig
+
+
+def tiny_config(**optim) -> TrainConfig:
+    """A config that trains in well under a second: p=11, a 1-layer d_model=32 model."""
+    return TrainConfig(
+        task=TaskConfig(name="add", p=11, train_fraction=0.5),
+        model=ModelConfig(d_model=32, n_heads=4, d_head=8, d_mlp=64),
+        optim=OptimConfig(lr=3e-3, max_steps=optim.pop("max_steps", 40), **optim),
+        schedule=ScheduleConfig(log_every=5, ckpt_log_until=10, ckpt_log_count=4, ckpt_every=10),
+    )
+
 
 needs_chromium = pytest.mark.skipif(
     shutil.which("chromium") is None,
@@ -56,3 +70,31 @@ def _gen(seed: int) -> torch.Generator:
     g = torch.Generator()
     g.manual_seed(seed)
     return g
+
+
+# p, d_model, heads, d_head, d_mlp of the small progress-measures-style checkpoint
+LEGACY_SHAPE = (11, 24, 4, 6, 40)
+
+
+def legacy_state(seed: int) -> dict:
+    """A random state dict in the layout of the progress-measures code (LEGACY_SHAPE)."""
+    P, D, H, DH, DMLP = LEGACY_SHAPE
+    g = torch.Generator().manual_seed(seed)
+
+    def r(*shape):
+        return torch.randn(*shape, generator=g) / math.sqrt(shape[-1])
+
+    return {
+        "embed.W_E": r(D, P + 1),
+        "pos_embed.W_pos": r(3, D),
+        "blocks.0.attn.W_K": r(H, DH, D),
+        "blocks.0.attn.W_Q": r(H, DH, D),
+        "blocks.0.attn.W_V": r(H, DH, D),
+        "blocks.0.attn.W_O": r(D, H * DH),
+        "blocks.0.attn.mask": torch.tril(torch.ones(3, 3)),
+        "blocks.0.mlp.W_in": r(DMLP, D),
+        "blocks.0.mlp.b_in": r(DMLP),
+        "blocks.0.mlp.W_out": r(D, DMLP),
+        "blocks.0.mlp.b_out": r(D),
+        "unembed.W_U": r(D, P + 1),
+    }

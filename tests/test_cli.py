@@ -3,14 +3,34 @@ import subprocess
 import sys
 
 import pytest
-from conftest import tiny_config
+from helpers import tiny_config
 
-from grokinterp import rundir
 from grokinterp.cli import main
+from grokinterp.runs import layout
 
-TINY = ["--p", "11", "--train-fraction", "0.5", "--d-model", "32", "--d-head", "8", "--d-mlp",
-        "64", "--max-steps", "20", "--log-every", "5", "--ckpt-every", "10", "--ckpt-log-count",
-        "3", "--ckpt-log-until", "5", "--no-progress"]
+TINY = [
+    "--p",
+    "11",
+    "--train-fraction",
+    "0.5",
+    "--d-model",
+    "32",
+    "--d-head",
+    "8",
+    "--d-mlp",
+    "64",
+    "--max-steps",
+    "20",
+    "--log-every",
+    "5",
+    "--ckpt-every",
+    "10",
+    "--ckpt-log-count",
+    "3",
+    "--ckpt-log-until",
+    "5",
+    "--no-progress",
+]
 
 
 def _one_error_line(capsys):
@@ -87,27 +107,37 @@ def test_info_on_missing_and_broken_runs(tmp_path, capsys):
 def test_resume_with_a_corrupt_checkpoint_exits_2(tmp_path, capsys):
     out = tmp_path / "run"
     main(["train", "--out", str(out), *TINY])
-    path = rundir.checkpoint_path(out, 20)
+    path = layout.checkpoint_path(out, 20)
     path.write_bytes(path.read_bytes()[:50])
     assert main(["train", "--out", str(out), *TINY, "--max-steps", "30", "--resume"]) == 2
     assert "corrupt" in _one_error_line(capsys)
 
 
 def test_bad_flag_value_exits_2_and_help_is_complete():
-    r = subprocess.run([sys.executable, "-m", "grokinterp.cli", "train", "--p", "abc"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "grokinterp.cli", "train", "--p", "abc"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "--p" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "grokinterp.cli", "train", "--help"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "grokinterp.cli", "train", "--help"], capture_output=True, text=True
+    )
     assert r.returncode == 0
     from grokinterp.cli import config_flags
+
     for flag in config_flags():
         assert f"--{flag}" in r.stdout
 
 
-@pytest.mark.parametrize("cmd", [["train", "--out", "{out}"],
-                                 ["sweep", "spec.yaml", "--out", "{out}"],
-                                 ["efficiency", "study", "--out", "{out}"]])
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        ["train", "--out", "{out}"],
+        ["sweep", "spec.yaml", "--out", "{out}"],
+        ["efficiency", "study", "--out", "{out}"],
+    ],
+)
 def test_a_device_this_machine_lacks_exits_2_before_writing(tmp_path, capsys, cmd):
     import torch
 

@@ -24,10 +24,22 @@ def test_nanda_defaults_match_the_paper():
     assert (cfg.task.name, cfg.task.p, cfg.task.train_fraction) == ("add", 113, 0.3)
     m = cfg.model
     assert (m.n_layers, m.d_model, m.n_heads, m.d_head, m.d_mlp, m.act_fn) == (
-        1, 128, 4, 32, 512, "relu")
+        1,
+        128,
+        4,
+        32,
+        512,
+        "relu",
+    )
     o = cfg.optim
     assert (o.lr, o.weight_decay, o.beta1, o.beta2, o.warmup_steps, o.batch_size) == (
-        1e-3, 1.0, 0.9, 0.98, 10, None)
+        1e-3,
+        1.0,
+        0.9,
+        0.98,
+        10,
+        None,
+    )
 
 
 @pytest.mark.parametrize(
@@ -71,8 +83,11 @@ def test_identity_ignores_only_the_stopping_rule():
 
 def test_every_field_has_a_unique_flag_with_help():
     flags = config_flags()
-    n_fields = sum(len(TaskConfig.__dataclass_fields__) for _ in [0]) + len(
-        ModelConfig.__dataclass_fields__) + len(OptimConfig.__dataclass_fields__)
+    n_fields = (
+        sum(len(TaskConfig.__dataclass_fields__) for _ in [0])
+        + len(ModelConfig.__dataclass_fields__)
+        + len(OptimConfig.__dataclass_fields__)
+    )
     assert len(flags) >= n_fields
     assert len({(s, n) for s, n, _ in flags.values()}) == len(flags)
 

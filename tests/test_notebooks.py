@@ -36,10 +36,16 @@ def test_there_are_notebooks() -> None:
 def test_committed_without_outputs(path: Path) -> None:
     nb = _read(path)
     nbformat.validate(nb)
-    dirty = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
-             and (cell.get("outputs") or cell.get("execution_count") is not None)]
-    assert not dirty, (f"{path.name}: code cells {dirty} carry outputs or execution counts; "
-                       f"clear them before committing")
+    dirty = [
+        i
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        and (cell.get("outputs") or cell.get("execution_count") is not None)
+    ]
+    assert not dirty, (
+        f"{path.name}: code cells {dirty} carry outputs or execution counts; "
+        f"clear them before committing"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -48,19 +54,27 @@ def test_runs_without_errors(path: Path) -> None:
     # The "python3" kernel of a spec manager that looks in no kernel directories is
     # ipykernel's own spec, which starts sys.executable: this interpreter and its venv,
     # whatever kernels the user has installed elsewhere.
-    km = KernelManager(kernel_name=NATIVE_KERNEL_NAME,
-                       kernel_spec_manager=KernelSpecManager(kernel_dirs=[]))
+    km = KernelManager(
+        kernel_name=NATIVE_KERNEL_NAME, kernel_spec_manager=KernelSpecManager(kernel_dirs=[])
+    )
     client = nbclient.NotebookClient(
-        nb, km=km, timeout=CELL_TIMEOUT_S, allow_errors=False,
+        nb,
+        km=km,
+        timeout=CELL_TIMEOUT_S,
+        allow_errors=False,
         resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
     )
     try:
         client.execute()
     except nbclient.exceptions.CellExecutionError as e:
         pytest.fail(f"{path.name}: a cell raised\n{e}")
-    errors = [(i, out.get("ename"), out.get("evalue"))
-              for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
-              for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+    errors = [
+        (i, out.get("ename"), out.get("evalue"))
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "error"
+    ]
     assert not errors, f"{path.name}: error outputs {errors}"
     ran = [cell for cell in nb.cells if cell.cell_type == "code"]
     assert all(cell.get("execution_count") is not None for cell in ran), "a cell did not run"

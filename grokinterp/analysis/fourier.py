@@ -1,0 +1,485 @@
+"""Fourier analysis over Z_p for grokking models (Nanda et al. 2023, arXiv 2301.05217).
+
+The real Fourier basis of functions on Z_p (p odd) is the orthonormal p x p matrix ``F``
+whose rows are, in this fixed order (every function in the toolkit uses it):
+
+==========  ==============================================  ==========
+row         function of x in Z_p                            name
+==========  ==============================================  ==========
+0           1 / sqrt(p)                                     ``const``
+2k - 1      cos(w_k x) / ||cos(w_k .)||  = sqrt(2/p) cos    ``cos k``
+2k          sin(w_k x) / ||sin(w_k .)||  = sqrt(2/p) sin    ``sin k``
+==========  ==============================================  ==========
+
+with ``w_k = 2 pi k / p`` and k = 1 .. (p-1)/2 (:func:`n_freqs`); frequencies are always
+numbered from 1, and the highest, ``(p-1)/2``, is a frequency like any other. Even p has an
+extra Nyquist row (cos(pi x)) and no matching sine, so the basis and every measure built on
+it need odd p (prime or not).
+
+What is here:
+
+* the basis, its row indices and 1D / 2D transforms (:func:`fourier_1d`, :func:`fourier_2d`);
+* per-frequency norms of weight matrices (:func:`freq_norms`, :func:`embedding_freq_norms`,
+  :func:`logit_weight_freq_norms`) and the key-frequency rule (:func:`key_frequencies`);
+* neuron clusters (:func:`neuron_freq_fractions`, :func:`neuron_clusters`);
+* the logit cube (:func:`logit_cube_similarity`), computed in O(p^2) extra memory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal, NamedTuple
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from grokinterp.errors import ConfigError
+from grokinterp.models import Params
+
+Structure = Literal["sum", "difference"]
+KeySource = Literal["embed", "logit", "both"]
+
+
+# ----------------------------------------------------------------------------- basis
+def check_odd_p(p: int) -> None:
+    """Raise a one-line ValueError unless p is an odd integer >= 3."""
+    if isinstance(p, bool) or not isinstance(p, int) or p < 3 or p % 2 == 0:
+        raise ValueError(
+            f"the real Fourier basis over Z_p needs an odd p >= 3, got p={p!r}; "
+            "use an odd modulus (e.g. 113)"
+        )
+
+
+def n_freqs(p: int) -> int:
+    """Number of non-constant frequencies of Z_p: ``(p - 1) // 2`` (p odd)."""
+    check_odd_p(p)
+    return (p - 1) // 2
+
+
+def _check_freq(k: int, p: int | None) -> None:
+    if k < 1 or (p is not None and k > n_freqs(p)):
+        top = "(p-1)/2" if p is None else f"{n_freqs(p)} = (p-1)/2"
+        raise ValueError(f"frequency k={k} is out of range: frequencies are 1 .. {top}")
+
+
+def cos_row(k: int, p: int | None = None) -> int:
+    """Row of ``cos k`` in the basis: ``2k - 1`` (k = 1 .. (p-1)/2; p checks the range)."""
+    _check_freq(k, p)
+    return 2 * k - 1
+
+
+def sin_row(k: int, p: int | None = None) -> int:
+    """Row of ``sin k`` in the basis: ``2k`` (k = 1 .. (p-1)/2; p checks the range)."""
+    _check_freq(k, p)
+    return 2 * k
+
+
+def basis_names(p: int) -> list[str]:
+    """Row names: ``["const", "cos 1", "sin 1", ..., "cos n", "sin n"]``."""
+    names = ["const"]
+    for k in range(1, n_freqs(p) + 1):
+        names += [f"cos {k}", f"sin {k}"]
+    return names
+
+
+def _angles(k: Tensor, x: Tensor, p: int) -> Tensor:
+    """w_k x = 2 pi ((k x) mod p) / p in float64 (exact integer reduction first)."""
+    return (2 * math.pi / p) * torch.remainder(k * x, p).to(torch.float64)
+
+
+@lru_cache(maxsize=32)
+def _basis64(p: int) -> Tensor:
+    n = n_freqs(p)
+    x = torch.arange(p, dtype=torch.int64)
+    k = torch.arange(1, n + 1, dtype=torch.int64)[:, None]
+    ang = _angles(k, x[None, :], p)  # (n, p)
+    F = torch.empty(p, p, dtype=torch.float64)
+    F[0] = 1.0 / math.sqrt(p)
+    F[1::2] = torch.cos(ang) * math.sqrt(2.0 / p)
+    F[2::2] = torch.sin(ang) * math.sqrt(2.0 / p)
+    return F
+
+
+def fourier_basis(
+    p: int, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
+) -> tuple[Float[Tensor, "p p"], list[str]]:
+    """The orthonormal real Fourier basis of Z_p and its row names (Nanda et al. 2023).
+
+    ``F[0] = 1/sqrt(p)``, ``F[2k-1, x] = sqrt(2/p) cos(2 pi k x / p)``,
+    ``F[2k, x] = sqrt(2/p) sin(2 pi k x / p)`` for k = 1 .. (p-1)/2, so ``F F^T = I``.
+    A vector ``v`` over Z_p has coefficients ``F v`` and is recovered as ``F^T (F v)``.
+
+    Raises:
+        ValueError: p is even (the real basis with (p-1)/2 frequencies needs odd p).
+    """
+    F = _basis64(p).to(device=device, dtype=dtype, copy=True)  # never the cached tensor
+    return F, basis_names(p)
+
+
+def _basis_like(p: int, x: Tensor) -> Tensor:
+    dtype = x.dtype if x.is_floating_point() else torch.float32
+    return _basis64(p).to(device=x.device, dtype=dtype)
+
+
+def fourier_1d(
+    x: Float[Tensor, "..."], dim: int = 0, inverse: bool = False
+) -> Float[Tensor, "..."]:
+    """Project axis ``dim`` (of odd length p) onto the basis.
+
+    ``y[.., j, ..] = sum_x F[j, x] x[.., x, ..]`` (coefficients of row j).
+    With ``inverse=True`` apply ``F^T`` instead (coefficients back to values).
+    """
+    if not x.is_floating_point():
+        x = x.to(torch.float32)
+    p = x.shape[dim]
+    F = _basis_like(p, x)
+    if inverse:
+        F = F.T
+    out: Tensor = torch.tensordot(F, x.movedim(dim, 0), dims=1).movedim(0, dim)
+    return out
+
+
+def fourier_2d(x: Float[Tensor, "p p *rest"], inverse: bool = False) -> Float[Tensor, "p p *rest"]:
+    """2D transform over the (a, b) grid in the first two axes: ``F x F^T`` per trailing index.
+
+    ``y[i, j, ...] = sum_{a, b} F[i, a] F[j, b] x[a, b, ...]``; ``inverse=True`` applies
+    ``F^T y F``. Row i of the result is the basis row i of a (see the module table), column j
+    that of b.
+    """
+    if x.shape[0] != x.shape[1]:
+        raise ValueError(f"fourier_2d needs a (p, p, ...) grid, got shape {tuple(x.shape)}")
+    return fourier_1d(fourier_1d(x, 0, inverse), 1, inverse)
+
+
+# ----------------------------------------------------------------------------- frequency norms
+def freq_norms(
+    W: Float[Tensor, "..."], dim: int = 0, include_const: bool = False
+) -> Float[Tensor, " n"]:
+    """Norm of each frequency of ``W`` along its axis ``dim`` of length p (Nanda et al. 2023).
+
+    With ``C = F W`` (transform along ``dim``), the norm of frequency k is
+    ``sqrt(||C_{cos k}||^2 + ||C_{sin k}||^2)``, the sums running over every other axis.
+    The result has length (p-1)/2 with entry ``k - 1`` for frequency k; with
+    ``include_const=True`` it has length (p+1)/2, entry 0 being ``||C_const||`` and entry k
+    frequency k. See :func:`const_norm` for the constant term alone.
+    """
+    C = fourier_1d(W, dim).movedim(dim, 0)
+    sq = C.reshape(C.shape[0], -1).pow(2).sum(1)  # energy per basis row
+    per_freq = (sq[1::2] + sq[2::2]).sqrt()
+    if include_const:
+        return torch.cat([sq[:1].sqrt(), per_freq])
+    return per_freq
+
+
+def const_norm(W: Float[Tensor, "..."], dim: int = 0) -> float:
+    """Norm of the constant component of ``W`` along ``dim``: ``||(F W)_const||``."""
+    return float(freq_norms(W, dim, include_const=True)[0])
+
+
+def _check_rows(params: Params, p: int) -> None:
+    check_odd_p(p)
+    if params["embed.W_E"].shape[0] < p:
+        raise ValueError(
+            f"embed.W_E has {params['embed.W_E'].shape[0]} rows, fewer than p={p}; "
+            "pass the p of the model's task"
+        )
+    if params["unembed.W_U"].shape[1] < p:
+        raise ValueError(
+            f"unembed.W_U has {params['unembed.W_U'].shape[1]} columns, fewer than p={p}; "
+            "pass the p of the model's task"
+        )
+
+
+def embedding_freq_norms(params: Params, p: int) -> Float[Tensor, " n_freqs"]:
+    """Per-frequency norms of the token embedding ``W_E[:p]`` (p x d_model) along the token axis.
+
+    Row p of ``W_E`` (the ``=`` token) is left out. Entry ``k - 1`` is frequency k.
+    """
+    _check_rows(params, p)
+    return freq_norms(params["embed.W_E"][:p].detach(), dim=0)
+
+
+def logit_weight(params: Params, p: int) -> Float[Tensor, "d_mlp p"]:
+    """``W_logit = W_out W_U[:, :p]`` (d_mlp x p): the map from the last MLP's neurons to logits.
+
+    Uses the ``W_out`` of the last block (the neurons that write the answer); only the first
+    p output columns are answer classes (legacy models have p + 1). For the MLP arch (no
+    ``W_out``: the last hidden layer feeds ``W_U`` directly) it is ``W_U[:, :p]``.
+    """
+    _check_rows(params, p)
+    W_U = params["unembed.W_U"][:, :p].detach()
+    layers = [
+        int(k.split(".")[1]) for k in params if k.startswith("blocks.") and k.endswith(".mlp.W_out")
+    ]
+    if not layers:
+        return W_U
+    return params[f"blocks.{max(layers)}.mlp.W_out"].detach() @ W_U
+
+
+def logit_weight_freq_norms(params: Params, p: int) -> Float[Tensor, " n_freqs"]:
+    """Per-frequency norms of ``W_logit`` (:func:`logit_weight`) along its output (class) axis.
+
+    The transform runs over the p answer classes c (axis 1 of the d_mlp x p matrix) and the
+    norm sums over neurons (Nanda et al. 2023). Entry ``k - 1`` is frequency k.
+    """
+    return freq_norms(logit_weight(params, p), dim=1)
+
+
+def check_key_freqs(key_freqs: Sequence[int], p: int) -> list[int]:
+    """Validate an explicit key-frequency list: ints in 1 .. (p-1)/2; returned sorted, unique.
+
+    Raises ConfigError (a ValueError) naming the frequencies out of range."""
+    n = n_freqs(p)
+    out = sorted({int(k) for k in key_freqs})
+    bad = [k for k in out if not 1 <= k <= n]
+    if bad:
+        raise ConfigError(
+            f"key frequencies {bad} are out of range for p={p}: frequencies are 1 .. {n} "
+            "((p-1)/2); the constant term is not a frequency"
+        )
+    return out
+
+
+def select_key_frequencies(norms: Float[Tensor, " n_freqs"], min_energy: float = 0.5) -> list[int]:
+    """The key-frequency rule, applied to per-frequency norms (entry ``k - 1`` = frequency k).
+
+    Rule (scale-free, any p): sort the norms in decreasing order ``s_1 >= s_2 >= ... >= s_n``
+    and cut at the largest ratio ``s_m / s_{m+1}`` (the largest gap in log norm), among the
+    cut points m = 1 .. n-1 whose top m frequencies hold at least ``min_energy`` of the total
+    energy ``sum s_i^2``; ties go to the smaller m. The key frequencies are the top m,
+    returned ascending. If no cut point holds ``min_energy`` every frequency is returned.
+    The energy floor stops a single dominant frequency from hiding the others when the
+    key frequencies have unequal norms; frequency (p-1)/2 is treated like any other.
+
+    Raises:
+        ValueError: every norm is zero.
+    """
+    s = norms.detach().to(torch.float64).flatten()
+    n = s.numel()
+    if n == 0 or not bool((s > 0).any()):
+        raise ValueError("all frequency norms are zero; pass the key frequencies explicitly")
+    if n == 1:
+        return [1]
+    vals, order = torch.sort(s, descending=True)
+    logs = vals.clamp_min(vals[0] * 1e-12).log()
+    gaps = logs[:-1] - logs[1:]  # gaps[m - 1]: cut after the top m
+    cum = (vals.pow(2).cumsum(0) / vals.pow(2).sum())[:-1]
+    ok = cum >= min_energy - 1e-12
+    if not bool(ok.any()):
+        return list(range(1, n + 1))
+    m = int(torch.argmax(torch.where(ok, gaps, torch.full_like(gaps, -math.inf)))) + 1
+    return sorted(int(i) + 1 for i in order[:m])
+
+
+def key_frequencies(
+    params: Params, p: int, source: KeySource = "embed", min_energy: float = 0.5
+) -> list[int]:
+    """Key frequencies of a trained model (ascending, each in 1 .. (p-1)/2).
+
+    Applies :func:`select_key_frequencies` (largest log-gap of the sorted per-frequency
+    norms, among cuts holding at least ``min_energy`` of the energy) to the norms of:
+
+    * ``source="embed"`` (default): ``W_E[:p]`` along the token axis (Nanda et al. 2023,
+      whose embedding is sparse in the Fourier basis after grokking);
+    * ``source="logit"``: ``W_logit = W_out W_U[:, :p]`` along the class axis;
+    * ``source="both"``: the two energy profiles, each normalized to sum 1, added.
+
+    The rule is meant for a model whose circuit has formed (run it on the final checkpoint
+    and pass the result to the measures of every checkpoint, as the paper does). Every
+    measure takes the key frequencies as an explicit list, so a user can override this rule;
+    :func:`check_key_freqs` validates such a list.
+    """
+    if source == "embed":
+        norms = embedding_freq_norms(params, p)
+    elif source == "logit":
+        norms = logit_weight_freq_norms(params, p)
+    elif source == "both":
+        e1 = embedding_freq_norms(params, p).double().pow(2)
+        e2 = logit_weight_freq_norms(params, p).double().pow(2)
+        norms = (e1 / e1.sum().clamp_min(1e-300) + e2 / e2.sum().clamp_min(1e-300)).sqrt()
+    else:
+        raise ValueError(f"source must be 'embed', 'logit' or 'both', got {source!r}")
+    return select_key_frequencies(norms, min_energy)
+
+
+# ----------------------------------------------------------------------------- neuron clusters
+def neuron_freq_fractions(
+    acts: Float[Tensor, "p p d_mlp"], dtype: torch.dtype = torch.float32
+) -> Float[Tensor, "d_mlp n_freqs"]:
+    """Fraction of each neuron's activation variance over the grid explained by each frequency.
+
+    For neuron n with activations ``A[a, b]`` over all pairs: center (subtract the grid mean),
+    take ``G = F A F^T`` and, for frequency k with index set ``S_k = {const, cos k, sin k}``,
+    ``frac[n, k] = sum_{(i, j) in S_k x S_k, (i, j) != (const, const)} G[i, j]^2 / ||A - mean||^2``
+    (8 components: (const, cos k), (const, sin k), (cos k, const), (sin k, const),
+    (cos k, cos k), (cos k, sin k), (sin k, cos k), (sin k, sin k)); Nanda et al. 2023.
+    Different k use disjoint components, so a neuron's fractions sum to at most 1. A neuron
+    with no variance over the grid (dead or constant; centered energy below ~1e-25 of its
+    raw energy) gets fractions 0. Computed in ``dtype`` (float32 by default: fractions are
+    ratios, accurate to ~1e-6, and float64 doubles the cost of the 2D transform, the most
+    expensive step of ``grokinterp analyze``). Column ``k - 1`` is frequency k.
+    """
+    if acts.ndim != 3 or acts.shape[0] != acts.shape[1]:
+        raise ValueError(f"acts must have shape (p, p, d_mlp), got {tuple(acts.shape)}")
+    p = acts.shape[0]
+    n = n_freqs(p)
+    x = acts.detach().to(dtype)
+    eps = torch.finfo(dtype).eps
+    raw = x.pow(2).sum(dim=(0, 1))  # uncentered energy, for the dead-neuron test
+    x = x - x.mean(dim=(0, 1), keepdim=True)
+    sq = fourier_2d(x).pow(2)  # (p, p, d)
+    total = sq.sum(dim=(0, 1))  # (d,)
+    c = torch.arange(1, n + 1, device=x.device) * 2 - 1
+    s = c + 1
+    part = (
+        sq[0, c] + sq[0, s] + sq[c, 0] + sq[s, 0] + sq[c, c] + sq[c, s] + sq[s, c] + sq[s, s]
+    )  # (n, d)
+    # variance at the rounding level of the centering (a constant neuron) counts as none
+    live = total > (1e3 * eps) ** 2 * raw
+    frac = torch.where(live, part / total.clamp_min(torch.finfo(dtype).tiny), 0.0)
+    return frac.T.contiguous()
+
+
+class NeuronClusters(NamedTuple):
+    """Neuron clusters by frequency (a named pair: ``cluster, fraction = neuron_clusters(..)``).
+
+    Args:
+        cluster: frequency k of each neuron's cluster, or -1 if no frequency explains more
+            than the threshold of its variance.
+        fraction_clustered: fraction of neurons with a cluster.
+    """
+
+    cluster: Int[Tensor, " d_mlp"]
+    fraction_clustered: float
+
+    def sizes(self) -> dict[int, int]:
+        """Number of neurons per frequency (clustered neurons only), by frequency."""
+        ks, counts = torch.unique(self.cluster[self.cluster > 0], return_counts=True)
+        return {int(k): int(c) for k, c in zip(ks, counts, strict=True)}
+
+
+def neuron_clusters(
+    fractions: Float[Tensor, "d_mlp n_freqs"], threshold: float = 0.85
+) -> NeuronClusters:
+    """Assign each neuron to the frequency explaining more than ``threshold`` of its variance.
+
+    Nanda et al. 2023 use 0.85 and find about 85% of neurons clustered. A threshold >= 0.5
+    makes the assignment unique (a neuron's fractions sum to at most 1).
+    """
+    best, idx = fractions.max(dim=1)
+    cluster = torch.where(best > threshold, idx + 1, torch.full_like(idx, -1))
+    frac = float((cluster > 0).double().mean()) if cluster.numel() else 0.0
+    return NeuronClusters(cluster=cluster, fraction_clustered=frac)
+
+
+# ----------------------------------------------------------------------------- logit cube
+def fold_grid(logits: Float[Tensor, "p p c"], structure: str = "sum") -> Float[Tensor, "p c"]:
+    """Sum the logits over the pairs with the same ``s = a + b`` (or ``a - b``) mod p, in float64.
+
+    ``S[s, c] = sum_{a, b : a +- b = s mod p} logits[a, b, c]``. Every function of the grid
+    that depends only on s (such as cos(w_k(a + b))) has inner products with the logits that
+    reduce to inner products with ``S``.
+    """
+    p = logits.shape[0]
+    if logits.ndim != 3 or logits.shape[1] != p:
+        raise ValueError(f"logits must have shape (p, p, classes), got {tuple(logits.shape)}")
+    a = torch.arange(p, device=logits.device)
+    S = torch.zeros(p, logits.shape[2], dtype=torch.float64, device=logits.device)
+    for i in range(p):  # one row of a at a time: O(p * classes) extra memory
+        s = torch.remainder(i + a if structure == "sum" else i - a, p)
+        S.index_add_(0, s, logits[i].to(torch.float64))
+    return S
+
+
+@dataclass(frozen=True)
+class LogitCube:
+    """The logits as a function of (a, b, c), against cos(w_k(a + b - c)).
+
+    Args:
+        coefs: ``<L, D_k> / ||D_k||`` for every frequency (entry ``k - 1``), where
+            ``D_k[a, b, c] = cos(w_k(a + b - c))`` (``a - b - c`` for difference tasks).
+            The ``D_k`` are mutually orthogonal, so ``coefs**2`` is the energy along each.
+        amplitudes: ``<L, D_k> / ||D_k||^2``: the best fit ``L ~ sum_k amplitude_k D_k``.
+        key_freqs: the frequencies whose span is used below.
+        norm: ``||L||`` (after centering, if asked).
+        cos_sim: cosine similarity of L and its projection on ``span{D_k : k in key_freqs}``
+            (= ``||proj|| / ||L||``).
+        residual_norm: ``||L - proj||``.
+        residual_fraction: ``||L - proj|| / ||L||``; ``cos_sim^2 + residual_fraction^2 = 1``.
+    """
+
+    coefs: Float[Tensor, " n_freqs"]
+    amplitudes: Float[Tensor, " n_freqs"]
+    key_freqs: tuple[int, ...]
+    norm: float
+    cos_sim: float
+    residual_norm: float
+    residual_fraction: float
+
+
+def logit_cube_similarity(
+    logits: Float[Tensor, "p p p"],
+    key_freqs: Sequence[int],
+    structure: str = "sum",
+    center: bool = True,
+) -> LogitCube:
+    """Coefficients of the logits on cos(w_k(a + b - c)), and how much of them that explains.
+
+    Nanda et al. 2023 (section 4) find the logits of a grokked model are close to
+    ``sum_{k in K} alpha_k cos(w_k(a + b - c))``. The directions are never materialized:
+    with ``cos(w(s - c)) = cos(ws) cos(wc) + sin(ws) sin(wc)`` and ``s = a + b mod p``,
+    ``<L, D_k> = sum_{s, c} S[s, c] cos(w_k(s - c)) = (p/2) (G[cos k, cos k] + G[sin k, sin k])``
+    with ``S`` = :func:`fold_grid` (p x p) and ``G = F S F^T``; ``||D_k||^2 = p^3 / 2``.
+    Extra memory is O(p^2) (the logits are read one row of a at a time, in float64).
+
+    Args:
+        logits: ``L[a, b, c]`` over all pairs and the p answer classes.
+        key_freqs: frequencies spanning the projection.
+        structure: ``sum`` (a + b - c) or ``difference`` (a - b - c).
+        center: subtract each pair's mean over c first (it is invisible to the softmax and
+            orthogonal to every D_k, so only ``norm`` and the fractions change).
+    """
+    p = logits.shape[0]
+    if logits.shape != (p, p, p):
+        raise ValueError(
+            f"logits must have shape (p, p, p), got {tuple(logits.shape)}; drop extra output "
+            "columns first (e.g. logits[..., :p])"
+        )
+    keys = check_key_freqs(key_freqs, p)
+    _check_structure(structure)
+    S = fold_grid(logits, structure)
+    G = fourier_2d(S)
+    n = n_freqs(p)
+    c = torch.arange(1, n + 1, device=G.device) * 2 - 1
+    inner = (p / 2) * (G[c, c] + G[c + 1, c + 1])  # <L, D_k>, k = 1..n
+    dnorm2 = p**3 / 2
+    coefs = inner / math.sqrt(dnorm2)
+    norm2 = 0.0
+    for i in range(p):
+        row = logits[i].to(torch.float64)
+        if center:
+            row = row - row.mean(dim=-1, keepdim=True)
+        norm2 += float(row.pow(2).sum())
+    proj2 = float(coefs[[k - 1 for k in keys]].pow(2).sum()) if keys else 0.0
+    resid2 = max(norm2 - proj2, 0.0)
+    norm = math.sqrt(norm2)
+    return LogitCube(
+        coefs=coefs,
+        amplitudes=inner / dnorm2,
+        key_freqs=tuple(keys),
+        norm=norm,
+        cos_sim=math.sqrt(proj2) / norm if norm > 0 else math.nan,
+        residual_norm=math.sqrt(resid2),
+        residual_fraction=math.sqrt(resid2) / norm if norm > 0 else math.nan,
+    )
+
+
+def _check_structure(structure: str) -> None:
+    if structure not in ("sum", "difference"):
+        raise ValueError(
+            f"structure must be 'sum' (a + b) or 'difference' (a - b), got {structure!r}"
+        )

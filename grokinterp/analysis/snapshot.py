@@ -1,0 +1,76 @@
+"""What the figures of one checkpoint show, computed here so that the figures only draw.
+
+:func:`snapshot` gathers, for one checkpoint of a run: block 0's attention pattern on a
+sample of pairs (transformer only), each MLP neuron's fraction of activation variance per
+frequency and its cluster (Nanda et al. 2023; :func:`grokinterp.analysis.fourier.
+neuron_freq_fractions`), and the 2D Fourier power spectrum of the most active neuron.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from grokinterp.analysis import fourier
+from grokinterp.analysis.fourier import NeuronClusters
+from grokinterp.models import answer_forward_chunked
+from grokinterp.runs.run import Run
+
+ATTENTION_SAMPLE = 2048  # pairs whose attention patterns are kept
+
+
+@dataclass
+class Snapshot:
+    """One checkpoint, ready to draw.
+
+    Args:
+        step: the checkpoint.
+        attention: block 0's pattern, (pairs, heads, 3, 3); None for the MLP model.
+        fractions: (d_mlp, n_freqs) variance fractions per frequency; None where the
+            Fourier measures do not apply.
+        clusters: the neurons' frequency clusters (threshold 0.85); None likewise.
+        top_neuron: the neuron with the most centered activation energy over the grid.
+        top_spectrum: its squared 2D Fourier coefficients, (p, p).
+    """
+
+    step: int
+    attention: Float[Tensor, "pairs heads 3 3"] | None
+    fractions: Float[Tensor, "d_mlp n_freqs"] | None
+    clusters: NeuronClusters | None
+    top_neuron: int | None
+    top_spectrum: Float[Tensor, "p p"] | None
+
+
+def snapshot(
+    run: Run, step: int | None = None, *, fourier_measures: bool = True, device: str = "cpu"
+) -> Snapshot:
+    """The attention and neuron views of checkpoint ``step`` (default: the latest).
+
+    ``fourier_measures`` False skips the neuron views (tasks without cyclic structure).
+    """
+    step = run.steps[-1] if step is None else step
+    ds = run.dataset
+    attention = None
+    if run.config.model.arch == "transformer":
+        model: Any = run.model(step, device=device)
+        sample = ds.inputs[: min(len(ds.inputs), ATTENTION_SAMPLE)].to(device)
+        with torch.no_grad():
+            _, cache = model.run_with_cache(sample, names_filter="blocks.0.attn.hook_pattern")
+        attention = cache["blocks.0.attn.hook_pattern"].cpu()
+    if not fourier_measures:
+        return Snapshot(step, attention, None, None, None, None)
+    p = ds.size
+    params = {k: v.to(device) for k, v in run.params(step).items()}
+    _, hidden = answer_forward_chunked(params, ds.inputs, run.config.model)
+    acts = hidden.reshape(p, p, -1).cpu()
+    fractions = fourier.neuron_freq_fractions(acts)
+    centered = acts - acts.mean(dim=(0, 1), keepdim=True)
+    neuron = int(centered.pow(2).sum(dim=(0, 1)).argmax())
+    spectrum = fourier.fourier_2d(centered[:, :, neuron]).pow(2)
+    return Snapshot(
+        step, attention, fractions, fourier.neuron_clusters(fractions), neuron, spectrum
+    )

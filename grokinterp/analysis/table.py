@@ -1,0 +1,281 @@
+"""The per-checkpoint measures table of a run: progress measures over every checkpoint.
+
+Writes into ``RUN_DIR/analysis/``:
+
+* ``measures.csv``: one row per analyzed checkpoint (columns in :data:`COLUMNS`);
+* ``summary.json``: key frequencies (and how they were chosen), phase boundaries
+  (:mod:`grokinterp.analysis.phases`), landmarks, and which measures apply to the task;
+* ``figures/``: the figures of :mod:`grokinterp.viz.figures` and an ``index.html`` showing them.
+
+It is incremental: checkpoints already in ``measures.csv`` are not recomputed, unless the
+key frequencies changed (then every row is, since restricted / excluded losses depend on
+them) or the table was written by another version of the measures (``ANALYSIS_VERSION``).
+The Fourier measures need the labels to be a function of a + b (``add``) or a - b
+(``sub``) on the full p x p grid; for other tasks only the task-agnostic columns are
+computed and ``summary.json`` says why.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from grokinterp.analysis import fourier, measures
+from grokinterp.analysis.phases import phase_boundaries
+from grokinterp.errors import RunDirError
+from grokinterp.models import Params, answer_forward_chunked, cross_entropy64
+from grokinterp.runs import layout
+from grokinterp.runs.io import atomic_write_text
+from grokinterp.runs.run import Run
+from grokinterp.tasks import get_task
+
+#: bumped whenever the measures change; a table written by another version is recomputed
+ANALYSIS_VERSION = 3
+MEASURES = "measures.csv"
+SUMMARY = "summary.json"
+
+COLUMNS: dict[str, str] = {
+    "step": "checkpoint step (updates done)",
+    "train_loss": "cross-entropy (float64) on the training set, over the answer classes",
+    "train_acc": "accuracy on the training set",
+    "test_loss": "cross-entropy on the test set",
+    "test_acc": "accuracy on the test set",
+    "sum_sq_weights": "sum of squared weights over all parameters",
+    "sum_sq.<param>": "sum of squared weights of one parameter",
+    "restricted_loss": "test loss of the logits restricted to the key-frequency directions "
+    "(Nanda et al. 2023)",
+    "restricted_loss_all": "restricted loss over all pairs",
+    "excluded_loss": "training loss with the key-frequency directions removed",
+    "excluded_loss_k<k>": "training loss with only frequency k's directions removed",
+    "gini_embed": "Gini coefficient of the per-frequency norms of W_E (Hurley & Rickard 2009)",
+    "gini_logit": "Gini coefficient of the per-frequency norms of W_logit",
+    "gen_share": "fraction of logit norm^2 in the key-frequency trigonometric subspace "
+    "(the generalizing circuit; Varma et al. 2023)",
+    "mem_share": "1 - gen_share: the rest (the memorizing circuit)",
+    "gen_logit_norm": "norm of the (double-centered) logits in the key-frequency subspace: "
+    "the generalizing circuit's logit strength, to set against sum_sq_weights (Varma et al.)",
+    "mem_logit_norm": "norm of the rest of the centered logits: the memorizing circuit's",
+    "logit_cube_cos_sim": "cosine similarity of the (class-centered) logits L[a, b, c] with "
+    "their projection on cos(w_k(a + b - c)), k in the key frequencies (Nanda et al. 2023)",
+    "logit_cube_residual": "norm of the rest of the logits, as a fraction of their norm",
+    "frac_clustered": "fraction of MLP neurons with more than 85% of their grid variance in "
+    "one frequency",
+    "embed_norm_k<k>": "norm of W_E in frequency k (cos and sin rows of the Fourier basis)",
+}
+
+
+@dataclass
+class Analysis:
+    """The result of :func:`analyze`."""
+
+    table: pd.DataFrame
+    summary: dict[str, Any]
+    path: Path  # RUN_DIR/analysis
+    key_freqs: list[int] | None  # None where the Fourier measures do not apply
+
+
+def fourier_structure(run: Run) -> str | None:
+    """``sum`` / ``difference`` if the Fourier measures apply to the run's task, else None."""
+    spec = get_task(run.config.task.name)
+    if spec.fourier is None or run.config.task.random_labels or spec.kind != "modular":
+        return None
+    p = run.config.task.p
+    assert p is not None
+    if p % 2 == 0:
+        return None
+    return spec.fourier
+
+
+def _why_not_fourier(run: Run) -> str:
+    t = run.config.task
+    if t.random_labels:
+        return "the labels are randomly permuted, so there is no Fourier circuit to measure"
+    if t.p is not None and t.p % 2 == 0 and get_task(t.name).fourier is not None:
+        return f"the Fourier basis over Z_p used here needs an odd p (p={t.p})"
+    return (
+        f"task {t.name!r} ({get_task(t.name).description}) has no cyclic structure in "
+        f"a + b or a - b; the Fourier measures (restricted / excluded loss, Gini, "
+        f"logit shares, clusters) do not apply"
+    )
+
+
+class _Context:
+    """What every checkpoint's measures share: data, masks, key frequencies."""
+
+    def __init__(self, run: Run, key_freqs: list[int] | None, device: str):
+        self.run = run
+        self.cfg = run.config
+        self.device = device
+        ds = run.dataset
+        self.inputs = ds.inputs.to(device)
+        self.labels = ds.labels.to(device)
+        self.train = ds.train_mask.to(device)
+        self.n_classes = ds.n_classes
+        self.structure = fourier_structure(run)
+        self.p = ds.size
+        self.key_freqs = key_freqs
+
+    def forward(self, params: Params) -> tuple[Tensor, Tensor]:
+        return answer_forward_chunked(params, self.inputs, self.cfg.model, self.n_classes)
+
+
+def _ce(logits: Tensor, labels: Tensor) -> float:
+    return float(cross_entropy64(logits, labels))
+
+
+def checkpoint_measures(ctx: _Context, step: int) -> dict[str, float]:
+    """Every measure of one checkpoint (a row of measures.csv)."""
+    params = {k: v.to(ctx.device) for k, v in ctx.run.params(step).items()}
+    logits, hidden = ctx.forward(params)
+    tr, te = ctx.train, ~ctx.train
+    row: dict[str, float] = {"step": step}
+    row["train_loss"] = _ce(logits[tr], ctx.labels[tr])
+    row["train_acc"] = float((logits[tr].argmax(-1) == ctx.labels[tr]).double().mean())
+    row["test_loss"] = _ce(logits[te], ctx.labels[te])
+    row["test_acc"] = float((logits[te].argmax(-1) == ctx.labels[te]).double().mean())
+    sq = measures.sum_squared_weights(params)
+    row["sum_sq_weights"] = float(sq["total"])
+    for name, v in sq.items():
+        if name != "total":
+            row[f"sum_sq.{name}"] = float(v)
+    if ctx.structure is None:
+        return row
+    p, keys = ctx.p, ctx.key_freqs
+    assert keys is not None
+    grid = logits.reshape(p, p, ctx.n_classes)
+    labels, train = ctx.labels.reshape(p, p), tr.reshape(p, p)
+    s = ctx.structure
+    row["restricted_loss"] = measures.restricted_loss(grid, labels, keys, mask=~train, structure=s)
+    row["restricted_loss_all"] = measures.restricted_loss(grid, labels, keys, structure=s)
+    row["excluded_loss"] = measures.excluded_loss(grid, labels, keys, mask=train, structure=s)
+    for k, v in zip(
+        keys,
+        measures.excluded_loss_per_freq(grid, labels, keys, mask=train, structure=s),
+        strict=True,
+    ):
+        row[f"excluded_loss_k{k}"] = float(v)
+    embed_norms = fourier.embedding_freq_norms(params, p)
+    row["gini_embed"] = float(measures.gini(embed_norms))
+    row["gini_logit"] = float(measures.gini(fourier.logit_weight_freq_norms(params, p)))
+    norms = measures.trig_logit_norms(grid, keys, structure=s)
+    row["gen_share"], row["mem_share"] = norms.shares()
+    row["gen_logit_norm"], row["mem_logit_norm"] = norms.generalizing, norms.memorizing
+    cube = fourier.logit_cube_similarity(grid, keys, structure=s)
+    row["logit_cube_cos_sim"] = cube.cos_sim
+    row["logit_cube_residual"] = cube.residual_fraction
+    fractions = fourier.neuron_freq_fractions(hidden.reshape(p, p, -1))
+    row["frac_clustered"] = float(fourier.neuron_clusters(fractions)[1])
+    for k, v in enumerate(embed_norms.tolist(), start=1):
+        row[f"embed_norm_k{k}"] = v
+    return row
+
+
+def _load_existing(out: Path) -> tuple[pd.DataFrame | None, dict[str, Any]]:
+    table, summary = None, {}
+    if (out / MEASURES).exists():
+        try:
+            table = pd.read_csv(out / MEASURES)
+        except Exception as e:  # pandas raises several parser errors
+            raise RunDirError(
+                f"{out / MEASURES}: unreadable ({type(e).__name__}); delete it to recompute"
+            ) from None
+    if (out / SUMMARY).exists():
+        try:
+            summary = json.loads((out / SUMMARY).read_text())
+        except json.JSONDecodeError:
+            raise RunDirError(f"{out / SUMMARY}: not valid JSON; delete it to recompute") from None
+    return table, summary
+
+
+def measure_run(
+    run_dir: str | Path,
+    *,
+    steps: list[int] | None = None,
+    key_freqs: list[int] | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> Analysis:
+    """Compute the progress measures of every checkpoint (or of ``steps``) of a run.
+
+    Args:
+        run_dir: a run directory.
+        steps: checkpoint steps to analyze (default: all on disk).
+        key_freqs: the key frequencies to use; default: detected at the latest checkpoint by
+            :func:`grokinterp.analysis.fourier.key_frequencies`.
+        device: torch device for the computation.
+        progress: show a progress bar.
+    """
+    run = Run(run_dir)
+    out = run.path / layout.ANALYSIS
+    all_steps = run.steps
+    if not all_steps:
+        raise RunDirError(f"{run.path}: has no checkpoints to analyze")
+    if steps is not None:
+        missing = sorted(set(steps) - set(all_steps))
+        if missing:
+            raise RunDirError(
+                f"{run.path}: no checkpoint at step(s) {missing[:5]}; "
+                f"see `grokinterp info {run.path}`"
+            )
+    todo_steps = sorted(set(steps if steps is not None else all_steps))
+    ctx = _Context(run, None, device)
+    summary: dict[str, Any] = {
+        "p": ctx.p if run.config.task.p is not None else None,
+        "task": run.config.task.name,
+    }
+    if ctx.structure is not None:
+        p = ctx.p
+        if key_freqs is not None:
+            ctx.key_freqs = fourier.check_key_freqs(key_freqs, p)
+            summary["key_freqs_source"] = "given by the user"
+        else:
+            final = run.params(all_steps[-1])
+            ctx.key_freqs = sorted(int(k) for k in fourier.key_frequencies(final, p))
+            summary["key_freqs_source"] = (
+                f"detected at step {all_steps[-1]} by grokinterp.analysis.fourier.key_frequencies"
+            )
+        summary["key_freqs"] = ctx.key_freqs
+        summary["fourier_structure"] = ctx.structure
+    else:
+        summary["key_freqs"] = None
+        summary["fourier_measures"] = f"not computed: {_why_not_fourier(run)}"
+    table, old = _load_existing(out)
+    if table is not None and (
+        old.get("key_freqs") != summary["key_freqs"]
+        or old.get("analysis_version") != ANALYSIS_VERSION
+    ):
+        table = None  # old rows used other key frequencies, or other measures
+    done = set() if table is None else set(table["step"].astype(int))
+    todo = [s for s in todo_steps if s not in done]
+    rows = []
+    for s in tqdm(todo, disable=not progress, desc="analyze", unit="ckpt"):
+        rows.append(checkpoint_measures(ctx, s))
+    new = pd.DataFrame(rows)
+    table = new if table is None else pd.concat([table, new], ignore_index=True)
+    table = table[table["step"].isin(all_steps)]  # rows of deleted checkpoints go too
+    table = table.sort_values("step").reset_index(drop=True)
+    out.mkdir(exist_ok=True)
+    atomic_write_text(out / MEASURES, table.to_csv(index=False))
+    ph = phase_boundaries(table)
+    summary["phases"] = {
+        k: ph[k] for k in ("memorization_end", "circuit_formation_end", "cleanup_end")
+    }
+    summary.update({k: ph[k] for k in ("grokking_step", "train_99_step", "test_99_step")})
+    summary["phase_rule"] = "grokinterp.analysis.phases.phase_boundaries (see its docstring)"
+    summary["steps_analyzed"] = len(table)
+    summary["analysis_version"] = ANALYSIS_VERSION
+    summary["final"] = {
+        k: (None if isinstance(v, float) and math.isnan(v) else v)
+        for k, v in table.iloc[-1].to_dict().items()
+        if not str(k).startswith(("embed_norm_k", "sum_sq."))
+    }
+    summary["columns"] = COLUMNS
+    atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2))
+    return Analysis(table=table, summary=summary, path=out, key_freqs=ctx.key_freqs)

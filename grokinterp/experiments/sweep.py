@@ -1,0 +1,393 @@
+"""Grids of runs: ``grokinterp sweep SPEC``.
+
+A spec (YAML or JSON) names a base config, the fields to vary and the seeds::
+
+    base: {preset: quick}            # or {config: path/to/config.json}; optional overrides:
+    overrides: {max_steps: 2000}     # any config field, by flag name or section.field
+    grid:                            # cartesian product of these values
+      weight_decay: [0.3, 1.0]
+      train_fraction: [0.3, 0.5]
+    runs:                            # and/or an explicit list of override sets
+      - {lr: 0.01}
+    seeds: [0, 1, 2]                 # the top-level seed; default [0]
+
+Every combination becomes a run directory under ``SWEEP_DIR/runs/<name>/`` (the name lists
+the varied fields, e.g. ``weight_decay=0.3,train_fraction=0.5,seed=0``), with its status in
+``SWEEP_DIR/status/<name>.json`` (``running``, ``done`` or ``failed`` with the error; the
+traceback of a failure in ``<name>.log``). ``results.csv`` has
+one row per run: the varied fields, status, grokking landmarks, final train / test accuracy
+and loss, final parameter norm, steps, the Liu et al. phase
+(:func:`grokinterp.analysis.phases.liu_phase`) and the plateau class
+(:func:`grokinterp.experiments.efficiency.plateau_class`: grokked / semi-grokked / memorized).
+Re-running the same spec skips finished runs and resumes killed ones (``grokinterp train
+--resume`` semantics); a failing run is recorded and the others go on.
+
+Backends: ``local`` (a pool of worker processes), ``ensemble`` (runs of the same shape
+trained together as one batched computation, see :mod:`grokinterp.training.ensemble`) and ``ray``
+(each run a Ray task, on a local Ray instance or a cluster given by ``ray_address``; needs
+``pip install grokinterp[ray]``). Every backend writes the same run directories.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import multiprocessing as mp
+import os
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+import yaml
+from tqdm.auto import tqdm
+
+from grokinterp.analysis.phases import liu_phase, plateau_class
+from grokinterp.config import TrainConfig, config_flags, replace
+from grokinterp.errors import ConfigError, RunDirError
+from grokinterp.presets import get_preset
+from grokinterp.runs import layout
+from grokinterp.runs.io import atomic_write_text
+from grokinterp.runs.run import landmarks
+from grokinterp.training import train, train_groups
+
+SPEC = "spec.json"
+RESULTS = "results.csv"
+BACKENDS = ("local", "ensemble", "ray")
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One run of a sweep: its name, the fields it varies, and its full config."""
+
+    name: str
+    varied: dict[str, Any]
+    config: TrainConfig
+
+
+def _field_index() -> dict[str, tuple[str, str]]:
+    """Both spellings of every config field -> (section, field)."""
+    index: dict[str, tuple[str, str]] = {}
+    for flag, (section, name, _) in config_flags().items():
+        index[flag] = index[flag.replace("-", "_")] = (section, name)
+        if section:
+            index[f"{section}.{name}"] = (section, name)
+    return index
+
+
+def _overrides(values: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    index = _field_index()
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in values.items():
+        if key not in index:
+            raise ConfigError(
+                f"{where}: unknown config field {key!r}; use a field name such "
+                f"as 'weight_decay' or 'optim.weight_decay'"
+            )
+        section, name = index[key]
+        out.setdefault(section, {})[name] = value
+    return out
+
+
+def load_spec(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON sweep spec."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such sweep spec") from None
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            spec = yaml.safe_load(text)
+        else:
+            spec = json.loads(text)
+    except Exception as e:  # yaml and json raise different error types
+        raise ConfigError(
+            f"{path}: not valid {path.suffix[1:].upper() or 'JSON'} ({type(e).__name__})"
+        ) from None
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{path}: a sweep spec is a mapping (base, grid, runs, seeds)")
+    return spec
+
+
+def expand(spec: dict[str, Any], where: str = "spec") -> list[SweepRun]:
+    """Every run of a spec, with validated configs and unique names."""
+    unknown = set(spec) - {"base", "overrides", "grid", "runs", "seeds", "backend", "workers"}
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {sorted(unknown)}; a spec has base, "
+            f"overrides, grid, runs, seeds, backend, workers"
+        )
+    base_spec = spec.get("base") or {"preset": "nanda"}
+    if "preset" in base_spec:
+        base = get_preset(base_spec["preset"])
+    elif "config" in base_spec:
+        base = TrainConfig.load(base_spec["config"])
+    else:
+        raise ConfigError(f"{where}: base needs 'preset' or 'config'")
+    base = replace(base, _overrides(spec.get("overrides") or {}, f"{where}: overrides"))
+    grid = spec.get("grid") or {}
+    if not all(isinstance(v, list) and v for v in grid.values()):
+        raise ConfigError(f"{where}: every grid entry is a non-empty list of values")
+    combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
+    explicit = spec.get("runs") or []
+    if not isinstance(explicit, list) or not all(isinstance(r, dict) for r in explicit):
+        raise ConfigError(f"{where}: runs is a list of mappings of config fields")
+    variants = (
+        [{**c, **r} for c in combos for r in (explicit or [{}])]
+        if combos
+        else (list(explicit) or [{}])
+    )
+    seeds = spec.get("seeds", [0])
+    if not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds):
+        raise ConfigError(f"{where}: seeds is a list of integers")
+    runs, names = [], set()
+    for variant in variants:
+        for seed in seeds:
+            varied = {**variant, "seed": seed}
+            cfg = replace(base, _overrides(varied, f"{where}: run {varied}"))
+            name = ",".join(f"{k}={v}" for k, v in varied.items()).replace("/", "_")
+            if name in names:
+                raise ConfigError(f"{where}: two runs have the same settings ({name})")
+            names.add(name)
+            runs.append(SweepRun(name, varied, cfg))
+    return runs
+
+
+def status_path(run_dir: Path) -> Path:
+    """``SWEEP_DIR/status/<name>.json`` for the run directory ``SWEEP_DIR/runs/<name>``."""
+    return run_dir.parent.parent / "status" / f"{run_dir.name}.json"
+
+
+def write_status(run_dir: Path, status: str, error: str | None = None) -> None:
+    atomic_write_text(status_path(run_dir), json.dumps({"status": status, "error": error}))
+
+
+def read_status(run_dir: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads(status_path(run_dir).read_text()))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {"status": "pending", "error": None}
+
+
+def is_finished(run_dir: Path) -> bool:
+    """The run reached its last step (status ``done`` is written only then)."""
+    return read_status(run_dir).get("status") == "done"
+
+
+def run_one(job: tuple[str, str, str, int, str]) -> tuple[str, str, str | None]:
+    """Train one run (in a worker process); never raises: failures are recorded."""
+    name, run_dir_s, config_json, threads, device = job
+    torch.set_num_threads(threads)
+    run_dir = Path(run_dir_s)
+    try:
+        cfg = TrainConfig.from_dict(json.loads(config_json))
+        write_status(run_dir, "running")
+        train(cfg, run_dir, resume=True, progress=False, device=device)
+        write_status(run_dir, "done")
+        return name, "done", None
+    except BaseException as e:  # a failing run must not sink the sweep
+        msg = f"{type(e).__name__}: {e}".splitlines()[0]
+        status_path(run_dir).with_suffix(".log").write_text(traceback.format_exc())
+        write_status(run_dir, "failed", msg)
+        return name, "failed", msg
+
+
+def _prepare(sweep_dir: Path, spec: dict[str, Any], runs: Sequence[SweepRun], force: bool) -> None:
+    spec_path = sweep_dir / SPEC
+    normalized = json.dumps({"runs": {r.name: r.config.to_dict() for r in runs}}, sort_keys=True)
+    same = False
+    if spec_path.exists() and not force:
+        try:
+            stored = json.loads(spec_path.read_text())
+        except json.JSONDecodeError:
+            raise RunDirError(
+                f"{spec_path}: not valid JSON; restore it, or pass --force to start the sweep over"
+            ) from None
+        if json.dumps({"runs": stored.get("runs")}, sort_keys=True) != normalized:
+            raise RunDirError(
+                f"{sweep_dir}: holds a sweep with a different spec; choose "
+                f"another directory or pass --force to start over"
+            )
+        same = True
+    layout.claim_dir(
+        sweep_dir,
+        force=force,
+        keep=same,
+        refusal=(
+            f"exists and is not a sweep directory (no {SPEC}); choose another directory or pass "
+            f"--force"
+        ),
+    )
+    (sweep_dir / "runs").mkdir(parents=True, exist_ok=True)
+    (sweep_dir / "status").mkdir(exist_ok=True)
+    atomic_write_text(
+        spec_path,
+        json.dumps({"spec": spec, "runs": json.loads(normalized)["runs"]}, indent=1, default=str),
+    )
+
+
+def run_sweep(
+    spec: dict[str, Any],
+    sweep_dir: str | Path,
+    *,
+    backend: str | None = None,
+    workers: int | None = None,
+    force: bool = False,
+    progress: bool = True,
+    ray_address: str | None = None,
+    device: str = "cpu",
+) -> pd.DataFrame:
+    """Run (or resume) every run of ``spec`` under ``sweep_dir``; return the results table.
+
+    Args:
+        spec: the sweep spec (see the module docstring).
+        sweep_dir: where the runs, their status and ``results.csv`` go.
+        backend: ``local``, ``ensemble`` or ``ray`` (default: the spec's, else local).
+        workers: processes of the local backend (default: one per core).
+        force: delete ``sweep_dir`` first.
+        progress: show the progress display.
+        ray_address: the Ray cluster to use (``ray`` backend; default: start a local one).
+        device: torch device of the ``local`` and ``ensemble`` backends (Ray tasks train on
+            their node's CPU).
+    """
+    sweep_dir = Path(sweep_dir)
+    runs = expand(spec)
+    backend = backend or spec.get("backend", "local")
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend: unknown {backend!r}; choose one of {list(BACKENDS)}")
+    _prepare(sweep_dir, spec, runs, force)
+    todo = [r for r in runs if not is_finished(sweep_dir / "runs" / r.name)]
+    if backend == "ensemble":
+        train_groups(
+            [(r.config, sweep_dir / "runs" / r.name) for r in todo],
+            progress=progress,
+            status=write_status,
+            device=device,
+        )
+    elif backend == "ray":
+        _run_ray(
+            [
+                (r.name, str(sweep_dir / "runs" / r.name), json.dumps(r.config.to_dict()), 1, "cpu")
+                for r in todo
+            ],
+            len(runs),
+            ray_address,
+            progress,
+        )
+    else:
+        n_workers = max(
+            1, min(workers or spec.get("workers") or os.cpu_count() or 1, len(todo) or 1)
+        )
+        threads = max(1, (os.cpu_count() or 1) // n_workers)
+        jobs = [
+            (
+                r.name,
+                str(sweep_dir / "runs" / r.name),
+                json.dumps(r.config.to_dict()),
+                threads,
+                device,
+            )
+            for r in todo
+        ]
+        done = failed = 0
+        bar = tqdm(
+            total=len(runs),
+            initial=len(runs) - len(todo),
+            disable=not progress,
+            unit="run",
+            desc="sweep",
+        )
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(n_workers) as pool:
+            for _name, status, _err in pool.imap_unordered(run_one, jobs):
+                done += status == "done"
+                failed += status == "failed"
+                bar.update(1)
+                bar.set_postfix(
+                    done=done, failed=failed, running=min(n_workers, len(jobs) - done - failed)
+                )
+        bar.close()
+    table = results(sweep_dir, runs)
+    atomic_write_text(sweep_dir / RESULTS, table.to_csv(index=False))
+    return table
+
+
+def _run_ray(
+    jobs: list[tuple[str, str, str, int, str]], total: int, address: str | None, progress: bool
+) -> None:
+    """Each job a Ray task running :func:`run_one` (the run directories must be on storage
+    that every node sees)."""
+    try:
+        import ray  # an optional extra: imported only when the ray backend is chosen
+    except ImportError:
+        raise ConfigError("the ray backend needs Ray: pip install 'grokinterp[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        ray.init(
+            address=address, include_dashboard=False, log_to_driver=False, configure_logging=False
+        )
+    try:
+        task = ray.remote(num_cpus=1)(run_one)
+        pending = [task.remote(job) for job in jobs]
+        bar = tqdm(
+            total=total,
+            initial=total - len(jobs),
+            disable=not progress,
+            unit="run",
+            desc="sweep (ray)",
+        )
+        done = failed = 0
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            _name, status, _err = ray.get(ready[0])
+            done += status == "done"
+            failed += status == "failed"
+            bar.update(1)
+            bar.set_postfix(done=done, failed=failed, running=len(pending))
+        bar.close()
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def results(sweep_dir: Path, runs: Sequence[SweepRun]) -> pd.DataFrame:
+    """One row per run: varied fields, status, landmarks, final metrics."""
+    rows = []
+    for r in runs:
+        d = sweep_dir / "runs" / r.name
+        st = read_status(d)
+        row: dict[str, Any] = {
+            "name": r.name,
+            **r.varied,
+            "status": st["status"],
+            "error": st["error"],
+        }
+        metrics = (
+            pd.DataFrame(layout.read_metrics(d))
+            if (d / layout.METRICS).exists()
+            else pd.DataFrame()
+        )
+        if len(metrics):
+            last = metrics.iloc[-1]
+            lm = landmarks(metrics)
+            row.update(liu_phase=liu_phase(metrics), plateau_class=plateau_class(metrics))
+            row.update(
+                train_99_step=lm.train_step,
+                test_99_step=lm.test_step,
+                grok_delay=lm.delay,
+                steps=int(last["step"]),
+                final_train_acc=last["train_acc"],
+                final_test_acc=last["test_acc"],
+                final_train_loss=last["train_loss"],
+                final_test_loss=last["test_loss"],
+                final_param_norm=last["param_norm"],
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+__all__ = ["SweepRun", "expand", "load_spec", "results", "run_sweep"]

@@ -1,0 +1,26 @@
+"""Models: parameters in TransformerLens names, a fast exact forward, and hooked modules.
+
+Weights of every model live in a flat ``dict[str, Tensor]`` (:data:`Params`) with
+TransformerLens's names and shapes (:mod:`grokinterp.models.params`), which is also what
+checkpoints store. Two forwards compute the same function: :func:`answer_logits` (plain
+torch, answer position only; training and analysis use it) and :func:`build_model` (a
+TransformerLens ``TransformerBridge`` or :class:`HookedMLP`, for hooks and caches).
+"""
+
+from grokinterp.models.forward import answer_forward, answer_forward_chunked, answer_logits
+from grokinterp.models.hooked import HookedMLP, build_model
+from grokinterp.models.loss import cross_entropy64
+from grokinterp.models.params import N_CTX, Params, init_params, param_shapes
+
+__all__ = [
+    "N_CTX",
+    "HookedMLP",
+    "Params",
+    "answer_forward",
+    "answer_forward_chunked",
+    "answer_logits",
+    "build_model",
+    "cross_entropy64",
+    "init_params",
+    "param_shapes",
+]

@@ -1,0 +1,105 @@
+"""Safe file I/O for run directories: atomic writes and verified safetensors files.
+
+Every file is written to a temporary name in the same folder, fsynced, then renamed
+over the target (and the folder fsynced), so a killed process leaves either the old
+file or the new one, never half of one. Tensor files carry a SHA-256 of their tensor
+bytes in the safetensors metadata; :func:`load_tensors` recomputes it, so a truncated
+or corrupted file is reported instead of loaded. Nothing here unpickles anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from grokinterp.errors import RunDirError
+
+FORMAT = "grokinterp-tensors-v1"
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp creates 0600; run directories are meant to be shared
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def _digest(tensors: dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(name.encode())
+        h.update(str(t.dtype).encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def save_tensors(
+    path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
+) -> None:
+    """Atomically write tensors as safetensors with a checksum in the metadata."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    meta = dict(metadata or {})
+    meta["format"] = FORMAT
+    meta["sha256"] = _digest(tensors)
+    atomic_write_bytes(path, st_save(tensors, metadata=meta))
+
+
+def load_tensors(
+    path: str | Path, verify: bool = True
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Read a file written by :func:`save_tensors`; raise RunDirError if it is damaged."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise RunDirError(f"{path}: no such file") from None
+    try:
+        tensors = st_load(data)
+        meta = _read_metadata(data)
+    except Exception as e:  # safetensors raises its own error types for bad headers
+        raise RunDirError(
+            f"{path}: corrupt or truncated tensor file ({type(e).__name__}); delete it, or "
+            f"re-create it with `grokinterp train --resume`"
+        ) from None
+    if meta.get("format") != FORMAT:
+        raise RunDirError(f"{path}: not a grokinterp tensor file (no '{FORMAT}' metadata)")
+    if verify and meta.get("sha256") != _digest(tensors):
+        raise RunDirError(
+            f"{path}: checksum mismatch, the file is corrupt; delete it, or re-create it with "
+            f"`grokinterp train --resume`"
+        )
+    return tensors, meta
+
+
+def _read_metadata(data: bytes) -> dict[str, str]:
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    return dict(header.get("__metadata__", {}))

@@ -1,0 +1,149 @@
+"""The run-directory format, shared by the writer (train) and the reader (Run).
+
+::
+
+    run_dir/
+      config.json                        TrainConfig + grokinterp_version
+      metrics.jsonl                      one JSON object per logged step
+      checkpoints/step_<N>.safetensors   parameters after N updates (metadata: step, sha256)
+      state/latest.safetensors           optimizer + RNG state of the latest checkpoint
+      analysis/                          written by `grokinterp analyze`
+
+A metrics line has ``step``, ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc``,
+``param_norm`` (L2 norm of all parameters), ``param_norms`` (L2 norm of each parameter,
+by name), ``lr`` (the learning rate of the next update) and ``wall_time`` (seconds of
+training so far, summed over resumed sessions). Losses are mean cross-entropy in
+float64 over the whole train / test set; step N is measured after N updates.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from grokinterp.config import TrainConfig
+from grokinterp.errors import RunDirError
+from grokinterp.runs.io import atomic_write_text
+
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+CHECKPOINTS = "checkpoints"
+STATE = "state/latest.safetensors"
+ANALYSIS = "analysis"
+
+_STEP_RE = re.compile(r"^step_(\d+)\.safetensors$")
+
+
+def checkpoint_path(run_dir: Path, step: int) -> Path:
+    return run_dir / CHECKPOINTS / f"step_{step}.safetensors"
+
+
+def checkpoint_steps_on_disk(run_dir: Path) -> list[int]:
+    folder = run_dir / CHECKPOINTS
+    if not folder.is_dir():
+        return []
+    steps = [int(m.group(1)) for p in folder.iterdir() if (m := _STEP_RE.match(p.name))]
+    return sorted(steps)
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """Parsed lines of metrics.jsonl; a trailing partial line (a killed write) is skipped."""
+    path = run_dir / METRICS
+    if not path.exists():
+        return []
+    rows = []
+    lines = path.read_text().splitlines()
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                break  # the last write was interrupted
+            raise RunDirError(
+                f"{path}: line {i + 1} is not valid JSON; the file was edited or damaged"
+            ) from None
+    return rows
+
+
+def truncate_metrics(run_dir: Path, step: int) -> None:
+    """Drop the metrics lines from ``step`` on (a resumed run logs them again)."""
+    rows = [r for r in read_metrics(run_dir) if r["step"] < step]
+    atomic_write_text(run_dir / METRICS, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def claim_dir(path: Path, *, force: bool, refusal: str, keep: bool = False) -> bool:
+    """Make ``path`` a directory ready to be written, without losing anything by accident.
+
+    An empty or missing directory is created. One that holds anything is kept as it is when
+    ``keep`` (the caller continues what is there; returns True), deleted when ``force``, and
+    otherwise refused with ``RunDirError("{path}: {refusal}")``: the one rule behind
+    ``train``, ``sweep``, ``import-legacy`` and the experiments' ``--force``.
+    """
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"{path}: is a file, not a directory; choose another path")
+    if path.exists() and any(path.iterdir()):
+        if keep and not force:
+            return True
+        if not force:
+            raise RunDirError(f"{path}: {refusal}")
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return False
+
+
+def config_diffs(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    """``field: stored X, given Y`` for each field where two nested config dicts differ."""
+    out = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += config_diffs(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            out.append(f"{prefix}{k}: stored {va!r}, given {vb!r}")
+    return out
+
+
+def prepare_run_dir(cfg: TrainConfig, run_dir: Path, *, resume: bool, force: bool) -> bool:
+    """Make ``run_dir`` ready for training ``cfg``; return True when a run is resumed.
+
+    ``resume`` continues the run already there (its config must match ``cfg`` but for the
+    stopping rule, and it must have a state file); a run killed before its first state file
+    starts afresh. Anything else already in the directory is refused unless ``force``,
+    which deletes it. A fresh start writes ``config.json`` and no metrics.
+    """
+    cfg_path = run_dir / CONFIG
+    if cfg_path.exists() and not force:
+        stored = TrainConfig.load(cfg_path)
+        if not resume:
+            what = "the same" if stored.identity() == cfg.identity() else "a different"
+            raise RunDirError(
+                f"{run_dir}: already holds a run with {what} config; pass --resume to continue "
+                f"it, --force to delete it and start over, or choose another directory"
+            )
+        diffs = config_diffs(stored.identity(), cfg.identity())
+        if diffs:
+            raise RunDirError(
+                f"{cfg_path}: --resume with a different config ({'; '.join(diffs[:3])}); "
+                f"use the stored config, another run directory, or --force to start over"
+            )
+        if (run_dir / STATE).exists():
+            return True
+        if any(s > 0 for s in checkpoint_steps_on_disk(run_dir)):
+            raise RunDirError(
+                f"{run_dir}: has checkpoints but no {STATE} to resume from (a shipped, "
+                f"imported or copied run); train into another directory, or pass --force "
+                f"to delete it and start over"
+            )
+        # killed before its first state file: start afresh in place
+        (run_dir / METRICS).unlink(missing_ok=True)
+    else:
+        claim_dir(run_dir, force=force, refusal=(
+            f"exists, is not empty and holds no run (no {CONFIG}); choose another directory "
+            f"or pass --force to overwrite it"))
+    atomic_write_text(cfg_path, cfg.to_json())
+    return False

@@ -1,0 +1,169 @@
+"""Import checkpoints saved by the progress-measures code (Nanda et al. 2023).
+
+That code saves, with ``torch.save``, a dict whose ``model`` entry is the state dict of
+its 1-layer transformer (weights in its own layout):
+
+==========================  ========================  ==============================
+legacy key                  legacy shape              ours
+==========================  ========================  ==============================
+embed.W_E                   (d_model, p+1)            ``embed.W_E`` = transpose
+pos_embed.W_pos             (3, d_model)              same
+blocks.0.attn.W_Q/W_K/W_V   (heads, d_head, d_model)  (heads, d_model, d_head)
+blocks.0.attn.W_O           (d_model, heads*d_head)   (heads, d_head, d_model)
+blocks.0.mlp.W_in / b_in    (d_mlp, d_model) / d_mlp  transpose / same
+blocks.0.mlp.W_out / b_out  (d_model, d_mlp) / d      transpose / same
+unembed.W_U                 (d_model, p+1)            same (p+1 outputs: ``=`` scored too)
+==========================  ========================  ==============================
+
+Its attention has no biases, a causal mask and scores scaled by 1/sqrt(d_head), like our
+transformer, so the imported model computes the same logits (tests/test_legacy.py checks
+this against an independent implementation of the original architecture). Optional
+entries: ``train_losses`` / ``test_losses`` (one per epoch, become metrics), ``epoch``,
+``checkpoints`` + ``checkpoint_epochs`` (a list of state dicts, each imported as a step),
+and ``config`` (a dict; ``p``, ``frac_train`` and ``seed`` are read from it).
+
+The split is the paper's: Python's ``random.Random(seed).shuffle`` of the row-major pair
+list, first ``int(frac_train * p^2)`` for training (``split_method="python_random"``).
+
+Loading uses ``torch.load(weights_only=True)``, a restricted unpickler that only builds
+tensors and plain containers; arbitrary objects are unpickled only with ``trust=True``
+(which also reads files written with plain ``pickle.dump`` rather than ``torch.save``).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from grokinterp.runs import layout
+from grokinterp.config import ModelConfig, OptimConfig, TaskConfig, TrainConfig
+from grokinterp.errors import RunDirError
+from grokinterp.runs.io import atomic_write_text, save_tensors
+from grokinterp.models import Params
+
+_REQUIRED = (
+    "embed.W_E", "pos_embed.W_pos", "blocks.0.attn.W_Q", "blocks.0.attn.W_K",
+    "blocks.0.attn.W_V", "blocks.0.attn.W_O", "blocks.0.mlp.W_in", "blocks.0.mlp.b_in",
+    "blocks.0.mlp.W_out", "blocks.0.mlp.b_out", "unembed.W_U",
+)
+
+
+def load_legacy_file(path: str | Path, trust: bool = False) -> dict[str, Any]:
+    """Read a legacy checkpoint onto the CPU, refusing arbitrary objects unless trusted."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunDirError(f"{path}: no such checkpoint file")
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if not (head == b"PK" or head[:1] == b"\x80"):
+        raise RunDirError(
+            f"{path}: cannot be read as a torch checkpoint (neither a torch.save zip archive "
+            f"nor a pickle)"
+        )
+    try:
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=not trust)
+        except Exception as e:
+            if not (trust and "magic number" in str(e)):
+                raise
+            with open(path, "rb") as f:  # a plain pickle.dump file; only when trusted
+                obj = pickle.load(f)
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if not trust and "Weights only load failed" in str(e):
+            raise RunDirError(
+                f"{path}: holds Python objects beyond tensors and plain containers; if you "
+                f"trust its source, rerun with --trust (this executes code from the file)"
+            ) from None
+        raise RunDirError(f"{path}: cannot be read as a torch checkpoint ({first})") from None
+    if not isinstance(obj, dict) or "model" not in obj:
+        raise RunDirError(
+            f"{path}: expected a dict with a 'model' state dict (the progress-measures format)"
+        )
+    return obj
+
+
+def convert_state_dict(sd: dict[str, Any], source: str = "checkpoint") -> tuple[Params, int]:
+    """Legacy state dict -> (our parameter dict, p)."""
+    missing = [k for k in _REQUIRED if k not in sd]
+    if missing:
+        raise RunDirError(
+            f"{source}: the state dict lacks {missing[:3]}; expected the progress-measures "
+            f"1-layer model (keys {list(_REQUIRED)})"
+        )
+    extra_blocks = sorted({k.split(".")[1] for k in sd if k.startswith("blocks.")} - {"0"})
+    if extra_blocks:
+        raise RunDirError(f"{source}: has blocks {extra_blocks}; only 1-layer models are supported")
+    t = {k: torch.as_tensor(sd[k]).detach().to("cpu", torch.float32) for k in _REQUIRED}
+    d_model, d_vocab = t["embed.W_E"].shape
+    n_heads, d_head, _ = t["blocks.0.attn.W_Q"].shape
+    params: Params = {
+        "embed.W_E": t["embed.W_E"].T.contiguous(),
+        "pos_embed.W_pos": t["pos_embed.W_pos"],
+        "blocks.0.attn.W_Q": t["blocks.0.attn.W_Q"].permute(0, 2, 1).contiguous(),
+        "blocks.0.attn.W_K": t["blocks.0.attn.W_K"].permute(0, 2, 1).contiguous(),
+        "blocks.0.attn.W_V": t["blocks.0.attn.W_V"].permute(0, 2, 1).contiguous(),
+        # legacy W_O[:, h * d_head + e] is the output of head h, component e
+        "blocks.0.attn.W_O": t["blocks.0.attn.W_O"].T.reshape(n_heads, d_head, d_model)
+        .contiguous(),
+        "blocks.0.mlp.W_in": t["blocks.0.mlp.W_in"].T.contiguous(),
+        "blocks.0.mlp.b_in": t["blocks.0.mlp.b_in"],
+        "blocks.0.mlp.W_out": t["blocks.0.mlp.W_out"].T.contiguous(),
+        "blocks.0.mlp.b_out": t["blocks.0.mlp.b_out"],
+        "unembed.W_U": t["unembed.W_U"],
+    }
+    if tuple(params["pos_embed.W_pos"].shape) != (3, d_model):
+        raise RunDirError(f"{source}: pos_embed.W_pos must be (3, d_model={d_model})")
+    return params, d_vocab - 1
+
+
+def import_legacy(
+    path: str | Path,
+    run_dir: str | Path,
+    *,
+    trust: bool = False,
+    force: bool = False,
+) -> Path:
+    """Turn a progress-measures checkpoint file into a run directory."""
+    path, run_dir = Path(path), Path(run_dir)
+    obj = load_legacy_file(path, trust=trust)
+    params, p = convert_state_dict(obj["model"], source=str(path))
+    cfg_in = obj.get("config") if isinstance(obj.get("config"), dict) else {}
+    assert isinstance(cfg_in, dict)
+    p_cfg = cfg_in.get("p", p)
+    if p_cfg != p:
+        raise RunDirError(f"{path}: config says p={p_cfg} but W_E has {p + 1} tokens")
+    n_heads, _, d_head = params["blocks.0.attn.W_Q"].shape
+    d_model, d_mlp = params["blocks.0.mlp.W_in"].shape
+    train_losses = [float(x) for x in obj.get("train_losses", [])]
+    test_losses = [float(x) for x in obj.get("test_losses", [])]
+    step = int(obj.get("epoch", len(train_losses)))
+    snapshots: dict[int, Params] = {}
+    for epoch, sd in zip(obj.get("checkpoint_epochs", []), obj.get("checkpoints", []),
+                         strict=False):
+        snapshots[int(epoch)] = convert_state_dict(sd, source=f"{path} (epoch {epoch})")[0]
+    snapshots[step] = params
+    cfg = TrainConfig(
+        task=TaskConfig(name="add", p=p, train_fraction=float(cfg_in.get("frac_train", 0.3)),
+                        split_seed=int(cfg_in.get("seed", 0)), split_method="python_random"),
+        model=ModelConfig(n_layers=1, d_model=d_model, n_heads=n_heads, d_head=d_head,
+                          d_mlp=d_mlp, act_fn="relu", d_vocab_out=p + 1),
+        optim=OptimConfig(max_steps=max(max(snapshots), 1)),
+    )
+    layout.claim_dir(run_dir, force=force, refusal="already exists and is not empty; choose "
+                     "another directory or pass --force to overwrite it")
+    atomic_write_text(run_dir / layout.CONFIG, cfg.to_json())
+    for s, prm in sorted(snapshots.items()):
+        save_tensors(layout.checkpoint_path(run_dir, s), prm,
+                     {"step": str(s), "source": f"imported from {path.name}"})
+    rows = [
+        {"step": i, "train_loss": tr, **({"test_loss": test_losses[i]}
+                                          if i < len(test_losses) else {})}
+        for i, tr in enumerate(train_losses)
+    ]
+    atomic_write_text(run_dir / layout.METRICS, "".join(json.dumps(r) + "\n" for r in rows))
+    return run_dir

@@ -1,0 +1,146 @@
+"""The read side of a run directory: ``Run(path)``.
+
+>>> run = Run("runs/quick")
+>>> run.metrics.tail()                 # pandas DataFrame, one row per logged step
+>>> run.steps[:5]                      # checkpoint steps on disk
+>>> model = run.model(step=run.steps[-1])   # TransformerBridge (or HookedMLP), weights loaded
+>>> logits, cache = model.run_with_cache(run.dataset.inputs)
+>>> run.landmarks()                    # steps where train / test accuracy first pass 99%
+
+Nothing is loaded until it is asked for; checkpoints are read with safetensors (no
+pickle) and verified against their checksum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+
+from grokinterp.runs import layout
+from grokinterp.config import TrainConfig
+from grokinterp.errors import RunDirError
+from grokinterp.runs.io import load_tensors
+from grokinterp.models import Params, build_model
+from grokinterp.tasks import Dataset, make_dataset
+
+
+@dataclass(frozen=True)
+class Landmarks:
+    """Grokking landmarks from the logged metrics.
+
+    Args:
+        threshold: the accuracy threshold used (0.99 by default).
+        train_step: first logged step with train accuracy >= threshold (None if never).
+        test_step: first logged step with test accuracy >= threshold (None if never).
+        delay: ``test_step - train_step``: how long generalization lagged memorization.
+    """
+
+    threshold: float
+    train_step: int | None
+    test_step: int | None
+
+    @property
+    def delay(self) -> int | None:
+        if self.train_step is None or self.test_step is None:
+            return None
+        return self.test_step - self.train_step
+
+    @property
+    def grokked(self) -> bool:
+        return self.test_step is not None
+
+
+def landmarks(metrics: pd.DataFrame, threshold: float = 0.99) -> Landmarks:
+    """First logged steps where train and test accuracy reach ``threshold``."""
+
+    def first(col: str) -> int | None:
+        if col not in metrics:  # e.g. imported runs that logged only losses
+            return None
+        hit = metrics.loc[metrics[col] >= threshold, "step"]
+        return int(hit.iloc[0]) if len(hit) else None
+
+    return Landmarks(threshold, first("train_acc"), first("test_acc"))
+
+
+class Run:
+    """A run directory written by ``grokinterp train``.
+
+    Args:
+        path: the run directory.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise RunDirError(f"{self.path}: no such run directory")
+        if not (self.path / layout.CONFIG).exists():
+            raise RunDirError(
+                f"{self.path}: not a run directory (no {layout.CONFIG}); "
+                f"create one with `grokinterp train --out {self.path}`"
+            )
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, {len(self.steps)} checkpoints)"
+
+    @cached_property
+    def config(self) -> TrainConfig:
+        return TrainConfig.load(self.path / layout.CONFIG)
+
+    @property
+    def metrics(self) -> pd.DataFrame:
+        """One row per logged step; ``param_norms`` flattened into ``norm.<param>`` columns."""
+        rows = layout.read_metrics(self.path)
+        flat = []
+        for r in rows:
+            r = dict(r)
+            for name, v in r.pop("param_norms", {}).items():
+                r[f"norm.{name}"] = v
+            flat.append(r)
+        return pd.DataFrame(flat)
+
+    @property
+    def steps(self) -> list[int]:
+        """Steps that have a checkpoint on disk, ascending."""
+        return layout.checkpoint_steps_on_disk(self.path)
+
+    @cached_property
+    def dataset(self) -> Dataset:
+        """Every input pair, its label and the train/test split of this run."""
+        return make_dataset(self.config.task)
+
+    def landmarks(self, threshold: float = 0.99) -> Landmarks:
+        return landmarks(self.metrics, threshold)
+
+    def _resolve(self, step: int | None) -> int:
+        steps = self.steps
+        if not steps:
+            raise RunDirError(f"{self.path}: the run has no checkpoints yet")
+        if step is None or step == -1:
+            return steps[-1]
+        if step not in steps:
+            near = min(steps, key=lambda s: abs(s - step))
+            raise RunDirError(
+                f"{self.path}: no checkpoint at step {step}; the nearest is {near} "
+                f"({len(steps)} checkpoints from {steps[0]} to {steps[-1]}; see Run.steps)"
+            )
+        return step
+
+    def params(self, step: int | None = None) -> Params:
+        """Parameters at ``step`` (None or -1: the latest), by TransformerLens name."""
+        s = self._resolve(step)
+        tensors, meta = load_tensors(layout.checkpoint_path(self.path, s))
+        if meta.get("step") != str(s):
+            raise RunDirError(
+                f"{layout.checkpoint_path(self.path, s)}: metadata says step {meta.get('step')}, "
+                f"file name says {s}; the file was renamed or copied by hand"
+            )
+        return tensors
+
+    def model(self, step: int | None = None, device: str | torch.device = "cpu") -> nn.Module:
+        """A hooked model at ``step``: a TransformerBridge, or a HookedMLP for arch=mlp."""
+        return build_model(self.config.model, self.params(step), device=device)

@@ -1,0 +1,44 @@
+"""Tasks: binary operations ``a o b = c`` shown as ``[a, b, =]`` sequences, and their data.
+
+Modular tasks (Power et al. 2022, arXiv 2201.02177) live on Z_p; tokens ``0 .. p-1`` are
+the residues and token ``p`` is ``=``, so ``d_vocab = p + 1``. The symmetric-group tasks
+use S_n (n <= 5). The registry (:data:`TASKS`) refuses duplicate names.
+
+The registry needs only numpy, so validating a config does not import torch; the data set
+names (:class:`Dataset`, :func:`make_dataset`, :func:`train_size`) load
+:mod:`grokinterp.tasks.dataset`, and torch with it, on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from grokinterp.tasks import modular, permutation  # noqa: F401  (they register the tasks)
+from grokinterp.tasks.registry import TASKS, TaskSettings, TaskSpec, get_task, is_prime, register
+
+if TYPE_CHECKING:
+    from grokinterp.tasks.dataset import Dataset, make_dataset, train_size
+
+__all__ = [
+    "TASKS",
+    "Dataset",
+    "TaskSettings",
+    "TaskSpec",
+    "get_task",
+    "is_prime",
+    "make_dataset",
+    "register",
+    "train_size",
+]
+
+_DATASET_NAMES = ("Dataset", "make_dataset", "train_size")
+
+
+def __getattr__(name: str) -> Any:
+    """Load the data set names from :mod:`grokinterp.tasks.dataset` on first use."""
+    if name not in _DATASET_NAMES:
+        raise AttributeError(f"module 'grokinterp.tasks' has no attribute {name!r}")
+    value = getattr(importlib.import_module("grokinterp.tasks.dataset"), name)
+    globals()[name] = value
+    return value

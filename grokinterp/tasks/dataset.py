@@ -1,0 +1,143 @@
+"""Every pair of a task, its labels, and the seeded, nested train/test split.
+
+The split is a seeded permutation of all pairs; the training set is its first D entries,
+so training sets of one ``split_seed`` are nested (D' < D gives a subset).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from jaxtyping import Bool, Int
+from torch import Tensor
+
+from grokinterp.errors import ConfigError
+from grokinterp.tasks.registry import TaskSettings, get_task
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """All pairs of a task with labels and the train/test split.
+
+    Args:
+        inputs: ``[a, b, =]`` token sequences of every pair, in the task's pair order.
+        labels: the answer token of every pair.
+        train_mask: True for pairs in the training set.
+        order: the seeded permutation of pair indices; ``order[:D]`` is the training set
+            of size D (so subsets of one split seed are nested).
+        size: number of elements (p, or n! for S_n); tokens ``0 .. size-1``.
+        eq_token: the ``=`` token (equal to ``size``).
+        n_classes: number of possible answers (``size``).
+    """
+
+    inputs: Int[Tensor, "pair 3"]
+    labels: Int[Tensor, " pair"]
+    train_mask: Bool[Tensor, " pair"]
+    order: Int[Tensor, " pair"]
+    size: int
+    eq_token: int
+    n_classes: int
+
+    @property
+    def d_vocab(self) -> int:
+        return self.size + 1
+
+    @property
+    def a(self) -> Int[Tensor, " pair"]:
+        return self.inputs[:, 0]
+
+    @property
+    def b(self) -> Int[Tensor, " pair"]:
+        return self.inputs[:, 1]
+
+    @property
+    def train_inputs(self) -> Int[Tensor, "train 3"]:
+        return self.inputs[self.train_mask]
+
+    @property
+    def train_labels(self) -> Int[Tensor, " train"]:
+        return self.labels[self.train_mask]
+
+    @property
+    def test_inputs(self) -> Int[Tensor, "test 3"]:
+        return self.inputs[~self.train_mask]
+
+    @property
+    def test_labels(self) -> Int[Tensor, " test"]:
+        return self.labels[~self.train_mask]
+
+    def nested_train_mask(self, d: int) -> Bool[Tensor, " pair"]:
+        """Training mask of the nested subset of size d (the first d of ``order``)."""
+        if not 1 <= d <= len(self.order):
+            raise ConfigError(f"train_size: subset size must be in [1, {len(self.order)}], got {d}")
+        mask = torch.zeros(len(self.order), dtype=torch.bool)
+        mask[self.order[:d]] = True
+        return mask
+
+
+def _generator(seed: int) -> torch.Generator:
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return g
+
+
+def train_size(cfg: TaskSettings) -> int:
+    """The number of training pairs of a task config (``train_size``, or ``train_fraction``
+    of all pairs, rounded down); raises ConfigError unless it leaves both sets non-empty."""
+    n_pairs = get_task(cfg.name).n_pairs(cfg)
+    if cfg.train_size is not None:
+        d = cfg.train_size
+    elif cfg.train_fraction is not None:
+        d = int(cfg.train_fraction * n_pairs)
+    else:
+        raise ConfigError("config field task.train_fraction: set train_fraction or train_size")
+    if not 1 <= d < n_pairs:
+        raise ConfigError(
+            f"config field task.train_fraction: {cfg.train_fraction} of {n_pairs} pairs gives "
+            f"a training set of {d}; it must have between 1 and {n_pairs - 1} pairs"
+        )
+    return d
+
+
+def make_dataset(cfg: TaskSettings) -> Dataset:
+    """Build every pair, its label and the seeded split of a task config."""
+    spec = get_task(cfg.name)
+    size = spec.size(cfg)
+    grid = np.arange(size, dtype=np.int64)
+    a = np.repeat(grid, size)
+    b = np.tile(grid, size)
+    if spec.b_nonzero:
+        keep = b != 0
+        a, b = a[keep], b[keep]
+    if spec.name == "random_table":
+        table = torch.randint(0, size, (size, size), generator=_generator(cfg.label_seed))
+        labels = table[torch.from_numpy(a), torch.from_numpy(b)]
+    else:
+        labels = torch.from_numpy(spec.op(a, b, size))
+    if cfg.random_labels:
+        # a separate stream from the table's, so random_table + random_labels is well defined
+        labels = labels[torch.randperm(len(labels), generator=_generator(cfg.label_seed + 1))]
+    n_pairs = len(a)
+    d = train_size(cfg)
+    if cfg.split_method == "python_random":
+        perm = list(range(n_pairs))
+        random.Random(cfg.split_seed).shuffle(perm)
+        order = torch.tensor(perm, dtype=torch.long)
+    else:
+        order = torch.randperm(n_pairs, generator=_generator(cfg.split_seed))
+    train_mask = torch.zeros(n_pairs, dtype=torch.bool)
+    train_mask[order[:d]] = True
+    eq = torch.full((n_pairs,), size, dtype=torch.long)
+    inputs = torch.stack([torch.from_numpy(a), torch.from_numpy(b), eq], dim=1)
+    return Dataset(
+        inputs=inputs,
+        labels=labels.long(),
+        train_mask=train_mask,
+        order=order,
+        size=size,
+        eq_token=size,
+        n_classes=size,
+    )

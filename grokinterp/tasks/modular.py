@@ -1,0 +1,59 @@
+"""Modular tasks on Z_p (Power et al. 2022, arXiv 2201.02177).
+
+The pairs are the full grid ``a, b in [0, p)`` in row-major order (index ``a * p + b``),
+except where the operation is undefined (``div`` drops ``b = 0``, leaving
+``a * (p - 1) + (b - 1)``). Tokens ``0 .. p-1`` are the residues and token ``p`` is ``=``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grokinterp.tasks.registry import IntArray, TaskSpec, register
+
+
+def _mod_inverse(b: IntArray, p: int) -> IntArray:
+    return np.array([pow(int(x), -1, p) for x in b], dtype=np.int64)
+
+
+def _random_table_op(a: IntArray, b: IntArray, p: int) -> IntArray:
+    raise AssertionError("random_table labels are drawn in make_dataset")  # pragma: no cover
+
+
+for _spec in [
+    TaskSpec("add", "a + b mod p", "modular", lambda a, b, p: (a + b) % p, fourier="sum"),
+    TaskSpec("sub", "a - b mod p", "modular", lambda a, b, p: (a - b) % p, fourier="difference"),
+    TaskSpec("mul", "a * b mod p", "modular", lambda a, b, p: (a * b) % p),
+    TaskSpec(
+        "div",
+        "a * b^-1 mod p (b != 0)",
+        "modular",
+        lambda a, b, p: (a * _mod_inverse(b, p)) % p,
+        needs_prime=True,
+        b_nonzero=True,
+    ),
+    TaskSpec("x2_y2", "a^2 + b^2 mod p", "modular", lambda a, b, p: (a * a + b * b) % p),
+    TaskSpec(
+        "x2_xy_y2", "a^2 + ab + b^2 mod p", "modular", lambda a, b, p: (a * a + a * b + b * b) % p
+    ),
+    TaskSpec(
+        "x2_xy_y2_x",
+        "a^2 + ab + b^2 + a mod p",
+        "modular",
+        lambda a, b, p: (a * a + a * b + b * b + a) % p,
+    ),
+    TaskSpec("x3_xy", "a^3 + ab mod p", "modular", lambda a, b, p: (a * a * a + a * b) % p),
+    TaskSpec(
+        "x3_xy2_y",
+        "a^3 + ab^2 + b mod p",
+        "modular",
+        lambda a, b, p: (a * a * a + a * b * b + b) % p,
+    ),
+    TaskSpec(
+        "random_table",
+        "a uniformly random table T[a, b] in Z_p (seeded by label_seed)",
+        "modular",
+        _random_table_op,
+    ),
+]:
+    register(_spec)

@@ -1,0 +1,135 @@
+"""The task registry: each task is a :class:`TaskSpec`, registered once by name.
+
+A binary operation ``a o b = c`` is shown to the model as the sequence ``[a, b, =]``;
+the spec says how big its set is, which pairs exist, and which Fourier structure (if any)
+its labels have. :mod:`grokinterp.tasks.modular` and :mod:`grokinterp.tasks.permutation`
+register the built-in tasks when the package is imported.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+
+from grokinterp.errors import ConfigError
+
+IntArray = np.ndarray
+
+
+class TaskSettings(Protocol):
+    """The task fields a spec reads: :class:`grokinterp.config.TaskConfig` has them all.
+
+    (A protocol rather than the config class itself, so the tasks stay below the config in
+    the import layers: the config validates itself against this registry.)
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def p(self) -> int | None: ...
+    @property
+    def n(self) -> int | None: ...
+    @property
+    def train_fraction(self) -> float | None: ...
+    @property
+    def train_size(self) -> int | None: ...
+    @property
+    def split_seed(self) -> int: ...
+    @property
+    def split_method(self) -> Literal["seeded", "python_random"]: ...
+    @property
+    def random_labels(self) -> bool: ...
+    @property
+    def label_seed(self) -> int: ...
+
+
+def is_prime(n: int) -> bool:
+    if n < 2:
+        return False
+    return all(n % d for d in range(2, math.isqrt(n) + 1))
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One registered task.
+
+    Args:
+        name: registry key.
+        description: the operation in words, e.g. ``a + b mod p``.
+        kind: ``modular`` (sizes from ``p``) or ``perm`` (sizes from ``n``).
+        op: vectorized ``(a, b, size) -> c`` on int64 arrays (size is p or n).
+        needs_prime: the operation needs Z_p to be a field (reject composite p).
+        b_nonzero: pairs with ``b = 0`` are excluded (division).
+        fourier: the cyclic structure that the Fourier measures assume: ``sum`` (labels
+            depend on a + b), ``difference`` (on a - b), or None (no such structure:
+            the Fourier progress measures do not apply).
+    """
+
+    name: str
+    description: str
+    kind: str
+    op: Callable[[IntArray, IntArray, int], IntArray]
+    needs_prime: bool = False
+    b_nonzero: bool = False
+    fourier: Literal["sum", "difference"] | None = None
+
+    def size(self, cfg: TaskSettings) -> int:
+        """Number of group/ring elements: p for modular tasks, n! for S_n."""
+        if self.kind == "perm":
+            assert cfg.n is not None
+            return math.factorial(cfg.n)
+        assert cfg.p is not None
+        return cfg.p
+
+    def n_pairs(self, cfg: TaskSettings) -> int:
+        s = self.size(cfg)
+        return s * (s - 1) if self.b_nonzero else s * s
+
+    def validate(self, cfg: TaskSettings) -> None:
+        if self.kind == "perm":
+            if cfg.n is None or not 2 <= cfg.n <= 5:
+                raise ConfigError(
+                    f"config field task.n: task {self.name!r} needs the degree n of S_n "
+                    f"with 2 <= n <= 5, got {cfg.n}"
+                )
+            if cfg.p is not None:
+                raise ConfigError(
+                    f"config field task.p: task {self.name!r} is on S_n; set p to null"
+                )
+            return
+        if cfg.n is not None:
+            raise ConfigError(
+                f"config field task.n: only the S_n tasks use n; task {self.name!r} uses p"
+            )
+        if cfg.p is None or cfg.p < 2:
+            raise ConfigError(f"config field task.p: must be an integer >= 2, got {cfg.p}")
+        if self.needs_prime and not is_prime(cfg.p):
+            raise ConfigError(
+                f"config field task.p: task {self.name!r} needs a field, so p must be prime; "
+                f"got p={cfg.p} (try {next(q for q in itertools.count(cfg.p) if is_prime(q))})"
+            )
+
+
+TASKS: dict[str, TaskSpec] = {}
+
+
+def register(spec: TaskSpec) -> TaskSpec:
+    """Add a task to the registry; a name can be registered only once."""
+    if spec.name in TASKS:
+        raise ValueError(f"task {spec.name!r} is already registered")
+    TASKS[spec.name] = spec
+    return spec
+
+
+def get_task(name: str) -> TaskSpec:
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise ConfigError(
+            f"config field task.name: unknown task {name!r}; known tasks: {sorted(TASKS)}"
+        ) from None

@@ -1,0 +1,29 @@
+"""Training: one core shared by the single-run loop and the batched ensemble.
+
+:func:`train` trains one run into a run directory; :func:`train_ensemble` and
+:func:`train_groups` train many same-shape runs as one batched computation, each writing
+the run directory :func:`train` would. What both share (directory preparation, initial
+weights, the metrics line, checkpoint and state writing, the stopping rule) is
+:mod:`grokinterp.training.core`, :mod:`grokinterp.training.state` and
+:mod:`grokinterp.training.schedule`.
+"""
+
+from grokinterp.training.core import initial_params, metrics_row
+from grokinterp.training.ensemble import split_by_size, train_ensemble, train_groups
+from grokinterp.training.loop import train
+from grokinterp.training.schedule import checkpoint_steps, lr_at
+from grokinterp.training.state import LoopState, SavedState, read_state
+
+__all__ = [
+    "LoopState",
+    "SavedState",
+    "checkpoint_steps",
+    "initial_params",
+    "lr_at",
+    "metrics_row",
+    "read_state",
+    "split_by_size",
+    "train",
+    "train_ensemble",
+    "train_groups",
+]

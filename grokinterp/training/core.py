@@ -1,0 +1,152 @@
+"""The one training core: what the single-run loop and the ensemble share.
+
+Both trainers start a run the same way (:func:`begin`: prepare the directory, read the
+state to resume from), draw the same initial weights (:func:`initial_params`) and minibatch
+stream (:func:`batch_stream`), write the same metrics line (:func:`metrics_row`) and the
+same checkpoint and state files (:class:`RunWriter`), and stop by the same rule
+(:meth:`grokinterp.training.state.LoopState.observe`). So a run trained alone and the same
+run trained as a member of an ensemble leave the same run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from grokinterp.config import TrainConfig
+from grokinterp.errors import RunDirError
+from grokinterp.models import Params, init_params, param_shapes
+from grokinterp.runs import layout
+from grokinterp.runs.io import load_tensors, save_tensors
+from grokinterp.tasks import Dataset
+from grokinterp.training.state import LoopState, Moments, SavedState, read_state, write_state
+
+BATCH_SEED_OFFSET = 1_000_003  # the minibatch stream is seeded with cfg.seed + this
+
+
+def begin(cfg: TrainConfig, run_dir: Path, *, resume: bool, force: bool) -> SavedState | None:
+    """Prepare ``run_dir`` (:func:`grokinterp.runs.layout.prepare_run_dir`) and return the
+    state to continue from, with the metrics from its step on dropped; None to start afresh."""
+    if not layout.prepare_run_dir(cfg, run_dir, resume=resume, force=force):
+        return None
+    saved = read_state(run_dir)
+    layout.truncate_metrics(run_dir, saved.loop.step)
+    return saved
+
+
+def output_size(cfg: TrainConfig, ds: Dataset) -> int:
+    """Number of output logits: ``d_vocab_out``, or the task's number of classes."""
+    d_out = cfg.model.d_vocab_out or ds.n_classes
+    if d_out < ds.n_classes:
+        raise RunDirError(
+            f"config field model.d_vocab_out: {d_out} outputs cannot score {ds.n_classes} classes"
+        )
+    return d_out
+
+
+def initial_params(cfg: TrainConfig, d_vocab: int, d_out: int) -> Params:
+    """The weights at step 0: seeded random ones, or those of ``cfg.init_from``."""
+    if cfg.init_from is None:
+        gen = torch.Generator()
+        gen.manual_seed(cfg.seed)
+        return init_params(cfg.model, d_vocab, d_out, gen)
+    params, _ = load_tensors(cfg.init_from)
+    want = param_shapes(cfg.model, d_vocab, d_out)
+    got = {k: tuple(v.shape) for k, v in params.items()}
+    if got != want:
+        raise RunDirError(
+            f"config field init_from: {cfg.init_from} holds a model of another "
+            f"shape ({sorted(set(got) ^ set(want)) or 'different sizes'}); it "
+            f"must match the run's model config"
+        )
+    return {k: v.float() for k, v in params.items()}
+
+
+def batch_stream(cfg: TrainConfig, n_train: int) -> tuple[torch.Generator, Tensor]:
+    """The minibatch RNG of a fresh run and its first permutation of the training rows."""
+    gen = torch.Generator()
+    gen.manual_seed(cfg.seed + BATCH_SEED_OFFSET)
+    return gen, torch.randperm(n_train, generator=gen)
+
+
+def metrics_row(
+    step: int,
+    train: tuple[float, float],
+    test: tuple[float, float],
+    norms: dict[str, float],
+    lr: float,
+    wall_time: float,
+) -> dict[str, Any]:
+    """One line of ``metrics.jsonl`` (fields in :mod:`grokinterp.runs.layout`).
+
+    ``train`` and ``test`` are (loss, accuracy); ``norms`` the L2 norm of each parameter.
+    """
+    return {
+        "step": step,
+        "train_loss": train[0],
+        "train_acc": train[1],
+        "test_loss": test[0],
+        "test_acc": test[1],
+        "param_norm": math.sqrt(sum(v * v for v in norms.values())),
+        "param_norms": norms,
+        "lr": lr,
+        "wall_time": wall_time,
+    }
+
+
+class RunWriter:
+    """Writes one run's metrics lines, checkpoints and state file while it trains."""
+
+    def __init__(self, run_dir: Path, loop: LoopState):
+        self.run_dir = run_dir
+        self._t_start = time.perf_counter() - loop.wall_time
+        self._metrics = (run_dir / layout.METRICS).open("a")
+
+    def elapsed(self) -> float:
+        """Seconds of training, summed over resumed sessions."""
+        return time.perf_counter() - self._t_start
+
+    def log(self, row: dict[str, Any]) -> None:
+        self._metrics.write(json.dumps(row) + "\n")
+        self._metrics.flush()
+
+    def checkpoint(
+        self,
+        params: Params,
+        moments: Moments,
+        adam_step: int,
+        loop: LoopState,
+        batch_gen_state: Tensor,
+        batch_perm: Tensor,
+    ) -> None:
+        """The weights at ``loop.step``, then the state to resume from them."""
+        loop.wall_time = self.elapsed()
+        save_tensors(
+            layout.checkpoint_path(self.run_dir, loop.step), params, {"step": str(loop.step)}
+        )
+        write_state(self.run_dir, moments, adam_step, loop, batch_gen_state, batch_perm)
+
+    def close(self) -> None:
+        self._metrics.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._metrics.closed
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,383 @@
+"""Train many same-shape runs at once, as one batched computation.
+
+Members share the task (name and size), the model shape and the schedule; they may differ
+in seed, split (``split_seed``, ``train_fraction`` / ``train_size``), labels
+(``random_labels``, ``label_seed``), every optimizer hyper-parameter, ``init_scale`` and the
+stopping rule. Their parameters are stacked along a leading member axis and the forward
+is :func:`grokinterp.models.answer_logits` with a leading members axis (natively batched
+for the transformer, under ``torch.func.vmap`` for the MLP); AdamW is applied to
+the stacked tensors with per-member hyper-parameters (the same update as
+``torch.optim.AdamW``). Each member's training set is gathered into a padded
+``(members, max_train, 3)`` batch with per-row weights, so the loss of member m is the
+mean cross-entropy (float64) over exactly its own training set.
+
+Every member writes an ordinary run directory, identical (within float tolerance) to what
+:func:`grokinterp.training.loop.train` writes for it alone, state file included: a member can be
+continued alone with ``grokinterp train --resume``. Full-batch training only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from grokinterp.config import TrainConfig
+from grokinterp.errors import ConfigError
+from grokinterp.models import answer_logits, cross_entropy64
+from grokinterp.tasks import make_dataset, train_size
+from grokinterp.training.core import (
+    RunWriter,
+    batch_stream,
+    begin,
+    initial_params,
+    metrics_row,
+    output_size,
+)
+from grokinterp.training.schedule import Schedule, lr_at
+from grokinterp.training.state import LoopState, SavedState
+
+StatusFn = Callable[[Path, str], None]
+
+
+def shape_key(cfg: TrainConfig) -> str:
+    """Runs with equal keys can be trained together."""
+    model = asdict(cfg.model)
+    model.pop("init_scale")
+    key = {
+        "task": (cfg.task.name, cfg.task.p, cfg.task.n),
+        "model": model,
+        "schedule": asdict(cfg.schedule),
+        "max_steps": cfg.optim.max_steps,
+        "batch_size": cfg.optim.batch_size,
+    }
+    return json.dumps(key, sort_keys=True)
+
+
+# A batch pays a fixed cost per step (Python, kernel launches) besides its padded rows.
+# Measured on 2 CPU cores for the efficiency preset (least squares over 7 batches of 1-6
+# members and 200-1600 rows): 3.1 ms fixed + 4.3 us per padded row + 0.8 ms per member,
+# so the fixed cost is worth about 700 rows. Used to decide when members of different
+# training-set sizes train apart rather than padded to the largest.
+STEP_OVERHEAD_ROWS = 700
+
+
+def split_by_size(
+    n_train: Sequence[int], overhead_rows: int = STEP_OVERHEAD_ROWS
+) -> list[list[int]]:
+    """Partition members (indices into ``n_train``) into batches, each padded to its largest
+    training set, minimizing ``sum over batches of (overhead_rows + members * largest)``:
+    an exact dynamic programme over the members sorted by size (an optimal partition is
+    contiguous in that order)."""
+    order = sorted(range(len(n_train)), key=lambda i: n_train[i])
+    sizes = [n_train[i] for i in order]
+    best = [0.0] + [float("inf")] * len(sizes)
+    cut = [0] * (len(sizes) + 1)
+    for j in range(1, len(sizes) + 1):
+        for i in range(j):  # batch = sorted members i .. j-1, padded to sizes[j-1]
+            cost = best[i] + overhead_rows + (j - i) * sizes[j - 1]
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    batches, j = [], len(sizes)
+    while j > 0:
+        batches.append(order[cut[j] : j])
+        j = cut[j]
+    return batches[::-1]
+
+
+def train_groups(
+    jobs: Sequence[tuple[TrainConfig, Path]],
+    *,
+    progress: bool = True,
+    status: StatusFn | None = None,
+    device: str = "cpu",
+) -> None:
+    """Train ``(config, run_dir)`` jobs, batching those of the same shape together (and,
+    within a shape, members of similar training-set size: :func:`split_by_size`)."""
+    groups: dict[str, list[tuple[TrainConfig, Path]]] = {}
+    for cfg, d in jobs:
+        groups.setdefault(shape_key(cfg), []).append((cfg, d))
+    for members in groups.values():
+        for batch in split_by_size([train_size(c.task) for c, _ in members]):
+            train_ensemble(
+                [members[i][0] for i in batch],
+                [members[i][1] for i in batch],
+                progress=progress,
+                status=status,
+                device=device,
+            )
+
+
+def _stack(tensors: Sequence[Tensor]) -> Tensor:
+    return torch.stack(list(tensors)).contiguous()
+
+
+def train_ensemble(
+    cfgs: Sequence[TrainConfig],
+    run_dirs: Sequence[str | Path],
+    *,
+    progress: bool = True,
+    status: StatusFn | None = None,
+    device: str = "cpu",
+) -> list[Path]:
+    """Train (or resume) every member; members resuming from different steps are trained
+    in separate batches, one per starting step."""
+    if len(cfgs) != len(run_dirs) or not cfgs:
+        raise ValueError("give one run directory per config, and at least one")
+    keys = {shape_key(c) for c in cfgs}
+    if len(keys) > 1:
+        raise ConfigError(
+            "ensemble members must share task, model shape and schedule; "
+            "use train_groups to split them"
+        )
+    if cfgs[0].optim.batch_size is not None:
+        raise ConfigError(
+            "the ensemble backend trains full-batch only (batch_size: null); "
+            "use the local backend for minibatch runs"
+        )
+    dirs = [Path(d) for d in run_dirs]
+    by_start: dict[int, list[_Member]] = {}
+    for cfg, d in zip(cfgs, dirs, strict=True):
+        member = _Member(cfg, d, begin(cfg, d, resume=True, force=False))
+        by_start.setdefault(member.loop.step, []).append(member)
+    for _step, members in sorted(by_start.items()):
+        _Ensemble(members, device).run(progress, status)
+    return dirs
+
+
+class _Member:
+    """One run of an ensemble: its config, directory, loop state and minibatch stream."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: Path, saved: SavedState | None):
+        self.cfg, self.dir, self.saved = cfg, run_dir, saved
+        self.loop = saved.loop if saved is not None else LoopState()
+        self.active = True
+        self.dataset = make_dataset(cfg.task)
+        if saved is not None:
+            self.gen_state, self.perm = saved.batch_gen_state, saved.batch_perm
+        else:  # the stream train() keeps in its state, so the member can resume alone
+            gen, self.perm = batch_stream(cfg, int(self.dataset.train_mask.sum()))
+            self.gen_state = gen.get_state()
+
+
+class _Ensemble:
+    """Members of one shape, starting at one step, trained as one batched computation."""
+
+    def __init__(self, members: list[_Member], device: str):
+        self.members, self.device = members, device
+        self.m = len(members)
+        self.model_cfg = members[0].cfg.model
+        datasets = [mb.dataset for mb in members]
+        ds0 = datasets[0]
+        self.inputs = ds0.inputs.to(device)
+        self.d_vocab, self.d_out = ds0.d_vocab, output_size(members[0].cfg, ds0)
+        self.labels = _stack([d.labels for d in datasets]).to(device)  # (M, N)
+        # train() trains on the rows in this order (the nonzero entries of the mask)
+        self.x_train, self.y_train, self.train_w = self._padded(
+            [torch.nonzero(d.train_mask).flatten() for d in datasets]
+        )
+        self.x_test, self.y_test, self.test_w = self._padded(
+            [torch.nonzero(~d.train_mask).flatten() for d in datasets]
+        )
+        # per-member hyper-parameters, shaped to broadcast over a stacked parameter
+        o = [mb.cfg.optim for mb in members]
+        self.wd = torch.tensor([x.weight_decay for x in o], dtype=torch.float64)
+        self.b1 = torch.tensor([x.beta1 for x in o], dtype=torch.float64)
+        self.b2 = torch.tensor([x.beta2 for x in o], dtype=torch.float64)
+        self.eps = torch.tensor([x.eps for x in o], dtype=torch.float64)
+        first = [
+            mb.saved.params
+            if mb.saved is not None
+            else initial_params(mb.cfg, self.d_vocab, self.d_out)
+            for mb in members
+        ]
+        self.layout = [(n, tuple(t.shape)) for n, t in first[0].items()]
+        self.sizes = [int(np.prod(shape)) for _, shape in self.layout]
+        self.params = self._flat(first).requires_grad_(True)
+        saved = [mb.saved for mb in members]
+        if saved[0] is not None and saved[0].moments:  # a group shares its start step
+            names = [n for n, _ in self.layout]
+            self.adam_step = saved[0].adam_step
+            self.exp_avg = self._flat(
+                [{n: s.moments[n][0] for n in names} for s in saved if s is not None]
+            )
+            self.exp_avg_sq = self._flat(
+                [{n: s.moments[n][1] for n in names} for s in saved if s is not None]
+            )
+        else:
+            self.adam_step = 0
+            self.exp_avg, self.exp_avg_sq = (
+                torch.zeros_like(self.params),
+                torch.zeros_like(self.params),
+            )
+
+    def _flat(self, per_member: Sequence[dict[str, Tensor]]) -> Tensor:
+        """Members' named tensors as one flat (members, n_params) buffer."""
+        return torch.cat(
+            [_stack([t[n] for t in per_member]).flatten(1) for n, _ in self.layout], dim=1
+        ).to(self.device)
+
+    def views(self, flat: Tensor) -> dict[str, Tensor]:
+        """Named (members, *shape) views into a flat (members, n_params) buffer."""
+        parts = flat.split(self.sizes, dim=1)
+        return {
+            name: part.view(self.m, *shape)
+            for (name, shape), part in zip(self.layout, parts, strict=True)
+        }
+
+    def _padded(self, rows: list[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        """Each member's rows (pair indices) as a padded (M, n_max, 3) batch of inputs,
+        (M, n_max) labels and (M, n_max) float64 weights 1/n (0 on padding)."""
+        n_max = max(len(r) for r in rows)
+        idx = torch.zeros(self.m, n_max, dtype=torch.long)
+        weight = torch.zeros(self.m, n_max, dtype=torch.float64)
+        for i, r in enumerate(rows):
+            idx[i, : len(r)] = r
+            weight[i, : len(r)] = 1.0 / max(len(r), 1)
+        idx = idx.to(self.device)
+        return self.inputs[idx], torch.gather(self.labels, 1, idx), weight.to(self.device)
+
+    @torch.no_grad()
+    def _adamw(self, lr: Tensor) -> None:
+        """torch.optim.AdamW's update of the flat (members, n_params) buffers, in place, with
+        per-member hyper-parameters; members that have stopped are left unchanged."""
+        p, m, v = self.params, self.exp_avg, self.exp_avg_sq
+        g = p.grad
+        assert g is not None
+        self.adam_step += 1
+        t = self.adam_step
+        frozen = [i for i, mb in enumerate(self.members) if not mb.active]
+        saved = (p[frozen].clone(), m[frozen].clone(), v[frozen].clone()) if frozen else None
+
+        def col(x: Tensor) -> Tensor:
+            return x.reshape(-1, 1).to(device=p.device, dtype=p.dtype)
+
+        step_size = col(lr / (1 - self.b1**t))
+        bc2_sqrt = col(torch.sqrt(1 - self.b2**t))
+        p.mul_(1 - col(lr * self.wd))
+        m.lerp_(g, col(1 - self.b1))
+        v.mul_(col(self.b2)).addcmul_(g, g * col(1 - self.b2))
+        denom = (v.sqrt() / bc2_sqrt).add_(col(self.eps))
+        p.sub_(step_size * m / denom)
+        if saved is not None:
+            p[frozen], m[frozen], v[frozen] = saved
+
+    def _losses(
+        self, params: dict[str, Tensor], x: Tensor, y: Tensor, w: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Per-member weighted mean loss (float64) and accuracy over rows of x."""
+        if self.model_cfg.arch == "transformer":  # natively batched over the members axis
+            logits = answer_logits(params, x, self.model_cfg)  # (M, rows, d_out)
+        else:
+
+            def one(prm: dict[str, Tensor], xi: Tensor) -> Tensor:
+                return answer_logits(prm, xi, self.model_cfg)
+
+            logits = torch.func.vmap(one)(params, x)
+        ce = cross_entropy64(logits, y, reduction="none")
+        loss = (ce * w).sum(1)
+        acc = ((logits.argmax(-1) == y).double() * w).sum(1)
+        return loss, acc
+
+    def _log(
+        self,
+        params: dict[str, Tensor],
+        train: tuple[Tensor, Tensor],
+        last: list[bool],
+        writers: list[RunWriter],
+        status: StatusFn | None,
+    ) -> None:
+        """Metrics lines, stopping rule and checkpoints of the members that log this step (a
+        logging step of the schedule, or their last); members whose run ends here stop."""
+        logs = self.schedule.logs(self.members[0].loop.step)
+        with torch.no_grad():
+            test_loss, test_acc = self._losses(params, self.x_test, self.y_test, self.test_w)
+            norms = {n: t.flatten(1).norm(dim=1).tolist() for n, t in params.items()}
+        loss, acc = train[0].detach(), train[1].detach()
+        for i, (mb, writer) in enumerate(zip(self.members, writers, strict=True)):
+            if not mb.active or not (logs or last[i]):
+                continue
+            lp, step = mb.loop, mb.loop.step
+            member_norms = {n: v[i] for n, v in norms.items()}
+            writer.log(
+                metrics_row(
+                    step,
+                    (float(loss[i]), float(acc[i])),
+                    (float(test_loss[i]), float(test_acc[i])),
+                    member_norms,
+                    lr_at(mb.cfg, step),
+                    writer.elapsed(),
+                )
+            )
+            lp.observe(mb.cfg, float(loss[i]), float(test_acc[i]))
+            last[i] = last[i] or lp.finished(mb.cfg.optim.max_steps)
+            if step in self.schedule.checkpoints or last[i]:
+                m_views, v_views = self.views(self.exp_avg), self.views(self.exp_avg_sq)
+                moments = (
+                    {n: (m_views[n][i], v_views[n][i]) for n in params}
+                    if self.adam_step > 0
+                    else {}
+                )
+                writer.checkpoint(
+                    {n: t[i] for n, t in params.items()},
+                    moments,
+                    self.adam_step,
+                    lp,
+                    mb.gen_state,
+                    mb.perm,
+                )
+            if last[i]:
+                mb.active = False
+                writer.close()
+                if status is not None:
+                    status(mb.dir, "done")
+
+    def run(self, progress: bool, status: StatusFn | None) -> None:
+        cfg0 = self.members[0].cfg
+        self.schedule = Schedule.of(cfg0)
+        step = self.members[0].loop.step
+        writers = [RunWriter(mb.dir, mb.loop) for mb in self.members]
+        if status is not None:
+            for mb in self.members:
+                status(mb.dir, "running")
+        bar = tqdm(
+            total=self.schedule.max_steps,
+            initial=step,
+            disable=not progress,
+            unit="step",
+            desc=f"ensemble of {self.m}",
+        )
+        try:
+            while True:
+                last = [
+                    mb.active and mb.loop.finished(mb.cfg.optim.max_steps) for mb in self.members
+                ]
+                params = self.views(self.params)
+                train = self._losses(params, self.x_train, self.y_train, self.train_w)
+                if any(last) or self.schedule.logs(step):
+                    self._log(params, train, last, writers, status)
+                if not any(mb.active for mb in self.members):
+                    break
+                self.params.grad = None
+                train[0].sum().backward()
+                self._adamw(
+                    torch.tensor([lr_at(mb.cfg, step) for mb in self.members], dtype=torch.float64)
+                )
+                step += 1
+                for mb in self.members:
+                    mb.loop.step = step
+                bar.update(1)
+        finally:
+            for w in writers:
+                if not w.closed:
+                    w.close()
+            bar.close()
+
+
+__all__ = ["shape_key", "split_by_size", "train_ensemble", "train_groups"]

@@ -1,0 +1,44 @@
+"""When things happen in a run: checkpoint steps, logged steps, the learning rate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from grokinterp.config import ScheduleConfig, TrainConfig
+
+
+def checkpoint_steps(schedule: ScheduleConfig, max_steps: int) -> list[int]:
+    """Steps with a checkpoint: 0, ``ckpt_log_count`` log-spaced steps in
+    [1, ckpt_log_until], every ``ckpt_every`` steps, and ``max_steps``."""
+    steps = {0, max_steps}
+    if schedule.ckpt_log_count:
+        top = min(schedule.ckpt_log_until, max_steps)
+        steps |= {int(round(x)) for x in np.geomspace(1, top, schedule.ckpt_log_count)}
+    steps |= set(range(0, max_steps + 1, schedule.ckpt_every))
+    return sorted(s for s in steps if s <= max_steps)
+
+
+def lr_at(cfg: TrainConfig, update: int) -> float:
+    """Learning rate of update ``update`` (0-based): linear warm-up, then constant."""
+    w = cfg.optim.warmup_steps
+    return cfg.optim.lr * (min(1.0, (update + 1) / w) if w > 0 else 1.0)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The checkpoint and logging steps of a run (shared by every member of an ensemble)."""
+
+    max_steps: int
+    log_every: int
+    checkpoints: frozenset[int]
+
+    @classmethod
+    def of(cls, cfg: TrainConfig) -> Schedule:
+        steps = checkpoint_steps(cfg.schedule, cfg.optim.max_steps)
+        return cls(cfg.optim.max_steps, cfg.schedule.log_every, frozenset(steps))
+
+    def logs(self, step: int) -> bool:
+        """Whether ``step`` writes a metrics line (a run's last step always does)."""
+        return step % self.log_every == 0 or step in self.checkpoints

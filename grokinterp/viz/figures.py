@@ -1,0 +1,582 @@
+"""Plotly figures of a grokking run's progress measures.
+
+Every function takes plain data (the measures table and summary dict that
+``grokinterp analyze`` computes, or numpy arrays) and returns a
+:class:`plotly.graph_objects.Figure`, so the figures can be shown in Jupyter, written
+to HTML by :mod:`grokinterp.viz.report`, or tested without a run directory.
+
+The measures table has one row per checkpoint with a ``step`` column; a figure that needs a
+column the table lacks (a measure that does not apply to the task) raises
+:class:`ValueError` naming it. The summary dict's ``phases`` entry
+(``memorization_end``, ``circuit_formation_end``, ``cleanup_end``; steps or None) is drawn as
+shaded bands: memorization from the first step to ``memorization_end``, circuit formation
+from there to ``circuit_formation_end``, cleanup from there to ``cleanup_end``. A band whose
+end (or start) is None is not drawn.
+
+Step axes are linear unless ``log_x=True`` (the default only for :func:`loss_curves`). A
+log step axis cannot show step 0, so it shows the checkpoints with step >= 1 at their true
+step (step 0 is left out, not shifted), and the memorization band starts at the first
+step shown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+__all__ = [
+    "PHASES",
+    "attention_patterns",
+    "embed_freq_bars",
+    "embed_freq_heatmap",
+    "gini_and_norm",
+    "logit_shares",
+    "loss_curves",
+    "neuron_clusters",
+    "neuron_spectrum",
+    "restricted_excluded",
+]
+
+TEMPLATE = "plotly_white"
+TRAIN_COLOR = "#1f77b4"
+TEST_COLOR = "#ff7f0e"
+KEY_COLOR = "#d62728"
+OTHER_COLOR = "#7f7f7f"
+CLUSTER_COLOR = "#1f77b4"
+
+#: (label, summary["phases"] key of the band's end, fill colour) in order.
+PHASES: tuple[tuple[str, str, str], ...] = (
+    ("memorization", "memorization_end", "rgba(214, 39, 40, 0.13)"),
+    ("circuit formation", "circuit_formation_end", "rgba(255, 187, 0, 0.18)"),
+    ("cleanup", "cleanup_end", "rgba(44, 160, 44, 0.15)"),
+)
+
+_EMBED_NORM = re.compile(r"^embed_norm_k(\d+)$")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _require(table: pd.DataFrame, columns: Sequence[str], figure: str) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        names = ", ".join(repr(c) for c in missing[:5])
+        if len(missing) > 5:
+            names += f" and {len(missing) - 5} more"
+        plural = "columns" if len(missing) > 1 else "column"
+        raise ValueError(f"{figure}: the measures table has no {plural} {names}")
+
+
+def _series(
+    table: pd.DataFrame,
+    required: Sequence[str],
+    figure: str,
+    log_x: bool,
+    optional: Sequence[str] = (),
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Steps and the named columns as float arrays, sorted by step.
+
+    Raises ValueError for a missing required column (or ``step``); optional columns are
+    returned only when present. With ``log_x`` the rows with step < 1 are dropped.
+    """
+    _require(table, ["step", *required], figure)
+    t = table.sort_values("step", kind="stable")
+    steps = t["step"].to_numpy(dtype=np.int64)
+    keep = steps >= 1 if log_x else np.ones(len(steps), dtype=bool)
+    cols = [*required, *(c for c in optional if c in t.columns)]
+    values = {c: t[c].to_numpy(dtype=np.float64)[keep] for c in cols}
+    return steps[keep], values
+
+
+def _step_axes(fig: go.Figure, log_x: bool, rows: int = 1) -> None:
+    """Step x axes (log or linear) on every subplot, titled on the bottom one."""
+    title = "step (log scale; step 0 not shown)" if log_x else "step"
+    fig.update_xaxes(type="log" if log_x else "linear")
+    if rows > 1:
+        fig.update_xaxes(title_text=title, row=rows, col=1)
+    else:
+        fig.update_xaxes(title_text=title)
+
+
+def _shade_phases(
+    fig: go.Figure, summary: Mapping[str, Any], steps: np.ndarray, log_x: bool
+) -> None:
+    """One shaded band per phase whose start and end are known, named in the legend.
+
+    The bands use the first x axis and span the full figure height (``yref="paper"``), so
+    on figures with vertically stacked subplots that share the x axis they cover all of
+    them. The memorization band starts at step 0 (linear axis) or at the first step shown
+    (log axis). Each band also carries its name as a label inside it when the band is wide
+    enough for the text (judged for a plot area about 500 px wide).
+    """
+    phases = summary.get("phases") or {}
+    if len(steps) == 0:
+        return
+    lo = float(steps[0]) if log_x else 0.0
+    hi = float(steps[-1])
+    scale = np.log10 if log_x else (lambda v: v)
+    span = float(scale(hi) - scale(lo)) if hi > lo else 1.0
+    start: float | None = lo
+    for label, key, color in PHASES:
+        end = phases.get(key)
+        if start is not None and end is not None and end > start:
+            frac = (scale(min(float(end), hi)) - scale(start)) / span
+            fits = frac * 500 >= 7 * len(label) + 8
+            fig.add_shape(
+                type="rect",
+                xref="x",
+                yref="paper",
+                x0=start,
+                x1=end,
+                y0=0,
+                y1=1,
+                fillcolor=color,
+                line_width=0,
+                layer="below",
+                name=label,
+                showlegend=True,
+                legendgroup="phases",
+                label=dict(
+                    text=label if fits else "",
+                    textposition="top center",
+                    font=dict(size=11, color="#555555"),
+                ),
+            )
+        start = end
+
+
+def _finish(fig: go.Figure, title: str, height: int) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=title, x=0.02, xanchor="left"),
+        template=TEMPLATE,
+        height=height,
+        margin=dict(l=70, r=30, t=60, b=60),
+    )
+    return fig
+
+
+def _line(x: np.ndarray, y: np.ndarray, name: str, color: str, dash: str = "solid") -> go.Scatter:
+    return go.Scatter(x=x, y=y, name=name, mode="lines", line=dict(color=color, dash=dash, width=2))
+
+
+def _as_array(a: Any) -> np.ndarray:
+    """A numpy float array from an array-like or a (CPU or GPU) torch tensor."""
+    if hasattr(a, "detach"):
+        a = a.detach().cpu().float().numpy()
+    return np.asarray(a, dtype=np.float64)
+
+
+def _freq_labels(n: int, key_freqs: Sequence[int]) -> list[str]:
+    keys = set(key_freqs)
+    return [f"<b>{k}*</b>" if k in keys else str(k) for k in range(1, n + 1)]
+
+
+# --------------------------------------------------------------------------- time series
+
+
+def loss_curves(table: pd.DataFrame, summary: Mapping[str, Any], log_x: bool = True) -> go.Figure:
+    """Train and test loss (log-log), with accuracy below, phases shaded.
+
+    Needs ``train_loss`` and ``test_loss``; the accuracy panel shows ``train_acc`` and
+    ``test_acc`` when the table has them. With the default log step axis, step 0 is left
+    out.
+    """
+    steps, v = _series(
+        table, ["train_loss", "test_loss"], "loss_curves", log_x, ["train_acc", "test_acc"]
+    )
+    has_acc = "train_acc" in v or "test_acc" in v
+    rows = 2 if has_acc else 1
+    fig = make_subplots(
+        rows=rows,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.06,
+        row_heights=[0.65, 0.35] if has_acc else None,
+    )
+    fig.add_trace(_line(steps, v["train_loss"], "train loss", TRAIN_COLOR), row=1, col=1)
+    fig.add_trace(_line(steps, v["test_loss"], "test loss", TEST_COLOR), row=1, col=1)
+    fig.update_yaxes(type="log", title_text="loss (log scale)", row=1, col=1)
+    if has_acc:
+        for col, name, color in (
+            ("train_acc", "train accuracy", TRAIN_COLOR),
+            ("test_acc", "test accuracy", TEST_COLOR),
+        ):
+            if col in v:
+                fig.add_trace(_line(steps, v[col], name, color, dash="dot"), row=2, col=1)
+        fig.update_yaxes(title_text="accuracy", range=[-0.02, 1.02], row=2, col=1)
+    _step_axes(fig, log_x, rows)
+    _shade_phases(fig, summary, steps, log_x)
+    return _finish(fig, "Loss and accuracy", 600 if has_acc else 450)
+
+
+def restricted_excluded(
+    table: pd.DataFrame, summary: Mapping[str, Any], log_x: bool = False
+) -> go.Figure:
+    """Test, restricted and excluded loss (and train loss when present), log y, phases.
+
+    Restricted loss keeps only the key-frequency components of the logits (evaluated on the
+    test set); excluded loss removes them (on the training set). Needs ``test_loss``,
+    ``restricted_loss`` and ``excluded_loss``.
+    """
+    steps, v = _series(
+        table,
+        ["test_loss", "restricted_loss", "excluded_loss"],
+        "restricted_excluded",
+        log_x,
+        ["train_loss"],
+    )
+    fig = go.Figure()
+    if "train_loss" in v:
+        fig.add_trace(_line(steps, v["train_loss"], "train loss", TRAIN_COLOR))
+    fig.add_trace(_line(steps, v["test_loss"], "test loss", TEST_COLOR))
+    fig.add_trace(_line(steps, v["restricted_loss"], "restricted loss (test)", "#2ca02c"))
+    fig.add_trace(_line(steps, v["excluded_loss"], "excluded loss (train)", "#9467bd", dash="dash"))
+    fig.update_yaxes(type="log", title_text="loss (log scale)")
+    _step_axes(fig, log_x)
+    _shade_phases(fig, summary, steps, log_x)
+    return _finish(fig, "Restricted and excluded loss", 480)
+
+
+def gini_and_norm(
+    table: pd.DataFrame, summary: Mapping[str, Any], log_x: bool = False
+) -> go.Figure:
+    """Gini of the embedding and logit frequency norms (top), sum of squared weights (below).
+
+    Needs ``gini_embed``, ``gini_logit`` and ``sum_sq_weights``.
+    """
+    steps, v = _series(
+        table, ["gini_embed", "gini_logit", "sum_sq_weights"], "gini_and_norm", log_x
+    )
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    fig.add_trace(
+        _line(steps, v["gini_embed"], "Gini of embedding freq norms", "#17becf"), row=1, col=1
+    )
+    fig.add_trace(
+        _line(steps, v["gini_logit"], "Gini of logit freq norms", "#e377c2"), row=1, col=1
+    )
+    fig.add_trace(
+        _line(steps, v["sum_sq_weights"], "sum of squared weights", "#8c564b"), row=2, col=1
+    )
+    fig.update_yaxes(title_text="Gini coefficient", range=[0, 1.02], row=1, col=1)
+    fig.update_yaxes(title_text="sum of squared weights", row=2, col=1)
+    _step_axes(fig, log_x, rows=2)
+    _shade_phases(fig, summary, steps, log_x)
+    return _finish(fig, "Sparsity in the Fourier basis and total weight norm", 600)
+
+
+def logit_shares(table: pd.DataFrame, summary: Mapping[str, Any], log_x: bool = False) -> go.Figure:
+    """The generalizing and memorizing shares of the logits (``gen_share``, ``mem_share``)."""
+    steps, v = _series(table, ["gen_share", "mem_share"], "logit_shares", log_x)
+    fig = go.Figure()
+    fig.add_trace(_line(steps, v["gen_share"], "generalizing share", "#2ca02c"))
+    fig.add_trace(_line(steps, v["mem_share"], "memorizing share", "#d62728"))
+    fig.update_yaxes(title_text="share of logits")
+    _step_axes(fig, log_x)
+    _shade_phases(fig, summary, steps, log_x)
+    return _finish(fig, "Generalizing and memorizing shares of the logits", 450)
+
+
+def norm_vs_logit_strength(table: pd.DataFrame, summary: Mapping[str, Any]) -> go.Figure:
+    """Parameter norm against each circuit's logit strength, one point per checkpoint.
+
+    x: ``gen_logit_norm`` and ``mem_logit_norm`` (the norms of the logits inside and
+    outside the key-frequency subspace); y: the parameter norm ``sqrt(sum_sq_weights)``.
+    Following the checkpoints in order shows the norm moving from the memorizing to the
+    generalizing circuit (Varma et al. 2023): the memorizing strength rises with the norm,
+    then the generalizing strength takes over while weight decay shrinks the norm.
+    """
+    steps, v = _series(
+        table,
+        ["gen_logit_norm", "mem_logit_norm", "sum_sq_weights"],
+        "norm_vs_logit_strength",
+        log_x=False,
+    )
+    norm = np.sqrt(v["sum_sq_weights"])
+    fig = go.Figure()
+    for col, name, color in (
+        ("mem_logit_norm", "memorizing circuit", "#d62728"),
+        ("gen_logit_norm", "generalizing circuit", "#2ca02c"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=v[col],
+                y=norm,
+                name=name,
+                mode="lines+markers",
+                line=dict(color=color, width=1.5),
+                marker=dict(size=6, color=color),
+                customdata=steps,
+                hovertemplate="step %{customdata}<br>logit norm %{x:.3g}"
+                "<br>parameter norm %{y:.3g}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(title_text="logit strength (norm of the circuit's part of the logits)")
+    fig.update_yaxes(title_text="parameter norm")
+    return _finish(fig, "Parameter norm against each circuit's logit strength", 450)
+
+
+def embed_freq_heatmap(
+    table: pd.DataFrame, summary: Mapping[str, Any], log_x: bool = False
+) -> go.Figure:
+    """Norm of the token embedding at each Fourier frequency (rows) over steps (columns).
+
+    Uses ``embed_norm_k1`` .. ``embed_norm_k{n}`` with ``n = (p - 1) // 2`` from
+    ``summary["p"]`` (or, without ``p``, every ``embed_norm_k*`` column from 1 up). Key
+    frequencies (``summary["key_freqs"]``) are bold and starred on the y axis. The z matrix
+    has shape ``(n_freqs, n_steps)``.
+    """
+    if "p" in summary and summary["p"] is not None:
+        n = (int(summary["p"]) - 1) // 2
+    else:
+        found = {int(m.group(1)) for c in table.columns if (m := _EMBED_NORM.match(str(c)))}
+        n = max(found) if found else 1
+    cols = [f"embed_norm_k{k}" for k in range(1, n + 1)]
+    steps, v = _series(table, cols, "embed_freq_heatmap", log_x)
+    z = np.stack([v[c] for c in cols]) if cols else np.zeros((0, len(steps)))
+    freqs = np.arange(1, n + 1)
+    key_freqs = [int(k) for k in summary.get("key_freqs") or []]
+    fig = go.Figure(
+        go.Heatmap(
+            x=steps,
+            y=freqs,
+            z=z,
+            colorscale="Viridis",
+            colorbar=dict(title=dict(text="norm", side="right")),
+            hovertemplate="step %{x}<br>frequency %{y}<br>norm %{z:.3g}<extra></extra>",
+            name="embedding norm",
+        )
+    )
+    ticks = freqs if n <= 60 else np.array(sorted({*range(5, n + 1, 5), *key_freqs}))
+    labels = _freq_labels(n, key_freqs)
+    fig.update_yaxes(
+        title_text="frequency k (key: bold*)",
+        tickmode="array",
+        tickvals=ticks,
+        ticktext=[labels[k - 1] for k in ticks],
+    )
+    _step_axes(fig, log_x)
+    keys = ", ".join(str(k) for k in key_freqs) or "none"
+    height = int(np.clip(12 * n + 160, 350, 900))
+    return _finish(fig, f"Embedding norm per Fourier frequency (key frequencies: {keys})", height)
+
+
+# --------------------------------------------------------------------------- one checkpoint
+
+
+def embed_freq_bars(
+    norms: Sequence[float] | np.ndarray, key_freqs: Sequence[int], step: int | None = None
+) -> go.Figure:
+    """Embedding norm per frequency k = 1..n at one step, key frequencies in red.
+
+    Two bar traces, ``"key frequencies"`` and ``"other frequencies"``, with different
+    colours.
+    """
+    y = _as_array(norms).ravel()
+    freqs = np.arange(1, len(y) + 1)
+    is_key = np.isin(freqs, np.asarray(list(key_freqs), dtype=np.int64))
+    fig = go.Figure()
+    for mask, name, color in (
+        (is_key, "key frequencies", KEY_COLOR),
+        (~is_key, "other frequencies", OTHER_COLOR),
+    ):
+        fig.add_trace(
+            go.Bar(
+                x=freqs[mask],
+                y=y[mask],
+                name=name,
+                marker_color=color,
+                width=0.8,
+                hovertemplate="frequency %{x}<br>norm %{y:.3g}<extra></extra>",
+            )
+        )
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title_text="frequency k", range=[0.4, len(y) + 0.6])
+    fig.update_yaxes(title_text="embedding norm")
+    at = "final step" if step is None else f"step {step}"
+    return _finish(fig, f"Embedding norm per Fourier frequency at {at}", 420)
+
+
+def neuron_clusters(
+    fractions: Any, cluster: Any, key_freqs: Sequence[int], threshold: float = 0.85
+) -> go.Figure:
+    """MLP neurons grouped by the frequency that explains their activation.
+
+    ``fractions[i, k - 1]`` is the fraction of neuron i's activation variance explained by
+    frequency k (shape ``(d_mlp, n_freqs)``); ``cluster[i]`` is neuron i's frequency cluster,
+    or a value < 1 when it has none, as :func:`grokinterp.analysis.fourier.neuron_clusters`
+    assigns them (``threshold`` is the one used there, for the title). Left: the number of
+    neurons per cluster (key frequencies in red, "unclustered" in grey). Right: the
+    fractions with neurons sorted by cluster, then by largest fraction.
+    """
+    f = _as_array(fractions)
+    if f.ndim != 2 or f.shape[1] == 0:
+        raise ValueError(f"neuron_clusters: fractions must be (d_mlp, n_freqs), got {f.shape}")
+    c = _as_array(cluster).astype(int).reshape(-1)
+    if c.shape[0] != f.shape[0]:
+        raise ValueError(f"neuron_clusters: {c.shape[0]} cluster labels for {f.shape[0]} neurons")
+    n_freqs = f.shape[1]
+    top = np.nan_to_num(f, nan=0.0).max(axis=1)
+    cluster = np.where(c >= 1, c, 0)  # 0 = unclustered
+    keys = {int(k) for k in key_freqs}
+
+    freqs_used = sorted(int(k) for k in np.unique(cluster) if k > 0)
+    counts = [int((cluster == k).sum()) for k in freqs_used]
+    x = [str(k) for k in freqs_used] + ["unclustered"]
+    y = counts + [int((cluster == 0).sum())]
+    colors = [KEY_COLOR if k in keys else CLUSTER_COLOR for k in freqs_used] + [OTHER_COLOR]
+
+    # unclustered last; within a cluster, the most explained neurons first
+    order = np.lexsort((-top, np.where(cluster == 0, n_freqs + 1, cluster)))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        column_widths=[0.4, 0.6],
+        horizontal_spacing=0.12,
+        subplot_titles=(
+            f"neurons per cluster (threshold {threshold:g})",
+            "fraction of variance explained",
+        ),
+    )
+    fig.add_trace(
+        go.Bar(
+            x=x,
+            y=y,
+            marker_color=colors,
+            name="neurons",
+            showlegend=False,
+            hovertemplate="cluster %{x}<br>%{y} neurons<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Heatmap(
+            z=f[order],
+            x=np.arange(1, n_freqs + 1),
+            y=[str(i) for i in order],
+            zmin=0,
+            zmax=1,
+            colorscale="Blues",
+            colorbar=dict(title=dict(text="fraction", side="right")),
+            name="fractions",
+            hovertemplate="neuron %{y}<br>frequency %{x}<br>fraction %{z:.2f}<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.update_xaxes(title_text="cluster frequency", type="category", row=1, col=1)
+    fig.update_yaxes(title_text="number of neurons", row=1, col=1)
+    fig.update_xaxes(title_text="frequency k", row=1, col=2)
+    fig.update_yaxes(
+        title_text="neuron (sorted by cluster)",
+        type="category",
+        autorange="reversed",
+        showticklabels=len(order) <= 64,
+        row=1,
+        col=2,
+    )
+    n_clustered = int((cluster > 0).sum())
+    return _finish(
+        fig,
+        f"MLP neuron clusters: {n_clustered} of {len(order)} neurons clustered",
+        500,
+    )
+
+
+def attention_patterns(pattern: Any, labels: Sequence[str] = ("a", "b", "=")) -> go.Figure:
+    """One heatmap per head of the attention pattern, query (rows) x key (columns).
+
+    ``pattern`` is ``(heads, q, k)``, or ``(batch, heads, q, k)`` which is averaged over the
+    batch. ``labels`` name the key positions; with fewer query rows than keys (for instance
+    only the ``=`` query), the queries are the last ``q`` positions.
+    """
+    a = _as_array(pattern)
+    averaged = a.ndim == 4
+    if averaged:
+        a = a.mean(axis=0)
+    if a.ndim != 3:
+        raise ValueError(
+            f"attention_patterns: pattern must be (heads, q, k) or (batch, heads, q, k), "
+            f"got shape {a.shape}"
+        )
+    heads, nq, nk = a.shape
+    if nk != len(labels) or nq > nk:
+        raise ValueError(
+            f"attention_patterns: pattern has {nq} queries x {nk} keys but {len(labels)} labels"
+        )
+    keys = list(labels)
+    queries = keys[nk - nq :]
+    cols = min(heads, 4)
+    rows = -(-heads // cols)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[f"head {h}" for h in range(heads)],
+        horizontal_spacing=0.06,
+        vertical_spacing=0.12 if rows > 1 else 0.0,
+    )
+    for h in range(heads):
+        r, c = divmod(h, cols)
+        fig.add_trace(
+            go.Heatmap(
+                z=a[h],
+                x=keys,
+                y=queries,
+                coloraxis="coloraxis",
+                texttemplate="%{z:.2f}",
+                name=f"head {h}",
+                hovertemplate="query %{y}<br>key %{x}<br>attention %{z:.3f}<extra></extra>",
+            ),
+            row=r + 1,
+            col=c + 1,
+        )
+    fig.update_xaxes(title_text="key position", type="category")
+    fig.update_yaxes(type="category", autorange="reversed")
+    for r in range(rows):
+        fig.update_yaxes(title_text="query position", row=r + 1, col=1)
+    fig.update_layout(
+        coloraxis=dict(
+            colorscale="Blues", cmin=0, cmax=1, colorbar=dict(title=dict(text="attention"))
+        )
+    )
+    title = "Attention patterns" + (" (averaged over the batch)" if averaged else "")
+    return _finish(fig, title, 130 + 270 * rows)
+
+
+def neuron_spectrum(spectrum2d: Any, basis_names: Sequence[str], neuron: int) -> go.Figure:
+    """Heatmap of one neuron's 2D Fourier power over the (a, b) input grid.
+
+    ``spectrum2d[i, j]`` is the power at basis function i of a and j of b, so its shape must
+    be ``(p, p)`` with ``len(basis_names) == p`` (names like ``"const", "cos 1", "sin 1"``).
+    """
+    s = _as_array(spectrum2d)
+    p = len(basis_names)
+    if s.shape != (p, p):
+        raise ValueError(
+            f"neuron_spectrum: spectrum2d has shape {s.shape}, expected ({p}, {p}) to match "
+            f"{p} basis names"
+        )
+    names = list(basis_names)
+    fig = go.Figure(
+        go.Heatmap(
+            z=s,
+            x=names,
+            y=names,
+            colorscale="Viridis",
+            colorbar=dict(title=dict(text="power", side="right")),
+            name=f"neuron {neuron}",
+            hovertemplate="a: %{y}<br>b: %{x}<br>power %{z:.3g}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="Fourier component of b", type="category")
+    fig.update_yaxes(title_text="Fourier component of a", type="category", autorange="reversed")
+    size = int(np.clip(6 * p + 200, 450, 900))
+    fig = _finish(fig, f"Neuron {neuron}: 2D Fourier power of its activation over (a, b)", size)
+    fig.update_layout(width=size + 80)
+    return fig

@@ -1,0 +1,116 @@
+"""The report of ``grokinterp analyze``: the measures table, then its figures.
+
+:func:`analyze` (``grokinterp.analyze``) computes the measures of every checkpoint
+(:func:`grokinterp.analysis.table.measure_run`) and draws them into
+``RUN_DIR/analysis/figures/`` (:func:`write_run_figures`). Each figure comes from one
+function of :mod:`grokinterp.viz.figures`, drawn from the table and from the latest
+checkpoint's :func:`grokinterp.analysis.snapshot.snapshot`; a figure whose measure does not
+apply to the run's task is replaced by a note saying why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from grokinterp.analysis import fourier
+from grokinterp.analysis.snapshot import snapshot
+from grokinterp.analysis.table import Analysis, measure_run
+from grokinterp.runs.run import Run
+from grokinterp.viz import figures as figs
+from grokinterp.viz.report import write_figure_set
+
+FIGURES_DIR = "figures"
+NOT_FOURIER = "skipped: the Fourier measures do not apply to this task"
+
+
+def _attempt(build: Callable[[], Any]) -> Any:
+    try:
+        return build()
+    except ValueError as e:
+        return f"skipped: {e}"
+
+
+def build_figures(run: Run, result: Analysis, device: str = "cpu") -> dict[str, Any]:
+    """Every figure of the analysis (a plotly Figure, or a note where one does not apply)."""
+    table, summary, key_freqs = result.table, result.summary, result.key_freqs
+    out: dict[str, Any] = {
+        "loss_curves": _attempt(lambda: figs.loss_curves(table, summary)),
+        "restricted_excluded": _attempt(lambda: figs.restricted_excluded(table, summary)),
+        "logit_shares": _attempt(lambda: figs.logit_shares(table, summary)),
+        "norm_vs_logit_strength": _attempt(lambda: figs.norm_vs_logit_strength(table, summary)),
+        "gini_and_norm": _attempt(lambda: figs.gini_and_norm(table, summary)),
+        "embed_freq_heatmap": _attempt(lambda: figs.embed_freq_heatmap(table, summary)),
+    }
+    norm_cols = [c for c in table.columns if c.startswith("embed_norm_k")]
+    if norm_cols and key_freqs is not None:
+        final = table.iloc[-1]
+        norms = [float(final[f"embed_norm_k{k}"]) for k in range(1, len(norm_cols) + 1)]
+        out["embed_freq_bars"] = figs.embed_freq_bars(norms, key_freqs, step=int(final["step"]))
+    else:
+        out["embed_freq_bars"] = NOT_FOURIER
+    snap = snapshot(run, fourier_measures=key_freqs is not None, device=device)
+    out["attention_patterns"] = (
+        figs.attention_patterns(snap.attention)
+        if snap.attention is not None
+        else "skipped: the MLP model has no attention"
+    )
+    if (
+        key_freqs is not None
+        and snap.fractions is not None
+        and snap.clusters is not None
+        and snap.top_spectrum is not None
+        and snap.top_neuron is not None
+    ):
+        out["neuron_clusters"] = figs.neuron_clusters(
+            snap.fractions, snap.clusters.cluster, key_freqs
+        )
+        out["neuron_spectrum"] = figs.neuron_spectrum(
+            snap.top_spectrum, fourier.basis_names(run.dataset.size), snap.top_neuron
+        )
+    else:
+        out["neuron_clusters"] = out["neuron_spectrum"] = NOT_FOURIER
+    return out
+
+
+def write_run_figures(
+    run: Run, result: Analysis, device: str = "cpu", static: bool | None = None
+) -> Path:
+    """Write every figure as HTML (and PNG when ``static``, default: when kaleido and a
+    Chromium are installed) under ``analysis/figures/``; return ``index.html``."""
+    built = build_figures(run, result, device=device)
+    return write_figure_set(
+        built, result.path / FIGURES_DIR, title=f"grokinterp analysis of {run.path}", static=static
+    )
+
+
+def analyze(
+    run_dir: str | Path,
+    *,
+    steps: list[int] | None = None,
+    key_freqs: list[int] | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+    figures: bool = True,
+    static: bool | None = None,
+) -> Analysis:
+    """Compute the progress measures of every checkpoint (or of ``steps``) of a run and
+    draw them: what ``grokinterp analyze`` does.
+
+    Args:
+        run_dir: a run directory.
+        steps: checkpoint steps to analyze (default: all on disk).
+        key_freqs: the key frequencies to use; default: detected at the latest checkpoint by
+            :func:`grokinterp.analysis.fourier.key_frequencies`.
+        device: torch device for the computation.
+        progress: show a progress bar.
+        figures: also write ``analysis/figures/`` (HTML and an ``index.html``).
+        static: also export PNGs; default: when kaleido and a Chromium are installed.
+    """
+    result = measure_run(
+        run_dir, steps=steps, key_freqs=key_freqs, device=device, progress=progress
+    )
+    if figures:
+        write_run_figures(Run(run_dir), result, device=device, static=static)
+    return result

@@ -1,0 +1,47 @@
+import pytest
+import torch
+
+from grokinterp.errors import RunDirError
+from grokinterp.runs.io import atomic_write_text, load_tensors, save_tensors
+
+
+def test_round_trip_with_metadata(tmp_path):
+    t = {"a": torch.randn(3, 4), "b": torch.arange(5)}
+    save_tensors(tmp_path / "x.safetensors", t, {"step": "7"})
+    back, meta = load_tensors(tmp_path / "x.safetensors")
+    assert meta["step"] == "7"
+    assert all(torch.equal(back[k], t[k]) for k in t)
+
+
+def test_truncated_file_is_detected_not_loaded(tmp_path):
+    path = tmp_path / "x.safetensors"
+    save_tensors(path, {"a": torch.randn(100, 100)})
+    data = path.read_bytes()
+    for cut in (10, len(data) // 2, len(data) - 1):
+        path.write_bytes(data[:cut])
+        with pytest.raises(RunDirError, match="corrupt"):
+            load_tensors(path)
+
+
+def test_flipped_byte_is_detected_by_checksum(tmp_path):
+    path = tmp_path / "x.safetensors"
+    save_tensors(path, {"a": torch.zeros(100)})
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(RunDirError, match="checksum"):
+        load_tensors(path)
+
+
+def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "f.txt"
+    atomic_write_text(path, "old")
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.replace", boom)
+    with pytest.raises(OSError):
+        atomic_write_text(path, "new")
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]  # no temporary left behind

@@ -1,0 +1,100 @@
+"""The package's shape: its layout, layers, curated API, version and import cost."""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import grokinterp
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "grokinterp"
+
+# the entry points and the bottom layers that stay at the top level; everything else lives
+# in a subpackage named for its place in the data flow
+TOP_LEVEL_MODULES = {"__init__", "__main__", "_version", "cli", "config", "errors", "presets"}
+SUBPACKAGES = {"tasks", "models", "training", "runs", "analysis", "viz", "experiments"}
+
+# imports that may sit inside a function: optional extras, loaded only when asked for
+OPTIONAL_EXTRAS = {"ray", "choreographer", "kaleido", "wandb", "tensorboard"}
+
+
+def test_top_level_holds_only_the_entry_points_and_the_subpackages():
+    modules = {p.stem for p in PACKAGE.glob("*.py")}
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert modules == TOP_LEVEL_MODULES, (
+        f"new top-level module(s) {sorted(modules - TOP_LEVEL_MODULES)}: put them in the "
+        f"subpackage of their layer ({sorted(SUBPACKAGES)})"
+    )
+    assert packages == SUBPACKAGES
+
+
+def test_the_layers_contract_covers_every_subpackage_and_top_level_module():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (contract,) = [c for c in config["contracts"] if c["type"] == "layers"]
+    named = {m.strip() for layer in contract["layers"] for m in layer.split("|")}
+    want = {f"grokinterp.{n}" for n in SUBPACKAGES | TOP_LEVEL_MODULES - {"__init__", "__main__"}}
+    assert named == want
+
+
+def _function_level_imports(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text())
+    found = []
+    for fn in ast.walk(tree):
+        if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Import):
+                found += [(node.lineno, a.name) for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                found.append((node.lineno, node.module or ""))
+    return found
+
+
+def test_no_imports_inside_functions_except_optional_extras():
+    bad = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for line, name in _function_level_imports(path)
+        if name.split(".")[0] not in OPTIONAL_EXTRAS
+    ]
+    assert not bad, "import at module level (a cycle is a layering bug): " + "; ".join(bad)
+
+
+def test_curated_api():
+    assert grokinterp.__version__ == importlib.metadata.version("grokinterp")
+    for name in grokinterp.__all__:
+        assert getattr(grokinterp, name) is not None
+    from grokinterp.config import TrainConfig
+    from grokinterp.experiments.sweep import run_sweep
+    from grokinterp.runs import Run
+    from grokinterp.training import train
+    from grokinterp.viz import analyze
+
+    assert grokinterp.TrainConfig is TrainConfig and grokinterp.Run is Run
+    assert grokinterp.train is train and grokinterp.analyze is analyze
+    assert grokinterp.run_sweep is run_sweep
+
+
+def _imports_torch(code: str) -> bool:
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys; print('torch' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_import_and_help_do_not_load_torch():
+    # torch takes about a second to import: `import grokinterp` and `grokinterp --help` must
+    # not pay for it (benchmarks/bench_startup.py times both)
+    assert not _imports_torch("import grokinterp")
+    assert not _imports_torch(
+        "from grokinterp.cli import build_parser\nbuild_parser().format_help()"
+    )
+    assert _imports_torch("import grokinterp\ngrokinterp.Run")  # and loads it when needed

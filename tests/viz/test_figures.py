@@ -1,0 +1,269 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from grokinterp.viz import figures as F
+
+P = 11
+N_FREQS = (P - 1) // 2
+KEY = [2, 5]
+PHASES = {"memorization_end": 1000, "circuit_formation_end": 9000, "cleanup_end": 14000}
+
+
+def _sig(s: np.ndarray, center: float, width: float) -> np.ndarray:
+    return 1 / (1 + np.exp(-(np.log1p(s) - np.log(center)) / width))
+
+
+def synthetic_table(n: int = 30) -> pd.DataFrame:
+    """A grokking-shaped measures table for p=11: step 0 then log-spaced steps to 20k."""
+    steps = np.concatenate([[0], np.geomspace(1, 20000, 60).astype(int)])
+    steps = np.unique(steps)[:: max(1, len(np.unique(steps)) // n)][:n]
+    assert len(steps) == n and steps[0] == 0
+    s = steps.astype(float)
+    train_loss = 2.4 * (1 - _sig(s, 300, 0.4)) + 1e-6
+    test_loss = np.maximum(2.4 + 10 * _sig(s, 1000, 0.5) - 12.3 * _sig(s, 11000, 0.15), 1e-5)
+    t = pd.DataFrame(
+        {
+            "step": steps,
+            "train_loss": train_loss,
+            "train_acc": _sig(s, 300, 0.3),
+            "test_loss": test_loss,
+            "test_acc": _sig(s, 11000, 0.1),
+            "restricted_loss": test_loss * (1 - 0.99 * _sig(s, 6000, 0.3)),
+            "restricted_loss_all": test_loss,
+            "excluded_loss": train_loss + 5 * _sig(s, 6000, 0.3),
+            "gini_embed": 0.2 + 0.7 * _sig(s, 10000, 0.2),
+            "gini_logit": 0.3 + 0.6 * _sig(s, 10000, 0.2),
+            "sum_sq_weights": 1000 - 600 * _sig(s, 9000, 0.3),
+            "gen_share": _sig(s, 8000, 0.3),
+            "mem_share": 1 - _sig(s, 8000, 0.3),
+            "frac_clustered": _sig(s, 9000, 0.3),
+        }
+    )
+    for k in KEY:
+        t[f"excluded_loss_k{k}"] = t["excluded_loss"]
+    for k in range(1, N_FREQS + 1):
+        t[f"embed_norm_k{k}"] = 3.0 + 0.01 * s / 1000 if k in KEY else 1 - 0.9 * _sig(s, 1e4, 0.2)
+    return t
+
+
+def summary(phases: dict | None = None) -> dict:
+    return {
+        "p": P,
+        "key_freqs": KEY,
+        "phases": dict(PHASES) if phases is None else phases,
+        "grokking_step": 12000,
+        "train_99_step": 800,
+        "test_99_step": 12000,
+    }
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return synthetic_table()
+
+
+def names(fig: go.Figure) -> list[str]:
+    return [t.name for t in fig.data]
+
+
+def phase_shapes(fig: go.Figure) -> list[go.layout.Shape]:
+    return [s for s in fig.layout.shapes if s.name in {p[0] for p in F.PHASES}]
+
+
+TIME_SERIES = [F.loss_curves, F.restricted_excluded, F.gini_and_norm, F.logit_shares]
+
+
+def test_loss_curves(table):
+    fig = F.loss_curves(table, summary())
+    assert isinstance(fig, go.Figure)
+    assert names(fig) == ["train loss", "test loss", "train accuracy", "test accuracy"]
+    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+    assert "step" in fig.layout.xaxis2.title.text and fig.layout.yaxis2.title.text == "accuracy"
+    assert fig.layout.title.text
+    # step 0 cannot sit on a log axis: it is left out, the other steps are unshifted
+    assert list(fig.data[0].x) == list(table["step"][1:])
+    shapes = phase_shapes(fig)
+    assert [s.name for s in shapes] == ["memorization", "circuit formation", "cleanup"]
+    assert [(s.x0, s.x1) for s in shapes] == [(1, 1000), (1000, 9000), (9000, 14000)]
+    assert all(s.yref == "paper" and s.y0 == 0 and s.y1 == 1 for s in shapes)
+
+
+def test_loss_curves_linear_and_without_accuracy(table):
+    fig = F.loss_curves(table.drop(columns=["train_acc", "test_acc"]), summary(), log_x=False)
+    assert names(fig) == ["train loss", "test loss"]
+    assert fig.layout.xaxis.type == "linear"
+    assert list(fig.data[0].x) == list(table["step"])
+    assert phase_shapes(fig)[0].x0 == 0
+
+
+@pytest.mark.parametrize("fn", TIME_SERIES)
+def test_phase_bands(table, fn):
+    assert len(phase_shapes(fn(table, summary()))) == 3
+    none = {"memorization_end": None, "circuit_formation_end": None, "cleanup_end": None}
+    assert phase_shapes(fn(table, summary(none))) == []
+    s = summary()
+    del s["phases"]
+    assert phase_shapes(fn(table, s)) == []
+    partial = {"memorization_end": 1000, "circuit_formation_end": None, "cleanup_end": None}
+    shapes = phase_shapes(fn(table, summary(partial)))
+    assert [s.name for s in shapes] == ["memorization"]
+
+
+def test_restricted_excluded(table):
+    fig = F.restricted_excluded(table, summary())
+    assert names(fig) == [
+        "train loss",
+        "test loss",
+        "restricted loss (test)",
+        "excluded loss (train)",
+    ]
+    assert fig.layout.yaxis.type == "log"
+    assert fig.layout.xaxis.title.text == "step"
+    fig = F.restricted_excluded(table.drop(columns=["train_loss"]), summary())
+    assert "train loss" not in names(fig)
+
+
+def test_gini_and_norm(table):
+    fig = F.gini_and_norm(table, summary())
+    assert names(fig) == [
+        "Gini of embedding freq norms",
+        "Gini of logit freq norms",
+        "sum of squared weights",
+    ]
+    assert [t.yaxis for t in fig.data] == ["y", "y", "y2"]
+    assert fig.layout.yaxis.title.text and fig.layout.yaxis2.title.text
+
+
+def test_logit_shares(table):
+    fig = F.logit_shares(table, summary())
+    assert names(fig) == ["generalizing share", "memorizing share"]
+    np.testing.assert_allclose(fig.data[0].y, table["gen_share"])
+
+
+def test_embed_freq_heatmap(table):
+    fig = F.embed_freq_heatmap(table, summary())
+    (hm,) = fig.data
+    assert isinstance(hm, go.Heatmap)
+    z = np.asarray(hm.z)
+    assert z.shape == (N_FREQS, len(table))
+    np.testing.assert_allclose(z[1], table["embed_norm_k2"])
+    assert list(hm.x) == list(table["step"]) and list(hm.y) == list(range(1, N_FREQS + 1))
+    ticks = dict(zip(fig.layout.yaxis.tickvals, fig.layout.yaxis.ticktext, strict=True))
+    assert ticks[2] == "<b>2*</b>" and ticks[5] == "<b>5*</b>" and ticks[3] == "3"
+    # without p, the embed_norm_k* columns are found by name
+    s = summary()
+    del s["p"]
+    assert np.asarray(F.embed_freq_heatmap(table, s).data[0].z).shape == (N_FREQS, len(table))
+
+
+def test_embed_freq_bars(table):
+    norms = table[[f"embed_norm_k{k}" for k in range(1, N_FREQS + 1)]].iloc[-1].to_numpy()
+    fig = F.embed_freq_bars(norms, KEY)
+    key, other = fig.data
+    assert (key.name, other.name) == ("key frequencies", "other frequencies")
+    assert list(key.x) == KEY and list(other.x) == [1, 3, 4]
+    assert key.marker.color != other.marker.color
+    np.testing.assert_allclose(key.y, norms[[1, 4]])
+    assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
+
+
+def test_neuron_clusters():
+    f = np.full((7, N_FREQS), 0.01)
+    f[0, 1] = f[1, 1] = f[2, 1] = 0.95  # three neurons on key freq 2
+    f[3, 2] = 0.9  # one on non-key freq 3
+    f[4, 4] = 0.5  # below threshold
+    f[5] = np.nan  # a dead neuron
+    cluster = np.array([2, 2, 2, 3, -1, -1, -1])  # as fourier.neuron_clusters assigns them
+    fig = F.neuron_clusters(f, cluster, KEY, threshold=0.85)
+    bars, heat = fig.data
+    assert list(bars.x) == ["2", "3", "unclustered"]
+    assert list(bars.y) == [3, 1, 3]
+    colors = list(bars.marker.color)
+    assert colors[0] == F.KEY_COLOR and colors[1] != F.KEY_COLOR and colors[2] == F.OTHER_COLOR
+    assert np.asarray(heat.z).shape == (7, N_FREQS)
+    assert list(heat.y)[:4] == ["0", "1", "2", "3"]
+    assert "4 of 7" in fig.layout.title.text
+    with pytest.raises(ValueError, match="d_mlp, n_freqs"):
+        F.neuron_clusters(np.zeros(5), np.zeros(5), KEY)
+    with pytest.raises(ValueError, match="7 neurons"):
+        F.neuron_clusters(f, cluster[:3], KEY)
+
+
+def test_attention_patterns():
+    rng = np.random.default_rng(0)
+    pat = rng.dirichlet(np.ones(3), size=(6, 4, 3))  # batch, heads, q, k
+    fig = F.attention_patterns(pat)
+    assert len(fig.data) == 4 and all(isinstance(t, go.Heatmap) for t in fig.data)
+    np.testing.assert_allclose(fig.data[2].z, pat.mean(axis=0)[2])
+    assert list(fig.data[0].x) == ["a", "b", "="] and list(fig.data[0].y) == ["a", "b", "="]
+    assert [a.text for a in fig.layout.annotations] == [f"head {h}" for h in range(4)]
+    assert "averaged" in fig.layout.title.text
+    # only the "=" query, no batch
+    fig = F.attention_patterns(pat.mean(axis=0)[:, 2:, :])
+    assert list(fig.data[0].y) == ["="]
+    with pytest.raises(ValueError, match="labels"):
+        F.attention_patterns(np.ones((4, 3, 2)))
+
+
+def test_neuron_spectrum():
+    basis = ["const"] + [f"{t} {k}" for k in range(1, N_FREQS + 1) for t in ("cos", "sin")]
+    spec = np.random.default_rng(0).random((P, P))
+    fig = F.neuron_spectrum(spec, basis, neuron=7)
+    (hm,) = fig.data
+    assert np.asarray(hm.z).shape == (P, P)
+    assert list(hm.x) == basis and list(hm.y) == basis
+    assert "Neuron 7" in fig.layout.title.text
+    assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
+    with pytest.raises(ValueError, match="expected"):
+        F.neuron_spectrum(spec[:5], basis, neuron=7)
+
+
+@pytest.mark.parametrize(
+    ("fn", "column"),
+    [
+        (F.loss_curves, "test_loss"),
+        (F.restricted_excluded, "restricted_loss"),
+        (F.restricted_excluded, "excluded_loss"),
+        (F.gini_and_norm, "gini_logit"),
+        (F.gini_and_norm, "sum_sq_weights"),
+        (F.logit_shares, "mem_share"),
+        (F.embed_freq_heatmap, "embed_norm_k3"),
+    ],
+)
+def test_missing_column(table, fn, column):
+    with pytest.raises(ValueError, match=f"'{column}'"):
+        fn(table.drop(columns=[column]), summary())
+
+
+def test_unsorted_table_is_sorted(table):
+    fig = F.logit_shares(table.iloc[::-1], summary())
+    assert list(fig.data[0].x) == list(table["step"])
+
+
+def test_torch_tensor_input():
+    torch = pytest.importorskip("torch")
+    pat = torch.softmax(torch.randn(2, 4, 3, 3), dim=-1).to(torch.bfloat16)
+    fig = F.attention_patterns(pat)
+    assert len(fig.data) == 4
+
+
+def test_missing_many_columns_message(table):
+    cols = [c for c in table.columns if c.startswith("embed_norm_k")]
+    with pytest.raises(ValueError, match="'embed_norm_k1'.*and 2 more"):
+        F.embed_freq_heatmap(table.drop(columns=cols + ["train_loss"]), {"p": 15})
+
+
+def test_norm_vs_logit_strength(table):
+    t = table.assign(
+        gen_logit_norm=np.linspace(0, 5, len(table)), mem_logit_norm=np.linspace(5, 1, len(table))
+    )
+    fig = F.norm_vs_logit_strength(t, {})
+    assert [tr.name for tr in fig.data] == ["memorizing circuit", "generalizing circuit"]
+    assert np.allclose(fig.data[1].y, np.sqrt(t.sort_values("step")["sum_sq_weights"]))
+    assert np.allclose(fig.data[0].x, t.sort_values("step")["mem_logit_norm"])
+    with pytest.raises(ValueError, match="gen_logit_norm"):
+        F.norm_vs_logit_strength(table, {})
