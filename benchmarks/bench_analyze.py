@@ -4,7 +4,7 @@ Builds a run directory with 100 checkpoints of the nanda model (p=113, 1 layer, 
 d_mlp 512; random weights, since the cost does not depend on their values) unless
 ``--run DIR`` points at a real run, and times:
 
-* ours: ``grokinterp.analysis.table.analyze`` (every measure, no figures) over all checkpoints;
+* ours: ``grokinterp.analysis.measure_run`` (every measure, no figures) over all checkpoints;
 * reference: a straightforward per-checkpoint loop, the way a notebook does it: build the
   TransformerLens model of each checkpoint (``Run.model``), ``run_with_cache`` over all
   p^2 pairs, then the same measure functions on its logits and ``hook_post``. It runs on
@@ -25,8 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from grokinterp.analysis import fourier, measures
-from grokinterp.analysis.table import analyze
+from grokinterp.analysis import fourier, measure_run, measures
 from grokinterp.models import init_params
 from grokinterp.presets import PRESETS
 from grokinterp.runs import layout
@@ -97,7 +96,7 @@ def main() -> None:
         )
         run.model(steps[0])  # import TransformerLens before timing either side
         t = time.perf_counter()
-        analyze(run_dir, steps=steps, key_freqs=KEYS, progress=False, figures=False)
+        measure_run(run_dir, steps=steps, key_freqs=KEYS, progress=False)
         ours = time.perf_counter() - t
         ref_steps = steps[: args.ref_checkpoints]
         t = time.perf_counter()

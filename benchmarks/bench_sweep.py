@@ -4,7 +4,7 @@ The 16 runs are a small 1-layer transformer (d_model 32, 4 heads of 8, d_mlp 128
 a + b mod 23 with 16 seeds, full batch, ``--steps`` steps each (default 300), logged every
 10 steps, few checkpoints. Each backend trains all 16 into a fresh directory in this run:
 
-* sequential: ``grokinterp.training.loop.train`` for each run, one after another;
+* sequential: ``grokinterp.train`` for each run, one after another;
 * local: ``grokinterp sweep`` with a pool of one process per core;
 * ensemble: ``grokinterp sweep --backend ensemble`` (one batched computation).
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from grokinterp.experiments.sweep import expand, run_sweep
-from grokinterp.training.loop import train
+from grokinterp.training import train
 
 
 def make_spec(runs: int, steps: int) -> dict:

@@ -442,6 +442,7 @@ def _curve_base(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _add_efficiency(sub: Any) -> None:
+    """Long by design: the argparse declarations of three subcommands."""
     p = sub.add_parser(
         "efficiency",
         help="circuit-efficiency experiments (Varma et al. 2023)",

@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -217,3 +218,20 @@ def near_dcrit(sizes: Sequence[int], *crossings: Crossing) -> list[int]:
     between = [d for d in sizes if lo < d <= hi]
     above = [d for d in sizes if d > hi][:2]
     return below + between + above
+
+
+def ungrokking_transitions(table: pd.DataFrame) -> dict[float, float | None]:
+    """The ungrokking transition D'_t per weight decay (Varma et al. 2023).
+
+    ``table`` has one row per continued run: ``weight_decay``, ``D_prime`` (the smaller
+    training-set size) and ``final_test_acc``. D'_t is the geometric mean of the largest D'
+    whose final test accuracy is below 50% and the smallest D' at or above it; None when the
+    runs do not switch once from below to above along D' (all on one side, or interleaved).
+    """
+    transitions: dict[float, float | None] = {}
+    for wd, t in table.groupby("weight_decay"):
+        low = t[t["final_test_acc"] < 0.5]["D_prime"]
+        high = t[t["final_test_acc"] >= 0.5]["D_prime"]
+        switches = len(low) and len(high) and low.max() < high.min()
+        transitions[cast(float, wd)] = math.sqrt(low.max() * high.min()) if switches else None
+    return transitions

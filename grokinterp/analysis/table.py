@@ -194,6 +194,89 @@ def _load_existing(out: Path) -> tuple[pd.DataFrame | None, dict[str, Any]]:
     return table, summary
 
 
+def _steps_to_measure(run: Run, steps: list[int] | None) -> list[int]:
+    """``steps`` (default: every checkpoint on disk), checked to exist, sorted."""
+    all_steps = run.steps
+    if not all_steps:
+        raise RunDirError(f"{run.path}: has no checkpoints to analyze")
+    if steps is not None:
+        missing = sorted(set(steps) - set(all_steps))
+        if missing:
+            raise RunDirError(
+                f"{run.path}: no checkpoint at step(s) {missing[:5]}; "
+                f"see `grokinterp info {run.path}`"
+            )
+    return sorted(set(steps if steps is not None else all_steps))
+
+
+def _key_frequencies(ctx: _Context, key_freqs: list[int] | None) -> dict[str, Any]:
+    """Set the key frequencies (given, or detected at the latest checkpoint) and start the
+    summary with them, or with why the Fourier measures do not apply."""
+    run = ctx.run
+    summary: dict[str, Any] = {
+        "p": ctx.p if run.config.task.p is not None else None,
+        "task": run.config.task.name,
+    }
+    if ctx.structure is None:
+        summary["key_freqs"] = None
+        summary["fourier_measures"] = f"not computed: {_why_not_fourier(run)}"
+        return summary
+    if key_freqs is not None:
+        ctx.key_freqs = fourier.check_key_freqs(key_freqs, ctx.p)
+        summary["key_freqs_source"] = "given by the user"
+    else:
+        last = run.steps[-1]
+        ctx.key_freqs = sorted(int(k) for k in fourier.key_frequencies(run.params(last), ctx.p))
+        summary["key_freqs_source"] = (
+            f"detected at step {last} by grokinterp.analysis.fourier.key_frequencies"
+        )
+    summary["key_freqs"] = ctx.key_freqs
+    summary["fourier_structure"] = ctx.structure
+    return summary
+
+
+def _updated_table(
+    ctx: _Context, out: Path, todo_steps: list[int], summary: dict[str, Any], progress: bool
+) -> pd.DataFrame:
+    """The measures table with a row for each step in ``todo_steps``: rows already on disk
+    are kept unless they used other key frequencies or another version of the measures;
+    rows of checkpoints deleted since are dropped."""
+    table, old = _load_existing(out)
+    if table is not None and (
+        old.get("key_freqs") != summary["key_freqs"]
+        or old.get("analysis_version") != ANALYSIS_VERSION
+    ):
+        table = None  # old rows used other key frequencies, or other measures
+    done = set() if table is None else set(table["step"].astype(int))
+    todo = [s for s in todo_steps if s not in done]
+    rows = [
+        checkpoint_measures(ctx, s)
+        for s in tqdm(todo, disable=not progress, desc="analyze", unit="ckpt")
+    ]
+    new = pd.DataFrame(rows)
+    table = new if table is None else pd.concat([table, new], ignore_index=True)
+    table = table[table["step"].isin(ctx.run.steps)]
+    return table.sort_values("step").reset_index(drop=True)
+
+
+def _phases_and_final(table: pd.DataFrame) -> dict[str, Any]:
+    """The rest of the summary: phase boundaries, landmarks, the final row, column docs."""
+    ph = phase_boundaries(table)
+    return {
+        "phases": {k: ph[k] for k in ("memorization_end", "circuit_formation_end", "cleanup_end")},
+        **{k: ph[k] for k in ("grokking_step", "train_99_step", "test_99_step")},
+        "phase_rule": "grokinterp.analysis.phases.phase_boundaries (see its docstring)",
+        "steps_analyzed": len(table),
+        "analysis_version": ANALYSIS_VERSION,
+        "final": {
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in table.iloc[-1].to_dict().items()
+            if not str(k).startswith(("embed_norm_k", "sum_sq."))
+        },
+        "columns": COLUMNS,
+    }
+
+
 def measure_run(
     run_dir: str | Path,
     *,
@@ -214,68 +297,12 @@ def measure_run(
     """
     run = Run(run_dir)
     out = run.path / layout.ANALYSIS
-    all_steps = run.steps
-    if not all_steps:
-        raise RunDirError(f"{run.path}: has no checkpoints to analyze")
-    if steps is not None:
-        missing = sorted(set(steps) - set(all_steps))
-        if missing:
-            raise RunDirError(
-                f"{run.path}: no checkpoint at step(s) {missing[:5]}; "
-                f"see `grokinterp info {run.path}`"
-            )
-    todo_steps = sorted(set(steps if steps is not None else all_steps))
+    todo_steps = _steps_to_measure(run, steps)
     ctx = _Context(run, None, device)
-    summary: dict[str, Any] = {
-        "p": ctx.p if run.config.task.p is not None else None,
-        "task": run.config.task.name,
-    }
-    if ctx.structure is not None:
-        p = ctx.p
-        if key_freqs is not None:
-            ctx.key_freqs = fourier.check_key_freqs(key_freqs, p)
-            summary["key_freqs_source"] = "given by the user"
-        else:
-            final = run.params(all_steps[-1])
-            ctx.key_freqs = sorted(int(k) for k in fourier.key_frequencies(final, p))
-            summary["key_freqs_source"] = (
-                f"detected at step {all_steps[-1]} by grokinterp.analysis.fourier.key_frequencies"
-            )
-        summary["key_freqs"] = ctx.key_freqs
-        summary["fourier_structure"] = ctx.structure
-    else:
-        summary["key_freqs"] = None
-        summary["fourier_measures"] = f"not computed: {_why_not_fourier(run)}"
-    table, old = _load_existing(out)
-    if table is not None and (
-        old.get("key_freqs") != summary["key_freqs"]
-        or old.get("analysis_version") != ANALYSIS_VERSION
-    ):
-        table = None  # old rows used other key frequencies, or other measures
-    done = set() if table is None else set(table["step"].astype(int))
-    todo = [s for s in todo_steps if s not in done]
-    rows = []
-    for s in tqdm(todo, disable=not progress, desc="analyze", unit="ckpt"):
-        rows.append(checkpoint_measures(ctx, s))
-    new = pd.DataFrame(rows)
-    table = new if table is None else pd.concat([table, new], ignore_index=True)
-    table = table[table["step"].isin(all_steps)]  # rows of deleted checkpoints go too
-    table = table.sort_values("step").reset_index(drop=True)
+    summary = _key_frequencies(ctx, key_freqs)
+    table = _updated_table(ctx, out, todo_steps, summary, progress)
     out.mkdir(exist_ok=True)
     atomic_write_text(out / MEASURES, table.to_csv(index=False))
-    ph = phase_boundaries(table)
-    summary["phases"] = {
-        k: ph[k] for k in ("memorization_end", "circuit_formation_end", "cleanup_end")
-    }
-    summary.update({k: ph[k] for k in ("grokking_step", "train_99_step", "test_99_step")})
-    summary["phase_rule"] = "grokinterp.analysis.phases.phase_boundaries (see its docstring)"
-    summary["steps_analyzed"] = len(table)
-    summary["analysis_version"] = ANALYSIS_VERSION
-    summary["final"] = {
-        k: (None if isinstance(v, float) and math.isnan(v) else v)
-        for k, v in table.iloc[-1].to_dict().items()
-        if not str(k).startswith(("embed_norm_k", "sum_sq."))
-    }
-    summary["columns"] = COLUMNS
+    summary.update(_phases_and_final(table))
     atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2))
     return Analysis(table=table, summary=summary, path=out, key_freqs=ctx.key_freqs)

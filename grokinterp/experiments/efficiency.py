@@ -9,10 +9,9 @@ tables is :mod:`grokinterp.analysis.efficiency`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pandas as pd
 
@@ -24,6 +23,7 @@ from grokinterp.analysis.efficiency import (
     generalizing_norms,
     raw_crossing,
     run_circuit_stats,
+    ungrokking_transitions,
 )
 from grokinterp.errors import RunDirError
 from grokinterp.experiments.sweep import run_sweep
@@ -74,6 +74,8 @@ def norm_curves(
         max_steps: the step budget of each run; runs that do not reach the target in it
             are reported and left out of the estimate.
         read_at: ``converged`` or ``first`` (see above).
+
+    Long by design: its docstring; the body is the two sweeps and the report.
     """
     if read_at not in ("converged", "first"):
         raise ValueError(f"read_at must be 'converged' or 'first', got {read_at!r}")
@@ -85,67 +87,59 @@ def norm_curves(
     out = Path(out_dir)
     tables = []
     for kind, random_labels in (("mem", True), ("gen", False)):
-        spec = {
-            "base": {k: v for k, v in base.items() if k != "overrides"},
-            "overrides": {
-                **base.get("overrides", {}),
-                "max_steps": max_steps,
-                **stop,
-                "random_labels": random_labels,
-            },
-            "grid": {"train_size": [int(d) for d in sizes]},
-            "seeds": [int(s) for s in seeds],
-        }
-        t = _sweep_table(spec, out / kind, backend, progress, device)
-        t["kind"] = kind
-        tables.append(t)
-    table = pd.concat(tables, ignore_index=True)
-    table["reached_target"] = table["final_train_loss"] <= target_loss
-    table = table.rename(columns={"train_size": "D"})
-    table = table.join(
-        pd.DataFrame(
-            [
-                run_circuit_stats(out / kind / "runs" / name)
-                for kind, name in zip(table["kind"], table["name"], strict=True)
-            ],
-            index=table.index,
-        )
-    )
-    keep = [
-        "kind",
-        "D",
-        "seed",
-        "name",
-        "status",
-        "reached_target",
-        "steps",
-        "final_param_norm",
-        "norm_drift",
-        "final_train_loss",
-        "final_test_acc",
-        "gen_share",
-        "plateau_class",
-        "train_99_step",
-        "test_99_step",
-    ]
-    table = table[[c for c in keep if c in table.columns]].sort_values(["kind", "D", "seed"])
+        overrides = {**stop, "max_steps": max_steps, "random_labels": random_labels}
+        spec = _curve_spec(base, overrides, sizes, seeds)
+        tables.append(_sweep_table(spec, out / kind, backend, progress, device).assign(kind=kind))
+    table = _curves_table(pd.concat(tables, ignore_index=True), out, target_loss)
     crossing = crossing_from_table(table)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "curves.csv", table.to_csv(index=False))
     fig = norm_vs_d_figure(table, crossing)
     atomic_write_text(out / "norm_vs_d.html", fig.to_html(include_plotlyjs=True))
     missed = table[~table["reached_target"]]
-    raw = raw_crossing(table)
     lines = [
         f"Parameter norm at training loss {target_loss} (Varma et al. 2023), "
         f"{len(seeds)} seed(s), D in {list(sizes)}.",
-        *crossing_lines(crossing, raw, generalizing_norms(table)),
+        *crossing_lines(crossing, raw_crossing(table), generalizing_norms(table)),
         f"runs that missed the target within {max_steps} steps (left out): {len(missed)}",
         f"largest change of the parameter norm over the last {DRIFT_TAIL:.0%} of a run "
         f"(convergence check): {table['norm_drift'].abs().max():.1%}",
     ]
     atomic_write_text(out / "report.txt", "\n".join(lines) + "\n")
     return table, crossing
+
+
+# the columns of curves.csv, in order
+CURVE_COLUMNS = [
+    "kind", "D", "seed", "name", "status", "reached_target", "steps", "final_param_norm",
+    "norm_drift", "final_train_loss", "final_test_acc", "gen_share", "plateau_class",
+    "train_99_step", "test_99_step",
+]  # fmt: skip
+
+
+def _curve_spec(
+    base: dict[str, Any], overrides: dict[str, Any], sizes: Sequence[int], seeds: Sequence[int]
+) -> dict[str, Any]:
+    """The sweep spec of one kind of network over the D grid and the seeds."""
+    return {
+        "base": {k: v for k, v in base.items() if k != "overrides"},
+        "overrides": {**base.get("overrides", {}), **overrides},
+        "grid": {"train_size": [int(d) for d in sizes]},
+        "seeds": [int(s) for s in seeds],
+    }
+
+
+def _curves_table(sweeps: pd.DataFrame, out: Path, target_loss: float) -> pd.DataFrame:
+    """Both kinds' sweep results, with each run's circuit statistics, as ``curves.csv``."""
+    table = sweeps.rename(columns={"train_size": "D"})
+    table["reached_target"] = table["final_train_loss"] <= target_loss
+    stats = [
+        run_circuit_stats(out / kind / "runs" / name)
+        for kind, name in zip(table["kind"], table["name"], strict=True)
+    ]
+    table = table.join(pd.DataFrame(stats, index=table.index))
+    table = table[[c for c in CURVE_COLUMNS if c in table.columns]]
+    return table.sort_values(["kind", "D", "seed"])
 
 
 def ungrokking(
@@ -176,31 +170,15 @@ def ungrokking(
             f"{ckpt}: expected RUN_DIR/checkpoints/step_<N>.safetensors of a run (no {config})"
         )
     out = Path(out_dir)
-    spec = {
-        "base": {"config": str(config)},
-        "overrides": {
-            "init_from": str(ckpt),
-            "max_steps": steps,
-            "stop_acc": None,
-            "stop_loss": None,
-        },
-        "grid": {
-            "train_size": [int(d) for d in sizes],
-            "weight_decay": [float(w) for w in weight_decays],
-        },
+    overrides = {"init_from": str(ckpt), "max_steps": steps, "stop_acc": None, "stop_loss": None}
+    grid = {
+        "train_size": [int(d) for d in sizes],
+        "weight_decay": [float(w) for w in weight_decays],
     }
+    spec = {"base": {"config": str(config)}, "overrides": overrides, "grid": grid}
     table = _sweep_table(spec, out / "runs", backend, progress, device)
     table = table.rename(columns={"train_size": "D_prime"})
-    transitions: dict[float, float | None] = {}
-    for wd, t in table.groupby("weight_decay"):
-        t = t.sort_values("D_prime")
-        low = t[t["final_test_acc"] < 0.5]["D_prime"]
-        high = t[t["final_test_acc"] >= 0.5]["D_prime"]
-        transitions[cast(float, wd)] = (
-            math.sqrt(low.max() * high.min())
-            if len(low) and len(high) and low.max() < high.min()
-            else None
-        )
+    transitions = ungrokking_transitions(table)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "ungrokking.csv", table.to_csv(index=False))
     atomic_write_text(

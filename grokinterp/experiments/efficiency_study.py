@@ -10,7 +10,7 @@ the paper tests its explanation of grokking, and checks its predictions on the o
    at the end), continued on nested subsets D' below it at several weight decays
    (:func:`grokinterp.experiments.efficiency.ungrokking`).
 3. Semi-grokking: every true-label run classified by its test-accuracy plateau
-   (:func:`grokinterp.experiments.efficiency.plateau_class`); those at the grid sizes around D_crit
+   (:func:`grokinterp.analysis.phases.plateau_class`); those at the grid sizes around D_crit
    drawn with their parameter-norm curves.
 
 Writes ``traces.csv`` (every run's logged train loss, test accuracy and parameter norm,
@@ -131,6 +131,8 @@ def run_study(
             D_crit can lie under the curves' smallest D).
         static: write PNGs too (default: when kaleido and a Chromium are installed).
         device: torch device of the runs (``cuda`` for the paper's p = 113 setting).
+
+    Long by design: the study's steps in order, each one call, with their error messages.
     """
     if len(sizes) < 2 or sizes[0] < 1 or any(b <= a for a, b in itertools.pairwise(sizes)):
         raise ConfigError(
@@ -141,16 +143,9 @@ def run_study(
     out = Path(out_dir)
     try:
         curves, crossing = norm_curves(
-            base,
-            sizes,
-            seeds,
-            target_loss,
-            out / "curves",
-            max_steps=max_steps,
-            backend=backend,
-            progress=progress,
-            device=device,
-        )
+            base, sizes, seeds, target_loss, out / "curves",
+            max_steps=max_steps, backend=backend, progress=progress, device=device,
+        )  # fmt: skip
     except RunDirError as e:
         raise RunDirError(
             f"{out / 'curves'}: holds curve runs made with other settings "
@@ -159,34 +154,23 @@ def run_study(
         ) from None
     traces = _traces(out / "curves", curves)
     atomic_write_text(out / "traces.csv", traces.to_csv(index=False))
-    gen = curves[(curves["kind"] == "gen") & (curves["final_test_acc"] >= GENERALIZED_ACC)]
-    source: Path | None = None
+    source = _ungrok_source(out / "curves", curves)
     ungrok = pd.DataFrame()
     transitions: dict[float, float | None] = {}
-    if len(gen):
-        row = gen.sort_values(["D", "seed"], ascending=[False, True]).iloc[0]
-        run_dir = out / "curves" / "gen" / "runs" / row["name"]
-        last = max(layout.checkpoint_steps_on_disk(run_dir))
-        source = layout.checkpoint_path(run_dir, last)
-        below = [d for d in (ungrok_sizes or extend_below(sizes, 2)) if d < row["D"]]
-        if below:
-            try:
-                ungrok, transitions = ungrokking(
-                    source,
-                    below,
-                    weight_decays,
-                    ungrok_steps,
-                    out / "ungrok",
-                    backend=backend,
-                    progress=progress,
-                    device=device,
-                )
-            except RunDirError as e:
-                raise RunDirError(
-                    f"{out / 'ungrok'}: holds ungrokking runs made with other settings "
-                    f"(sizes, weight decays, steps or source run); remove that folder to redo "
-                    f"them with these (the curves are kept) ({e})"
-                ) from None
+    candidates = ungrok_sizes or extend_below(sizes, 2)
+    below = [] if source is None else [d for d in candidates if d < source[1]]
+    if source is not None and below:
+        try:
+            ungrok, transitions = ungrokking(
+                source[0], below, weight_decays, ungrok_steps, out / "ungrok",
+                backend=backend, progress=progress, device=device,
+            )  # fmt: skip
+        except RunDirError as e:
+            raise RunDirError(
+                f"{out / 'ungrok'}: holds ungrokking runs made with other settings "
+                f"(sizes, weight decays, steps or source run); remove that folder to redo "
+                f"them with these (the curves are kept) ({e})"
+            ) from None
     verdicts = judge(curves, crossing, transitions, sizes)
     figs: dict[str, Any] = {"norm_vs_d": norm_vs_d_figure(curves, crossing)}
     if len(ungrok):
@@ -196,11 +180,22 @@ def run_study(
     figs["semi_grokking"] = semi_grokking_figure(traces, curves, crossing, sizes)
     figs["steps_to_generalize"] = steps_to_generalize_figure(curves, max_steps)
     write_figure_set(figs, out / "figures", title="Circuit-efficiency study", static=static)
-    atomic_write_text(
-        out / "report.txt",
-        _report(curves, crossing, source, transitions, verdicts, sizes, seeds, out),
-    )
-    return Study(curves, crossing, source, ungrok, transitions, verdicts)
+    src = source[0] if source is not None else None
+    report = _report(curves, crossing, src, transitions, verdicts, sizes, seeds, out)
+    atomic_write_text(out / "report.txt", report)
+    return Study(curves, crossing, src, ungrok, transitions, verdicts)
+
+
+def _ungrok_source(curves_dir: Path, curves: pd.DataFrame) -> tuple[Path, int] | None:
+    """The last checkpoint of the largest-D true-label run that generalized (lowest seed
+    among equals) and its D; None when none did."""
+    gen = curves[(curves["kind"] == "gen") & (curves["final_test_acc"] >= GENERALIZED_ACC)]
+    if not len(gen):
+        return None
+    row = gen.sort_values(["D", "seed"], ascending=[False, True]).iloc[0]
+    run_dir = curves_dir / "gen" / "runs" / row["name"]
+    last = max(layout.checkpoint_steps_on_disk(run_dir))
+    return layout.checkpoint_path(run_dir, last), int(row["D"])
 
 
 def load_study(out_dir: str | Path) -> tuple[pd.DataFrame, Crossing, pd.DataFrame, pd.DataFrame]:
@@ -240,7 +235,9 @@ def judge(
     transitions: dict[float, float | None],
     sizes: Sequence[int],
 ) -> dict[str, tuple[str, str]]:
-    """Check the predictions of Varma et al. 2023 on the study's numbers."""
+    """Check the predictions of Varma et al. 2023 on the study's numbers.
+
+    Long by design: one short block per prediction of the paper, in the paper's order."""
     v: dict[str, tuple[str, str]] = {}
     ok = curves[curves["reached_target"]]
     mem = ok[ok["kind"] == "mem"].groupby("D")["final_param_norm"].mean()

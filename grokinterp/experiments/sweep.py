@@ -18,7 +18,8 @@ traceback of a failure in ``<name>.log``). ``results.csv`` has
 one row per run: the varied fields, status, grokking landmarks, final train / test accuracy
 and loss, final parameter norm, steps, the Liu et al. phase
 (:func:`grokinterp.analysis.phases.liu_phase`) and the plateau class
-(:func:`grokinterp.experiments.efficiency.plateau_class`: grokked / semi-grokked / memorized).
+(:func:`grokinterp.analysis.phases.plateau_class`: grokked / semi-grokked / rising /
+memorized / unfitted).
 Re-running the same spec skips finished runs and resumes killed ones (``grokinterp train
 --resume`` semantics); a failing run is recorded and the others go on.
 
@@ -35,7 +36,7 @@ import json
 import multiprocessing as mp
 import os
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -178,7 +179,10 @@ def is_finished(run_dir: Path) -> bool:
     return read_status(run_dir).get("status") == "done"
 
 
-def run_one(job: tuple[str, str, str, int, str]) -> tuple[str, str, str | None]:
+Job = tuple[str, str, str, int, str]  # name, run directory, config JSON, threads, device
+
+
+def run_one(job: Job) -> tuple[str, str, str | None]:
     """Train one run (in a worker process); never raises: failures are recorded."""
     name, run_dir_s, config_json, threads, device = job
     torch.set_num_threads(threads)
@@ -262,65 +266,44 @@ def run_sweep(
     _prepare(sweep_dir, spec, runs, force)
     todo = [r for r in runs if not is_finished(sweep_dir / "runs" / r.name)]
     if backend == "ensemble":
-        train_groups(
-            [(r.config, sweep_dir / "runs" / r.name) for r in todo],
-            progress=progress,
-            status=write_status,
-            device=device,
-        )
+        jobs = [(r.config, sweep_dir / "runs" / r.name) for r in todo]
+        train_groups(jobs, progress=progress, status=write_status, device=device)
     elif backend == "ray":
-        _run_ray(
-            [
-                (r.name, str(sweep_dir / "runs" / r.name), json.dumps(r.config.to_dict()), 1, "cpu")
-                for r in todo
-            ],
+        # Ray tasks train on their node's CPU, one thread each
+        _track(
+            _run_ray([_job(r, sweep_dir, 1, "cpu") for r in todo], ray_address),
             len(runs),
-            ray_address,
+            len(todo),
             progress,
+            "sweep (ray)",
         )
     else:
         n_workers = max(
             1, min(workers or spec.get("workers") or os.cpu_count() or 1, len(todo) or 1)
         )
         threads = max(1, (os.cpu_count() or 1) // n_workers)
-        jobs = [
-            (
-                r.name,
-                str(sweep_dir / "runs" / r.name),
-                json.dumps(r.config.to_dict()),
-                threads,
-                device,
-            )
-            for r in todo
-        ]
-        done = failed = 0
-        bar = tqdm(
-            total=len(runs),
-            initial=len(runs) - len(todo),
-            disable=not progress,
-            unit="run",
-            desc="sweep",
-        )
-        ctx = mp.get_context("spawn")
-        with ctx.Pool(n_workers) as pool:
-            for _name, status, _err in pool.imap_unordered(run_one, jobs):
-                done += status == "done"
-                failed += status == "failed"
-                bar.update(1)
-                bar.set_postfix(
-                    done=done, failed=failed, running=min(n_workers, len(jobs) - done - failed)
-                )
-        bar.close()
+        local = [_job(r, sweep_dir, threads, device) for r in todo]
+        _track(_run_local(local, n_workers), len(runs), len(todo), progress, "sweep")
     table = results(sweep_dir, runs)
     atomic_write_text(sweep_dir / RESULTS, table.to_csv(index=False))
     return table
 
 
-def _run_ray(
-    jobs: list[tuple[str, str, str, int, str]], total: int, address: str | None, progress: bool
-) -> None:
+def _job(r: SweepRun, sweep_dir: Path, threads: int, device: str) -> Job:
+    """What :func:`run_one` needs to train ``r`` (plain strings: it crosses processes)."""
+    return r.name, str(sweep_dir / "runs" / r.name), json.dumps(r.config.to_dict()), threads, device
+
+
+def _run_local(jobs: list[Job], n_workers: int) -> Iterator[str]:
+    """Each job in a pool of ``n_workers`` spawned processes; yields statuses as runs end."""
+    with mp.get_context("spawn").Pool(n_workers) as pool:
+        for _name, status, _err in pool.imap_unordered(run_one, jobs):
+            yield status
+
+
+def _run_ray(jobs: list[Job], address: str | None) -> Iterator[str]:
     """Each job a Ray task running :func:`run_one` (the run directories must be on storage
-    that every node sees)."""
+    that every node sees); yields statuses as runs end."""
     try:
         import ray  # an optional extra: imported only when the ray backend is chosen
     except ImportError:
@@ -333,25 +316,26 @@ def _run_ray(
     try:
         task = ray.remote(num_cpus=1)(run_one)
         pending = [task.remote(job) for job in jobs]
-        bar = tqdm(
-            total=total,
-            initial=total - len(jobs),
-            disable=not progress,
-            unit="run",
-            desc="sweep (ray)",
-        )
-        done = failed = 0
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             _name, status, _err = ray.get(ready[0])
-            done += status == "done"
-            failed += status == "failed"
-            bar.update(1)
-            bar.set_postfix(done=done, failed=failed, running=len(pending))
-        bar.close()
+            yield status
     finally:
         if started:
             ray.shutdown()
+
+
+def _track(statuses: Iterator[str], total: int, todo: int, progress: bool, desc: str) -> None:
+    """Drive a backend's runs to the end, counting them on a progress bar."""
+    done = failed = 0
+    with tqdm(
+        total=total, initial=total - todo, disable=not progress, unit="run", desc=desc
+    ) as bar:
+        for status in statuses:
+            done += status == "done"
+            failed += status == "failed"
+            bar.update(1)
+            bar.set_postfix(done=done, failed=failed, left=todo - done - failed)
 
 
 def results(sweep_dir: Path, runs: Sequence[SweepRun]) -> pd.DataFrame:

@@ -95,6 +95,9 @@ def answer_forward(
     For the transformer, every parameter may carry a leading *members* axis (an ensemble of
     models of one shape, see :mod:`grokinterp.training.ensemble`), with tokens shaped
     ``(members, batch, 3)``: each member runs on its own rows, as one batched computation.
+
+    Long by design: the training hot path as one function, its shared tables and shapes
+    read top to bottom.
     """
     if cfg.arch == "mlp":
         return mlp_forward(params, tokens, cfg)

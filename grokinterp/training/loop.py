@@ -110,6 +110,74 @@ class _Minibatches:
         return idx
 
 
+class _SingleRun:
+    """One run's weights, optimizer, data and loop state, and the steps of its loop."""
+
+    def __init__(self, cfg: TrainConfig, saved: SavedState | None, device: str):
+        self.cfg = cfg
+        ds = make_dataset(cfg.task)
+        d_out = output_size(cfg, ds)
+        self.params = {
+            k: v.to(device).requires_grad_(True)
+            for k, v in initial_params(cfg, ds.d_vocab, d_out).items()
+        }
+        self.opt = make_optimizer(cfg, self.params)
+        self.x_train, self.y_train = ds.train_inputs.to(device), ds.train_labels.to(device)
+        self.x_test, self.y_test = ds.test_inputs.to(device), ds.test_labels.to(device)
+        self.batches = _Minibatches(cfg, len(self.x_train), saved)
+        self.loop = LoopState()
+        if saved is not None:
+            restore(saved, self.params, self.opt)
+            self.loop = saved.loop
+        self._full: tuple[Tensor, Tensor] | None = None  # (loss, logits) of this step
+
+    def forward_full_batch(self, grad: bool) -> None:
+        """Full-batch training: the step's loss, whose forward also gives the logged train
+        metrics (no gradient at the last step)."""
+        self._full = None
+        if self.batches.full:
+            with torch.set_grad_enabled(grad):
+                logits = answer_logits(self.params, self.x_train, self.cfg.model)
+                self._full = (cross_entropy64(logits, self.y_train), logits)
+
+    def log(self, writer: RunWriter) -> tuple[float, float]:
+        """Write this step's metrics line, apply the stopping rule; return the train and
+        test accuracy."""
+        if self._full is not None:
+            loss, logits = self._full
+            acc = float((logits.argmax(-1) == self.y_train).float().mean())
+            train_m = (float(loss.detach()), acc)
+        else:
+            train_m = evaluate(self.params, self.cfg, self.x_train, self.y_train)
+        test_m = evaluate(self.params, self.cfg, self.x_test, self.y_test)
+        with torch.no_grad():
+            norms = {n: float(p.norm()) for n, p in self.params.items()}
+        step, lr = self.loop.step, lr_at(self.cfg, self.loop.step)
+        writer.log(metrics_row(step, train_m, test_m, norms, lr, writer.elapsed()))
+        self.loop.observe(self.cfg, train_m[0], test_m[1])
+        return train_m[1], test_m[1]
+
+    def checkpoint(self, writer: RunWriter) -> None:
+        moments, adam_step = optimizer_moments(self.opt, self.params)
+        gen_state = self.batches.gen.get_state()
+        writer.checkpoint(self.params, moments, adam_step, self.loop, gen_state, self.batches.perm)
+
+    def update(self) -> None:
+        """One AdamW update on the full batch or the next minibatch."""
+        if self._full is not None:
+            loss = self._full[0]
+        else:
+            idx = self.batches.next(self.loop).to(self.x_train.device)
+            logits = answer_logits(self.params, self.x_train[idx], self.cfg.model)
+            loss = cross_entropy64(logits, self.y_train[idx])
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for group in self.opt.param_groups:
+            group["lr"] = lr_at(self.cfg, self.loop.step)
+        self.opt.step()
+        self.loop.step += 1
+
+
 def train(
     cfg: TrainConfig,
     run_dir: str | Path,
@@ -131,76 +199,22 @@ def train(
         progress: show a progress bar on stderr.
     """
     run_dir = Path(run_dir)
-    saved = begin(cfg, run_dir, resume=resume, force=force)
-    ds = make_dataset(cfg.task)
-    params = {
-        k: v.to(device).requires_grad_(True)
-        for k, v in initial_params(cfg, ds.d_vocab, output_size(cfg, ds)).items()
-    }
-    opt = make_optimizer(cfg, params)
-    x_train, y_train = ds.train_inputs.to(device), ds.train_labels.to(device)
-    x_test, y_test = ds.test_inputs.to(device), ds.test_labels.to(device)
-    batches = _Minibatches(cfg, len(x_train), saved)
-    loop = LoopState()
-    if saved is not None:
-        restore(saved, params, opt)
-        loop = saved.loop
+    run = _SingleRun(cfg, begin(cfg, run_dir, resume=resume, force=force), device)
     sched = Schedule.of(cfg)
-    bar = tqdm(
-        total=sched.max_steps,
-        initial=loop.step,
-        disable=not progress,
-        unit="step",
-        dynamic_ncols=True,
-    )
-    with RunWriter(run_dir, loop) as writer, bar:
+    bar = tqdm(total=sched.max_steps, initial=run.loop.step, disable=not progress, unit="step")
+    with RunWriter(run_dir, run.loop) as writer, bar:
         while True:
-            last = loop.finished(sched.max_steps)
-            loss: Tensor | None = None
-            if batches.full:  # the logged train metrics come from this same forward
-                with torch.set_grad_enabled(not last):
-                    logits = answer_logits(params, x_train, cfg.model)
-                    loss = cross_entropy64(logits, y_train)
-            if last or sched.logs(loop.step):
-                if loss is not None:
-                    train_m = (
-                        float(loss.detach()),
-                        float((logits.argmax(-1) == y_train).float().mean()),
-                    )
-                else:
-                    train_m = evaluate(params, cfg, x_train, y_train)
-                test_m = evaluate(params, cfg, x_test, y_test)
-                with torch.no_grad():
-                    norms = {n: float(p.norm()) for n, p in params.items()}
-                writer.log(
-                    metrics_row(
-                        loop.step, train_m, test_m, norms, lr_at(cfg, loop.step), writer.elapsed()
-                    )
-                )
+            last = run.loop.finished(sched.max_steps)
+            run.forward_full_batch(grad=not last)
+            if last or sched.logs(run.loop.step):
+                train_acc, test_acc = run.log(writer)
                 bar.set_postfix(
-                    train_acc=f"{train_m[1]:.3f}", test_acc=f"{test_m[1]:.3f}", refresh=False
+                    train_acc=f"{train_acc:.3f}", test_acc=f"{test_acc:.3f}", refresh=False
                 )
-                loop.observe(cfg, train_m[0], test_m[1])
-                last = last or loop.finished(sched.max_steps)
-            if last or loop.step in sched.checkpoints:
-                writer.checkpoint(
-                    params,
-                    *optimizer_moments(opt, params),
-                    loop,
-                    batches.gen.get_state(),
-                    batches.perm,
-                )
+                last = last or run.loop.finished(sched.max_steps)
+            if last or run.loop.step in sched.checkpoints:
+                run.checkpoint(writer)
             if last:
-                break
-            if not batches.full:
-                idx = batches.next(loop).to(device)
-                loss = cross_entropy64(answer_logits(params, x_train[idx], cfg.model), y_train[idx])
-            assert loss is not None
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            for group in opt.param_groups:
-                group["lr"] = lr_at(cfg, loop.step)
-            opt.step()
-            loop.step += 1
+                return run_dir
+            run.update()
             bar.update(1)
-    return run_dir

@@ -115,7 +115,9 @@ def semi_grokking_figure(
     """Test accuracy (top) and parameter norm (bottom) against step for the true-label runs
     at the grid sizes around D_crit and the crossing of the measured curves
     (:func:`near_dcrit`), coloured by their plateau class (Varma et al. 2023:
-    semi-grokking is a delayed rise to a middling test accuracy near D_crit)."""
+    semi-grokking is a delayed rise to a middling test accuracy near D_crit).
+
+    Long by design: the plotly declarations of two linked panels."""
     colors = {
         "grokked": "#2ca02c",
         "semi-grokked": "#ff7f0e",

@@ -413,6 +413,8 @@ def neuron_clusters(
     assigns them (``threshold`` is the one used there, for the title). Left: the number of
     neurons per cluster (key frequencies in red, "unclustered" in grey). Right: the
     fractions with neurons sorted by cluster, then by largest fraction.
+
+    Long by design: the plotly declarations of two panels.
     """
     f = _as_array(fractions)
     if f.ndim != 2 or f.shape[1] == 0:
