@@ -35,6 +35,7 @@ def _at(table: pd.DataFrame, step: int, col: str) -> float:
     return float(table.loc[table["step"] == step, col].iloc[0])
 
 
+@pytest.mark.slow
 def test_the_scientific_story(grokked):
     _, res = grokked
     t, s = res.table, res.summary
@@ -65,6 +66,7 @@ def test_the_scientific_story(grokked):
     assert t["gen_logit_norm"].iloc[peak_mem] < t["mem_logit_norm"].iloc[peak_mem]
 
 
+@pytest.mark.slow
 def test_measures_match_the_training_metrics(grokked):
     run_dir, res = grokked
     from grokinterp.runs import Run
@@ -77,6 +79,7 @@ def test_measures_match_the_training_metrics(grokked):
         )
 
 
+@pytest.mark.slow
 def test_summary_and_table_on_disk(grokked):
     run_dir, res = grokked
     summary = json.loads((run_dir / "analysis" / "summary.json").read_text())
@@ -88,6 +91,7 @@ def test_summary_and_table_on_disk(grokked):
     assert {f"embed_norm_k{k}" for k in range(1, 12)} <= set(table.columns)
 
 
+@pytest.mark.slow
 def test_incremental_reruns_compute_only_new_checkpoints(grokked, monkeypatch, tmp_path):
     run_dir, res = grokked
     calls = []
@@ -117,6 +121,7 @@ def test_incremental_reruns_compute_only_new_checkpoints(grokked, monkeypatch, t
     analyze(run_dir, progress=False, figures=False)  # restore for the other tests
 
 
+@pytest.mark.slow
 def test_restricted_loss_tracks_test_loss_once_grokked(grokked):
     _, res = grokked
     last = res.table.iloc[-1]
@@ -124,6 +129,7 @@ def test_restricted_loss_tracks_test_loss_once_grokked(grokked):
     assert last["excluded_loss"] > 10 * last["train_loss"]
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_figures_render_without_script_errors(grokked, tmp_path):
     run_dir, _ = grokked
@@ -135,6 +141,7 @@ def test_figures_render_without_script_errors(grokked, tmp_path):
     assert len(names) == 10 and rendered >= len(names)
 
 
+@pytest.mark.slow
 def test_non_cyclic_task_gets_a_clear_note(tmp_path, capsys):
     cfg = TrainConfig(
         task=TaskConfig(name="mul", p=13, train_fraction=0.5),
@@ -152,6 +159,7 @@ def test_non_cyclic_task_gets_a_clear_note(tmp_path, capsys):
     assert "skipped:" in index
 
 
+@pytest.mark.slow
 def test_bad_inputs(tmp_path, capsys, grokked):
     run_dir, _ = grokked
     assert main(["analyze", str(tmp_path / "nope")]) == 2

@@ -199,6 +199,7 @@ TINY = {
 }
 
 
+@pytest.mark.slow
 def test_study_end_to_end(tmp_path, capsys):
     import json
 

@@ -59,6 +59,7 @@ def test_grid_expansion_names_and_validation():
         expand({"grid": {}, "bogus": 1})
 
 
+@pytest.mark.slow
 def test_local_sweep_records_a_failing_run_and_goes_on(tmp_path):
     # 5 outputs cannot score 11 classes: the run fails at start, the others finish
     s = spec(runs=[{"weight_decay": 1.0}, {"d_vocab_out": 5}, {"weight_decay": 0.1}])
@@ -78,6 +79,7 @@ def test_local_sweep_records_a_failing_run_and_goes_on(tmp_path):
     assert [r["test_loss"] for r in a] == [r["test_loss"] for r in b]
 
 
+@pytest.mark.slow
 def test_cli_sweep_exit_status_and_spec_conflict(tmp_path, capsys):
     path = tmp_path / "s.json"
     path.write_text(json.dumps(spec(runs=[{"d_vocab_out": 5}])))
@@ -92,6 +94,7 @@ def test_cli_sweep_exit_status_and_spec_conflict(tmp_path, capsys):
     assert "not valid YAML" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_killed_sweep_resumes(tmp_path):
     s = spec(overrides={**TINY, "max_steps": 400, "ckpt_every": 20}, seeds=[0, 1, 2])
     path = tmp_path / "s.json"
@@ -185,6 +188,7 @@ def test_a_member_resumes_alone_and_the_ensemble_resumes(tmp_path):
     _close(tmp_path / "b", tmp_path / "b_straight", rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_ensemble_backend_in_a_sweep_and_stop_rule(tmp_path):
     # a config that groks within a few hundred steps; members stop at their own steps
     groks = {
@@ -219,6 +223,7 @@ def test_ensemble_backend_in_a_sweep_and_stop_rule(tmp_path):
     assert len(set(last_steps)) == 2  # the first to stop was frozen while the other went on
 
 
+@pytest.mark.slow
 def test_ray_backend_end_to_end(tmp_path):
     pytest.importorskip("ray", reason="the ray extra is not installed (pip install .[ray])")
     import ray

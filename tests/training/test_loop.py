@@ -103,6 +103,7 @@ def test_extending_a_finished_run_equals_training_it_longer(tmp_path, batch_size
     _assert_same_run(tmp_path / "resumed", tmp_path / "straight")
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_numbers(tmp_path):
     cfg = replace(tiny_config(max_steps=600), {"schedule": {"ckpt_every": 20, "log_every": 5}})
     cfg_file = tmp_path / "cfg.json"
