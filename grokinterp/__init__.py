@@ -16,9 +16,9 @@ grokinterp`` does not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from grokinterp._lazy import lazy_attributes
 from grokinterp._version import __version__
 
 if TYPE_CHECKING:
@@ -28,26 +28,15 @@ if TYPE_CHECKING:
     from grokinterp.training.loop import train
     from grokinterp.viz.run_report import analyze
 
-# name -> the module that defines it
-_API = {
-    "TrainConfig": "grokinterp.config",
-    "Run": "grokinterp.runs.run",
-    "train": "grokinterp.training.loop",
-    "analyze": "grokinterp.viz.run_report",
-    "run_sweep": "grokinterp.experiments.sweep",
-}
-
 __all__ = ["Run", "TrainConfig", "__version__", "analyze", "run_sweep", "train"]
 
-
-def __getattr__(name: str) -> Any:
-    """Load an API name from its module on first use (PEP 562)."""
-    if name not in _API:
-        raise AttributeError(f"module 'grokinterp' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_API[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "TrainConfig": "grokinterp.config",
+        "Run": "grokinterp.runs.run",
+        "train": "grokinterp.training.loop",
+        "analyze": "grokinterp.viz.run_report",
+        "run_sweep": "grokinterp.experiments.sweep",
+    },
+)

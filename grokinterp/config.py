@@ -208,7 +208,7 @@ class ScheduleConfig:
 
     Checkpoints are dense where grokking happens: ``ckpt_log_count`` log-spaced steps
     in [1, ``ckpt_log_until``], then every ``ckpt_every`` steps, plus step 0 and the
-    final step (see :func:`grokinterp.training.loop.checkpoint_steps`).
+    final step (see :func:`grokinterp.training.schedule.checkpoint_steps`).
 
     Args:
         log_every: a line of ``metrics.jsonl`` every this many steps (and at step 0, at

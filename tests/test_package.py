@@ -16,7 +16,16 @@ PACKAGE = ROOT / "grokinterp"
 
 # the entry points and the bottom layers that stay at the top level; everything else lives
 # in a subpackage named for its place in the data flow
-TOP_LEVEL_MODULES = {"__init__", "__main__", "_version", "cli", "config", "errors", "presets"}
+TOP_LEVEL_MODULES = {
+    "__init__",
+    "__main__",
+    "_lazy",
+    "_version",
+    "cli",
+    "config",
+    "errors",
+    "presets",
+}
 SUBPACKAGES = {"tasks", "models", "training", "runs", "analysis", "viz", "experiments"}
 
 # imports that may sit inside a function: optional extras, loaded only when asked for
@@ -80,9 +89,10 @@ def test_curated_api():
     assert grokinterp.run_sweep is run_sweep
 
 
-def _imports_torch(code: str) -> bool:
+def _loads(code: str, module: str) -> bool:
+    """Whether running ``code`` in a fresh interpreter imports ``module``."""
     out = subprocess.run(
-        [sys.executable, "-c", f"{code}\nimport sys; print('torch' in sys.modules)"],
+        [sys.executable, "-c", f"{code}\nimport sys; print({module!r} in sys.modules)"],
         capture_output=True,
         text=True,
         check=True,
@@ -93,8 +103,15 @@ def _imports_torch(code: str) -> bool:
 def test_import_and_help_do_not_load_torch():
     # torch takes about a second to import: `import grokinterp` and `grokinterp --help` must
     # not pay for it (benchmarks/bench_startup.py times both)
-    assert not _imports_torch("import grokinterp")
-    assert not _imports_torch(
-        "from grokinterp.cli import build_parser\nbuild_parser().format_help()"
-    )
-    assert _imports_torch("import grokinterp\ngrokinterp.Run")  # and loads it when needed
+    assert not _loads("import grokinterp", "torch")
+    help_code = "from grokinterp.cli import build_parser\nbuild_parser().format_help()"
+    assert not _loads(help_code, "torch")
+    assert _loads("import grokinterp\ngrokinterp.Run", "torch")  # and loads it when needed
+
+
+def test_training_and_sweep_workers_do_not_load_transformer_lens():
+    # every training process (a sweep's workers included) would pay seconds for it: only
+    # Run.model and the analysis of a run need the TransformerLens models
+    assert not _loads("import grokinterp.training", "transformer_lens")
+    assert not _loads("import grokinterp.experiments.sweep", "transformer_lens")
+    assert _loads("import grokinterp.runs.run", "transformer_lens")

@@ -9,7 +9,20 @@ tables), :mod:`~grokinterp.analysis.snapshot` (one checkpoint's views for the fi
 Analysis reads run directories; it never imports training.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from grokinterp._lazy import lazy_attributes
 from grokinterp.analysis import fourier, measures, phases
-from grokinterp.analysis.table import Analysis, measure_run
+
+if TYPE_CHECKING:
+    from grokinterp.analysis.table import Analysis, measure_run
 
 __all__ = ["Analysis", "fourier", "measure_run", "measures", "phases"]
+
+# the run-level table loads on first use: measures of tensors and tables (what a sweep's
+# results need) do not import Run and the TransformerLens models behind it
+__getattr__ = lazy_attributes(
+    __name__, {"Analysis": "grokinterp.analysis.table", "measure_run": "grokinterp.analysis.table"}
+)

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from grokinterp.analysis import fourier, measures
 from grokinterp.analysis.phases import phase_boundaries
-from grokinterp.errors import RunDirError
+from grokinterp.errors import ConfigError, RunDirError
 from grokinterp.models import Params, answer_forward_chunked, cross_entropy64
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
@@ -78,7 +78,7 @@ class Analysis:
     table: pd.DataFrame
     summary: dict[str, Any]
     path: Path  # RUN_DIR/analysis
-    key_freqs: list[int] | None  # None where the Fourier measures do not apply
+    key_freqs: list[int] | None = None  # None where the Fourier measures do not apply
 
 
 def fourier_structure(run: Run) -> str | None:
@@ -222,7 +222,10 @@ def _key_frequencies(ctx: _Context, key_freqs: list[int] | None) -> dict[str, An
         summary["fourier_measures"] = f"not computed: {_why_not_fourier(run)}"
         return summary
     if key_freqs is not None:
-        ctx.key_freqs = fourier.check_key_freqs(key_freqs, ctx.p)
+        try:
+            ctx.key_freqs = fourier.check_key_freqs(key_freqs, ctx.p)
+        except ConfigError as e:
+            raise ConfigError(f"key_freqs (--key-freqs): {e}") from None
         summary["key_freqs_source"] = "given by the user"
     else:
         last = run.steps[-1]

@@ -52,7 +52,7 @@ from grokinterp.errors import ConfigError, RunDirError
 from grokinterp.presets import get_preset
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
-from grokinterp.runs.run import landmarks
+from grokinterp.runs.metrics import landmarks
 from grokinterp.training import train, train_groups
 
 SPEC = "spec.json"
@@ -303,11 +303,16 @@ def _run_local(jobs: list[Job], n_workers: int) -> Iterator[str]:
 
 def _run_ray(jobs: list[Job], address: str | None) -> Iterator[str]:
     """Each job a Ray task running :func:`run_one` (the run directories must be on storage
-    that every node sees); yields statuses as runs end."""
+    that every node sees); yields statuses as runs end. Checks that Ray is installed at
+    once, before the first status is asked for."""
     try:
         import ray  # an optional extra: imported only when the ray backend is chosen
     except ImportError:
         raise ConfigError("the ray backend needs Ray: pip install 'grokinterp[ray]'") from None
+    return _ray_statuses(ray, jobs, address)
+
+
+def _ray_statuses(ray: Any, jobs: list[Job], address: str | None) -> Iterator[str]:
     started = not ray.is_initialized()
     if started:
         ray.init(

@@ -4,13 +4,21 @@ Weights of every model live in a flat ``dict[str, Tensor]`` (:data:`Params`) wit
 TransformerLens's names and shapes (:mod:`grokinterp.models.params`), which is also what
 checkpoints store. Two forwards compute the same function: :func:`answer_logits` (plain
 torch, answer position only; training and analysis use it) and :func:`build_model` (a
-TransformerLens ``TransformerBridge`` or :class:`HookedMLP`, for hooks and caches).
+TransformerLens ``TransformerBridge`` or :class:`HookedMLP`, for hooks and caches). The
+hooked models load on first use: training never imports TransformerLens.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from grokinterp._lazy import lazy_attributes
 from grokinterp.models.forward import answer_forward, answer_forward_chunked, answer_logits
-from grokinterp.models.hooked import HookedMLP, build_model
 from grokinterp.models.loss import cross_entropy64
 from grokinterp.models.params import N_CTX, Params, init_params, param_shapes
+
+if TYPE_CHECKING:
+    from grokinterp.models.hooked import HookedMLP, build_model
 
 __all__ = [
     "N_CTX",
@@ -24,3 +32,7 @@ __all__ = [
     "init_params",
     "param_shapes",
 ]
+
+__getattr__ = lazy_attributes(
+    __name__, {"HookedMLP": "grokinterp.models.hooked", "build_model": "grokinterp.models.hooked"}
+)

@@ -75,14 +75,18 @@ def save_tensors(
 def load_tensors(
     path: str | Path, verify: bool = True
 ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Read a file written by :func:`save_tensors`; raise RunDirError if it is damaged."""
+    """Read a file written by :func:`save_tensors`; raise RunDirError if it is damaged.
+
+    The tensors come back sorted by name (safetensors' own order varies from process to
+    process), so whatever iterates over them, such as the per-parameter columns of the
+    analysis table, is the same in every run."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise RunDirError(f"{path}: no such file") from None
     try:
-        tensors = st_load(data)
+        loaded = st_load(data)
         meta = _read_metadata(data)
     except Exception as e:  # safetensors raises its own error types for bad headers
         raise RunDirError(
@@ -91,6 +95,7 @@ def load_tensors(
         ) from None
     if meta.get("format") != FORMAT:
         raise RunDirError(f"{path}: not a grokinterp tensor file (no '{FORMAT}' metadata)")
+    tensors = {name: loaded[name] for name in sorted(loaded)}
     if verify and meta.get("sha256") != _digest(tensors):
         raise RunDirError(
             f"{path}: checksum mismatch, the file is corrupt; delete it, or re-create it with "

@@ -82,7 +82,7 @@ def claim_dir(path: Path, *, force: bool, refusal: str, keep: bool = False) -> b
     An empty or missing directory is created. One that holds anything is kept as it is when
     ``keep`` (the caller continues what is there; returns True), deleted when ``force``, and
     otherwise refused with ``RunDirError("{path}: {refusal}")``: the one rule behind
-    ``train``, ``sweep``, ``import-legacy`` and the experiments' ``--force``.
+    ``train``, ``sweep`` and ``import-legacy``.
     """
     if path.exists() and not path.is_dir():
         raise RunDirError(f"{path}: is a file, not a directory; choose another path")

@@ -13,7 +13,6 @@ pickle) and verified against their checksum.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -25,46 +24,10 @@ from grokinterp.runs import layout
 from grokinterp.config import TrainConfig
 from grokinterp.errors import RunDirError
 from grokinterp.runs.io import load_tensors
-from grokinterp.models import Params, build_model
+from grokinterp.models import Params
+from grokinterp.models.hooked import build_model
+from grokinterp.runs.metrics import Landmarks, landmarks
 from grokinterp.tasks import Dataset, make_dataset
-
-
-@dataclass(frozen=True)
-class Landmarks:
-    """Grokking landmarks from the logged metrics.
-
-    Args:
-        threshold: the accuracy threshold used (0.99 by default).
-        train_step: first logged step with train accuracy >= threshold (None if never).
-        test_step: first logged step with test accuracy >= threshold (None if never).
-        delay: ``test_step - train_step``: how long generalization lagged memorization.
-    """
-
-    threshold: float
-    train_step: int | None
-    test_step: int | None
-
-    @property
-    def delay(self) -> int | None:
-        if self.train_step is None or self.test_step is None:
-            return None
-        return self.test_step - self.train_step
-
-    @property
-    def grokked(self) -> bool:
-        return self.test_step is not None
-
-
-def landmarks(metrics: pd.DataFrame, threshold: float = 0.99) -> Landmarks:
-    """First logged steps where train and test accuracy reach ``threshold``."""
-
-    def first(col: str) -> int | None:
-        if col not in metrics:  # e.g. imported runs that logged only losses
-            return None
-        hit = metrics.loc[metrics[col] >= threshold, "step"]
-        return int(hit.iloc[0]) if len(hit) else None
-
-    return Landmarks(threshold, first("train_acc"), first("test_acc"))
 
 
 class Run:

@@ -11,9 +11,9 @@ names (:class:`Dataset`, :func:`make_dataset`, :func:`train_size`) load
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from grokinterp._lazy import lazy_attributes
 from grokinterp.tasks import modular, permutation  # noqa: F401  (they register the tasks)
 from grokinterp.tasks.registry import TASKS, TaskSettings, TaskSpec, get_task, is_prime, register
 
@@ -32,13 +32,7 @@ __all__ = [
     "train_size",
 ]
 
-_DATASET_NAMES = ("Dataset", "make_dataset", "train_size")
-
-
-def __getattr__(name: str) -> Any:
-    """Load the data set names from :mod:`grokinterp.tasks.dataset` on first use."""
-    if name not in _DATASET_NAMES:
-        raise AttributeError(f"module 'grokinterp.tasks' has no attribute {name!r}")
-    value = getattr(importlib.import_module("grokinterp.tasks.dataset"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(
+    __name__,
+    {name: "grokinterp.tasks.dataset" for name in ("Dataset", "make_dataset", "train_size")},
+)

@@ -201,7 +201,13 @@ def train(
     run_dir = Path(run_dir)
     run = _SingleRun(cfg, begin(cfg, run_dir, resume=resume, force=force), device)
     sched = Schedule.of(cfg)
-    bar = tqdm(total=sched.max_steps, initial=run.loop.step, disable=not progress, unit="step")
+    bar = tqdm(
+        total=sched.max_steps,
+        initial=run.loop.step,
+        disable=not progress,
+        unit="step",
+        dynamic_ncols=True,
+    )
     with RunWriter(run_dir, run.loop) as writer, bar:
         while True:
             last = run.loop.finished(sched.max_steps)

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -45,3 +48,20 @@ def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
         atomic_write_text(path, "new")
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]  # no temporary left behind
+
+
+def test_tensors_load_in_name_order_in_every_process(tmp_path):
+    # safetensors' own order changes from process to process: a table built by iterating
+    # over a checkpoint's tensors got its per-parameter columns in a different order each run
+    names = [f"blocks.{i}.mlp.W_{w}" for i in range(4) for w in ("out", "in")] + ["embed.W_E"]
+    path = tmp_path / "x.safetensors"
+    save_tensors(path, {n: torch.zeros(2) for n in names})
+    code = "import sys; from grokinterp.runs import io; print(*io.load_tensors(sys.argv[1])[0])"
+
+    def order() -> tuple[str, ...]:
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+        )
+        return tuple(out.stdout.split())
+
+    assert {order() for _ in range(3)} == {tuple(sorted(names))}
