@@ -28,6 +28,8 @@ Arch = Literal["transformer", "mlp"]
 ActFn = Literal["relu", "gelu", "silu", "quadratic"]
 MLPCombine = Literal["sum", "concat"]
 SplitMethod = Literal["seeded", "python_random"]
+GrokfastKind = Literal["none", "ema", "ma"]
+LossKind = Literal["softmax", "stablemax"]
 
 
 def _check(cond: bool, section: str, name: str, msg: str) -> None:
@@ -153,7 +155,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """AdamW and the stopping rule.
+    """AdamW, the training interventions, and the stopping rule.
 
     Args:
         lr: peak learning rate.
@@ -170,6 +172,20 @@ class OptimConfig:
             to it (training to a loss target, as in the circuit-efficiency experiments of
             Varma et al. 2023). With both set, the first rule met ends the run.
         stop_patience: see ``stop_acc`` and ``stop_loss``.
+        grokfast: Grokfast's gradient filter (Lee et al. 2024, arXiv 2405.20233): ``ema``
+            adds ``grokfast_lamb`` times an exponential moving average of the gradients,
+            ``ma`` the mean of the last ``grokfast_window`` gradients, to each gradient
+            before the optimizer step; ``none`` (default) trains without it.
+        grokfast_alpha: the EMA's decay (their recipe: 0.98).
+        grokfast_lamb: the amplification lambda (their EMA recipe: 2.0; their MA recipe: 5.0).
+        grokfast_window: the MA's window (their recipe: 100).
+        grokfast_warmup: the MA leaves gradients unchanged until its window is full.
+        loss: ``softmax`` (cross-entropy) or ``stablemax`` (Prieto et al. 2025, arXiv
+            2501.04697: the softmax with exp replaced by s(x) = x + 1 for x >= 0 and
+            1 / (1 - x) below); both computed in float64.
+        orthogonal_grad: ⊥Grad (Prieto et al. 2025): remove from each parameter's gradient
+            its component along the parameter, rescaled back to the gradient's norm, before
+            the optimizer step.
     """
 
     lr: float = 1e-3
@@ -183,10 +199,28 @@ class OptimConfig:
     stop_acc: float | None = None
     stop_loss: float | None = None
     stop_patience: int = 0
+    grokfast: GrokfastKind = "none"
+    grokfast_alpha: float = 0.98
+    grokfast_lamb: float = 2.0
+    grokfast_window: int = 100
+    grokfast_warmup: bool = True
+    loss: LossKind = "softmax"
+    orthogonal_grad: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("lr", "weight_decay", "eps", "grokfast_alpha", "grokfast_lamb"):
+            v = getattr(self, name)
+            _check(math.isfinite(v), "optim", name, f"must be a finite number, got {v}")
         _check(self.lr > 0, "optim", "lr", f"must be positive, got {self.lr}")
         _check(self.weight_decay >= 0, "optim", "weight_decay", "must be >= 0")
+        _check(
+            0.0 <= self.grokfast_alpha < 1.0,
+            "optim",
+            "grokfast_alpha",
+            f"must be in [0, 1), got {self.grokfast_alpha}",
+        )
+        _check(self.grokfast_lamb >= 0, "optim", "grokfast_lamb", "must be >= 0")
+        _check(self.grokfast_window >= 1, "optim", "grokfast_window", "must be >= 1")
         for name in ("beta1", "beta2"):
             v = getattr(self, name)
             _check(0.0 <= v < 1.0, "optim", name, f"must be in [0, 1), got {v}")

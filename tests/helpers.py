@@ -12,6 +12,8 @@ import pytest
 import torch
 
 from grokinterp.config import ModelConfig, OptimConfig, ScheduleConfig, TaskConfig, TrainConfig
+from grokinterp.runs import layout
+from grokinterp.runs.io import load_tensors
 
 
 def tiny_config(**optim) -> TrainConfig:
@@ -98,3 +100,48 @@ def legacy_state(seed: int) -> dict:
         "blocks.0.mlp.b_out": r(D),
         "unembed.W_U": r(D, P + 1),
     }
+
+
+def _metrics(path):
+    rows = layout.read_metrics(path)
+    for r in rows:
+        r.pop("wall_time")
+    return rows
+
+
+def _checkpoints(path):
+    return {
+        s: load_tensors(layout.checkpoint_path(path, s))[0]
+        for s in layout.checkpoint_steps_on_disk(path)
+    }
+
+
+def assert_same_run(a, b, steps=None):
+    """Two run directories hold the same numbers: metrics (but wall time) and checkpoints."""
+    ma, mb = _metrics(a), _metrics(b)
+    if steps is not None:
+        ma = [r for r in ma if r["step"] in steps]
+        mb = [r for r in mb if r["step"] in steps]
+    assert ma == mb
+    ca, cb = _checkpoints(a), _checkpoints(b)
+    common = set(ca) & set(cb)
+    assert len(common) >= 3
+    for s in common:
+        for k in ca[s]:
+            assert torch.equal(ca[s][k], cb[s][k]), (s, k)
+
+
+def assert_runs_close(a: Path, b: Path, rtol: float) -> None:
+    """Two run directories agree within ``rtol`` (an ensemble member against a single run)."""
+    ma, mb = layout.read_metrics(a), layout.read_metrics(b)
+    assert [r["step"] for r in ma] == [r["step"] for r in mb]
+    for x, y in zip(ma, mb, strict=True):
+        for k in ("train_loss", "test_loss", "param_norm"):
+            assert x[k] == pytest.approx(y[k], rel=rtol, abs=1e-6), (x["step"], k)
+        for k in ("train_acc", "test_acc"):  # one near-tie may flip among 700+ examples
+            assert x[k] == pytest.approx(y[k], abs=1.5e-3), (x["step"], k)
+    for s in layout.checkpoint_steps_on_disk(b):
+        pa = load_tensors(layout.checkpoint_path(a, s))[0]
+        pb = load_tensors(layout.checkpoint_path(b, s))[0]
+        for k in pb:
+            assert torch.allclose(pa[k], pb[k], rtol=rtol, atol=1e-5), (s, k)

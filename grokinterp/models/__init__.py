@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 
 from grokinterp._lazy import lazy_attributes
 from grokinterp.models.forward import answer_forward, answer_forward_chunked, answer_logits
-from grokinterp.models.loss import cross_entropy64
+from grokinterp.models.loss import (
+    cross_entropy32,
+    cross_entropy64,
+    loss_function,
+    softmax_collapse,
+    stablemax,
+    stablemax_cross_entropy64,
+)
 from grokinterp.models.params import N_CTX, Params, init_params, param_shapes
 
 if TYPE_CHECKING:
@@ -28,9 +35,14 @@ __all__ = [
     "answer_forward_chunked",
     "answer_logits",
     "build_model",
+    "cross_entropy32",
     "cross_entropy64",
     "init_params",
+    "loss_function",
     "param_shapes",
+    "softmax_collapse",
+    "stablemax",
+    "stablemax_cross_entropy64",
 ]
 
 __getattr__ = lazy_attributes(

@@ -11,9 +11,13 @@
 
 A metrics line has ``step``, ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc``,
 ``param_norm`` (L2 norm of all parameters), ``param_norms`` (L2 norm of each parameter,
-by name), ``lr`` (the learning rate of the next update) and ``wall_time`` (seconds of
-training so far, summed over resumed sessions). Losses are mean cross-entropy in
-float64 over the whole train / test set; step N is measured after N updates.
+by name), ``lr`` (the learning rate of the next update), ``wall_time`` (seconds of
+training so far, summed over resumed sessions), ``softmax_collapse`` (the fraction of
+training examples whose float32 softmax rounds to exactly 1: Prieto et al. 2025) and
+``train_loss32`` (the training cross-entropy computed in float32). Losses are the run's
+loss (``optim.loss``: softmax or StableMax cross-entropy) in float64, averaged over the whole
+train / test set; step N is measured after N updates. (Runs written before version 0.2
+have no ``softmax_collapse`` or ``train_loss32``.)
 """
 
 from __future__ import annotations

@@ -26,7 +26,14 @@ from grokinterp.models import Params, init_params, param_shapes
 from grokinterp.runs import layout
 from grokinterp.runs.io import load_tensors, save_tensors
 from grokinterp.tasks import Dataset
-from grokinterp.training.state import LoopState, Moments, SavedState, read_state, write_state
+from grokinterp.training.state import (
+    FilterState,
+    LoopState,
+    Moments,
+    SavedState,
+    read_state,
+    write_state,
+)
 
 BATCH_SEED_OFFSET = 1_000_003  # the minibatch stream is seeded with cfg.seed + this
 
@@ -83,10 +90,14 @@ def metrics_row(
     norms: dict[str, float],
     lr: float,
     wall_time: float,
+    numerics: tuple[float, float],
 ) -> dict[str, Any]:
     """One line of ``metrics.jsonl`` (fields in :mod:`grokinterp.runs.layout`).
 
-    ``train`` and ``test`` are (loss, accuracy); ``norms`` the L2 norm of each parameter.
+    ``train`` and ``test`` are (loss, accuracy) with the run's loss; ``norms`` the L2 norm
+    of each parameter; ``numerics`` the training set's softmax collapse and float32
+    cross-entropy (:func:`grokinterp.models.softmax_collapse`,
+    :func:`grokinterp.models.cross_entropy32`).
     """
     return {
         "step": step,
@@ -98,6 +109,8 @@ def metrics_row(
         "param_norms": norms,
         "lr": lr,
         "wall_time": wall_time,
+        "softmax_collapse": numerics[0],
+        "train_loss32": numerics[1],
     }
 
 
@@ -125,13 +138,16 @@ class RunWriter:
         loop: LoopState,
         batch_gen_state: Tensor,
         batch_perm: Tensor,
+        grad_filter: FilterState | None = None,
     ) -> None:
         """The weights at ``loop.step``, then the state to resume from them."""
         loop.wall_time = self.elapsed()
         save_tensors(
             layout.checkpoint_path(self.run_dir, loop.step), params, {"step": str(loop.step)}
         )
-        write_state(self.run_dir, moments, adam_step, loop, batch_gen_state, batch_perm)
+        write_state(
+            self.run_dir, moments, adam_step, loop, batch_gen_state, batch_perm, grad_filter
+        )
 
     def close(self) -> None:
         self._metrics.close()

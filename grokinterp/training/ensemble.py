@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from grokinterp.config import TrainConfig
 from grokinterp.errors import ConfigError
-from grokinterp.models import answer_logits, cross_entropy64
+from grokinterp.models import answer_logits, cross_entropy32, loss_function, softmax_collapse
 from grokinterp.tasks import make_dataset, train_size
 from grokinterp.training.core import (
     RunWriter,
@@ -40,8 +40,9 @@ from grokinterp.training.core import (
     metrics_row,
     output_size,
 )
+from grokinterp.training.interventions import coefficients, make_filter, orthogonalize_
 from grokinterp.training.schedule import Schedule, lr_at
-from grokinterp.training.state import LoopState, SavedState
+from grokinterp.training.state import FilterState, LoopState, SavedState
 
 StatusFn = Callable[[Path, str], None]
 
@@ -56,8 +57,15 @@ def shape_key(cfg: TrainConfig) -> str:
         "schedule": asdict(cfg.schedule),
         "max_steps": cfg.optim.max_steps,
         "batch_size": cfg.optim.batch_size,
+        # the interventions' kinds are shared; their alpha and lambda may differ per member
+        "interventions": [getattr(cfg.optim, f) for f in SHARED_INTERVENTION_FIELDS],
     }
     return json.dumps(key, sort_keys=True)
+
+
+SHARED_INTERVENTION_FIELDS = (
+    "grokfast", "grokfast_window", "grokfast_warmup", "loss", "orthogonal_grad"
+)  # fmt: skip
 
 
 # A batch pays a fixed cost per step (Python, kernel launches) besides its padded rows.
@@ -216,6 +224,13 @@ class _Ensemble:
                 torch.zeros_like(self.params),
                 torch.zeros_like(self.params),
             )
+        optim0 = members[0].cfg.optim
+        self.loss_fn = loss_function(optim0.loss)
+        self.grad_filter = make_filter(optim0)
+        self.alpha, self.lamb = (
+            c.to(device) for c in coefficients([mb.cfg.optim for mb in members])
+        )
+        self._load_filter(saved)
 
     def _flat(self, per_member: Sequence[dict[str, Tensor]]) -> Tensor:
         """Members' named tensors as one flat (members, n_params) buffer."""
@@ -270,8 +285,9 @@ class _Ensemble:
 
     def _losses(
         self, params: dict[str, Tensor], x: Tensor, y: Tensor, w: Tensor
-    ) -> tuple[Tensor, Tensor]:
-        """Per-member weighted mean loss (float64) and accuracy over rows of x."""
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Per-member weighted mean loss (float64) and accuracy over rows of x, and the
+        logits."""
         if self.model_cfg.arch == "transformer":  # natively batched over the members axis
             logits = answer_logits(params, x, self.model_cfg)  # (M, rows, d_out)
         else:
@@ -280,15 +296,67 @@ class _Ensemble:
                 return answer_logits(prm, xi, self.model_cfg)
 
             logits = torch.func.vmap(one)(params, x)
-        ce = cross_entropy64(logits, y, reduction="none")
+        ce = self.loss_fn(logits, y, reduction="none")
         loss = (ce * w).sum(1)
         acc = ((logits.argmax(-1) == y).double() * w).sum(1)
-        return loss, acc
+        return loss, acc, logits
+
+    @torch.no_grad()
+    def _numerics(self, logits: Tensor) -> tuple[Tensor, Tensor]:
+        """Per member: the training set's softmax collapse and float32 cross-entropy."""
+        w = self.train_w
+        collapse = (softmax_collapse(logits).double() * w).sum(1)
+        loss32 = (cross_entropy32(logits, self.y_train, reduction="none").double() * w).sum(1)
+        return collapse, loss32
+
+    @torch.no_grad()
+    def _transform_gradients(self) -> None:
+        """Grokfast's filter on the flat gradient, then ⊥Grad per member and parameter: the
+        functions the single-run loop applies per parameter."""
+        grad = self.params.grad
+        assert grad is not None
+        if self.grad_filter is not None:
+            self.grad_filter({"flat": grad}, self.alpha, self.lamb)
+        if self.members[0].cfg.optim.orthogonal_grad:
+            weights = self.views(self.params.detach())
+            for name, g in self.views(grad).items():
+                orthogonalize_(g, weights[name], batch_dims=1)
+
+    def _member_filter(self, i: int) -> FilterState | None:
+        """Member i's share of the Grokfast state, by parameter name (its state file's)."""
+        if self.grad_filter is None:
+            return None
+        state = self.grad_filter.state.get("flat")
+        if state is None:
+            return {}, self.grad_filter.count
+        member = state[..., i, :]  # EMA: (n,); MA: (window, n)
+        lead = member.shape[:-1]
+        parts = member.split(self.sizes, dim=-1)
+        named = {
+            n: p.reshape(*lead, *shape) for (n, shape), p in zip(self.layout, parts, strict=True)
+        }
+        return named, self.grad_filter.count
+
+    def _load_filter(self, saved: list[SavedState | None]) -> None:
+        """Continue the Grokfast filter from the members' state files (a group shares its
+        start step, so all or none of them have one)."""
+        if self.grad_filter is None or saved[0] is None or not saved[0].grad_filter[0]:
+            return
+        states = [s.grad_filter[0] for s in saved if s is not None]
+        lead = states[0][self.layout[0][0]].dim() - len(self.layout[0][1])  # 0 EMA, 1 MA
+        flat = torch.cat(
+            [
+                torch.stack([st[n] for st in states], dim=lead).flatten(lead + 1)
+                for n, _ in self.layout
+            ],
+            dim=-1,
+        ).to(self.device)
+        self.grad_filter.load({"flat": flat}, saved[0].grad_filter[1])
 
     def _log(
         self,
         params: dict[str, Tensor],
-        train: tuple[Tensor, Tensor],
+        train: tuple[Tensor, Tensor, Tensor],
         last: list[bool],
         writers: list[RunWriter],
         status: StatusFn | None,
@@ -297,7 +365,8 @@ class _Ensemble:
         logging step of the schedule, or their last); members whose run ends here stop."""
         logs = self.schedule.logs(self.members[0].loop.step)
         with torch.no_grad():
-            test_loss, test_acc = self._losses(params, self.x_test, self.y_test, self.test_w)
+            test_loss, test_acc, _ = self._losses(params, self.x_test, self.y_test, self.test_w)
+            collapse, loss32 = self._numerics(train[2])
             norms = {n: t.flatten(1).norm(dim=1).tolist() for n, t in params.items()}
         loss, acc = train[0].detach(), train[1].detach()
         for i, (mb, writer) in enumerate(zip(self.members, writers, strict=True)):
@@ -313,6 +382,7 @@ class _Ensemble:
                     member_norms,
                     lr_at(mb.cfg, step),
                     writer.elapsed(),
+                    (float(collapse[i]), float(loss32[i])),
                 )
             )
             lp.observe(mb.cfg, float(loss[i]), float(test_acc[i]))
@@ -331,6 +401,7 @@ class _Ensemble:
                     lp,
                     mb.gen_state,
                     mb.perm,
+                    self._member_filter(i),
                 )
             if last[i]:
                 mb.active = False
@@ -366,6 +437,7 @@ class _Ensemble:
                     break
                 self.params.grad = None
                 train[0].sum().backward()
+                self._transform_gradients()
                 self._adamw(
                     torch.tensor([lr_at(mb.cfg, step) for mb in self.members], dtype=torch.float64)
                 )

@@ -20,7 +20,13 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from grokinterp.config import TrainConfig
-from grokinterp.models import Params, answer_logits, cross_entropy64
+from grokinterp.models import (
+    Params,
+    answer_logits,
+    cross_entropy32,
+    loss_function,
+    softmax_collapse,
+)
 from grokinterp.tasks import make_dataset
 from grokinterp.training.core import (
     RunWriter,
@@ -30,6 +36,7 @@ from grokinterp.training.core import (
     metrics_row,
     output_size,
 )
+from grokinterp.training.interventions import coefficients, make_filter, orthogonalize_
 from grokinterp.training.schedule import Schedule, lr_at
 from grokinterp.training.state import LoopState, Moments, SavedState
 
@@ -37,15 +44,20 @@ from grokinterp.training.state import LoopState, Moments, SavedState
 @torch.no_grad()
 def evaluate(
     params: Params, cfg: TrainConfig, inputs: Tensor, labels: Tensor, chunk: int = 16384
-) -> tuple[float, float]:
-    """Mean float64 cross-entropy and accuracy over ``inputs``, in chunks."""
-    loss_sum, correct = 0.0, 0
+) -> tuple[float, float, float, float]:
+    """Over ``inputs``, in chunks: the mean loss (the run's loss, float64), the accuracy, the
+    fraction in softmax collapse and the mean float32 cross-entropy."""
+    loss_fn = loss_function(cfg.optim.loss)
+    sums = [0.0, 0.0, 0.0, 0.0]
     for i in range(0, len(inputs), chunk):
         logits = answer_logits(params, inputs[i : i + chunk], cfg.model)
         y = labels[i : i + chunk]
-        loss_sum += float(cross_entropy64(logits, y, reduction="sum"))
-        correct += int((logits.argmax(-1) == y).sum())
-    return loss_sum / len(inputs), correct / len(inputs)
+        sums[0] += float(loss_fn(logits, y, reduction="sum"))
+        sums[1] += int((logits.argmax(-1) == y).sum())
+        sums[2] += int(softmax_collapse(logits).sum())
+        sums[3] += float(cross_entropy32(logits, y, reduction="sum"))
+    loss, acc, collapse, loss32 = (s / len(inputs) for s in sums)
+    return loss, acc, collapse, loss32
 
 
 def make_optimizer(cfg: TrainConfig, params: Params) -> torch.optim.AdamW:
@@ -126,9 +138,14 @@ class _SingleRun:
         self.x_test, self.y_test = ds.test_inputs.to(device), ds.test_labels.to(device)
         self.batches = _Minibatches(cfg, len(self.x_train), saved)
         self.loop = LoopState()
+        self.loss_fn = loss_function(cfg.optim.loss)
+        self.grad_filter = make_filter(cfg.optim)
+        self.alpha, self.lamb = (c.to(device) for c in coefficients([cfg.optim]))
         if saved is not None:
             restore(saved, self.params, self.opt)
             self.loop = saved.loop
+            if self.grad_filter is not None:
+                self.grad_filter.load(*saved.grad_filter)
         self._full: tuple[Tensor, Tensor] | None = None  # (loss, logits) of this step
 
     def forward_full_batch(self, grad: bool) -> None:
@@ -138,29 +155,50 @@ class _SingleRun:
         if self.batches.full:
             with torch.set_grad_enabled(grad):
                 logits = answer_logits(self.params, self.x_train, self.cfg.model)
-                self._full = (cross_entropy64(logits, self.y_train), logits)
+                self._full = (self.loss_fn(logits, self.y_train), logits)
 
     def log(self, writer: RunWriter) -> tuple[float, float]:
         """Write this step's metrics line, apply the stopping rule; return the train and
         test accuracy."""
         if self._full is not None:
             loss, logits = self._full
-            acc = float((logits.argmax(-1) == self.y_train).float().mean())
-            train_m = (float(loss.detach()), acc)
+            with torch.no_grad():
+                acc = float((logits.argmax(-1) == self.y_train).float().mean())
+                collapse = float(softmax_collapse(logits).float().mean())
+                loss32 = float(cross_entropy32(logits, self.y_train))
+            train_m, numerics = (float(loss.detach()), acc), (collapse, loss32)
         else:
-            train_m = evaluate(self.params, self.cfg, self.x_train, self.y_train)
-        test_m = evaluate(self.params, self.cfg, self.x_test, self.y_test)
+            train_loss, acc, collapse, loss32 = evaluate(
+                self.params, self.cfg, self.x_train, self.y_train
+            )
+            train_m, numerics = (train_loss, acc), (collapse, loss32)
+        test_loss, test_acc, _, _ = evaluate(self.params, self.cfg, self.x_test, self.y_test)
         with torch.no_grad():
             norms = {n: float(p.norm()) for n, p in self.params.items()}
         step, lr = self.loop.step, lr_at(self.cfg, self.loop.step)
-        writer.log(metrics_row(step, train_m, test_m, norms, lr, writer.elapsed()))
-        self.loop.observe(self.cfg, train_m[0], test_m[1])
-        return train_m[1], test_m[1]
+        row = metrics_row(
+            step, train_m, (test_loss, test_acc), norms, lr, writer.elapsed(), numerics
+        )
+        writer.log(row)
+        self.loop.observe(self.cfg, train_m[0], test_acc)
+        return train_m[1], test_acc
 
     def checkpoint(self, writer: RunWriter) -> None:
         moments, adam_step = optimizer_moments(self.opt, self.params)
         gen_state = self.batches.gen.get_state()
-        writer.checkpoint(self.params, moments, adam_step, self.loop, gen_state, self.batches.perm)
+        grad_filter = (self.grad_filter.state, self.grad_filter.count) if self.grad_filter else None
+        writer.checkpoint(
+            self.params, moments, adam_step, self.loop, gen_state, self.batches.perm, grad_filter
+        )
+
+    def _transform_gradients(self) -> None:
+        """Grokfast's filter, then ⊥Grad, when the config asks for them."""
+        grads = {n: p.grad for n, p in self.params.items() if p.grad is not None}
+        if self.grad_filter is not None:
+            self.grad_filter(grads, self.alpha, self.lamb)
+        if self.cfg.optim.orthogonal_grad:
+            for name, g in grads.items():
+                orthogonalize_(g, self.params[name])
 
     def update(self) -> None:
         """One AdamW update on the full batch or the next minibatch."""
@@ -169,9 +207,10 @@ class _SingleRun:
         else:
             idx = self.batches.next(self.loop).to(self.x_train.device)
             logits = answer_logits(self.params, self.x_train[idx], self.cfg.model)
-            loss = cross_entropy64(logits, self.y_train[idx])
+            loss = self.loss_fn(logits, self.y_train[idx])
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        self._transform_gradients()
         for group in self.opt.param_groups:
             group["lr"] = lr_at(self.cfg, self.loop.step)
         self.opt.step()

@@ -21,6 +21,8 @@ from grokinterp.runs import layout
 from grokinterp.runs.io import load_tensors, save_tensors
 
 Moments = dict[str, tuple[Tensor, Tensor]]  # parameter name -> (exp_avg, exp_avg_sq)
+FilterState = tuple[dict[str, Tensor], int]  # Grokfast's state by parameter name, its count
+FILTER_PREFIX = "grokfast."  # keys of the filter state in the state file
 
 
 @dataclass
@@ -62,9 +64,12 @@ def write_state(
     loop: LoopState,
     batch_gen_state: Tensor,
     batch_perm: Tensor,
+    grad_filter: FilterState | None = None,
 ) -> None:
-    """Write ``state/latest.safetensors`` (``moments`` empty before the first update)."""
-    tensors: dict[str, Tensor] = {}
+    """Write ``state/latest.safetensors`` (``moments`` empty before the first update;
+    ``grad_filter`` the Grokfast filter's state by parameter name and its count)."""
+    filter_state, filter_count = grad_filter if grad_filter is not None else ({}, 0)
+    tensors: dict[str, Tensor] = {f"{FILTER_PREFIX}{n}": t for n, t in filter_state.items()}
     for name, (exp_avg, exp_avg_sq) in moments.items():
         tensors[f"exp_avg.{name}"] = exp_avg
         tensors[f"exp_avg_sq.{name}"] = exp_avg_sq
@@ -73,6 +78,7 @@ def write_state(
     meta = {
         "loop": json.dumps(asdict(loop)),
         "adam_steps": json.dumps([float(adam_step)] * len(moments)),
+        "grokfast_count": str(filter_count),
     }
     save_tensors(run_dir / layout.STATE, tensors, meta)
 
@@ -87,6 +93,7 @@ class SavedState:
     adam_step: int
     batch_gen_state: Tensor
     batch_perm: Tensor
+    grad_filter: FilterState  # ({}, 0) without Grokfast
 
 
 def read_state(run_dir: Path) -> SavedState:
@@ -100,6 +107,9 @@ def read_state(run_dir: Path) -> SavedState:
         for n in ckpt
         if f"exp_avg.{n}" in tensors
     }
+    grad_filter = {
+        k[len(FILTER_PREFIX) :]: t for k, t in tensors.items() if k.startswith(FILTER_PREFIX)
+    }
     return SavedState(
         loop,
         ckpt,
@@ -107,4 +117,5 @@ def read_state(run_dir: Path) -> SavedState:
         int(adam_steps[0]) if adam_steps else 0,
         tensors["batch_gen_state"],
         tensors["batch_perm"],
+        (grad_filter, int(meta.get("grokfast_count", "0"))),
     )

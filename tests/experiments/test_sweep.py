@@ -8,20 +8,17 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
-from helpers import tiny_config
+from helpers import assert_runs_close, tiny_config
 
 from grokinterp.cli import main
 from grokinterp.config import replace
 from grokinterp.errors import ConfigError
 from grokinterp.experiments.sweep import expand, run_sweep
 from grokinterp.runs import layout
-from grokinterp.runs.io import load_tensors
 from grokinterp.training import train, train_ensemble
 
 TINY = {
@@ -136,21 +133,6 @@ def test_killed_sweep_resumes(tmp_path):
     assert a == [(r["step"], r["test_loss"]) for r in layout.read_metrics(alone)]
 
 
-def _close(a: Path, b: Path, rtol: float) -> None:
-    ma, mb = layout.read_metrics(a), layout.read_metrics(b)
-    assert [r["step"] for r in ma] == [r["step"] for r in mb]
-    for x, y in zip(ma, mb, strict=True):
-        for k in ("train_loss", "test_loss", "param_norm"):
-            assert x[k] == pytest.approx(y[k], rel=rtol, abs=1e-6), (x["step"], k)
-        for k in ("train_acc", "test_acc"):  # one near-tie may flip among 700+ examples
-            assert x[k] == pytest.approx(y[k], abs=1.5e-3), (x["step"], k)
-    for s in layout.checkpoint_steps_on_disk(b):
-        pa = load_tensors(layout.checkpoint_path(a, s))[0]
-        pb = load_tensors(layout.checkpoint_path(b, s))[0]
-        for k in pb:
-            assert torch.allclose(pa[k], pb[k], rtol=rtol, atol=1e-5), (s, k)
-
-
 def test_ensemble_equals_separate_runs(tmp_path):
     base = tiny_config(max_steps=25)
     cfgs = [
@@ -169,7 +151,7 @@ def test_ensemble_equals_separate_runs(tmp_path):
     train_ensemble(cfgs, dirs, progress=False)
     for i, cfg in enumerate(cfgs):
         alone = train(cfg, tmp_path / f"s{i}", progress=False)
-        _close(dirs[i], alone, rtol=1e-4)
+        assert_runs_close(dirs[i], alone, rtol=1e-4)
 
 
 def test_a_member_resumes_alone_and_the_ensemble_resumes(tmp_path):
@@ -180,12 +162,12 @@ def test_a_member_resumes_alone_and_the_ensemble_resumes(tmp_path):
     # member a continues alone with the single-run trainer, from the ensemble's state file
     train(long, tmp_path / "a", resume=True, progress=False)
     train(long, tmp_path / "straight", progress=False)
-    _close(tmp_path / "a", tmp_path / "straight", rtol=1e-4)
+    assert_runs_close(tmp_path / "a", tmp_path / "straight", rtol=1e-4)
     # member b is extended by the ensemble trainer itself
     other_long = replace(other, {"optim": {"max_steps": 40}})
     train_ensemble([other_long], [tmp_path / "b"], progress=False)
     train(other_long, tmp_path / "b_straight", progress=False)
-    _close(tmp_path / "b", tmp_path / "b_straight", rtol=1e-4)
+    assert_runs_close(tmp_path / "b", tmp_path / "b_straight", rtol=1e-4)
 
 
 @pytest.mark.slow
@@ -255,7 +237,7 @@ def test_ensemble_honours_init_from_and_stop_loss(tmp_path):
     dirs = [tmp_path / "e0", tmp_path / "e1"]
     train_ensemble(cfgs, dirs, progress=False)
     for cfg, d in zip(cfgs, dirs, strict=True):
-        _close(d, train(cfg, tmp_path / f"alone_{d.name}", progress=False), rtol=1e-4)
+        assert_runs_close(d, train(cfg, tmp_path / f"alone_{d.name}", progress=False), rtol=1e-4)
     rows = layout.read_metrics(dirs[1])
     assert rows[-1]["train_loss"] <= 1.0 and rows[-1]["step"] < 150
 
@@ -315,4 +297,4 @@ def test_sweep_of_mixed_sizes_trains_in_size_batches_with_the_same_numbers(tmp_p
     assert sorted(batches) == [[20, 25], [700]]
     for r in expand(s):
         alone = train(r.config, tmp_path / f"alone_{r.name}", progress=False)
-        _close(tmp_path / "sw" / "runs" / r.name, alone, rtol=1e-4)
+        assert_runs_close(tmp_path / "sw" / "runs" / r.name, alone, rtol=1e-4)

@@ -7,41 +7,13 @@ import time
 
 import pytest
 import torch
-from helpers import tiny_config
+from helpers import assert_same_run, tiny_config
 
 from grokinterp.config import ScheduleConfig, replace
 from grokinterp.errors import RunDirError
 from grokinterp.runs import layout
 from grokinterp.runs.io import load_tensors
 from grokinterp.training import checkpoint_steps, lr_at, train
-
-
-def _metrics(path):
-    rows = layout.read_metrics(path)
-    for r in rows:
-        r.pop("wall_time")
-    return rows
-
-
-def _checkpoints(path):
-    return {
-        s: load_tensors(layout.checkpoint_path(path, s))[0]
-        for s in layout.checkpoint_steps_on_disk(path)
-    }
-
-
-def _assert_same_run(a, b, steps=None):
-    ma, mb = _metrics(a), _metrics(b)
-    if steps is not None:
-        ma = [r for r in ma if r["step"] in steps]
-        mb = [r for r in mb if r["step"] in steps]
-    assert ma == mb
-    ca, cb = _checkpoints(a), _checkpoints(b)
-    common = set(ca) & set(cb)
-    assert len(common) >= 3
-    for s in common:
-        for k in ca[s]:
-            assert torch.equal(ca[s][k], cb[s][k]), (s, k)
 
 
 def test_checkpoint_schedule_is_log_then_uniform():
@@ -78,7 +50,11 @@ def test_run_directory_contents(tmp_path, tiny):
         "param_norms",
         "lr",
         "wall_time",
+        "softmax_collapse",
+        "train_loss32",
     }
+    assert 0 <= row["softmax_collapse"] <= 1
+    assert row["train_loss32"] == pytest.approx(row["train_loss"], rel=1e-4)  # no collapse here
     assert row["param_norm"] == pytest.approx(sum(v**2 for v in row["param_norms"].values()) ** 0.5)
     params, meta = load_tensors(layout.checkpoint_path(d, tiny.optim.max_steps))
     assert meta["step"] == str(tiny.optim.max_steps)
@@ -90,7 +66,7 @@ def test_run_directory_contents(tmp_path, tiny):
 def test_training_is_deterministic(tmp_path, tiny):
     train(tiny, tmp_path / "a", progress=False)
     train(tiny, tmp_path / "b", progress=False)
-    _assert_same_run(tmp_path / "a", tmp_path / "b")
+    assert_same_run(tmp_path / "a", tmp_path / "b")
 
 
 @pytest.mark.parametrize("batch_size", [None, 7])
@@ -100,7 +76,7 @@ def test_extending_a_finished_run_equals_training_it_longer(tmp_path, batch_size
     train(short, tmp_path / "resumed", progress=False)
     train(long, tmp_path / "resumed", resume=True, progress=False)
     train(long, tmp_path / "straight", progress=False)
-    _assert_same_run(tmp_path / "resumed", tmp_path / "straight")
+    assert_same_run(tmp_path / "resumed", tmp_path / "straight")
 
 
 @pytest.mark.slow
@@ -145,7 +121,7 @@ def test_killed_run_resumes_to_the_same_numbers(tmp_path):
         == 0
     )
     train(cfg, tmp_path / "straight", progress=False)
-    _assert_same_run(killed, tmp_path / "straight")
+    assert_same_run(killed, tmp_path / "straight")
 
 
 def test_resume_refuses_a_different_config(tmp_path, tiny):
