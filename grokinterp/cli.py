@@ -575,6 +575,52 @@ def _cmd_efficiency(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_interventions(sub: Any) -> None:
+    p = sub.add_parser(
+        "interventions",
+        help="progress measures under each training intervention, side by side",
+        description="Train one task with the baseline, Grokfast-EMA, StableMax without "
+        "weight decay, ⊥Grad without weight decay and AdamW without weight decay (the arms), "
+        "analyze every checkpoint of each, and write OUT/summary.csv, metrics.csv, "
+        "measures.csv, report.txt and figures/: when accuracy, the key frequencies, the "
+        "restricted loss and the generalizing share move under each.",
+    )
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument(
+        "--preset", default="quick", choices=sorted(PRESETS), help="base config (default: quick)"
+    )
+    p.add_argument("--config", type=Path, default=None, help="base config.json instead")
+    p.add_argument(
+        "--arms", type=_list_of(str), default=None, help="comma-separated arms (default: all)"
+    )
+    p.add_argument("--max-steps", type=int, default=10_000, help="step budget (default 10000)")
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=500,
+        help="steps after test accuracy reaches 99%% (default 500)",
+    )
+    p.add_argument("--backend", choices=["local", "ensemble", "ray"], default="local")
+    p.add_argument("--device", type=_device, default="cpu", help="torch device (default: cpu)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress display")
+
+
+def _cmd_interventions(args: argparse.Namespace) -> int:
+    study = _load("grokinterp.experiments.interventions")
+    study.run_study(
+        _curve_base(args),
+        args.out,
+        arms=args.arms,
+        max_steps=args.max_steps,
+        patience=args.patience,
+        backend=args.backend,
+        progress=not args.no_progress,
+        device=args.device,
+    )
+    print((args.out / "report.txt").read_text().rstrip())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grokinterp",
@@ -588,6 +634,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analyze(sub)
     _add_sweep(sub)
     _add_efficiency(sub)
+    _add_interventions(sub)
     return parser
 
 
@@ -598,6 +645,7 @@ COMMANDS = {
     "analyze": _cmd_analyze,
     "sweep": _cmd_sweep,
     "efficiency": _cmd_efficiency,
+    "interventions": _cmd_interventions,
 }
 
 

@@ -1,0 +1,179 @@
+"""Progress measures under each training intervention, side by side.
+
+Grokfast (Lee et al. 2024) and StableMax / ⊥Grad (Prieto et al. 2025) report when runs
+generalize, not what happens inside them. :func:`run_study` trains one task several ways
+(the *arms*), analyzes every checkpoint of each run with the progress measures of Nanda et
+al. 2023, and reports for each arm when train and test accuracy reach 99%, the phase
+boundaries, and when the key frequencies settle, the restricted loss falls and the
+generalizing share rises (:func:`grokinterp.analysis.milestones.milestones`). The runs are
+one resumable sweep; every arm keeps the base config's optimizer and schedule and changes
+only what its name says.
+
+Writes into ``out_dir``: ``sweep/`` (the runs), ``summary.csv`` (one row per arm),
+``metrics.csv`` and ``measures.csv`` (every arm's logged metrics and analysis table, with
+an ``arm`` column), ``report.txt`` and ``figures/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from grokinterp.analysis.milestones import key_frequencies_settle, milestones
+from grokinterp.analysis.table import measure_run
+from grokinterp.errors import ConfigError
+from grokinterp.experiments.sweep import expand, run_sweep
+from grokinterp.runs.io import atomic_write_text
+from grokinterp.runs.run import Run
+from grokinterp.viz.interventions import progress_measures, training_curves
+from grokinterp.viz.report import write_figure_set
+
+# arm -> the config fields it changes (everything else is the base config's)
+ARMS: dict[str, dict[str, Any]] = {
+    "baseline": {},
+    "grokfast_ema": {"grokfast": "ema", "grokfast_alpha": 0.98, "grokfast_lamb": 2.0},
+    "stablemax_wd0": {"loss": "stablemax", "weight_decay": 0.0},
+    "orthograd_wd0": {"orthogonal_grad": True, "weight_decay": 0.0},
+    "adamw_wd0": {"weight_decay": 0.0},
+}
+
+
+@dataclass(frozen=True)
+class InterventionStudy:
+    """What :func:`run_study` found: ``summary`` (one row per arm), and every arm's
+    ``metrics`` and ``measures`` tables (column ``arm``)."""
+
+    summary: pd.DataFrame
+    metrics: pd.DataFrame
+    measures: pd.DataFrame
+
+
+def study_spec(
+    base: dict[str, Any], arms: list[str], max_steps: int, patience: int, seed: int = 0
+) -> dict[str, Any]:
+    """The sweep spec of the study: one run per arm, stopping ``patience`` steps after test
+    accuracy reaches 99% (or at ``max_steps``)."""
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown or not arms:
+        raise ConfigError(f"arms: unknown {unknown}; choose from {list(ARMS)}")
+    stop = {"max_steps": max_steps, "stop_acc": 0.99, "stop_patience": patience}
+    return {
+        "base": {k: v for k, v in base.items() if k != "overrides"},
+        "overrides": {**base.get("overrides", {}), **stop},
+        "runs": [ARMS[a] for a in arms],
+        "seeds": [seed],
+    }
+
+
+def run_study(
+    base: dict[str, Any],
+    out_dir: str | Path,
+    *,
+    arms: list[str] | None = None,
+    max_steps: int = 10_000,
+    patience: int = 500,
+    backend: str = "local",
+    progress: bool = True,
+    device: str = "cpu",
+    static: bool | None = None,
+) -> InterventionStudy:
+    """Train, analyze and compare the arms (default: all of :data:`ARMS`) under ``out_dir``.
+
+    Args:
+        base: the sweep base, e.g. ``{"preset": "quick"}``.
+        arms: names from :data:`ARMS`.
+        max_steps: the step budget of every arm.
+        patience: steps trained on after test accuracy first reaches 99%.
+        backend: the sweep backend (arms differ in their interventions, so ``ensemble``
+            trains them one group each).
+        static: write PNGs too (default: when kaleido and a Chromium are installed).
+    """
+    arms = list(ARMS) if arms is None else arms
+    out = Path(out_dir)
+    spec = study_spec(base, arms, max_steps, patience)
+    runs = expand(spec)
+    run_sweep(spec, out / "sweep", backend=backend, progress=progress, device=device)
+    rows, metrics, measures = [], [], []
+    for arm, r in zip(arms, runs, strict=True):
+        run_dir = out / "sweep" / "runs" / r.name
+        analysis = measure_run(run_dir, progress=False, device=device)
+        run = Run(run_dir)
+        m = run.metrics.assign(arm=arm)
+        t = analysis.table.assign(arm=arm)
+        row: dict[str, Any] = {"arm": arm, "run": r.name, **milestones(m, t)}
+        row.update({k: analysis.summary.get(k) for k in ("grokking_step",)})
+        row.update(analysis.summary.get("phases", {}))
+        keys = analysis.key_freqs
+        row["key_freqs"] = " ".join(map(str, keys)) if keys else ""
+        row["key_freqs_settle_step"] = key_frequencies_settle(run, keys) if keys else None
+        last = m.iloc[-1]
+        row.update(
+            final_step=int(last["step"]),
+            final_test_acc=float(last["test_acc"]),
+            final_param_norm=float(last["param_norm"]),
+        )
+        rows.append(row)
+        metrics.append(m)
+        measures.append(t)
+    study = InterventionStudy(pd.DataFrame(rows), pd.concat(metrics), pd.concat(measures))
+    _write(study, out, spec, static)
+    return study
+
+
+def _write(study: InterventionStudy, out: Path, spec: dict[str, Any], static: bool | None) -> None:
+    atomic_write_text(out / "summary.csv", study.summary.to_csv(index=False))
+    cols = [
+        "arm",
+        "step",
+        "train_loss",
+        "train_acc",
+        "test_loss",
+        "test_acc",
+        "param_norm",
+        "softmax_collapse",
+        "train_loss32",
+    ]
+    atomic_write_text(out / "metrics.csv", study.metrics[cols].to_csv(index=False))
+    keep = [c for c in study.measures.columns if not c.startswith(("embed_norm_k", "sum_sq."))]
+    atomic_write_text(out / "measures.csv", study.measures[keep].to_csv(index=False))
+    figs = {
+        "training_curves": training_curves(study.metrics),
+        "progress_measures": progress_measures(study.measures),
+    }
+    write_figure_set(figs, out / "figures", title="Training interventions", static=static)
+    atomic_write_text(out / "report.txt", report(study.summary, spec))
+
+
+def report(summary: pd.DataFrame, spec: dict[str, Any]) -> str:
+    """The summary as text: one block per arm, steps where each measure moved."""
+    lines = [
+        "Training interventions, side by side (grokinterp.experiments.interventions)",
+        f"base {spec['base']}, overrides {spec['overrides']}",
+        "steps: first logged step (accuracies, collapse) or checkpoint (measures) where the",
+        "measure crossed its threshold; '-' never within the budget.",
+        "",
+    ]
+    fields = [
+        ("train acc >= 99%", "train_99_step"), ("test acc >= 99%", "test_99_step"),
+        ("memorization ends", "memorization_end"),
+        ("circuit formation ends", "circuit_formation_end"), ("cleanup ends", "cleanup_end"),
+        ("key frequencies settle", "key_freqs_settle_step"),
+        ("restricted loss < 1", "restricted_below_1_step"),
+        ("gen share >= 50%", "gen_share_50_step"), ("gen share >= 95%", "gen_share_95_step"),
+        ("softmax collapse >= 50%", "collapse_50_step"),
+    ]  # fmt: skip
+    for row in summary.to_dict("records"):
+        lines.append(
+            f"{row['arm']} ({row['run']}): final test acc {row['final_test_acc']:.3f} "
+            f"at step {row['final_step']}, parameter norm {row['final_param_norm']:.1f}, "
+            f"key frequencies [{row['key_freqs']}], max softmax collapse "
+            f"{row['max_softmax_collapse']:.2f}"
+        )
+        for label, key in fields:
+            v = row.get(key)
+            shown = "-" if v is None or (isinstance(v, float) and v != v) else f"{int(v)}"
+            lines.append(f"  {label:<24} {shown}")
+    return "\n".join(lines) + "\n"
