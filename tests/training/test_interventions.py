@@ -157,10 +157,14 @@ def test_ensemble_with_each_intervention_equals_single_runs(tmp_path, name):
     train_ensemble(cfgs, dirs, progress=False)
     for i, cfg in enumerate(cfgs):
         assert_runs_close(dirs[i], train(cfg, tmp_path / f"s{i}", progress=False), rtol=1e-4)
-    # a member with a filter continues alone from the ensemble's state file
-    longer = replace(base, {"optim": {"max_steps": 30}})
-    train(longer, dirs[0], resume=True, progress=False)
-    assert_runs_close(dirs[0], train(longer, tmp_path / "straight", progress=False), rtol=1e-4)
+    # a member with a filter continues alone from the ensemble's state file, and the
+    # ensemble continues one from its own
+    longer = [replace(c, {"optim": {"max_steps": 30}}) for c in cfgs]
+    train(longer[0], dirs[0], resume=True, progress=False)
+    train_ensemble([longer[1]], [dirs[1]], progress=False)
+    for i in range(2):
+        straight = train(longer[i], tmp_path / f"straight{i}", progress=False)
+        assert_runs_close(dirs[i], straight, rtol=1e-4)
 
 
 def test_intervention_fields_are_validated():
