@@ -298,14 +298,16 @@ class _Ensemble:
             logits = torch.func.vmap(one)(params, x)
         ce = self.loss_fn(logits, y, reduction="none")
         loss = (ce * w).sum(1)
-        acc = ((logits.argmax(-1) == y).double() * w).sum(1)
+        rows = w > 0  # counts over each member's rows, exact, as the single-run loop's
+        acc = ((logits.argmax(-1) == y) & rows).sum(1).double() / rows.sum(1)
         return loss, acc, logits
 
     @torch.no_grad()
     def _numerics(self, logits: Tensor) -> tuple[Tensor, Tensor]:
         """Per member: the training set's softmax collapse and float32 cross-entropy."""
         w = self.train_w
-        collapse = (softmax_collapse(logits).double() * w).sum(1)
+        rows = w > 0
+        collapse = (softmax_collapse(logits) & rows).sum(1).double() / rows.sum(1)
         loss32 = (cross_entropy32(logits, self.y_train, reduction="none").double() * w).sum(1)
         return collapse, loss32
 

@@ -163,8 +163,9 @@ class _SingleRun:
         if self._full is not None:
             loss, logits = self._full
             with torch.no_grad():
-                acc = float((logits.argmax(-1) == self.y_train).float().mean())
-                collapse = float(softmax_collapse(logits).float().mean())
+                n = len(self.y_train)  # counts over n, exact (a float32 mean can read 0.99999994)
+                acc = int((logits.argmax(-1) == self.y_train).sum()) / n
+                collapse = int(softmax_collapse(logits).sum()) / n
                 loss32 = float(cross_entropy32(logits, self.y_train))
             train_m, numerics = (float(loss.detach()), acc), (collapse, loss32)
         else:

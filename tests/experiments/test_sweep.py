@@ -15,10 +15,11 @@ import pytest
 from helpers import assert_runs_close, tiny_config
 
 from grokinterp.cli import main
-from grokinterp.config import replace
+from grokinterp.config import TrainConfig, replace
 from grokinterp.errors import ConfigError
 from grokinterp.experiments.sweep import expand, run_sweep
 from grokinterp.runs import layout
+from grokinterp.tasks import make_dataset
 from grokinterp.training import train, train_ensemble
 
 TINY = {
@@ -149,6 +150,11 @@ def test_ensemble_equals_separate_runs(tmp_path):
     ]
     dirs = [tmp_path / f"e{i}" for i in range(len(cfgs))]
     train_ensemble(cfgs, dirs, progress=False)
+    for d in dirs:  # accuracies are counts over the member's own rows: k / n, never above 1
+        n_train = len(make_dataset(TrainConfig.load(d / "config.json").task).train_labels)
+        for row in layout.read_metrics(d):
+            k = round(row["train_acc"] * n_train)
+            assert row["train_acc"] == k / n_train  # exactly; a sum of 1/n weights is not
     for i, cfg in enumerate(cfgs):
         alone = train(cfg, tmp_path / f"s{i}", progress=False)
         assert_runs_close(dirs[i], alone, rtol=1e-4)
