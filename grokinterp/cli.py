@@ -621,6 +621,42 @@ def _cmd_interventions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_compare(sub: Any) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="overlay the progress measures of several runs",
+        description="Analyze the given runs (run directories, or sweep directories standing "
+        "for all their runs; only those matching every --where) and write OUT/runs.csv, "
+        "measures.csv, metrics.csv and figures/index.html, one line per run, each labelled by "
+        "the config fields in which the runs differ.",
+    )
+    p.add_argument("sources", type=Path, nargs="+", help="run or sweep directories")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="keep runs whose config field equals VALUE (repeatable)",
+    )
+    p.add_argument("--device", type=_device, default="cpu", help="torch device (default: cpu)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    result = _load("grokinterp.experiments.compare").compare(
+        args.sources,
+        args.out,
+        where=args.where,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    print(f"{len(result.runs)} runs compared -> {args.out / 'figures' / 'index.html'}")
+    for label in result.runs["run"]:
+        print(f"  {label}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grokinterp",
@@ -635,6 +671,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep(sub)
     _add_efficiency(sub)
     _add_interventions(sub)
+    _add_compare(sub)
     return parser
 
 
@@ -646,6 +683,7 @@ COMMANDS = {
     "sweep": _cmd_sweep,
     "efficiency": _cmd_efficiency,
     "interventions": _cmd_interventions,
+    "compare": _cmd_compare,
 }
 
 

@@ -28,7 +28,7 @@ from grokinterp.errors import ConfigError
 from grokinterp.experiments.sweep import expand, run_sweep
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.runs.run import Run
-from grokinterp.viz.interventions import progress_measures, training_curves
+from grokinterp.viz.overlay import progress_measures, training_curves
 from grokinterp.viz.report import write_figure_set
 
 # arm -> the config fields it changes (everything else is the base config's)
