@@ -8,9 +8,11 @@ neuron_freq_fractions`), and the 2D Fourier power spectrum of the most active ne
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 import torch
 from jaxtyping import Float
 from torch import Tensor
@@ -74,3 +76,32 @@ def snapshot(
     return Snapshot(
         step, attention, fractions, fourier.neuron_clusters(fractions), neuron, spectrum
     )
+
+
+def cluster_sizes(run: Run, steps: Sequence[int], device: str = "cpu") -> pd.DataFrame:
+    """Neurons per frequency cluster (:func:`grokinterp.analysis.fourier.neuron_clusters`,
+    more than 85% of the variance in one frequency; -1: none) at each of ``steps``: one row
+    per (step, cluster) with ``neurons`` and ``n_freqs``."""
+    ds = run.dataset
+    p = ds.size
+    rows = []
+    for step in steps:
+        params = {k: v.to(device) for k, v in run.params(step).items()}
+        _, hidden = answer_forward_chunked(params, ds.inputs, run.config.model)
+        fractions = fourier.neuron_freq_fractions(hidden.reshape(p, p, -1).cpu())
+        clusters = fourier.neuron_clusters(fractions).cluster
+        ks, counts = torch.unique(clusters, return_counts=True)
+        rows += [
+            {"step": step, "cluster": int(k), "neurons": int(c), "n_freqs": fractions.shape[1]}
+            for k, c in zip(ks, counts, strict=True)
+        ]
+    return pd.DataFrame(rows)
+
+
+def spread(steps: Sequence[int], most: int) -> list[int]:
+    """At most ``most`` of ``steps`` (sorted), evenly spread, the first and last included."""
+    steps = sorted(steps)
+    if len(steps) <= most:
+        return steps
+    idx = {round(i * (len(steps) - 1) / (most - 1)) for i in range(most)}
+    return [steps[i] for i in sorted(idx)]

@@ -582,3 +582,91 @@ def neuron_spectrum(spectrum2d: Any, basis_names: Sequence[str], neuron: int) ->
     fig = _finish(fig, f"Neuron {neuron}: 2D Fourier power of its activation over (a, b)", size)
     fig.update_layout(width=size + 80)
     return fig
+
+
+def scrub(
+    x: Sequence[Any],
+    frames: Mapping[int, Sequence[float]],
+    key: Sequence[bool],
+    title: str,
+    axis_titles: tuple[str, str],
+) -> go.Figure:
+    """Bars over ``x`` at one checkpoint, and a step slider underneath that switches to the
+    bars of any other checkpoint (``frames``: step -> one value per bar). The slider
+    restyles the two bar traces (highlighted and other bars) in place: it works offline,
+    in the report and in Jupyter, with no animation frames."""
+    if not frames:
+        raise ValueError(f"{title}: no checkpoint to show")
+    xs = np.asarray(list(x), dtype=object)
+    mask = np.asarray(list(key), dtype=bool)
+    steps = sorted(frames)
+
+    def split(values: Sequence[float]) -> tuple[list[float], list[float]]:
+        v = np.asarray(values, dtype=float)
+        return v[mask].tolist(), v[~mask].tolist()
+
+    first_key, first_other = split(frames[steps[-1]])
+    fig = go.Figure([
+        go.Bar(x=[str(v) for v in xs[mask]], y=first_key, name="key frequencies",
+               marker_color=KEY_COLOR),
+        go.Bar(x=[str(v) for v in xs[~mask]], y=first_other, name="other",
+               marker_color=OTHER_COLOR),
+    ])  # fmt: skip
+    top = max(float(np.max(v)) for v in frames.values() if len(v)) * 1.05 or 1.0
+    slider_steps = [
+        dict(method="restyle", label=str(s), args=[{"y": list(split(frames[s]))}, [0, 1]])
+        for s in steps
+    ]
+    fig.update_layout(
+        sliders=[dict(active=len(steps) - 1, steps=slider_steps, pad=dict(t=50),
+                      currentvalue=dict(prefix="step "))],
+        barmode="overlay",
+    )  # fmt: skip
+    order = [str(v) for v in xs]  # the bars in their own order, whichever trace holds them
+    fig.update_xaxes(
+        title_text=axis_titles[0], type="category", categoryorder="array", categoryarray=order
+    )
+    fig.update_yaxes(title_text=axis_titles[1], range=[0, top])
+    return _finish(fig, title, 480)
+
+
+def embed_freq_scrub(table: pd.DataFrame, summary: Mapping[str, Any]) -> go.Figure:
+    """The embedding's norm per frequency (``embed_norm_k<k>`` of the measures table) at
+    every checkpoint, with a step slider; key frequencies in red."""
+    cols = sorted(
+        (c for c in table.columns if c.startswith("embed_norm_k")),
+        key=lambda c: int(c[len("embed_norm_k") :]),
+    )
+    if not cols:
+        raise ValueError("the table has no embed_norm_k columns (no Fourier measures)")
+    keys = set(summary.get("key_freqs") or [])
+    freqs = [int(c[len("embed_norm_k") :]) for c in cols]
+    frames = {int(r["step"]): [float(r[c]) for c in cols] for _, r in table.iterrows()}
+    return scrub(
+        freqs,
+        frames,
+        [k in keys for k in freqs],
+        "Embedding norm per Fourier frequency, checkpoint by checkpoint",
+        ("frequency k", "embedding norm"),
+    )
+
+
+def neuron_cluster_scrub(sizes: pd.DataFrame, key_freqs: Sequence[int]) -> go.Figure:
+    """Neurons per frequency cluster at each checkpoint (``sizes``: columns ``step``,
+    ``cluster`` (frequency, or -1 for none), ``neurons`` and ``n_freqs``; from
+    :func:`grokinterp.analysis.snapshot.cluster_sizes`), with a step slider."""
+    n_freqs = int(sizes["n_freqs"].max())
+    labels = [str(k) for k in range(1, n_freqs + 1)] + ["none"]
+    frames: dict[int, list[float]] = {}
+    for step in sorted(set(sizes["step"].astype(int))):
+        t = sizes[sizes["step"] == step]
+        counts = dict(zip(t["cluster"].astype(int), t["neurons"].astype(int), strict=True))
+        frames[step] = [float(counts.get(k, 0)) for k in [*range(1, n_freqs + 1), -1]]
+    keys = set(int(k) for k in key_freqs)
+    return scrub(
+        labels,
+        frames,
+        [lab in {str(k) for k in keys} for lab in labels],
+        "MLP neurons per frequency cluster, checkpoint by checkpoint",
+        ("cluster frequency", "neurons"),
+    )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from grokinterp.analysis import fourier
-from grokinterp.analysis.snapshot import snapshot
+from grokinterp.analysis.snapshot import cluster_sizes, snapshot, spread
 from grokinterp.analysis.table import Analysis, measure_run
 from grokinterp.runs.run import Run
 from grokinterp.viz import figures as figs
@@ -71,7 +71,26 @@ def build_figures(run: Run, result: Analysis, device: str = "cpu") -> dict[str, 
         )
     else:
         out["neuron_clusters"] = out["neuron_spectrum"] = NOT_FOURIER
+    out.update(_scrubbed(run, result, device))
     return out
+
+
+SCRUB_CHECKPOINTS = 12  # checkpoints whose neurons are clustered for the slider
+
+
+def _scrubbed(run: Run, result: Analysis, device: str) -> dict[str, Any]:
+    """The figures with a step slider: the embedding spectrum at every checkpoint, the
+    neuron clusters at up to :data:`SCRUB_CHECKPOINTS` of them."""
+    key_freqs = result.key_freqs
+    if key_freqs is None:
+        return {"embed_freq_scrub": NOT_FOURIER, "neuron_cluster_scrub": NOT_FOURIER}
+    steps = spread([int(s) for s in result.table["step"]], SCRUB_CHECKPOINTS)
+    return {
+        "embed_freq_scrub": _attempt(lambda: figs.embed_freq_scrub(result.table, result.summary)),
+        "neuron_cluster_scrub": figs.neuron_cluster_scrub(
+            cluster_sizes(run, steps, device), key_freqs
+        ),
+    }
 
 
 def write_run_figures(

@@ -138,7 +138,10 @@ def test_figures_render_without_script_errors(grokked, tmp_path):
     assert _js_errors(dom) == ""
     rendered = dom.count('class="main-svg"')
     names = [p.stem for p in index.parent.glob("*.html") if p.name != "index.html"]
-    assert len(names) == 10 and rendered >= len(names)
+    assert len(names) == 12 and rendered >= len(names)
+    # the two checkpoint-by-checkpoint figures draw their step sliders
+    assert {"embed_freq_scrub", "neuron_cluster_scrub"} <= set(names)
+    assert dom.count('class="slider-container"') >= 2
 
 
 @pytest.mark.slow

@@ -267,3 +267,42 @@ def test_norm_vs_logit_strength(table):
     assert np.allclose(fig.data[0].x, t.sort_values("step")["mem_logit_norm"])
     with pytest.raises(ValueError, match="gen_logit_norm"):
         F.norm_vs_logit_strength(table, {})
+
+
+def test_embed_freq_scrub_has_one_slider_step_per_checkpoint():
+    table = pd.DataFrame(
+        {
+            "step": [0, 10, 20],
+            "embed_norm_k1": [1.0, 2.0, 3.0],
+            "embed_norm_k2": [0.5, 0.4, 0.1],
+            "embed_norm_k3": [1.0, 1.0, 5.0],
+        }
+    )
+    fig = F.embed_freq_scrub(table, {"key_freqs": [3]})
+    (slider,) = fig.layout.sliders
+    assert [s.label for s in slider.steps] == ["0", "10", "20"]
+    assert slider.active == 2  # opens at the last checkpoint
+    key, other = fig.data
+    assert list(key.x) == ["3"] and list(key.y) == [5.0] and list(other.y) == [3.0, 0.1]
+    assert list(fig.layout.xaxis.categoryarray) == ["1", "2", "3"]  # frequencies in order
+    # the step at 10 restyles both traces to that checkpoint's norms
+    ys = slider.steps[1].args[0]["y"]
+    assert ys == [[1.0], [2.0, 0.4]]
+    with pytest.raises(ValueError, match="embed_norm_k"):
+        F.embed_freq_scrub(table[["step"]], {"key_freqs": [3]})
+
+
+def test_neuron_cluster_scrub_counts_per_checkpoint():
+    sizes = pd.DataFrame(
+        {
+            "step": [0, 0, 5, 5],
+            "cluster": [-1, 2, 2, 3],
+            "neurons": [10, 2, 7, 5],
+            "n_freqs": [3, 3, 3, 3],
+        }
+    )
+    fig = F.neuron_cluster_scrub(sizes, key_freqs=[2])
+    key, other = fig.data
+    assert list(key.x) == ["2"] and list(other.x) == ["1", "3", "none"]
+    assert list(key.y) == [7.0] and list(other.y) == [0.0, 5.0, 0.0]  # step 5
+    assert fig.layout.sliders[0].steps[0].args[0]["y"] == [[2.0], [0.0, 0.0, 10.0]]
