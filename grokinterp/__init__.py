@@ -6,6 +6,7 @@ The curated API::
     grokinterp.train(grokinterp.TrainConfig(...), "runs/x")   # a run directory
     run = grokinterp.Run("runs/x")                             # open it
     grokinterp.analyze("runs/x")                               # measures + figures
+    grokinterp.reference_run("nanda")                          # the shipped reference run
     grokinterp.run_sweep(spec, "sweeps/wd")                    # many runs
 
 Subpackages, in the order data flows through them: ``tasks`` -> ``models`` -> ``training``
@@ -24,17 +25,19 @@ from grokinterp._version import __version__
 if TYPE_CHECKING:
     from grokinterp.config import TrainConfig
     from grokinterp.experiments.sweep import run_sweep
+    from grokinterp.runs.reference import reference_run
     from grokinterp.runs.run import Run
     from grokinterp.training.loop import train
     from grokinterp.viz.run_report import analyze
 
-__all__ = ["Run", "TrainConfig", "__version__", "analyze", "run_sweep", "train"]
+__all__ = ["Run", "TrainConfig", "__version__", "analyze", "reference_run", "run_sweep", "train"]
 
 __getattr__ = lazy_attributes(
     __name__,
     {
         "TrainConfig": "grokinterp.config",
         "Run": "grokinterp.runs.run",
+        "reference_run": "grokinterp.runs.reference",
         "train": "grokinterp.training.loop",
         "analyze": "grokinterp.viz.run_report",
         "run_sweep": "grokinterp.experiments.sweep",
