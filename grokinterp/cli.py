@@ -25,6 +25,12 @@ from grokinterp.errors import ConfigError, UserError
 from grokinterp.presets import PRESETS, get_preset
 
 
+def _progress(args: argparse.Namespace) -> bool:
+    """Progress bars (with the time left) on a terminal, unless ``--no-progress``; a
+    redirected stderr (a log file, a pipe) stays free of them."""
+    return not args.no_progress and sys.stderr.isatty()
+
+
 def _load(module: str) -> ModuleType:
     """A module the running command needs, imported now (see the module docstring)."""
     return importlib.import_module(module)
@@ -145,7 +151,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         force=args.force,
         device=args.device,
-        progress=not args.no_progress,
+        progress=_progress(args),
     )
     lm = runs.Run(run_dir).landmarks()
     print(
@@ -335,7 +341,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         steps=args.steps,
         key_freqs=args.key_freqs,
         device=args.device,
-        progress=not args.no_progress,
+        progress=_progress(args),
         figures=not args.no_figures,
     )
     s = result.summary
@@ -407,7 +413,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         backend=args.backend,
         workers=args.workers,
         force=args.force,
-        progress=not args.no_progress,
+        progress=_progress(args),
         ray_address=args.ray_address,
         device=args.device,
     )
@@ -528,7 +534,7 @@ def _add_efficiency(sub: Any) -> None:
 
 def _cmd_efficiency(args: argparse.Namespace) -> int:
     efficiency = _load("grokinterp.experiments.efficiency")
-    progress = not args.no_progress
+    progress = _progress(args)
     if args.experiment == "curves":
         efficiency.norm_curves(
             _curve_base(args),
@@ -614,7 +620,7 @@ def _cmd_interventions(args: argparse.Namespace) -> int:
         max_steps=args.max_steps,
         patience=args.patience,
         backend=args.backend,
-        progress=not args.no_progress,
+        progress=_progress(args),
         device=args.device,
     )
     print((args.out / "report.txt").read_text().rstrip())
@@ -649,7 +655,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         args.out,
         where=args.where,
         device=args.device,
-        progress=not args.no_progress,
+        progress=_progress(args),
     )
     print(f"{len(result.runs)} runs compared -> {args.out / 'figures' / 'index.html'}")
     for label in result.runs["run"]:

@@ -1,6 +1,12 @@
+import fcntl
 import json
+import os
+import pty
+import re
+import struct
 import subprocess
 import sys
+import termios
 
 import pytest
 from helpers import tiny_config
@@ -149,3 +155,58 @@ def test_a_device_this_machine_lacks_exits_2_before_writing(tmp_path, capsys, cm
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "--device" in err and ("no CUDA GPU" in err or "unknown torch device" in err)
     assert not out.exists()
+
+
+def _through_a_terminal(cmd: list[str]) -> tuple[int, str]:
+    """Run ``cmd`` with its stderr on a pseudo-terminal; return its status and what it drew."""
+    master, slave = pty.openpty()
+    # a terminal of 24 rows and 120 columns, as a user's (a fresh pty has size 0 x 0)
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return proc.wait(), b"".join(chunks).decode(errors="replace")
+
+
+ETA = re.compile(r"\d+/\d+ \[\d\d:\d\d<\d\d:\d\d")  # tqdm: done/total [elapsed<left
+
+
+@pytest.mark.slow
+def test_progress_with_time_left_on_a_terminal_and_none_when_redirected(tmp_path):
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(tiny_config(max_steps=40).to_json())
+    train = [sys.executable, "-m", "grokinterp", "train", "--config", str(cfg)]
+    status, drawn = _through_a_terminal([*train, "--out", str(tmp_path / "tty")])
+    assert status == 0 and ETA.search(drawn), drawn[-500:]
+    status, drawn = _through_a_terminal([*train, "--out", str(tmp_path / "q"), "--no-progress"])
+    assert status == 0 and not ETA.search(drawn)
+    piped = subprocess.run(
+        [*train, "--out", str(tmp_path / "piped")], capture_output=True, text=True
+    )
+    assert piped.returncode == 0 and not ETA.search(piped.stderr) and "\r" not in piped.stderr
+    # a sweep counts its runs: done, failed, left
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"base: {{config: {cfg}}}\nseeds: [0, 1]\n")
+    status, drawn = _through_a_terminal(
+        [
+            sys.executable,
+            "-m",
+            "grokinterp",
+            "sweep",
+            str(spec),
+            "--out",
+            str(tmp_path / "sweep"),
+            "--workers",
+            "1",
+        ]
+    )
+    assert status == 0 and ETA.search(drawn) and "done=2" in drawn and "failed=0" in drawn
