@@ -25,6 +25,21 @@ from grokinterp.errors import ConfigError, UserError
 from grokinterp.presets import PRESETS, get_preset
 
 
+def _add_log_to(p: argparse.ArgumentParser) -> None:
+    """``--log-to`` and ``--wandb-project``: where else the metrics go."""
+    p.add_argument(
+        "--log-to",
+        type=_list_of(str),
+        default=[],
+        metavar="tensorboard,wandb",
+        help="also log the metrics to TensorBoard (RUN_DIR/tensorboard) and/or "
+        "Weights & Biases (WANDB_MODE=offline keeps it local); the logging extra",
+    )
+    p.add_argument(
+        "--wandb-project", default="grokinterp", help="W&B project (default: grokinterp)"
+    )
+
+
 def _progress(args: argparse.Namespace) -> bool:
     """Progress bars (with the time left) on a terminal, unless ``--no-progress``; a
     redirected stderr (a log file, a pipe) stays free of them."""
@@ -117,6 +132,7 @@ def _add_train(sub: Any) -> None:
     )
     p.add_argument("--device", type=_device, default="cpu", help="torch device (default: cpu)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_log_to(p)
     for section in [*SECTIONS, ""]:
         title = f"{section} config" if section else "run config"
         group = p.add_argument_group(title)
@@ -152,6 +168,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         force=args.force,
         device=args.device,
         progress=_progress(args),
+        log_to=args.log_to,
+        wandb_project=args.wandb_project,
     )
     lm = runs.Run(run_dir).landmarks()
     print(
@@ -401,6 +419,7 @@ def _add_sweep(sub: Any) -> None:
         help="torch device of the local and ensemble backends (default: cpu)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress display")
+    _add_log_to(p)
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
@@ -416,6 +435,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         progress=_progress(args),
         ray_address=args.ray_address,
         device=args.device,
+        log_to=args.log_to,
+        wandb_project=args.wandb_project,
     )
     counts = table["status"].value_counts().to_dict()
     print(
@@ -663,6 +684,24 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_export(sub: Any) -> None:
+    p = sub.add_parser(
+        "export", help="write a run's metrics and measures to TensorBoard or W&B",
+        description="Log every metrics line of RUN_DIR, and every row of its analysis table "
+        "(measures/<column>), to TensorBoard (RUN_DIR/tensorboard) and/or Weights & Biases "
+        "(WANDB_MODE=offline keeps it local). Needs the logging extra.",
+    )  # fmt: skip
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--to", type=_list_of(str), required=True, metavar="tensorboard,wandb")
+    p.add_argument("--wandb-project", default="grokinterp", help="W&B project")
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    n = _load("grokinterp.runs.export").export_run(args.run_dir, args.to, args.wandb_project)
+    print(f"exported {n} rows of {args.run_dir} to {', '.join(args.to)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grokinterp",
@@ -678,6 +717,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_efficiency(sub)
     _add_interventions(sub)
     _add_compare(sub)
+    _add_export(sub)
     return parser
 
 
@@ -690,6 +730,7 @@ COMMANDS = {
     "efficiency": _cmd_efficiency,
     "interventions": _cmd_interventions,
     "compare": _cmd_compare,
+    "export": _cmd_export,
 }
 
 

@@ -53,6 +53,7 @@ from grokinterp.presets import get_preset
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.runs.metrics import landmarks
+from grokinterp.runs.sinks import check_kinds
 from grokinterp.training import train, train_groups
 
 SPEC = "spec.json"
@@ -179,18 +180,27 @@ def is_finished(run_dir: Path) -> bool:
     return read_status(run_dir).get("status") == "done"
 
 
-Job = tuple[str, str, str, int, str]  # name, run directory, config JSON, threads, device
+# name, run directory, config JSON, threads, device, log_to (comma-separated), W&B project
+Job = tuple[str, str, str, int, str, str, str]
 
 
 def run_one(job: Job) -> tuple[str, str, str | None]:
     """Train one run (in a worker process); never raises: failures are recorded."""
-    name, run_dir_s, config_json, threads, device = job
+    name, run_dir_s, config_json, threads, device, log_to, project = job
     torch.set_num_threads(threads)
     run_dir = Path(run_dir_s)
     try:
         cfg = TrainConfig.from_dict(json.loads(config_json))
         write_status(run_dir, "running")
-        train(cfg, run_dir, resume=True, progress=False, device=device)
+        train(
+            cfg,
+            run_dir,
+            resume=True,
+            progress=False,
+            device=device,
+            log_to=[k for k in log_to.split(",") if k],
+            wandb_project=project,
+        )
         write_status(run_dir, "done")
         return name, "done", None
     except BaseException as e:  # a failing run must not sink the sweep
@@ -244,6 +254,8 @@ def run_sweep(
     progress: bool = True,
     ray_address: str | None = None,
     device: str = "cpu",
+    log_to: Sequence[str] = (),
+    wandb_project: str = "grokinterp",
 ) -> pd.DataFrame:
     """Run (or resume) every run of ``spec`` under ``sweep_dir``; return the results table.
 
@@ -257,8 +269,12 @@ def run_sweep(
         ray_address: the Ray cluster to use (``ray`` backend; default: start a local one).
         device: torch device of the ``local`` and ``ensemble`` backends (Ray tasks train on
             their node's CPU).
+        log_to: also log every run's metrics to ``tensorboard`` and / or ``wandb``, a run
+            each (:mod:`grokinterp.runs.sinks`).
+        wandb_project: the W&B project of ``log_to=["wandb"]``.
     """
     sweep_dir = Path(sweep_dir)
+    log = (",".join(check_kinds(log_to)), wandb_project)
     runs = expand(spec)
     backend = backend or spec.get("backend", "local")
     if backend not in BACKENDS:
@@ -267,11 +283,18 @@ def run_sweep(
     todo = [r for r in runs if not is_finished(sweep_dir / "runs" / r.name)]
     if backend == "ensemble":
         jobs = [(r.config, sweep_dir / "runs" / r.name) for r in todo]
-        train_groups(jobs, progress=progress, status=write_status, device=device)
+        train_groups(
+            jobs,
+            progress=progress,
+            status=write_status,
+            device=device,
+            log_to=log_to,
+            wandb_project=wandb_project,
+        )
     elif backend == "ray":
         # Ray tasks train on their node's CPU, one thread each
         _track(
-            _run_ray([_job(r, sweep_dir, 1, "cpu") for r in todo], ray_address),
+            _run_ray([_job(r, sweep_dir, 1, "cpu", log) for r in todo], ray_address),
             len(runs),
             len(todo),
             progress,
@@ -282,16 +305,23 @@ def run_sweep(
             1, min(workers or spec.get("workers") or os.cpu_count() or 1, len(todo) or 1)
         )
         threads = max(1, (os.cpu_count() or 1) // n_workers)
-        local = [_job(r, sweep_dir, threads, device) for r in todo]
+        local = [_job(r, sweep_dir, threads, device, log) for r in todo]
         _track(_run_local(local, n_workers), len(runs), len(todo), progress, "sweep")
     table = results(sweep_dir, runs)
     atomic_write_text(sweep_dir / RESULTS, table.to_csv(index=False))
     return table
 
 
-def _job(r: SweepRun, sweep_dir: Path, threads: int, device: str) -> Job:
+def _job(
+    r: SweepRun,
+    sweep_dir: Path,
+    threads: int,
+    device: str,
+    log: tuple[str, str] = ("", "grokinterp"),
+) -> Job:
     """What :func:`run_one` needs to train ``r`` (plain strings: it crosses processes)."""
-    return r.name, str(sweep_dir / "runs" / r.name), json.dumps(r.config.to_dict()), threads, device
+    config = json.dumps(r.config.to_dict())
+    return r.name, str(sweep_dir / "runs" / r.name), config, threads, device, *log
 
 
 def _run_local(jobs: list[Job], n_workers: int) -> Iterator[str]:

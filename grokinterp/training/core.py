@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,6 +26,7 @@ from grokinterp.errors import RunDirError
 from grokinterp.models import Params, init_params, param_shapes
 from grokinterp.runs import layout
 from grokinterp.runs.io import load_tensors, save_tensors
+from grokinterp.runs.sinks import Sink
 from grokinterp.tasks import Dataset
 from grokinterp.training.state import (
     FilterState,
@@ -115,12 +117,14 @@ def metrics_row(
 
 
 class RunWriter:
-    """Writes one run's metrics lines, checkpoints and state file while it trains."""
+    """Writes one run's metrics lines, checkpoints and state file while it trains, and
+    passes each metrics line on to the run's ``sinks`` (TensorBoard, W&B), if any."""
 
-    def __init__(self, run_dir: Path, loop: LoopState):
+    def __init__(self, run_dir: Path, loop: LoopState, sinks: Sequence[Sink] = ()):
         self.run_dir = run_dir
         self._t_start = time.perf_counter() - loop.wall_time
         self._metrics = (run_dir / layout.METRICS).open("a")
+        self._sinks = list(sinks)
 
     def elapsed(self) -> float:
         """Seconds of training, summed over resumed sessions."""
@@ -129,6 +133,8 @@ class RunWriter:
     def log(self, row: dict[str, Any]) -> None:
         self._metrics.write(json.dumps(row) + "\n")
         self._metrics.flush()
+        for sink in self._sinks:
+            sink.log(row)
 
     def checkpoint(
         self,
@@ -151,6 +157,9 @@ class RunWriter:
 
     def close(self) -> None:
         self._metrics.close()
+        for sink in self._sinks:
+            sink.close()
+        self._sinks = []
 
     @property
     def closed(self) -> bool:

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from grokinterp.config import TrainConfig
 from grokinterp.errors import ConfigError
 from grokinterp.models import answer_logits, cross_entropy32, loss_function, softmax_collapse
+from grokinterp.runs.sinks import Sink, open_sinks
 from grokinterp.tasks import make_dataset, train_size
 from grokinterp.training.core import (
     RunWriter,
@@ -105,9 +106,12 @@ def train_groups(
     progress: bool = True,
     status: StatusFn | None = None,
     device: str = "cpu",
+    log_to: Sequence[str] = (),
+    wandb_project: str = "grokinterp",
 ) -> None:
     """Train ``(config, run_dir)`` jobs, batching those of the same shape together (and,
-    within a shape, members of similar training-set size: :func:`split_by_size`)."""
+    within a shape, members of similar training-set size: :func:`split_by_size`); ``log_to``
+    and ``wandb_project`` as in :func:`grokinterp.training.loop.train`, per member."""
     groups: dict[str, list[tuple[TrainConfig, Path]]] = {}
     for cfg, d in jobs:
         groups.setdefault(shape_key(cfg), []).append((cfg, d))
@@ -119,6 +123,8 @@ def train_groups(
                 progress=progress,
                 status=status,
                 device=device,
+                log_to=log_to,
+                wandb_project=wandb_project,
             )
 
 
@@ -133,9 +139,12 @@ def train_ensemble(
     progress: bool = True,
     status: StatusFn | None = None,
     device: str = "cpu",
+    log_to: Sequence[str] = (),
+    wandb_project: str = "grokinterp",
 ) -> list[Path]:
     """Train (or resume) every member; members resuming from different steps are trained
-    in separate batches, one per starting step."""
+    in separate batches, one per starting step. Each member logs to ``log_to`` as a run
+    of its own."""
     if len(cfgs) != len(run_dirs) or not cfgs:
         raise ValueError("give one run directory per config, and at least one")
     keys = {shape_key(c) for c in cfgs}
@@ -155,7 +164,8 @@ def train_ensemble(
         member = _Member(cfg, d, begin(cfg, d, resume=True, force=False))
         by_start.setdefault(member.loop.step, []).append(member)
     for _step, members in sorted(by_start.items()):
-        _Ensemble(members, device).run(progress, status)
+        sinks = [open_sinks(log_to, m.dir, m.cfg.to_dict(), wandb_project) for m in members]
+        _Ensemble(members, device).run(progress, status, sinks)
     return dirs
 
 
@@ -411,11 +421,16 @@ class _Ensemble:
                 if status is not None:
                     status(mb.dir, "done")
 
-    def run(self, progress: bool, status: StatusFn | None) -> None:
+    def run(
+        self, progress: bool, status: StatusFn | None, sinks: Sequence[Sequence[Sink]] = ()
+    ) -> None:
         cfg0 = self.members[0].cfg
         self.schedule = Schedule.of(cfg0)
         step = self.members[0].loop.step
-        writers = [RunWriter(mb.dir, mb.loop) for mb in self.members]
+        member_sinks = list(sinks) or [[] for _ in self.members]
+        writers = [
+            RunWriter(mb.dir, mb.loop, s) for mb, s in zip(self.members, member_sinks, strict=True)
+        ]
         if status is not None:
             for mb in self.members:
                 status(mb.dir, "running")

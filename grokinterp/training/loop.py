@@ -13,6 +13,7 @@ uninterrupted run (tests/training/test_loop.py kills a run and checks this).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -27,6 +28,7 @@ from grokinterp.models import (
     loss_function,
     softmax_collapse,
 )
+from grokinterp.runs.sinks import open_sinks
 from grokinterp.tasks import make_dataset
 from grokinterp.training.core import (
     RunWriter,
@@ -226,6 +228,8 @@ def train(
     force: bool = False,
     device: str = "cpu",
     progress: bool = True,
+    log_to: Sequence[str] = (),
+    wandb_project: str = "grokinterp",
 ) -> Path:
     """Train ``cfg`` into ``run_dir`` and return the run directory.
 
@@ -237,6 +241,9 @@ def train(
         force: delete whatever is in ``run_dir`` first.
         device: torch device to train on.
         progress: show a progress bar on stderr.
+        log_to: also log every metrics line to ``tensorboard`` and / or ``wandb``
+            (:mod:`grokinterp.runs.sinks`; the ``logging`` extra).
+        wandb_project: the W&B project of ``log_to=["wandb"]``.
     """
     run_dir = Path(run_dir)
     run = _SingleRun(cfg, begin(cfg, run_dir, resume=resume, force=force), device)
@@ -248,7 +255,8 @@ def train(
         unit="step",
         dynamic_ncols=True,
     )
-    with RunWriter(run_dir, run.loop) as writer, bar:
+    sinks = open_sinks(log_to, run_dir, cfg.to_dict(), wandb_project)
+    with RunWriter(run_dir, run.loop, sinks) as writer, bar:
         while True:
             last = run.loop.finished(sched.max_steps)
             run.forward_full_batch(grad=not last)
