@@ -160,7 +160,7 @@ def compare(
             )
         ),
         "every_measure": measure_selector(
-            result.measures, by="run", title="Any measure of measures.csv (menu, top right)"
+            result.measures, by="run", title="Any measure of measures.csv (pick it in the menu)"
         ),
     }
     write_figure_set(

@@ -107,5 +107,6 @@ def measure_selector(table: pd.DataFrame, by: str, title: str) -> Any:
         title=title, template="plotly_white", height=520,
         updatemenus=[dict(buttons=buttons, direction="down", x=1.0, xanchor="right", y=1.15)],
         yaxis_title=columns[0], xaxis_title="step",
+        legend=dict(orientation="h", yanchor="top", y=-0.15),  # run labels can be long
     )  # fmt: skip
     return fig
