@@ -14,8 +14,8 @@ from grokinterp._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from grokinterp.runs.legacy import import_legacy
-    from grokinterp.runs.reference import reference_run
     from grokinterp.runs.metrics import Landmarks, landmarks
+    from grokinterp.runs.reference import reference_run
     from grokinterp.runs.run import Run
 
 __all__ = ["Landmarks", "Run", "import_legacy", "landmarks", "reference_run"]

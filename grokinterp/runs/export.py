@@ -26,10 +26,12 @@ def export_run(run_dir: str | Path, to: Sequence[str], wandb_project: str = "gro
     if not (run_dir / layout.CONFIG).exists():
         raise RunDirError(f"{run_dir}: not a run directory (no {layout.CONFIG})")
     rows = layout.read_metrics(run_dir)
-    measures = (pd.read_csv(run_dir / MEASURES).to_dict("records")
-                if (run_dir / MEASURES).exists() else [])
-    sinks = open_sinks(to, run_dir, TrainConfig.load(run_dir / layout.CONFIG).to_dict(),
-                       wandb_project)
+    measures = (
+        pd.read_csv(run_dir / MEASURES).to_dict("records") if (run_dir / MEASURES).exists() else []
+    )
+    sinks = open_sinks(
+        to, run_dir, TrainConfig.load(run_dir / layout.CONFIG).to_dict(), wandb_project
+    )
     try:
         for sink in sinks:
             for row in rows:

@@ -146,8 +146,13 @@ def prepare_run_dir(cfg: TrainConfig, run_dir: Path, *, resume: bool, force: boo
         # killed before its first state file: start afresh in place
         (run_dir / METRICS).unlink(missing_ok=True)
     else:
-        claim_dir(run_dir, force=force, refusal=(
-            f"exists, is not empty and holds no run (no {CONFIG}); choose another directory "
-            f"or pass --force to overwrite it"))
+        claim_dir(
+            run_dir,
+            force=force,
+            refusal=(
+                f"exists, is not empty and holds no run (no {CONFIG}); choose another directory "
+                f"or pass --force to overwrite it"
+            ),
+        )
     atomic_write_text(cfg_path, cfg.to_json())
     return False

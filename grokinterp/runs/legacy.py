@@ -39,16 +39,24 @@ from typing import Any
 
 import torch
 
-from grokinterp.runs import layout
 from grokinterp.config import ModelConfig, OptimConfig, TaskConfig, TrainConfig
 from grokinterp.errors import RunDirError
-from grokinterp.runs.io import atomic_write_text, save_tensors
 from grokinterp.models import Params
+from grokinterp.runs import layout
+from grokinterp.runs.io import atomic_write_text, save_tensors
 
 _REQUIRED = (
-    "embed.W_E", "pos_embed.W_pos", "blocks.0.attn.W_Q", "blocks.0.attn.W_K",
-    "blocks.0.attn.W_V", "blocks.0.attn.W_O", "blocks.0.mlp.W_in", "blocks.0.mlp.b_in",
-    "blocks.0.mlp.W_out", "blocks.0.mlp.b_out", "unembed.W_U",
+    "embed.W_E",
+    "pos_embed.W_pos",
+    "blocks.0.attn.W_Q",
+    "blocks.0.attn.W_K",
+    "blocks.0.attn.W_V",
+    "blocks.0.attn.W_O",
+    "blocks.0.mlp.W_in",
+    "blocks.0.mlp.b_in",
+    "blocks.0.mlp.W_out",
+    "blocks.0.mlp.b_out",
+    "unembed.W_U",
 )
 
 
@@ -108,7 +116,8 @@ def convert_state_dict(sd: dict[str, Any], source: str = "checkpoint") -> tuple[
         "blocks.0.attn.W_K": t["blocks.0.attn.W_K"].permute(0, 2, 1).contiguous(),
         "blocks.0.attn.W_V": t["blocks.0.attn.W_V"].permute(0, 2, 1).contiguous(),
         # legacy W_O[:, h * d_head + e] is the output of head h, component e
-        "blocks.0.attn.W_O": t["blocks.0.attn.W_O"].T.reshape(n_heads, d_head, d_model)
+        "blocks.0.attn.W_O": t["blocks.0.attn.W_O"]
+        .T.reshape(n_heads, d_head, d_model)
         .contiguous(),
         "blocks.0.mlp.W_in": t["blocks.0.mlp.W_in"].T.contiguous(),
         "blocks.0.mlp.b_in": t["blocks.0.mlp.b_in"],
@@ -143,26 +152,49 @@ def import_legacy(
     test_losses = [float(x) for x in obj.get("test_losses", [])]
     step = int(obj.get("epoch", len(train_losses)))
     snapshots: dict[int, Params] = {}
-    for epoch, sd in zip(obj.get("checkpoint_epochs", []), obj.get("checkpoints", []),
-                         strict=False):
+    for epoch, sd in zip(
+        obj.get("checkpoint_epochs", []), obj.get("checkpoints", []), strict=False
+    ):
         snapshots[int(epoch)] = convert_state_dict(sd, source=f"{path} (epoch {epoch})")[0]
     snapshots[step] = params
     cfg = TrainConfig(
-        task=TaskConfig(name="add", p=p, train_fraction=float(cfg_in.get("frac_train", 0.3)),
-                        split_seed=int(cfg_in.get("seed", 0)), split_method="python_random"),
-        model=ModelConfig(n_layers=1, d_model=d_model, n_heads=n_heads, d_head=d_head,
-                          d_mlp=d_mlp, act_fn="relu", d_vocab_out=p + 1),
+        task=TaskConfig(
+            name="add",
+            p=p,
+            train_fraction=float(cfg_in.get("frac_train", 0.3)),
+            split_seed=int(cfg_in.get("seed", 0)),
+            split_method="python_random",
+        ),
+        model=ModelConfig(
+            n_layers=1,
+            d_model=d_model,
+            n_heads=n_heads,
+            d_head=d_head,
+            d_mlp=d_mlp,
+            act_fn="relu",
+            d_vocab_out=p + 1,
+        ),
         optim=OptimConfig(max_steps=max(max(snapshots), 1)),
     )
-    layout.claim_dir(run_dir, force=force, refusal="already exists and is not empty; choose "
-                     "another directory or pass --force to overwrite it")
+    layout.claim_dir(
+        run_dir,
+        force=force,
+        refusal="already exists and is not empty; choose "
+        "another directory or pass --force to overwrite it",
+    )
     atomic_write_text(run_dir / layout.CONFIG, cfg.to_json())
     for s, prm in sorted(snapshots.items()):
-        save_tensors(layout.checkpoint_path(run_dir, s), prm,
-                     {"step": str(s), "source": f"imported from {path.name}"})
+        save_tensors(
+            layout.checkpoint_path(run_dir, s),
+            prm,
+            {"step": str(s), "source": f"imported from {path.name}"},
+        )
     rows = [
-        {"step": i, "train_loss": tr, **({"test_loss": test_losses[i]}
-                                          if i < len(test_losses) else {})}
+        {
+            "step": i,
+            "train_loss": tr,
+            **({"test_loss": test_losses[i]} if i < len(test_losses) else {}),
+        }
         for i, tr in enumerate(train_losses)
     ]
     atomic_write_text(run_dir / layout.METRICS, "".join(json.dumps(r) + "\n" for r in rows))

@@ -20,12 +20,12 @@ import pandas as pd
 import torch
 from torch import nn
 
-from grokinterp.runs import layout
 from grokinterp.config import TrainConfig
 from grokinterp.errors import RunDirError
-from grokinterp.runs.io import load_tensors
 from grokinterp.models import Params
 from grokinterp.models.hooked import build_model
+from grokinterp.runs import layout
+from grokinterp.runs.io import load_tensors
 from grokinterp.runs.metrics import Landmarks, landmarks
 from grokinterp.tasks import Dataset, make_dataset
 

@@ -48,8 +48,9 @@ class TensorBoardSink:
         try:  # an optional extra: imported only when TensorBoard logging is asked for
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            raise ConfigError("--log-to tensorboard needs TensorBoard: "
-                              "pip install 'grokinterp[logging]'") from None
+            raise ConfigError(
+                "--log-to tensorboard needs TensorBoard: pip install 'grokinterp[logging]'"
+            ) from None
         self.writer = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
 
     def log(self, row: Mapping[str, Any], prefix: str = "") -> None:
@@ -68,10 +69,16 @@ class WandbSink:
         try:  # an optional extra: imported only when W&B logging is asked for
             import wandb
         except ImportError:
-            raise ConfigError("--log-to wandb needs wandb: "
-                              "pip install 'grokinterp[logging]'") from None
-        self.run = wandb.init(project=project, name=run_dir.name, dir=str(run_dir),
-                              config=dict(config), reinit="create_new")
+            raise ConfigError(
+                "--log-to wandb needs wandb: pip install 'grokinterp[logging]'"
+            ) from None
+        self.run = wandb.init(
+            project=project,
+            name=run_dir.name,
+            dir=str(run_dir),
+            config=dict(config),
+            reinit="create_new",
+        )
 
     def log(self, row: Mapping[str, Any], prefix: str = "") -> None:
         self.run.log(scalars(row, prefix), step=int(row["step"]))
@@ -88,11 +95,15 @@ def check_kinds(kinds: Sequence[str]) -> list[str]:
     return list(kinds)
 
 
-def open_sinks(kinds: Sequence[str], run_dir: Path, config: Mapping[str, Any],
-               project: str = "grokinterp") -> list[Sink]:
+def open_sinks(
+    kinds: Sequence[str], run_dir: Path, config: Mapping[str, Any], project: str = "grokinterp"
+) -> list[Sink]:
     """One sink of each kind for the run in ``run_dir``."""
     sinks: list[Sink] = []
     for kind in check_kinds(kinds):
-        sinks.append(TensorBoardSink(run_dir) if kind == "tensorboard"
-                     else WandbSink(run_dir, config, project))
+        sinks.append(
+            TensorBoardSink(run_dir)
+            if kind == "tensorboard"
+            else WandbSink(run_dir, config, project)
+        )
     return sinks

@@ -5,14 +5,13 @@ import pickle
 
 import pytest
 import torch
+from helpers import LEGACY_SHAPE, legacy_state
 
 from grokinterp.cli import main
 from grokinterp.errors import RunDirError
-from grokinterp.runs.legacy import import_legacy
 from grokinterp.models import answer_logits
 from grokinterp.runs import Run
-
-from helpers import LEGACY_SHAPE, legacy_state
+from grokinterp.runs.legacy import import_legacy
 
 P, D, H, DH, DMLP = LEGACY_SHAPE
 _legacy_state = legacy_state
@@ -31,8 +30,9 @@ def _original_forward(sd: dict, tokens: torch.Tensor) -> torch.Tensor:
     z = torch.einsum("biph,biqp->biqh", v, attn)
     z_flat = z.permute(0, 2, 1, 3).reshape(len(tokens), 3, H * DH)  # b q (i h)
     x = x + torch.einsum("df,bqf->bqd", sd["blocks.0.attn.W_O"], z_flat)
-    hidden = torch.relu(torch.einsum("md,bpd->bpm", sd["blocks.0.mlp.W_in"], x)
-                        + sd["blocks.0.mlp.b_in"])
+    hidden = torch.relu(
+        torch.einsum("md,bpd->bpm", sd["blocks.0.mlp.W_in"], x) + sd["blocks.0.mlp.b_in"]
+    )
     x = x + torch.einsum("dm,bpm->bpd", sd["blocks.0.mlp.W_out"], hidden) + sd["blocks.0.mlp.b_out"]
     return x @ sd["unembed.W_U"]
 
@@ -40,15 +40,18 @@ def _original_forward(sd: dict, tokens: torch.Tensor) -> torch.Tensor:
 @pytest.fixture
 def legacy_file(tmp_path):
     path = tmp_path / "final.pth"
-    torch.save({
-        "model": _legacy_state(0),
-        "train_losses": [4.0, 3.0, 2.0],
-        "test_losses": [4.1, 3.9, 3.8],
-        "checkpoints": [_legacy_state(1), _legacy_state(2)],
-        "checkpoint_epochs": [0, 1],
-        "epoch": 2,
-        "config": {"p": P, "frac_train": 0.3, "seed": 0},
-    }, path)
+    torch.save(
+        {
+            "model": _legacy_state(0),
+            "train_losses": [4.0, 3.0, 2.0],
+            "test_losses": [4.1, 3.9, 3.8],
+            "checkpoints": [_legacy_state(1), _legacy_state(2)],
+            "checkpoint_epochs": [0, 1],
+            "epoch": 2,
+            "config": {"p": P, "frac_train": 0.3, "seed": 0},
+        },
+        path,
+    )
     return path
 
 

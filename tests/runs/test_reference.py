@@ -26,8 +26,11 @@ def test_reference_runs_from_the_checkout():
 
 
 def test_the_environment_variable_comes_first(tmp_path, monkeypatch):
-    shutil.copytree(ROOT / "checkpoints" / "quick", tmp_path / "quick",
-                    ignore=shutil.ignore_patterns("checkpoints"))
+    shutil.copytree(
+        ROOT / "checkpoints" / "quick",
+        tmp_path / "quick",
+        ignore=shutil.ignore_patterns("checkpoints"),
+    )
     monkeypatch.setenv(ENV, str(tmp_path))
     assert reference_run_dir("quick") == tmp_path / "quick"
 
@@ -35,21 +38,56 @@ def test_the_environment_variable_comes_first(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_an_installed_wheel_finds_them_through_the_variable_or_says_how(tmp_path):
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(wheels), str(ROOT)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheels),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = wheels.glob("grokinterp-*.whl")
     site = tmp_path / "site"  # the wheel installed on its own, away from the checkout
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
-                    str(site), str(wheel)], check=True, capture_output=True)
-    code = ("import grokinterp, pathlib; assert 'site' in pathlib.Path(grokinterp.__file__).parts;"
-            " print(grokinterp.reference_run('nanda').path)")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(site),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    code = (
+        "import grokinterp, pathlib; assert 'site' in pathlib.Path(grokinterp.__file__).parts;"
+        " print(grokinterp.reference_run('nanda').path)"
+    )
     env = {k: v for k, v in os.environ.items() if k != ENV} | {"PYTHONPATH": str(site)}
     away = tmp_path / "elsewhere"
     away.mkdir()
-    lost = subprocess.run([sys.executable, "-c", code], cwd=away, env=env, capture_output=True,
-                          text=True)
+    lost = subprocess.run(
+        [sys.executable, "-c", code], cwd=away, env=env, capture_output=True, text=True
+    )
     assert lost.returncode != 0 and ENV in lost.stderr and "clone" in lost.stderr
-    found = subprocess.run([sys.executable, "-c", code], cwd=away, capture_output=True, text=True,
-                           env=env | {ENV: str(ROOT / "checkpoints")})
+    found = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=away,
+        capture_output=True,
+        text=True,
+        env=env | {ENV: str(ROOT / "checkpoints")},
+    )
     assert found.returncode == 0, found.stderr
     assert Path(found.stdout.strip()) == ROOT / "checkpoints" / "nanda"

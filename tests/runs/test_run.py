@@ -2,10 +2,9 @@ import pandas as pd
 import pytest
 import torch
 
-from grokinterp.runs import layout
 from grokinterp.errors import RunDirError
 from grokinterp.models import answer_logits
-from grokinterp.runs import Run, landmarks
+from grokinterp.runs import Run, landmarks, layout
 from grokinterp.training import train
 
 
@@ -20,8 +19,14 @@ def test_config_metrics_steps(run):
     assert run.config.task.p == 11
     m = run.metrics
     assert isinstance(m, pd.DataFrame)
-    assert {"step", "train_loss", "test_acc", "param_norm", "norm.embed.W_E",
-            "norm.unembed.W_U"} <= set(m.columns)
+    assert {
+        "step",
+        "train_loss",
+        "test_acc",
+        "param_norm",
+        "norm.embed.W_E",
+        "norm.unembed.W_U",
+    } <= set(m.columns)
     assert run.steps[0] == 0 and run.steps[-1] == 40
 
 
@@ -74,11 +79,13 @@ def test_not_a_run_directory(tmp_path):
 
 
 def test_landmarks_on_known_curves():
-    m = pd.DataFrame({
-        "step": [0, 10, 20, 30, 40],
-        "train_acc": [0.1, 0.995, 1.0, 1.0, 1.0],
-        "test_acc": [0.0, 0.1, 0.5, 0.99, 1.0],
-    })
+    m = pd.DataFrame(
+        {
+            "step": [0, 10, 20, 30, 40],
+            "train_acc": [0.1, 0.995, 1.0, 1.0, 1.0],
+            "test_acc": [0.0, 0.1, 0.5, 0.99, 1.0],
+        }
+    )
     lm = landmarks(m)
     assert (lm.train_step, lm.test_step, lm.delay, lm.grokked) == (10, 30, 20, True)
     lm = landmarks(m.assign(test_acc=0.2))

@@ -29,8 +29,15 @@ def _tensorboard(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
 
 
 def test_scalars_flatten_a_metrics_line():
-    row = {"step": 5, "train_loss": 0.5, "test_acc": 1, "param_norms": {"embed.W_E": 2.0},
-           "note": "x", "bad": float("nan"), "flag": True}
+    row = {
+        "step": 5,
+        "train_loss": 0.5,
+        "test_acc": 1,
+        "param_norms": {"embed.W_E": 2.0},
+        "note": "x",
+        "bad": float("nan"),
+        "flag": True,
+    }
     assert scalars(row) == {"train_loss": 0.5, "test_acc": 1.0, "param_norm/embed.W_E": 2.0}
     assert scalars({"step": 1, "gen_share": 0.9}, "measures/") == {"measures/gen_share": 0.9}
 
@@ -40,19 +47,22 @@ def test_training_logs_every_metrics_line_to_tensorboard(tmp_path):
     logged = _tensorboard(run)
     rows = layout.read_metrics(run)
     assert [s for s, _ in logged["train_loss"]] == [r["step"] for r in rows]
-    assert [v for _, v in logged["train_loss"]] == pytest.approx([r["train_loss"] for r in rows],
-                                                                rel=1e-6)
+    assert [v for _, v in logged["train_loss"]] == pytest.approx(
+        [r["train_loss"] for r in rows], rel=1e-6
+    )
     assert "param_norm/embed.W_E" in logged and "softmax_collapse" in logged
 
 
 def test_each_ensemble_member_logs_as_a_run_of_its_own(tmp_path):
     cfgs = [tiny_config(max_steps=20), replace(tiny_config(max_steps=20), {"": {"seed": 1}})]
-    dirs = train_ensemble(cfgs, [tmp_path / "a", tmp_path / "b"], progress=False,
-                          log_to=["tensorboard"])
+    dirs = train_ensemble(
+        cfgs, [tmp_path / "a", tmp_path / "b"], progress=False, log_to=["tensorboard"]
+    )
     for d in dirs:
         rows = layout.read_metrics(d)
         assert [v for _, v in _tensorboard(d)["param_norm"]] == pytest.approx(
-            [r["param_norm"] for r in rows], rel=1e-6)
+            [r["param_norm"] for r in rows], rel=1e-6
+        )
 
 
 def test_wandb_gets_the_config_and_every_line(tmp_path, monkeypatch):
@@ -73,7 +83,8 @@ def test_wandb_gets_the_config_and_every_line(tmp_path, monkeypatch):
     cfg = tiny_config(max_steps=20)
     run = train(cfg, tmp_path / "r", progress=False, log_to=["wandb"], wandb_project="proj")
     (kwargs,) = calls["init"]
-    assert kwargs["project"] == "proj" and kwargs["name"] == "r" and kwargs["config"] == cfg.to_dict()
+    assert (kwargs["project"], kwargs["name"]) == ("proj", "r")
+    assert kwargs["config"] == cfg.to_dict()
     rows = layout.read_metrics(run)
     assert [s for s, _ in calls["log"]] == [r["step"] for r in rows]
     assert calls["log"][-1][1]["train_loss"] == rows[-1]["train_loss"]
@@ -92,13 +103,19 @@ def test_wandb_offline_run_is_written(tmp_path, monkeypatch):
 def test_export_writes_metrics_and_measures(tmp_path):
     run = tmp_path / "quick"
     shutil.copytree(ROOT / "checkpoints" / "quick", run)
-    done = subprocess.run([sys.executable, "-m", "grokinterp", "export", str(run), "--to",
-                           "tensorboard"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "grokinterp", "export", str(run), "--to", "tensorboard"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     logged = _tensorboard(run)
     n_checkpoints = len(layout.checkpoint_steps_on_disk(run))
     assert len(logged["measures/restricted_loss"]) == n_checkpoints
     assert len(logged["test_acc"]) == len(layout.read_metrics(run))
-    bad = subprocess.run([sys.executable, "-m", "grokinterp", "export", str(run), "--to",
-                          "mlflow"], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "grokinterp", "export", str(run), "--to", "mlflow"],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
