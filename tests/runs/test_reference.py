@@ -55,35 +55,50 @@ def test_an_installed_wheel_finds_them_through_the_variable_or_says_how(tmp_path
         capture_output=True,
     )
     (wheel,) = wheels.glob("grokinterp-*.whl")
-    site = tmp_path / "site"  # the wheel installed on its own, away from the checkout
+    # a fresh virtual environment with the wheel installed by pip; its dependencies (torch,
+    # TransformerLens, ... : gigabytes) are borrowed from this one by a .pth line, which adds
+    # their folder to the path without running the editable install's hook that lives there
+    venv = tmp_path / "fresh"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
     subprocess.run(
         [
             sys.executable,
             "-m",
             "pip",
+            "--python",
+            str(python),
             "install",
             "--no-deps",
             "-q",
-            "--target",
-            str(site),
             str(wheel),
         ],
         check=True,
         capture_output=True,
     )
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    deps = [p for p in sys.path if p.endswith("site-packages")]
+    (site / "borrowed_dependencies.pth").write_text("\n".join(deps) + "\n")
     code = (
-        "import grokinterp, pathlib; assert 'site' in pathlib.Path(grokinterp.__file__).parts;"
+        "import grokinterp, pathlib; assert 'fresh' in pathlib.Path(grokinterp.__file__).parts;"
         " print(grokinterp.reference_run('nanda').path)"
     )
-    env = {k: v for k, v in os.environ.items() if k != ENV} | {"PYTHONPATH": str(site)}
+    env = {k: v for k, v in os.environ.items() if k not in (ENV, "PYTHONPATH")}
     away = tmp_path / "elsewhere"
     away.mkdir()
     lost = subprocess.run(
-        [sys.executable, "-c", code], cwd=away, env=env, capture_output=True, text=True
+        [str(python), "-c", code], cwd=away, env=env, capture_output=True, text=True
     )
-    assert lost.returncode != 0 and ENV in lost.stderr and "clone" in lost.stderr
+    assert lost.returncode != 0 and ENV in lost.stderr and "clone" in lost.stderr, lost.stderr
     found = subprocess.run(
-        [sys.executable, "-c", code],
+        [str(python), "-c", code],
         cwd=away,
         capture_output=True,
         text=True,
