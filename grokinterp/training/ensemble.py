@@ -450,6 +450,8 @@ class _Ensemble:
                 train = self._losses(params, self.x_train, self.y_train, self.train_w)
                 if any(last) or self.schedule.logs(step):
                     self._log(params, train, last, writers, status)
+                    done = sum(not mb.active for mb in self.members)
+                    bar.set_postfix(done=done, running=self.m - done, refresh=False)
                 if not any(mb.active for mb in self.members):
                     break
                 self.params.grad = None
