@@ -447,9 +447,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0 if counts.get("failed", 0) == 0 else 1
 
 
-def _add_curve_base(p: argparse.ArgumentParser, preset: str, note: str) -> None:
-    """The options that ``efficiency curves`` and ``efficiency study`` share: the base
-    config, the seeds and the training-loss target."""
+def _add_base(p: argparse.ArgumentParser, preset: str, note: str = "") -> None:
+    """``--preset`` / ``--config``: the base config of an experiment (see :func:`_curve_base`)."""
     p.add_argument(
         "--preset",
         default=preset,
@@ -457,6 +456,12 @@ def _add_curve_base(p: argparse.ArgumentParser, preset: str, note: str) -> None:
         help=f"base config (default: {preset}{note})",
     )
     p.add_argument("--config", type=Path, default=None, help="base config.json instead")
+
+
+def _add_curve_base(p: argparse.ArgumentParser, preset: str, note: str) -> None:
+    """The options that ``efficiency curves`` and ``efficiency study`` share: the base
+    config, the seeds and the training-loss target."""
+    _add_base(p, preset, note)
     p.add_argument("--seeds", type=_int_list, default=[0, 1, 2], help="default: 0,1,2")
     p.add_argument(
         "--target-loss", type=float, default=0.01, help="training-loss target (default 0.01)"
@@ -464,7 +469,8 @@ def _add_curve_base(p: argparse.ArgumentParser, preset: str, note: str) -> None:
 
 
 def _curve_base(args: argparse.Namespace) -> dict[str, str]:
-    """The sweep base of ``efficiency curves`` / ``study``: --config if given, else --preset."""
+    """The sweep base of an experiment (``efficiency``, ``interventions``): --config if
+    given, else --preset."""
     return {"config": str(args.config)} if args.config else {"preset": args.preset}
 
 
@@ -613,10 +619,7 @@ def _add_interventions(sub: Any) -> None:
         "restricted loss and the generalizing share move under each.",
     )
     p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument(
-        "--preset", default="quick", choices=sorted(PRESETS), help="base config (default: quick)"
-    )
-    p.add_argument("--config", type=Path, default=None, help="base config.json instead")
+    _add_base(p, "quick")
     p.add_argument(
         "--arms", type=_list_of(str), default=None, help="comma-separated arms (default: all)"
     )
