@@ -60,6 +60,7 @@ def test_compare_a_sweep_and_a_run_from_python(sweep_dir, tmp_path):
         compare([tmp_path], tmp_path / "bad", progress=False)
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_compare_command_writes_a_report_that_renders(sweep_dir, tmp_path):
     out = tmp_path / "cmp"
