@@ -47,6 +47,15 @@ class Snapshot:
     top_spectrum: Float[Tensor, "p p"] | None
 
 
+def grid_activations(run: Run, step: int, device: str = "cpu") -> Float[Tensor, "p p d_mlp"]:
+    """The last MLP layer's activations at checkpoint ``step`` over the full input grid,
+    shaped ``[a, b, neuron]`` (on the CPU)."""
+    p = run.dataset.size
+    params = {k: v.to(device) for k, v in run.params(step).items()}
+    _, hidden = answer_forward_chunked(params, run.dataset.inputs, run.config.model)
+    return hidden.reshape(p, p, -1).cpu()
+
+
 def snapshot(
     run: Run, step: int | None = None, *, fourier_measures: bool = True, device: str = "cpu"
 ) -> Snapshot:
@@ -65,10 +74,7 @@ def snapshot(
         attention = cache["blocks.0.attn.hook_pattern"].cpu()
     if not fourier_measures:
         return Snapshot(step, attention, None, None, None, None)
-    p = ds.size
-    params = {k: v.to(device) for k, v in run.params(step).items()}
-    _, hidden = answer_forward_chunked(params, ds.inputs, run.config.model)
-    acts = hidden.reshape(p, p, -1).cpu()
+    acts = grid_activations(run, step, device)
     fractions = fourier.neuron_freq_fractions(acts)
     centered = acts - acts.mean(dim=(0, 1), keepdim=True)
     neuron = int(centered.pow(2).sum(dim=(0, 1)).argmax())
@@ -82,13 +88,9 @@ def cluster_sizes(run: Run, steps: Sequence[int], device: str = "cpu") -> pd.Dat
     """Neurons per frequency cluster (:func:`grokinterp.analysis.fourier.neuron_clusters`,
     more than 85% of the variance in one frequency; -1: none) at each of ``steps``: one row
     per (step, cluster) with ``neurons`` and ``n_freqs``."""
-    ds = run.dataset
-    p = ds.size
     rows = []
     for step in steps:
-        params = {k: v.to(device) for k, v in run.params(step).items()}
-        _, hidden = answer_forward_chunked(params, ds.inputs, run.config.model)
-        fractions = fourier.neuron_freq_fractions(hidden.reshape(p, p, -1).cpu())
+        fractions = fourier.neuron_freq_fractions(grid_activations(run, step, device))
         clusters = fourier.neuron_clusters(fractions).cluster
         ks, counts = torch.unique(clusters, return_counts=True)
         rows += [

@@ -29,7 +29,7 @@ from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.runs.run import Run
 from grokinterp.viz.overlay import measure_selector, progress_measures, training_curves
-from grokinterp.viz.report import write_figure_set
+from grokinterp.viz.report import attempt, write_figure_set
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def compare(
     atomic_write_text(out / "metrics.csv", flat.to_csv(index=False))
     figures = {
         "training_curves": training_curves(result.metrics, by="run", title="Training"),
-        "progress_measures": _attempt(
+        "progress_measures": attempt(
             lambda: progress_measures(
                 result.measures, by="run", title="Progress measures (Nanda et al. 2023)"
             )
@@ -167,10 +167,3 @@ def compare(
         figures, out / "figures", title=f"grokinterp compare: {len(runs)} runs", static=static
     )
     return result
-
-
-def _attempt(build: Any) -> Any:
-    try:
-        return build()
-    except ValueError as e:
-        return f"skipped: {e}"

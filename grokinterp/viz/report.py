@@ -17,7 +17,7 @@ import html
 import importlib.util
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -263,6 +263,15 @@ def export_static(
         raise RuntimeError(f"cannot write {path}: {type(e).__name__}: {e}; {INSTALL_HINT}") from e
     atomic_write_bytes(path, data)
     return path
+
+
+def attempt(build: Callable[[], Any]) -> Any:
+    """``build()``, or a ``"skipped: ..."`` note when the figure does not apply (it raises
+    ValueError saying why); :func:`write_report` shows the note in the figure's place."""
+    try:
+        return build()
+    except ValueError as e:
+        return f"skipped: {e}"
 
 
 def write_figure_set(

@@ -10,7 +10,6 @@ apply to the run's task is replaced by a note saying why.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,29 +18,22 @@ from grokinterp.analysis.snapshot import cluster_sizes, snapshot, spread
 from grokinterp.analysis.table import Analysis, measure_run
 from grokinterp.runs.run import Run
 from grokinterp.viz import figures as figs
-from grokinterp.viz.report import write_figure_set
+from grokinterp.viz.report import attempt, write_figure_set
 
 FIGURES_DIR = "figures"
 NOT_FOURIER = "skipped: the Fourier measures do not apply to this task"
-
-
-def _attempt(build: Callable[[], Any]) -> Any:
-    try:
-        return build()
-    except ValueError as e:
-        return f"skipped: {e}"
 
 
 def build_figures(run: Run, result: Analysis, device: str = "cpu") -> dict[str, Any]:
     """Every figure of the analysis (a plotly Figure, or a note where one does not apply)."""
     table, summary, key_freqs = result.table, result.summary, result.key_freqs
     out: dict[str, Any] = {
-        "loss_curves": _attempt(lambda: figs.loss_curves(table, summary)),
-        "restricted_excluded": _attempt(lambda: figs.restricted_excluded(table, summary)),
-        "logit_shares": _attempt(lambda: figs.logit_shares(table, summary)),
-        "norm_vs_logit_strength": _attempt(lambda: figs.norm_vs_logit_strength(table, summary)),
-        "gini_and_norm": _attempt(lambda: figs.gini_and_norm(table, summary)),
-        "embed_freq_heatmap": _attempt(lambda: figs.embed_freq_heatmap(table, summary)),
+        "loss_curves": attempt(lambda: figs.loss_curves(table, summary)),
+        "restricted_excluded": attempt(lambda: figs.restricted_excluded(table, summary)),
+        "logit_shares": attempt(lambda: figs.logit_shares(table, summary)),
+        "norm_vs_logit_strength": attempt(lambda: figs.norm_vs_logit_strength(table, summary)),
+        "gini_and_norm": attempt(lambda: figs.gini_and_norm(table, summary)),
+        "embed_freq_heatmap": attempt(lambda: figs.embed_freq_heatmap(table, summary)),
     }
     norm_cols = [c for c in table.columns if c.startswith("embed_norm_k")]
     if norm_cols and key_freqs is not None:
@@ -86,7 +78,7 @@ def _scrubbed(run: Run, result: Analysis, device: str) -> dict[str, Any]:
         return {"embed_freq_scrub": NOT_FOURIER, "neuron_cluster_scrub": NOT_FOURIER}
     steps = spread([int(s) for s in result.table["step"]], SCRUB_CHECKPOINTS)
     return {
-        "embed_freq_scrub": _attempt(lambda: figs.embed_freq_scrub(result.table, result.summary)),
+        "embed_freq_scrub": attempt(lambda: figs.embed_freq_scrub(result.table, result.summary)),
         "neuron_cluster_scrub": figs.neuron_cluster_scrub(
             cluster_sizes(run, steps, device), key_freqs
         ),
