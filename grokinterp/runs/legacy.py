@@ -18,9 +18,20 @@ unembed.W_U                 (d_model, p+1)            same (p+1 outputs: ``=`` s
 Its attention has no biases, a causal mask and scores scaled by 1/sqrt(d_head), like our
 transformer, so the imported model computes the same logits (tests/test_legacy.py checks
 this against an independent implementation of the original architecture). Optional
-entries: ``train_losses`` / ``test_losses`` (one per epoch, become metrics), ``epoch``,
-``checkpoints`` + ``checkpoint_epochs`` (a list of state dicts, each imported as a step),
-and ``config`` (a dict; ``p``, ``frac_train`` and ``seed`` are read from it).
+entries: ``train_losses`` / ``test_losses`` (become metrics), ``epoch``, ``checkpoints`` +
+``checkpoint_epochs`` (a list of state dicts, each imported as a step), and ``config`` (a
+dict; ``p``, ``frac_train``, ``seed``, ``lr`` and ``weight_decay`` are read from it).
+
+Steps count updates done. The paper's training loop (``transformers.py``, ``train_model``)
+runs, for ``epoch`` = 0, 1, ...: compute and append the losses, update, then save
+``{epoch}.pth`` if it is time; so a model saved with ``epoch`` = e has had e + 1 updates,
+and ``train_losses[i]`` is the loss after i updates (step i). The step of the file's model
+is ``len(train_losses)`` when the file has them (this also fits its final save, which
+stores ``epoch = num_epochs`` beside num_epochs losses), else ``epoch + 1``; each entry of
+``checkpoint_epochs`` becomes step ``epoch + 1``. The saved runs log the test loss every k
+epochs (``len(test_losses) = ceil(len(train_losses) / k)``, k = 10 in the paper's
+``saved_runs``): test loss i goes to step i * k; unless exactly one k fits, they are left
+out.
 
 The split is the paper's: Python's ``random.Random(seed).shuffle`` of the row-major pair
 list, first ``int(frac_train * p^2)`` for training (``split_method="python_random"``).
@@ -130,6 +141,37 @@ def convert_state_dict(sd: dict[str, Any], source: str = "checkpoint") -> tuple[
     return params, d_vocab - 1
 
 
+def _epoch(value: Any, source: str) -> int:
+    """An epoch number from the file: a non-negative integer, or a one-line error."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise RunDirError(f"{source}: 'epoch' must be a non-negative integer, got {value!r}")
+    return value
+
+
+def final_step(epoch: Any, n_train_losses: int, source: str = "checkpoint") -> int:
+    """Updates done when the file's model was saved (see the module docstring):
+    ``len(train_losses)`` if the file has them, else ``epoch + 1``, else 0."""
+    if epoch is not None:
+        epoch = _epoch(epoch, source)
+    if n_train_losses:
+        return n_train_losses
+    return epoch + 1 if epoch is not None else 0
+
+
+def log_stride(n_train: int, n_test: int) -> int | None:
+    """The one k with ``n_test = ceil(n_train / k)`` (test loss logged every k epochs), or
+    None if none or several fit."""
+    if n_test == 0 or n_train == 0:
+        return None
+    if n_test == n_train:
+        return 1
+    k = max(1, round(n_train / n_test))
+    fits = [c for c in range(max(1, k - 2), k + 3) if -(-n_train // c) == n_test]
+    return fits[0] if len(fits) == 1 else None  # ambiguous (short runs): left out
+
+
 def import_legacy(
     path: str | Path,
     run_dir: str | Path,
@@ -150,12 +192,14 @@ def import_legacy(
     d_model, d_mlp = params["blocks.0.mlp.W_in"].shape
     train_losses = [float(x) for x in obj.get("train_losses", [])]
     test_losses = [float(x) for x in obj.get("test_losses", [])]
-    step = int(obj.get("epoch", len(train_losses)))
+    step = final_step(obj.get("epoch"), len(train_losses), str(path))
     snapshots: dict[int, Params] = {}
     for epoch, sd in zip(
         obj.get("checkpoint_epochs", []), obj.get("checkpoints", []), strict=False
     ):
-        snapshots[int(epoch)] = convert_state_dict(sd, source=f"{path} (epoch {epoch})")[0]
+        snapshots[_epoch(epoch, str(path)) + 1] = convert_state_dict(
+            sd, source=f"{path} (epoch {epoch})"
+        )[0]
     snapshots[step] = params
     cfg = TrainConfig(
         task=TaskConfig(
@@ -174,7 +218,10 @@ def import_legacy(
             act_fn="relu",
             d_vocab_out=p + 1,
         ),
-        optim=OptimConfig(max_steps=max(max(snapshots), 1)),
+        optim=OptimConfig(
+            max_steps=max(max(snapshots), 1),
+            **{k: float(cfg_in[k]) for k in ("lr", "weight_decay") if k in cfg_in},
+        ),
     )
     layout.claim_dir(
         run_dir,
@@ -189,12 +236,10 @@ def import_legacy(
             prm,
             {"step": str(s), "source": f"imported from {path.name}"},
         )
+    stride = log_stride(len(train_losses), len(test_losses))
+    tests = {i * stride: x for i, x in enumerate(test_losses)} if stride else {}
     rows = [
-        {
-            "step": i,
-            "train_loss": tr,
-            **({"test_loss": test_losses[i]} if i < len(test_losses) else {}),
-        }
+        {"step": i, "train_loss": tr, **({"test_loss": tests[i]} if i in tests else {})}
         for i, tr in enumerate(train_losses)
     ]
     atomic_write_text(run_dir / layout.METRICS, "".join(json.dumps(r) + "\n" for r in rows))

@@ -57,10 +57,11 @@ def legacy_file(tmp_path):
 
 def test_imported_logits_equal_the_original_architecture(tmp_path, legacy_file):
     run = Run(import_legacy(legacy_file, tmp_path / "run"))
-    assert run.steps == [0, 1, 2]
+    # epochs 0 and 1 were saved after 1 and 2 updates; 3 train losses: 3 updates done
+    assert run.steps == [1, 2, 3]
     assert run.config.model.d_vocab_out == P + 1
     tokens = run.dataset.inputs
-    for step, seed in ((0, 1), (1, 2), (2, 0)):
+    for step, seed in ((1, 1), (2, 2), (3, 0)):
         want = _original_forward(_legacy_state(seed), tokens)
         with torch.no_grad():
             got = run.model(step)(tokens)
@@ -70,6 +71,27 @@ def test_imported_logits_equal_the_original_architecture(tmp_path, legacy_file):
     m = run.metrics
     assert m["train_loss"].tolist() == [4.0, 3.0, 2.0] and m["test_loss"].tolist()[-1] == 3.8
     assert run.landmarks().train_step is None  # no accuracies in the legacy file
+
+
+def test_steps_count_updates_as_the_papers_loop_does(tmp_path):
+    """transformers.py saves {epoch}.pth after that epoch's update: epoch + 1 updates."""
+    per_epoch = tmp_path / "41.pth"
+    torch.save({"model": _legacy_state(0), "train_loss": 0.5, "epoch": 41}, per_epoch)
+    assert Run(import_legacy(per_epoch, tmp_path / "a")).steps == [42]
+    # the saved_runs layout: 101 train losses, the test loss every 10 epochs (ceil(101/k) = 11
+    # for k = 10 only)
+    final = tmp_path / "final.pth"
+    losses = {"train_losses": [float(i) for i in range(101)], "test_losses": [0.0] * 11}
+    torch.save(
+        {"model": _legacy_state(0), "epoch": 100, **losses, "config": {"lr": 3e-3, "seed": 1}},
+        final,
+    )
+    run = Run(import_legacy(final, tmp_path / "b"))
+    assert run.steps == [101]
+    assert run.config.optim.lr == 3e-3 and run.config.task.split_seed == 1
+    m = run.metrics.set_index("step")
+    assert m["test_loss"].dropna().index.tolist() == list(range(0, 101, 10))
+    assert m["train_loss"][100] == 100.0
 
 
 def test_split_is_the_papers(tmp_path, legacy_file):
