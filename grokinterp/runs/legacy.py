@@ -220,7 +220,8 @@ def import_legacy(
         ),
         optim=OptimConfig(
             max_steps=max(max(snapshots), 1),
-            **{k: float(cfg_in[k]) for k in ("lr", "weight_decay") if k in cfg_in},
+            lr=float(cfg_in.get("lr", OptimConfig.lr)),
+            weight_decay=float(cfg_in.get("weight_decay", OptimConfig.weight_decay)),
         ),
     )
     layout.claim_dir(
