@@ -1,5 +1,10 @@
 """Modular tasks on Z_p (Power et al. 2022, arXiv 2201.02177).
 
+Their table of binary operations: a + b, a - b, a / b, a / b if b is odd else a - b
+(``div_or_sub``; b != 0 like a / b, b taken as an integer in 1 .. p-1), the polynomials
+a^2 + b^2, a^2 + ab + b^2, a^2 + ab + b^2 + a, a^3 + ab, a^3 + ab^2 + b, and the S_5 tasks
+(:mod:`grokinterp.tasks.permutation`); ``mul`` and ``random_table`` are ours.
+
 The pairs are the full grid ``a, b in [0, p)`` in row-major order (index ``a * p + b``),
 except where the operation is undefined (``div`` drops ``b = 0``, leaving
 ``a * (p - 1) + (b - 1)``). Tokens ``0 .. p-1`` are the residues and token ``p`` is ``=``.
@@ -29,6 +34,14 @@ for _spec in [
         "a * b^-1 mod p (b != 0)",
         "modular",
         lambda a, b, p: (a * _mod_inverse(b, p)) % p,
+        needs_prime=True,
+        b_nonzero=True,
+    ),
+    TaskSpec(
+        "div_or_sub",
+        "a * b^-1 mod p if b is odd, else a - b mod p (b != 0)",
+        "modular",
+        lambda a, b, p: np.where(b % 2 == 1, a * _mod_inverse(b, p), a - b) % p,
         needs_prime=True,
         b_nonzero=True,
     ),

@@ -13,6 +13,10 @@ BRUTE = {
     "sub": lambda a, b, p: (a - b) % p,
     "mul": lambda a, b, p: (a * b) % p,
     "div": lambda a, b, p: next(c for c in range(p) if (c * b) % p == a),
+    # Power et al. 2022: a / b if b is odd, otherwise a - b (b in 1 .. p-1)
+    "div_or_sub": lambda a, b, p: (
+        next(c for c in range(p) if (c * b) % p == a) if b % 2 else (a - b) % p
+    ),
     "x2_y2": lambda a, b, p: (a**2 + b**2) % p,
     "x2_xy_y2": lambda a, b, p: (a**2 + a * b + b**2) % p,
     "x2_xy_y2_x": lambda a, b, p: (a**2 + a * b + b**2 + a) % p,
@@ -25,7 +29,7 @@ BRUTE = {
 @pytest.mark.parametrize("p", [7, 13])
 def test_modular_labels_match_brute_force(name, p):
     ds = make_dataset(TaskConfig(name=name, p=p, train_fraction=0.5))
-    pairs = [(a, b) for a in range(p) for b in range(p) if name != "div" or b != 0]
+    pairs = [(a, b) for a in range(p) for b in range(p) if not name.startswith("div") or b != 0]
     assert ds.inputs[:, :2].tolist() == [list(x) for x in pairs]
     assert ds.labels.tolist() == [BRUTE[name](a, b, p) for a, b in pairs]
     assert (ds.inputs[:, 2] == p).all() and ds.eq_token == p and ds.d_vocab == p + 1
