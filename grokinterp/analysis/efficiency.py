@@ -100,7 +100,7 @@ def run_circuit_stats(run_dir: Path) -> dict[str, float]:
     and ``gen_share``, the share of the final logits' norm in the trigonometric subspace of
     the run's own key frequencies (:func:`grokinterp.analysis.measures.trig_logit_share`; Varma et
     al. 2023 call a network generalizing when it is above 95%). ``gen_share`` is NaN for
-    tasks with no cyclic structure and for runs with no checkpoint."""
+    tasks with no cyclic structure, for an even p and for runs with no checkpoint."""
     out = {"norm_drift": math.nan, "gen_share": math.nan}
     if not (run_dir / "config.json").exists():
         return out
@@ -111,8 +111,8 @@ def run_circuit_stats(run_dir: Path) -> dict[str, float]:
         start = norms[int(len(norms) * (1 - DRIFT_TAIL))]
         out["norm_drift"] = float((norms[-1] - start) / norms[-1])
     task = run.config.task
-    if not run.steps or task.p is None:
-        return out
+    if not run.steps or task.p is None or task.p % 2 == 0:
+        return out  # no checkpoint, or no real Fourier basis over Z_p (even p), as in analyze
     try:
         structure = measures.check_fourier_task(task.name)
     except ValueError:

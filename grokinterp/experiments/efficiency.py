@@ -25,9 +25,10 @@ from grokinterp.analysis.efficiency import (
     run_circuit_stats,
     ungrokking_transitions,
 )
-from grokinterp.errors import RunDirError
-from grokinterp.experiments.sweep import run_sweep
+from grokinterp.errors import ConfigError, RunDirError
+from grokinterp.experiments.sweep import expand, run_sweep
 from grokinterp.runs.io import atomic_write_text
+from grokinterp.tasks import get_task
 from grokinterp.viz.efficiency import norm_vs_d_figure, ungrok_figure
 
 
@@ -85,6 +86,7 @@ def norm_curves(
         else {"stop_loss": None, "stop_acc": None}
     )
     out = Path(out_dir)
+    _check_circuit_stats_apply(_curve_spec(base, {}, sizes, seeds))
     tables = []
     for kind, random_labels in (("mem", True), ("gen", False)):
         overrides = {**stop, "max_steps": max_steps, "random_labels": random_labels}
@@ -107,6 +109,19 @@ def norm_curves(
     ]
     atomic_write_text(out / "report.txt", "\n".join(lines) + "\n")
     return table, crossing
+
+
+def _check_circuit_stats_apply(spec: dict[str, Any]) -> None:
+    """Refuse, before anything trains, a base whose task has cyclic structure but an even p:
+    the curves' ``gen_share`` (and so D_crit) needs the real Fourier basis over Z_p, which
+    needs an odd p. (Tasks with no cyclic structure train, with ``gen_share`` NaN.)"""
+    task = expand(spec, "efficiency base")[0].config.task
+    if task.p is not None and task.p % 2 == 0 and get_task(task.name).fourier is not None:
+        raise ConfigError(
+            f"task.p: the circuit statistics (gen_share, D_crit) use the real Fourier basis "
+            f"over Z_p, which needs an odd p; got p={task.p} (use {task.p + 1} or another "
+            f"odd p)"
+        )
 
 
 # the columns of curves.csv, in order

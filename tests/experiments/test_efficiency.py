@@ -163,3 +163,37 @@ def test_ungrokking_end_to_end(tmp_path, capsys):
         )
         == 2
     )
+
+
+@pytest.mark.parametrize("experiment", ["curves", "study"])
+def test_even_p_is_refused_before_any_training(tmp_path, capsys, experiment):
+    """gen_share needs the real Fourier basis over Z_p (odd p): one line, exit 2, nothing
+    trained (it used to train every run and then crash in the circuit statistics)."""
+    from helpers import tiny_config
+
+    from grokinterp.cli import main
+
+    cfg = tiny_config()
+    config = tmp_path / "p10.json"
+    config.write_text(
+        cfg.to_json()
+        .replace('"p": 11', '"p": 10')
+        .replace('"train_fraction": 0.5', '"train_fraction": 0.6')
+    )
+    out = tmp_path / "out"
+    argv = [
+        "efficiency",
+        experiment,
+        "--config",
+        str(config),
+        "--sizes",
+        "20,40",
+        "--seeds",
+        "0",
+        "--max-steps",
+        "20",
+    ]
+    assert main([*argv, "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "odd p" in err and "p=10" in err
+    assert not out.exists()  # refused before the first run trained
