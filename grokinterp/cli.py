@@ -11,13 +11,16 @@ command runs, so that ``grokinterp --help`` answers at once.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import inspect
 import re
+import signal
 import sys
+import threading
 from pathlib import Path
 from types import ModuleType, UnionType
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, NoReturn, Union, get_args, get_origin
 
 from grokinterp._version import __version__
 from grokinterp.config import SECTIONS, TrainConfig, config_flags, replace
@@ -268,15 +271,18 @@ def _cmd_import_legacy(args: argparse.Namespace) -> int:
 
 
 def _list_of(kind: type) -> Any:
-    """An argparse type for comma-separated values of ``kind`` (int or float)."""
+    """An argparse type for comma-separated values of ``kind`` (int or float), at least one."""
 
     def parse(text: str) -> list[Any]:
         try:
-            return [kind(x) for x in text.split(",") if x.strip()]
+            values = [kind(x) for x in text.split(",") if x.strip()]
         except ValueError:
+            values = []
+        if not values:
             raise argparse.ArgumentTypeError(
                 f"expected comma-separated {kind.__name__} values, got {text!r}"
-            ) from None
+            )
+        return values
 
     return parse
 
@@ -560,6 +566,9 @@ def _add_efficiency(sub: Any) -> None:
 
 
 def _cmd_efficiency(args: argparse.Namespace) -> int:
+    sizes = args.sizes if args.experiment in ("curves", "study") else None
+    if sizes is not None and (sizes != sorted(set(sizes)) or sizes[0] < 1):
+        raise ConfigError(f"--sizes: give distinct positive sizes in ascending order, got {sizes}")
     efficiency = _load("grokinterp.experiments.efficiency")
     progress = _progress(args)
     if args.experiment == "curves":
@@ -764,8 +773,64 @@ def _cmd_analytic(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_studies(sub: Any) -> None:
+    g = sub.add_parser(
+        "gromov-study",
+        help="Gromov's analytic network: accuracy vs width, and a trained net's similarity",
+        description="Accuracy of Gromov's analytic network (arXiv 2301.02679) against its "
+        "width for random and balanced phases, and a quadratic MLP trained on a + b mod "
+        "P_TRAIN with its similarity to Gromov's form at every checkpoint. Writes OUT/"
+        "width.csv, training.csv, report.txt, figures/ (runs in OUT/sweep, resumable).",
+    )
+    g.add_argument("--out", type=Path, required=True, help="output directory")
+    g.add_argument("--p", type=int, default=97, help="modulus of the width scan (default 97)")
+    g.add_argument("--p-train", type=int, default=31, help="modulus of the trained net")
+    g.add_argument("--max-steps", type=int, default=3000, help="training steps (default 3000)")
+    g.add_argument("--no-progress", action="store_true", help="hide the progress display")
+    k = sub.add_parser(
+        "kernel-study",
+        help="NTK regression vs the trained network across training fractions",
+        description="Train the two-layer quadratic MLP on a + b mod P at several training "
+        "fractions, and compare its test accuracy with kernel regression using its empirical "
+        "NTK at init and at the end (Mohamadi et al. 2024, arXiv 2407.12332); track the "
+        "kernel's distance from init over checkpoints. Writes OUT/summary.csv, "
+        "kernel_over_training.csv, metrics.csv, report.txt, figures/.",
+    )
+    k.add_argument("--out", type=Path, required=True, help="output directory")
+    k.add_argument("--p", type=int, default=31, help="the modulus (default 31)")
+    k.add_argument(
+        "--fractions",
+        type=_float_list,
+        default=None,
+        help="comma-separated training fractions (default 0.3,0.4,...,0.8)",
+    )
+    k.add_argument("--max-steps", type=int, default=3000, help="training steps (default 3000)")
+    k.add_argument(
+        "--n-points", type=int, default=128, help="pairs in the per-checkpoint NTK (default 128)"
+    )
+    k.add_argument("--no-progress", action="store_true", help="hide the progress display")
+
+
+def _cmd_gromov_study(args: argparse.Namespace) -> int:
+    _load("grokinterp.experiments.analytic").run_study(
+        args.out, p=args.p, p_train=args.p_train, max_steps=args.max_steps,
+        progress=_progress(args),
+    )  # fmt: skip
+    print((args.out / "report.txt").read_text().rstrip())
+    return 0
+
+
+def _cmd_kernel_study(args: argparse.Namespace) -> int:
+    _load("grokinterp.experiments.kernels").run_study(
+        args.out, p=args.p, fractions=args.fractions, max_steps=args.max_steps,
+        n_points=args.n_points, progress=_progress(args),
+    )  # fmt: skip
+    print((args.out / "report.txt").read_text().rstrip())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="grokinterp",
         description="Train grokking models with dense checkpoints and dissect them.",
     )
@@ -781,6 +846,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare(sub)
     _add_export(sub)
     _add_analytic(sub)
+    _add_studies(sub)
     return parser
 
 
@@ -795,20 +861,73 @@ COMMANDS = {
     "compare": _cmd_compare,
     "export": _cmd_export,
     "analytic": _cmd_analytic,
+    "gromov-study": _cmd_gromov_study,
+    "kernel-study": _cmd_kernel_study,
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in one line (the usage block is what ``--help`` is for)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog if self.prog.startswith("grokinterp ") else "grokinterp"
+        self.exit(2, f"grokinterp: error: {message} (see `{command} --help`)\n")
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that writers close as for Ctrl-C (a
+    BaseException, like KeyboardInterrupt: no `except Exception` swallows it)."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def _os_error_line(e: OSError) -> str:
+    """One line for an error of the file system (a full disk, a read-only directory)."""
+    where = f"{e.filename}: " if e.filename else ""
+    if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return (
+            f"{where}{e.strerror} while writing; nothing written before is lost (every file "
+            f"is replaced atomically): free space, then run the command again (--resume "
+            f"for train)"
+        )
+    return f"{where}{e.strerror or e}"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; the exit status: 0 success, 1 a sweep with failed runs, 2 a
+    user error (one line on stderr), 130 interrupted by Ctrl-C (SIGINT), 143 stopped by
+    SIGTERM. An interrupted or killed command loses nothing written before; train and sweep
+    continue where they stopped when run again (train with --resume)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        # a file-size limit (RLIMIT_FSIZE) raises EFBIG in the write instead of killing us
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    else:
+        previous = None
     try:
         return COMMANDS[args.command](args)
     except UserError as e:
         print(f"grokinterp: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        print(f"grokinterp: error: {_os_error_line(e)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("grokinterp: interrupted; continue with --resume", file=sys.stderr)
+        print(f"grokinterp: interrupted; {_AGAIN}", file=sys.stderr)
         return 130
+    except _Terminated:
+        print(f"grokinterp: terminated (SIGTERM); {_AGAIN}", file=sys.stderr)
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+_AGAIN = "nothing written is lost; run the same command again to continue (train: --resume)"
 
 
 if __name__ == "__main__":
