@@ -330,7 +330,17 @@ def _add_analyze(sub: Any) -> None:
         "--key-freqs",
         type=_int_list,
         default=None,
-        help="comma-separated key frequencies (default: detected at the last step)",
+        help="comma-separated key frequencies (default: chosen at the last step by the rule)",
+    )
+    p.add_argument(
+        "--key-freq-rule",
+        choices=["causal", "embed", "logit", "neuron_argmax"],
+        default="causal",
+        help="how key frequencies are chosen at the last step: causal (default; removing the "
+        "frequency from the logits multiplies the training loss by 10 or more), embed / logit "
+        "(largest gap in the Fourier spectrum of W_E / W_out W_U), neuron_argmax (every MLP "
+        "neuron's best frequency, as the progress-measures code does); summary.json records "
+        "all four and the evidence",
     )
     p.add_argument("--device", type=_device, default="cpu", help="torch device (default: cpu)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
@@ -364,6 +374,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         target,
         steps=args.steps,
         key_freqs=args.key_freqs,
+        key_freq_rule=args.key_freq_rule,
         device=args.device,
         progress=_progress(args),
         figures=not args.no_figures,
@@ -372,6 +383,13 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     print(f"analyzed {s['steps_analyzed']} checkpoints -> {result.path}")
     if s.get("key_freqs") is not None:
         print(f"key frequencies {s['key_freqs']} ({s['key_freqs_source']})")
+        check = s.get("key_freq_check") or {}
+        if check and not check.get("sufficient", True):
+            print(
+                f"note: restricted to these frequencies the training loss is "
+                f"{check['restricted_train_loss']:.3g}, more than "
+                f"{check['restricted_factor']:g}x the full {check['train_loss']:.3g}"
+            )
     else:
         print(s["fourier_measures"])
     ph = s["phases"]

@@ -326,6 +326,10 @@ class TrainConfig:
             d = json.loads(path.read_text())
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such config file") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{path}: is a directory; give a config.json file") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not a text file; give a config.json file") from None
         except json.JSONDecodeError as e:
             raise ConfigError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
         return cls.from_dict(d, source=str(path))
@@ -354,6 +358,8 @@ SECTIONS: dict[str, type] = {
 
 def _coerce(value: Any, typ: Any, where: str) -> Any:
     """Check a JSON value against a field's type annotation (ints are accepted as floats)."""
+    if typ is Any:
+        return value  # not a field: dataclasses.replace names it
     origin = get_origin(typ)
     if origin is Literal:
         if value in get_args(typ) and isinstance(value, str):
@@ -415,8 +421,21 @@ def replace(cfg: TrainConfig, overrides: dict[str, dict[str, Any]]) -> TrainConf
     """Return ``cfg`` with ``{section: {field: value}}`` overrides applied and validated.
 
     Fields that exclude each other follow the override: setting ``train_size`` alone clears
-    ``train_fraction`` (and the reverse), and setting ``n`` alone clears ``p``.
+    ``train_fraction`` (and the reverse), and setting ``n`` alone clears ``p``. Values are
+    checked against the fields' types (a sweep spec's ``weight_decay: [abc]`` is refused).
     """
+    top_hints = get_type_hints(TrainConfig)
+    overrides = {
+        s: {
+            k: _coerce(
+                v,
+                (field_types(s) if s else top_hints).get(k, Any),
+                f"config field {s + '.' if s else ''}{k}",
+            )
+            for k, v in values.items()
+        }
+        for s, values in overrides.items()
+    }
     top = {k: v for k, v in overrides.get("", {}).items()}
     task = overrides.get("task")
     if task:

@@ -19,3 +19,8 @@ class ConfigError(UserError, ValueError):
 
 class RunDirError(UserError):
     """A run directory is missing, incomplete, corrupt, or would be overwritten."""
+
+
+class DivergedError(UserError):
+    """A run's training loss became NaN or infinite: it stopped, and its metrics record
+    where. Sweeps record such a run as ``diverged`` (an outcome, not a failure)."""

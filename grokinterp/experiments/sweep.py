@@ -31,10 +31,13 @@ trained together as one batched computation, see :mod:`grokinterp.training.ensem
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import json
 import multiprocessing as mp
 import os
+import signal
+import sys
 import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -48,10 +51,11 @@ from tqdm.auto import tqdm
 
 from grokinterp.analysis.phases import liu_phase, plateau_class
 from grokinterp.config import TrainConfig, config_flags, replace
-from grokinterp.errors import ConfigError, RunDirError
+from grokinterp.errors import ConfigError, DivergedError, RunDirError
 from grokinterp.presets import get_preset
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
+from grokinterp.runs.lock import dir_lock
 from grokinterp.runs.metrics import landmarks
 from grokinterp.runs.sinks import check_kinds
 from grokinterp.training import train, train_groups
@@ -101,6 +105,10 @@ def load_spec(path: str | Path) -> dict[str, Any]:
         text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such sweep spec") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory; give a .yaml or .json sweep spec") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file; give a .yaml or .json sweep spec") from None
     try:
         if path.suffix in (".yaml", ".yml"):
             spec = yaml.safe_load(text)
@@ -176,8 +184,9 @@ def read_status(run_dir: Path) -> dict[str, Any]:
 
 
 def is_finished(run_dir: Path) -> bool:
-    """The run reached its last step (status ``done`` is written only then)."""
-    return read_status(run_dir).get("status") == "done"
+    """The run reached its last step (status ``done`` is written only then) or diverged
+    (status ``diverged``: resuming it would diverge again)."""
+    return read_status(run_dir).get("status") in ("done", "diverged")
 
 
 # name, run directory, config JSON, threads, device, log_to (comma-separated), W&B project
@@ -203,6 +212,9 @@ def run_one(job: Job) -> tuple[str, str, str | None]:
         )
         write_status(run_dir, "done")
         return name, "done", None
+    except DivergedError as e:  # an outcome of its hyper-parameters, recorded as such
+        write_status(run_dir, "diverged", str(e))
+        return name, "diverged", str(e)
     except BaseException as e:  # a failing run must not sink the sweep
         msg = f"{type(e).__name__}: {e}".splitlines()[0]
         status_path(run_dir).with_suffix(".log").write_text(traceback.format_exc())
@@ -279,7 +291,28 @@ def run_sweep(
     backend = backend or spec.get("backend", "local")
     if backend not in BACKENDS:
         raise ConfigError(f"backend: unknown {backend!r}; choose one of {list(BACKENDS)}")
-    _prepare(sweep_dir, spec, runs, force)
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers: must be at least 1, got {workers}")
+    with dir_lock(sweep_dir, "sweep"):
+        _prepare(sweep_dir, spec, runs, force)
+        return _run_prepared(
+            sweep_dir, runs, backend, workers, spec, progress, device, log, ray_address
+        )
+
+
+def _run_prepared(
+    sweep_dir: Path,
+    runs: list[SweepRun],
+    backend: str,
+    workers: int | None,
+    spec: dict[str, Any],
+    progress: bool,
+    device: str,
+    log: tuple[str, str],
+    ray_address: str | None,
+) -> pd.DataFrame:
+    """The runs of a prepared sweep directory not finished yet, then the results table."""
+    log_to, wandb_project = [k for k in log[0].split(",") if k], log[1]
     todo = [r for r in runs if not is_finished(sweep_dir / "runs" / r.name)]
     if backend == "ensemble":
         jobs = [(r.config, sweep_dir / "runs" / r.name) for r in todo]
@@ -324,9 +357,24 @@ def _job(
     return r.name, str(sweep_dir / "runs" / r.name), config, threads, device, *log
 
 
+def _die_with_parent(parent: int) -> None:
+    """Pool initializer: on Linux, the worker gets SIGKILL when the sweep's process dies,
+    however it dies (``kill -9`` included), so no run goes on training unwatched; the
+    lock of its run directory goes with it."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the call
+        os._exit(1)
+
+
 def _run_local(jobs: list[Job], n_workers: int) -> Iterator[str]:
     """Each job in a pool of ``n_workers`` spawned processes; yields statuses as runs end."""
-    with mp.get_context("spawn").Pool(n_workers) as pool:
+    with mp.get_context("spawn").Pool(
+        n_workers, initializer=_die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         for _name, status, _err in pool.imap_unordered(run_one, jobs):
             yield status
 

@@ -15,7 +15,7 @@ import pandas as pd
 from grokinterp.config import TrainConfig
 from grokinterp.errors import RunDirError
 from grokinterp.runs import layout
-from grokinterp.runs.sinks import open_sinks
+from grokinterp.runs.sinks import check_kinds, open_sinks
 
 MEASURES = "analysis/measures.csv"
 
@@ -23,6 +23,7 @@ MEASURES = "analysis/measures.csv"
 def export_run(run_dir: str | Path, to: Sequence[str], wandb_project: str = "grokinterp") -> int:
     """Log the run's metrics and measures to each of ``to``; return the rows exported."""
     run_dir = Path(run_dir)
+    check_kinds(to, "--to")
     if not (run_dir / layout.CONFIG).exists():
         raise RunDirError(f"{run_dir}: not a run directory (no {layout.CONFIG})")
     rows = layout.read_metrics(run_dir)

@@ -84,7 +84,8 @@ def claim_dir(path: Path, *, force: bool, refusal: str, keep: bool = False) -> b
     """Make ``path`` a directory ready to be written, without losing anything by accident.
 
     An empty or missing directory is created. One that holds anything is kept as it is when
-    ``keep`` (the caller continues what is there; returns True), deleted when ``force``, and
+    ``keep`` (the caller continues what is there; returns True), emptied when ``force`` (the
+    directory itself stays, and with it the lock of :mod:`grokinterp.runs.lock`), and
     otherwise refused with ``RunDirError("{path}: {refusal}")``: the one rule behind
     ``train``, ``sweep`` and ``import-legacy``.
     """
@@ -95,9 +96,32 @@ def claim_dir(path: Path, *, force: bool, refusal: str, keep: bool = False) -> b
             return True
         if not force:
             raise RunDirError(f"{path}: {refusal}")
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
+        for child in path.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunDirError(f"{path}: cannot create the directory ({e.strerror})") from None
     return False
+
+
+def remove_stale_temporaries(*folders: Path) -> list[Path]:
+    """Delete the temporary files (``.<name>.<random>.tmp``) that a killed atomic write
+    (:func:`grokinterp.runs.io.atomic_write_bytes`) left in ``folders``; call it only while
+    holding their lock, when no write can be in flight. Returns them."""
+    stale = [
+        p
+        for folder in folders
+        if folder.is_dir()
+        for p in folder.iterdir()
+        if p.name.startswith(".") and p.name.endswith(".tmp") and p.is_file()
+    ]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 def config_diffs(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:

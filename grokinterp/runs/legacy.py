@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,9 @@ def load_legacy_file(path: str | Path, trust: bool = False) -> dict[str, Any]:
         )
     try:
         try:
-            obj = torch.load(path, map_location="cpu", weights_only=not trust)
+            with warnings.catch_warnings():  # torch warns about plain pickles; we say more
+                warnings.simplefilter("ignore")
+                obj = torch.load(path, map_location="cpu", weights_only=not trust)
         except Exception as e:
             if not (trust and "magic number" in str(e)):
                 raise

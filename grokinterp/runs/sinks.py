@@ -87,11 +87,11 @@ class WandbSink:
         self.run.finish()
 
 
-def check_kinds(kinds: Sequence[str]) -> list[str]:
-    """Validate ``--log-to`` values."""
+def check_kinds(kinds: Sequence[str], flag: str = "--log-to") -> list[str]:
+    """Validate the sink names given to ``flag``."""
     bad = [k for k in kinds if k not in KINDS]
     if bad:
-        raise ConfigError(f"--log-to: unknown {bad}; choose from {list(KINDS)}")
+        raise ConfigError(f"{flag}: unknown {bad}; choose from {list(KINDS)}")
     return list(kinds)
 
 

@@ -49,9 +49,30 @@ class TaskSettings(Protocol):
 
 
 def is_prime(n: int) -> bool:
+    """Whether ``n`` is prime: the Miller-Rabin test with the first twelve primes as bases,
+    which is deterministic for every n < 3.3e24 (Sorenson and Webster 2015), and for
+    larger n wrong with probability below 4^-12. Instant even for p = 2^61 - 1, where trial
+    division would take minutes."""
+    small = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)
     if n < 2:
         return False
-    return all(n % d for d in range(2, math.isqrt(n) + 1))
+    for q in small:
+        if n % q == 0:
+            return n == q
+    d, r = n - 1, 0
+    while d % 2 == 0:
+        d, r = d // 2, r + 1
+    for a in small:
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(r - 1):
+            x = pow(x, 2, n)
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
 
 
 @dataclass(frozen=True)

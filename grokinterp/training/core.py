@@ -22,10 +22,10 @@ import torch
 from torch import Tensor
 
 from grokinterp.config import TrainConfig
-from grokinterp.errors import RunDirError
+from grokinterp.errors import ConfigError, DivergedError, RunDirError
 from grokinterp.models import Params, init_params, param_shapes
 from grokinterp.runs import layout
-from grokinterp.runs.io import load_tensors, save_tensors
+from grokinterp.runs.io import atomic_write_text, load_tensors, save_tensors
 from grokinterp.runs.sinks import Sink
 from grokinterp.tasks import Dataset
 from grokinterp.training.state import (
@@ -42,11 +42,26 @@ BATCH_SEED_OFFSET = 1_000_003  # the minibatch stream is seeded with cfg.seed + 
 
 def begin(cfg: TrainConfig, run_dir: Path, *, resume: bool, force: bool) -> SavedState | None:
     """Prepare ``run_dir`` (:func:`grokinterp.runs.layout.prepare_run_dir`) and return the
-    state to continue from, with the metrics from its step on dropped; None to start afresh."""
+    state to continue from, with the metrics from its step on dropped; None to start afresh.
+
+    The caller holds the run directory's lock (:mod:`grokinterp.runs.lock`), so temporary
+    files left in it by a killed write are stale and removed. A resumed run may change its
+    stopping rule: ``config.json`` is rewritten with it, and a ``max_steps`` below the steps
+    already trained is refused.
+    """
+    if (run_dir / layout.CONFIG).is_file():  # a run: its writers are ours
+        layout.remove_stale_temporaries(run_dir, run_dir / layout.CHECKPOINTS, run_dir / "state")
     if not layout.prepare_run_dir(cfg, run_dir, resume=resume, force=force):
         return None
     saved = read_state(run_dir)
+    if cfg.optim.max_steps < saved.loop.step:
+        raise ConfigError(
+            f"config field optim.max_steps: {cfg.optim.max_steps} is below the "
+            f"{saved.loop.step} steps {run_dir} has trained; a run cannot be shortened "
+            f"(analyze --steps reads a part of it); give max_steps >= {saved.loop.step}"
+        )
     layout.truncate_metrics(run_dir, saved.loop.step)
+    atomic_write_text(run_dir / layout.CONFIG, cfg.to_json())
     return saved
 
 
@@ -114,6 +129,18 @@ def metrics_row(
         "softmax_collapse": numerics[0],
         "train_loss32": numerics[1],
     }
+
+
+def check_finite(row: dict[str, Any], run_dir: Path) -> None:
+    """Raise DivergedError when a logged metrics line has a non-finite training loss (the
+    line is written first, so the run directory records where it diverged)."""
+    loss = row["train_loss"]
+    if not math.isfinite(loss):
+        raise DivergedError(
+            f"{run_dir}: training diverged at step {row['step']} (train loss {loss}); "
+            f"metrics.jsonl records it; lower the learning rate or init scale and start "
+            f"over with --force"
+        )
 
 
 class RunWriter:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 
@@ -29,23 +30,26 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from grokinterp.config import TrainConfig
-from grokinterp.errors import ConfigError
+from grokinterp.errors import ConfigError, DivergedError
 from grokinterp.models import answer_logits, cross_entropy32, loss_function, softmax_collapse
-from grokinterp.runs.sinks import Sink, open_sinks
-from grokinterp.tasks import make_dataset, train_size
+from grokinterp.runs.lock import dir_lock
+from grokinterp.runs.sinks import Sink, check_kinds, open_sinks
+from grokinterp.tasks import Dataset, train_size
 from grokinterp.training.core import (
     RunWriter,
     batch_stream,
     begin,
+    check_finite,
     initial_params,
     metrics_row,
     output_size,
 )
 from grokinterp.training.interventions import coefficients, make_filter, orthogonalize_
+from grokinterp.training.preflight import preflight
 from grokinterp.training.schedule import Schedule, lr_at
 from grokinterp.training.state import FilterState, LoopState, SavedState
 
-StatusFn = Callable[[Path, str], None]
+StatusFn = Callable[[Path, str, str | None], None]  # run dir, status, error
 
 
 def shape_key(cfg: TrainConfig) -> str:
@@ -159,24 +163,30 @@ def train_ensemble(
             "use the local backend for minibatch runs"
         )
     dirs = [Path(d) for d in run_dirs]
-    by_start: dict[int, list[_Member]] = {}
-    for cfg, d in zip(cfgs, dirs, strict=True):
-        member = _Member(cfg, d, begin(cfg, d, resume=True, force=False))
-        by_start.setdefault(member.loop.step, []).append(member)
-    for _step, members in sorted(by_start.items()):
-        sinks = [open_sinks(log_to, m.dir, m.cfg.to_dict(), wandb_project) for m in members]
-        _Ensemble(members, device).run(progress, status, sinks)
+    check_kinds(log_to)
+    # every check before anything on disk is touched; the members are held at once
+    datasets = [preflight(cfg, device, copies=len(cfgs)) for cfg in cfgs]
+    with ExitStack() as locks:
+        for d in dirs:
+            locks.enter_context(dir_lock(d, "run"))
+        by_start: dict[int, list[_Member]] = {}
+        for cfg, ds, d in zip(cfgs, datasets, dirs, strict=True):
+            member = _Member(cfg, ds, d, begin(cfg, d, resume=True, force=False))
+            by_start.setdefault(member.loop.step, []).append(member)
+        for _step, members in sorted(by_start.items()):
+            sinks = [open_sinks(log_to, m.dir, m.cfg.to_dict(), wandb_project) for m in members]
+            _Ensemble(members, device).run(progress, status, sinks)
     return dirs
 
 
 class _Member:
     """One run of an ensemble: its config, directory, loop state and minibatch stream."""
 
-    def __init__(self, cfg: TrainConfig, run_dir: Path, saved: SavedState | None):
+    def __init__(self, cfg: TrainConfig, ds: Dataset, run_dir: Path, saved: SavedState | None):
         self.cfg, self.dir, self.saved = cfg, run_dir, saved
         self.loop = saved.loop if saved is not None else LoopState()
         self.active = True
-        self.dataset = make_dataset(cfg.task)
+        self.dataset = ds
         if saved is not None:
             self.gen_state, self.perm = saved.batch_gen_state, saved.batch_perm
         else:  # the stream train() keeps in its state, so the member can resume alone
@@ -386,17 +396,24 @@ class _Ensemble:
                 continue
             lp, step = mb.loop, mb.loop.step
             member_norms = {n: v[i] for n, v in norms.items()}
-            writer.log(
-                metrics_row(
-                    step,
-                    (float(loss[i]), float(acc[i])),
-                    (float(test_loss[i]), float(test_acc[i])),
-                    member_norms,
-                    lr_at(mb.cfg, step),
-                    writer.elapsed(),
-                    (float(collapse[i]), float(loss32[i])),
-                )
+            row = metrics_row(
+                step,
+                (float(loss[i]), float(acc[i])),
+                (float(test_loss[i]), float(test_acc[i])),
+                member_norms,
+                lr_at(mb.cfg, step),
+                writer.elapsed(),
+                (float(collapse[i]), float(loss32[i])),
             )
+            writer.log(row)
+            try:
+                check_finite(row, mb.dir)
+            except DivergedError as e:  # this member stops; the others go on
+                mb.active = False
+                writer.close()
+                if status is not None:
+                    status(mb.dir, "diverged", str(e))
+                continue
             lp.observe(mb.cfg, float(loss[i]), float(test_acc[i]))
             last[i] = last[i] or lp.finished(mb.cfg.optim.max_steps)
             if step in self.schedule.checkpoints or last[i]:
@@ -419,7 +436,7 @@ class _Ensemble:
                 mb.active = False
                 writer.close()
                 if status is not None:
-                    status(mb.dir, "done")
+                    status(mb.dir, "done", None)
 
     def run(
         self, progress: bool, status: StatusFn | None, sinks: Sequence[Sequence[Sink]] = ()
@@ -433,7 +450,7 @@ class _Ensemble:
         ]
         if status is not None:
             for mb in self.members:
-                status(mb.dir, "running")
+                status(mb.dir, "running", None)
         bar = tqdm(
             total=self.schedule.max_steps,
             initial=step,

@@ -28,17 +28,20 @@ from grokinterp.models import (
     loss_function,
     softmax_collapse,
 )
-from grokinterp.runs.sinks import open_sinks
-from grokinterp.tasks import make_dataset
+from grokinterp.runs.lock import dir_lock
+from grokinterp.runs.sinks import Sink, check_kinds, open_sinks
+from grokinterp.tasks import Dataset
 from grokinterp.training.core import (
     RunWriter,
     batch_stream,
     begin,
+    check_finite,
     initial_params,
     metrics_row,
     output_size,
 )
 from grokinterp.training.interventions import coefficients, make_filter, orthogonalize_
+from grokinterp.training.preflight import preflight
 from grokinterp.training.schedule import Schedule, lr_at
 from grokinterp.training.state import LoopState, Moments, SavedState
 
@@ -127,9 +130,8 @@ class _Minibatches:
 class _SingleRun:
     """One run's weights, optimizer, data and loop state, and the steps of its loop."""
 
-    def __init__(self, cfg: TrainConfig, saved: SavedState | None, device: str):
+    def __init__(self, cfg: TrainConfig, ds: Dataset, saved: SavedState | None, device: str):
         self.cfg = cfg
-        ds = make_dataset(cfg.task)
         d_out = output_size(cfg, ds)
         self.params = {
             k: v.to(device).requires_grad_(True)
@@ -183,6 +185,7 @@ class _SingleRun:
             step, train_m, (test_loss, test_acc), norms, lr, writer.elapsed(), numerics
         )
         writer.log(row)
+        check_finite(row, writer.run_dir)
         self.loop.observe(self.cfg, train_m[0], test_acc)
         return train_m[1], test_acc
 
@@ -246,7 +249,19 @@ def train(
         wandb_project: the W&B project of ``log_to=["wandb"]``.
     """
     run_dir = Path(run_dir)
-    run = _SingleRun(cfg, begin(cfg, run_dir, resume=resume, force=force), device)
+    check_kinds(log_to)
+    ds = preflight(cfg, device)  # before anything on disk is touched
+    with dir_lock(run_dir, "run"):
+        run = _SingleRun(cfg, ds, begin(cfg, run_dir, resume=resume, force=force), device)
+        sinks = open_sinks(log_to, run_dir, cfg.to_dict(), wandb_project)
+        _loop(run, run_dir, cfg, progress, sinks)
+    return run_dir
+
+
+def _loop(
+    run: _SingleRun, run_dir: Path, cfg: TrainConfig, progress: bool, sinks: list[Sink]
+) -> None:
+    """Train ``run`` to its last step, logging and checkpointing on schedule."""
     sched = Schedule.of(cfg)
     bar = tqdm(
         total=sched.max_steps,
@@ -255,7 +270,6 @@ def train(
         unit="step",
         dynamic_ncols=True,
     )
-    sinks = open_sinks(log_to, run_dir, cfg.to_dict(), wandb_project)
     with RunWriter(run_dir, run.loop, sinks) as writer, bar:
         while True:
             last = run.loop.finished(sched.max_steps)
@@ -269,6 +283,6 @@ def train(
             if last or run.loop.step in sched.checkpoints:
                 run.checkpoint(writer)
             if last:
-                return run_dir
+                return
             run.update()
             bar.update(1)

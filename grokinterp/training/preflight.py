@@ -1,0 +1,100 @@
+"""What is checked before a run touches the disk.
+
+``train`` with ``--force`` deletes the run directory it is given; so every check that can
+fail on the config alone (the memory the run needs, the split, the output size, the weights
+of ``init_from``) runs first, in :func:`preflight`, and a bad config leaves the directory
+as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import torch
+
+from grokinterp.config import TrainConfig
+from grokinterp.errors import ConfigError
+from grokinterp.models import param_shapes
+from grokinterp.tasks import Dataset, get_task, make_dataset, train_size
+from grokinterp.training.core import initial_params, output_size
+
+EVAL_CHUNK = 16384  # rows per forward when evaluating (see loop.evaluate)
+_GIB = 2**30
+_noted: set[str] = set()  # notes already printed by this process
+
+
+def memory_floor(cfg: TrainConfig) -> int:
+    """A lower bound, in bytes, on the memory one run of ``cfg`` holds at its peak.
+
+    Counted: the dataset (every pair's three tokens and label as int64, the split mask and
+    the construction's temporaries, 48 bytes a pair); the weights with their gradients and
+    AdamW's two moments (4 float32 copies); and the widest activations of one training step,
+    which the backward pass keeps: per row of the batch, each MLP layer's pre- and
+    post-activation (the forward computes the answer position only), the transformer's
+    residual stream at three positions (6 vectors of d_model each) and the logits in float32
+    and float64 with their gradient. The true peak is higher (allocator slack, temporaries),
+    so a run above this bound cannot fit.
+    """
+    spec = get_task(cfg.task.name)
+    n_pairs = spec.n_pairs(cfg.task)
+    size = spec.size(cfg.task)
+    d_out = cfg.model.d_vocab_out or size
+    m = cfg.model
+    n_params = sum(int(torch.Size(s).numel()) for s in param_shapes(m, size + 1, d_out).values())
+    n_train = train_size(cfg.task)
+    rows = max(
+        min(cfg.optim.batch_size or n_train, n_train),
+        min(EVAL_CHUNK, n_pairs - n_train),
+    )
+    per_row = 2 * m.n_layers * m.d_mlp + 5 * d_out
+    if m.arch == "transformer":
+        per_row += 6 * 3 * m.d_model * m.n_layers
+    return 48 * n_pairs + 16 * n_params + 4 * rows * per_row
+
+
+def memory_available(device: str) -> int:
+    """The memory a run may use, in bytes: the GPU's for a CUDA device, else the machine's
+    physical memory."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return int(torch.cuda.get_device_properties(dev).total_memory)
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(cfg: TrainConfig, device: str = "cpu", copies: int = 1) -> int:
+    """Refuse a run whose :func:`memory_floor` (times ``copies``: the members of an ensemble
+    held at once) exceeds :func:`memory_available`, and note on stderr one that needs more
+    than a quarter of it; return the floor."""
+    need, have = copies * memory_floor(cfg), memory_available(device)
+    what = (
+        f"p={cfg.task.p}" if cfg.task.p is not None else f"n={cfg.task.n}"
+    ) + f", d_mlp={cfg.model.d_mlp}, d_model={cfg.model.d_model}"
+    if need > have:
+        raise ConfigError(
+            f"config ({what}): this run needs at least {need / _GIB:.1f} GiB of memory and "
+            f"{device} has {have / _GIB:.1f} GiB; use a smaller p, d_mlp or batch_size"
+        )
+    note = (
+        f"grokinterp: note: {'these runs need' if copies > 1 else 'this run needs'} at least "
+        f"{need / _GIB:.1f} GiB of the {have / _GIB:.1f} GiB of memory of {device}"
+    )
+    if need > have / 4 and note not in _noted:
+        _noted.add(note)
+        print(note, file=sys.stderr)
+    return need
+
+
+def preflight(cfg: TrainConfig, device: str = "cpu", copies: int = 1) -> Dataset:
+    """Every check of a run that needs no run directory; returns the run's dataset.
+
+    Raises ConfigError (one line) when the run cannot fit in memory, its split leaves a set
+    empty, ``d_vocab_out`` is too small for the task, or ``init_from`` is missing, damaged
+    or of another shape.
+    """
+    check_memory(cfg, device, copies)
+    ds = make_dataset(cfg.task)
+    d_out = output_size(cfg, ds)
+    if cfg.init_from is not None:
+        initial_params(cfg, ds.d_vocab, d_out)  # loads and checks the file
+    return ds
