@@ -241,6 +241,42 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_repair(sub: Any) -> None:
+    p = sub.add_parser(
+        "repair",
+        help="set a run's damaged files aside and make it resumable",
+        description="Check every file of RUN_DIR (checksums of the checkpoints and state "
+        "files, the lines of metrics.jsonl); move the damaged ones to RUN_DIR/damaged/ "
+        "(nothing is deleted) and, if the latest state or its checkpoint is damaged, roll "
+        "the run back to the previous state, so that `grokinterp train --resume` continues "
+        "and re-creates the later checkpoints exactly.",
+    )
+    p.add_argument("run_dir", type=Path)
+
+
+def _cmd_repair(args: argparse.Namespace) -> int:
+    report = _load("grokinterp.training").repair(args.run_dir)
+    for rel, why in report.set_aside:
+        print(f"set aside  {rel} ({why}) -> {args.run_dir / 'damaged' / rel}")
+    if report.bad_metrics_lines:
+        print(f"set aside  {report.bad_metrics_lines} unreadable line(s) of metrics.jsonl")
+    if report.rolled_back:
+        print("rolled back to the previous state file")
+    if report.resume_step is not None:
+        print(
+            f"resumable from step {report.resume_step}: grokinterp train --config "
+            f"{args.run_dir / 'config.json'} --out {args.run_dir} --resume"
+        )
+    else:
+        print(
+            "no intact state to resume from: analyze works on the intact checkpoints; to train "
+            "on, start over with --force, or from a checkpoint with --init-from (a new optimizer)"
+        )
+    if not report.set_aside and not report.bad_metrics_lines:
+        print(f"{args.run_dir}: every file is intact")
+    return 0
+
+
 def _add_import_legacy(sub: Any) -> None:
     p = sub.add_parser(
         "import-legacy",
@@ -856,6 +892,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_info(sub)
+    _add_repair(sub)
     _add_import_legacy(sub)
     _add_analyze(sub)
     _add_sweep(sub)
@@ -871,6 +908,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {
     "train": _cmd_train,
     "info": _cmd_info,
+    "repair": _cmd_repair,
     "import-legacy": _cmd_import_legacy,
     "analyze": _cmd_analyze,
     "sweep": _cmd_sweep,

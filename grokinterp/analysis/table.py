@@ -3,8 +3,10 @@
 Writes into ``RUN_DIR/analysis/``:
 
 * ``measures.csv``: one row per analyzed checkpoint (columns in :data:`COLUMNS`);
-* ``summary.json``: key frequencies (and how they were chosen), phase boundaries
-  (:mod:`grokinterp.analysis.phases`), landmarks, and which measures apply to the task;
+* ``summary.json``: key frequencies (the rule that chose them, every rule's choice, and the
+  per-frequency evidence: :mod:`grokinterp.analysis.keyfreqs`), phase boundaries
+  (:mod:`grokinterp.analysis.phases`; from ``metrics.jsonl`` where it has the test loss, the
+  checkpoint-resolution ones beside them), landmarks, and which measures apply to the task;
 * ``figures/``: the figures of :mod:`grokinterp.viz.figures` and an ``index.html`` showing them.
 
 It is incremental: checkpoints already in ``measures.csv`` are not recomputed, unless the
@@ -27,7 +29,7 @@ import pandas as pd
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from grokinterp.analysis import fourier, measures
+from grokinterp.analysis import fourier, keyfreqs, measures
 from grokinterp.analysis.phases import phase_boundaries
 from grokinterp.errors import ConfigError, RunDirError
 from grokinterp.models import Params, answer_forward_chunked, cross_entropy64
@@ -209,10 +211,12 @@ def _steps_to_measure(run: Run, steps: list[int] | None) -> list[int]:
     return sorted(set(steps if steps is not None else all_steps))
 
 
-def _key_frequencies(ctx: _Context, key_freqs: list[int] | None) -> dict[str, Any]:
-    """Set the key frequencies (given, or detected at the latest checkpoint) and start the
-    summary with them, or with why the Fourier measures do not apply."""
+def _key_frequencies(ctx: _Context, key_freqs: list[int] | None, rule: str) -> dict[str, Any]:
+    """Set the key frequencies (given, or chosen at the latest checkpoint by ``rule``) and
+    start the summary with them and the per-frequency evidence, or with why the Fourier
+    measures do not apply."""
     run = ctx.run
+    keyfreqs.check_rule(rule)
     summary: dict[str, Any] = {
         "p": ctx.p if run.config.task.p is not None else None,
         "task": run.config.task.name,
@@ -223,18 +227,34 @@ def _key_frequencies(ctx: _Context, key_freqs: list[int] | None) -> dict[str, An
         return summary
     if key_freqs is not None:
         try:
-            ctx.key_freqs = fourier.check_key_freqs(key_freqs, ctx.p)
+            key_freqs = fourier.check_key_freqs(key_freqs, ctx.p)
         except ConfigError as e:
             raise ConfigError(f"key_freqs (--key-freqs): {e}") from None
-        summary["key_freqs_source"] = "given by the user"
-    else:
-        last = run.steps[-1]
-        ctx.key_freqs = sorted(int(k) for k in fourier.key_frequencies(run.params(last), ctx.p))
-        summary["key_freqs_source"] = (
-            f"detected at step {last} by grokinterp.analysis.fourier.key_frequencies"
-        )
+    last = run.steps[-1]
+    params = {k: v.to(ctx.device) for k, v in run.params(last).items()}
+    logits, hidden = ctx.forward(params)
+    p = ctx.p
+    choice = keyfreqs.choose_key_frequencies(
+        params,
+        logits.reshape(p, p, ctx.n_classes),
+        hidden.reshape(p, p, -1) if hidden.shape[-1] else None,
+        ctx.labels.reshape(p, p),
+        ctx.train.reshape(p, p),
+        ctx.structure,
+        rule=rule,
+        given=key_freqs,
+    )
+    ctx.key_freqs = choice.key_freqs
     summary["key_freqs"] = ctx.key_freqs
+    summary["key_freqs_source"] = (
+        "given by the user"
+        if key_freqs is not None
+        else f"chosen at step {last} by the {choice.rule!r} rule (grokinterp.analysis.keyfreqs)"
+        + (f"; {choice.note}" if choice.note else "")
+    )
     summary["fourier_structure"] = ctx.structure
+    summary.update(choice.summary())
+    summary["key_freq_evidence_step"] = last
     return summary
 
 
@@ -262,12 +282,41 @@ def _updated_table(
     return table.sort_values("step").reset_index(drop=True)
 
 
-def _phases_and_final(table: pd.DataFrame) -> dict[str, Any]:
+PHASES = ("memorization_end", "circuit_formation_end", "cleanup_end")
+LANDMARKS = ("grokking_step", "train_99_step", "test_99_step")
+
+
+def _metrics_resolution(run: Run, table: pd.DataFrame) -> dict[str, Any]:
+    """Phase boundaries and landmarks at the resolution of ``metrics.jsonl`` where it has
+    the columns (the test loss for the phases, the accuracies for the landmarks), else at
+    the checkpoints'; the checkpoint-resolution boundaries are kept beside them."""
+    at_ckpts = phase_boundaries(table)
+    try:
+        m = run.metrics
+    except RunDirError:  # unreadable metrics.jsonl: the checkpoints are all there is
+        m = pd.DataFrame()
+    out: dict[str, Any] = {"phases_at_checkpoints": {k: at_ckpts[k] for k in PHASES}}
+    if "test_loss" in m and int(m["test_loss"].notna().sum()) >= 3:
+        logged = m[["step", "test_loss"]].dropna()
+        out["phases"] = {k: phase_boundaries(logged)[k] for k in PHASES}
+        every = float(logged["step"].diff().median())
+        out["phase_resolution"] = f"metrics.jsonl (test loss every {every:g} steps)"
+    else:
+        out["phases"] = out["phases_at_checkpoints"]
+        out["phase_resolution"] = "checkpoints (metrics.jsonl has no test loss)"
+    if {"train_acc", "test_acc"} <= set(m.columns) and bool(m["test_acc"].notna().any()):
+        lm = phase_boundaries(m[["step", "train_acc", "test_acc"]].dropna())
+        out["landmark_resolution"] = "metrics.jsonl"
+    else:
+        lm, out["landmark_resolution"] = at_ckpts, "checkpoints"
+    out.update({k: lm[k] for k in LANDMARKS})
+    return out
+
+
+def _phases_and_final(run: Run, table: pd.DataFrame) -> dict[str, Any]:
     """The rest of the summary: phase boundaries, landmarks, the final row, column docs."""
-    ph = phase_boundaries(table)
     return {
-        "phases": {k: ph[k] for k in ("memorization_end", "circuit_formation_end", "cleanup_end")},
-        **{k: ph[k] for k in ("grokking_step", "train_99_step", "test_99_step")},
+        **_metrics_resolution(run, table),
         "phase_rule": "grokinterp.analysis.phases.phase_boundaries (see its docstring)",
         "steps_analyzed": len(table),
         "analysis_version": ANALYSIS_VERSION,
@@ -285,6 +334,7 @@ def measure_run(
     *,
     steps: list[int] | None = None,
     key_freqs: list[int] | None = None,
+    key_freq_rule: str = keyfreqs.DEFAULT_RULE,
     device: str = "cpu",
     progress: bool = True,
 ) -> Analysis:
@@ -293,8 +343,10 @@ def measure_run(
     Args:
         run_dir: a run directory.
         steps: checkpoint steps to analyze (default: all on disk).
-        key_freqs: the key frequencies to use; default: detected at the latest checkpoint by
-            :func:`grokinterp.analysis.fourier.key_frequencies`.
+        key_freqs: the key frequencies to use; default: chosen at the latest checkpoint by
+            ``key_freq_rule``.
+        key_freq_rule: one of :data:`grokinterp.analysis.keyfreqs.RULES` (default
+            ``causal``); ``summary.json`` records every rule's choice and the evidence.
         device: torch device for the computation.
         progress: show a progress bar.
     """
@@ -302,10 +354,10 @@ def measure_run(
     out = run.path / layout.ANALYSIS
     todo_steps = _steps_to_measure(run, steps)
     ctx = _Context(run, None, device)
-    summary = _key_frequencies(ctx, key_freqs)
+    summary = _key_frequencies(ctx, key_freqs, key_freq_rule)
     table = _updated_table(ctx, out, todo_steps, summary, progress)
     out.mkdir(exist_ok=True)
     atomic_write_text(out / MEASURES, table.to_csv(index=False))
-    summary.update(_phases_and_final(table))
+    summary.update(_phases_and_final(run, table))
     atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2))
     return Analysis(table=table, summary=summary, path=out, key_freqs=ctx.key_freqs)

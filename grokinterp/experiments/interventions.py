@@ -108,7 +108,9 @@ def run_study(
         row.update(analysis.summary.get("phases", {}))
         keys = analysis.key_freqs
         row["key_freqs"] = " ".join(map(str, keys)) if keys else ""
-        row["key_freqs_settle_step"] = key_frequencies_settle(run, keys) if keys else None
+        # the embedding's spectrum, per checkpoint, against its own final choice
+        embed_final = analysis.summary.get("key_freqs_by_rule", {}).get("embed", keys)
+        row["key_freqs_settle_step"] = key_frequencies_settle(run, embed_final) if keys else None
         last = m.iloc[-1]
         row.update(
             final_step=int(last["step"]),

@@ -402,6 +402,66 @@ def embed_freq_bars(
     return _finish(fig, f"Embedding norm per Fourier frequency at {at}", 420)
 
 
+def key_freq_evidence(summary: Mapping[str, Any]) -> go.Figure:
+    """Why the key frequencies are key: per frequency, at the checkpoint where they were
+    chosen (``summary["key_freq_evidence"]``, :mod:`grokinterp.analysis.keyfreqs`).
+
+    Top: the training loss with that frequency's directions removed from the logits, over
+    the intact training loss (log axis; the causal rule's factor dashed). Bottom: the
+    spectra, each as a fraction of its largest entry: W_E (``embed``) and W_out W_U
+    (``logit``). Key frequencies in red (top) and marked ``*`` on the axis.
+    """
+    rows = summary.get("key_freq_evidence")
+    if not rows:
+        raise ValueError("the summary has no key_freq_evidence (the Fourier measures do not apply)")
+    ev = pd.DataFrame(rows).sort_values("k")
+    k = ev["k"].to_numpy()
+    key = ev["key"].to_numpy(dtype=bool)
+    labels = _freq_labels(int(k.max()), [int(x) for x in k[key]])
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    for mask, name, color in ((key, "key", KEY_COLOR), (~key, "not key", OTHER_COLOR)):
+        fig.add_trace(
+            go.Bar(
+                x=k[mask],
+                y=ev["excluded_ratio"].to_numpy()[mask],
+                name=f"{name}: loss without k / loss",
+                marker_color=color,
+                customdata=ev[
+                    ["excluded_loss", "restricted_loss_with", "restricted_loss_without"]
+                ].to_numpy()[mask],
+                hovertemplate="frequency %{x}<br>excluded / full: %{y:.3g}<br>excluded loss "
+                "%{customdata[0]:.3g}<br>restricted loss with k %{customdata[1]:.3g}, "
+                "without %{customdata[2]:.3g}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
+    factor = (summary.get("key_freq_check") or {}).get("exclusion_factor")
+    if factor:
+        fig.add_hline(y=factor, line_dash="dash", line_color="#555555", row=1, col=1)
+    for col, name, color in (
+        ("embed_norm", "W_E spectrum", "#1f77b4"),
+        ("logit_norm", "W_out W_U spectrum", "#2ca02c"),
+    ):
+        if col in ev:
+            y = ev[col].to_numpy(dtype=float)
+            fig.add_trace(
+                go.Bar(x=k, y=y / max(float(y.max()), 1e-300), name=name, marker_color=color),
+                row=2,
+                col=1,
+            )
+    fig.update_layout(barmode="overlay")
+    fig.update_yaxes(type="log", title_text="loss without k / loss", row=1, col=1)
+    fig.update_yaxes(title_text="norm / max", row=2, col=1)
+    fig.update_xaxes(
+        tickvals=k, ticktext=labels, tickfont=dict(size=9), title_text="frequency k", row=2, col=1
+    )
+    at = summary.get("key_freq_evidence_step")
+    rule = summary.get("key_freq_rule", "?")
+    where = f" at step {at}" if at is not None else ""
+    return _finish(fig, f"Key frequencies{where} (rule: {rule}): removal and spectra", 620)
+
+
 def neuron_clusters(
     fractions: Any, cluster: Any, key_freqs: Sequence[int], threshold: float = 0.85
 ) -> go.Figure:

@@ -16,6 +16,8 @@ from typing import Any
 from grokinterp.analysis import fourier
 from grokinterp.analysis.snapshot import cluster_sizes, snapshot, spread
 from grokinterp.analysis.table import Analysis, measure_run
+from grokinterp.runs.layout import ANALYSIS, remove_stale_temporaries
+from grokinterp.runs.lock import dir_lock
 from grokinterp.runs.run import Run
 from grokinterp.viz import figures as figs
 from grokinterp.viz.report import attempt, write_figure_set
@@ -34,6 +36,9 @@ def build_figures(run: Run, result: Analysis, device: str = "cpu") -> dict[str, 
         "norm_vs_logit_strength": attempt(lambda: figs.norm_vs_logit_strength(table, summary)),
         "gini_and_norm": attempt(lambda: figs.gini_and_norm(table, summary)),
         "embed_freq_heatmap": attempt(lambda: figs.embed_freq_heatmap(table, summary)),
+        "key_freq_evidence": (
+            figs.key_freq_evidence(summary) if summary.get("key_freq_evidence") else NOT_FOURIER
+        ),
     }
     norm_cols = [c for c in table.columns if c.startswith("embed_norm_k")]
     if norm_cols and key_freqs is not None:
@@ -101,6 +106,7 @@ def analyze(
     *,
     steps: list[int] | None = None,
     key_freqs: list[int] | None = None,
+    key_freq_rule: str = "causal",
     device: str = "cpu",
     progress: bool = True,
     figures: bool = True,
@@ -112,16 +118,26 @@ def analyze(
     Args:
         run_dir: a run directory.
         steps: checkpoint steps to analyze (default: all on disk).
-        key_freqs: the key frequencies to use; default: detected at the latest checkpoint by
-            :func:`grokinterp.analysis.fourier.key_frequencies`.
+        key_freqs: the key frequencies to use; default: chosen at the latest checkpoint by
+            ``key_freq_rule``.
+        key_freq_rule: ``causal`` (default), ``embed``, ``logit`` or ``neuron_argmax``
+            (:mod:`grokinterp.analysis.keyfreqs`).
         device: torch device for the computation.
         progress: show a progress bar.
         figures: also write ``analysis/figures/`` (HTML and an ``index.html``).
         static: also export PNGs; default: when kaleido and a Chromium are installed.
     """
-    result = measure_run(
-        run_dir, steps=steps, key_freqs=key_freqs, device=device, progress=progress
-    )
-    if figures:
-        write_run_figures(Run(run_dir), result, device=device, static=static)
+    run = Run(run_dir)  # one line if it is not a run directory
+    with dir_lock(run.path / ANALYSIS, "run's analysis"):  # one analyze at a time
+        remove_stale_temporaries(run.path / ANALYSIS, run.path / ANALYSIS / "figures")
+        result = measure_run(
+            run_dir,
+            steps=steps,
+            key_freqs=key_freqs,
+            key_freq_rule=key_freq_rule,
+            device=device,
+            progress=progress,
+        )
+        if figures:
+            write_run_figures(run, result, device=device, static=static)
     return result

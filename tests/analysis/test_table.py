@@ -39,7 +39,7 @@ def _at(table: pd.DataFrame, step: int, col: str) -> float:
 def test_the_scientific_story(grokked):
     _, res = grokked
     t, s = res.table, res.summary
-    ph = s["phases"]
+    ph = s["phases_at_checkpoints"]  # the story is read off the checkpoints' measures
     assert s["grokking_step"] is not None and s["key_freqs"]
     assert None not in ph.values()
     assert ph["memorization_end"] < ph["circuit_formation_end"] < ph["cleanup_end"]
@@ -64,6 +64,54 @@ def test_the_scientific_story(grokked):
     assert t["gen_logit_norm"].iloc[-1] > t["mem_logit_norm"].iloc[-1]
     peak_mem = int(t["mem_logit_norm"].idxmax())
     assert t["gen_logit_norm"].iloc[peak_mem] < t["mem_logit_norm"].iloc[peak_mem]
+
+
+@pytest.mark.slow
+def test_phases_and_landmarks_at_the_resolution_of_the_metrics(grokked):
+    """Boundaries from metrics.jsonl (every 10 steps), not snapped to the checkpoint grid;
+    the grokking step is the metrics' first 99% test accuracy, one number everywhere."""
+    from grokinterp.analysis.phases import phase_boundaries
+    from grokinterp.runs import Run
+
+    run_dir, res = grokked
+    s = res.summary
+    run = Run(run_dir)
+    m = run.metrics
+    want = phase_boundaries(m[["step", "test_loss"]])
+    assert s["phases"] == {k: want[k] for k in A.PHASES}
+    assert "metrics.jsonl" in s["phase_resolution"] and s["landmark_resolution"] == "metrics.jsonl"
+    assert s["grokking_step"] == s["test_99_step"] == run.landmarks().test_step
+    assert s["train_99_step"] == run.landmarks().train_step
+    assert s["phases_at_checkpoints"] == {
+        k: v for k, v in phase_boundaries(res.table).items() if k in A.PHASES
+    }
+    # the checkpoint grid (every 25 steps here) rounds the boundaries up to its own steps
+    steps = set(res.table["step"].astype(int))
+    assert s["phases_at_checkpoints"]["cleanup_end"] in steps
+    assert {v for v in s["phases"].values() if v is not None} <= set(m["step"].astype(int))
+    assert s["phases"]["cleanup_end"] <= s["phases_at_checkpoints"]["cleanup_end"]
+
+
+@pytest.mark.slow
+def test_the_causal_key_frequencies_and_their_evidence(grokked):
+    run_dir, res = grokked
+    s = res.summary
+    assert s["key_freq_rule"] == "causal" and set(s["key_freqs_by_rule"]) == {
+        "causal", "embed", "logit", "neuron_argmax"
+    }  # fmt: skip
+    assert s["key_freqs"] == s["key_freqs_by_rule"]["causal"]
+    rows = s["key_freq_evidence"]
+    assert [r["k"] for r in rows] == list(range(1, 12))
+    factor = s["key_freq_check"]["exclusion_factor"]
+    assert [r["k"] for r in rows if r["excluded_ratio"] >= factor] == s["key_freqs"]
+    assert all(r["key"] == (r["k"] in s["key_freqs"]) for r in rows)
+    assert s["key_freq_check"]["sufficient"]
+    assert (res.path / "figures" / "key_freq_evidence.html").exists()
+    # another rule by name: the table is recomputed only if the frequencies differ
+    other = A.measure_run(run_dir, key_freq_rule="neuron_argmax", progress=False)
+    assert other.summary["key_freq_rule"] == "neuron_argmax"
+    assert other.key_freqs == s["key_freqs_by_rule"]["neuron_argmax"]
+    A.measure_run(run_dir, progress=False)  # back to the default for the other tests
 
 
 @pytest.mark.slow
@@ -138,7 +186,7 @@ def test_figures_render_without_script_errors(grokked, tmp_path):
     assert _js_errors(dom) == ""
     rendered = dom.count('class="main-svg"')
     names = [p.stem for p in index.parent.glob("*.html") if p.name != "index.html"]
-    assert len(names) == 12 and rendered >= len(names)
+    assert len(names) == 13 and rendered >= len(names)
     # the two checkpoint-by-checkpoint figures draw their step sliders
     assert {"embed_freq_scrub", "neuron_cluster_scrub"} <= set(names)
     assert dom.count('class="slider-container"') >= 2

@@ -306,3 +306,27 @@ def test_neuron_cluster_scrub_counts_per_checkpoint():
     assert list(key.x) == ["2"] and list(other.x) == ["1", "3", "none"]
     assert list(key.y) == [7.0] and list(other.y) == [0.0, 5.0, 0.0]  # step 5
     assert fig.layout.sliders[0].steps[0].args[0]["y"] == [[2.0], [0.0, 0.0, 10.0]]
+
+
+def test_key_freq_evidence_figure():
+    rows = [
+        {"k": k, "key": k in (2, 5), "excluded_loss": 0.1 * r, "excluded_ratio": r,
+         "restricted_loss_with": 0.01, "restricted_loss_without": 0.02 if k in (2, 5) else 0.01,
+         "embed_norm": 3.0 if k == 4 else 1.0, "logit_norm": 2.0 if k in (2, 5) else 0.1}
+        for k, r in zip(range(1, 7), [1.0, 500.0, 1.1, 1.0, 80.0, 1.0], strict=True)
+    ]  # fmt: skip
+    summary = {
+        "key_freq_evidence": rows,
+        "key_freq_rule": "causal",
+        "key_freq_evidence_step": 900,
+        "key_freq_check": {"exclusion_factor": 10.0},
+    }
+    fig = F.key_freq_evidence(summary)
+    bars = {t.name: t for t in fig.data}
+    key = next(t for n, t in bars.items() if n.startswith("key"))
+    assert list(key.x) == [2, 5] and list(key.y) == [500.0, 80.0]
+    assert list(bars["W_E spectrum"].y) == pytest.approx([1 / 3, 1 / 3, 1 / 3, 1, 1 / 3, 1 / 3])
+    assert any(s.y0 == 10.0 for s in fig.layout.shapes)  # the factor, dashed
+    assert "step 900" in fig.layout.title.text and "causal" in fig.layout.title.text
+    with pytest.raises(ValueError, match="key_freq_evidence"):
+        F.key_freq_evidence({})
