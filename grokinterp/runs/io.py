@@ -23,6 +23,10 @@ from safetensors.torch import save as st_save
 from grokinterp.errors import RunDirError
 
 FORMAT = "grokinterp-tensors-v1"
+_WAY_OUT = (
+    "if it belongs to a run, `grokinterp repair RUN_DIR` sets damaged files aside and "
+    "makes the run resumable"
+)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -88,19 +92,13 @@ def load_tensors(
     try:
         loaded = st_load(data)
         meta = _read_metadata(data)
-    except Exception as e:  # safetensors raises its own error types for bad headers
-        raise RunDirError(
-            f"{path}: corrupt or truncated tensor file ({type(e).__name__}); delete it, or "
-            f"re-create it with `grokinterp train --resume`"
-        ) from None
+    except Exception:  # safetensors raises its own error types for bad headers
+        raise RunDirError(f"{path}: corrupt or truncated tensor file; {_WAY_OUT}") from None
     if meta.get("format") != FORMAT:
         raise RunDirError(f"{path}: not a grokinterp tensor file (no '{FORMAT}' metadata)")
     tensors = {name: loaded[name] for name in sorted(loaded)}
     if verify and meta.get("sha256") != _digest(tensors):
-        raise RunDirError(
-            f"{path}: checksum mismatch, the file is corrupt; delete it, or re-create it with "
-            f"`grokinterp train --resume`"
-        )
+        raise RunDirError(f"{path}: checksum mismatch, the file is corrupt; {_WAY_OUT}")
     return tensors, meta
 
 

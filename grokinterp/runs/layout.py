@@ -7,6 +7,8 @@
       metrics.jsonl                      one JSON object per logged step
       checkpoints/step_<N>.safetensors   parameters after N updates (metadata: step, sha256)
       state/latest.safetensors           optimizer + RNG state of the latest checkpoint
+      state/previous.safetensors         the same for the checkpoint before it
+      damaged/                           files set aside by `grokinterp repair`
       analysis/                          written by `grokinterp analyze`
 
 A metrics line has ``step``, ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc``,
@@ -36,9 +38,12 @@ CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 CHECKPOINTS = "checkpoints"
 STATE = "state/latest.safetensors"
+PREVIOUS_STATE = "state/previous.safetensors"  # the state of the checkpoint before
+DAMAGED = "damaged"  # where `grokinterp repair` sets damaged files aside
 ANALYSIS = "analysis"
 
 _STEP_RE = re.compile(r"^step_(\d+)\.safetensors$")
+_TEMPORARY_RE = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # io.atomic_write_bytes's names
 
 
 def checkpoint_path(run_dir: Path, step: int) -> Path:
@@ -64,12 +69,16 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
+            if not (isinstance(row, dict) and isinstance(row.get("step"), int)):
+                raise json.JSONDecodeError("not a metrics line", line, 0)
+            rows.append(row)
         except json.JSONDecodeError:
             if i == len(lines) - 1:
                 break  # the last write was interrupted
             raise RunDirError(
-                f"{path}: line {i + 1} is not valid JSON; the file was edited or damaged"
+                f"{path}: line {i + 1} is not a metrics line; the file was edited or damaged; "
+                f"`grokinterp repair {run_dir}` sets the bad lines aside"
             ) from None
     return rows
 
@@ -117,7 +126,7 @@ def remove_stale_temporaries(*folders: Path) -> list[Path]:
         for folder in folders
         if folder.is_dir()
         for p in folder.iterdir()
-        if p.name.startswith(".") and p.name.endswith(".tmp") and p.is_file()
+        if _TEMPORARY_RE.match(p.name) and p.is_file()
     ]
     for p in stale:
         p.unlink(missing_ok=True)
@@ -159,7 +168,7 @@ def prepare_run_dir(cfg: TrainConfig, run_dir: Path, *, resume: bool, force: boo
                 f"{cfg_path}: --resume with a different config ({'; '.join(diffs[:3])}); "
                 f"use the stored config, another run directory, or --force to start over"
             )
-        if (run_dir / STATE).exists():
+        if (run_dir / STATE).exists() or (run_dir / PREVIOUS_STATE).exists():
             return True
         if any(s > 0 for s in checkpoint_steps_on_disk(run_dir)):
             raise RunDirError(

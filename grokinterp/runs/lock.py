@@ -42,7 +42,8 @@ def _holder(fd: int) -> str:
 
 @contextmanager
 def dir_lock(path: Path, what: str) -> Iterator[None]:
-    """Hold the lock of directory ``path`` (created if missing) for the ``with`` block.
+    """Hold the lock of directory ``path`` (created if missing, and removed again if the
+    block leaves it empty) for the ``with`` block.
 
     Raises RunDirError ``{path}: another grokinterp process (pid N) is writing this
     {what} ...`` when another process holds it.
@@ -50,6 +51,10 @@ def dir_lock(path: Path, what: str) -> Iterator[None]:
     global _warned
     if path.exists() and not path.is_dir():
         raise RunDirError(f"{path}: is a file, not a directory; choose another path")
+    top = path  # the outermost directory this call creates, if any
+    while not top.parent.exists() and top.parent != top:
+        top = top.parent
+    created = not path.exists()
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -72,3 +77,17 @@ def dir_lock(path: Path, what: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock
+        if created:  # a command that failed before writing leaves no empty directory
+            _remove_empty(path, top)
+
+
+def _remove_empty(path: Path, top: Path) -> None:
+    """Remove ``path`` and its parents up to ``top`` while they are empty."""
+    while True:
+        try:
+            path.rmdir()  # only succeeds on an empty directory
+        except OSError:
+            return
+        if path == top:
+            return
+        path = path.parent

@@ -5,23 +5,27 @@
 the run directory :func:`train` would. What both share (directory preparation, initial
 weights, the metrics line, checkpoint and state writing, the stopping rule) is
 :mod:`grokinterp.training.core`, :mod:`grokinterp.training.state` and
-:mod:`grokinterp.training.schedule`.
+:mod:`grokinterp.training.schedule`. :func:`repair` sets a run's damaged files aside and
+leaves it resumable.
 """
 
 from grokinterp.training.core import initial_params, metrics_row
 from grokinterp.training.ensemble import split_by_size, train_ensemble, train_groups
 from grokinterp.training.loop import train
+from grokinterp.training.repair import RepairReport, repair
 from grokinterp.training.schedule import checkpoint_steps, lr_at
 from grokinterp.training.state import LoopState, SavedState, read_state
 
 __all__ = [
     "LoopState",
+    "RepairReport",
     "SavedState",
     "checkpoint_steps",
     "initial_params",
     "lr_at",
     "metrics_row",
     "read_state",
+    "repair",
     "split_by_size",
     "train",
     "train_ensemble",

@@ -49,8 +49,7 @@ def begin(cfg: TrainConfig, run_dir: Path, *, resume: bool, force: bool) -> Save
     stopping rule: ``config.json`` is rewritten with it, and a ``max_steps`` below the steps
     already trained is refused.
     """
-    if (run_dir / layout.CONFIG).is_file():  # a run: its writers are ours
-        layout.remove_stale_temporaries(run_dir, run_dir / layout.CHECKPOINTS, run_dir / "state")
+    layout.remove_stale_temporaries(run_dir, run_dir / layout.CHECKPOINTS, run_dir / "state")
     if not layout.prepare_run_dir(cfg, run_dir, resume=resume, force=force):
         return None
     saved = read_state(run_dir)

@@ -10,12 +10,14 @@ of an ensemble can be continued alone.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from torch import Tensor
 
 from grokinterp.config import TrainConfig
+from grokinterp.errors import RunDirError
 from grokinterp.models import Params
 from grokinterp.runs import layout
 from grokinterp.runs.io import load_tensors, save_tensors
@@ -80,7 +82,10 @@ def write_state(
         "adam_steps": json.dumps([float(adam_step)] * len(moments)),
         "grokfast_count": str(filter_count),
     }
-    save_tensors(run_dir / layout.STATE, tensors, meta)
+    latest = run_dir / layout.STATE
+    if latest.exists():  # keep one step back: the way out when a checkpoint is damaged
+        os.replace(latest, run_dir / layout.PREVIOUS_STATE)
+    save_tensors(latest, tensors, meta)
 
 
 @dataclass
@@ -96,12 +101,28 @@ class SavedState:
     grad_filter: FilterState  # ({}, 0) without Grokfast
 
 
-def read_state(run_dir: Path) -> SavedState:
-    """Read a run's state file and the checkpoint it belongs to."""
-    tensors, meta = load_tensors(run_dir / layout.STATE)
-    loop = LoopState(**json.loads(meta["loop"]))
+def read_state(run_dir: Path, which: str = layout.STATE) -> SavedState:
+    """Read a run's state file and the checkpoint it belongs to.
+
+    ``which`` is ``layout.STATE`` (the latest; when it is missing, because a kill fell
+    between the two renames of :func:`write_state`, the previous one is read) or
+    ``layout.PREVIOUS_STATE``. A damaged file raises RunDirError naming it.
+    """
+    path = run_dir / which
+    if which == layout.STATE and not path.exists():
+        path = run_dir / layout.PREVIOUS_STATE
+    tensors, meta = load_tensors(path)
+    try:
+        loop = LoopState(**json.loads(meta["loop"]))
+        adam_steps = json.loads(meta["adam_steps"])
+        filter_count = int(meta.get("grokfast_count", "0"))
+        gen_state, perm = tensors["batch_gen_state"], tensors["batch_perm"]
+    except (KeyError, TypeError, ValueError):
+        raise RunDirError(
+            f"{path}: not a state file of this grokinterp (its metadata lacks fields); "
+            f"`grokinterp repair {run_dir}` sets it aside"
+        ) from None
     ckpt, _ = load_tensors(layout.checkpoint_path(run_dir, loop.step))
-    adam_steps = json.loads(meta["adam_steps"])
     moments = {
         n: (tensors[f"exp_avg.{n}"], tensors[f"exp_avg_sq.{n}"])
         for n in ckpt
@@ -115,7 +136,7 @@ def read_state(run_dir: Path) -> SavedState:
         ckpt,
         moments,
         int(adam_steps[0]) if adam_steps else 0,
-        tensors["batch_gen_state"],
-        tensors["batch_perm"],
-        (grad_filter, int(meta.get("grokfast_count", "0"))),
+        gen_state,
+        perm,
+        (grad_filter, filter_count),
     )
