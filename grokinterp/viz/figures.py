@@ -417,7 +417,10 @@ def key_freq_evidence(summary: Mapping[str, Any]) -> go.Figure:
     ev = pd.DataFrame(rows).sort_values("k")
     k = ev["k"].to_numpy()
     key = ev["key"].to_numpy(dtype=bool)
-    labels = _freq_labels(int(k.max()), [int(x) for x in k[key]])
+    keys = {int(x) for x in k[key]}
+    round_ks = {int(x) for x in k if x % 5 == 0 or x == 1}
+    ticks = sorted(keys | {x for x in round_ks if all(abs(x - j) > 2 for j in keys)})
+    labels = [f"<b>{t}*</b>" if t in keys else str(t) for t in ticks]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
     for mask, name, color in ((key, "key", KEY_COLOR), (~key, "not key", OTHER_COLOR)):
         fig.add_trace(
@@ -426,6 +429,7 @@ def key_freq_evidence(summary: Mapping[str, Any]) -> go.Figure:
                 y=ev["excluded_ratio"].to_numpy()[mask],
                 name=f"{name}: loss without k / loss",
                 marker_color=color,
+                width=0.8,
                 customdata=ev[
                     ["excluded_loss", "restricted_loss_with", "restricted_loss_without"]
                 ].to_numpy()[mask],
@@ -439,23 +443,31 @@ def key_freq_evidence(summary: Mapping[str, Any]) -> go.Figure:
     factor = (summary.get("key_freq_check") or {}).get("exclusion_factor")
     if factor:
         fig.add_hline(y=factor, line_dash="dash", line_color="#555555", row=1, col=1)
-    for col, name, color in (
-        ("embed_norm", "W_E spectrum", "#1f77b4"),
-        ("logit_norm", "W_out W_U spectrum", "#2ca02c"),
-    ):
+    spectra = (
+        ("embed_norm", "W_E spectrum", "#1f77b4", -0.4),
+        ("logit_norm", "W_out W_U spectrum", "#2ca02c", 0.0),
+    )
+    for col, name, color, offset in spectra:
         if col in ev:
             y = ev[col].to_numpy(dtype=float)
             fig.add_trace(
-                go.Bar(x=k, y=y / max(float(y.max()), 1e-300), name=name, marker_color=color),
+                go.Bar(
+                    x=k,
+                    y=y / max(float(y.max()), 1e-300),
+                    name=name,
+                    marker_color=color,
+                    width=0.4,
+                    offset=offset,
+                ),
                 row=2,
                 col=1,
             )
     fig.update_layout(barmode="overlay")
     fig.update_yaxes(type="log", title_text="loss without k / loss", row=1, col=1)
     fig.update_yaxes(title_text="norm / max", row=2, col=1)
-    fig.update_xaxes(
-        tickvals=k, ticktext=labels, tickfont=dict(size=9), title_text="frequency k", row=2, col=1
-    )
+    for row in (1, 2):
+        fig.update_xaxes(tickvals=ticks, ticktext=labels, tickangle=0, row=row, col=1)
+    fig.update_xaxes(title_text="frequency k (key: *)", row=2, col=1)
     at = summary.get("key_freq_evidence_step")
     rule = summary.get("key_freq_rule", "?")
     where = f" at step {at}" if at is not None else ""
