@@ -291,10 +291,7 @@ def _metrics_resolution(run: Run, table: pd.DataFrame) -> dict[str, Any]:
     the columns (the test loss for the phases, the accuracies for the landmarks), else at
     the checkpoints'; the checkpoint-resolution boundaries are kept beside them."""
     at_ckpts = phase_boundaries(table)
-    try:
-        m = run.metrics
-    except RunDirError:  # unreadable metrics.jsonl: the checkpoints are all there is
-        m = pd.DataFrame()
+    m = run.metrics  # a damaged metrics.jsonl is reported (one line), never guessed around
     out: dict[str, Any] = {"phases_at_checkpoints": {k: at_ckpts[k] for k in PHASES}}
     if "test_loss" in m and int(m["test_loss"].notna().sum()) >= 3:
         logged = m[["step", "test_loss"]].dropna()
