@@ -11,6 +11,7 @@ name and before they replace the old file.
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import shutil
@@ -459,3 +460,63 @@ def test_damaged_sweep_files(tmp_path, capsys):
     (tmp_path / "sw" / "spec.json").write_text("{not json")
     assert main([*sweep, "--workers", "1"]) == 2
     assert "spec.json" in one_line(capsys.readouterr().err)
+
+
+# ------------------------------------------------------------------ never silently wrong
+
+
+@pytest.mark.parametrize("field, value", [("task.p", 13), ("model.d_mlp", 65)])
+def test_a_config_edited_to_disagree_with_the_checkpoints_is_one_line(
+    field, value, tmp_path, cfg_file, straight, capsys
+):
+    out = tmp_path / "run"
+    shutil.copytree(straight, out)
+    d = json.loads((out / layout.CONFIG).read_text())
+    section, name = field.split(".")
+    d[section][name] = value
+    (out / layout.CONFIG).write_text(json.dumps(d))
+    edited = out / layout.CONFIG
+    for args in (
+        ["analyze", str(out), "--no-figures", "--no-progress"],
+        ["train", "--config", str(edited), "--out", str(out), "--resume", "--no-progress"],
+    ):
+        assert main(args) == 2
+        assert "another shape than config.json" in one_line(capsys.readouterr().err)
+
+
+def test_resume_records_the_new_stopping_rule_and_refuses_to_shorten(tmp_path, capsys):
+    out = tmp_path / "run"
+    train(tiny_config(max_steps=30), out, progress=False)
+    train(tiny_config(max_steps=45), out, resume=True, progress=False)
+    assert json.loads((out / layout.CONFIG).read_text())["optim"]["max_steps"] == 45
+    assert Run(out).config.optim.max_steps == 45 and Run(out).metrics["step"].max() == 45
+    path = tmp_path / "c.json"
+    path.write_text(tiny_config(max_steps=40).to_json())
+    assert main(["train", "--config", str(path), "--out", str(out), "--resume"]) == 2
+    assert "below the 45 steps" in one_line(capsys.readouterr().err)
+    assert json.loads((out / layout.CONFIG).read_text())["optim"]["max_steps"] == 45
+
+
+def test_a_diverging_run_stops_and_says_so(tmp_path, capsys):
+    cfg = replace(tiny_config(max_steps=40), {"model": {"init_scale": 1e30}})
+    path = tmp_path / "c.json"
+    path.write_text(cfg.to_json())
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(path), "--out", str(out), "--no-progress"]) == 2
+    assert "training diverged at step 0" in one_line(capsys.readouterr().err)
+    rows = layout.read_metrics(out)
+    assert len(rows) == 1 and not math.isfinite(rows[0]["train_loss"])
+
+
+def test_a_sweep_records_diverged_runs_and_trains_the_others(tmp_path):
+    from grokinterp.experiments.sweep import run_sweep
+
+    (tmp_path / "cfg.json").write_text(tiny_config(max_steps=20).to_json())
+    spec = {"base": {"config": str(tmp_path / "cfg.json")}, "grid": {"init_scale": [1.0, 1e30]}}
+    for backend in ("local", "ensemble"):
+        table = run_sweep(spec, tmp_path / backend, backend=backend, workers=1, progress=False)
+        assert list(table["status"]) == ["done", "diverged"], backend
+        assert "diverged at step 0" in table["error"].iloc[1]
+        # a diverged run is finished: running the sweep again does not retrain it
+        again = run_sweep(spec, tmp_path / backend, backend=backend, workers=1, progress=False)
+        assert list(again["status"]) == ["done", "diverged"]

@@ -32,7 +32,9 @@ from typing import Any
 
 from grokinterp.config import TrainConfig
 from grokinterp.errors import RunDirError
+from grokinterp.models import Params, param_shapes
 from grokinterp.runs.io import atomic_write_text
+from grokinterp.tasks import get_task
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -189,3 +191,19 @@ def prepare_run_dir(cfg: TrainConfig, run_dir: Path, *, resume: bool, force: boo
         )
     atomic_write_text(cfg_path, cfg.to_json())
     return False
+
+
+def check_shapes(cfg: TrainConfig, tensors: Params, path: Path) -> None:
+    """Raise RunDirError unless the weights in ``path`` have the names and shapes that
+    ``cfg`` (the run's config.json) gives its model."""
+    spec = get_task(cfg.task.name)
+    size = spec.size(cfg.task)
+    want = param_shapes(cfg.model, size + 1, cfg.model.d_vocab_out or size)
+    got = {k: tuple(v.shape) for k, v in tensors.items()}
+    if got != want:
+        diff = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))
+        raise RunDirError(
+            f"{path}: holds a model of another shape than config.json describes ({diff[0]}: "
+            f"{got.get(diff[0])} in the file, {want.get(diff[0])} from the config); "
+            f"config.json was edited, or the file belongs to another run"
+        )

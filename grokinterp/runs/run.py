@@ -102,6 +102,7 @@ class Run:
                 f"{layout.checkpoint_path(self.path, s)}: metadata says step {meta.get('step')}, "
                 f"file name says {s}; the file was renamed or copied by hand"
             )
+        layout.check_shapes(self.config, tensors, layout.checkpoint_path(self.path, s))
         return tensors
 
     def model(self, step: int | None = None, device: str | torch.device = "cpu") -> nn.Module:

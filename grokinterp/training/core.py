@@ -53,6 +53,7 @@ def begin(cfg: TrainConfig, run_dir: Path, *, resume: bool, force: bool) -> Save
     if not layout.prepare_run_dir(cfg, run_dir, resume=resume, force=force):
         return None
     saved = read_state(run_dir)
+    layout.check_shapes(cfg, saved.params, layout.checkpoint_path(run_dir, saved.loop.step))
     if cfg.optim.max_steps < saved.loop.step:
         raise ConfigError(
             f"config field optim.max_steps: {cfg.optim.max_steps} is below the "
