@@ -520,3 +520,14 @@ def test_a_sweep_records_diverged_runs_and_trains_the_others(tmp_path):
         # a diverged run is finished: running the sweep again does not retrain it
         again = run_sweep(spec, tmp_path / backend, backend=backend, workers=1, progress=False)
         assert list(again["status"]) == ["done", "diverged"]
+
+
+def test_a_local_sweep_ends_without_warnings(tmp_path):
+    """Workers exit by themselves; terminated ones left semaphores that Python's resource
+    tracker reported as leaked at exit."""
+    (tmp_path / "cfg.json").write_text(tiny_config(max_steps=10).to_json())
+    spec = {"base": {"config": str(tmp_path / "cfg.json")}, "seeds": [0, 1]}
+    (tmp_path / "s.json").write_text(json.dumps(spec))
+    r = cli(["sweep", str(tmp_path / "s.json"), "--out", str(tmp_path / "sw"), "--no-progress",
+             "--workers", "2"], tmp_path)  # fmt: skip
+    assert r.returncode == 0 and r.stderr == "", r.stderr

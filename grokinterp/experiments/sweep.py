@@ -377,6 +377,10 @@ def _run_local(jobs: list[Job], n_workers: int) -> Iterator[str]:
     ) as pool:
         for _name, status, _err in pool.imap_unordered(run_one, jobs):
             yield status
+        # let the workers exit by themselves: terminating them (the context's exit) leaves
+        # their semaphores registered and the resource tracker warns of a leak
+        pool.close()
+        pool.join()
 
 
 def _run_ray(jobs: list[Job], address: str | None) -> Iterator[str]:
