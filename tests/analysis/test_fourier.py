@@ -306,3 +306,14 @@ def test_fold_grid():
         logit_cube_similarity(torch.zeros(p, p, p), [1], structure="product")
     with pytest.raises(ValueError, match=r"\(p, p, p\)"):
         logit_cube_similarity(torch.zeros(p, p, p + 1), [1])
+
+
+def test_cluster_threshold_is_strict_as_its_description_says():
+    """frac_clustered counts neurons with *more than* 85% in one frequency (code: > 0.85)."""
+    from grokinterp.analysis.fourier import neuron_clusters
+    from grokinterp.analysis.table import COLUMNS
+
+    frac = torch.tensor([[0.85, 0.0], [0.8501, 0.0], [0.0, 0.9]], dtype=torch.float64)
+    clusters = neuron_clusters(frac)
+    assert clusters.cluster.tolist() == [-1, 1, 2]
+    assert "more than 85%" in COLUMNS["frac_clustered"]
