@@ -25,7 +25,7 @@ from typing import Any, Literal, NoReturn, Union, get_args, get_origin
 from grokinterp._version import __version__
 from grokinterp.config import SECTIONS, TrainConfig, config_flags, replace
 from grokinterp.errors import ConfigError, UserError
-from grokinterp.presets import PRESETS, get_preset
+from grokinterp.presets import NONNEURAL_PRESETS, PRESETS, get_nonneural_preset, get_preset
 
 
 def _add_log_to(p: argparse.ArgumentParser) -> None:
@@ -883,6 +883,86 @@ def _cmd_kernel_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_nonneural(sub: Any) -> None:
+    p = sub.add_parser(
+        "nonneural",
+        help="train a GP classifier or a linear model (Miller et al. 2024) into a run directory",
+        description="Train a non-neural model (arch gp: a variational GP classifier, the gp "
+        "extra; arch linear: a Bayesian linear model's MAP objective) on a task of generated "
+        "examples (concealed_parity, linear_features), writing an ordinary run directory "
+        "(config.json, metrics.jsonl with the complexity terms, checkpoints/). Start from a "
+        "preset or a config file and override any field with its flag.",
+    )
+    p.add_argument(
+        "--preset", choices=sorted(NONNEURAL_PRESETS), default=None,
+        help="start from a named config (default: miller_gp)",
+    )  # fmt: skip
+    p.add_argument("--config", type=Path, default=None, help="start from a config.json")
+    p.add_argument("--out", type=Path, required=True, help="run directory to write")
+    p.add_argument("--force", action="store_true", help="delete whatever is in --out first")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    group = p.add_argument_group("config fields (as for train)")
+    for flag, (sec, name, typ) in config_flags().items():
+        group.add_argument(
+            f"--{flag}", dest=f"cfg__{sec}__{name}", type=_parser_for(typ, flag), default=None,
+            metavar=_metavar(typ), help=_doc_for(sec, name),
+        )  # fmt: skip
+    s = sub.add_parser(
+        "nonneural-study",
+        help="grokking in a GP classifier and a linear model (Miller et al. 2024)",
+        description="Train the variational GP classifier on concealed parity at several "
+        "bit-string lengths and the linear model on linear_features, several seeds each "
+        "(arXiv 2310.17247's settings), and write OUT/summary.csv, metrics.csv, report.txt, "
+        "figures/ (run directories in OUT/runs; complete ones are reused).",
+    )
+    s.add_argument("--out", type=Path, required=True, help="output directory")
+    s.add_argument(
+        "--n-bits", type=_int_list, default=[10, 20, 40, 80],
+        help="bit-string lengths of the GP runs, 3 parity bits each (default 10,20,40,80)",
+    )  # fmt: skip
+    s.add_argument("--gp-seeds", type=_int_list, default=[0, 1, 2], help="default 0,1,2")
+    s.add_argument(
+        "--linear-seeds", type=_int_list, default=[0, 1, 2, 3, 4], help="default 0,1,2,3,4"
+    )
+    s.add_argument("--gp-steps", type=int, default=300, help="GP training steps (default 300)")
+    s.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def _cmd_nonneural(args: argparse.Namespace) -> int:
+    nonneural = _load("grokinterp.training.nonneural")
+    if args.config is not None and args.preset is not None:
+        raise ConfigError("give --preset or --config, not both")
+    cfg = (
+        TrainConfig.load(args.config)
+        if args.config
+        else get_nonneural_preset(args.preset or "miller_gp")
+    )
+    overrides: dict[str, dict[str, Any]] = {}
+    for key, value in vars(args).items():
+        if key.startswith("cfg__") and value is not None:
+            _, section, name = key.split("__")
+            overrides.setdefault(section, {})[name] = value
+    cfg = replace(cfg, overrides)
+    run_dir = nonneural.train_nonneural(cfg, args.out, force=args.force, progress=_progress(args))
+    run = _load("grokinterp.runs").Run(run_dir)
+    lm, last = run.landmarks(), run.metrics.iloc[-1]
+    print(
+        f"run written to {run_dir}  (train acc >= 99% at step {lm.train_step}, test acc >= 99% "
+        f"at step {lm.test_step}; final test acc {last['test_acc']:.3f}, complexity "
+        f"{last['complexity']:.4g})"
+    )
+    return 0
+
+
+def _cmd_nonneural_study(args: argparse.Namespace) -> int:
+    _load("grokinterp.experiments.nonneural").run_study(
+        args.out, n_bits=args.n_bits, gp_seeds=args.gp_seeds, linear_seeds=args.linear_seeds,
+        gp_steps=args.gp_steps, progress=_progress(args),
+    )  # fmt: skip
+    print((args.out / "report.txt").read_text().rstrip())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="grokinterp",
@@ -902,6 +982,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(sub)
     _add_analytic(sub)
     _add_studies(sub)
+    _add_nonneural(sub)
     return parser
 
 
@@ -919,6 +1000,8 @@ COMMANDS = {
     "analytic": _cmd_analytic,
     "gromov-study": _cmd_gromov_study,
     "kernel-study": _cmd_kernel_study,
+    "nonneural": _cmd_nonneural,
+    "nonneural-study": _cmd_nonneural_study,
 }
 
 

@@ -24,12 +24,15 @@ from grokinterp._version import __version__
 from grokinterp.errors import ConfigError
 from grokinterp.tasks import get_task
 
-Arch = Literal["transformer", "mlp"]
+Arch = Literal["transformer", "mlp", "gp", "linear"]
+NONNEURAL_ARCHS = ("gp", "linear")
 ActFn = Literal["relu", "gelu", "silu", "quadratic"]
 MLPCombine = Literal["sum", "concat"]
 SplitMethod = Literal["seeded", "python_random"]
 GrokfastKind = Literal["none", "ema", "ma"]
 LossKind = Literal["softmax", "stablemax"]
+OptimizerKind = Literal["adamw", "sgd"]
+LinearInit = Literal["high_complexity", "xavier", "zeros"]
 
 
 def _check(cond: bool, section: str, name: str, msg: str) -> None:
@@ -61,6 +64,13 @@ class TaskConfig:
         random_labels: replace the labels by a seeded permutation of themselves (a
             memorization-only control with the same label marginal).
         label_seed: seed of that permutation, and of the table of ``random_table``.
+        n_bits: length of the bit strings of ``concealed_parity`` (Miller et al. 2024 use 40);
+            null for every other task.
+        parity_bits: how many of those bits (the first ones) the parity label depends on
+            (theirs: 3); the others conceal them.
+        n_samples: number of examples that a task of generated examples (``concealed_parity``,
+            ``linear_features``) draws, train and test together; null for the pair tasks.
+        data_seed: seed of the generated examples of those tasks.
     """
 
     name: str = "add"
@@ -72,6 +82,10 @@ class TaskConfig:
     split_method: SplitMethod = "seeded"
     random_labels: bool = False
     label_seed: int = 0
+    n_bits: int | None = None
+    parity_bits: int | None = None
+    n_samples: int | None = None
+    data_seed: int = 0
 
     def __post_init__(self) -> None:
         spec = get_task(self.name)
@@ -119,6 +133,19 @@ class ModelConfig:
             (``p`` for modular tasks). Models imported from the progress-measures code have
             ``p + 1`` (their unembedding also scores the ``=`` token).
         mlp_combine: how the MLP combines the embeddings of a and b: ``sum`` or ``concat``.
+            The non-neural archs (Miller et al. 2024; trained by ``grokinterp nonneural``,
+            on the tasks of generated examples) ignore the fields above but ``arch``:
+            ``gp`` is a variational GP classifier (GPyTorch, the gp extra) with a constant
+            mean, a scaled RBF kernel with one length-scale per input dimension (ARD), a
+            Bernoulli likelihood, and the training inputs as fixed inducing points;
+            ``linear`` is y = w . x without bias, trained on the negative log posterior of
+            a Gaussian likelihood and a Gaussian prior (``noise_var``, ``prior_var``).
+        linear_init: the linear model's initial weights: ``high_complexity`` (Miller et al.'s
+            start: 0.0005 on the feature the target needs and 0.9 on every other), ``xavier``
+            (Xavier-uniform from ``seed``), or ``zeros``.
+        noise_var: the linear model's Gaussian noise variance sigma^2 (theirs: 0.002).
+        prior_var: the variance sigma_p^2 of its zero-mean Gaussian prior on each weight
+            (theirs: 0.5).
     """
 
     arch: Arch = "transformer"
@@ -131,6 +158,9 @@ class ModelConfig:
     init_scale: float = 1.0
     d_vocab_out: int | None = None
     mlp_combine: MLPCombine = "sum"
+    linear_init: LinearInit = "high_complexity"
+    noise_var: float = 0.002
+    prior_var: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("n_layers", "d_model", "n_heads", "d_head", "d_mlp"):
@@ -151,6 +181,11 @@ class ModelConfig:
             )
         if self.d_vocab_out is not None:
             _check(self.d_vocab_out >= 2, "model", "d_vocab_out", "must be >= 2 or null")
+        for name in ("noise_var", "prior_var"):
+            v = getattr(self, name)
+            _check(
+                v > 0 and math.isfinite(v), "model", name, f"must be positive and finite, got {v}"
+            )
 
 
 @dataclass(frozen=True)
@@ -186,6 +221,8 @@ class OptimConfig:
         orthogonal_grad: ⊥Grad (Prieto et al. 2025): remove from each parameter's gradient
             its component along the parameter, rescaled back to the gradient's norm, before
             the optimizer step.
+        optimizer: ``adamw`` (every arch) or ``sgd`` (plain gradient descent, for the
+            non-neural archs only: Miller et al. train their linear model with it).
     """
 
     lr: float = 1e-3
@@ -206,6 +243,7 @@ class OptimConfig:
     grokfast_warmup: bool = True
     loss: LossKind = "softmax"
     orthogonal_grad: bool = False
+    optimizer: OptimizerKind = "adamw"
 
     def __post_init__(self) -> None:
         for name in ("lr", "weight_decay", "eps", "grokfast_alpha", "grokfast_lamb"):
@@ -287,6 +325,9 @@ class TrainConfig:
     seed: int = 0
     init_from: str | None = None
 
+    def __post_init__(self) -> None:
+        _check_pairing(self)
+
     # ------------------------------------------------------------------ dict / JSON
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -346,6 +387,70 @@ class TrainConfig:
         for k in ("max_steps", "stop_acc", "stop_loss", "stop_patience"):
             d["optim"].pop(k)
         return d
+
+
+def _check_pairing(cfg: TrainConfig) -> None:
+    """The checks that span sections: the tasks of generated examples go with the
+    non-neural archs, and those archs with the options their trainer has."""
+    spec = get_task(cfg.task.name)
+    arch = cfg.model.arch
+    if arch not in NONNEURAL_ARCHS:
+        _check(
+            not spec.is_samples,
+            "model",
+            "arch",
+            f"task {spec.name!r} is a task of generated examples: use arch gp or linear "
+            f"(`grokinterp nonneural`), not {arch!r}",
+        )
+        _check(
+            cfg.optim.optimizer == "adamw",
+            "optim",
+            "optimizer",
+            f"sgd is for the non-neural archs (gp, linear); arch {arch!r} trains with adamw",
+        )
+        return
+    _check(
+        spec.is_samples,
+        "task",
+        "name",
+        f"arch {arch!r} trains on a task of generated examples (concealed_parity, "
+        f"linear_features), not on the pair task {spec.name!r}",
+    )
+    want = "class" if arch == "gp" else "real"
+    _check(
+        spec.target == want,
+        "model",
+        "arch",
+        f"arch {arch!r} needs a {'classification' if want == 'class' else 'regression'} task; "
+        f"{spec.name!r} is a {'classification' if spec.target == 'class' else 'regression'} "
+        f"task (gp: concealed_parity; linear: linear_features)",
+    )
+    o = cfg.optim
+    _check(
+        o.weight_decay == 0,
+        "optim",
+        "weight_decay",
+        f"must be 0 for arch {arch!r}: its complexity term (the GP's KL divergence, the "
+        f"linear model's prior) is its regularizer; got {o.weight_decay}",
+    )
+    unsupported = {
+        ("optim", "batch_size"): o.batch_size is not None,
+        ("optim", "stop_acc"): o.stop_acc is not None,
+        ("optim", "stop_loss"): o.stop_loss is not None,
+        ("optim", "grokfast"): o.grokfast != "none",
+        ("optim", "loss"): o.loss != "softmax",
+        ("optim", "orthogonal_grad"): o.orthogonal_grad,
+        ("model", "d_vocab_out"): cfg.model.d_vocab_out is not None,
+        ("", "init_from"): cfg.init_from is not None,
+    }
+    for (section, name), given in unsupported.items():
+        if given:
+            where = f"{section}.{name}" if section else name
+            raise ConfigError(
+                f"config field {where}: the non-neural trainer (arch {arch!r}) trains full-batch "
+                f"for max_steps with neither stopping rule, intervention nor init_from; "
+                f"leave it at its default"
+            )
 
 
 SECTIONS: dict[str, type] = {
@@ -421,7 +526,10 @@ def replace(cfg: TrainConfig, overrides: dict[str, dict[str, Any]]) -> TrainConf
     """Return ``cfg`` with ``{section: {field: value}}`` overrides applied and validated.
 
     Fields that exclude each other follow the override: setting ``train_size`` alone clears
-    ``train_fraction`` (and the reverse), and setting ``n`` alone clears ``p``. Values are
+    ``train_fraction`` (and the reverse), and setting ``n`` alone clears ``p``; choosing a
+    task clears the size fields it does not use (a task of generated examples: ``p`` and
+    ``n``; a pair task: ``n_bits``, ``parity_bits``, ``n_samples``) unless they are given.
+    Values are
     checked against the fields' types (a sweep spec's ``weight_decay: [abc]`` is refused).
     """
     top_hints = get_type_hints(TrainConfig)
@@ -447,6 +555,13 @@ def replace(cfg: TrainConfig, overrides: dict[str, dict[str, Any]]) -> TrainConf
         ):
             if given in task and cleared not in task:
                 task[cleared] = None
+        if "name" in task:
+            spec = get_task(str(task["name"]))
+            unused = ["p", "n"] if spec.is_samples else ["n_bits", "parity_bits", "n_samples"]
+            if spec.is_samples and not spec.uses_bits:
+                unused += ["n_bits", "parity_bits"]
+            for name in unused:
+                task.setdefault(name, None)
         overrides = {**overrides, "task": task}
     sections = {
         s: dataclasses.replace(getattr(cfg, s), **overrides[s])

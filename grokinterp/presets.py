@@ -9,6 +9,15 @@
 * ``efficiency``: the CPU-sized circuit-efficiency study (Varma et al. 2023; README,
   "Circuit efficiency"): a + b mod 47 as ``quick``, on a narrower transformer (d_model 64,
   4 heads of 16, d_mlp 256), so that dozens of runs fit in minutes on 2 cores.
+
+The non-neural presets (:data:`NONNEURAL_PRESETS`, for ``grokinterp nonneural``) are the
+settings of Miller, O'Neill and Bui 2024 (arXiv 2310.17247), read from their public code:
+
+* ``miller_gp``: the variational GP classifier on concealed parity: 3 parity bits among 40,
+  1000 training and 100 test strings, Adam lr 1e-2 (betas 0.9, 0.999), 500 full-batch steps.
+* ``miller_linear``: the linear model on ``linear_features``: 2 training and 98 test points,
+  noise variance 0.002, prior variance 0.5, Miller et al.'s high-complexity start, plain
+  gradient descent with lr 1e-3 for 5000 steps.
 """
 
 from __future__ import annotations
@@ -48,3 +57,42 @@ def get_preset(name: str) -> TrainConfig:
         return PRESETS[name]
     except KeyError:
         raise ConfigError(f"unknown preset {name!r}; known presets: {sorted(PRESETS)}") from None
+
+
+NONNEURAL_PRESETS: dict[str, TrainConfig] = {
+    "miller_gp": TrainConfig(
+        task=TaskConfig(
+            name="concealed_parity",
+            p=None,
+            n_bits=40,
+            parity_bits=3,
+            n_samples=1100,
+            train_fraction=None,
+            train_size=1000,
+        ),
+        model=ModelConfig(arch="gp"),
+        optim=OptimConfig(lr=1e-2, weight_decay=0.0, beta2=0.999, warmup_steps=0, max_steps=500),
+        schedule=ScheduleConfig(log_every=1, ckpt_log_until=100, ckpt_log_count=8, ckpt_every=100),
+    ),
+    "miller_linear": TrainConfig(
+        task=TaskConfig(
+            name="linear_features", p=None, n_samples=100, train_fraction=None, train_size=2
+        ),
+        model=ModelConfig(arch="linear"),
+        optim=OptimConfig(
+            lr=1e-3, weight_decay=0.0, warmup_steps=0, max_steps=5000, optimizer="sgd"
+        ),
+        schedule=ScheduleConfig(
+            log_every=5, ckpt_log_until=1000, ckpt_log_count=20, ckpt_every=500
+        ),
+    ),
+}
+
+
+def get_nonneural_preset(name: str) -> TrainConfig:
+    try:
+        return NONNEURAL_PRESETS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown non-neural preset {name!r}; known: {sorted(NONNEURAL_PRESETS)}"
+        ) from None

@@ -29,7 +29,14 @@ TOP_LEVEL_MODULES = {
 SUBPACKAGES = {"tasks", "models", "training", "runs", "analysis", "viz", "experiments"}
 
 # imports that may sit inside a function: optional extras, loaded only when asked for
-OPTIONAL_EXTRAS = {"ray", "choreographer", "kaleido", "wandb", "torch.utils.tensorboard"}
+OPTIONAL_EXTRAS = {
+    "ray",
+    "choreographer",
+    "kaleido",
+    "wandb",
+    "torch.utils.tensorboard",
+    "gpytorch",
+}
 
 
 def test_top_level_holds_only_the_entry_points_and_the_subpackages():

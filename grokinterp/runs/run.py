@@ -20,14 +20,15 @@ import pandas as pd
 import torch
 from torch import nn
 
-from grokinterp.config import TrainConfig
+from grokinterp.config import NONNEURAL_ARCHS, TrainConfig
 from grokinterp.errors import RunDirError
 from grokinterp.models import Params
 from grokinterp.models.hooked import build_model
+from grokinterp.models.nonneural import build_nonneural
 from grokinterp.runs import layout
 from grokinterp.runs.io import load_tensors
 from grokinterp.runs.metrics import Landmarks, landmarks
-from grokinterp.tasks import Dataset, make_dataset
+from grokinterp.tasks import Dataset, Samples, make_dataset, make_samples
 
 
 class Run:
@@ -73,8 +74,15 @@ class Run:
 
     @cached_property
     def dataset(self) -> Dataset:
-        """Every input pair, its label and the train/test split of this run."""
+        """Every input pair, its label and the train/test split of this run (a non-neural
+        run has :attr:`samples` instead)."""
         return make_dataset(self.config.task)
+
+    @cached_property
+    def samples(self) -> Samples:
+        """The generated examples and their split, of a run on a task of generated examples
+        (the non-neural archs gp and linear)."""
+        return make_samples(self.config.task)
 
     def landmarks(self, threshold: float = 0.99) -> Landmarks:
         return landmarks(self.metrics, threshold)
@@ -102,9 +110,18 @@ class Run:
                 f"{layout.checkpoint_path(self.path, s)}: metadata says step {meta.get('step')}, "
                 f"file name says {s}; the file was renamed or copied by hand"
             )
+        if self.config.model.arch in NONNEURAL_ARCHS:
+            # the names and shapes of a GPyTorch state dict are GPyTorch's; build_nonneural's
+            # load_state_dict checks them against the config
+            return tensors
         layout.check_shapes(self.config, tensors, layout.checkpoint_path(self.path, s))
         return tensors
 
     def model(self, step: int | None = None, device: str | torch.device = "cpu") -> nn.Module:
-        """A hooked model at ``step``: a TransformerBridge, or a HookedMLP for arch=mlp."""
-        return build_model(self.config.model, self.params(step), device=device)
+        """A hooked model at ``step``: a TransformerBridge, or a HookedMLP for arch=mlp; for
+        the non-neural archs, the linear model or the GPyTorch GP classifier (eval mode; its
+        likelihood is Bernoulli), see :mod:`grokinterp.models.nonneural`."""
+        cfg = self.config.model
+        if cfg.arch in NONNEURAL_ARCHS:
+            return build_nonneural(cfg, self.params(step), self.samples.x_train).to(device)
+        return build_model(cfg, self.params(step), device=device)

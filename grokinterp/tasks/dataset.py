@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from jaxtyping import Bool, Int
+from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from grokinterp.errors import ConfigError
 from grokinterp.tasks.registry import TaskSettings, get_task
+from grokinterp.tasks.samples import GENERATORS
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,23 @@ def train_size(cfg: TaskSettings) -> int:
     return d
 
 
+def _split_order(cfg: TaskSettings, n: int) -> Tensor:
+    """The seeded permutation of the ``n`` examples whose first D are the training set."""
+    if cfg.split_method == "python_random":
+        perm = list(range(n))
+        random.Random(cfg.split_seed).shuffle(perm)
+        return torch.tensor(perm, dtype=torch.long)
+    return torch.randperm(n, generator=_generator(cfg.split_seed))
+
+
 def make_dataset(cfg: TaskSettings) -> Dataset:
     """Build every pair, its label and the seeded split of a task config."""
     spec = get_task(cfg.name)
+    if spec.is_samples:
+        raise ConfigError(
+            f"config field task.name: {cfg.name!r} is a task of generated examples for the "
+            f"non-neural models (arch gp or linear, `grokinterp nonneural`); it has no pairs"
+        )
     size = spec.size(cfg)
     grid = np.arange(size, dtype=np.int64)
     a = np.repeat(grid, size)
@@ -116,18 +131,14 @@ def make_dataset(cfg: TaskSettings) -> Dataset:
         table = torch.randint(0, size, (size, size), generator=_generator(cfg.label_seed))
         labels = table[torch.from_numpy(a), torch.from_numpy(b)]
     else:
+        assert spec.op is not None  # every pair task has one
         labels = torch.from_numpy(spec.op(a, b, size))
     if cfg.random_labels:
         # a separate stream from the table's, so random_table + random_labels is well defined
         labels = labels[torch.randperm(len(labels), generator=_generator(cfg.label_seed + 1))]
     n_pairs = len(a)
     d = train_size(cfg)
-    if cfg.split_method == "python_random":
-        perm = list(range(n_pairs))
-        random.Random(cfg.split_seed).shuffle(perm)
-        order = torch.tensor(perm, dtype=torch.long)
-    else:
-        order = torch.randperm(n_pairs, generator=_generator(cfg.split_seed))
+    order = _split_order(cfg, n_pairs)
     train_mask = torch.zeros(n_pairs, dtype=torch.bool)
     train_mask[order[:d]] = True
     eq = torch.full((n_pairs,), size, dtype=torch.long)
@@ -140,4 +151,64 @@ def make_dataset(cfg: TaskSettings) -> Dataset:
         size=size,
         eq_token=size,
         n_classes=size,
+    )
+
+
+@dataclass(frozen=True)
+class Samples:
+    """The generated examples of a sample task (:mod:`grokinterp.tasks.samples`) and their
+    seeded split.
+
+    Args:
+        x: feature vectors (float32), one row per example.
+        y: targets (float32): 0 or 1 for a classification task, reals for a regression.
+        train_mask: True for the examples in the training set.
+        order: the seeded permutation of examples; ``order[:D]`` is the training set.
+        relevant: indices of the features the target depends on.
+        target: ``class`` or ``real`` (the task's :attr:`TaskSpec.target`).
+    """
+
+    x: Float[Tensor, "example feature"]
+    y: Float[Tensor, " example"]
+    train_mask: Bool[Tensor, " example"]
+    order: Int[Tensor, " example"]
+    relevant: list[int]
+    target: str
+
+    @property
+    def x_train(self) -> Float[Tensor, "train feature"]:
+        return self.x[self.train_mask]
+
+    @property
+    def y_train(self) -> Float[Tensor, " train"]:
+        return self.y[self.train_mask]
+
+    @property
+    def x_test(self) -> Float[Tensor, "test feature"]:
+        return self.x[~self.train_mask]
+
+    @property
+    def y_test(self) -> Float[Tensor, " test"]:
+        return self.y[~self.train_mask]
+
+
+def make_samples(cfg: TaskSettings) -> Samples:
+    """Generate the examples of a sample task (seeded by ``data_seed``) and split them
+    (seeded by ``split_seed``) as :func:`make_dataset` splits pairs."""
+    spec = get_task(cfg.name)
+    if not spec.is_samples:
+        raise ConfigError(
+            f"config field task.name: {cfg.name!r} is a task of pairs; use make_dataset"
+        )
+    x, y, relevant = GENERATORS[cfg.name](cfg)
+    order = _split_order(cfg, len(y))
+    train_mask = torch.zeros(len(y), dtype=torch.bool)
+    train_mask[order[: train_size(cfg)]] = True
+    return Samples(
+        x=torch.from_numpy(x).float(),
+        y=torch.from_numpy(y).float(),
+        train_mask=train_mask,
+        order=order,
+        relevant=relevant,
+        target=spec.target,
     )

@@ -46,6 +46,14 @@ class TaskSettings(Protocol):
     def random_labels(self) -> bool: ...
     @property
     def label_seed(self) -> int: ...
+    @property
+    def n_bits(self) -> int | None: ...
+    @property
+    def parity_bits(self) -> int | None: ...
+    @property
+    def n_samples(self) -> int | None: ...
+    @property
+    def data_seed(self) -> int: ...
 
 
 def is_prime(n: int) -> bool:
@@ -82,25 +90,44 @@ class TaskSpec:
     Args:
         name: registry key.
         description: the operation in words, e.g. ``a + b mod p``.
-        kind: ``modular`` (sizes from ``p``) or ``perm`` (sizes from ``n``).
-        op: vectorized ``(a, b, size) -> c`` on int64 arrays (size is p or n).
+        kind: ``modular`` (sizes from ``p``), ``perm`` (sizes from ``n``), or ``samples``: a
+            task of ``n_samples`` generated examples (feature vectors and targets, not pairs
+            of tokens; :mod:`grokinterp.tasks.samples`), for the non-neural models.
+        op: vectorized ``(a, b, size) -> c`` on int64 arrays (size is p or n); None for the
+            sample tasks.
         needs_prime: the operation needs Z_p to be a field (reject composite p).
         b_nonzero: pairs with ``b = 0`` are excluded (division).
         fourier: the cyclic structure that the Fourier measures assume: ``sum`` (labels
             depend on a + b), ``difference`` (on a - b), or None (no such structure:
             the Fourier progress measures do not apply).
+        target: ``class`` (labels are classes; for the sample tasks, 0 or 1) or ``real``
+            (a regression target, for the sample tasks).
+        uses_bits: the examples are bit strings of length ``n_bits`` whose label depends on
+            ``parity_bits`` of them (the sample task ``concealed_parity``).
     """
 
     name: str
     description: str
     kind: str
-    op: Callable[[IntArray, IntArray, int], IntArray]
+    op: Callable[[IntArray, IntArray, int], IntArray] | None
     needs_prime: bool = False
     b_nonzero: bool = False
     fourier: Literal["sum", "difference"] | None = None
+    target: Literal["class", "real"] = "class"
+    uses_bits: bool = False
+
+    @property
+    def is_samples(self) -> bool:
+        """Whether the task is one of generated examples (not pairs of tokens)."""
+        return self.kind == "samples"
 
     def size(self, cfg: TaskSettings) -> int:
         """Number of group/ring elements: p for modular tasks, n! for S_n."""
+        if self.is_samples:
+            raise ConfigError(
+                f"config field task.name: {self.name!r} is a task of generated examples, "
+                f"not of pairs of tokens; it has no vocabulary size"
+            )
         if self.kind == "perm":
             assert cfg.n is not None
             return math.factorial(cfg.n)
@@ -108,10 +135,24 @@ class TaskSpec:
         return cfg.p
 
     def n_pairs(self, cfg: TaskSettings) -> int:
+        """Number of examples: pairs of a binary operation, or ``n_samples``."""
+        if self.is_samples:
+            assert cfg.n_samples is not None
+            return cfg.n_samples
         s = self.size(cfg)
         return s * (s - 1) if self.b_nonzero else s * s
 
     def validate(self, cfg: TaskSettings) -> None:
+        if self.is_samples:
+            self._validate_samples(cfg)
+            return
+        for name in ("n_bits", "parity_bits", "n_samples"):
+            if getattr(cfg, name) is not None:
+                raise ConfigError(
+                    f"config field task.{name}: only the tasks of generated examples "
+                    f"({', '.join(n for n, t in TASKS.items() if t.is_samples)}) use it; "
+                    f"task {self.name!r} takes every pair; set it to null"
+                )
         if self.kind == "perm":
             if cfg.n is None or not 2 <= cfg.n <= 5:
                 raise ConfigError(
@@ -134,6 +175,38 @@ class TaskSpec:
                 f"config field task.p: task {self.name!r} needs a field, so p must be prime; "
                 f"got p={cfg.p} (try {next(q for q in itertools.count(cfg.p) if is_prime(q))})"
             )
+
+    def _validate_samples(self, cfg: TaskSettings) -> None:
+        for name in ("p", "n"):
+            if getattr(cfg, name) is not None:
+                raise ConfigError(
+                    f"config field task.{name}: task {self.name!r} is a task of generated "
+                    f"examples (set n_samples); set {name} to null"
+                )
+        if cfg.n_samples is None or not 2 <= cfg.n_samples <= 1_000_000:
+            raise ConfigError(
+                f"config field task.n_samples: task {self.name!r} needs the number of examples "
+                f"to generate (train + test), 2 <= n_samples <= 1000000, got {cfg.n_samples}"
+            )
+        if self.uses_bits:
+            if cfg.n_bits is None or not 1 <= cfg.n_bits <= 4096:
+                raise ConfigError(
+                    f"config field task.n_bits: task {self.name!r} needs the length of its bit "
+                    f"strings, 1 <= n_bits <= 4096, got {cfg.n_bits}"
+                )
+            if cfg.parity_bits is None or not 1 <= cfg.parity_bits <= cfg.n_bits:
+                raise ConfigError(
+                    f"config field task.parity_bits: task {self.name!r} needs the number of "
+                    f"bits whose parity is the label, 1 <= parity_bits <= n_bits "
+                    f"({cfg.n_bits}), got {cfg.parity_bits}"
+                )
+            return
+        for name in ("n_bits", "parity_bits"):
+            if getattr(cfg, name) is not None:
+                raise ConfigError(
+                    f"config field task.{name}: only the bit-string tasks use it "
+                    f"({', '.join(n for n, t in TASKS.items() if t.uses_bits)}); set it to null"
+                )
 
 
 TASKS: dict[str, TaskSpec] = {}
