@@ -611,7 +611,46 @@ def _add_efficiency(sub: Any) -> None:
         "source run's, and two more below the grid)",
     )
     st.add_argument("--out", type=Path, required=True, help="output directory")
-    for q in (c, u, st):
+    sg = kinds.add_parser(
+        "semi",
+        help="semi-grokking: long true-label runs at sizes around D_crit, plateau classes",
+        description="True-label runs at several training-set sizes D around D_crit, several "
+        "seeds each, trained long with sparse logging (ensemble backend, one sweep per round "
+        "of seeds, resumable); each run classified by its test-accuracy plateau (grokked / "
+        "semi-grokked / rising / memorized). Writes runs.csv, test_acc.csv, figures/ and "
+        "report.txt, rewritten after each round.",
+    )
+    _add_base(sg, "efficiency", ", the CPU-sized study")
+    sg.add_argument(
+        "--sizes", type=_int_list, required=True, help="comma-separated sizes D, ascending"
+    )
+    sg.add_argument("--seeds", type=_int_list, default=[0, 1, 2, 3, 4], help="default: 0,...,4")
+    sg.add_argument(
+        "--d-crit",
+        type=float,
+        default=None,
+        help="the D_crit the sizes are placed around (from 'efficiency study'), for the verdict",
+    )
+    sg.add_argument(
+        "--max-steps", type=int, default=100_000, help="steps of every run (default 100000)"
+    )
+    sg.add_argument(
+        "--log-every", type=int, default=200, help="metrics every N steps (default 200)"
+    )
+    sg.add_argument(
+        "--ckpt-every",
+        type=int,
+        default=20_000,
+        help="checkpoint spacing; a killed round resumes from the last (default 20000)",
+    )
+    sg.add_argument(
+        "--seeds-per-round",
+        type=int,
+        default=None,
+        help="seeds trained together per round; tables rewritten after each (default: all)",
+    )
+    sg.add_argument("--out", type=Path, required=True, help="output directory")
+    for q in (c, u, st, sg):
         q.add_argument("--backend", choices=["local", "ensemble", "ray"], default="ensemble")
         q.add_argument(
             "--device", type=_device, default="cpu", help="torch device of the runs (default: cpu)"
@@ -620,7 +659,7 @@ def _add_efficiency(sub: Any) -> None:
 
 
 def _cmd_efficiency(args: argparse.Namespace) -> int:
-    sizes = args.sizes if args.experiment in ("curves", "study") else None
+    sizes = args.sizes if args.experiment in ("curves", "study", "semi") else None
     if sizes is not None and (sizes != sorted(set(sizes)) or sizes[0] < 1):
         raise ConfigError(f"--sizes: give distinct positive sizes in ascending order, got {sizes}")
     efficiency = _load("grokinterp.experiments.efficiency")
@@ -652,6 +691,22 @@ def _cmd_efficiency(args: argparse.Namespace) -> int:
             weight_decays=args.weight_decays,
             ungrok_steps=args.ungrok_steps,
             ungrok_sizes=args.ungrok_sizes,
+            backend=args.backend,
+            progress=progress,
+            device=args.device,
+        )
+    elif args.experiment == "semi":
+        semi = _load("grokinterp.experiments.semi_grokking")
+        semi.run_semi(
+            _curve_base(args),
+            args.sizes,
+            args.seeds,
+            args.out,
+            d_crit=args.d_crit,
+            max_steps=args.max_steps,
+            log_every=args.log_every,
+            ckpt_every=args.ckpt_every,
+            seeds_per_round=args.seeds_per_round,
             backend=args.backend,
             progress=progress,
             device=args.device,

@@ -13,6 +13,15 @@ from plotly.subplots import make_subplots
 
 from grokinterp.analysis.efficiency import Crossing, generalizing_norms, near_dcrit, raw_crossing
 
+# one colour per plateau class (grokinterp.analysis.phases.plateau_class)
+PLATEAU_COLORS = {
+    "grokked": "#2ca02c",
+    "semi-grokked": "#ff7f0e",
+    "rising": "#9467bd",
+    "memorized": "#d62728",
+    "unfitted": "#7f7f7f",
+}
+
 
 def _vline(fig: Any, x: float, name: str, span: tuple[float, float], dash: str, color: str) -> None:
     """A vertical line as a legend entry. (plotly's add_vline takes log10 coordinates on a
@@ -118,13 +127,7 @@ def semi_grokking_figure(
     semi-grokking is a delayed rise to a middling test accuracy near D_crit).
 
     Long by design: the plotly declarations of two linked panels."""
-    colors = {
-        "grokked": "#2ca02c",
-        "semi-grokked": "#ff7f0e",
-        "rising": "#9467bd",
-        "memorized": "#d62728",
-        "unfitted": "#7f7f7f",
-    }
+    colors = PLATEAU_COLORS
     near = near_dcrit(sizes, crossing, raw_crossing(curves))
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06)
     gen = curves[(curves["kind"] == "gen") & curves["D"].isin(near)]
@@ -215,5 +218,52 @@ def steps_to_generalize_figure(curves: pd.DataFrame, max_steps: int) -> Any:
         title="Steps to generalize against training-set size (true labels)",
         template="plotly_white",
         height=450,
+    )
+    return fig
+
+
+def semi_test_acc_figure(traces: pd.DataFrame, runs: pd.DataFrame, d_crit: float | None) -> Any:
+    """Test accuracy against step, one panel per training-set size D (titled with D / D_crit
+    when ``d_crit`` is given), one line per seed coloured by its plateau class: the long
+    runs of :mod:`grokinterp.experiments.semi_grokking` (Varma et al. 2023: semi-grokking is
+    a delayed rise to a middling plateau near D_crit)."""
+    sizes = sorted(set(runs["D"]))
+    cols = min(len(sizes), 3)
+    rows = -(-len(sizes) // cols)
+    titles = [f"D = {d}" + (f" ({d / d_crit:.2f} D_crit)" if d_crit else "") for d in sizes]
+    fig = make_subplots(
+        rows=rows, cols=cols, subplot_titles=titles, shared_yaxes=True, vertical_spacing=0.12
+    )
+    shown: set[str] = set()
+    for k, d in enumerate(sizes):
+        r, c = k // cols + 1, k % cols + 1
+        for seed, cls in runs.loc[runs["D"] == d, ["seed", "plateau_class"]].itertuples(
+            index=False
+        ):
+            t = traces[(traces["D"] == d) & (traces["seed"] == seed)]
+            name = str(cls) if isinstance(cls, str) else "not started"
+            fig.add_trace(
+                go.Scatter(
+                    x=t["step"],
+                    y=t["test_acc"],
+                    mode="lines",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=name not in shown,
+                    hovertext=f"D={d}, seed {seed} ({name})",
+                    line=dict(color=PLATEAU_COLORS.get(name, "#1f77b4"), width=1.5),
+                ),
+                row=r,
+                col=c,
+            )
+            shown.add(name)
+        fig.update_yaxes(range=[0, 1.02], row=r, col=c)
+        fig.update_xaxes(title_text="step", row=r, col=c)
+    fig.update_yaxes(title_text="test accuracy", col=1)
+    fig.update_layout(
+        title="Test accuracy of the true-label runs by training-set size D (colour: plateau class)",
+        template="plotly_white",
+        height=330 * rows + 80,
+        width=1100,
     )
     return fig

@@ -1,0 +1,288 @@
+"""Semi-grokking, tried on long runs around D_crit (Varma et al. 2023, arXiv 2309.02390).
+
+Varma et al. predict that at a training-set size D near the critical size D_crit, where the
+memorizing and the generalizing circuit are about equally efficient, a network can show
+*semi-grokking*: a delayed rise of the test accuracy to a middling plateau rather than to
+100%. :func:`run_semi` trains true-label networks at several D below, at and above a given
+D_crit, several seeds each, for a long step budget with sparse logging, and classifies
+each run by its test-accuracy plateau (:func:`grokinterp.analysis.phases.plateau_class`:
+grokked / semi-grokked / rising / memorized / unfitted).
+
+The runs are sweeps of :mod:`grokinterp.experiments.sweep`, trained by the ``ensemble``
+backend by default, one sweep per round of seeds (``out/sweep/seeds=<a>-<b>``): every size
+of a round trains together, and the tables are rewritten after each round, so a long study
+has usable results before it ends. Re-running the same command skips finished rounds and
+resumes a killed one from its last checkpoints. Writes into ``out``:
+
+* ``runs.csv``: one row per run (D, D / D_crit, seed, plateau class, plateau / final / max
+  test accuracy, the steps where train accuracy reached 99% and test accuracy 50%, final
+  training loss and parameter norm, the final logits' share in the trigonometric subspace
+  ``gen_share``);
+* ``test_acc.csv``: every run's train / test accuracy, train loss and parameter norm, one row
+  per ``trace_every`` steps (and the last);
+* ``figures/test_acc_by_d.png`` (and HTML): test accuracy against step, a panel per D;
+* ``report.txt``: the setup, the classes per D and the verdict.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from grokinterp.analysis.efficiency import run_circuit_stats
+from grokinterp.analysis.phases import plateau_class
+from grokinterp.errors import ConfigError, RunDirError
+from grokinterp.experiments.sweep import expand, read_status, run_sweep
+from grokinterp.runs import layout
+from grokinterp.runs.io import atomic_write_text
+from grokinterp.viz.efficiency import semi_test_acc_figure
+from grokinterp.viz.report import write_figure_set
+
+NEAR_FACTOR = 1.5  # "near D_crit": within this factor of it (as the efficiency study's verdict)
+
+# the columns of runs.csv, in order
+RUN_COLUMNS = [
+    "D", "D_over_dcrit", "seed", "name", "status", "steps", "plateau_class", "plateau_test_acc",
+    "final_test_acc", "max_test_acc", "max_test_step", "train_99_step", "test_50_step",
+    "final_train_loss", "final_param_norm", "gen_share",
+]  # fmt: skip
+TRACE_COLUMNS = ["step", "train_loss", "train_acc", "test_acc", "param_norm"]
+
+
+@dataclass(frozen=True)
+class SemiStudy:
+    """What :func:`run_semi` found: ``runs`` (``runs.csv``), ``traces`` (``test_acc.csv``),
+    the verdict line and whether every run has finished."""
+
+    runs: pd.DataFrame
+    traces: pd.DataFrame
+    verdict: str
+    complete: bool
+
+
+def semi_spec(
+    base: dict[str, Any],
+    sizes: Sequence[int],
+    seeds: Sequence[int],
+    max_steps: int,
+    log_every: int,
+    ckpt_every: int,
+) -> dict[str, Any]:
+    """The sweep of one round: true-label runs over ``sizes`` x ``seeds``, trained for
+    ``max_steps`` with no early stop, logged every ``log_every`` steps, checkpointed at step
+    0, every ``ckpt_every`` steps (where a killed run resumes from) and at the end."""
+    return {
+        "base": {k: v for k, v in base.items() if k != "overrides"},
+        "overrides": {
+            **base.get("overrides", {}),
+            "max_steps": max_steps,
+            "stop_acc": None,
+            "stop_loss": None,
+            "random_labels": False,
+            "log_every": log_every,
+            "ckpt_every": ckpt_every,
+            "ckpt_log_count": 0,
+        },
+        "grid": {"train_size": [int(d) for d in sizes]},
+        "seeds": [int(s) for s in seeds],
+    }
+
+
+def rounds(seeds: Sequence[int], per_round: int) -> list[list[int]]:
+    """``seeds`` in consecutive rounds of ``per_round``."""
+    return [list(seeds[i : i + per_round]) for i in range(0, len(seeds), per_round)]
+
+
+def round_dir(out: Path, seeds: Sequence[int]) -> Path:
+    """The sweep directory of one round of seeds."""
+    tag = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
+    return out / "sweep" / f"seeds={tag}"
+
+
+def run_semi(
+    base: dict[str, Any],
+    sizes: Sequence[int],
+    seeds: Sequence[int],
+    out_dir: str | Path,
+    *,
+    d_crit: float | None = None,
+    max_steps: int = 100_000,
+    log_every: int = 200,
+    ckpt_every: int = 20_000,
+    seeds_per_round: int | None = None,
+    trace_every: int = 1000,
+    backend: str = "ensemble",
+    progress: bool = True,
+    static: bool | None = None,
+    device: str = "cpu",
+) -> SemiStudy:
+    """Train (or resume) every round, rewriting the tables after each; see the module
+    docstring.
+
+    Args:
+        base: the sweep base, e.g. ``{"preset": "efficiency"}``.
+        sizes: training-set sizes D, ascending (below, at and above D_crit).
+        seeds: initialization seeds (Varma et al. draw conclusions from several).
+        d_crit: the D_crit the sizes are placed around (from ``grokinterp efficiency
+            study``), for the ``D_over_dcrit`` column and the verdict; None: not judged.
+        max_steps: steps of every run (no early stop).
+        log_every: metrics every this many steps (sparse: the run directories stay small).
+        ckpt_every: checkpoint spacing (a killed round resumes from the last one).
+        seeds_per_round: seeds trained together per round (default: all in one round).
+        trace_every: one row in this many steps in ``test_acc.csv``.
+    """
+    if len(sizes) < 1 or sizes[0] < 1 or any(b <= a for a, b in itertools.pairwise(sizes)):
+        raise ConfigError(f"sizes: give distinct positive sizes in ascending order, got {sizes}")
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"seeds: give at least one seed, each once, got {list(seeds)}")
+    if d_crit is not None and not d_crit > 0:
+        raise ConfigError(f"d_crit: must be positive, got {d_crit}")
+    for name, v in (("max_steps", max_steps), ("log_every", log_every)):
+        if v < 1:
+            raise ConfigError(f"{name}: must be at least 1, got {v}")
+    if trace_every < log_every or trace_every % log_every:
+        raise ConfigError(
+            f"trace_every: must be a multiple of log_every ({log_every}), got {trace_every}"
+        )
+    per_round = seeds_per_round or len(seeds)
+    if per_round < 1:
+        raise ConfigError(f"seeds_per_round: must be at least 1, got {per_round}")
+    out = Path(out_dir)
+    groups = rounds(list(seeds), per_round)
+    specs = [semi_spec(base, sizes, g, max_steps, log_every, ckpt_every) for g in groups]
+    for s in specs:  # every round's configs are valid before anything trains
+        expand(s)
+    study = None
+    for i, spec in enumerate(specs):
+        where = round_dir(out, groups[i])
+        try:
+            run_sweep(spec, where, backend=backend, progress=progress, device=device)
+        except RunDirError as e:
+            raise RunDirError(
+                f"{where}: holds runs made with other settings (base, sizes or steps); choose "
+                f"another output directory, or remove that folder to redo them ({e})"
+            ) from None
+        study = write_tables(out, specs[: i + 1], groups[: i + 1], d_crit, trace_every, static)
+    assert study is not None
+    return study
+
+
+def write_tables(
+    out: Path,
+    specs: Sequence[dict[str, Any]],
+    groups: Sequence[Sequence[int]],
+    d_crit: float | None,
+    trace_every: int,
+    static: bool | None = None,
+) -> SemiStudy:
+    """``runs.csv``, ``test_acc.csv``, the figure and ``report.txt`` from the rounds done."""
+    rows, traces = [], []
+    for spec, group in zip(specs, groups, strict=True):
+        where = round_dir(out, group)
+        for r in expand(spec):
+            row, trace = _run_row(where / "runs" / r.name, r.name, d_crit, trace_every)
+            rows.append({**row, "D": r.config.task.train_size, "seed": r.config.seed})
+            traces.append(trace.assign(D=r.config.task.train_size, seed=r.config.seed))
+    runs = pd.DataFrame(rows)
+    runs["D_over_dcrit"] = runs["D"] / d_crit if d_crit else math.nan
+    runs = runs.reindex(columns=RUN_COLUMNS)
+    runs = runs.sort_values(["D", "seed"], ignore_index=True)
+    trace_table = pd.concat(traces, ignore_index=True)[["D", "seed", *TRACE_COLUMNS]]
+    atomic_write_text(out / "runs.csv", runs.to_csv(index=False))
+    atomic_write_text(out / "test_acc.csv", trace_table.to_csv(index=False))
+    verdict = judge_semi(runs, d_crit)
+    fig = semi_test_acc_figure(trace_table, runs, d_crit)
+    write_figure_set({"test_acc_by_d": fig}, out / "figures", title="Semi-grokking", static=static)
+    complete = bool((runs["status"] == "done").all())
+    atomic_write_text(out / "report.txt", report(runs, specs[0], d_crit, verdict))
+    return SemiStudy(runs, trace_table, verdict, complete)
+
+
+def _run_row(
+    run_dir: Path, name: str, d_crit: float | None, trace_every: int
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """One run's row of ``runs.csv`` and its thinned trace."""
+    m = pd.DataFrame(layout.read_metrics(run_dir)) if (run_dir / layout.METRICS).exists() else None
+    row: dict[str, Any] = {"name": name, "status": read_status(run_dir)["status"]}
+    if m is None or m.empty:
+        return row, pd.DataFrame(columns=TRACE_COLUMNS)
+    m = m.sort_values("step", ignore_index=True)
+    last = m.iloc[-1]
+    n_tail = max(1, int(round(len(m) * 0.1)))
+
+    def first(col: str, at: float) -> float:
+        hit = m.loc[m[col] >= at, "step"]
+        return float(hit.iloc[0]) if len(hit) else math.nan
+
+    best = int(m["test_acc"].to_numpy().argmax())
+    stats = run_circuit_stats(run_dir)
+    row.update(
+        steps=int(last["step"]),
+        plateau_class=plateau_class(m),
+        plateau_test_acc=float(m["test_acc"].iloc[-n_tail:].mean()),
+        final_test_acc=float(last["test_acc"]),
+        max_test_acc=float(m["test_acc"].iloc[best]),
+        max_test_step=int(m["step"].iloc[best]),
+        train_99_step=first("train_acc", 0.99),
+        test_50_step=first("test_acc", 0.5),
+        final_train_loss=float(last["train_loss"]),
+        final_param_norm=float(last["param_norm"]),
+        gen_share=stats["gen_share"],
+    )
+    keep = (m["step"] % trace_every == 0) | (m.index == len(m) - 1)
+    trace = m.loc[keep, TRACE_COLUMNS]
+    return row, trace
+
+
+def judge_semi(runs: pd.DataFrame, d_crit: float | None) -> str:
+    """Whether Varma et al.'s semi-grokking showed: a run classified ``semi-grokked`` within
+    a factor ``NEAR_FACTOR`` of ``d_crit`` (the efficiency study's criterion)."""
+    semi = runs[runs["plateau_class"] == "semi-grokked"]
+    if d_crit is None:
+        return f"{len(semi)} semi-grokked run(s) (no D_crit given: not judged)"
+    near = semi[semi["D"].between(d_crit / NEAR_FACTOR, d_crit * NEAR_FACTOR)]
+    if len(near):
+        return (
+            f"reproduced: {len(near)} semi-grokked run(s) within a factor {NEAR_FACTOR} of "
+            f"D_crit = {d_crit:g}, at D = {sorted(set(near['D']))}"
+        )
+    return (
+        f"not reproduced: no semi-grokked run within a factor {NEAR_FACTOR} of D_crit = "
+        f"{d_crit:g} ({len(semi)} semi-grokked in all)"
+    )
+
+
+def report(runs: pd.DataFrame, spec: dict[str, Any], d_crit: float | None, verdict: str) -> str:
+    """The setup, one line per D (classes, plateau and max test accuracy) and the verdict."""
+    ov = spec["overrides"]
+    lines = [
+        "Semi-grokking around D_crit (Varma et al. 2023, arXiv 2309.02390)",
+        f"base {spec['base']}; {ov['max_steps']} steps per run, metrics every "
+        f"{ov['log_every']} steps, no early stop; D_crit "
+        + (f"{d_crit:g}" if d_crit else "not given"),
+        f"sizes D: {sorted(set(runs['D']))}; seeds: {sorted(set(runs['seed']))}",
+        "",
+        "D      D/D_crit  runs  classes                                  "
+        "plateau test acc (median, range)   max test acc (range)",
+    ]
+    for d in sorted(set(runs["D"])):
+        g = runs[runs["D"] == d]
+        ratio = f"{d / d_crit:.2f}" if d_crit else "-"
+        classes = ", ".join(f"{k} {v}" for k, v in g["plateau_class"].value_counts().items())
+        pl, mx = g["plateau_test_acc"], g["max_test_acc"]
+        lines.append(
+            f"{d:<6} {ratio:>8}  {len(g):>4}  {classes:<40} "
+            f"{pl.median():.3f} ({pl.min():.3f}-{pl.max():.3f})      "
+            f"{mx.min():.3f}-{mx.max():.3f}"
+        )
+    lines += ["", f"verdict: {verdict}"]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["SemiStudy", "judge_semi", "report", "run_semi", "semi_spec", "write_tables"]

@@ -1,0 +1,100 @@
+import json
+
+import pandas as pd
+import pytest
+
+from grokinterp.config import replace
+from grokinterp.errors import ConfigError
+from grokinterp.experiments.semi_grokking import judge_semi, rounds, run_semi
+from grokinterp.presets import get_preset
+
+
+def _runs(classes_at: dict[int, list[str]]) -> pd.DataFrame:
+    rows = [
+        {"D": d, "seed": s, "plateau_class": c}
+        for d, cs in classes_at.items()
+        for s, c in enumerate(cs)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_judge_semi_needs_a_semi_grokked_run_near_dcrit():
+    near = _runs({200: ["memorized", "semi-grokked"], 400: ["grokked", "grokked"]})
+    assert judge_semi(near, 246).startswith("reproduced: 1 semi-grokked run(s)")
+    far = _runs({100: ["semi-grokked"], 246: ["memorized", "rising"], 600: ["grokked"]})
+    verdict = judge_semi(far, 246)
+    assert verdict.startswith("not reproduced") and "(1 semi-grokked in all)" in verdict
+    assert "not judged" in judge_semi(near, None)
+
+
+def test_rounds_and_bad_input_refused_before_disk(tmp_path):
+    assert rounds([0, 1, 2, 3, 4], 2) == [[0, 1], [2, 3], [4]]
+    out = tmp_path / "semi"
+    base = {"preset": "efficiency"}
+    for kwargs in (
+        {"sizes": [300, 200], "seeds": [0]},
+        {"sizes": [200], "seeds": [0, 0]},
+        {"sizes": [200], "seeds": [0], "d_crit": -1.0},
+        {"sizes": [200], "seeds": [0], "trace_every": 150},
+        {"sizes": [200], "seeds": [0], "seeds_per_round": -1},
+        {"sizes": [5000], "seeds": [0]},  # more training pairs than a + b mod 47 has
+    ):
+        with pytest.raises(ConfigError):
+            run_semi(base, out_dir=out, progress=False, **kwargs)  # type: ignore[arg-type]
+        assert not out.exists()
+
+
+@pytest.mark.slow
+def test_semi_command_writes_tables_per_round_and_resumes(tmp_path, capsys, monkeypatch):
+    """A tiny version of the study (a + b mod 17, small model): D = 40 memorizes, D = 200
+    generalizes; two rounds of one seed; re-running trains nothing and rewrites the same
+    tables. (HTML figures only: a PNG export takes seconds.)"""
+    from grokinterp.cli import main
+    from grokinterp.viz import report as viz_report
+
+    monkeypatch.setattr(viz_report, "static_export_available", lambda: False)
+
+    cfg = replace(
+        get_preset("efficiency"),
+        {
+            "task": {"p": 17},
+            "model": {"d_model": 32, "d_head": 8, "d_mlp": 64},
+            "optim": {"lr": 1e-2},
+        },
+    )
+    path = tmp_path / "base.json"
+    path.write_text(json.dumps(cfg.to_dict()))
+    out = tmp_path / "semi"
+    args = [
+        "efficiency", "semi", "--config", str(path), "--sizes", "40,200", "--seeds", "0,1",
+        "--d-crit", "100", "--max-steps", "400", "--log-every", "20", "--ckpt-every", "200",
+        "--seeds-per-round", "1", "--out", str(out), "--no-progress",
+    ]  # fmt: skip
+    assert main(args) == 0
+    report = capsys.readouterr().out
+    assert report == (out / "report.txt").read_text() and "verdict: " in report
+    for seed in (0, 1):
+        assert (out / "sweep" / f"seeds={seed}" / "results.csv").exists()
+    runs = pd.read_csv(out / "runs.csv")
+    assert list(runs[["D", "seed"]].itertuples(index=False, name=None)) == [
+        (40, 0), (40, 1), (200, 0), (200, 1)
+    ]  # fmt: skip
+    assert (runs["status"] == "done").all() and (runs["steps"] == 400).all()
+    assert runs["D_over_dcrit"].tolist() == [0.4, 0.4, 2.0, 2.0]
+    small, large = runs[runs["D"] == 40], runs[runs["D"] == 200]
+    assert (small["plateau_class"] == "memorized").all()
+    assert large["plateau_class"].isin(["grokked", "semi-grokked", "rising"]).all()
+    assert (large["max_test_acc"] > 0.5).all() and (small["max_test_acc"] < 0.2).all()
+    assert (large["gen_share"] > 0.5).all() and (small["gen_share"] < 0.2).all()
+    assert (runs["max_test_acc"] >= runs["final_test_acc"]).all()
+    assert large["test_50_step"].notna().all() and small["test_50_step"].isna().all()
+    traces = pd.read_csv(out / "test_acc.csv")
+    # one row per 1000 steps by default, so here step 0 and the last
+    assert sorted(set(traces["step"])) == [0, 400]
+    assert len(traces) == 8
+    assert (out / "figures" / "test_acc_by_d.html").exists()
+    metrics = out / "sweep" / "seeds=1" / "runs" / "train_size=200,seed=1" / "metrics.jsonl"
+    before = metrics.stat().st_mtime_ns
+    assert main(args) == 0  # resumes: every run is finished, nothing trains
+    assert metrics.stat().st_mtime_ns == before
+    pd.testing.assert_frame_equal(pd.read_csv(out / "runs.csv"), runs)
