@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import resource
 import shutil
 import signal
@@ -395,6 +396,13 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -430,7 +438,10 @@ def test_a_killed_sweep_leaves_no_worker_and_resumes_to_the_same_table(backend, 
     ):
         assert proc.poll() is None
         time.sleep(0.05)
-    workers = _descendants(proc.pid)
+    everything = _descendants(proc.pid)
+    # the processes that train: pool workers, Ray's task workers (Ray's own agents, which
+    # train nothing, may outlive a killed driver by a while; they are stopped below)
+    workers = [w for w in everything if re.search(r"spawn_main|ray::run_one", _cmdline(w))]
     assert workers or backend == "ensemble"
     proc.kill()  # the sweep's own process only: its workers must follow it
     proc.wait()
@@ -438,6 +449,9 @@ def test_a_killed_sweep_leaves_no_worker_and_resumes_to_the_same_table(backend, 
     while [w for w in workers if _alive(w)] and time.time() < deadline:
         time.sleep(0.2)
     assert [w for w in workers if _alive(w)] == []
+    for w in everything:
+        if _alive(w):
+            os.kill(w, signal.SIGKILL)
     assert main([*sweep, "--out", str(out), "--workers", "2"]) == 0
     assert main([*sweep, "--out", str(tmp_path / "straight"), "--workers", "2"]) == 0
     # members killed between two checkpoint writes resume from different steps, so the
@@ -540,3 +554,20 @@ def test_a_local_sweep_ends_without_warnings(tmp_path):
     r = cli(["sweep", str(tmp_path / "s.json"), "--out", str(tmp_path / "sw"), "--no-progress",
              "--workers", "2"], tmp_path)  # fmt: skip
     assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [("measures.csv", "garbage,,,\n1,2\n"), ("summary.json", "{bad"), ("summary.json", "[1]")],
+)
+def test_a_damaged_analysis_file_is_one_line(name, content, tmp_path, straight, capsys):
+    out = tmp_path / "run"
+    shutil.copytree(straight, out)
+    args = ["analyze", str(out), "--no-figures", "--no-progress", "--key-freqs", "1"]
+    assert main(args) == 0
+    (out / "analysis" / name).write_text(content)
+    capsys.readouterr()
+    assert main(args) == 2
+    assert name in one_line(capsys.readouterr().err)
+    (out / "analysis" / name).unlink()  # what the message says to do
+    assert main(args) == 0

@@ -188,11 +188,19 @@ def _load_existing(out: Path) -> tuple[pd.DataFrame | None, dict[str, Any]]:
             raise RunDirError(
                 f"{out / MEASURES}: unreadable ({type(e).__name__}); delete it to recompute"
             ) from None
+        if "step" not in table or not pd.api.types.is_integer_dtype(table["step"]):
+            raise RunDirError(
+                f"{out / MEASURES}: not a measures table (no integer 'step' column); the file "
+                f"was edited or damaged; delete it to recompute"
+            )
     if (out / SUMMARY).exists():
         try:
-            summary = json.loads((out / SUMMARY).read_text())
-        except json.JSONDecodeError:
-            raise RunDirError(f"{out / SUMMARY}: not valid JSON; delete it to recompute") from None
+            loaded = json.loads((out / SUMMARY).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            loaded = None
+        if not isinstance(loaded, dict):
+            raise RunDirError(f"{out / SUMMARY}: not a summary; delete it to recompute")
+        summary = loaded
     return table, summary
 
 
