@@ -339,6 +339,12 @@ def test_a_second_writer_is_refused_and_a_killed_one_does_not_block(
     with dir_lock(out / "analysis", "run's analysis"):
         assert main(["analyze", str(out), "--no-figures", "--no-progress"]) == 2
         assert "another grokinterp process" in one_line(capsys.readouterr().err)
+    assert not (out / "analysis").exists()  # the lock removed the folder it created
+    spec = tmp_path / "s.json"
+    spec.write_text(json.dumps({"base": {"config": str(cfg_file)}}))
+    with dir_lock(tmp_path / "sw", "sweep"):
+        assert main(["sweep", str(spec), "--out", str(tmp_path / "sw"), "--no-progress"]) == 2
+        assert "another grokinterp process" in one_line(capsys.readouterr().err)
     # a holder killed with SIGKILL: the kernel drops its lock
     holder = subprocess.Popen(
         [sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], 0);"
