@@ -27,6 +27,9 @@ from grokinterp.config import SECTIONS, TrainConfig, config_flags, replace
 from grokinterp.errors import ConfigError, UserError
 from grokinterp.presets import NONNEURAL_PRESETS, PRESETS, get_nonneural_preset, get_preset
 
+# the sweep backends (grokinterp.experiments.sweep.BACKENDS; a test keeps them equal)
+BACKENDS = ["local", "ensemble", "ray", "ray-ensemble"]
+
 
 def _add_log_to(p: argparse.ArgumentParser) -> None:
     """``--log-to`` and ``--wandb-project``: where else the metrics go."""
@@ -454,16 +457,17 @@ def _add_sweep(sub: Any) -> None:
     )
     p.add_argument(
         "--backend",
-        choices=["local", "ensemble", "ray"],
+        choices=BACKENDS,
         default=None,
         help="local: a pool of processes; ensemble: same-shape runs batched in "
-        "one process; ray: one Ray task per run (default: the spec's backend, "
-        "else local)",
+        "one process; ray: one Ray task per run; ray-ensemble: one Ray task per same-shape "
+        "batch (the Ray tasks need no shared disk: run directories are shipped home) "
+        "(default: the spec's backend, else local)",
     )
     p.add_argument(
         "--ray-address",
         default=None,
-        help="Ray cluster address for --backend ray (default: a local instance)",
+        help="Ray cluster address for the Ray backends (default: a local instance)",
     )
     p.add_argument(
         "--workers",
@@ -476,7 +480,8 @@ def _add_sweep(sub: Any) -> None:
         "--device",
         type=_device,
         default="cpu",
-        help="torch device of the local and ensemble backends (default: cpu)",
+        help="torch device of the runs; with a Ray backend, cuda gives each task one GPU "
+        "(default: cpu)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress display")
     _add_log_to(p)
@@ -651,7 +656,7 @@ def _add_efficiency(sub: Any) -> None:
     )
     sg.add_argument("--out", type=Path, required=True, help="output directory")
     for q in (c, u, st, sg):
-        q.add_argument("--backend", choices=["local", "ensemble", "ray"], default="ensemble")
+        q.add_argument("--backend", choices=BACKENDS, default="ensemble")
         q.add_argument(
             "--device", type=_device, default="cpu", help="torch device of the runs (default: cpu)"
         )
@@ -748,7 +753,7 @@ def _add_interventions(sub: Any) -> None:
         default=500,
         help="steps after test accuracy reaches 99%% (default 500)",
     )
-    p.add_argument("--backend", choices=["local", "ensemble", "ray"], default="local")
+    p.add_argument("--backend", choices=BACKENDS, default="local")
     p.add_argument("--device", type=_device, default="cpu", help="torch device (default: cpu)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress display")
 

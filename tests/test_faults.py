@@ -447,7 +447,7 @@ def test_a_killed_sweep_leaves_no_worker_and_resumes_to_the_same_table(backend, 
     everything = _descendants(proc.pid)
     # the processes that train: pool workers, Ray's task workers (Ray's own agents, which
     # train nothing, may outlive a killed driver by a while; they are stopped below)
-    workers = [w for w in everything if re.search(r"spawn_main|ray::run_one", _cmdline(w))]
+    workers = [w for w in everything if re.search(r"spawn_main|ray::_run_unit", _cmdline(w))]
     assert workers or backend == "ensemble"
     proc.kill()  # the sweep's own process only: its workers must follow it
     proc.wait()

@@ -24,9 +24,12 @@ Re-running the same spec skips finished runs and resumes killed ones (``grokinte
 --resume`` semantics); a failing run is recorded and the others go on.
 
 Backends: ``local`` (a pool of worker processes), ``ensemble`` (runs of the same shape
-trained together as one batched computation, see :mod:`grokinterp.training.ensemble`) and ``ray``
-(each run a Ray task, on a local Ray instance or a cluster given by ``ray_address``; needs
-``pip install grokinterp[ray]``). Every backend writes the same run directories.
+trained together as one batched computation, see :mod:`grokinterp.training.ensemble`),
+``ray`` (each run a Ray task) and ``ray-ensemble`` (each same-shape batch a Ray task running
+the ensemble trainer), on a local Ray instance or a cluster given by ``ray_address``
+(``pip install grokinterp[ray]``); the Ray tasks train on their own node's disk and ship
+the run directories home (:mod:`grokinterp.experiments.ray_backend`), so a cluster needs
+no shared file system. Every backend writes the same run directories.
 """
 
 from __future__ import annotations
@@ -52,17 +55,18 @@ from tqdm.auto import tqdm
 from grokinterp.analysis.phases import liu_phase, plateau_class
 from grokinterp.config import TrainConfig, config_flags, replace
 from grokinterp.errors import ConfigError, DivergedError, RunDirError
+from grokinterp.experiments.ray_backend import UnitFn, ray_units
 from grokinterp.presets import get_preset
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.runs.lock import dir_lock
 from grokinterp.runs.metrics import landmarks
 from grokinterp.runs.sinks import check_kinds
-from grokinterp.training import train, train_groups
+from grokinterp.training import ensemble_batches, train, train_ensemble, train_groups
 
 SPEC = "spec.json"
 RESULTS = "results.csv"
-BACKENDS = ("local", "ensemble", "ray")
+BACKENDS = ("local", "ensemble", "ray", "ray-ensemble")
 
 
 @dataclass(frozen=True)
@@ -278,9 +282,9 @@ def run_sweep(
         workers: processes of the local backend (default: one per core).
         force: delete ``sweep_dir`` first.
         progress: show the progress display.
-        ray_address: the Ray cluster to use (``ray`` backend; default: start a local one).
-        device: torch device of the ``local`` and ``ensemble`` backends (Ray tasks train on
-            their node's CPU).
+        ray_address: the Ray cluster of the Ray backends (default: start a local one).
+        device: torch device of the runs (for the Ray backends, ``cuda`` gives each task
+            one GPU of its node).
         log_to: also log every run's metrics to ``tensorboard`` and / or ``wandb``, a run
             each (:mod:`grokinterp.runs.sinks`).
         wandb_project: the W&B project of ``log_to=["wandb"]``.
@@ -324,15 +328,19 @@ def _run_prepared(
             log_to=log_to,
             wandb_project=wandb_project,
         )
-    elif backend == "ray":
-        # Ray tasks train on their node's CPU, one thread each
-        _track(
-            _run_ray([_job(r, sweep_dir, 1, "cpu", log) for r in todo], ray_address),
-            len(runs),
-            len(todo),
-            progress,
-            "sweep (ray)",
+    elif backend in ("ray", "ray-ensemble"):
+        gpus = 1.0 if device.startswith("cuda") else 0.0
+        ray_jobs = [(r.config, _job(r, sweep_dir, 1, device, log)) for r in todo]
+        units: list[tuple[UnitFn, list[str], Any]] = (
+            [(_train_single, [j[0]], j) for _, j in ray_jobs]
+            if backend == "ray"
+            else [
+                (_train_batch, [j[0] for _, j in batch], [j for _, j in batch])
+                for batch in ensemble_batches(ray_jobs)
+            ]
         )
+        statuses = ray_units(units, sweep_dir, ray_address, gpus)
+        _track(statuses, len(runs), len(todo), progress, f"sweep ({backend})")
     else:
         n_workers = max(
             1, min(workers or spec.get("workers") or os.cpu_count() or 1, len(todo) or 1)
@@ -383,33 +391,37 @@ def _run_local(jobs: list[Job], n_workers: int) -> Iterator[str]:
         pool.join()
 
 
-def _run_ray(jobs: list[Job], address: str | None) -> Iterator[str]:
-    """Each job a Ray task running :func:`run_one` (the run directories must be on storage
-    that every node sees); yields statuses as runs end. Checks that Ray is installed at
-    once, before the first status is asked for."""
+def _in_scratch(job: Job, scratch: Path) -> Job:
+    """``job`` with its run directory moved to ``scratch/runs/<name>`` (a Ray task's)."""
+    return (job[0], str(scratch / "runs" / job[0]), *job[2:])
+
+
+def _train_single(scratch: Path, job: Job) -> None:
+    """A ``ray`` unit: one run, as the local backend trains it."""
+    run_one(_in_scratch(job, scratch))
+
+
+def _train_batch(scratch: Path, jobs: list[Job]) -> None:
+    """A ``ray-ensemble`` unit: one same-shape batch, trained as one ensemble; a batch that
+    fails as a whole records every member as failed."""
+    moved = [_in_scratch(j, scratch) for j in jobs]
+    torch.set_num_threads(moved[0][3])
+    dirs = [Path(j[1]) for j in moved]
     try:
-        import ray  # an optional extra: imported only when the ray backend is chosen
-    except ImportError:
-        raise ConfigError("the ray backend needs Ray: pip install 'grokinterp[ray]'") from None
-    return _ray_statuses(ray, jobs, address)
-
-
-def _ray_statuses(ray: Any, jobs: list[Job], address: str | None) -> Iterator[str]:
-    started = not ray.is_initialized()
-    if started:
-        ray.init(
-            address=address, include_dashboard=False, log_to_driver=False, configure_logging=False
+        train_ensemble(
+            [TrainConfig.from_dict(json.loads(j[2])) for j in moved],
+            dirs,
+            progress=False,
+            status=write_status,
+            device=moved[0][4],
+            log_to=[k for k in moved[0][5].split(",") if k],
+            wandb_project=moved[0][6],
         )
-    try:
-        task = ray.remote(num_cpus=1)(run_one)
-        pending = [task.remote(job) for job in jobs]
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            _name, status, _err = ray.get(ready[0])
-            yield status
-    finally:
-        if started:
-            ray.shutdown()
+    except BaseException as e:  # a failing batch must not sink the sweep
+        msg = f"{type(e).__name__}: {e}".splitlines()[0]
+        for d in dirs:
+            if read_status(d).get("status") not in ("done", "diverged"):
+                write_status(d, "failed", msg)
 
 
 def _track(statuses: Iterator[str], total: int, todo: int, progress: bool, desc: str) -> None:
@@ -419,7 +431,7 @@ def _track(statuses: Iterator[str], total: int, todo: int, progress: bool, desc:
         total=total, initial=total - todo, disable=not progress, unit="run", desc=desc
     ) as bar:
         for status in statuses:
-            done += status == "done"
+            done += status in ("done", "diverged")
             failed += status == "failed"
             bar.update(1)
             bar.set_postfix(done=done, failed=failed, left=todo - done - failed)

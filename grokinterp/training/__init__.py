@@ -10,7 +10,12 @@ leaves it resumable.
 """
 
 from grokinterp.training.core import initial_params, metrics_row
-from grokinterp.training.ensemble import split_by_size, train_ensemble, train_groups
+from grokinterp.training.ensemble import (
+    ensemble_batches,
+    split_by_size,
+    train_ensemble,
+    train_groups,
+)
 from grokinterp.training.loop import train
 from grokinterp.training.repair import RepairReport, repair
 from grokinterp.training.schedule import checkpoint_steps, lr_at
@@ -21,6 +26,7 @@ __all__ = [
     "RepairReport",
     "SavedState",
     "checkpoint_steps",
+    "ensemble_batches",
     "initial_params",
     "lr_at",
     "metrics_row",

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -116,20 +117,32 @@ def train_groups(
     """Train ``(config, run_dir)`` jobs, batching those of the same shape together (and,
     within a shape, members of similar training-set size: :func:`split_by_size`); ``log_to``
     and ``wandb_project`` as in :func:`grokinterp.training.loop.train`, per member."""
-    groups: dict[str, list[tuple[TrainConfig, Path]]] = {}
+    for batch in ensemble_batches(jobs):
+        train_ensemble(
+            [cfg for cfg, _ in batch],
+            [d for _, d in batch],
+            progress=progress,
+            status=status,
+            device=device,
+            log_to=log_to,
+            wandb_project=wandb_project,
+        )
+
+
+J = TypeVar("J")
+
+
+def ensemble_batches(jobs: Sequence[tuple[TrainConfig, J]]) -> list[list[tuple[TrainConfig, J]]]:
+    """The batches :func:`train_groups` trains together: the jobs of one shape
+    (:func:`shape_key`), split by training-set size (:func:`split_by_size`)."""
+    groups: dict[str, list[tuple[TrainConfig, J]]] = {}
     for cfg, d in jobs:
         groups.setdefault(shape_key(cfg), []).append((cfg, d))
-    for members in groups.values():
-        for batch in split_by_size([train_size(c.task) for c, _ in members]):
-            train_ensemble(
-                [members[i][0] for i in batch],
-                [members[i][1] for i in batch],
-                progress=progress,
-                status=status,
-                device=device,
-                log_to=log_to,
-                wandb_project=wandb_project,
-            )
+    return [
+        [members[i] for i in batch]
+        for members in groups.values()
+        for batch in split_by_size([train_size(c.task) for c, _ in members])
+    ]
 
 
 def _stack(tensors: Sequence[Tensor]) -> Tensor:
