@@ -6,10 +6,14 @@ a + b mod 23 with 16 seeds, full batch, ``--steps`` steps each (default 300), lo
 
 * sequential: ``grokinterp.train`` for each run, one after another;
 * local: ``grokinterp sweep`` with a pool of one process per core;
-* ensemble: ``grokinterp sweep --backend ensemble`` (one batched computation).
+* ensemble: ``grokinterp sweep --backend ensemble`` (one batched computation);
+* with ``--ray`` also ray and ray-ensemble, on a local Ray instance started (and timed)
+  before them: one Ray task per run, or per same-shape batch, each training on its node's
+  scratch disk and shipping the run directories home (the cluster path).
 
-Prints runs per minute and the ratio against sequential.
-Run: ``python benchmarks/bench_sweep.py [--runs 16] [--steps 300]``.
+Prints runs per minute and the ratio against sequential (and, for the Ray backends, the
+ratio of their time to the matching local backend's: the overhead of going through Ray).
+Run: ``python benchmarks/bench_sweep.py [--runs 16] [--steps 300] [--ray]``.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=16)
     ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--ray", action="store_true", help="also the Ray backends")
     args = ap.parse_args()
     spec = make_spec(args.runs, args.steps)
     tmp = Path(tempfile.mkdtemp())
@@ -63,15 +68,25 @@ def main() -> None:
         for r in expand(spec):
             train(r.config, tmp / "seq" / r.name, progress=False)
         times["sequential"] = time.perf_counter() - t
-        for backend in ("local", "ensemble"):
+        backends = ["local", "ensemble"]
+        if args.ray:
+            import ray  # the ray extra
+
+            t = time.perf_counter()
+            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+            print(f"ray.init: {time.perf_counter() - t:.1f} s (once per session, not counted)")
+            backends += ["ray", "ray-ensemble"]
+        for backend in backends:
             t = time.perf_counter()
             table = run_sweep(spec, tmp / backend, backend=backend, progress=False)
             times[backend] = time.perf_counter() - t
             assert (table["status"] == "done").all(), table
         for name, sec in times.items():
+            vs = {"ray": "local", "ray-ensemble": "ensemble"}.get(name)
+            over = f", {sec / times[vs]:4.2f}x the {vs} backend's time" if vs else ""
             print(
-                f"{name:>10}: {sec:7.1f} s, {args.runs / sec * 60:6.1f} runs/min, "
-                f"{times['sequential'] / sec:4.1f}x sequential"
+                f"{name:>12}: {sec:7.1f} s, {args.runs / sec * 60:6.1f} runs/min, "
+                f"{times['sequential'] / sec:4.1f}x sequential{over}"
             )
     finally:
         shutil.rmtree(tmp)

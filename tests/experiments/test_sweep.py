@@ -304,3 +304,10 @@ def test_sweep_of_mixed_sizes_trains_in_size_batches_with_the_same_numbers(tmp_p
     for r in expand(s):
         alone = train(r.config, tmp_path / f"alone_{r.name}", progress=False)
         assert_runs_close(tmp_path / "sw" / "runs" / r.name, alone, rtol=1e-4)
+
+
+def test_the_command_line_offers_every_backend():
+    from grokinterp import cli
+    from grokinterp.experiments.sweep import BACKENDS
+
+    assert list(BACKENDS) == cli.BACKENDS
