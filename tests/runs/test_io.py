@@ -65,3 +65,12 @@ def test_tensors_load_in_name_order_in_every_process(tmp_path):
         return tuple(out.stdout.split())
 
     assert {order() for _ in range(3)} == {tuple(sorted(names))}
+
+
+def test_scalars_round_trip_with_a_checksum(tmp_path):
+    """0-dimensional tensors (a step counter, a noise variance) are saved and verified."""
+    tensors = {"scalar": torch.tensor(3.5), "vector": torch.arange(4.0)}
+    save_tensors(tmp_path / "t.safetensors", tensors)
+    loaded, _ = load_tensors(tmp_path / "t.safetensors")
+    assert loaded["scalar"].shape == () and float(loaded["scalar"]) == 3.5
+    assert torch.equal(loaded["vector"], tensors["vector"])
