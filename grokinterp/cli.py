@@ -620,10 +620,10 @@ def _add_efficiency(sub: Any) -> None:
         "semi",
         help="semi-grokking: long true-label runs at sizes around D_crit, plateau classes",
         description="True-label runs at several training-set sizes D around D_crit, several "
-        "seeds each, trained long with sparse logging (ensemble backend, one sweep per round "
-        "of seeds, resumable); each run classified by its test-accuracy plateau (grokked / "
-        "semi-grokked / rising / memorized). Writes runs.csv, test_acc.csv, figures/ and "
-        "report.txt, rewritten after each round.",
+        "seeds each, trained long with sparse logging (ensemble backend, one sweep per size, "
+        "largest first, resumable); each run classified by its test-accuracy plateau "
+        "(grokked / semi-grokked / rising / memorized). Writes runs.csv, test_acc.csv, "
+        "figures/ and report.txt, rewritten after each size.",
     )
     _add_base(sg, "efficiency", ", the CPU-sized study")
     sg.add_argument(
@@ -649,10 +649,10 @@ def _add_efficiency(sub: Any) -> None:
         help="checkpoint spacing; a killed round resumes from the last (default 20000)",
     )
     sg.add_argument(
-        "--seeds-per-round",
+        "--threads",
         type=int,
         default=None,
-        help="seeds trained together per round; tables rewritten after each (default: all)",
+        help="torch threads while training (default: torch's; 1 is faster on shared cores)",
     )
     sg.add_argument("--out", type=Path, required=True, help="output directory")
     for q in (c, u, st, sg):
@@ -711,7 +711,7 @@ def _cmd_efficiency(args: argparse.Namespace) -> int:
             max_steps=args.max_steps,
             log_every=args.log_every,
             ckpt_every=args.ckpt_every,
-            seeds_per_round=args.seeds_per_round,
+            threads=args.threads,
             backend=args.backend,
             progress=progress,
             device=args.device,

@@ -5,7 +5,7 @@ import pytest
 
 from grokinterp.config import replace
 from grokinterp.errors import ConfigError
-from grokinterp.experiments.semi_grokking import judge_semi, rounds, run_semi
+from grokinterp.experiments.semi_grokking import judge_semi, run_semi
 from grokinterp.presets import get_preset
 
 
@@ -27,8 +27,7 @@ def test_judge_semi_needs_a_semi_grokked_run_near_dcrit():
     assert "not judged" in judge_semi(near, None)
 
 
-def test_rounds_and_bad_input_refused_before_disk(tmp_path):
-    assert rounds([0, 1, 2, 3, 4], 2) == [[0, 1], [2, 3], [4]]
+def test_bad_input_refused_before_disk(tmp_path):
     out = tmp_path / "semi"
     base = {"preset": "efficiency"}
     for kwargs in (
@@ -36,7 +35,7 @@ def test_rounds_and_bad_input_refused_before_disk(tmp_path):
         {"sizes": [200], "seeds": [0, 0]},
         {"sizes": [200], "seeds": [0], "d_crit": -1.0},
         {"sizes": [200], "seeds": [0], "trace_every": 150},
-        {"sizes": [200], "seeds": [0], "seeds_per_round": -1},
+        {"sizes": [200], "seeds": [0], "threads": 0},
         {"sizes": [5000], "seeds": [0]},  # more training pairs than a + b mod 47 has
     ):
         with pytest.raises(ConfigError):
@@ -47,8 +46,8 @@ def test_rounds_and_bad_input_refused_before_disk(tmp_path):
 @pytest.mark.slow
 def test_semi_command_writes_tables_per_round_and_resumes(tmp_path, capsys, monkeypatch):
     """A tiny version of the study (a + b mod 17, small model): D = 40 memorizes, D = 200
-    generalizes; two rounds of one seed; re-running trains nothing and rewrites the same
-    tables. (HTML figures only: a PNG export takes seconds.)"""
+    generalizes; one sweep per size, the larger first; re-running trains nothing and
+    rewrites the same tables. (HTML figures only: a PNG export takes seconds.)"""
     from grokinterp.cli import main
     from grokinterp.viz import report as viz_report
 
@@ -68,13 +67,16 @@ def test_semi_command_writes_tables_per_round_and_resumes(tmp_path, capsys, monk
     args = [
         "efficiency", "semi", "--config", str(path), "--sizes", "40,200", "--seeds", "0,1",
         "--d-crit", "100", "--max-steps", "400", "--log-every", "20", "--ckpt-every", "200",
-        "--seeds-per-round", "1", "--out", str(out), "--no-progress",
+        "--threads", "1", "--out", str(out), "--no-progress",
     ]  # fmt: skip
     assert main(args) == 0
     report = capsys.readouterr().out
     assert report == (out / "report.txt").read_text() and "verdict: " in report
-    for seed in (0, 1):
-        assert (out / "sweep" / f"seeds={seed}" / "results.csv").exists()
+    for d in (40, 200):
+        assert (out / "sweep" / f"D={d}" / "results.csv").exists()
+    # the larger size trained first
+    first = out / "sweep" / "D=200" / "runs" / "seed=0" / "config.json"
+    assert first.stat().st_mtime_ns < (out / "sweep" / "D=40" / "spec.json").stat().st_mtime_ns
     runs = pd.read_csv(out / "runs.csv")
     assert list(runs[["D", "seed"]].itertuples(index=False, name=None)) == [
         (40, 0), (40, 1), (200, 0), (200, 1)
@@ -93,7 +95,7 @@ def test_semi_command_writes_tables_per_round_and_resumes(tmp_path, capsys, monk
     assert sorted(set(traces["step"])) == [0, 400]
     assert len(traces) == 8
     assert (out / "figures" / "test_acc_by_d.html").exists()
-    metrics = out / "sweep" / "seeds=1" / "runs" / "train_size=200,seed=1" / "metrics.jsonl"
+    metrics = out / "sweep" / "D=200" / "runs" / "seed=1" / "metrics.jsonl"
     before = metrics.stat().st_mtime_ns
     assert main(args) == 0  # resumes: every run is finished, nothing trains
     assert metrics.stat().st_mtime_ns == before
