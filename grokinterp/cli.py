@@ -139,6 +139,12 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--device", type=_device, default="cpu", help="torch device (default: cpu)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_log_to(p)
+    _add_config_flags(p)
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    """A flag for every config field, grouped by config section (``train``, ``nonneural``);
+    :func:`_config_from_args` applies the ones given."""
     for section in [*SECTIONS, ""]:
         title = f"{section} config" if section else "run config"
         group = p.add_argument_group(title)
@@ -155,17 +161,22 @@ def _add_train(sub: Any) -> None:
             )
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    runs, training = _load("grokinterp.runs"), _load("grokinterp.training")
-    if args.config is not None and args.preset is not None:
-        raise ConfigError("give --preset or --config, not both")
-    cfg = TrainConfig.load(args.config) if args.config else get_preset(args.preset or "nanda")
+def _config_from_args(args: argparse.Namespace, base: TrainConfig) -> TrainConfig:
+    """``base`` with the config-field flags given on the command line applied."""
     overrides: dict[str, dict[str, Any]] = {}
     for key, value in vars(args).items():
         if key.startswith("cfg__") and value is not None:
             _, section, name = key.split("__")
             overrides.setdefault(section, {})[name] = value
-    cfg = replace(cfg, overrides)
+    return replace(base, overrides)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    runs, training = _load("grokinterp.runs"), _load("grokinterp.training")
+    if args.config is not None and args.preset is not None:
+        raise ConfigError("give --preset or --config, not both")
+    cfg = TrainConfig.load(args.config) if args.config else get_preset(args.preset or "nanda")
+    cfg = _config_from_args(args, cfg)
     out = args.out or Path("runs") / (args.preset or (args.config.stem if args.config else "nanda"))
     run_dir = training.train(
         cfg,
@@ -961,12 +972,7 @@ def _add_nonneural(sub: Any) -> None:
     p.add_argument("--out", type=Path, required=True, help="run directory to write")
     p.add_argument("--force", action="store_true", help="delete whatever is in --out first")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    group = p.add_argument_group("config fields (as for train)")
-    for flag, (sec, name, typ) in config_flags().items():
-        group.add_argument(
-            f"--{flag}", dest=f"cfg__{sec}__{name}", type=_parser_for(typ, flag), default=None,
-            metavar=_metavar(typ), help=_doc_for(sec, name),
-        )  # fmt: skip
+    _add_config_flags(p)
     s = sub.add_parser(
         "nonneural-study",
         help="grokking in a GP classifier and a linear model (Miller et al. 2024)",
@@ -992,17 +998,12 @@ def _cmd_nonneural(args: argparse.Namespace) -> int:
     nonneural = _load("grokinterp.training.nonneural")
     if args.config is not None and args.preset is not None:
         raise ConfigError("give --preset or --config, not both")
-    cfg = (
+    cfg = _config_from_args(
+        args,
         TrainConfig.load(args.config)
         if args.config
-        else get_nonneural_preset(args.preset or "miller_gp")
+        else get_nonneural_preset(args.preset or "miller_gp"),
     )
-    overrides: dict[str, dict[str, Any]] = {}
-    for key, value in vars(args).items():
-        if key.startswith("cfg__") and value is not None:
-            _, section, name = key.split("__")
-            overrides.setdefault(section, {})[name] = value
-    cfg = replace(cfg, overrides)
     run_dir = nonneural.train_nonneural(cfg, args.out, force=args.force, progress=_progress(args))
     run = _load("grokinterp.runs").Run(run_dir)
     lm, last = run.landmarks(), run.metrics.iloc[-1]
