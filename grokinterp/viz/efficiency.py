@@ -223,47 +223,53 @@ def steps_to_generalize_figure(curves: pd.DataFrame, max_steps: int) -> Any:
 
 
 def semi_test_acc_figure(traces: pd.DataFrame, runs: pd.DataFrame, d_crit: float | None) -> Any:
-    """Test accuracy against step, one panel per training-set size D (titled with D / D_crit
-    when ``d_crit`` is given), one line per seed coloured by its plateau class: the long
-    runs of :mod:`grokinterp.experiments.semi_grokking` (Varma et al. 2023: semi-grokking is
-    a delayed rise to a middling plateau near D_crit)."""
+    """Test accuracy (top row) and parameter norm (bottom row) against step, a column per
+    training-set size D (titled with D / D_crit when ``d_crit`` is given), a line per seed
+    coloured by its plateau class: the long runs of
+    :mod:`grokinterp.experiments.semi_grokking` (Varma et al. 2023: semi-grokking is a
+    delayed rise to a middling plateau near D_crit)."""
     sizes = sorted(set(runs["D"]))
-    cols = min(len(sizes), 3)
-    rows = -(-len(sizes) // cols)
     titles = [f"D = {d}" + (f" ({d / d_crit:.2f} D_crit)" if d_crit else "") for d in sizes]
     fig = make_subplots(
-        rows=rows, cols=cols, subplot_titles=titles, shared_yaxes=True, vertical_spacing=0.12
+        rows=2,
+        cols=len(sizes),
+        subplot_titles=titles + [""] * len(sizes),
+        shared_xaxes=True,
+        shared_yaxes="rows",
+        vertical_spacing=0.08,
+        horizontal_spacing=0.03,
     )
     shown: set[str] = set()
-    for k, d in enumerate(sizes):
-        r, c = k // cols + 1, k % cols + 1
-        for seed, cls in runs.loc[runs["D"] == d, ["seed", "plateau_class"]].itertuples(
-            index=False
-        ):
+    for c, d in enumerate(sizes, start=1):
+        members = runs.loc[runs["D"] == d, ["seed", "plateau_class"]]
+        for seed, cls in members.itertuples(index=False):
             t = traces[(traces["D"] == d) & (traces["seed"] == seed)]
             name = str(cls) if isinstance(cls, str) else "not started"
-            fig.add_trace(
-                go.Scatter(
-                    x=t["step"],
-                    y=t["test_acc"],
-                    mode="lines",
-                    name=name,
-                    legendgroup=name,
-                    showlegend=name not in shown,
-                    hovertext=f"D={d}, seed {seed} ({name})",
-                    line=dict(color=PLATEAU_COLORS.get(name, "#1f77b4"), width=1.5),
-                ),
-                row=r,
-                col=c,
-            )
-            shown.add(name)
-        fig.update_yaxes(range=[0, 1.02], row=r, col=c)
-        fig.update_xaxes(title_text="step", row=r, col=c)
-    fig.update_yaxes(title_text="test accuracy", col=1)
+            line = dict(color=PLATEAU_COLORS.get(name, "#1f77b4"), width=1.2)
+            for row, col in ((1, "test_acc"), (2, "param_norm")):
+                fig.add_trace(
+                    go.Scatter(
+                        x=t["step"],
+                        y=t[col],
+                        mode="lines",
+                        name=name,
+                        legendgroup=name,
+                        showlegend=name not in shown,
+                        hovertext=f"D={d}, seed {seed} ({name})",
+                        line=line,
+                    ),
+                    row=row,
+                    col=c,
+                )
+                shown.add(name)
+        fig.update_yaxes(range=[0, 1.02], row=1, col=c)
+        fig.update_xaxes(title_text="step", row=2, col=c)
+    fig.update_yaxes(title_text="test accuracy", row=1, col=1)
+    fig.update_yaxes(title_text="parameter norm", row=2, col=1)
     fig.update_layout(
-        title="Test accuracy of the true-label runs by training-set size D (colour: plateau class)",
+        title="True-label runs by training-set size D (colour: plateau class)",
         template="plotly_white",
-        height=330 * rows + 80,
-        width=1100,
+        height=620,
+        width=max(900, 280 * len(sizes) + 200),
     )
     return fig
