@@ -363,7 +363,7 @@ def test_a_second_writer_is_refused_and_a_killed_one_does_not_block(
 def test_analyze_while_training_writes_is_safe(tmp_path):
     """Checkpoints appear whole (atomic renames), so analyzing a run being trained reads a
     consistent prefix of it; the analysis of the finished run then covers every step."""
-    cfg = replace(tiny_config(max_steps=1500), {"schedule": {"ckpt_every": 100}})
+    cfg = replace(tiny_config(max_steps=5000), {"schedule": {"ckpt_every": 250}})
     path = tmp_path / "cfg.json"
     path.write_text(cfg.to_json())
     out = tmp_path / "run"
