@@ -26,6 +26,7 @@ the sweep directory themselves. A task killed on its node leaves its scratch dir
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -174,8 +175,6 @@ def _remove_orphans(root: Path) -> None:
 
 
 def _status_of(scratch: Path, name: str) -> str:
-    import json
-
     try:
         return str(json.loads((scratch / "status" / f"{name}.json").read_text())["status"])
     except (OSError, ValueError, KeyError):
