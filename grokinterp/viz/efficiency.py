@@ -235,10 +235,12 @@ def semi_test_acc_figure(traces: pd.DataFrame, runs: pd.DataFrame, d_crit: float
         cols=len(sizes),
         subplot_titles=titles + [""] * len(sizes),
         shared_xaxes=True,
-        shared_yaxes="rows",
         vertical_spacing=0.08,
         horizontal_spacing=0.03,
     )
+    norms = traces["param_norm"].astype(float)
+    pad = 0.05 * float(norms.max() - norms.min()) if len(norms) else 1.0
+    norm_range = [float(norms.min()) - pad, float(norms.max()) + pad] if len(norms) else None
     shown: set[str] = set()
     for c, d in enumerate(sizes, start=1):
         members = runs.loc[runs["D"] == d, ["seed", "plateau_class"]]
@@ -262,7 +264,9 @@ def semi_test_acc_figure(traces: pd.DataFrame, runs: pd.DataFrame, d_crit: float
                     col=c,
                 )
                 shown.add(name)
-        fig.update_yaxes(range=[0, 1.02], row=1, col=c)
+        # the same ranges in every column (plotly's shared axes drew the norms empty)
+        fig.update_yaxes(range=[0, 1.02], showticklabels=c == 1, row=1, col=c)
+        fig.update_yaxes(range=norm_range, showticklabels=c == 1, row=2, col=c)
         fig.update_xaxes(title_text="step", row=2, col=c)
     fig.update_yaxes(title_text="test accuracy", row=1, col=1)
     fig.update_yaxes(title_text="parameter norm", row=2, col=1)
