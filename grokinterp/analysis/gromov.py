@@ -120,9 +120,4 @@ def gromov_similarity_table(run: Run | str | Path, steps: list[int] | None = Non
     rows = []
     for step in steps if steps is not None else run.steps:
         rows.append({"step": step, **gromov_similarity(run.params(step), cfg.model, p)})
-    table = pd.DataFrame(rows)
-    metrics = run.metrics
-    if len(metrics):
-        keep = ["step", "train_acc", "test_acc", "train_loss", "test_loss", "param_norm"]
-        table = table.merge(metrics[keep], on="step", how="left")
-    return table
+    return run.with_metrics(pd.DataFrame(rows))

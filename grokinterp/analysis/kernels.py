@@ -203,9 +203,4 @@ def ntk_table(
                 "kernel_norm": float(k.norm()),
             }
         )
-    table = pd.DataFrame(rows)
-    metrics = run.metrics
-    if len(metrics):
-        keep = ["step", "train_acc", "test_acc", "train_loss", "test_loss", "param_norm"]
-        table = table.merge(metrics[keep], on="step", how="left")
-    return table
+    return run.with_metrics(pd.DataFrame(rows))

@@ -117,6 +117,15 @@ class Run:
         layout.check_shapes(self.config, tensors, layout.checkpoint_path(self.path, s))
         return tensors
 
+    def with_metrics(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table`` (one row per checkpoint ``step``) with the train / test accuracy and
+        loss and the parameter norm logged at the same steps beside it."""
+        metrics = self.metrics
+        if not len(metrics):
+            return table
+        keep = ["step", "train_acc", "test_acc", "train_loss", "test_loss", "param_norm"]
+        return table.merge(metrics[keep], on="step", how="left")
+
     def model(self, step: int | None = None, device: str | torch.device = "cpu") -> nn.Module:
         """A hooked model at ``step``: a TransformerBridge, or a HookedMLP for arch=mlp; for
         the non-neural archs, the linear model or the GPyTorch GP classifier (eval mode; its
