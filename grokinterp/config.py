@@ -288,18 +288,24 @@ class ScheduleConfig:
         ckpt_log_until: end of the log-spaced part of the checkpoint schedule.
         ckpt_log_count: number of log-spaced checkpoint steps in [1, ckpt_log_until].
         ckpt_every: spacing of the uniform part of the schedule.
+        early_loss_steps: keep the training loss of every one of the first this many
+            updates (the loss each update descends, float64) in ``early_loss.safetensors``,
+            written at that step and at the checkpoints before it: the curve whose spectrum
+            predicts grokking (Notsawo et al. 2023; ``grokinterp predict``). 0 keeps none.
     """
 
     log_every: int = 10
     ckpt_log_until: int = 1000
     ckpt_log_count: int = 30
     ckpt_every: int = 200
+    early_loss_steps: int = 500
 
     def __post_init__(self) -> None:
         for name in ("log_every", "ckpt_log_until", "ckpt_every"):
             v = getattr(self, name)
             _check(v >= 1, "schedule", name, f"must be >= 1, got {v}")
         _check(self.ckpt_log_count >= 0, "schedule", "ckpt_log_count", "must be >= 0")
+        _check(self.early_loss_steps >= 0, "schedule", "early_loss_steps", "must be >= 0")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@
       checkpoints/step_<N>.safetensors   parameters after N updates (metadata: step, sha256)
       state/latest.safetensors           optimizer + RNG state of the latest checkpoint
       state/previous.safetensors         the same for the checkpoint before it
+      early_loss.safetensors             the training loss of each of the first
+                                         schedule.early_loss_steps updates ("loss", float64)
       damaged/                           files set aside by `grokinterp repair`
       analysis/                          written by `grokinterp analyze`
 
@@ -30,10 +32,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from torch import Tensor
+
 from grokinterp.config import TrainConfig
 from grokinterp.errors import RunDirError
 from grokinterp.models import Params, param_shapes
-from grokinterp.runs.io import atomic_write_text
+from grokinterp.runs.io import atomic_write_text, load_tensors
 from grokinterp.tasks import get_task
 
 CONFIG = "config.json"
@@ -43,6 +47,7 @@ STATE = "state/latest.safetensors"
 PREVIOUS_STATE = "state/previous.safetensors"  # the state of the checkpoint before
 DAMAGED = "damaged"  # where `grokinterp repair` sets damaged files aside
 ANALYSIS = "analysis"
+EARLY_LOSS = "early_loss.safetensors"  # the per-update training loss of the first updates
 
 _STEP_RE = re.compile(r"^step_(\d+)\.safetensors$")
 _TEMPORARY_RE = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # io.atomic_write_bytes's names
@@ -58,6 +63,21 @@ def checkpoint_steps_on_disk(run_dir: Path) -> list[int]:
         return []
     steps = [int(m.group(1)) for p in folder.iterdir() if (m := _STEP_RE.match(p.name))]
     return sorted(steps)
+
+
+def read_early_loss(run_dir: Path) -> Tensor:
+    """The training loss of each of the run's first updates (float64, one per update, from
+    update 0), as :mod:`grokinterp.training.core` writes it; RunDirError if the run has none."""
+    path = run_dir / EARLY_LOSS
+    if not path.exists():
+        raise RunDirError(
+            f"{run_dir}: no per-update training losses ({EARLY_LOSS}); the run was trained "
+            f"with schedule.early_loss_steps 0 or by an older grokinterp; retrain it"
+        )
+    tensors, _ = load_tensors(path)
+    if "loss" not in tensors or tensors["loss"].dim() != 1:
+        raise RunDirError(f"{path}: not a per-update loss file (no 1-D 'loss' tensor)")
+    return tensors["loss"].double()
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:

@@ -143,6 +143,59 @@ def check_finite(row: dict[str, Any], run_dir: Path) -> None:
         )
 
 
+class EarlyLoss:
+    """The training loss of each of the first ``schedule.early_loss_steps`` updates of one
+    or more runs (an ensemble's members), kept in a device tensor (no host sync per step)
+    and written to each run's ``early_loss.safetensors`` at the checkpoints up to that step
+    and at that step itself: ``loss[t]`` is the loss update t descends (float64).
+
+    A run resumed from step s keeps the first s losses of its file (written at or after its
+    state); a run whose file is missing or short (trained before the file existed) records
+    none, rather than a curve with a hole.
+    """
+
+    def __init__(
+        self, cfg: TrainConfig, run_dirs: Sequence[Path], starts: Sequence[int], device: str
+    ):
+        self.n = cfg.schedule.early_loss_steps
+        self.dirs = list(run_dirs)
+        self.buf = torch.full((len(self.dirs), self.n), math.nan, dtype=torch.float64)
+        self.buf = self.buf.to(device)
+        self.ok = [self.n > 0] * len(self.dirs)
+        for i, (d, start) in enumerate(zip(self.dirs, starts, strict=True)):
+            keep = min(start, self.n)
+            if keep == 0 or not self.ok[i]:
+                continue
+            try:
+                old, _ = load_tensors(d / layout.EARLY_LOSS)
+                losses = old["loss"]
+            except (RunDirError, KeyError):
+                self.ok[i] = False
+                continue
+            if len(losses) < keep:
+                self.ok[i] = False
+                continue
+            self.buf[i, :keep] = losses[:keep].to(self.buf)
+
+    def record(self, step: int, loss: Tensor) -> None:
+        """The loss (a scalar, or one per run) of update ``step``."""
+        if step < self.n:
+            self.buf[:, step] = loss.detach().to(self.buf)
+
+    def due(self, step: int, checkpoint: bool) -> bool:
+        """Whether the files are written at ``step`` (after ``step`` updates)."""
+        return 0 < step <= self.n and (checkpoint or step == self.n)
+
+    def write(self, i: int, step: int) -> None:
+        """Run i's file with the losses of its first ``min(step, n)`` updates."""
+        if self.ok[i] and 0 < step:
+            save_tensors(
+                self.dirs[i] / layout.EARLY_LOSS,
+                {"loss": self.buf[i, : min(step, self.n)]},
+                {"step": str(min(step, self.n)), "early_loss_steps": str(self.n)},
+            )
+
+
 class RunWriter:
     """Writes one run's metrics lines, checkpoints and state file while it trains, and
     passes each metrics line on to the run's ``sinks`` (TensorBoard, W&B), if any."""

@@ -37,6 +37,7 @@ from grokinterp.runs.lock import dir_lock
 from grokinterp.runs.sinks import Sink, check_kinds, open_sinks
 from grokinterp.tasks import Dataset, train_size
 from grokinterp.training.core import (
+    EarlyLoss,
     RunWriter,
     batch_stream,
     begin,
@@ -445,6 +446,8 @@ class _Ensemble:
                     mb.perm,
                     self._member_filter(i),
                 )
+                if self.early.due(step, True):
+                    self.early.write(i, step)
             if last[i]:
                 mb.active = False
                 writer.close()
@@ -457,6 +460,9 @@ class _Ensemble:
         cfg0 = self.members[0].cfg
         self.schedule = Schedule.of(cfg0)
         step = self.members[0].loop.step
+        self.early = EarlyLoss(
+            cfg0, [mb.dir for mb in self.members], [step] * self.m, self.device
+        )
         member_sinks = list(sinks) or [[] for _ in self.members]
         writers = [
             RunWriter(mb.dir, mb.loop, s) for mb, s in zip(self.members, member_sinks, strict=True)
@@ -482,8 +488,13 @@ class _Ensemble:
                     self._log(params, train, last, writers, status)
                     done = sum(not mb.active for mb in self.members)
                     bar.set_postfix(done=done, running=self.m - done, refresh=False)
+                if step == self.early.n and step not in self.schedule.checkpoints:
+                    for i, mb in enumerate(self.members):
+                        if mb.active:
+                            self.early.write(i, step)
                 if not any(mb.active for mb in self.members):
                     break
+                self.early.record(step, train[0])
                 self.params.grad = None
                 train[0].sum().backward()
                 self._transform_gradients()

@@ -32,6 +32,7 @@ from grokinterp.runs.lock import dir_lock
 from grokinterp.runs.sinks import Sink, check_kinds, open_sinks
 from grokinterp.tasks import Dataset
 from grokinterp.training.core import (
+    EarlyLoss,
     RunWriter,
     batch_stream,
     begin,
@@ -206,8 +207,9 @@ class _SingleRun:
             for name, g in grads.items():
                 orthogonalize_(g, self.params[name])
 
-    def update(self) -> None:
-        """One AdamW update on the full batch or the next minibatch."""
+    def update(self) -> Tensor:
+        """One AdamW update on the full batch or the next minibatch; returns the loss it
+        descended (on the device: no host sync)."""
         if self._full is not None:
             loss = self._full[0]
         else:
@@ -220,7 +222,9 @@ class _SingleRun:
         for group in self.opt.param_groups:
             group["lr"] = lr_at(self.cfg, self.loop.step)
         self.opt.step()
+        descended = loss.detach()
         self.loop.step += 1
+        return descended
 
 
 def train(
@@ -263,6 +267,7 @@ def _loop(
 ) -> None:
     """Train ``run`` to its last step, logging and checkpointing on schedule."""
     sched = Schedule.of(cfg)
+    early = EarlyLoss(cfg, [run_dir], [run.loop.step], str(run.x_train.device))
     bar = tqdm(
         total=sched.max_steps,
         initial=run.loop.step,
@@ -280,9 +285,13 @@ def _loop(
                     train_acc=f"{train_acc:.3f}", test_acc=f"{test_acc:.3f}", refresh=False
                 )
                 last = last or run.loop.finished(sched.max_steps)
-            if last or run.loop.step in sched.checkpoints:
+            checkpoint = last or run.loop.step in sched.checkpoints
+            if checkpoint:
                 run.checkpoint(writer)
+            if early.due(run.loop.step, checkpoint):
+                early.write(0, run.loop.step)
             if last:
                 return
-            run.update()
+            step = run.loop.step
+            early.record(step, run.update())
             bar.update(1)
