@@ -212,8 +212,10 @@ def test_neuron_freq_fractions_and_clusters():
     acts[:, :, 0] = torch.outer(ca, ca) + 3.0
     acts[:, :, 2] = 2 * torch.outer(sa, torch.ones(p)) + torch.outer(ca, sa) - 1.0
     acts[:, :, 3] = 0.7  # dead (constant) neuron
-    frac = neuron_freq_fractions(acts)
-    assert frac.shape == (5, n_freqs(p))
+    frac32 = neuron_freq_fractions(acts)  # float32 by default: ratios to ~1e-6
+    frac = neuron_freq_fractions(acts, dtype=torch.float64)
+    assert frac.shape == frac32.shape == (5, n_freqs(p))
+    assert float((frac - frac32.double()).abs().max()) < 1e-6
     assert abs(float(frac[0, k - 1]) - 1) < 1e-9 and abs(float(frac[2, k - 1]) - 1) < 1e-9
     assert float(frac[1].max()) < 0.85 and float(frac[4].max()) < 0.85
     assert float(frac[3].abs().max()) == 0.0  # no variance: fractions 0, not rounding noise
