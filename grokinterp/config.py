@@ -223,6 +223,11 @@ class OptimConfig:
             the optimizer step.
         optimizer: ``adamw`` (every arch) or ``sgd`` (plain gradient descent, for the
             non-neural archs only: Miller et al. train their linear model with it).
+        fixed_norm: Omnigrok's constrained-norm training (Liu, Michaud & Tegmark 2023,
+            arXiv 2210.01117): after every optimizer step (and once at step 0), all the
+            parameters (every matrix and bias, embeddings included) are rescaled together
+            so that their total L2 norm is this value
+            (:mod:`grokinterp.training.constraints`). None (default): unconstrained.
     """
 
     lr: float = 1e-3
@@ -244,6 +249,7 @@ class OptimConfig:
     loss: LossKind = "softmax"
     orthogonal_grad: bool = False
     optimizer: OptimizerKind = "adamw"
+    fixed_norm: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("lr", "weight_decay", "eps", "grokfast_alpha", "grokfast_lamb"):
@@ -272,6 +278,13 @@ class OptimConfig:
         if self.stop_loss is not None:
             _check(self.stop_loss > 0, "optim", "stop_loss", "must be positive")
         _check(self.stop_patience >= 0, "optim", "stop_patience", "must be >= 0")
+        if self.fixed_norm is not None:
+            _check(
+                self.fixed_norm > 0 and math.isfinite(self.fixed_norm),
+                "optim",
+                "fixed_norm",
+                f"must be positive and finite or null, got {self.fixed_norm}",
+            )
 
 
 @dataclass(frozen=True)
@@ -446,6 +459,7 @@ def _check_pairing(cfg: TrainConfig) -> None:
         ("optim", "grokfast"): o.grokfast != "none",
         ("optim", "loss"): o.loss != "softmax",
         ("optim", "orthogonal_grad"): o.orthogonal_grad,
+        ("optim", "fixed_norm"): o.fixed_norm is not None,
         ("model", "d_vocab_out"): cfg.model.d_vocab_out is not None,
         ("", "init_from"): cfg.init_from is not None,
     }

@@ -25,6 +25,7 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "gelu": F.gelu,
     "silu": F.silu,
     "quadratic": torch.square,
+    "tanh": torch.tanh,
 }
 
 
@@ -190,13 +191,27 @@ def answer_forward(
     raise AssertionError("unreachable: n_layers >= 1")
 
 
+def _member_lookup(table: Tensor, idx: Tensor) -> Tensor:
+    """``table[idx]`` (:class:`_Lookup`), or with a leading members axis on both, each
+    member's rows of its own table: ``(M, V, d)``, ``(M, ...)`` -> ``(M, ..., d)``."""
+    if table.dim() == 2:
+        return _lookup(table, idx)
+    m, rows = table.shape[:2]
+    offset = torch.arange(m, device=idx.device).view(-1, *[1] * (idx.dim() - 1)) * rows
+    return _lookup(table.reshape(m * rows, table.shape[-1]), idx + offset)
+
+
 def mlp_forward(
     params: Params,
-    tokens: Int[Tensor, "batch 3"],
+    tokens: Int[Tensor, "*members batch 3"],
     cfg: ModelConfig,
     hook: Callable[[str, Tensor], Tensor] | None = None,
-) -> tuple[Float[Tensor, "batch d_vocab_out"], Float[Tensor, "batch d_mlp"]]:
-    """(logits, last hidden layer) of the MLP arch (Liu et al. 2022, Gromov 2023).
+) -> tuple[Float[Tensor, "*members batch d_vocab_out"], Float[Tensor, "*members batch d_mlp"]]:
+    """(logits, last hidden layer) of the MLP arch (Liu et al. 2022, Gromov 2023), of any
+    depth (the deep MLPs of Fan et al. 2024, arXiv 2405.19454).
+
+    Every parameter may carry a leading *members* axis, with tokens ``(members, batch, 3)``
+    (the ensemble, as for the transformer): one batched matmul per layer.
 
     ``h_0 = E[a] + E[b]`` (or ``[E[a], E[b]]`` with ``mlp_combine="concat"``);
     ``h_{i+1} = act(h_i W_in^i + b_in^i)``; ``logits = h_L W_U``; the ``=`` token is ignored.
@@ -209,12 +224,10 @@ def mlp_forward(
         return x if hook is None else hook(name, x)
 
     act = ACTIVATIONS[cfg.act_fn]
-    emb = at("hook_embed", params["embed.W_E"][tokens[:, :2]])  # (batch, 2, d_model)
-    h = emb.sum(1) if cfg.mlp_combine == "sum" else emb.flatten(1)
+    emb = at("hook_embed", _member_lookup(params["embed.W_E"], tokens[..., :2]))  # (*m, b, 2, d)
+    h = emb.sum(-2) if cfg.mlp_combine == "sum" else emb.flatten(-2)
     for i in range(cfg.n_layers):
-        pre = at(
-            f"blocks.{i}.mlp.hook_pre",
-            h @ params[f"blocks.{i}.mlp.W_in"] + params[f"blocks.{i}.mlp.b_in"],
-        )
+        w, b = params[f"blocks.{i}.mlp.W_in"], params[f"blocks.{i}.mlp.b_in"]
+        pre = at(f"blocks.{i}.mlp.hook_pre", h @ w + b.unsqueeze(-2))  # (*m, batch, d_mlp)
         h = at(f"blocks.{i}.mlp.hook_post", act(pre))
     return at("hook_logits", h @ params["unembed.W_U"]), h

@@ -5,7 +5,7 @@ in seed, split (``split_seed``, ``train_fraction`` / ``train_size``), labels
 (``random_labels``, ``label_seed``), every optimizer hyper-parameter, ``init_scale`` and the
 stopping rule. Their parameters are stacked along a leading member axis and the forward
 is :func:`grokinterp.models.answer_logits` with a leading members axis (natively batched
-for the transformer, under ``torch.func.vmap`` for the MLP); AdamW is applied to
+for the transformer and the MLP); AdamW is applied to
 the stacked tensors with per-member hyper-parameters (the same update as
 ``torch.optim.AdamW``). Each member's training set is gathered into a padded
 ``(members, max_train, 3)`` batch with per-row weights, so the loss of member m is the
@@ -36,6 +36,7 @@ from grokinterp.models import answer_logits, cross_entropy32, loss_function, sof
 from grokinterp.runs.lock import dir_lock
 from grokinterp.runs.sinks import Sink, check_kinds, open_sinks
 from grokinterp.tasks import Dataset, train_size
+from grokinterp.training.constraints import apply_constraints_, make_constraints
 from grokinterp.training.core import (
     EarlyLoss,
     RunWriter,
@@ -48,7 +49,7 @@ from grokinterp.training.core import (
 )
 from grokinterp.training.interventions import coefficients, make_filter, orthogonalize_
 from grokinterp.training.preflight import preflight
-from grokinterp.training.schedule import Schedule, lr_at
+from grokinterp.training.schedule import EMBEDDING, Schedule, embed_settings, lr_at
 from grokinterp.training.state import FilterState, LoopState, SavedState
 
 StatusFn = Callable[[Path, str, str | None], None]  # run dir, status, error
@@ -233,6 +234,10 @@ class _Ensemble:
         self.b1 = torch.tensor([x.beta1 for x in o], dtype=torch.float64)
         self.b2 = torch.tensor([x.beta2 for x in o], dtype=torch.float64)
         self.eps = torch.tensor([x.eps for x in o], dtype=torch.float64)
+        # the embedding's own lr factor and weight decay (Liu et al. 2022), as (M, n_params)
+        # columns; None when no member sets them (the common case stays per-member scalars)
+        self.lr_cols: Tensor | None = None
+        self.wd_cols: Tensor | None = None
         first = [
             mb.saved.params
             if mb.saved is not None
@@ -242,7 +247,23 @@ class _Ensemble:
         self.layout = [(n, tuple(t.shape)) for n, t in first[0].items()]
         self.sizes = [int(np.prod(shape)) for _, shape in self.layout]
         self.params = self._flat(first).requires_grad_(True)
+        if any(x.embed_lr is not None or x.embed_weight_decay is not None for x in o):
+            embed = torch.cat(
+                [
+                    torch.full((size,), n == EMBEDDING)
+                    for (n, _), size in zip(self.layout, self.sizes, strict=True)
+                ]
+            )
+            settings = torch.tensor([embed_settings(mb.cfg) for mb in members], dtype=torch.float64)
+            self.lr_cols = torch.where(embed, settings[:, :1], 1.0).to(device)
+            self.wd_cols = torch.where(embed, settings[:, 1:], self.wd.view(-1, 1)).to(device)
         saved = [mb.saved for mb in members]
+        # projections after every step, per member (fixed norm, ...); fresh members start
+        # projected, as train() starts them
+        self.constraints = make_constraints([mb.cfg for mb in members], [mb.dir for mb in members])
+        fresh = torch.tensor([s is None for s in saved])
+        if fresh.any():
+            apply_constraints_(self.constraints, self.views(self.params.detach()), fresh)
         if saved[0] is not None and saved[0].moments:  # a group shares its start step
             names = [n for n, _ in self.layout]
             self.adam_step = saved[0].adam_step
@@ -309,7 +330,12 @@ class _Ensemble:
 
         step_size = col(lr / (1 - self.b1**t))
         bc2_sqrt = col(torch.sqrt(1 - self.b2**t))
-        p.mul_(1 - col(lr * self.wd))
+        if self.lr_cols is None or self.wd_cols is None:
+            p.mul_(1 - col(lr * self.wd))
+        else:  # per-column lr factor and weight decay (the embedding's own)
+            lr_cols = lr.to(self.lr_cols.device).view(-1, 1) * self.lr_cols
+            p.mul_((1 - lr_cols * self.wd_cols).to(p.dtype))
+            step_size = step_size * self.lr_cols.to(p.dtype)
         m.lerp_(g, col(1 - self.b1))
         v.mul_(col(self.b2)).addcmul_(g, g * col(1 - self.b2))
         denom = (v.sqrt() / bc2_sqrt).add_(col(self.eps))
@@ -322,14 +348,7 @@ class _Ensemble:
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Per-member weighted mean loss (float64) and accuracy over rows of x, and the
         logits."""
-        if self.model_cfg.arch == "transformer":  # natively batched over the members axis
-            logits = answer_logits(params, x, self.model_cfg)  # (M, rows, d_out)
-        else:
-
-            def one(prm: dict[str, Tensor], xi: Tensor) -> Tensor:
-                return answer_logits(prm, xi, self.model_cfg)
-
-            logits = torch.func.vmap(one)(params, x)
+        logits = answer_logits(params, x, self.model_cfg)  # (M, rows, d_out), batched natively
         ce = self.loss_fn(logits, y, reduction="none")
         loss = (ce * w).sum(1)
         rows = w > 0  # counts over each member's rows, exact, as the single-run loop's
@@ -460,9 +479,7 @@ class _Ensemble:
         cfg0 = self.members[0].cfg
         self.schedule = Schedule.of(cfg0)
         step = self.members[0].loop.step
-        self.early = EarlyLoss(
-            cfg0, [mb.dir for mb in self.members], [step] * self.m, self.device
-        )
+        self.early = EarlyLoss(cfg0, [mb.dir for mb in self.members], [step] * self.m, self.device)
         member_sinks = list(sinks) or [[] for _ in self.members]
         writers = [
             RunWriter(mb.dir, mb.loop, s) for mb, s in zip(self.members, member_sinks, strict=True)
@@ -501,6 +518,9 @@ class _Ensemble:
                 self._adamw(
                     torch.tensor([lr_at(mb.cfg, step) for mb in self.members], dtype=torch.float64)
                 )
+                if self.constraints:
+                    active = torch.tensor([mb.active for mb in self.members])
+                    apply_constraints_(self.constraints, self.views(self.params.detach()), active)
                 step += 1
                 for mb in self.members:
                     mb.loop.step = step

@@ -31,6 +31,7 @@ from grokinterp.models import (
 from grokinterp.runs.lock import dir_lock
 from grokinterp.runs.sinks import Sink, check_kinds, open_sinks
 from grokinterp.tasks import Dataset
+from grokinterp.training.constraints import apply_constraints_, make_constraints, single
 from grokinterp.training.core import (
     EarlyLoss,
     RunWriter,
@@ -131,7 +132,9 @@ class _Minibatches:
 class _SingleRun:
     """One run's weights, optimizer, data and loop state, and the steps of its loop."""
 
-    def __init__(self, cfg: TrainConfig, ds: Dataset, saved: SavedState | None, device: str):
+    def __init__(
+        self, cfg: TrainConfig, ds: Dataset, saved: SavedState | None, device: str, run_dir: Path
+    ):
         self.cfg = cfg
         d_out = output_size(cfg, ds)
         self.params = {
@@ -146,11 +149,15 @@ class _SingleRun:
         self.loss_fn = loss_function(cfg.optim.loss)
         self.grad_filter = make_filter(cfg.optim)
         self.alpha, self.lamb = (c.to(device) for c in coefficients([cfg.optim]))
+        # projections after every step (fixed norm, ...); a fresh run starts projected
+        self.constraints = make_constraints([cfg], [run_dir])
         if saved is not None:
             restore(saved, self.params, self.opt)
             self.loop = saved.loop
             if self.grad_filter is not None:
                 self.grad_filter.load(*saved.grad_filter)
+        else:
+            apply_constraints_(self.constraints, single(self.params))
         self._full: tuple[Tensor, Tensor] | None = None  # (loss, logits) of this step
 
     def forward_full_batch(self, grad: bool) -> None:
@@ -222,6 +229,7 @@ class _SingleRun:
         for group in self.opt.param_groups:
             group["lr"] = lr_at(self.cfg, self.loop.step)
         self.opt.step()
+        apply_constraints_(self.constraints, single(self.params))
         descended = loss.detach()
         self.loop.step += 1
         return descended
@@ -256,7 +264,8 @@ def train(
     check_kinds(log_to)
     ds = preflight(cfg, device)  # before anything on disk is touched
     with dir_lock(run_dir, "run"):
-        run = _SingleRun(cfg, ds, begin(cfg, run_dir, resume=resume, force=force), device)
+        saved = begin(cfg, run_dir, resume=resume, force=force)
+        run = _SingleRun(cfg, ds, saved, device, run_dir)
         sinks = open_sinks(log_to, run_dir, cfg.to_dict(), wandb_project)
         _loop(run, run_dir, cfg, progress, sinks)
     return run_dir
