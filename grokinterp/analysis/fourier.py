@@ -391,6 +391,9 @@ def neuron_clusters(
 
 
 # ----------------------------------------------------------------------------- logit cube
+FOLD_CHUNK = 1 << 22  # elements of the logits that fold_grid gathers at once
+
+
 def fold_grid(logits: Float[Tensor, "p p c"], structure: str = "sum") -> Float[Tensor, "p c"]:
     """Sum the logits over the pairs with the same ``s = a + b`` (or ``a - b``) mod p, in float64.
 
@@ -401,11 +404,17 @@ def fold_grid(logits: Float[Tensor, "p p c"], structure: str = "sum") -> Float[T
     p = logits.shape[0]
     if logits.ndim != 3 or logits.shape[1] != p:
         raise ValueError(f"logits must have shape (p, p, classes), got {tuple(logits.shape)}")
+    _check_structure(structure)
+    c = logits.shape[2]
     a = torch.arange(p, device=logits.device)
-    S = torch.zeros(p, logits.shape[2], dtype=torch.float64, device=logits.device)
-    for i in range(p):  # one row of a at a time: O(p * classes) extra memory
-        s = torch.remainder(i + a if structure == "sum" else i - a, p)
-        S.index_add_(0, s, logits[i].to(torch.float64))
+    S = torch.zeros(p, c, dtype=torch.float64, device=logits.device)
+    # b = s - a (sum) or a - s (difference): row a of the result gathers logits[a, b(a, s)]
+    rows = max(1, FOLD_CHUNK // max(1, p * c))  # rows of a at a time: bounded extra memory
+    for lo in range(0, p, rows):
+        ai = a[lo : lo + rows, None]
+        b = torch.remainder(a[None, :] - ai if structure == "sum" else ai - a[None, :], p)
+        block = torch.take_along_dim(logits[lo : lo + rows], b[:, :, None], dim=1)
+        S += block.sum(dim=0, dtype=torch.float64)
     return S
 
 

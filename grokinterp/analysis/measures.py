@@ -18,6 +18,7 @@ float64, as in the paper. Which structure a task has comes from the registry
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -113,6 +114,14 @@ def grid_directions(
     """
     _check_structure(structure)
     keys = list(range(1, n_freqs(p) + 1)) if key_freqs is None else check_key_freqs(key_freqs, p)
+    return _directions64(p, structure, tuple(keys)).to(device=device, dtype=dtype, copy=True)
+
+
+@functools.lru_cache(maxsize=8)
+def _directions64(p: int, structure: str, keys: tuple[int, ...]) -> Tensor:
+    """:func:`grid_directions` in float64 on the CPU, cached: every checkpoint of a run uses
+    the same ones (callers must not modify the result)."""
+    _check_structure(structure)
     a = torch.arange(p)
     s = torch.remainder(
         a[:, None] + a[None, :] if structure == "sum" else a[:, None] - a[None, :], p
@@ -121,7 +130,7 @@ def grid_directions(
     ang = _angles(k, s[None], p)  # (n, p, p)
     scale = math.sqrt(2.0) / p
     dirs = torch.stack([torch.cos(ang) * scale, torch.sin(ang) * scale], dim=1)
-    return dirs.reshape(2 * len(keys), p, p).to(device=device, dtype=dtype)
+    return dirs.reshape(2 * len(keys), p, p)
 
 
 def sum_directions(
@@ -142,9 +151,9 @@ def _trig_part64(L: Tensor, key_freqs: Sequence[int], structure: str) -> Tensor:
     keys = check_key_freqs(key_freqs, p)
     if not keys:
         return torch.zeros_like(L)
-    dirs = grid_directions(p, structure, keys, device=L.device, dtype=torch.float64)
-    coef = torch.einsum("dab,abc->dc", dirs, L)
-    return torch.einsum("dab,dc->abc", dirs, coef)
+    dirs = _directions64(p, structure, tuple(keys)).to(L.device).reshape(2 * len(keys), p * p)
+    flat = L.reshape(p * p, -1)
+    return (dirs.T @ (dirs @ flat)).reshape(L.shape)
 
 
 def _as_grid64(logits: Tensor) -> Tensor:

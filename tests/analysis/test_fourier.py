@@ -4,6 +4,7 @@ import pytest
 import torch
 from helpers import _gen
 
+from grokinterp.analysis import fourier as fourier_module
 from grokinterp.analysis.fourier import (
     basis_names,
     check_key_freqs,
@@ -295,14 +296,17 @@ def test_logit_cube_recovers_amplitudes():
     assert cube.residual_fraction < 1e-3
 
 
-def test_fold_grid():
+@pytest.mark.parametrize("chunk", [1 << 22, 30])  # all rows at once; two rows at a time
+@pytest.mark.parametrize("structure", ["sum", "difference"])
+def test_fold_grid(structure, chunk, monkeypatch):
+    monkeypatch.setattr(fourier_module, "FOLD_CHUNK", chunk)
     p = 7
     L = torch.randn(p, p, 3, generator=_gen(6))
-    S = fold_grid(L, "difference")
+    S = fold_grid(L, structure)
     ref = torch.zeros(p, 3, dtype=torch.float64)
     for x in range(p):
         for y in range(p):
-            ref[(x - y) % p] += L[x, y].double()
+            ref[(x + y if structure == "sum" else x - y) % p] += L[x, y].double()
     assert torch.allclose(S, ref, atol=1e-9)
     with pytest.raises(ValueError, match="structure"):
         logit_cube_similarity(torch.zeros(p, p, p), [1], structure="product")
