@@ -11,16 +11,24 @@ d_mlp 512; random weights, since the cost does not depend on their values) unles
   ``--ref-checkpoints`` checkpoints (default 10) and is scaled to the same count.
 
 Both use the paper's key frequencies {14, 35, 41, 42, 52} so that they do the same work.
-Run: ``python benchmarks/bench_analyze.py [--checkpoints 100] [--run DIR]``.
+
+``--scaling 100,1000`` instead analyzes synthetic runs of each size, each in a fresh child
+process, and reports the time per checkpoint and the child's peak resident memory (ru_maxrss),
+to show that ``analyze`` stays linear in the checkpoints and bounded in memory.
+
+Run: ``python benchmarks/bench_analyze.py [--checkpoints 100] [--run DIR] [--scaling 100,1000]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
+import resource
 import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -73,13 +81,47 @@ def reference(run: Run, steps: list[int]) -> None:
         fourier.neuron_clusters(fourier.neuron_freq_fractions(acts))
 
 
+def _measure_child(run_dir: str, queue: Any) -> None:
+    t = time.perf_counter()
+    measure_run(run_dir, key_freqs=KEYS, progress=False)
+    elapsed = time.perf_counter() - t
+    queue.put((elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def scaling(sizes: list[int], tmp: Path) -> None:
+    """Time and peak RSS of ``measure_run`` on synthetic runs of each size (fresh processes)."""
+    ctx = mp.get_context("spawn")
+    base = None
+    for n in sizes:
+        run_dir = synthetic_run(tmp / f"run{n}", n)
+        queue = ctx.Queue()
+        proc = ctx.Process(target=_measure_child, args=(str(run_dir), queue))
+        proc.start()
+        elapsed, rss_mib = queue.get()
+        proc.join()
+        per = elapsed / n * 1e3
+        base = base or per
+        print(
+            f"{n:6d} checkpoints: {elapsed:7.1f} s ({per:.0f} ms each, {per / base:.2f}x the "
+            f"first size's), peak RSS {rss_mib:.0f} MiB"
+        )
+        shutil.rmtree(run_dir)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoints", type=int, default=100)
     ap.add_argument("--ref-checkpoints", type=int, default=10)
     ap.add_argument("--run", type=Path, default=None, help="a real run directory to analyze")
+    ap.add_argument("--scaling", default=None, help="comma-separated run sizes, e.g. 100,1000")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp())
+    if args.scaling:
+        try:
+            scaling([int(x) for x in args.scaling.split(",")], tmp)
+        finally:
+            shutil.rmtree(tmp)
+        return
     try:
         if args.run is not None:
             src = Run(args.run)
