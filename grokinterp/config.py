@@ -28,9 +28,10 @@ Arch = Literal["transformer", "mlp", "gp", "linear"]
 NONNEURAL_ARCHS = ("gp", "linear")
 ActFn = Literal["relu", "gelu", "silu", "quadratic"]
 MLPCombine = Literal["sum", "concat"]
+MLPInput = Literal["tokens", "features"]
 SplitMethod = Literal["seeded", "python_random"]
 GrokfastKind = Literal["none", "ema", "ma"]
-LossKind = Literal["softmax", "stablemax"]
+LossKind = Literal["softmax", "stablemax", "mse"]
 OptimizerKind = Literal["adamw", "sgd"]
 LinearInit = Literal["high_complexity", "xavier", "zeros"]
 
@@ -140,6 +141,11 @@ class ModelConfig:
             Bernoulli likelihood, and the training inputs as fixed inducing points;
             ``linear`` is y = w . x without bias, trained on the negative log posterior of
             a Gaussian likelihood and a Gaussian prior (``noise_var``, ``prior_var``).
+        mlp_input: what the MLP arch reads: ``tokens`` (embeddings of a and b, combined by
+            ``mlp_combine``) or ``features`` (the float feature vector of a feature task
+            such as ``digits``: the first layer ``blocks.0.mlp.W_in`` is a matrix on the
+            features and there is no embedding; ``d_model`` and ``mlp_combine`` are unused).
+            Choosing a feature task with ``replace`` (the command line, a sweep) sets it.
         linear_init: the linear model's initial weights: ``high_complexity`` (Miller et al.'s
             start: 0.0005 on the feature the target needs and 0.9 on every other), ``xavier``
             (Xavier-uniform from ``seed``), or ``zeros``.
@@ -158,6 +164,7 @@ class ModelConfig:
     init_scale: float = 1.0
     d_vocab_out: int | None = None
     mlp_combine: MLPCombine = "sum"
+    mlp_input: MLPInput = "tokens"
     linear_init: LinearInit = "high_complexity"
     noise_var: float = 0.002
     prior_var: float = 0.5
@@ -217,7 +224,8 @@ class OptimConfig:
         grokfast_warmup: the MA leaves gradients unchanged until its window is full.
         loss: ``softmax`` (cross-entropy) or ``stablemax`` (Prieto et al. 2025, arXiv
             2501.04697: the softmax with exp replaced by s(x) = x + 1 for x >= 0 and
-            1 / (1 - x) below); both computed in float64.
+            1 / (1 - x) below), or ``mse`` (the mean squared error of the logits against
+            the one-hot label, as Omnigrok trains its MNIST MLP); all computed in float64.
         orthogonal_grad: ⊥Grad (Prieto et al. 2025): remove from each parameter's gradient
             its component along the parameter, rescaled back to the gradient's norm, before
             the optimizer step.
@@ -413,6 +421,22 @@ def _check_pairing(cfg: TrainConfig) -> None:
     non-neural archs, and those archs with the options their trainer has."""
     spec = get_task(cfg.task.name)
     arch = cfg.model.arch
+    features = spec.is_features
+    _check(
+        cfg.model.mlp_input == ("features" if features else "tokens") or arch != "mlp",
+        "model",
+        "mlp_input",
+        f"task {spec.name!r} gives the MLP "
+        f"{'feature vectors' if features else 'tokens'}: set mlp_input to "
+        f"{'features' if features else 'tokens'}",
+    )
+    _check(
+        not features or arch == "mlp",
+        "model",
+        "arch",
+        f"task {spec.name!r} is a data set of feature vectors: use arch mlp (with mlp_input "
+        f"features), not {arch!r}",
+    )
     if arch not in NONNEURAL_ARCHS:
         _check(
             not spec.is_samples,
@@ -580,8 +604,14 @@ def replace(cfg: TrainConfig, overrides: dict[str, dict[str, Any]]) -> TrainConf
             unused = ["p", "n"] if spec.is_samples else ["n_bits", "parity_bits", "n_samples"]
             if spec.is_samples and not spec.uses_bits:
                 unused += ["n_bits", "parity_bits"]
+            if spec.is_features:
+                unused += ["p", "n"]
             for name in unused:
                 task.setdefault(name, None)
+            if not spec.is_samples:  # what the MLP reads follows the task
+                model = dict(overrides.get("model", {}))
+                model.setdefault("mlp_input", "features" if spec.is_features else "tokens")
+                overrides = {**overrides, "model": model}
         overrides = {**overrides, "task": task}
     sections = {
         s: dataclasses.replace(getattr(cfg, s), **overrides[s])

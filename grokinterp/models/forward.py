@@ -213,7 +213,8 @@ def mlp_forward(
     Every parameter may carry a leading *members* axis, with tokens ``(members, batch, 3)``
     (the ensemble, as for the transformer): one batched matmul per layer.
 
-    ``h_0 = E[a] + E[b]`` (or ``[E[a], E[b]]`` with ``mlp_combine="concat"``);
+    ``h_0 = E[a] + E[b]`` (or ``[E[a], E[b]]`` with ``mlp_combine="concat"``; with
+    ``mlp_input="features"``, ``tokens`` are float feature rows and ``h_0`` is them);
     ``h_{i+1} = act(h_i W_in^i + b_in^i)``; ``logits = h_L W_U``; the ``=`` token is ignored.
     ``hook(name, x)``, when given, sees (and may replace) each activation under its
     TransformerLens name: ``hook_embed``, ``blocks.{i}.mlp.hook_pre`` / ``hook_post``,
@@ -224,8 +225,11 @@ def mlp_forward(
         return x if hook is None else hook(name, x)
 
     act = ACTIVATIONS[cfg.act_fn]
-    emb = at("hook_embed", _member_lookup(params["embed.W_E"], tokens[..., :2]))  # (*m, b, 2, d)
-    h = emb.sum(-2) if cfg.mlp_combine == "sum" else emb.flatten(-2)
+    if cfg.mlp_input == "features":  # float rows (*m, batch, n_features): no embedding
+        h = tokens.to(params["blocks.0.mlp.W_in"].dtype)
+    else:
+        emb = at("hook_embed", _member_lookup(params["embed.W_E"], tokens[..., :2]))
+        h = emb.sum(-2) if cfg.mlp_combine == "sum" else emb.flatten(-2)  # (*m, batch, d)
     for i in range(cfg.n_layers):
         w, b = params[f"blocks.{i}.mlp.W_in"], params[f"blocks.{i}.mlp.b_in"]
         pre = at(f"blocks.{i}.mlp.hook_pre", h @ w + b.unsqueeze(-2))  # (*m, batch, d_mlp)

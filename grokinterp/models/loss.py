@@ -70,11 +70,39 @@ def stablemax_cross_entropy64(
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-LOSSES: dict[str, LossFn] = {"softmax": cross_entropy64, "stablemax": stablemax_cross_entropy64}
+def mse64(
+    logits: Float[Tensor, "*batch classes"],
+    labels: Int[Tensor, " *batch"],
+    reduction: str = "mean",
+) -> Tensor:
+    """Mean squared error of the logits against the one-hot labels, in float64: per
+    example ``sum_j (x_j - [j = y])^2 / C`` over the C classes, so that the mean over
+    examples equals ``torch.nn.MSELoss()(logits, one_hot)``, the loss Omnigrok (Liu,
+    Michaud & Tegmark 2023, arXiv 2210.01117) trains its MNIST MLP with. Same shapes and
+    ``reduction`` as :func:`cross_entropy64`.
+    """
+    flat = logits.reshape(-1, logits.shape[-1]).to(torch.float64)
+    target = F.one_hot(labels.reshape(-1).long(), flat.shape[-1]).to(torch.float64)
+    losses = (flat - target).pow(2).mean(-1)
+    if reduction == "none":
+        return losses.view(labels.shape)
+    if reduction == "sum":
+        return losses.sum()
+    if reduction == "mean":
+        return losses.mean()
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+LOSSES: dict[str, LossFn] = {
+    "softmax": cross_entropy64,
+    "stablemax": stablemax_cross_entropy64,
+    "mse": mse64,
+}
 
 
 def loss_function(kind: str) -> LossFn:
-    """The training loss named by ``OptimConfig.loss``: ``softmax`` or ``stablemax``."""
+    """The training loss named by ``OptimConfig.loss``: ``softmax``, ``stablemax`` or
+    ``mse``."""
     return LOSSES[kind]
 
 

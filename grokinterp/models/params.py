@@ -17,7 +17,9 @@ transformer                           shape
 
 The transformer is the Nanda et al. 2023 model: no LayerNorm, no attention biases, a
 causal mask, scores scaled by 1/sqrt(d_head), ReLU MLP with biases, no unembedding
-bias. The MLP arch has ``embed.W_E``, ``blocks.{i}.mlp.W_in/b_in`` and ``unembed.W_U``.
+bias. The MLP arch has ``embed.W_E``, ``blocks.{i}.mlp.W_in/b_in`` and ``unembed.W_U``; on
+feature vectors (``mlp_input="features"``) it has no ``embed.W_E`` and ``blocks.0.mlp.W_in``
+is ``(n_features, d_mlp)`` (``d_vocab`` is then the number of features).
 
 Two forwards compute the same function:
 
@@ -61,6 +63,9 @@ def param_shapes(cfg: ModelConfig, d_vocab: int, d_vocab_out: int) -> dict[str, 
         shapes["unembed.W_U"] = (dm, d_vocab_out)
     else:
         d_in = dm if cfg.mlp_combine == "sum" else 2 * dm
+        if cfg.mlp_input == "features":  # d_vocab is the number of features; no embedding
+            del shapes["embed.W_E"]
+            d_in = d_vocab
         for i in range(cfg.n_layers):
             shapes[f"blocks.{i}.mlp.W_in"] = (d_in if i == 0 else dmlp, dmlp)
             shapes[f"blocks.{i}.mlp.b_in"] = (dmlp,)

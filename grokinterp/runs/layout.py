@@ -218,7 +218,7 @@ def check_shapes(cfg: TrainConfig, tensors: Params, path: Path) -> None:
     ``cfg`` (the run's config.json) gives its model."""
     spec = get_task(cfg.task.name)
     size = spec.size(cfg.task)
-    want = param_shapes(cfg.model, size + 1, cfg.model.d_vocab_out or size)
+    want = param_shapes(cfg.model, spec.d_vocab(cfg.task), cfg.model.d_vocab_out or size)
     got = {k: tuple(v.shape) for k, v in tensors.items()}
     if got != want:
         diff = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))

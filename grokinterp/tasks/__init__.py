@@ -16,7 +16,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from grokinterp._lazy import lazy_attributes
-from grokinterp.tasks import modular, permutation, samples  # noqa: F401  (they register tasks)
+from grokinterp.tasks import (  # noqa: F401  (they register tasks)
+    features,
+    modular,
+    permutation,
+    samples,
+)
 from grokinterp.tasks.registry import TASKS, TaskSettings, TaskSpec, get_task, is_prime, register
 
 if TYPE_CHECKING:

@@ -15,6 +15,7 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from grokinterp.errors import ConfigError
+from grokinterp.tasks.features import load_features
 from grokinterp.tasks.registry import TaskSettings, get_task
 from grokinterp.tasks.samples import GENERATORS
 
@@ -44,6 +45,10 @@ class Dataset:
 
     @property
     def d_vocab(self) -> int:
+        """The model's input width: the tokens (``=`` included), or for a feature task
+        (float ``inputs``) the number of features."""
+        if self.inputs.is_floating_point():
+            return int(self.inputs.shape[-1])
         return self.size + 1
 
     @property
@@ -113,8 +118,11 @@ def _split_order(cfg: TaskSettings, n: int) -> Tensor:
 
 
 def make_dataset(cfg: TaskSettings) -> Dataset:
-    """Build every pair, its label and the seeded split of a task config."""
+    """Build every pair, its label and the seeded split of a task config (for a feature
+    task, every example: ``inputs`` are then float feature rows, ``eq_token`` is -1)."""
     spec = get_task(cfg.name)
+    if spec.is_features:
+        return _feature_dataset(cfg)
     if spec.is_samples:
         raise ConfigError(
             f"config field task.name: {cfg.name!r} is a task of generated examples for the "
@@ -151,6 +159,27 @@ def make_dataset(cfg: TaskSettings) -> Dataset:
         size=size,
         eq_token=size,
         n_classes=size,
+    )
+
+
+def _feature_dataset(cfg: TaskSettings) -> Dataset:
+    """A feature task's examples (:mod:`grokinterp.tasks.features`) and their seeded split."""
+    spec = get_task(cfg.name)
+    x, y = load_features(cfg.name)
+    labels = torch.from_numpy(y).long()
+    if cfg.random_labels:  # as for the pair tasks
+        labels = labels[torch.randperm(len(labels), generator=_generator(cfg.label_seed + 1))]
+    order = _split_order(cfg, len(labels))
+    train_mask = torch.zeros(len(labels), dtype=torch.bool)
+    train_mask[order[: train_size(cfg)]] = True
+    return Dataset(
+        inputs=torch.from_numpy(x).float(),
+        labels=labels,
+        train_mask=train_mask,
+        order=order,
+        size=spec.classes,
+        eq_token=-1,
+        n_classes=spec.classes,
     )
 
 

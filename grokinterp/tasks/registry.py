@@ -92,7 +92,10 @@ class TaskSpec:
         description: the operation in words, e.g. ``a + b mod p``.
         kind: ``modular`` (sizes from ``p``), ``perm`` (sizes from ``n``), or ``samples``: a
             task of ``n_samples`` generated examples (feature vectors and targets, not pairs
-            of tokens; :mod:`grokinterp.tasks.samples`), for the non-neural models.
+            of tokens; :mod:`grokinterp.tasks.samples`), for the non-neural models; or
+            ``features``: a fixed data set of ``n_examples`` feature vectors of length
+            ``n_features`` with ``classes`` labels (:mod:`grokinterp.tasks.features`), for
+            the MLP with ``mlp_input="features"``.
         op: vectorized ``(a, b, size) -> c`` on int64 arrays (size is p or n); None for the
             sample tasks.
         needs_prime: the operation needs Z_p to be a field (reject composite p).
@@ -115,11 +118,25 @@ class TaskSpec:
     fourier: Literal["sum", "difference"] | None = None
     target: Literal["class", "real"] = "class"
     uses_bits: bool = False
+    n_features: int = 0
+    n_examples: int = 0
+    classes: int = 0
 
     @property
     def is_samples(self) -> bool:
         """Whether the task is one of generated examples (not pairs of tokens)."""
         return self.kind == "samples"
+
+    @property
+    def is_features(self) -> bool:
+        """Whether the task is a data set of feature vectors (``kind="features"``,
+        :mod:`grokinterp.tasks.features`), trained by the neural trainer."""
+        return self.kind == "features"
+
+    def d_vocab(self, cfg: TaskSettings) -> int:
+        """The model's input width: tokens (size + 1, the ``=`` token included) for a pair
+        task, ``n_features`` for a feature task."""
+        return self.n_features if self.is_features else self.size(cfg) + 1
 
     def size(self, cfg: TaskSettings) -> int:
         """Number of group/ring elements: p for modular tasks, n! for S_n."""
@@ -128,6 +145,8 @@ class TaskSpec:
                 f"config field task.name: {self.name!r} is a task of generated examples, "
                 f"not of pairs of tokens; it has no vocabulary size"
             )
+        if self.is_features:  # no tokens: the labels' range
+            return self.classes
         if self.kind == "perm":
             assert cfg.n is not None
             return math.factorial(cfg.n)
@@ -139,12 +158,22 @@ class TaskSpec:
         if self.is_samples:
             assert cfg.n_samples is not None
             return cfg.n_samples
+        if self.is_features:
+            return self.n_examples
         s = self.size(cfg)
         return s * (s - 1) if self.b_nonzero else s * s
 
     def validate(self, cfg: TaskSettings) -> None:
         if self.is_samples:
             self._validate_samples(cfg)
+            return
+        if self.is_features:
+            for name in ("p", "n", "n_bits", "parity_bits", "n_samples"):
+                if getattr(cfg, name) is not None:
+                    raise ConfigError(
+                        f"config field task.{name}: task {self.name!r} is a fixed data set of "
+                        f"{self.n_examples} feature vectors; set {name} to null"
+                    )
             return
         for name in ("n_bits", "parity_bits", "n_samples"):
             if getattr(cfg, name) is not None:

@@ -41,7 +41,8 @@ def memory_floor(cfg: TrainConfig) -> int:
     size = spec.size(cfg.task)
     d_out = cfg.model.d_vocab_out or size
     m = cfg.model
-    n_params = sum(int(torch.Size(s).numel()) for s in param_shapes(m, size + 1, d_out).values())
+    shapes = param_shapes(m, spec.d_vocab(cfg.task), d_out)
+    n_params = sum(int(torch.Size(s).numel()) for s in shapes.values())
     n_train = train_size(cfg.task)
     rows = max(
         min(cfg.optim.batch_size or n_train, n_train),
