@@ -523,6 +523,108 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0 if counts.get("failed", 0) == 0 else 1
 
 
+def _add_phases(sub: Any) -> None:
+    p = sub.add_parser(
+        "phases",
+        help="phase diagram (Liu et al. 2022) of a 2D sweep",
+        description="Train a sweep spec whose grid varies two fields (through the sweep "
+        "engine; re-running resumes), classify each run as comprehension, grokking, "
+        "memorization or confusion (Liu et al. 2022: 90%% accuracy within the step budget, "
+        "test within --window steps of train), and write OUT/runs.csv, OUT/phases.csv and "
+        "OUT/figures/phase_diagram (phase and grokking-delay panels).",
+    )
+    p.add_argument("spec", type=Path, help="the sweep spec (.yaml, .yml or .json)")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--x", default=None, help="grid field on the x axis (default: the first)")
+    p.add_argument("--y", default=None, help="grid field on the y axis (default: the second)")
+    p.add_argument(
+        "--backend", choices=BACKENDS, default="ensemble", help="sweep backend (default: ensemble)"
+    )
+    p.add_argument("--threshold", type=float, default=0.9, help="accuracy threshold (0.9)")
+    p.add_argument(
+        "--window", type=int, default=1000, help="comprehension/grokking window in steps (1000)"
+    )
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's choice)"
+    )
+    p.add_argument("--force", action="store_true", help="delete OUT/sweep first")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress display")
+
+
+def _cmd_phases(args: argparse.Namespace) -> int:
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError(f"--threads: must be at least 1, got {args.threads}")
+        _load("torch").set_num_threads(args.threads)
+    sweep = _load("grokinterp.experiments.sweep")
+    cells = _load("grokinterp.experiments.phases").run_phase_diagram(
+        sweep.load_spec(args.spec),
+        args.out,
+        x=args.x,
+        y=args.y,
+        backend=args.backend,
+        threshold=args.threshold,
+        window=args.window,
+        force=args.force,
+        progress=_progress(args),
+    )
+    counts = cells["phase"].value_counts().to_dict()
+    print(
+        f"phase diagram written to {args.out}: {len(cells)} cells "
+        f"({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}); "
+        f"figure in {args.out / 'figures' / 'phase_diagram.html'}"
+    )
+    return 0
+
+
+def _add_critical_fraction(sub: Any) -> None:
+    p = sub.add_parser(
+        "critical-fraction",
+        help="effective theory's critical training fraction vs a sweep (Liu et al. 2022)",
+        description="Train a sweep spec over training sets of the toy model (task int_add; "
+        "e.g. a grid of train_size and split_seed), set each run's final test accuracy and "
+        "RQI beside the effective theory's prediction for its training set, and write "
+        "OUT/runs.csv, OUT/fractions.csv, OUT/summary.json (theory's and measured critical "
+        "fraction) and OUT/figures/critical_fraction.",
+    )
+    p.add_argument("spec", type=Path, help="the sweep spec (.yaml, .yml or .json)")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument(
+        "--backend", choices=BACKENDS, default="ensemble", help="sweep backend (default: ensemble)"
+    )
+    p.add_argument("--threshold", type=float, default=0.9, help="generalized: test acc >= (0.9)")
+    p.add_argument(
+        "--theory-splits", type=int, default=50, help="random training sets per size (50)"
+    )
+    p.add_argument("--threads", type=int, default=None, help="torch threads")
+    p.add_argument("--force", action="store_true", help="delete OUT/sweep first")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress display")
+
+
+def _cmd_critical_fraction(args: argparse.Namespace) -> int:
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError(f"--threads: must be at least 1, got {args.threads}")
+        _load("torch").set_num_threads(args.threads)
+    if args.theory_splits < 1:
+        raise ConfigError(f"--theory-splits: must be at least 1, got {args.theory_splits}")
+    sweep = _load("grokinterp.experiments.sweep")
+    summary = _load("grokinterp.experiments.effective_theory").run_critical_fraction(
+        sweep.load_spec(args.spec),
+        args.out,
+        backend=args.backend,
+        threshold=args.threshold,
+        n_theory=args.theory_splits,
+        force=args.force,
+        progress=_progress(args),
+    )
+    print(
+        f"critical fraction written to {args.out}: theory {summary['r_c_theory']}, "
+        f"measured {summary['r_c_measured']} ({summary['runs']} runs)"
+    )
+    return 0
+
+
 def _add_base(p: argparse.ArgumentParser, preset: str, note: str = "") -> None:
     """``--preset`` / ``--config``: the base config of an experiment (see :func:`_curve_base`)."""
     p.add_argument(
@@ -1037,6 +1139,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import_legacy(sub)
     _add_analyze(sub)
     _add_sweep(sub)
+    _add_phases(sub)
+    _add_critical_fraction(sub)
     _add_efficiency(sub)
     _add_interventions(sub)
     _add_compare(sub)
@@ -1054,6 +1158,8 @@ COMMANDS = {
     "import-legacy": _cmd_import_legacy,
     "analyze": _cmd_analyze,
     "sweep": _cmd_sweep,
+    "phases": _cmd_phases,
+    "critical-fraction": _cmd_critical_fraction,
     "efficiency": _cmd_efficiency,
     "interventions": _cmd_interventions,
     "compare": _cmd_compare,

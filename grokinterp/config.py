@@ -26,7 +26,7 @@ from grokinterp.tasks import get_task
 
 Arch = Literal["transformer", "mlp", "gp", "linear"]
 NONNEURAL_ARCHS = ("gp", "linear")
-ActFn = Literal["relu", "gelu", "silu", "quadratic"]
+ActFn = Literal["relu", "gelu", "silu", "quadratic", "tanh"]
 MLPCombine = Literal["sum", "concat"]
 MLPInput = Literal["tokens", "features"]
 SplitMethod = Literal["seeded", "python_random"]
@@ -128,7 +128,8 @@ class ModelConfig:
         n_heads: attention heads per block (transformer only).
         d_head: width of each head (transformer only).
         d_mlp: hidden width of each MLP.
-        act_fn: ``relu``, ``gelu``, ``silu``; the MLP arch also takes ``quadratic`` (x^2, Gromov).
+        act_fn: ``relu``, ``gelu``, ``silu``, ``tanh``; the MLP arch also takes ``quadratic``
+            (x^2, Gromov). Liu et al. 2022's toy decoder uses ``tanh``.
         init_scale: Omnigrok's alpha: every initial weight is multiplied by it.
         d_vocab_out: number of output logits; None means the task's number of classes
             (``p`` for modular tasks). Models imported from the progress-measures code have
@@ -181,10 +182,10 @@ class ModelConfig:
         )
         if self.arch == "transformer":
             _check(
-                self.act_fn != "quadratic",
+                self.act_fn not in ("quadratic", "tanh"),
                 "model",
                 "act_fn",
-                "quadratic is only available for arch=mlp",
+                f"{self.act_fn} is only available for arch=mlp",
             )
         if self.d_vocab_out is not None:
             _check(self.d_vocab_out >= 2, "model", "d_vocab_out", "must be >= 2 or null")
@@ -201,7 +202,14 @@ class OptimConfig:
 
     Args:
         lr: peak learning rate.
-        weight_decay: AdamW's decoupled weight decay (applied to every parameter).
+        weight_decay: AdamW's decoupled weight decay (applied to every parameter, but see
+            ``embed_weight_decay``).
+        embed_lr: a learning rate of its own for the embedding ``embed.W_E`` (its warm-up
+            follows ``lr``'s); None: ``lr``. Liu et al. 2022 (arXiv 2205.10343) train their
+            toy model's representation and decoder with separate AdamW optimizers: embedding
+            lr 1e-3 and weight decay 0, decoder lr and weight decay swept (their phase
+            diagrams).
+        embed_weight_decay: the embedding's weight decay; None: ``weight_decay``.
         beta1, beta2: AdamW's betas (the paper uses 0.9, 0.98).
         eps: AdamW's epsilon.
         warmup_steps: linear warm-up: update t (0-based) uses ``lr * min(1, (t + 1) / warmup)``.
@@ -240,6 +248,8 @@ class OptimConfig:
 
     lr: float = 1e-3
     weight_decay: float = 1.0
+    embed_lr: float | None = None
+    embed_weight_decay: float | None = None
     beta1: float = 0.9
     beta2: float = 0.98
     eps: float = 1e-8
@@ -263,6 +273,16 @@ class OptimConfig:
         for name in ("lr", "weight_decay", "eps", "grokfast_alpha", "grokfast_lamb"):
             v = getattr(self, name)
             _check(math.isfinite(v), "optim", name, f"must be a finite number, got {v}")
+        for name in ("embed_lr", "embed_weight_decay"):
+            v = getattr(self, name)
+            if v is not None:
+                _check(
+                    math.isfinite(v) and v >= 0 and (v > 0 or name != "embed_lr"),
+                    "optim",
+                    name,
+                    f"must be {'positive' if name == 'embed_lr' else '>= 0'} and finite or "
+                    f"null, got {v}",
+                )
         _check(self.lr > 0, "optim", "lr", f"must be positive, got {self.lr}")
         _check(self.weight_decay >= 0, "optim", "weight_decay", "must be >= 0")
         _check(
@@ -483,6 +503,8 @@ def _check_pairing(cfg: TrainConfig) -> None:
         ("optim", "grokfast"): o.grokfast != "none",
         ("optim", "loss"): o.loss != "softmax",
         ("optim", "orthogonal_grad"): o.orthogonal_grad,
+        ("optim", "embed_lr"): o.embed_lr is not None,
+        ("optim", "embed_weight_decay"): o.embed_weight_decay is not None,
         ("optim", "fixed_norm"): o.fixed_norm is not None,
         ("model", "d_vocab_out"): cfg.model.d_vocab_out is not None,
         ("", "init_from"): cfg.init_from is not None,

@@ -10,6 +10,18 @@
   "Circuit efficiency"): a + b mod 47 as ``quick``, on a narrower transformer (d_model 64,
   4 heads of 16, d_mlp 256), so that dozens of runs fit in minutes on 2 cores.
 
+* ``liu_toy``: the toy setting of Liu et al. 2022 (arXiv 2205.10343), read from their
+  public code (``toy/train_add.py``, the addition-classification variant of their phase
+  diagrams): the integer addition table ``a + b`` for ``0 <= a <= b < 10`` (55 pairs, 19
+  classes), 45 of them for training; a 1-dimensional learnable embedding of each number, the
+  two added, decoded by an MLP of two tanh hidden layers of 200; cross-entropy; AdamW with lr
+  1e-3 and no weight decay for the embedding and lr 1e-4 (their default; the phase diagrams
+  sweep it with the decoder's weight decay) for the decoder, betas (0.9, 0.999), no warm-up,
+  full batch (their batch equals the 45 training pairs), 10^4 steps. Where we differ: our
+  weights start Gaussian (N(0, 1/fan_in), the embedding N(0, 1)) where theirs start
+  uniform (PyTorch's default layers; the embedding U(-1/2, 1/2)), our output layer has no
+  bias, our loss is computed in float64, and the split is drawn by our seeded permutation.
+
 The non-neural presets (:data:`NONNEURAL_PRESETS`, for ``grokinterp nonneural``) are the
 settings of Miller, O'Neill and Bui 2024 (arXiv 2310.17247), read from their public code:
 
@@ -47,6 +59,22 @@ PRESETS: dict[str, TrainConfig] = {
         optim=OptimConfig(lr=3e-3, max_steps=3000),
         schedule=ScheduleConfig(
             log_every=10, ckpt_log_until=300, ckpt_log_count=4, ckpt_every=1000
+        ),
+    ),
+    "liu_toy": TrainConfig(
+        task=TaskConfig(name="int_add", p=10, train_fraction=None, train_size=45),
+        model=ModelConfig(arch="mlp", n_layers=2, d_model=1, d_mlp=200, act_fn="tanh"),
+        optim=OptimConfig(
+            lr=1e-4,
+            weight_decay=0.0,
+            embed_lr=1e-3,
+            embed_weight_decay=0.0,
+            beta2=0.999,
+            warmup_steps=0,
+            max_steps=10_000,
+        ),
+        schedule=ScheduleConfig(
+            log_every=10, ckpt_log_until=1000, ckpt_log_count=10, ckpt_every=500
         ),
     ),
 }

@@ -217,8 +217,8 @@ def check_shapes(cfg: TrainConfig, tensors: Params, path: Path) -> None:
     """Raise RunDirError unless the weights in ``path`` have the names and shapes that
     ``cfg`` (the run's config.json) gives its model."""
     spec = get_task(cfg.task.name)
-    size = spec.size(cfg.task)
-    want = param_shapes(cfg.model, spec.d_vocab(cfg.task), cfg.model.d_vocab_out or size)
+    d_in = spec.d_vocab(cfg.task)
+    want = param_shapes(cfg.model, d_in, cfg.model.d_vocab_out or spec.n_classes(cfg.task))
     got = {k: tuple(v.shape) for k, v in tensors.items()}
     if got != want:
         diff = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))

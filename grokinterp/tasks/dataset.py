@@ -32,7 +32,7 @@ class Dataset:
             of size D (so subsets of one split seed are nested).
         size: number of elements (p, or n! for S_n); tokens ``0 .. size-1``.
         eq_token: the ``=`` token (equal to ``size``).
-        n_classes: number of possible answers (``size``).
+        n_classes: number of possible answers (``size``; ``2 size - 1`` for ``int_add``).
     """
 
     inputs: Int[Tensor, "pair 3"]
@@ -132,6 +132,9 @@ def make_dataset(cfg: TaskSettings) -> Dataset:
     grid = np.arange(size, dtype=np.int64)
     a = np.repeat(grid, size)
     b = np.tile(grid, size)
+    if spec.unordered:  # a <= b, row-major
+        keep = a <= b
+        a, b = a[keep], b[keep]
     if spec.b_nonzero:
         keep = b != 0
         a, b = a[keep], b[keep]
@@ -158,7 +161,7 @@ def make_dataset(cfg: TaskSettings) -> Dataset:
         order=order,
         size=size,
         eq_token=size,
-        n_classes=size,
+        n_classes=spec.n_classes(cfg),
     )
 
 

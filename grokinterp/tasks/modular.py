@@ -8,6 +8,10 @@ a^2 + b^2, a^2 + ab + b^2, a^2 + ab + b^2 + a, a^3 + ab, a^3 + ab^2 + b, and the
 The pairs are the full grid ``a, b in [0, p)`` in row-major order (index ``a * p + b``),
 except where the operation is undefined (``div`` drops ``b = 0``, leaving
 ``a * (p - 1) + (b - 1)``). Tokens ``0 .. p-1`` are the residues and token ``p`` is ``=``.
+
+``int_add`` is the addition table of Liu et al. 2022 (arXiv 2205.10343, their toy setting):
+``a + b`` over the integers for ``0 <= a <= b < p``, so ``p (p + 1) / 2`` pairs (row-major
+over a, then b) and ``2p - 1`` classes ``0 .. 2p - 2``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,14 @@ def _random_table_op(a: IntArray, b: IntArray, p: int) -> IntArray:
 
 for _spec in [
     TaskSpec("add", "a + b mod p", "modular", lambda a, b, p: (a + b) % p, fourier="sum"),
+    TaskSpec(
+        "int_add",
+        "a + b over the integers, 0 <= a <= b < p (Liu et al. 2022's addition table)",
+        "modular",
+        lambda a, b, p: a + b,
+        unordered=True,
+        integer=True,
+    ),
     TaskSpec("sub", "a - b mod p", "modular", lambda a, b, p: (a - b) % p, fourier="difference"),
     TaskSpec("mul", "a * b mod p", "modular", lambda a, b, p: (a * b) % p),
     TaskSpec(

@@ -107,6 +107,11 @@ class TaskSpec:
             (a regression target, for the sample tasks).
         uses_bits: the examples are bit strings of length ``n_bits`` whose label depends on
             ``parity_bits`` of them (the sample task ``concealed_parity``).
+        unordered: the pairs are ``a <= b`` only, ``p (p + 1) / 2`` of them (an operation
+            that is symmetric by construction and that the data set lists once per unordered
+            pair, as Liu et al. 2022 do for their addition table).
+        integer: the labels are the operation's value over the integers, not reduced mod p:
+            ``op(p - 1, p - 1, p) + 1`` classes (``2p - 1`` for ``a + b``) instead of ``p``.
     """
 
     name: str
@@ -118,6 +123,8 @@ class TaskSpec:
     fourier: Literal["sum", "difference"] | None = None
     target: Literal["class", "real"] = "class"
     uses_bits: bool = False
+    unordered: bool = False
+    integer: bool = False
     n_features: int = 0
     n_examples: int = 0
     classes: int = 0
@@ -161,7 +168,19 @@ class TaskSpec:
         if self.is_features:
             return self.n_examples
         s = self.size(cfg)
+        if self.unordered:
+            return s * (s + 1) // 2
         return s * (s - 1) if self.b_nonzero else s * s
+
+    def n_classes(self, cfg: TaskSettings) -> int:
+        """Number of possible labels: the size, or for an ``integer`` task the largest value
+        of the operation plus one."""
+        s = self.size(cfg)
+        if not self.integer:
+            return s
+        assert self.op is not None  # every integer task has one
+        top = np.array([s - 1], dtype=np.int64)
+        return int(self.op(top, top, s)[0]) + 1
 
     def validate(self, cfg: TaskSettings) -> None:
         if self.is_samples:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -44,7 +45,7 @@ from grokinterp.training.core import (
 )
 from grokinterp.training.interventions import coefficients, make_filter, orthogonalize_
 from grokinterp.training.preflight import preflight
-from grokinterp.training.schedule import Schedule, lr_at
+from grokinterp.training.schedule import EMBEDDING, Schedule, embed_settings, lr_at
 from grokinterp.training.state import LoopState, Moments, SavedState
 
 
@@ -70,8 +71,25 @@ def evaluate(
 def make_optimizer(cfg: TrainConfig, params: Params) -> torch.optim.AdamW:
     """AdamW over ``params`` with the config's hyper-parameters."""
     o = cfg.optim
+    scale, embed_wd = embed_settings(cfg)
+    separate = o.embed_lr is not None or o.embed_weight_decay is not None
+    groups: list[dict[str, Any]] = [
+        {
+            "params": [p for n, p in params.items() if n != EMBEDDING or not separate],
+            "lr_scale": 1.0,
+        }
+    ]
+    if separate:  # the embedding's own lr and weight decay (Liu et al. 2022)
+        groups.append(
+            {
+                "params": [params[EMBEDDING]],
+                "lr": o.lr * scale,
+                "weight_decay": embed_wd,
+                "lr_scale": scale,
+            }
+        )
     return torch.optim.AdamW(
-        list(params.values()),
+        groups,
         lr=o.lr,
         betas=(o.beta1, o.beta2),
         eps=o.eps,
@@ -227,7 +245,7 @@ class _SingleRun:
         loss.backward()
         self._transform_gradients()
         for group in self.opt.param_groups:
-            group["lr"] = lr_at(self.cfg, self.loop.step)
+            group["lr"] = lr_at(self.cfg, self.loop.step) * group["lr_scale"]
         self.opt.step()
         apply_constraints_(self.constraints, single(self.params))
         descended = loss.detach()

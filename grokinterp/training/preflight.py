@@ -38,11 +38,10 @@ def memory_floor(cfg: TrainConfig) -> int:
     """
     spec = get_task(cfg.task.name)
     n_pairs = spec.n_pairs(cfg.task)
-    size = spec.size(cfg.task)
-    d_out = cfg.model.d_vocab_out or size
+    d_in = spec.d_vocab(cfg.task)
+    d_out = cfg.model.d_vocab_out or spec.n_classes(cfg.task)
     m = cfg.model
-    shapes = param_shapes(m, spec.d_vocab(cfg.task), d_out)
-    n_params = sum(int(torch.Size(s).numel()) for s in shapes.values())
+    n_params = sum(int(torch.Size(s).numel()) for s in param_shapes(m, d_in, d_out).values())
     n_train = train_size(cfg.task)
     rows = max(
         min(cfg.optim.batch_size or n_train, n_train),

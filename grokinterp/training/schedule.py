@@ -26,6 +26,19 @@ def lr_at(cfg: TrainConfig, update: int) -> float:
     return cfg.optim.lr * (min(1.0, (update + 1) / w) if w > 0 else 1.0)
 
 
+EMBEDDING = "embed.W_E"  # the parameter that optim.embed_lr and embed_weight_decay govern
+
+
+def embed_settings(cfg: TrainConfig) -> tuple[float, float]:
+    """The embedding's (learning-rate factor relative to ``lr``, weight decay): ``embed_lr /
+    lr`` and ``embed_weight_decay``, each defaulting to the other parameters' (1, and
+    ``weight_decay``). Liu et al. 2022 train the representation and the decoder apart."""
+    o = cfg.optim
+    scale = 1.0 if o.embed_lr is None else o.embed_lr / o.lr
+    wd = o.weight_decay if o.embed_weight_decay is None else o.embed_weight_decay
+    return scale, wd
+
+
 @dataclass(frozen=True)
 class Schedule:
     """The checkpoint and logging steps of a run (shared by every member of an ensemble)."""

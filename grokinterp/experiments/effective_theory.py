@@ -1,0 +1,129 @@
+"""The effective theory's critical training fraction against a sweep (Liu et al. 2022, arXiv
+2205.10343, section 3.3, Fig. 3): ``grokinterp critical-fraction SPEC``.
+
+The spec sweeps the training set of the toy model (task ``int_add``; e.g. a grid of
+``train_size`` and ``split_seed``) through the sweep engine. For every run we set side by side
+
+* the effective theory's prediction for *its own* training set, before any training
+  (:func:`grokinterp.analysis.representation.ideal_accuracy`: the ideal test accuracy that
+  the training set's parallelograms allow, and whether they leave the linear representation
+  as the only one, ``dof = 0``);
+* what training gave: the final test accuracy and the RQI of the final embedding
+  (:func:`grokinterp.analysis.representation.rqi`).
+
+Per training-set size: the mean of each, and the share of runs that generalize (final test
+accuracy >= ``threshold``). The theory's critical fraction is where the share of training
+sets with ``dof = 0`` reaches one half (over ``n_theory`` random training sets per size:
+:func:`grokinterp.analysis.representation.critical_fraction`); the measured one is where the
+share of runs that generalize reaches one half (interpolated between the sizes swept).
+
+Written to ``out_dir``: ``sweep/``, ``runs.csv``, ``fractions.csv`` (per size: measured and
+predicted), ``summary.json`` (both critical fractions) and ``figures/critical_fraction``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from grokinterp.analysis.representation import critical_fraction, crossing, ideal_accuracy, rqi
+from grokinterp.errors import ConfigError
+from grokinterp.experiments.sweep import expand, run_sweep
+from grokinterp.runs.io import atomic_write_text
+from grokinterp.runs.run import Run
+from grokinterp.viz.phases import critical_fraction_figure
+from grokinterp.viz.report import write_figure_set
+
+
+def run_critical_fraction(
+    spec: dict[str, Any],
+    out_dir: str | Path,
+    *,
+    backend: str = "ensemble",
+    threshold: float = 0.9,
+    n_theory: int = 50,
+    force: bool = False,
+    progress: bool = True,
+    static: bool | None = None,
+) -> dict[str, Any]:
+    """Train the spec, compare each run with the theory's prediction for its training set,
+    write the tables and the figure (module docstring); returns ``summary.json``'s dict."""
+    runs = expand(spec)
+    tasks = {(r.config.task.name, r.config.task.p) for r in runs}
+    if len(tasks) != 1 or next(iter(tasks))[0] != "int_add":
+        raise ConfigError(
+            f"spec: the effective theory is for the integer addition table: every run needs "
+            f"task int_add with one p (got {sorted(tasks, key=str)})"
+        )
+    p = runs[0].config.task.p
+    assert p is not None
+    out = Path(out_dir)
+    table = run_sweep(spec, out / "sweep", backend=backend, force=force, progress=progress)
+    status = dict(zip(table["name"], table["status"], strict=True))
+    n_pairs = p * (p + 1) // 2
+    rows = []
+    for r in runs:
+        run = Run(out / "sweep" / "runs" / r.name)
+        ds = run.dataset
+        train_pairs = ds.inputs[ds.train_mask, :2].numpy()
+        own = ideal_accuracy(p, train_pairs)
+        last = run.metrics.iloc[-1]
+        rows.append(
+            {
+                "name": r.name,
+                "status": status.get(r.name),
+                "train_size": int(ds.train_mask.sum()),
+                "fraction": int(ds.train_mask.sum()) / n_pairs,
+                "split_seed": r.config.task.split_seed,
+                "seed": r.config.seed,
+                "ideal_test_acc": own["test_acc"],
+                "dof": own["dof"],
+                "final_train_acc": float(last["train_acc"]),
+                "final_test_acc": float(last["test_acc"]),
+                "rqi": rqi(run.params()["embed.W_E"][:p]),
+            }
+        )
+    per_run = pd.DataFrame(rows)
+    per_run["generalized"] = per_run["final_test_acc"] >= threshold
+    measured = (
+        per_run.groupby("fraction")
+        .agg(
+            train_size=("train_size", "first"),
+            runs=("name", "count"),
+            test_acc=("final_test_acc", "mean"),
+            generalized=("generalized", "mean"),
+            rqi=("rqi", "mean"),
+            ideal_test_acc_own=("ideal_test_acc", "mean"),
+            dof0_own=("dof", lambda d: float(np.mean(d == 0))),
+        )
+        .reset_index()
+    )
+    theory = critical_fraction(p, list(measured["fraction"]), n_splits=n_theory)
+    fractions = measured.merge(
+        theory[["fraction", "ideal_test_acc", "p_unique"]], on="fraction", how="left"
+    )
+    summary = {
+        "p": p,
+        "threshold": threshold,
+        "r_c_theory": crossing(fractions["fraction"], fractions["p_unique"], 0.5),
+        "r_c_measured": crossing(fractions["fraction"], fractions["generalized"], 0.5),
+        "n_theory_splits": n_theory,
+        "runs": len(per_run),
+    }
+    atomic_write_text(out / "runs.csv", per_run.to_csv(index=False))
+    atomic_write_text(out / "fractions.csv", fractions.to_csv(index=False))
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
+    write_figure_set(
+        {"critical_fraction": critical_fraction_figure(fractions, per_run, summary)},
+        out / "figures",
+        "Critical training fraction",
+        static=static,
+    )
+    return summary
+
+
+__all__ = ["run_critical_fraction"]

@@ -1,0 +1,141 @@
+"""Phase diagrams (Liu et al. 2022, arXiv 2205.10343, section 5): ``grokinterp phases SPEC``.
+
+A sweep spec whose grid varies two fields (e.g. the toy model's decoder ``lr`` and
+``weight_decay``, or the transformer's ``weight_decay`` and ``train_fraction``) is trained
+through the sweep engine (:func:`grokinterp.experiments.sweep.run_sweep`; the ensemble
+backend by default). Each run gets its phase (:func:`grokinterp.analysis.phases.liu_phase`:
+within the step budget, comprehension if train and test accuracy both reach 90% within
+``window`` steps of each other, grokking if test lags by more, memorization if only train
+reaches it, confusion if train does not) and its grokking delay (steps from 90% train to
+90% test accuracy, Liu et al.'s ``G``; 10^3 steps is their window for the toy model). A cell
+with several seeds takes the most common phase (ties go to the phase listed first in
+:data:`grokinterp.viz.phases.PHASES`) and the median delay of its generalizing runs.
+
+Written to ``out_dir``: ``sweep/`` (the sweep directory: run directories, ``results.csv``),
+``runs.csv`` (one row per run), ``phases.csv`` (one row per cell: the two fields, phase,
+delay, the count of each phase over seeds), ``figures/`` (``phase_diagram``: the phase panel
+and the delay panel, HTML and PNG).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from grokinterp.analysis.phases import liu_phase
+from grokinterp.errors import ConfigError
+from grokinterp.experiments.sweep import expand, run_sweep
+from grokinterp.runs import layout
+from grokinterp.runs.io import atomic_write_text
+from grokinterp.runs.metrics import landmarks
+from grokinterp.viz.phases import PHASES, phase_diagram
+from grokinterp.viz.report import write_figure_set
+
+
+def axes_of(spec: dict[str, Any], x: str | None, y: str | None) -> tuple[str, str]:
+    """The two grid fields of the diagram: ``x`` and ``y`` as given (each must be a key of
+    the spec's grid), or the grid's two keys in order."""
+    grid = spec.get("grid") or {}
+    if x is None and y is None:
+        if len(grid) != 2:
+            raise ConfigError(
+                f"spec: a phase diagram needs a grid of two fields (got {sorted(grid) or 'none'});"
+                f" or name them with --x and --y"
+            )
+        x, y = list(grid)
+    for name, value in (("x", x), ("y", y)):
+        if value not in grid:
+            raise ConfigError(
+                f"--{name}: {value!r} is not a field of the spec's grid ({sorted(grid)})"
+            )
+    assert x is not None and y is not None
+    if x == y:
+        raise ConfigError(f"--x and --y: both are {x!r}; give two different grid fields")
+    return x, y
+
+
+def run_phases(
+    runs: pd.DataFrame, run_dirs: Sequence[Path], threshold: float = 0.9, window: int = 1000
+) -> pd.DataFrame:
+    """Per run (rows of ``runs``, a sweep's results table, with the matching run
+    directories): its phase, the steps where train and test accuracy reach ``threshold``
+    and the delay between them (NaN where one never does)."""
+    rows = []
+    for (_, r), d in zip(runs.iterrows(), run_dirs, strict=True):
+        metrics = pd.DataFrame(layout.read_metrics(d))
+        row = r.to_dict()
+        if metrics.empty:
+            row.update(phase=None, train_step=np.nan, test_step=np.nan, delay=np.nan)
+        else:
+            lm = landmarks(metrics, threshold)
+            row.update(
+                phase=liu_phase(metrics, threshold, window),
+                train_step=np.nan if lm.train_step is None else lm.train_step,
+                test_step=np.nan if lm.test_step is None else lm.test_step,
+                delay=np.nan if lm.delay is None else lm.delay,
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def phase_cells(runs: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
+    """One row per (x, y) cell: the most common phase over its runs (ties: the earlier of
+    :data:`PHASES`), the median delay of its runs that reached the threshold on both sets,
+    and the count of each phase."""
+    rows = []
+    for (xv, yv), group in runs.groupby([x, y], sort=True):
+        counts = {p: int((group["phase"] == p).sum()) for p in PHASES}
+        best = max(PHASES, key=lambda p: (counts[p], -PHASES.index(p)))
+        delays = group["delay"].dropna()
+        rows.append(
+            {
+                x: xv,
+                y: yv,
+                "phase": best if counts[best] else None,
+                "delay": float(delays.median()) if len(delays) else np.nan,
+                "runs": len(group),
+                **{f"n_{p}": counts[p] for p in PHASES},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def run_phase_diagram(
+    spec: dict[str, Any],
+    out_dir: str | Path,
+    *,
+    x: str | None = None,
+    y: str | None = None,
+    backend: str = "ensemble",
+    threshold: float = 0.9,
+    window: int = 1000,
+    force: bool = False,
+    progress: bool = True,
+    static: bool | None = None,
+    title: str | None = None,
+) -> pd.DataFrame:
+    """Train the spec's grid (resuming a killed diagram), classify every run, and write the
+    tables and the figure (see the module docstring); returns the cells table."""
+    if not 0 < threshold <= 1:
+        raise ConfigError(f"--threshold: must be in (0, 1], got {threshold}")
+    if window < 0:
+        raise ConfigError(f"--window: must be >= 0 steps, got {window}")
+    x, y = axes_of(spec, x, y)
+    out = Path(out_dir)
+    names = [r.name for r in expand(spec)]  # validates the spec before anything is written
+    table = run_sweep(spec, out / "sweep", backend=backend, force=force, progress=progress)
+    table = table.set_index("name").loc[names].reset_index()
+    runs = run_phases(table, [out / "sweep" / "runs" / n for n in names], threshold, window)
+    cells = phase_cells(runs, x, y)
+    atomic_write_text(out / "runs.csv", runs.to_csv(index=False))
+    atomic_write_text(out / "phases.csv", cells.to_csv(index=False))
+    fig = phase_diagram(cells, x, y, title or f"Phase diagram: {y} against {x}")
+    write_figure_set({"phase_diagram": fig}, out / "figures", "Phase diagram", static=static)
+    return cells
+
+
+__all__ = ["axes_of", "phase_cells", "run_phase_diagram", "run_phases"]

@@ -1,0 +1,51 @@
+"""The critical-fraction experiment: each run beside the theory's prediction for its own
+training set; RQI over a run's checkpoints."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from grokinterp.analysis.representation import ideal_accuracy, rqi_over_checkpoints
+from grokinterp.errors import ConfigError
+from grokinterp.experiments.effective_theory import run_critical_fraction
+from grokinterp.runs import Run
+
+SPEC = {
+    "base": {"preset": "liu_toy"},
+    "overrides": {
+        "p": 6,
+        "train_size": 8,
+        "max_steps": 20,
+        "log_every": 5,
+        "ckpt_log_count": 0,
+        "ckpt_every": 10,
+    },
+    "grid": {"train_size": [8, 16], "split_seed": [0, 1]},
+}
+
+
+def test_critical_fraction_end_to_end(tmp_path):
+    summary = run_critical_fraction(SPEC, tmp_path / "cf", n_theory=5, progress=False, static=False)
+    runs = pd.read_csv(tmp_path / "cf" / "runs.csv")
+    assert len(runs) == 4 and summary["runs"] == 4 and summary["p"] == 6
+    fractions = pd.read_csv(tmp_path / "cf" / "fractions.csv")
+    assert list(fractions["train_size"]) == [8, 16]
+    assert json.loads((tmp_path / "cf" / "summary.json").read_text()) == summary
+    # each run's prediction is the theory's for its own training set
+    for _, r in runs.iterrows():
+        ds = Run(tmp_path / "cf" / "sweep" / "runs" / r["name"]).dataset
+        own = ideal_accuracy(6, ds.inputs[ds.train_mask, :2].numpy())
+        assert r["ideal_test_acc"] == pytest.approx(own["test_acc"]) and r["dof"] == own["dof"]
+    table = rqi_over_checkpoints(Run(tmp_path / "cf" / "sweep" / "runs" / runs["name"][0]))
+    assert list(table["step"]) == [0, 10, 20] and table["rqi"].between(0, 1).all()
+    assert "test_acc" in table
+
+
+def test_critical_fraction_needs_int_add(tmp_path):
+    spec = {"base": {"preset": "quick"}, "grid": {"train_fraction": [0.3]}}
+    with pytest.raises(ConfigError, match="int_add"):
+        run_critical_fraction(spec, tmp_path / "x", progress=False, static=False)
+    assert not (tmp_path / "x").exists()

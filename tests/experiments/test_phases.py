@@ -1,0 +1,109 @@
+"""Phase diagrams: a synthetic table colors the right cells; cells take the majority phase;
+the command runs a tiny 2D sweep end to end and refuses specs it cannot draw."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from grokinterp.cli import main
+from grokinterp.errors import ConfigError
+from grokinterp.experiments.phases import axes_of, phase_cells, run_phase_diagram
+from grokinterp.viz.phases import PHASE_COLORS, PHASES, phase_diagram
+
+
+def _color_of(fig, value: float) -> str:
+    """The color the phase panel's stepped colorscale gives a cell value."""
+    trace = fig.data[0]
+    lo, hi = trace.zmin, trace.zmax
+    t = (value - lo) / (hi - lo)
+    scale = trace.colorscale
+    for (a, color), (b, _) in zip(scale[::2], scale[1::2], strict=True):
+        if a <= t <= b:
+            return color
+    raise AssertionError(value)
+
+
+def test_synthetic_table_colors_the_right_cells():
+    # rows: weight decay; columns: lr; a known phase per cell
+    truth = {
+        (1e-4, 0.0): "memorization",
+        (1e-3, 0.0): "grokking",
+        (1e-4, 5.0): "comprehension",
+        (1e-3, 5.0): "confusion",
+        (1e-2, 0.0): "confusion",
+        (1e-2, 5.0): "grokking",
+    }
+    cells = pd.DataFrame(
+        [
+            {"lr": lr, "weight_decay": wd, "phase": ph, "delay": 100.0 * i}
+            for i, ((lr, wd), ph) in enumerate(truth.items())
+        ]
+    )
+    fig = phase_diagram(cells.sample(frac=1, random_state=0), "lr", "weight_decay")
+    heat = fig.data[0]
+    assert list(heat.x) == ["0.0001", "0.001", "0.01"] and list(heat.y) == ["0", "5"]
+    for (lr, wd), phase in truth.items():
+        z = np.asarray(heat.z)[[0.0, 5.0].index(wd), [1e-4, 1e-3, 1e-2].index(lr)]
+        assert PHASES[int(z)] == phase
+        assert _color_of(fig, z) == PHASE_COLORS[phase]
+        assert (
+            np.asarray(heat.text)[[0.0, 5.0].index(wd), [1e-4, 1e-3, 1e-2].index(lr)] == (phase[:4])
+        )
+    delay = np.asarray(fig.data[1].z, dtype=float)
+    assert delay[1, 2] == 500.0  # (1e-2, 5.0) is the sixth row: delay 500
+
+
+def test_cells_take_the_majority_phase_and_median_delay():
+    runs = pd.DataFrame(
+        {
+            "a": [1, 1, 1, 2, 2],
+            "b": [0, 0, 0, 0, 0],
+            "phase": ["grokking", "grokking", "memorization", "confusion", "comprehension"],
+            "delay": [2000.0, 4000.0, np.nan, np.nan, 10.0],
+        }
+    )
+    cells = phase_cells(runs, "a", "b").set_index("a")
+    assert cells.loc[1, "phase"] == "grokking" and cells.loc[1, "delay"] == 3000.0
+    assert cells.loc[1, "n_memorization"] == 1
+    # a tie goes to the phase listed first (comprehension before confusion)
+    assert cells.loc[2, "phase"] == "comprehension"
+
+
+def test_axes_need_two_grid_fields():
+    assert axes_of({"grid": {"lr": [1], "weight_decay": [0]}}, None, None) == (
+        "lr",
+        "weight_decay",
+    )
+    with pytest.raises(ConfigError, match="two fields"):
+        axes_of({"grid": {"lr": [1]}}, None, None)
+    with pytest.raises(ConfigError, match="--x"):
+        axes_of({"grid": {"lr": [1], "weight_decay": [0]}}, "seed", "lr")
+
+
+SPEC = {
+    "base": {"preset": "liu_toy"},
+    "overrides": {"max_steps": 30, "log_every": 5, "ckpt_log_count": 0, "ckpt_every": 30},
+    "grid": {"lr": [1e-3, 1e-2], "weight_decay": [0.0, 5.0]},
+}
+
+
+def test_phase_diagram_end_to_end(tmp_path):
+    cells = run_phase_diagram(SPEC, tmp_path / "pd", progress=False, static=False, window=10)
+    assert len(cells) == 4 and set(cells["phase"]) <= set(PHASES)
+    runs = pd.read_csv(tmp_path / "pd" / "runs.csv")
+    assert len(runs) == 4 and {"phase", "train_step", "test_step", "delay"} <= set(runs)
+    assert (tmp_path / "pd" / "figures" / "phase_diagram.html").exists()
+    # a second call resumes: nothing to train, same table
+    again = run_phase_diagram(SPEC, tmp_path / "pd", progress=False, static=False, window=10)
+    pd.testing.assert_frame_equal(cells, again)
+
+
+def test_cli_refuses_a_one_field_grid(tmp_path, capsys):
+    spec = tmp_path / "one.yaml"
+    spec.write_text("base: {preset: liu_toy}\ngrid:\n  lr: [0.001]\n")
+    assert main(["phases", str(spec), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "two fields" in err
+    assert not (tmp_path / "o").exists()
