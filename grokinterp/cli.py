@@ -14,6 +14,7 @@ import argparse
 import errno
 import importlib
 import inspect
+import json
 import re
 import signal
 import sys
@@ -495,6 +496,16 @@ def _add_sweep(sub: Any) -> None:
         "(default: cpu)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress display")
+    p.add_argument(
+        "--prune-after",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train every run to step N, predict with the shipped grokking predictor "
+        "(`grokinterp predict`) and continue only the runs predicted to grok; the others are "
+        "recorded as pruned with their probability (N: a step the predictor was trained "
+        "at, see `grokinterp predict --help`)",
+    )
     _add_log_to(p)
 
 
@@ -513,6 +524,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         device=args.device,
         log_to=args.log_to,
         wandb_project=args.wandb_project,
+        prune_after=args.prune_after,
     )
     counts = table["status"].value_counts().to_dict()
     print(
@@ -520,7 +532,96 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         f"({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}); "
         f"results in {out / 'results.csv'}"
     )
+    if args.prune_after is not None:
+        rep = json.loads((out / sweep.PRUNING).read_text())
+        ho = rep["heldout"]
+        print(
+            f"pruning at step {rep['N']} (P(grok within {rep['budget']}) < "
+            f"{rep['threshold']:.3f}): {rep['pruned']} of {len(table)} runs stopped, "
+            f"{100 * rep['compute_saved']:.0f}% of the sweep's training steps saved; on "
+            f"held-out sweeps this rule saved {100 * ho.get('compute_saved', float('nan')):.0f}% "
+            f"and lost {ho.get('grokking_lost', '?')} of {ho.get('grokking_runs', '?')} "
+            f"grokking runs (studies/prediction)"
+        )
     return 0 if counts.get("failed", 0) == 0 else 1
+
+
+def _add_predict(sub: Any) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="will this run grok? (from its first N updates)",
+        description="Print the probability that a run reaches the predictor's test accuracy "
+        "within its step budget, from the run's first N updates: the spectrum of its per-update "
+        "training loss (Notsawo et al. 2023), progress measures at the checkpoint at N and the "
+        "losses and accuracies at N; the features that drive it; and the model used (the "
+        "logistic regression shipped with grokinterp, trained on studies/prediction).",
+    )
+    p.add_argument("run_dir", type=Path, help="a run directory")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="read the run at step N, one the predictor was trained at (default: the "
+        "largest such N the run has reached)",
+    )
+    p.add_argument(
+        "--model", type=Path, default=None, help="a predictor file (default: the shipped one)"
+    )
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    predictor = _load("grokinterp.experiments.predictor")
+    runs = _load("grokinterp.runs")
+    run = runs.Run(args.run_dir)
+    models = predictor.load_models(args.model or predictor.MODEL_FILE)
+    early = runs.layout.read_early_loss(run.path)
+    pred = predictor.predict_run(run.path, predictor.choose(models, args.steps, len(early)))
+    m = pred.model
+    verdict = "groks" if pred.groks else "does not grok"
+    print(
+        f"{run.path}: P(test accuracy >= {m.grok_threshold:g} within {m.budget} steps) = "
+        f"{pred.probability:.3f} at N = {m.n} -> predicted: {verdict} "
+        f"(threshold {m.threshold:.3f})"
+    )
+    top = sorted(pred.contributions.items(), key=lambda kv: -abs(kv[1]))[:5]
+    print(
+        "drivers (log-odds terms): "
+        + ", ".join(f"{k} = {pred.features[k]:.3g} ({v:+.2f})" for k, v in top)
+    )
+    ho = m.heldout
+    print(
+        f"model: logistic regression on the {m.family} features ({len(m.features)}) at N = "
+        f"{m.n}; trained on {m.trained_on}; held-out AUC {ho.get('auc', float('nan')):.2f}"
+    )
+    return 0
+
+
+def _add_prediction_study(sub: Any) -> None:
+    p = sub.add_parser(
+        "prediction-study",
+        help="the grokking-prediction study (Notsawo et al. 2023): sweeps, predictors, AUCs",
+        description="Train the labeled sweeps of studies/prediction (ensemble backend; "
+        "re-running resumes), read every run's early features at each N, and write "
+        "features.csv, auc.csv, confusion.csv, pruning.csv, spectra.csv and figures/ into OUT.",
+    )
+    p.add_argument("out", type=Path, help="output directory (studies/prediction)")
+    p.add_argument(
+        "--parts", nargs="+", default=None, help="only these sweeps (default: all of them)"
+    )
+    p.add_argument("--ship", action="store_true", help="also write the package's predictor file")
+
+
+def _cmd_prediction_study(args: argparse.Namespace) -> int:
+    study = _load("grokinterp.experiments.prediction")
+    ev = study.run_study(args.out, args.parts, ship=args.ship)
+    if ev is None:
+        print(f"{args.out}: no training sweep finished yet; run again to continue")
+        return 0
+    print(ev.auc[["N", "family", "auc_cv", *(["auc_heldout"] if "auc_heldout" in ev.auc else [])]]
+          .to_string(index=False))  # fmt: skip
+    print(f"tables and figures in {args.out}")
+    return 0
 
 
 def _add_phases(sub: Any) -> None:
@@ -1139,6 +1240,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import_legacy(sub)
     _add_analyze(sub)
     _add_sweep(sub)
+    _add_predict(sub)
+    _add_prediction_study(sub)
     _add_phases(sub)
     _add_critical_fraction(sub)
     _add_efficiency(sub)
@@ -1158,6 +1261,8 @@ COMMANDS = {
     "import-legacy": _cmd_import_legacy,
     "analyze": _cmd_analyze,
     "sweep": _cmd_sweep,
+    "predict": _cmd_predict,
+    "prediction-study": _cmd_prediction_study,
     "phases": _cmd_phases,
     "critical-fraction": _cmd_critical_fraction,
     "efficiency": _cmd_efficiency,

@@ -42,7 +42,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ from tqdm.auto import tqdm
 from grokinterp.analysis.phases import liu_phase, plateau_class
 from grokinterp.config import TrainConfig, config_flags, replace
 from grokinterp.errors import ConfigError, DivergedError, RunDirError
+from grokinterp.experiments.predictor import Predictor, choose, load_models, predict_run
 from grokinterp.experiments.ray_backend import UnitFn, ray_units
 from grokinterp.presets import get_preset
 from grokinterp.runs import layout
@@ -188,9 +189,10 @@ def read_status(run_dir: Path) -> dict[str, Any]:
 
 
 def is_finished(run_dir: Path) -> bool:
-    """The run reached its last step (status ``done`` is written only then) or diverged
-    (status ``diverged``: resuming it would diverge again)."""
-    return read_status(run_dir).get("status") in ("done", "diverged")
+    """The run reached its last step (status ``done`` is written only then), diverged
+    (status ``diverged``: resuming it would diverge again) or was stopped by
+    ``--prune-after`` (status ``pruned``)."""
+    return read_status(run_dir).get("status") in ("done", "diverged", "pruned")
 
 
 # name, run directory, config JSON, threads, device, log_to (comma-separated), W&B project
@@ -272,6 +274,7 @@ def run_sweep(
     device: str = "cpu",
     log_to: Sequence[str] = (),
     wandb_project: str = "grokinterp",
+    prune_after: int | None = None,
 ) -> pd.DataFrame:
     """Run (or resume) every run of ``spec`` under ``sweep_dir``; return the results table.
 
@@ -288,10 +291,23 @@ def run_sweep(
         log_to: also log every run's metrics to ``tensorboard`` and / or ``wandb``, a run
             each (:mod:`grokinterp.runs.sinks`).
         wandb_project: the W&B project of ``log_to=["wandb"]``.
+        prune_after: train every run to this step first, predict with the shipped grokking
+            predictor (:mod:`grokinterp.experiments.predictor`) and continue only the runs
+            predicted to grok; the others get status ``pruned`` and their probability in
+            ``pruning.json`` and the table's ``p_grok`` column (:func:`prune_runs`).
     """
     sweep_dir = Path(sweep_dir)
     log = (",".join(check_kinds(log_to)), wandb_project)
     runs = expand(spec)
+    model = choose(load_models(), prune_after, None) if prune_after is not None else None
+    if model is not None:
+        for r in runs:
+            if r.config.schedule.early_loss_steps < model.n:
+                raise ConfigError(
+                    f"--prune-after {model.n}: run {r.name} keeps the loss of only "
+                    f"{r.config.schedule.early_loss_steps} updates (early_loss_steps); "
+                    f"set early_loss_steps >= {model.n} in the spec's overrides"
+                )
     backend = backend or spec.get("backend", "local")
     if backend not in BACKENDS:
         raise ConfigError(f"backend: unknown {backend!r}; choose one of {list(BACKENDS)}")
@@ -299,9 +315,74 @@ def run_sweep(
         raise ConfigError(f"--workers: must be at least 1, got {workers}")
     with dir_lock(sweep_dir, "sweep"):
         _prepare(sweep_dir, spec, runs, force)
+        if model is not None:
+            prune_runs(
+                sweep_dir, runs, model, lambda early: _run_prepared(
+                    sweep_dir, early, backend, workers, spec, progress, device, log, ray_address
+                ),
+            )  # fmt: skip
         return _run_prepared(
             sweep_dir, runs, backend, workers, spec, progress, device, log, ray_address
         )
+
+
+PRUNING = "pruning.json"
+
+
+def prune_runs(
+    sweep_dir: Path,
+    runs: Sequence[SweepRun],
+    model: Predictor,
+    train_to: Callable[[list[SweepRun]], object],
+) -> dict[str, Any]:
+    """``--prune-after``: train every unfinished run whose budget exceeds ``model.n`` to
+    that step (``train_to``, the sweep's own backend, on the runs with ``max_steps = n``; a
+    run already past it is not retrained), predict its probability of grokking
+    (:func:`grokinterp.experiments.predictor.predict_run`), and record the runs below the
+    model's threshold as ``pruned``. Writes and returns ``SWEEP_DIR/pruning.json``: the
+    model's N, threshold and budget, each decided run's probability, and the share of the
+    sweep's training steps that pruning saved."""
+    n = model.n
+    path = sweep_dir / PRUNING
+    done: dict[str, Any] = json.loads(path.read_text())["runs"] if path.exists() else {}
+    open_runs = [
+        r
+        for r in runs
+        if r.name not in done
+        and r.config.optim.max_steps > n
+        and not is_finished(sweep_dir / "runs" / r.name)
+    ]
+    short = [
+        SweepRun(r.name, r.varied, replace(r.config, {"optim": {"max_steps": n}}))
+        for r in open_runs
+        if not [s for s in layout.checkpoint_steps_on_disk(sweep_dir / "runs" / r.name) if s >= n]
+    ]
+    if short:
+        train_to(short)
+    for r in open_runs:
+        d = sweep_dir / "runs" / r.name
+        if read_status(d).get("status") in ("diverged", "failed"):
+            continue
+        p = predict_run(d, model).probability
+        done[r.name] = {"p_grok": p, "pruned": p < model.threshold}
+        if p < model.threshold:
+            write_status(d, "pruned", f"predicted P(grok within {model.budget}) = {p:.3f}")
+        else:
+            write_status(d, "running")
+    budgets = {r.name: r.config.optim.max_steps for r in runs}
+    saved = sum(budgets[k] - n for k, v in done.items() if v["pruned"] and k in budgets)
+    report = {
+        "N": n,
+        "threshold": model.threshold,
+        "budget": model.budget,
+        "family": model.family,
+        "runs": done,
+        "pruned": sum(v["pruned"] for v in done.values()),
+        "compute_saved": saved / max(1, sum(budgets.values())),
+        "heldout": model.heldout,
+    }
+    atomic_write_text(path, json.dumps(report, indent=1))
+    return report
 
 
 def _run_prepared(
@@ -440,6 +521,11 @@ def _track(statuses: Iterator[str], total: int, todo: int, progress: bool, desc:
 def results(sweep_dir: Path, runs: Sequence[SweepRun]) -> pd.DataFrame:
     """One row per run: varied fields, status, landmarks, final metrics."""
     rows = []
+    pruning = (
+        json.loads((sweep_dir / PRUNING).read_text())["runs"]
+        if (sweep_dir / PRUNING).exists()
+        else None
+    )
     for r in runs:
         d = sweep_dir / "runs" / r.name
         st = read_status(d)
@@ -469,6 +555,8 @@ def results(sweep_dir: Path, runs: Sequence[SweepRun]) -> pd.DataFrame:
                 final_test_loss=last["test_loss"],
                 final_param_norm=last["param_norm"],
             )
+        if pruning is not None:
+            row["p_grok"] = pruning.get(r.name, {}).get("p_grok")
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -6,12 +6,12 @@ import dataclasses
 
 import pytest
 import torch
+from helpers import tiny_config
 
 from grokinterp.config import replace
 from grokinterp.errors import RunDirError
 from grokinterp.runs import layout
 from grokinterp.training import train, train_ensemble
-from tests.helpers import tiny_config
 
 
 def _early(n: int, max_steps: int = 40, batch_size: int | None = None, **optim):

@@ -1,0 +1,411 @@
+"""Predicting grokking early (Notsawo et al. 2023, arXiv 2306.13253), measured on sweeps.
+
+Notsawo, Zhou, Pezeshki, Rish and Dumas show that oscillations of the training loss in the
+first epochs predict whether a run will grok much later. This module builds the labeled
+sweeps that test it, the early features of every run (:mod:`grokinterp.analysis.early`:
+the loss-curve spectrum, mechanistic progress measures at step N, plain baselines),
+cross-validated predictors per feature family (scikit-learn), the predictor shipped with
+the package (``prediction_model.json``, evaluated with numpy by :func:`predict_run`) and
+its evaluation on held-out sweeps (other p, other task, other width) and as a sweep-pruning
+rule (``grokinterp sweep --prune-after N``).
+
+The study (``grokinterp prediction study OUT``) writes into ``OUT``:
+
+* ``sweep/<part>/``: the sweeps (ensemble backend; resumable: a killed study reruns from
+  the runs' last checkpoints); their run directories are not committed;
+* ``features.csv``: one row per (run, N): the run's sweep part, hyper-parameter cell, label
+  (test accuracy reached ``GROK_THRESHOLD`` within the budget) and grokking step, and
+  every early feature at step N;
+* ``spectra.csv``: the mean amplitude spectrum of the early loss of grokking and
+  non-grokking runs;
+* ``auc.csv``: ROC AUC per feature family and N (grouped cross-validation on the training
+  sweeps, and the model trained on them scored on the held-out sweeps);
+* ``confusion.csv``, ``pruning.csv``: the confusion matrices at the chosen threshold, and
+  the compute saved / grokking runs lost of pruning on the held-out sweeps;
+* ``figures/``: the early loss spectra of grokking vs non-grokking runs, AUC against N.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import confusion_matrix, roc_auc_score
+from sklearn.model_selection import GroupKFold
+from sklearn.preprocessing import StandardScaler
+
+from grokinterp.analysis.early import (
+    FAMILIES,
+    amplitude_spectrum,
+    early_features,
+    early_loss,
+    oscillation,
+)
+from grokinterp.errors import ConfigError, RunDirError
+from grokinterp.experiments.predictor import Predictor, save_models
+from grokinterp.experiments.sweep import expand, read_status, run_sweep
+from grokinterp.runs import layout
+from grokinterp.runs.io import atomic_write_text
+from grokinterp.viz.prediction import auc_figure, spectra_figure
+from grokinterp.viz.report import write_figure_set
+
+#: a run "groks" when its test accuracy reaches this within its step budget
+GROK_THRESHOLD = 0.95
+#: the step budget of every study run
+BUDGET = 1500
+#: the steps N at which the predictors are evaluated (each a checkpoint of every run)
+STEPS_N = (50, 100, 150, 200, 300)
+EARLY_LOSS_STEPS = max(STEPS_N)
+CELLS_PER_PART = 25
+SEEDS = (0, 1)
+
+#: the model of the training sweeps: a 1-layer transformer as Nanda et al.'s, narrower
+SMALL_MODEL = {"d_model": 32, "n_heads": 4, "d_head": 8, "d_mlp": 128}
+WIDE_MODEL = {"d_model": 64, "n_heads": 4, "d_head": 16, "d_mlp": 256}
+
+#: name -> (task, p, model, cells): the training sweeps, then the held-out ones
+TRAIN_PARTS: dict[str, tuple[str, int, dict[str, int], int]] = {
+    "add_p19": ("add", 19, SMALL_MODEL, CELLS_PER_PART),
+    "sub_p23": ("sub", 23, SMALL_MODEL, CELLS_PER_PART),
+    "add_p23": ("add", 23, SMALL_MODEL, CELLS_PER_PART),
+    "sub_p19": ("sub", 19, SMALL_MODEL, CELLS_PER_PART),
+}
+HELDOUT_PARTS: dict[str, tuple[str, int, dict[str, int], int]] = {
+    "heldout_add_p29": ("add", 29, SMALL_MODEL, 8),
+    "heldout_sub_p29": ("sub", 29, SMALL_MODEL, 8),
+    "heldout_add_p23_wide": ("add", 23, WIDE_MODEL, 8),
+}
+
+
+def _cells(part: str, n: int) -> list[dict[str, float]]:
+    """``n`` hyper-parameter cells drawn for ``part`` (seeded by its name): learning rate
+    and weight decay log-uniform, training fraction uniform, init scale log-uniform, over
+    ranges where a pilot sweep found grokking, memorizing and unfitted runs."""
+    rng = np.random.default_rng(sum(map(ord, part)))
+    cells = []
+    for _ in range(n):
+        cells.append(
+            {
+                "lr": float(np.round(10 ** rng.uniform(-2.5, -1.7), 5)),
+                "weight_decay": float(np.round(10 ** rng.uniform(-0.5, 0.7), 4)),
+                "train_fraction": float(np.round(rng.uniform(0.4, 0.85), 3)),
+                "init_scale": float(np.round(10 ** rng.uniform(-0.3, 0.3), 3)),
+            }
+        )
+    return cells
+
+
+def part_spec(part: str) -> dict[str, Any]:
+    """The sweep spec of one part of the study."""
+    task, p, model, n_cells = {**TRAIN_PARTS, **HELDOUT_PARTS}[part]
+    return {
+        "base": {"preset": "quick"},
+        "overrides": {
+            "task": task,
+            "p": p,
+            **model,
+            "max_steps": BUDGET,
+            "log_every": 10,
+            "ckpt_log_count": 0,
+            "ckpt_every": 50,
+            "early_loss_steps": EARLY_LOSS_STEPS,
+        },
+        "runs": _cells(part, n_cells),
+        "seeds": list(SEEDS),
+        "backend": "ensemble",
+    }
+
+
+def train_parts(out: str | Path, parts: list[str], progress: bool = False) -> None:
+    """Train (or resume) the sweeps ``parts`` under ``out/sweep/<part>``."""
+    for part in parts:
+        run_sweep(part_spec(part), Path(out) / "sweep" / part, progress=progress)
+
+
+# ---------------------------------------------------------------------------- labels, features
+def label(run_dir: Path) -> dict[str, Any]:
+    """A run's outcome within its budget: ``grokked`` (test accuracy reached
+    :data:`GROK_THRESHOLD` at a logged step), ``grok_step`` (the first such step), the final
+    train / test accuracy and its sweep status."""
+    rows = layout.read_metrics(run_dir)
+    st = read_status(run_dir)["status"]
+    hit = [r["step"] for r in rows if r["test_acc"] >= GROK_THRESHOLD]
+    last = rows[-1] if rows else {}
+    return {
+        "status": st,
+        "grokked": bool(hit) and st == "done",
+        "grok_step": hit[0] if hit and st == "done" else math.nan,
+        "train_99_step": next((r["step"] for r in rows if r["train_acc"] >= 0.99), math.nan),
+        "final_train_acc": last.get("train_acc", math.nan),
+        "final_test_acc": last.get("test_acc", math.nan),
+    }
+
+
+def part_features(out: Path, part: str, steps_n: Sequence[int] = STEPS_N) -> pd.DataFrame:
+    """One row per (run, N) of a finished sweep part: identity, label and early features.
+    Runs that diverged before N, or never finished, have no row at that N."""
+    rows = []
+    for r in expand(part_spec(part)):
+        d = out / "sweep" / part / "runs" / r.name
+        lab = label(d)
+        if lab["status"] not in ("done", "diverged"):
+            continue
+        cell = ",".join(f"{k}={v}" for k, v in r.varied.items() if k != "seed")
+        for n in steps_n:
+            try:
+                feats = early_features(d, n)
+            except (RunDirError, ConfigError):  # diverged before n: no curve to read
+                continue
+            rows.append(
+                {"part": part, "name": r.name, "cell": f"{part}/{cell}", **r.varied, "N": n,
+                 **lab, **feats}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _write_csv(path: Path, table: pd.DataFrame) -> None:
+    atomic_write_text(path, table.to_csv(index=False))
+
+
+def features_table(out: Path, parts: Sequence[str]) -> pd.DataFrame:
+    """``features.csv`` with every finished part's rows (parts already in it are kept)."""
+    path = out / "features.csv"
+    old = pd.read_csv(path) if path.exists() else pd.DataFrame({"part": []})
+    have = set(old["part"])
+    new = [part_features(out, p) for p in parts if p not in have and _part_done(out, p)]
+    table = pd.concat([old, *new], ignore_index=True) if new else old
+    if new:
+        _write_csv(path, table)
+    return table
+
+
+def _part_done(out: Path, part: str) -> bool:
+    return (out / "sweep" / part / "results.csv").exists()
+
+
+# ---------------------------------------------------------------------------- predictors
+#: nonnegative, heavy-tailed features that enter the models as log10(x + 1e-12)
+LOG_FEATURES = [
+    "spec_low_amp", "spec_high_amp", "hjorth_activity", "spec_low_amp_log",
+    "hjorth_activity_log", "sum_sq_weights", "train_loss", "test_loss", "restricted_loss",
+    "excluded_loss",
+]  # fmt: skip
+FOLDS = 5
+#: the threshold keeps this share of the grokking runs (out-of-fold, training sweeps)
+TARGET_RECALL = 0.95
+
+
+def fit(rows: pd.DataFrame, family: str, n: int) -> Predictor:
+    """A logistic regression (scikit-learn, balanced class weights) on ``family``'s
+    features of ``rows``, as a :class:`Predictor` (threshold 0.5 until chosen)."""
+    feats = FAMILIES[family]
+    logs = [f for f in feats if f in LOG_FEATURES]
+    raw = rows[feats].to_numpy(np.float64)
+    shell = Predictor(
+        n=n, budget=BUDGET, grok_threshold=GROK_THRESHOLD, family=family, features=feats,
+        log_features=logs, impute=[0.0] * len(feats), mean=[0.0] * len(feats),
+        scale=[1.0] * len(feats), coef=[0.0] * len(feats), intercept=0.0, threshold=0.5,
+    )  # fmt: skip
+    logged = shell.transform(np.where(np.isnan(raw), np.nan, raw))
+    impute = np.nanmedian(np.where(np.isfinite(logged), logged, np.nan), axis=0)
+    impute = np.where(np.isnan(impute), 0.0, impute)
+    x = np.where(np.isnan(logged), impute, logged)
+    scaler = StandardScaler().fit(x)
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000)
+    clf.fit((x - scaler.mean_) / scale, rows["grokked"].to_numpy(bool))
+    return dataclasses.replace(
+        shell,
+        impute=impute.tolist(),
+        mean=scaler.mean_.tolist(),
+        scale=scale.tolist(),
+        coef=clf.coef_[0].tolist(),
+        intercept=float(clf.intercept_[0]),
+    )
+
+
+def out_of_fold(rows: pd.DataFrame, family: str, n: int) -> np.ndarray:
+    """Each row's probability from a model fitted without its hyper-parameter cell
+    (``GroupKFold`` over cells: no seed of a test cell is in training)."""
+    prob = np.full(len(rows), np.nan)
+    y = rows["grokked"].to_numpy(bool)
+    for train_idx, test_idx in GroupKFold(FOLDS).split(rows, y, rows["cell"]):
+        fold = rows.iloc[train_idx]
+        if fold["grokked"].nunique() < 2:
+            prob[test_idx] = float(fold["grokked"].mean())
+            continue
+        prob[test_idx] = fit(fold, family, n).probability(
+            rows.iloc[test_idx][FAMILIES[family]].to_numpy(np.float64)
+        )
+    return prob
+
+
+def recall_threshold(y: np.ndarray, prob: np.ndarray, recall: float = TARGET_RECALL) -> float:
+    """The largest threshold that keeps (``prob >= threshold``) at least ``recall`` of the
+    positive rows."""
+    pos = np.sort(prob[y.astype(bool)])
+    if not len(pos):
+        return 0.5
+    k = int(math.floor((1 - recall) * len(pos)))  # positives allowed below the threshold
+    return float(pos[k])
+
+
+def _auc(y: np.ndarray, prob: np.ndarray) -> float:
+    return float(roc_auc_score(y, prob)) if len(set(y.tolist())) == 2 else math.nan
+
+
+def pruning(y: np.ndarray, prob: np.ndarray, threshold: float, n: int) -> dict[str, float]:
+    """What stopping the runs with ``prob < threshold`` at step ``n`` does to a sweep of
+    ``BUDGET``-step runs: the share of its training steps saved and of its grokking runs
+    lost."""
+    pruned = prob < threshold
+    pos = y.astype(bool)
+    return {
+        "threshold": threshold,
+        "runs": len(y),
+        "pruned": int(pruned.sum()),
+        "compute_saved": float(pruned.sum() * (BUDGET - n) / (len(y) * BUDGET)),
+        "grokking_runs": int(pos.sum()),
+        "grokking_lost": int((pruned & pos).sum()),
+        "grokking_lost_frac": float((pruned & pos).sum() / pos.sum()) if pos.any() else math.nan,
+    }
+
+
+@dataclass
+class Evaluation:
+    """Tables of :func:`evaluate` and the predictors to ship (by N)."""
+
+    auc: pd.DataFrame
+    confusion: pd.DataFrame
+    pruning: pd.DataFrame
+    models: dict[int, Predictor]
+
+
+def evaluate(table: pd.DataFrame, train: Sequence[str], heldout: Sequence[str]) -> Evaluation:
+    """For every N and feature family: grouped-CV AUC on the ``train`` parts, the model
+    fitted on all of them scored on each ``heldout`` part and on them pooled, confusion
+    matrices at the threshold that keeps 95% of the grokking runs out of fold, and the
+    pruning trade-off on the held-out parts. The model shipped at each N is the family with
+    the best grouped-CV AUC (chosen on the training sweeps only)."""
+    auc_rows, conf_rows, prune_rows = [], [], []
+    models: dict[int, Predictor] = {}
+    for n in sorted(set(table["N"])):
+        tr = table[table["part"].isin(train) & (table["N"] == n)].reset_index(drop=True)
+        ho = table[table["part"].isin(heldout) & (table["N"] == n)].reset_index(drop=True)
+        if tr["grokked"].nunique() < 2:
+            continue
+        y_tr = tr["grokked"].to_numpy(bool)
+        best: tuple[float, Predictor] | None = None
+        for family in FAMILIES:
+            oof = out_of_fold(tr, family, n)
+            model = fit(tr, family, n)
+            model = dataclasses.replace(model, threshold=recall_threshold(y_tr, oof))
+            row: dict[str, Any] = {
+                "N": n, "family": family, "auc_cv": _auc(y_tr, oof), "runs_train": len(tr),
+                "grokked_train": int(y_tr.sum()),
+                "median_grok_step_train": float(tr.loc[y_tr, "grok_step"].median()),
+            }  # fmt: skip
+            sets = [("cv", y_tr, oof)]
+            if len(ho):
+                y_ho = ho["grokked"].to_numpy(bool)
+                p_ho = model.probability(ho[model.features].to_numpy(np.float64))
+                row.update(auc_heldout=_auc(y_ho, p_ho), runs_heldout=len(ho),
+                           grokked_heldout=int(y_ho.sum()))  # fmt: skip
+                for part in heldout:
+                    m = (ho["part"] == part).to_numpy()
+                    row[f"auc_{part}"] = _auc(y_ho[m], p_ho[m])
+                sets.append(("heldout", y_ho, p_ho))
+                pr = pruning(y_ho, p_ho, model.threshold, n)
+                model = dataclasses.replace(
+                    model, heldout={"auc": row["auc_heldout"], **pr, "parts": list(heldout)}
+                )
+                for t in np.unique(np.concatenate([[0.0], p_ho, [1.01]])):
+                    prune_rows.append({"N": n, "family": family, **pruning(y_ho, p_ho, t, n)})
+            auc_rows.append(row)
+            for name, y, p in sets:
+                (tn, fp), (fn, tp) = confusion_matrix(y, p >= model.threshold, labels=[0, 1])
+                conf_rows.append(
+                    {"N": n, "family": family, "set": name, "threshold": model.threshold,
+                     "tn": tn, "fp": fp, "fn": fn, "tp": tp}
+                )  # fmt: skip
+            if best is None or row["auc_cv"] > best[0]:
+                best = (row["auc_cv"], model)
+        assert best is not None
+        models[n] = dataclasses.replace(
+            best[1],
+            trained_on=(
+                f"studies/prediction: {len(tr)} runs of {', '.join(train)} "
+                f"(1-layer transformer d_model 32, full-batch AdamW, {BUDGET}-step budget)"
+            ),
+        )
+    return Evaluation(pd.DataFrame(auc_rows), pd.DataFrame(conf_rows), pd.DataFrame(prune_rows),
+                      models)  # fmt: skip
+
+
+def spectra(out: Path, table: pd.DataFrame, n: int) -> pd.DataFrame:
+    """Mean amplitude spectrum of the early-loss oscillation (:func:`oscillation`, linear
+    and log scale) of the grokking and the other runs of ``table``, over their first ``n``
+    updates."""
+    runs = table[table["N"] == n].drop_duplicates("name")
+    acc: dict[tuple[bool, str], list[np.ndarray]] = {}
+    freqs = np.fft.rfftfreq(n)
+    for _, r in runs.iterrows():
+        loss = early_loss(out / "sweep" / r["part"] / "runs" / r["name"], n)
+        for scale, x in (("linear", loss), ("log", np.log(np.maximum(loss, 1e-300)))):
+            acc.setdefault((bool(r["grokked"]), scale), []).append(
+                amplitude_spectrum(oscillation(x))[1]
+            )
+    cols = {"freq": freqs}
+    for (grokked, scale), amps in sorted(acc.items()):
+        cols[f"{'grokked' if grokked else 'not_grokked'}_{scale}"] = np.mean(amps, axis=0)
+    return pd.DataFrame(cols)
+
+
+# ---------------------------------------------------------------------------- the study
+def run_study(
+    out: str | Path,
+    parts: Sequence[str] | None = None,
+    ship: bool = False,
+    progress: bool = False,
+) -> Evaluation | None:
+    """Train the study's sweeps (``parts``; default all, training parts first), read the
+    early features of every finished part, evaluate, and write the tables and figures
+    into ``out``; with ``ship``, also the predictor file of the package. Resumable; a part
+    not trained yet is simply left out of the tables (rerun to complete them)."""
+    out = Path(out)
+    todo = list(parts) if parts is not None else [*TRAIN_PARTS, *HELDOUT_PARTS]
+    unknown = [p for p in todo if p not in {**TRAIN_PARTS, **HELDOUT_PARTS}]
+    if unknown:
+        raise ConfigError(
+            f"unknown study part(s) {unknown}; parts: {[*TRAIN_PARTS, *HELDOUT_PARTS]}"
+        )
+    for part in todo:
+        train_parts(out, [part], progress)
+        features_table(out, [part])
+    table = features_table(out, [*TRAIN_PARTS, *HELDOUT_PARTS])
+    train = [p for p in TRAIN_PARTS if p in set(table["part"])]
+    if not train:
+        return None
+    heldout = [p for p in HELDOUT_PARTS if p in set(table["part"])]
+    ev = evaluate(table, train, heldout)
+    _write_csv(out / "auc.csv", ev.auc)
+    _write_csv(out / "confusion.csv", ev.confusion)
+    _write_csv(out / "pruning.csv", ev.pruning)
+    n_max = max(STEPS_N)
+    spec = spectra(out, table[table["part"].isin(train)], n_max)
+    _write_csv(out / "spectra.csv", spec)
+    write_figure_set(
+        {"early_loss_spectra": spectra_figure(spec, n_max), "auc_vs_n": auc_figure(ev.auc)},
+        out / "figures",
+        title="Predicting grokking early",
+    )
+    if ship:
+        save_models(ev.models)
+    return ev

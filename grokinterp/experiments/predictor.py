@@ -1,0 +1,149 @@
+"""The shipped grokking predictor: a logistic regression on early features, as JSON.
+
+``prediction_model.json`` (next to this module, in the wheel) holds, for each step N it was
+trained at: the feature names, which of them enter as ``log10(x + 1e-12)``, the medians
+that stand in for a feature that does not apply (NaN), the standardization (mean, scale),
+the coefficients and intercept of a scikit-learn ``LogisticRegression``, the decision
+threshold, the budget the probability is for, and what the model scored on held-out
+sweeps. :func:`probability` evaluates it with numpy; no pickle, no scikit-learn needed.
+The file is written by :mod:`grokinterp.experiments.prediction` from the committed study
+(``studies/prediction/``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grokinterp.analysis.early import early_features
+from grokinterp.errors import ConfigError, RunDirError
+
+MODEL_FILE = Path(__file__).with_name("prediction_model.json")
+FORMAT = "grokinterp-grokking-predictor/1"
+LOG_EPS = 1e-12
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """One logistic regression on early features at step ``n``.
+
+    Args:
+        n: the step at which the features are read (the run must have a checkpoint, a
+            metrics line and its per-update losses up to it).
+        budget: the probability is that of test accuracy reaching ``grok_threshold``
+            within this many steps.
+        grok_threshold: the test accuracy that counts as grokked.
+        family: the feature family (:data:`grokinterp.analysis.early.FAMILIES`).
+        features: feature names, in the order of ``coef``.
+        log_features: those that enter as ``log10(x + 1e-12)``.
+        impute: the value that replaces a NaN feature (the training median).
+        mean, scale: the standardization (scikit-learn's StandardScaler).
+        coef, intercept: the logistic regression.
+        threshold: runs below this probability are predicted not to grok (``--prune-after``
+            stops them).
+        trained_on: what the model was fitted on, in words.
+        heldout: its scores on sweeps it never saw (AUC, grokking runs kept, compute saved).
+    """
+
+    n: int
+    budget: int
+    grok_threshold: float
+    family: str
+    features: list[str]
+    log_features: list[str]
+    impute: list[float]
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    intercept: float
+    threshold: float
+    trained_on: str = ""
+    heldout: dict[str, Any] = field(default_factory=dict)
+
+    def transform(self, rows: np.ndarray) -> np.ndarray:
+        """Raw feature rows (runs x features) to the standardized model inputs."""
+        x = np.array(rows, dtype=np.float64, ndmin=2)
+        logs = np.array([f in self.log_features for f in self.features])
+        x[:, logs] = np.log10(np.maximum(x[:, logs], 0.0) + LOG_EPS)
+        x = np.where(np.isnan(x), np.asarray(self.impute), x)
+        z: np.ndarray = (x - np.asarray(self.mean)) / np.asarray(self.scale)
+        return z
+
+    def probability(self, rows: np.ndarray) -> np.ndarray:
+        """P(grokked within the budget) of each row: ``sigmoid(coef . z + intercept)``."""
+        z = self.transform(rows) @ np.asarray(self.coef) + self.intercept
+        return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+    def contributions(self, row: np.ndarray) -> dict[str, float]:
+        """Each feature's term ``coef_i * z_i`` in the log-odds of one run."""
+        z = self.transform(row)[0]
+        return {f: float(c * v) for f, c, v in zip(self.features, self.coef, z, strict=True)}
+
+
+def save_models(models: dict[int, Predictor], path: str | Path = MODEL_FILE) -> None:
+    doc = {"format": FORMAT, "models": {str(n): asdict(m) for n, m in sorted(models.items())}}
+    Path(path).write_text(json.dumps(doc, indent=1) + "\n")
+
+
+def load_models(path: str | Path | None = None) -> dict[int, Predictor]:
+    """The predictors in ``path`` (default: the shipped file), by N."""
+    path = Path(path) if path is not None else MODEL_FILE
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no predictor file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ConfigError(f"{path}: not a predictor file (not JSON)") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ConfigError(f"{path}: not a grokinterp predictor file (format {FORMAT!r})")
+    try:
+        return {int(n): Predictor(**m) for n, m in doc["models"].items()}
+    except (KeyError, TypeError, ValueError) as e:
+        raise ConfigError(f"{path}: malformed predictor ({type(e).__name__}: {e})") from None
+
+
+def choose(models: dict[int, Predictor], n: int | None, available: int | None) -> Predictor:
+    """The predictor at ``n``; by default the one at the largest N the run has reached."""
+    if n is not None:
+        if n not in models:
+            raise ConfigError(
+                f"--steps: the predictor was trained at N in {sorted(models)}, not {n}"
+            )
+        return models[n]
+    fits = [m for m in sorted(models) if available is None or m <= available]
+    if not fits:
+        raise RunDirError(
+            f"the run has {available} updates of per-update losses; the predictor needs at "
+            f"least N = {min(models)}"
+        )
+    return models[fits[-1]]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A run's probability of grokking within ``model.budget`` steps, and why."""
+
+    probability: float
+    model: Predictor
+    features: dict[str, float]
+    contributions: dict[str, float]
+
+    @property
+    def groks(self) -> bool:
+        return self.probability >= self.model.threshold
+
+
+def predict_run(run_dir: str | Path, model: Predictor, device: str = "cpu") -> Prediction:
+    """Read ``model.n``'s early features of a run and apply ``model``."""
+    feats = early_features(run_dir, model.n, device)
+    row = np.array([[feats.get(f, math.nan) for f in model.features]])
+    prob = float(model.probability(row)[0])
+    return Prediction(prob, model, {f: feats[f] for f in model.features}, model.contributions(row))
+
+
+__all__ = ["Prediction", "Predictor", "choose", "load_models", "predict_run", "save_models"]

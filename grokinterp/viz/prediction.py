@@ -1,0 +1,68 @@
+"""Figures of the grokking-prediction study (:mod:`grokinterp.experiments.prediction`): they
+draw its tables and compute nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from grokinterp.viz.overlay import COLORS
+
+
+def spectra_figure(spectra: pd.DataFrame, n: int) -> Any:
+    """Mean amplitude spectra of the early-loss oscillation, grokking vs other runs: a panel
+    for the linear and one for the log loss (``spectra.csv``)."""
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=("training loss", "log training loss"),
+        horizontal_spacing=0.1,
+    )  # fmt: skip
+    f = spectra["freq"]
+    for col, scale in enumerate(("linear", "log"), start=1):
+        for i, (key, name) in enumerate((("grokked", "grokked"), ("not_grokked", "did not"))):
+            c = f"{key}_{scale}"
+            if c not in spectra:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=f[1:], y=spectra[c][1:], mode="lines", name=name, legendgroup=name,
+                    showlegend=col == 1, line=dict(color=COLORS[i], width=1.8),
+                ),
+                row=1, col=col,
+            )  # fmt: skip
+        fig.update_yaxes(type="log", title_text="mean amplitude" if col == 1 else None,
+                         row=1, col=col)  # fmt: skip
+    fig.update_xaxes(type="log", title_text="frequency (cycles per update)")
+    fig.update_layout(
+        title=f"Spectrum of the first {n} updates' loss minus its monotone trend",
+        template="plotly_white", height=420, width=950, legend=dict(orientation="h", y=-0.2),
+    )  # fmt: skip
+    return fig
+
+
+def auc_figure(auc: pd.DataFrame) -> Any:
+    """ROC AUC against N per feature family: grouped cross-validation on the training sweeps
+    (solid) and the held-out sweeps (dashed) (``auc.csv``)."""
+    fig = go.Figure()
+    for i, (family, rows) in enumerate(auc.groupby("family", sort=False)):
+        color = COLORS[i % len(COLORS)]
+        fig.add_trace(
+            go.Scatter(x=rows["N"], y=rows["auc_cv"], mode="lines+markers",
+                       name=f"{family} (cross-validated)", line=dict(color=color))
+        )  # fmt: skip
+        if "auc_heldout" in rows:
+            fig.add_trace(go.Scatter(x=rows["N"], y=rows["auc_heldout"], mode="lines+markers",
+                                     name=f"{family} (held-out sweeps)",
+                                     line=dict(color=color, dash="dash")))  # fmt: skip
+    fig.add_hline(y=0.5, line=dict(color="gray", dash="dot"))
+    fig.update_layout(
+        title="Predicting grokking within the budget from the first N updates",
+        xaxis_title="N (updates)", yaxis_title="ROC AUC", yaxis_range=[0.3, 1.02],
+        template="plotly_white", height=450, width=800,
+    )  # fmt: skip
+    return fig
+
+
+__all__ = ["auc_figure", "spectra_figure"]
