@@ -363,6 +363,12 @@ class TrainConfig:
             checkpoint file (``.../checkpoints/step_<N>.safetensors``) of a run with the same
             model shape; the optimizer starts fresh. Used to continue a grokked network on a
             smaller training set (ungrokking, Varma et al. 2023).
+        mask_from: train with a fixed pruning mask: a mask file
+            (:func:`grokinterp.training.masks.save_mask`; parameter name -> bool, True =
+            kept) whose pruned weights are held at exactly 0, on the initial weights and
+            after every update; with ``init_from`` a run's ``step_0`` checkpoint, a grokking
+            ticket (Minegishi et al. 2024, arXiv 2310.19470). The mask is copied into the
+            run directory (``mask.safetensors``), which a resumed run reads.
     """
 
     task: TaskConfig = field(default_factory=TaskConfig)
@@ -371,6 +377,7 @@ class TrainConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     seed: int = 0
     init_from: str | None = None
+    mask_from: str | None = None
 
     def __post_init__(self) -> None:
         _check_pairing(self)
@@ -508,6 +515,7 @@ def _check_pairing(cfg: TrainConfig) -> None:
         ("optim", "fixed_norm"): o.fixed_norm is not None,
         ("model", "d_vocab_out"): cfg.model.d_vocab_out is not None,
         ("", "init_from"): cfg.init_from is not None,
+        ("", "mask_from"): cfg.mask_from is not None,
     }
     for (section, name), given in unsupported.items():
         if given:

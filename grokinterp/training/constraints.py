@@ -32,6 +32,11 @@ Constraints today:
   the target is given, and the initial weights are rescaled onto it. The norm is computed
   in float64, parameter by parameter in the order of the parameter dict; the weights stay
   float32, so the norm holds to float32 precision (relative error ~1e-7).
+* **Fixed pruning mask** (``mask_from``; Minegishi, Iwasawa & Matsuo 2024, "grokking
+  tickets", arXiv 2310.19470): the weights a mask prunes are set to exactly 0, on the
+  initial weights and after every step (:class:`FixedMask`, :mod:`grokinterp.training.masks`).
+  The mask is copied into the run directory (``mask.safetensors``) when the run starts; a
+  resumed run reads that copy. Applied before the fixed norm, which keeps zeros zero.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from torch import Tensor
 
 from grokinterp.config import TrainConfig
 from grokinterp.errors import ConfigError
+from grokinterp.training.masks import MASK_FILE, load_mask, save_mask
 
 
 class Constraint(Protocol):
@@ -94,14 +100,61 @@ class FixedNorm:
             t.mul_(f.view(-1, *([1] * (t.dim() - 1))))
 
 
+class FixedMask:
+    """A fixed pruning mask (grokking tickets, Minegishi et al. 2024, arXiv 2310.19470):
+    the pruned weights are set to exactly 0 (:mod:`grokinterp.training.masks`).
+
+    Args:
+        masks: per member, a mask (parameter name -> bool tensor, True = kept) or None for
+            a member left dense; parameters a mask does not name are not pruned.
+    """
+
+    name = "mask"
+
+    def __init__(self, masks: Sequence[Mapping[str, Tensor] | None]):
+        names = sorted({n for m in masks if m is not None for n in m})
+        # per parameter, the (members, *shape) bool tensor of the weights to zero
+        self.pruned: dict[str, Tensor] = {}
+        for n in names:
+            shape = next(m[n].shape for m in masks if m is not None and n in m)
+            self.pruned[n] = torch.stack(
+                [
+                    ~m[n] if m is not None and n in m else torch.zeros(shape, dtype=torch.bool)
+                    for m in masks
+                ]
+            )
+
+    @torch.no_grad()
+    def apply_(self, params: Mapping[str, Tensor], active: Tensor) -> None:
+        for n, pruned in self.pruned.items():
+            t = params[n]
+            keep_member = active.to(device=t.device).view(-1, *([1] * (t.dim() - 1)))
+            t.masked_fill_(pruned.to(t.device) & keep_member, 0.0)
+
+
+def _member_mask(cfg: TrainConfig, run_dir: Path | None) -> dict[str, Tensor] | None:
+    """A member's mask: the copy in its run directory (a resumed run), else ``mask_from``,
+    which is then copied there (so the run directory holds what it trained with)."""
+    if cfg.mask_from is None:
+        return None
+    if run_dir is not None and (run_dir / MASK_FILE).is_file():
+        return load_mask(run_dir / MASK_FILE)
+    mask = load_mask(cfg.mask_from)
+    if run_dir is not None:
+        save_mask(mask, run_dir / MASK_FILE)
+    return mask
+
+
 def make_constraints(
     cfgs: Sequence[TrainConfig], run_dirs: Sequence[Path] | None = None
 ) -> list[Constraint]:
     """The constraints of a batch of members (one config for a single run), in the order
     they are applied; empty when no member asks for one. ``run_dirs`` (one per config) is
-    where constraints that carry data read it."""
-    del run_dirs  # no constraint reads data from the run directory yet
+    where constraints that carry data read it (the pruning mask, :data:`MASK_FILE`)."""
     out: list[Constraint] = []
+    if any(c.mask_from is not None for c in cfgs):
+        dirs = list(run_dirs) if run_dirs is not None else [None] * len(cfgs)
+        out.append(FixedMask([_member_mask(c, d) for c, d in zip(cfgs, dirs, strict=True)]))
     norms = [c.optim.fixed_norm for c in cfgs]
     if any(n is not None for n in norms):
         out.append(FixedNorm(norms))
@@ -129,6 +182,7 @@ def single(params: Mapping[str, Tensor]) -> dict[str, Tensor]:
 
 __all__ = [
     "Constraint",
+    "FixedMask",
     "FixedNorm",
     "apply_constraints_",
     "make_constraints",

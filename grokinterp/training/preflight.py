@@ -18,6 +18,7 @@ from grokinterp.errors import ConfigError
 from grokinterp.models import param_shapes
 from grokinterp.tasks import Dataset, get_task, make_dataset, train_size
 from grokinterp.training.core import initial_params, output_size
+from grokinterp.training.masks import load_mask
 
 EVAL_CHUNK = 16384  # rows per forward when evaluating (see loop.evaluate)
 _GIB = 2**30
@@ -97,4 +98,6 @@ def preflight(cfg: TrainConfig, device: str = "cpu", copies: int = 1) -> Dataset
     d_out = output_size(cfg, ds)
     if cfg.init_from is not None:
         initial_params(cfg, ds.d_vocab, d_out)  # loads and checks the file
+    if cfg.mask_from is not None:  # loads and checks the mask against the model's shapes
+        load_mask(cfg.mask_from, param_shapes(cfg.model, ds.d_vocab, d_out))
     return ds
