@@ -35,6 +35,7 @@ no shared file system. Every backend writes the same run directories.
 from __future__ import annotations
 
 import ctypes
+import importlib
 import itertools
 import json
 import multiprocessing as mp
@@ -45,7 +46,8 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import torch
@@ -55,7 +57,6 @@ from tqdm.auto import tqdm
 from grokinterp.analysis.phases import liu_phase, plateau_class
 from grokinterp.config import TrainConfig, config_flags, replace
 from grokinterp.errors import ConfigError, DivergedError, RunDirError
-from grokinterp.experiments.predictor import Predictor, choose, load_models, predict_run
 from grokinterp.experiments.ray_backend import UnitFn, ray_units
 from grokinterp.presets import get_preset
 from grokinterp.runs import layout
@@ -64,6 +65,9 @@ from grokinterp.runs.lock import dir_lock
 from grokinterp.runs.metrics import landmarks
 from grokinterp.runs.sinks import check_kinds
 from grokinterp.training import ensemble_batches, train, train_ensemble, train_groups
+
+if TYPE_CHECKING:
+    from grokinterp.experiments.predictor import Predictor
 
 SPEC = "spec.json"
 RESULTS = "results.csv"
@@ -299,7 +303,10 @@ def run_sweep(
     sweep_dir = Path(sweep_dir)
     log = (",".join(check_kinds(log_to)), wandb_project)
     runs = expand(spec)
-    model = choose(load_models(), prune_after, None) if prune_after is not None else None
+    model: Predictor | None = None
+    if prune_after is not None:
+        predictor = _predictor()
+        model = predictor.choose(predictor.load_models(), prune_after, None)
     if model is not None:
         for r in runs:
             if r.config.schedule.early_loss_steps < model.n:
@@ -327,6 +334,12 @@ def run_sweep(
 
 
 PRUNING = "pruning.json"
+
+
+def _predictor() -> ModuleType:
+    """:mod:`grokinterp.experiments.predictor`, loaded on first use: it reads runs through
+    the analysis (TransformerLens models), which a sweep's training workers never import."""
+    return importlib.import_module("grokinterp.experiments.predictor")
 
 
 def prune_runs(
@@ -363,7 +376,7 @@ def prune_runs(
         d = sweep_dir / "runs" / r.name
         if read_status(d).get("status") in ("diverged", "failed"):
             continue
-        p = predict_run(d, model).probability
+        p = _predictor().predict_run(d, model).probability
         done[r.name] = {"p_grok": p, "pruned": p < model.threshold}
         if p < model.threshold:
             write_status(d, "pruned", f"predicted P(grok within {model.budget}) = {p:.3f}")
