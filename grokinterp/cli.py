@@ -1227,6 +1227,43 @@ def _cmd_nonneural_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_omnigrok(sub: Any) -> None:
+    p = sub.add_parser(
+        "omnigrok",
+        help="the LU mechanism and grokking on digits (Omnigrok, Liu et al. 2023)",
+        description="Omnigrok (arXiv 2210.01117) on scikit-learn's digits (preset "
+        "omnigrok_digits): lu, constrained-norm training at a sweep of fixed weight norms "
+        "(final train and test loss against the norm); init, the init scale alpha with weight "
+        "decay, without, and with the norm fixed at alpha = 1's. Writes OUT/lu.csv, init.csv, "
+        "curves.csv, report.txt, figures/ (sweeps in OUT/sweeps; finished runs are reused).",
+    )
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument(
+        "--parts", type=lambda s: [x for x in s.split(",") if x], default=["lu", "init"],
+        help="lu and/or init, comma-separated (default lu,init)",
+    )  # fmt: skip
+    p.add_argument("--seeds", type=_int_list, default=[0, 1, 2], help="default 0,1,2")
+    p.add_argument("--lu-alphas", type=_float_list, default=None, help="init scales of lu")
+    p.add_argument("--init-alphas", type=_float_list, default=None, help="init scales of init")
+    p.add_argument("--lu-steps", type=int, default=3000, help="steps of the lu runs (3000)")
+    p.add_argument("--init-steps", type=int, default=5000, help="steps of the init runs (5000)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def _cmd_omnigrok(args: argparse.Namespace) -> int:
+    study = _load("grokinterp.experiments.omnigrok")
+    text = study.run_study(
+        args.out, parts=args.parts, seeds=args.seeds,
+        lu_alphas=args.lu_alphas or study.LU_ALPHAS,
+        init_alphas=args.init_alphas or study.INIT_ALPHAS,
+        lu_steps=args.lu_steps, init_steps=args.init_steps, threads=args.threads,
+        progress=_progress(args),
+    )  # fmt: skip
+    print(text.rstrip())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="grokinterp",
@@ -1251,6 +1288,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analytic(sub)
     _add_studies(sub)
     _add_nonneural(sub)
+    _add_omnigrok(sub)
     return parser
 
 
@@ -1274,6 +1312,7 @@ COMMANDS = {
     "kernel-study": _cmd_kernel_study,
     "nonneural": _cmd_nonneural,
     "nonneural-study": _cmd_nonneural_study,
+    "omnigrok": _cmd_omnigrok,
 }
 
 

@@ -9,6 +9,15 @@
 * ``efficiency``: the CPU-sized circuit-efficiency study (Varma et al. 2023; README,
   "Circuit efficiency"): a + b mod 47 as ``quick``, on a narrower transformer (d_model 64,
   4 heads of 16, d_mlp 256), so that dozens of runs fit in minutes on 2 cores.
+* ``omnigrok_digits``: Omnigrok's MNIST grokking setup (Liu, Michaud & Tegmark 2023, arXiv
+  2210.01117) on scikit-learn's 8x8 digits: 200 of the 1,797 images for training, an MLP of
+  two ReLU hidden layers of 200 on the 64 pixels (theirs: 784 pixels, depth 3, width 200),
+  initialization scale alpha = 8, MSE loss against one-hot labels, AdamW lr 1e-3, betas
+  (0.9, 0.999), no warm-up. Where we differ: full batch (theirs: 200 of 1,000 MNIST images
+  a batch), weight decay 1.0 instead of their 0.01 (the delay scales as 1/weight decay in
+  their account, so 5,000 steps suffice on CPU instead of their 10^5), Gaussian
+  N(0, 1/fan_in) weights and zero biases times alpha (theirs: PyTorch's uniform default,
+  whose weights have std 1/sqrt(3 fan_in), biases included, times alpha).
 
 * ``liu_toy``: the toy setting of Liu et al. 2022 (arXiv 2205.10343), read from their
   public code (``toy/train_add.py``, the addition-classification variant of their phase
@@ -59,6 +68,16 @@ PRESETS: dict[str, TrainConfig] = {
         optim=OptimConfig(lr=3e-3, max_steps=3000),
         schedule=ScheduleConfig(
             log_every=10, ckpt_log_until=300, ckpt_log_count=4, ckpt_every=1000
+        ),
+    ),
+    "omnigrok_digits": TrainConfig(
+        task=TaskConfig(name="digits", p=None, train_fraction=None, train_size=200),
+        model=ModelConfig(arch="mlp", n_layers=2, d_mlp=200, mlp_input="features", init_scale=8.0),
+        optim=OptimConfig(
+            lr=1e-3, weight_decay=1.0, beta2=0.999, warmup_steps=0, loss="mse", max_steps=5000
+        ),
+        schedule=ScheduleConfig(
+            log_every=25, ckpt_log_until=1000, ckpt_log_count=10, ckpt_every=1000
         ),
     ),
     "liu_toy": TrainConfig(

@@ -1,0 +1,291 @@
+"""Omnigrok on CPU: the LU mechanism and grokking on digits (Liu, Michaud & Tegmark 2023,
+"Omnigrok: grokking beyond algorithmic data", arXiv 2210.01117).
+
+Their account: in weight-norm space the training loss is L-shaped (low everywhere above a
+small norm) and the test loss U-shaped (lowest in a "Goldilocks" shell around the norm of
+a standard initialization); a large initialization (scale alpha) starts outside the shell,
+the network fits the training set there at once, and generalizes only after weight decay
+has brought the norm back into the shell: grokking, on ordinary data too (MNIST).
+Training with the norm held fixed inside the shell generalizes with no delay.
+
+:func:`run_study` runs two sweeps (the sweep engine, ensemble backend) of the preset
+``omnigrok_digits`` (scikit-learn's 8x8 digits, 200 training images, an MLP of two ReLU
+hidden layers of 200, MSE loss, AdamW):
+
+* ``lu``: constrained-norm training (``optim.fixed_norm``, no weight decay) at a sweep of
+  norms: ``alpha * N_1`` for each alpha of ``lu_alphas``, where ``N_1`` is the norm of the
+  initial weights at alpha = 1 (seed 0), started from the initialization at that alpha
+  (their landscape code likewise holds each run at its initial norm). The table has the
+  final and the lowest train and test loss and accuracy of each run: the LU figure.
+* ``init``: for each alpha of ``init_alphas``, three conditions: ``decay`` (weight decay
+  1.0, unconstrained: their grokking recipe), ``free`` (no weight decay, unconstrained) and
+  ``fixed`` (no weight decay, the norm held at ``N_1``: the constrained control, started
+  from the same large initialization and projected onto the norm at step 0). The table
+  has, per run, the first step with train accuracy >= 99%, the first step with test
+  accuracy >= ``TEST_THRESHOLD`` (digits with 200 training images tops out near 95%, so
+  Power et al.'s 99% is out of reach), the delay between them and the final numbers.
+
+It writes ``lu.csv``, ``init.csv``, ``curves.csv`` (the init runs' logged metrics, every
+``CURVE_EVERY`` steps), ``report.txt`` and ``figures/`` into ``out_dir``; the run
+directories are under ``out_dir/sweeps`` (ordinary sweep directories: re-running resumes
+and reuses finished runs). Where our setup differs from the paper's is in the preset's
+docstring (:mod:`grokinterp.presets`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+import torch
+
+from grokinterp.errors import ConfigError
+from grokinterp.experiments.sweep import expand, run_sweep
+from grokinterp.models import init_params
+from grokinterp.presets import get_preset
+from grokinterp.runs import layout
+from grokinterp.runs.io import atomic_write_text
+from grokinterp.tasks import get_task
+from grokinterp.viz.omnigrok import init_figure, lu_figure
+from grokinterp.viz.report import write_figure_set
+
+PRESET = "omnigrok_digits"
+LU_ALPHAS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
+INIT_ALPHAS = (1.0, 2.0, 4.0, 8.0, 16.0)
+CONDITIONS = ("decay", "free", "fixed")
+DECAY = 1.0  # the weight decay of the decay condition (the preset's)
+TRAIN_THRESHOLD, TEST_THRESHOLD = 0.99, 0.90
+CURVE_EVERY = 50
+
+
+def unit_norm(seed: int = 0) -> float:
+    """``N_1``: the L2 norm of all the preset model's initial weights at alpha = 1."""
+    cfg = get_preset(PRESET)
+    spec = get_task(cfg.task.name)
+    model = dataclasses.replace(cfg.model, init_scale=1.0)
+    d_in, d_out = spec.d_vocab(cfg.task), spec.size(cfg.task)
+    params = init_params(model, d_in, d_out, torch.Generator().manual_seed(seed))
+    return math.sqrt(sum(float(p.double().pow(2).sum()) for p in params.values()))
+
+
+def lu_spec(alphas: Sequence[float], seeds: Sequence[int], steps: int) -> dict[str, Any]:
+    """The sweep of norms: each alpha's run held at ``alpha * N_1`` without weight decay."""
+    n1 = unit_norm()
+    return {
+        "base": {"preset": PRESET},
+        "overrides": {"weight_decay": 0.0, "max_steps": steps},
+        "runs": [{"init_scale": a, "fixed_norm": round(a * n1, 4)} for a in alphas],
+        "seeds": list(seeds),
+    }
+
+
+def condition_overrides(condition: str, alpha: float) -> dict[str, Any]:
+    """The config fields of one condition of the init-scale experiment."""
+    if condition == "decay":
+        return {"init_scale": alpha, "weight_decay": DECAY}
+    if condition == "free":
+        return {"init_scale": alpha, "weight_decay": 0.0}
+    if condition == "fixed":
+        return {"init_scale": alpha, "weight_decay": 0.0, "fixed_norm": round(unit_norm(), 4)}
+    raise ConfigError(f"condition: unknown {condition!r}; choose one of {list(CONDITIONS)}")
+
+
+def init_spec(alphas: Sequence[float], seeds: Sequence[int], steps: int) -> dict[str, Any]:
+    """The init-scale experiment: every alpha in each condition."""
+    return {
+        "base": {"preset": PRESET},
+        "overrides": {"max_steps": steps},
+        "runs": [condition_overrides(c, a) for a in alphas for c in CONDITIONS],
+        "seeds": list(seeds),
+    }
+
+
+def _condition(varied: dict[str, Any]) -> str:
+    if varied.get("fixed_norm") is not None:
+        return "fixed"
+    return "decay" if varied.get("weight_decay", 0.0) > 0 else "free"
+
+
+def _first(rows: pd.DataFrame, col: str, at: float) -> float:
+    hit = rows.loc[rows[col] >= at, "step"]
+    return float(hit.iloc[0]) if len(hit) else math.nan
+
+
+def run_table(sweep_dir: Path, spec: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per finished run of a sweep (alpha, condition, seed, the landmarks, the final
+    and the lowest losses), and the logged metrics of every run every ``CURVE_EVERY``
+    steps."""
+    rows, curves = [], []
+    for r in expand(spec):
+        d = sweep_dir / "runs" / r.name
+        if not (d / layout.METRICS).exists():
+            continue
+        m = pd.DataFrame(layout.read_metrics(d))
+        if not len(m) or int(m["step"].iloc[-1]) < r.config.optim.max_steps:
+            continue  # unfinished
+        last = m.iloc[-1]
+        train_step = _first(m, "train_acc", TRAIN_THRESHOLD)
+        test_step = _first(m, "test_acc", TEST_THRESHOLD)
+        key: dict[str, Any] = {
+            "alpha": r.config.model.init_scale,
+            "condition": _condition(r.varied),
+            "fixed_norm": r.config.optim.fixed_norm,
+            "weight_decay": r.config.optim.weight_decay,
+            "seed": r.config.seed,
+        }
+        rows.append(
+            {
+                **key,
+                "train_step": train_step,
+                "test_step": test_step,
+                "delay": test_step - train_step,
+                "final_train_loss": last["train_loss"],
+                "final_test_loss": last["test_loss"],
+                "final_train_acc": last["train_acc"],
+                "final_test_acc": last["test_acc"],
+                "final_param_norm": last["param_norm"],
+                "min_train_loss": m["train_loss"].min(),
+                "min_test_loss": m["test_loss"].min(),
+                "max_test_acc": m["test_acc"].max(),
+                "steps": int(last["step"]),
+            }
+        )
+        cols = ["step", "train_loss", "test_loss", "train_acc", "test_acc", "param_norm"]
+        keep = m.loc[m["step"] % CURVE_EVERY == 0, cols].copy()
+        for k, v in key.items():
+            keep[k] = v
+        curves.append(keep)
+    table = pd.DataFrame(rows)
+    return table, (pd.concat(curves, ignore_index=True) if curves else pd.DataFrame())
+
+
+def lu_summary(lu: pd.DataFrame) -> dict[str, Any]:
+    """The LU shape, from the seed means of the final losses against the norm: where the
+    test loss is lowest, how much higher it is at the smallest and the largest norm, and
+    the train loss at the two ends. U-shaped: the lowest test loss is at neither end and
+    both ends are at least 1.5 times higher."""
+    cols = ["final_train_loss", "final_test_loss", "final_test_acc"]
+    mean = lu.groupby("fixed_norm")[cols].mean().sort_index()
+    norms = mean.index.to_numpy(dtype=float)
+    train, test, acc = (mean[c].to_numpy(dtype=float) for c in cols)
+    i = int(np.argmin(test))
+    return {
+        "best_norm": float(norms[i]),
+        "best_test_loss": float(test[i]),
+        "best_test_acc": float(acc[i]),
+        "test_loss_small_norm": float(test[0]),
+        "test_loss_large_norm": float(test[-1]),
+        "train_loss_small_norm": float(train[0]),
+        "train_loss_large_norm": float(train[-1]),
+        "u_shaped": bool(0 < i < len(test) - 1 and min(test[0], test[-1]) > 1.5 * test[i]),
+    }
+
+
+def report(lu: pd.DataFrame, init: pd.DataFrame, n1: float) -> str:
+    """The study's numbers in a few lines (report.txt)."""
+    lines = [f"Omnigrok on digits (preset {PRESET}); N_1 (norm at alpha = 1) = {n1:.2f}"]
+    if len(lu):
+        s = lu_summary(lu)
+        lines += [
+            f"LU: lowest mean final test loss {s['best_test_loss']:.4f} (test acc "
+            f"{s['best_test_acc']:.3f}) at norm {s['best_norm']:.1f}; test loss "
+            f"{s['test_loss_small_norm']:.4f} at the smallest norm, "
+            f"{s['test_loss_large_norm']:.4g} at the largest; train loss "
+            f"{s['train_loss_small_norm']:.4f} at the smallest norm, "
+            f"{s['train_loss_large_norm']:.2g} at the largest; U-shaped: {s['u_shaped']}",
+        ]
+    if len(init):
+        lines.append(
+            f"init scale (train acc >= {TRAIN_THRESHOLD:.0%} step, test acc >= "
+            f"{TEST_THRESHOLD:.0%} step, delay, final test acc; means over seeds, "
+            f"nan = never):"
+        )
+        g = init.groupby(["condition", "alpha"])
+        agg = g[["train_step", "test_step", "delay", "final_test_acc"]].mean()
+        for key, r in agg.iterrows():
+            cond, alpha = cast(tuple[str, float], key)
+            lines.append(
+                f"  {cond:5s} alpha {alpha:5.2f}: train {r['train_step']:7.0f}  test "
+                f"{r['test_step']:7.0f}  delay {r['delay']:7.0f}  final test acc "
+                f"{r['final_test_acc']:.3f}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(out: Path, specs: dict[str, dict[str, Any]], static: bool | None) -> str:
+    """Write the tables, report and figures from the runs finished so far; return the
+    report."""
+    tables = {part: run_table(out / "sweeps" / part, spec) for part, spec in specs.items()}
+    (lu, _), (init, curves) = tables["lu"], tables["init"]
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table in (("lu", lu), ("init", init), ("curves", curves)):
+        if len(table):
+            atomic_write_text(out / f"{name}.csv", table.to_csv(index=False))
+    text = report(lu, init, unit_norm())
+    atomic_write_text(out / "report.txt", text)
+    figures: dict[str, Any] = {}
+    if len(lu):
+        figures["lu"] = lu_figure(lu)
+    if len(init):
+        figures["init_scale"] = init_figure(init, curves)
+    if figures:
+        write_figure_set(figures, out / "figures", "Omnigrok on digits", static)
+    return text
+
+
+def run_study(
+    out_dir: str | Path,
+    *,
+    parts: Sequence[str] = ("lu", "init"),
+    seeds: Sequence[int] = (0, 1, 2),
+    lu_alphas: Sequence[float] = LU_ALPHAS,
+    init_alphas: Sequence[float] = INIT_ALPHAS,
+    lu_steps: int = 3000,
+    init_steps: int = 5000,
+    threads: int | None = 1,
+    progress: bool = True,
+    static: bool | None = None,
+) -> str:
+    """Run (or resume) the parts, write the tables, report and figures; return the report.
+
+    Args:
+        out_dir: where the tables, figures and sweeps go.
+        parts: ``lu`` and / or ``init`` (see the module docstring).
+        seeds: initialization seeds of every setting.
+        lu_alphas, init_alphas: the init scales of each part.
+        lu_steps, init_steps: steps of each part's runs.
+        threads: torch's intra-op threads while training (None: unchanged).
+    """
+    unknown = set(parts) - {"lu", "init"}
+    if unknown or not parts:
+        raise ConfigError(f"parts: choose from lu, init; got {list(parts)}")
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"seeds: give at least one seed, each once, got {list(seeds)}")
+    for name, alphas in (("lu_alphas", lu_alphas), ("init_alphas", init_alphas)):
+        if not alphas or any(not a > 0 for a in alphas):
+            raise ConfigError(f"{name}: give positive init scales, got {list(alphas)}")
+    if threads is not None:
+        if threads < 1:
+            raise ConfigError(f"threads: must be at least 1, got {threads}")
+        torch.set_num_threads(threads)
+    out = Path(out_dir)
+    specs = {
+        "lu": lu_spec(lu_alphas, seeds, lu_steps),
+        "init": init_spec(init_alphas, seeds, init_steps),
+    }
+    for part in parts:  # every config is valid before anything trains
+        expand(specs[part])
+    text = ""
+    for part in ("lu", "init"):  # the tables and figures after each part
+        if part in parts:
+            run_sweep(specs[part], out / "sweeps" / part, backend="ensemble", progress=progress)
+            text = write_outputs(out, specs, static)
+    return text
+
+
+__all__ = ["init_spec", "lu_spec", "lu_summary", "run_study", "run_table", "unit_norm"]

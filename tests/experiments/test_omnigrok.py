@@ -1,0 +1,94 @@
+"""The Omnigrok study: its sweeps, its LU summary, and a small end-to-end run."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from grokinterp.config import replace
+from grokinterp.errors import ConfigError
+from grokinterp.experiments.omnigrok import (
+    init_spec,
+    lu_spec,
+    lu_summary,
+    run_study,
+    unit_norm,
+)
+from grokinterp.experiments.sweep import expand
+from grokinterp.presets import get_preset
+from grokinterp.runs import layout
+from grokinterp.training import train
+
+
+def test_unit_norm_is_the_initial_norm_at_alpha_one(tmp_path):
+    cfg = get_preset("omnigrok_digits")
+    one = replace(cfg, {"model": {"init_scale": 1.0}, "optim": {"max_steps": 1}})
+    run = train(one, tmp_path / "run", progress=False)
+    assert layout.read_metrics(run)[0]["param_norm"] == pytest.approx(unit_norm(), rel=1e-6)
+
+
+def test_the_sweeps_hold_each_norm_and_set_each_condition():
+    n1 = unit_norm()
+    lu = expand(lu_spec([0.5, 2.0], [0, 1], 100))
+    assert len(lu) == 4
+    for r in lu:
+        a = r.config.model.init_scale
+        assert r.config.optim.fixed_norm == pytest.approx(a * n1, abs=1e-3)
+        assert r.config.optim.weight_decay == 0.0 and r.config.optim.max_steps == 100
+        assert r.config.task.name == "digits" and r.config.optim.loss == "mse"
+    runs = expand(init_spec([1.0, 8.0], [0], 200))
+    got = {(r.config.model.init_scale, r.config.optim.weight_decay, r.config.optim.fixed_norm)
+           for r in runs}  # fmt: skip
+    fixed = round(n1, 4)
+    assert got == {
+        (a, wd, fn) for a in (1.0, 8.0) for wd, fn in ((1.0, None), (0.0, None), (0.0, fixed))
+    }
+
+
+def _lu(test_losses: list[float], train_losses: list[float]) -> pd.DataFrame:
+    norms = [5.0 * 2**i for i in range(len(test_losses))]
+    return pd.DataFrame(
+        {
+            "fixed_norm": norms * 2,
+            "final_test_loss": test_losses * 2,
+            "final_train_loss": train_losses * 2,
+            "final_test_acc": [0.5] * 2 * len(norms),
+        }
+    )
+
+
+def test_lu_summary_finds_the_bottom_of_the_u():
+    s = lu_summary(_lu([0.3, 0.05, 0.02, 0.4, 3.0], [0.2, 0.01, 0.0, 0.0, 0.0]))
+    assert s["best_norm"] == 20.0 and s["best_test_loss"] == 0.02
+    assert s["u_shaped"] and s["train_loss_small_norm"] == 0.2
+    # a test loss that only falls with the norm is no U
+    assert not lu_summary(_lu([0.3, 0.2, 0.1, 0.05, 0.01], [0.0] * 5))["u_shaped"]
+
+
+def test_bad_study_input_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="parts"):
+        run_study(tmp_path, parts=["lu", "other"])
+    with pytest.raises(ConfigError, match="seeds"):
+        run_study(tmp_path, seeds=[])
+    with pytest.raises(ConfigError, match="lu_alphas"):
+        run_study(tmp_path, lu_alphas=[0.0])
+
+
+@pytest.mark.slow
+def test_a_small_study_writes_its_tables_and_finds_the_constraint_at_work(tmp_path):
+    text = run_study(
+        tmp_path, seeds=[0], lu_alphas=[1.0, 16.0], init_alphas=[8.0], lu_steps=150,
+        init_steps=150, progress=False, static=False,
+    )  # fmt: skip
+    lu = pd.read_csv(tmp_path / "lu.csv")
+    init = pd.read_csv(tmp_path / "init.csv")
+    assert len(lu) == 2 and len(init) == 3 and (tmp_path / "curves.csv").exists()
+    assert "LU" in text and (tmp_path / "figures" / "index.html").exists()
+    by = init.set_index("condition")
+    # at alpha = 8 the norm-constrained run generalizes within 150 steps; the free one not
+    assert by.loc["fixed", "final_test_acc"] > 0.8 > by.loc["free", "final_test_acc"]
+    assert math.isnan(by.loc["free", "test_step"])
+    # the norm is held at N_1 in the fixed run
+    assert by.loc["fixed", "final_param_norm"] == pytest.approx(unit_norm(), rel=1e-5)
