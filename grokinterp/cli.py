@@ -1234,19 +1234,23 @@ def _add_omnigrok(sub: Any) -> None:
         description="Omnigrok (arXiv 2210.01117) on scikit-learn's digits (preset "
         "omnigrok_digits): lu, constrained-norm training at a sweep of fixed weight norms "
         "(final train and test loss against the norm); init, the init scale alpha with weight "
-        "decay, without, and with the norm fixed at alpha = 1's. Writes OUT/lu.csv, init.csv, "
-        "curves.csv, report.txt, figures/ (sweeps in OUT/sweeps; finished runs are reused).",
+        "decay, without, and with the norm fixed at alpha = 1's; lu_add, the lu sweep on "
+        "a + b mod 47 (preset efficiency). Writes OUT/lu.csv, init.csv, curves.csv, "
+        "lu_add.csv, report.txt, figures/ (sweeps in OUT/sweeps; finished runs are reused).",
     )
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument(
-        "--parts", type=lambda s: [x for x in s.split(",") if x], default=["lu", "init"],
-        help="lu and/or init, comma-separated (default lu,init)",
+        "--parts", type=lambda s: [x for x in s.split(",") if x],
+        default=["lu", "init", "lu_add"],
+        help="lu, init, lu_add, comma-separated (default all three)",
     )  # fmt: skip
     p.add_argument("--seeds", type=_int_list, default=[0, 1, 2], help="default 0,1,2")
     p.add_argument("--lu-alphas", type=_float_list, default=None, help="init scales of lu")
     p.add_argument("--init-alphas", type=_float_list, default=None, help="init scales of init")
     p.add_argument("--lu-steps", type=int, default=3000, help="steps of the lu runs (3000)")
     p.add_argument("--init-steps", type=int, default=5000, help="steps of the init runs (5000)")
+    p.add_argument("--lu-add-alphas", type=_float_list, default=None, help="scales of lu_add")
+    p.add_argument("--lu-add-steps", type=int, default=3000, help="steps of lu_add (3000)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
@@ -1257,10 +1261,43 @@ def _cmd_omnigrok(args: argparse.Namespace) -> int:
         args.out, parts=args.parts, seeds=args.seeds,
         lu_alphas=args.lu_alphas or study.LU_ALPHAS,
         init_alphas=args.init_alphas or study.INIT_ALPHAS,
-        lu_steps=args.lu_steps, init_steps=args.init_steps, threads=args.threads,
+        lu_add_alphas=args.lu_add_alphas or study.LU_ADD_ALPHAS,
+        lu_steps=args.lu_steps, init_steps=args.init_steps, lu_add_steps=args.lu_add_steps,
+        threads=args.threads,
         progress=_progress(args),
     )  # fmt: skip
     print(text.rstrip())
+    return 0
+
+
+def _add_deep(sub: Any) -> None:
+    d = sub.add_parser(
+        "deep-grokking",
+        help="deep MLPs on digits: test accuracy and per-layer feature rank (Fan et al. 2024)",
+        description="Train MLPs of several depths on scikit-learn's digits (200 training "
+        "images, large init, MSE; arXiv 2405.19454's recipe sized for a CPU) as one sweep, "
+        "then the numerical and effective rank of every layer's features at every checkpoint. "
+        "Writes OUT/runs.csv, ranks.csv, traces.csv, report.txt, figures/ (runs in OUT/sweep, "
+        "resumable).",
+    )
+    d.add_argument("--out", type=Path, required=True, help="output directory")
+    d.add_argument("--depths", type=_int_list, default=[4, 8, 12], help="default 4,8,12")
+    d.add_argument("--seeds", type=_int_list, default=[0, 1], help="default 0,1")
+    d.add_argument("--steps", type=int, default=10000, help="training steps (default 10000)")
+    d.add_argument("--width", type=int, default=128, help="hidden width (default 128)")
+    d.add_argument("--alpha", type=float, default=2.0, help="init scale (default 2.0)")
+    d.add_argument("--weight-decay", type=float, default=1.0, help="default 1.0")
+    d.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    d.add_argument("--no-progress", action="store_true", help="hide the progress display")
+
+
+def _cmd_deep_grokking(args: argparse.Namespace) -> int:
+    _load("torch").set_num_threads(args.threads)
+    _load("grokinterp.experiments.deep_grokking").run_study(
+        args.out, depths=args.depths, seeds=args.seeds, steps=args.steps, width=args.width,
+        alpha=args.alpha, weight_decay=args.weight_decay, progress=_progress(args),
+    )  # fmt: skip
+    print((args.out / "report.txt").read_text().rstrip())
     return 0
 
 
@@ -1289,6 +1326,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_studies(sub)
     _add_nonneural(sub)
     _add_omnigrok(sub)
+    _add_deep(sub)
     return parser
 
 
@@ -1313,6 +1351,7 @@ COMMANDS = {
     "nonneural": _cmd_nonneural,
     "nonneural-study": _cmd_nonneural_study,
     "omnigrok": _cmd_omnigrok,
+    "deep-grokking": _cmd_deep_grokking,
 }
 
 

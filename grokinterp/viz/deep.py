@@ -1,0 +1,118 @@
+"""Figures of the deep-grokking and grokking-ticket studies (Fan et al. 2024; Minegishi et
+al. 2024): each function draws tables written by :mod:`grokinterp.experiments.deep_grokking`
+and :mod:`grokinterp.experiments.tickets`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
+from plotly.subplots import make_subplots
+
+
+def deep_grokking_figure(traces: pd.DataFrame, ranks: pd.DataFrame, seed: int = 0) -> Any:
+    """A column per depth (one seed): train and test accuracy against step above, the
+    numerical rank of every layer's features on the training set below (a line per layer,
+    light = first layer, dark = last)."""
+    depths = sorted(set(traces["depth"]))
+    fig = make_subplots(
+        rows=2,
+        cols=len(depths),
+        subplot_titles=[f"{d} layers" for d in depths] + [""] * len(depths),
+        shared_xaxes=True,
+        vertical_spacing=0.08,
+        horizontal_spacing=0.05,
+    )
+    r_all = ranks[(ranks["split"] == "train") & (ranks["seed"] == seed)]
+    top = float(r_all["numerical_rank"].max()) if len(r_all) else 1.0
+    for c, d in enumerate(depths, start=1):
+        t = traces[(traces["depth"] == d) & (traces["seed"] == seed)]
+        for col, color in (("train_acc", "#999999"), ("test_acc", "#d62728")):
+            fig.add_trace(
+                go.Scatter(
+                    x=t["step"], y=t[col], mode="lines", name=col.replace("_", " "),
+                    legendgroup=col, showlegend=c == 1, line=dict(color=color, width=1.5),
+                ),
+                row=1, col=c,
+            )  # fmt: skip
+        r = r_all[r_all["depth"] == d]
+        colors = sample_colorscale("Viridis", [i / max(d - 1, 1) for i in range(d)])
+        for layer in range(d):
+            x = r[r["layer"] == layer]
+            fig.add_trace(
+                go.Scatter(
+                    x=x["step"], y=x["numerical_rank"], mode="lines+markers",
+                    marker=dict(size=3), name=f"layer {layer}", showlegend=False,
+                    hovertext=f"layer {layer}", line=dict(color=colors[layer], width=1.2),
+                ),
+                row=2, col=c,
+            )  # fmt: skip
+        fig.update_yaxes(range=[0, 1.02], showticklabels=c == 1, row=1, col=c)
+        fig.update_yaxes(range=[0, top * 1.05], showticklabels=c == 1, row=2, col=c)
+        fig.update_xaxes(title_text="step", row=2, col=c)
+    fig.update_yaxes(title_text="accuracy", row=1, col=1)
+    fig.update_yaxes(title_text="feature rank (train)", row=2, col=1)
+    fig.update_layout(
+        title=f"Deep MLPs on digits (seed {seed}): accuracy and per-layer feature rank "
+        "(light: first layer, dark: last)",
+        template="plotly_white",
+        height=640,
+        width=max(900, 330 * len(depths) + 150),
+    )
+    return fig
+
+
+ARM_COLORS = {
+    "dense": "#7f7f7f",
+    "ticket": "#d62728",
+    "random": "#1f77b4",
+    "dense_norm": "#2ca02c",
+}
+
+
+def tickets_figure(traces: pd.DataFrame, seed: int = 0) -> Any:
+    """A column per sparsity (one seed): test accuracy of each arm against step above (the
+    dense run repeated in every column), its parameter norm below."""
+    sparsities = sorted(s for s in set(traces["sparsity"]) if s == s and s > 0)
+    fig = make_subplots(
+        rows=2,
+        cols=len(sparsities),
+        subplot_titles=[f"sparsity {s:g}" for s in sparsities] + [""] * len(sparsities),
+        shared_xaxes=True,
+        vertical_spacing=0.08,
+        horizontal_spacing=0.05,
+    )
+    t_seed = traces[traces["seed"] == seed]
+    norms = t_seed["param_norm"].astype(float)
+    top = float(norms.max()) * 1.05 if len(norms) else 1.0
+    for c, s in enumerate(sparsities, start=1):
+        for arm, color in ARM_COLORS.items():
+            if arm == "dense":
+                t = t_seed[t_seed["arm"] == "dense"]
+            else:
+                t = t_seed[(t_seed["arm"] == arm) & (t_seed["sparsity"] == s)]
+            if not len(t):
+                continue
+            for row, col in ((1, "test_acc"), (2, "param_norm")):
+                fig.add_trace(
+                    go.Scatter(
+                        x=t["step"], y=t[col], mode="lines", name=arm, legendgroup=arm,
+                        showlegend=c == 1 and row == 1, line=dict(color=color, width=1.4),
+                    ),
+                    row=row, col=c,
+                )  # fmt: skip
+        fig.update_yaxes(range=[0, 1.02], showticklabels=c == 1, row=1, col=c)
+        fig.update_yaxes(range=[0, top], showticklabels=c == 1, row=2, col=c)
+        fig.update_xaxes(title_text="step", row=2, col=c)
+    fig.update_yaxes(title_text="test accuracy", row=1, col=1)
+    fig.update_yaxes(title_text="parameter norm", row=2, col=1)
+    fig.update_layout(
+        title=f"Grokking tickets (seed {seed}): ticket, random mask and norm-matched dense "
+        "beside the dense run",
+        template="plotly_white",
+        height=620,
+        width=max(900, 330 * len(sparsities) + 150),
+    )
+    return fig
