@@ -34,6 +34,7 @@ GrokfastKind = Literal["none", "ema", "ma"]
 LossKind = Literal["softmax", "stablemax", "mse"]
 OptimizerKind = Literal["adamw", "sgd"]
 LinearInit = Literal["high_complexity", "xavier", "zeros"]
+MLPInit = Literal["normal", "uniform"]
 
 
 def _check(cond: bool, section: str, name: str, msg: str) -> None:
@@ -147,6 +148,10 @@ class ModelConfig:
             such as ``digits``: the first layer ``blocks.0.mlp.W_in`` is a matrix on the
             features and there is no embedding; ``d_model`` and ``mlp_combine`` are unused).
             Choosing a feature task with ``replace`` (the command line, a sweep) sets it.
+        mlp_init: the MLP arch's initial weights: ``normal`` (N(0, 1/fan_in), biases 0) or
+            ``uniform`` (Liu et al. 2022's toy code: PyTorch's default ``nn.Linear``, weights
+            and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the embedding U(-1/2, 1/2));
+            either times ``init_scale``.
         linear_init: the linear model's initial weights: ``high_complexity`` (Miller et al.'s
             start: 0.0005 on the feature the target needs and 0.9 on every other), ``xavier``
             (Xavier-uniform from ``seed``), or ``zeros``.
@@ -166,6 +171,7 @@ class ModelConfig:
     d_vocab_out: int | None = None
     mlp_combine: MLPCombine = "sum"
     mlp_input: MLPInput = "tokens"
+    mlp_init: MLPInit = "normal"
     linear_init: LinearInit = "high_complexity"
     noise_var: float = 0.002
     prior_var: float = 0.5
@@ -187,6 +193,12 @@ class ModelConfig:
                 "act_fn",
                 f"{self.act_fn} is only available for arch=mlp",
             )
+        _check(
+            self.arch == "mlp" or self.mlp_init == "normal",
+            "model",
+            "mlp_init",
+            f"uniform is only available for arch=mlp, not {self.arch}",
+        )
         if self.d_vocab_out is not None:
             _check(self.d_vocab_out >= 2, "model", "d_vocab_out", "must be >= 2 or null")
         for name in ("noise_var", "prior_var"):

@@ -81,10 +81,14 @@ def init_params(
     Scales follow the progress-measures code (Nanda et al. 2023): every weight is
     N(0, 1/fan) with fan = d_model for the embeddings, attention and ``W_in``/``W_out`` of
     the transformer, and fan = d_vocab for ``W_U``; biases start at 0. For the MLP arch,
-    fan is the input width of each matrix (LeCun init).
+    fan is the input width of each matrix (LeCun init); with ``mlp_init="uniform"``, see
+    :func:`_uniform_mlp`.
     """
+    shapes = param_shapes(cfg, d_vocab, d_vocab_out)
+    if cfg.arch == "mlp" and cfg.mlp_init == "uniform":
+        return _uniform_mlp(cfg, shapes, generator)
     params: Params = {}
-    for name, shape in param_shapes(cfg, d_vocab, d_vocab_out).items():
+    for name, shape in shapes.items():
         leaf = name.rsplit(".", 1)[1]
         if leaf.startswith("b_"):
             params[name] = torch.zeros(shape)
@@ -95,4 +99,22 @@ def init_params(
             fan = cfg.d_model if name == "embed.W_E" else shape[0]
         w = torch.randn(shape, generator=generator) / math.sqrt(fan)
         params[name] = w * cfg.init_scale
+    return params
+
+
+def _uniform_mlp(
+    cfg: ModelConfig, shapes: dict[str, tuple[int, ...]], generator: torch.Generator
+) -> Params:
+    """Liu et al. 2022's toy initialization (their ``toy/train_add.py``): the embedding
+    U(-1/2, 1/2); every matrix and its bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's
+    ``nn.Linear`` default; all times ``init_scale``."""
+    params: Params = {}
+    for name, shape in shapes.items():
+        if name == "embed.W_E":
+            bound = 0.5
+        else:
+            matrix = name.replace(".b_in", ".W_in")
+            bound = 1.0 / math.sqrt(shapes[matrix][0])
+        u = torch.rand(shape, generator=generator) * 2 - 1
+        params[name] = u * bound * cfg.init_scale
     return params
