@@ -12,9 +12,10 @@ with several seeds takes the most common phase (ties go to the phase listed firs
 :data:`grokinterp.viz.phases.PHASES`) and the median delay of its generalizing runs.
 
 Written to ``out_dir``: ``sweep/`` (the sweep directory: run directories, ``results.csv``),
-``runs.csv`` (one row per run), ``phases.csv`` (one row per cell: the two fields, phase,
-delay, the count of each phase over seeds), ``figures/`` (``phase_diagram``: the phase panel
-and the delay panel, HTML and PNG).
+``runs.csv`` (one row per run, with the RQI of its final embedding:
+:func:`grokinterp.analysis.representation.rqi`), ``phases.csv`` (one row per cell: the two
+fields, phase, delay, mean final RQI, the count of each phase over seeds), ``figures/``
+(``phase_diagram``: the phase panel and the delay panel, HTML and PNG).
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ import numpy as np
 import pandas as pd
 
 from grokinterp.analysis.phases import liu_phase
-from grokinterp.errors import ConfigError
+from grokinterp.analysis.representation import rqi
+from grokinterp.errors import ConfigError, UserError
 from grokinterp.experiments.sweep import expand, run_sweep
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.runs.metrics import landmarks
+from grokinterp.runs.run import Run
 from grokinterp.viz.phases import PHASES, phase_diagram
 from grokinterp.viz.report import write_figure_set
 
@@ -68,6 +71,7 @@ def run_phases(
     for (_, r), d in zip(runs.iterrows(), run_dirs, strict=True):
         metrics = pd.DataFrame(layout.read_metrics(d))
         row = r.to_dict()
+        row["final_rqi"] = _final_rqi(d)
         if metrics.empty:
             row.update(phase=None, train_step=np.nan, test_step=np.nan, delay=np.nan)
         else:
@@ -82,6 +86,20 @@ def run_phases(
     return pd.DataFrame(rows)
 
 
+def _final_rqi(run_dir: Path) -> float:
+    """RQI of the run's last embedding (the numbers ``0 .. p-1``, parallelograms over the
+    integers for ``int_add`` and mod p otherwise); NaN for a run without one."""
+    try:
+        run = Run(run_dir)
+        task = run.config.task
+        if task.p is None or run.config.model.mlp_input != "tokens" or not run.steps:
+            return np.nan
+        modulus = None if task.name == "int_add" else task.p
+        return rqi(run.params()["embed.W_E"][: task.p], modulus=modulus)
+    except (UserError, ValueError):
+        return np.nan
+
+
 def phase_cells(runs: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
     """One row per (x, y) cell: the most common phase over its runs (ties: the earlier of
     :data:`PHASES`), the median delay of its runs that reached the threshold on both sets,
@@ -91,12 +109,14 @@ def phase_cells(runs: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
         counts = {p: int((group["phase"] == p).sum()) for p in PHASES}
         best = max(PHASES, key=lambda p: (counts[p], -PHASES.index(p)))
         delays = group["delay"].dropna()
+        rqis = group["final_rqi"].dropna() if "final_rqi" in group else pd.Series(dtype=float)
         rows.append(
             {
                 x: xv,
                 y: yv,
                 "phase": best if counts[best] else None,
                 "delay": float(delays.median()) if len(delays) else np.nan,
+                "final_rqi": float(rqis.mean()) if len(rqis) else np.nan,
                 "runs": len(group),
                 **{f"n_{p}": counts[p] for p in PHASES},
             }

@@ -94,6 +94,7 @@ def test_phase_diagram_end_to_end(tmp_path):
     assert len(cells) == 4 and set(cells["phase"]) <= set(PHASES)
     runs = pd.read_csv(tmp_path / "pd" / "runs.csv")
     assert len(runs) == 4 and {"phase", "train_step", "test_step", "delay"} <= set(runs)
+    assert runs["final_rqi"].between(0, 1).all() and cells["final_rqi"].between(0, 1).all()
     assert (tmp_path / "pd" / "figures" / "phase_diagram.html").exists()
     # a second call resumes: nothing to train, same table
     again = run_phase_diagram(SPEC, tmp_path / "pd", progress=False, static=False, window=10)
