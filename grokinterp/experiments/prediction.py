@@ -70,17 +70,16 @@ SEEDS = (0, 1)
 SMALL_MODEL = {"d_model": 32, "n_heads": 4, "d_head": 8, "d_mlp": 128}
 WIDE_MODEL = {"d_model": 64, "n_heads": 4, "d_head": 16, "d_mlp": 256}
 
-#: name -> (task, p, model, cells): the training sweeps, then the held-out ones
+#: name -> (task, p, model, cells): the training sweeps, then the held-out ones (other p,
+#: other width). Two training sweeps of 50 runs: the 200 runs first planned (add and sub at
+#: p = 19 and 23 each) did not fit the study's time on 2 shared cores.
 TRAIN_PARTS: dict[str, tuple[str, int, dict[str, int], int]] = {
     "add_p19": ("add", 19, SMALL_MODEL, CELLS_PER_PART),
     "sub_p23": ("sub", 23, SMALL_MODEL, CELLS_PER_PART),
-    "add_p23": ("add", 23, SMALL_MODEL, CELLS_PER_PART),
-    "sub_p19": ("sub", 19, SMALL_MODEL, CELLS_PER_PART),
 }
 HELDOUT_PARTS: dict[str, tuple[str, int, dict[str, int], int]] = {
-    "heldout_add_p29": ("add", 29, SMALL_MODEL, 8),
-    "heldout_sub_p29": ("sub", 29, SMALL_MODEL, 8),
-    "heldout_add_p23_wide": ("add", 23, WIDE_MODEL, 8),
+    "heldout_add_p29": ("add", 29, SMALL_MODEL, 6),
+    "heldout_sub_p23_wide": ("sub", 23, WIDE_MODEL, 6),
 }
 
 
