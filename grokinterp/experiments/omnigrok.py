@@ -25,6 +25,11 @@ hidden layers of 200, MSE loss, AdamW):
   accuracy >= ``TEST_THRESHOLD`` (digits with 200 training images tops out near 95%, so
   Power et al.'s 99% is out of reach), the delay between them and the final numbers.
 
+* ``lu_add``: the ``lu`` sweep on algorithmic data, as in their first figure: a + b mod 47
+  with the 1-layer transformer of the preset ``efficiency`` (cross-entropy, 40% of the
+  pairs for training), held at ``alpha * N_1`` of that model for each alpha of
+  ``lu_add_alphas``; ``lu_add.csv``.
+
 It writes ``lu.csv``, ``init.csv``, ``curves.csv`` (the init runs' logged metrics, every
 ``CURVE_EVERY`` steps), ``report.txt`` and ``figures/`` into ``out_dir``; the run
 directories are under ``out_dir/sweeps`` (ordinary sweep directories: re-running resumes
@@ -55,7 +60,10 @@ from grokinterp.viz.omnigrok import init_figure, lu_figure
 from grokinterp.viz.report import write_figure_set
 
 PRESET = "omnigrok_digits"
+ADD_PRESET = "efficiency"  # a + b mod 47, a 1-layer transformer (the lu_add part)
 LU_ALPHAS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
+LU_ADD_ALPHAS = (0.125, 0.25, 0.375, 0.5, 0.75, 1.0, 1.5, 2.0)
+PARTS = ("lu", "init", "lu_add")
 INIT_ALPHAS = (1.0, 2.0, 4.0, 8.0, 16.0)
 CONDITIONS = ("decay", "free", "fixed")
 DECAY = 1.0  # the weight decay of the decay condition (the preset's)
@@ -63,21 +71,23 @@ TRAIN_THRESHOLD, TEST_THRESHOLD = 0.99, 0.90
 CURVE_EVERY = 50
 
 
-def unit_norm(seed: int = 0) -> float:
-    """``N_1``: the L2 norm of all the preset model's initial weights at alpha = 1."""
-    cfg = get_preset(PRESET)
+def unit_norm(seed: int = 0, preset: str = PRESET) -> float:
+    """``N_1``: the L2 norm of all a preset model's initial weights at alpha = 1."""
+    cfg = get_preset(preset)
     spec = get_task(cfg.task.name)
     model = dataclasses.replace(cfg.model, init_scale=1.0)
-    d_in, d_out = spec.d_vocab(cfg.task), spec.size(cfg.task)
+    d_in, d_out = spec.d_vocab(cfg.task), cfg.model.d_vocab_out or spec.size(cfg.task)
     params = init_params(model, d_in, d_out, torch.Generator().manual_seed(seed))
     return math.sqrt(sum(float(p.double().pow(2).sum()) for p in params.values()))
 
 
-def lu_spec(alphas: Sequence[float], seeds: Sequence[int], steps: int) -> dict[str, Any]:
+def lu_spec(
+    alphas: Sequence[float], seeds: Sequence[int], steps: int, preset: str = PRESET
+) -> dict[str, Any]:
     """The sweep of norms: each alpha's run held at ``alpha * N_1`` without weight decay."""
-    n1 = unit_norm()
+    n1 = unit_norm(preset=preset)
     return {
-        "base": {"preset": PRESET},
+        "base": {"preset": preset},
         "overrides": {"weight_decay": 0.0, "max_steps": steps},
         "runs": [{"init_scale": a, "fixed_norm": round(a * n1, 4)} for a in alphas],
         "seeds": list(seeds),
@@ -186,19 +196,30 @@ def lu_summary(lu: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def report(lu: pd.DataFrame, init: pd.DataFrame, n1: float) -> str:
+def _lu_line(name: str, lu: pd.DataFrame) -> str:
+    s = lu_summary(lu)
+    return (
+        f"{name}: lowest mean final test loss {s['best_test_loss']:.4f} (test acc "
+        f"{s['best_test_acc']:.3f}) at norm {s['best_norm']:.1f}; test loss "
+        f"{s['test_loss_small_norm']:.4f} at the smallest norm, "
+        f"{s['test_loss_large_norm']:.4g} at the largest; train loss "
+        f"{s['train_loss_small_norm']:.4f} at the smallest norm, "
+        f"{s['train_loss_large_norm']:.2g} at the largest; U-shaped: {s['u_shaped']}"
+    )
+
+
+def report(
+    lu: pd.DataFrame, init: pd.DataFrame, n1: float, lu_add: pd.DataFrame | None = None
+) -> str:
     """The study's numbers in a few lines (report.txt)."""
     lines = [f"Omnigrok on digits (preset {PRESET}); N_1 (norm at alpha = 1) = {n1:.2f}"]
     if len(lu):
-        s = lu_summary(lu)
-        lines += [
-            f"LU: lowest mean final test loss {s['best_test_loss']:.4f} (test acc "
-            f"{s['best_test_acc']:.3f}) at norm {s['best_norm']:.1f}; test loss "
-            f"{s['test_loss_small_norm']:.4f} at the smallest norm, "
-            f"{s['test_loss_large_norm']:.4g} at the largest; train loss "
-            f"{s['train_loss_small_norm']:.4f} at the smallest norm, "
-            f"{s['train_loss_large_norm']:.2g} at the largest; U-shaped: {s['u_shaped']}",
-        ]
+        lines.append(_lu_line("LU (digits)", lu))
+    if lu_add is not None and len(lu_add):
+        n1_add = unit_norm(preset=ADD_PRESET)
+        lines.append(
+            _lu_line(f"LU (a + b mod 47, preset {ADD_PRESET}, N_1 = {n1_add:.2f})", lu_add)
+        )
     if len(init):
         lines.append(
             f"init scale (train acc >= {TRAIN_THRESHOLD:.0%} step, test acc >= "
@@ -221,18 +242,20 @@ def write_outputs(out: Path, specs: dict[str, dict[str, Any]], static: bool | No
     """Write the tables, report and figures from the runs finished so far; return the
     report."""
     tables = {part: run_table(out / "sweeps" / part, spec) for part, spec in specs.items()}
-    (lu, _), (init, curves) = tables["lu"], tables["init"]
+    (lu, _), (init, curves), (lu_add, _) = tables["lu"], tables["init"], tables["lu_add"]
     out.mkdir(parents=True, exist_ok=True)
-    for name, table in (("lu", lu), ("init", init), ("curves", curves)):
+    for name, table in (("lu", lu), ("init", init), ("curves", curves), ("lu_add", lu_add)):
         if len(table):
             atomic_write_text(out / f"{name}.csv", table.to_csv(index=False))
-    text = report(lu, init, unit_norm())
+    text = report(lu, init, unit_norm(), lu_add)
     atomic_write_text(out / "report.txt", text)
     figures: dict[str, Any] = {}
     if len(lu):
         figures["lu"] = lu_figure(lu)
     if len(init):
         figures["init_scale"] = init_figure(init, curves)
+    if len(lu_add):
+        figures["lu_add"] = lu_figure(lu_add, "LU on a + b mod 47 (1-layer transformer)")
     if figures:
         write_figure_set(figures, out / "figures", "Omnigrok on digits", static)
     return text
@@ -241,12 +264,14 @@ def write_outputs(out: Path, specs: dict[str, dict[str, Any]], static: bool | No
 def run_study(
     out_dir: str | Path,
     *,
-    parts: Sequence[str] = ("lu", "init"),
+    parts: Sequence[str] = PARTS,
     seeds: Sequence[int] = (0, 1, 2),
     lu_alphas: Sequence[float] = LU_ALPHAS,
     init_alphas: Sequence[float] = INIT_ALPHAS,
+    lu_add_alphas: Sequence[float] = LU_ADD_ALPHAS,
     lu_steps: int = 3000,
     init_steps: int = 5000,
+    lu_add_steps: int = 3000,
     threads: int | None = 1,
     progress: bool = True,
     static: bool | None = None,
@@ -255,18 +280,22 @@ def run_study(
 
     Args:
         out_dir: where the tables, figures and sweeps go.
-        parts: ``lu`` and / or ``init`` (see the module docstring).
+        parts: ``lu``, ``init``, ``lu_add`` (see the module docstring).
         seeds: initialization seeds of every setting.
-        lu_alphas, init_alphas: the init scales of each part.
-        lu_steps, init_steps: steps of each part's runs.
+        lu_alphas, init_alphas, lu_add_alphas: the init scales of each part.
+        lu_steps, init_steps, lu_add_steps: steps of each part's runs.
         threads: torch's intra-op threads while training (None: unchanged).
     """
-    unknown = set(parts) - {"lu", "init"}
+    unknown = set(parts) - set(PARTS)
     if unknown or not parts:
-        raise ConfigError(f"parts: choose from lu, init; got {list(parts)}")
+        raise ConfigError(f"parts: choose from {', '.join(PARTS)}; got {list(parts)}")
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f"seeds: give at least one seed, each once, got {list(seeds)}")
-    for name, alphas in (("lu_alphas", lu_alphas), ("init_alphas", init_alphas)):
+    for name, alphas in (
+        ("lu_alphas", lu_alphas),
+        ("init_alphas", init_alphas),
+        ("lu_add_alphas", lu_add_alphas),
+    ):
         if not alphas or any(not a > 0 for a in alphas):
             raise ConfigError(f"{name}: give positive init scales, got {list(alphas)}")
     if threads is not None:
@@ -277,11 +306,12 @@ def run_study(
     specs = {
         "lu": lu_spec(lu_alphas, seeds, lu_steps),
         "init": init_spec(init_alphas, seeds, init_steps),
+        "lu_add": lu_spec(lu_add_alphas, seeds, lu_add_steps, preset=ADD_PRESET),
     }
     for part in parts:  # every config is valid before anything trains
         expand(specs[part])
     text = ""
-    for part in ("lu", "init"):  # the tables and figures after each part
+    for part in PARTS:  # the tables and figures after each part
         if part in parts:
             run_sweep(specs[part], out / "sweeps" / part, backend="ensemble", progress=progress)
             text = write_outputs(out, specs, static)

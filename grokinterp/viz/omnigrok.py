@@ -17,7 +17,10 @@ CONDITION_NAMES = {
 }
 
 
-def lu_figure(lu: pd.DataFrame) -> Any:
+def lu_figure(
+    lu: pd.DataFrame,
+    title: str = "LU: training loss against the weight norm is L-shaped, test loss U-shaped",
+) -> Any:
     """Final train and test loss (top) and accuracy (bottom) against the fixed weight norm:
     one marker per run, a line through the means over seeds (Omnigrok's LU figure)."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06)
@@ -40,12 +43,12 @@ def lu_figure(lu: pd.DataFrame) -> Any:
                 row=row, col=1,
             )  # fmt: skip
     fig.update_xaxes(type="log")
-    fig.update_yaxes(title_text="final MSE loss", type="log", row=1, col=1)
+    fig.update_yaxes(title_text="final loss", type="log", row=1, col=1)
     fig.update_yaxes(title_text="final accuracy", range=[0, 1.02], row=2, col=1)
     fig.update_xaxes(title_text="fixed total weight norm", row=2, col=1)
     fig.update_layout(
-        title="LU: training loss against the weight norm is L-shaped, test loss U-shaped",
-        template="plotly_white", height=620, width=760, legend=dict(orientation="h", y=-0.12),
+        title=title, template="plotly_white", height=620, width=760,
+        legend=dict(orientation="h", y=-0.12),
     )  # fmt: skip
     return fig
 

@@ -10,6 +10,7 @@ import pytest
 from grokinterp.config import replace
 from grokinterp.errors import ConfigError
 from grokinterp.experiments.omnigrok import (
+    ADD_PRESET,
     init_spec,
     lu_spec,
     lu_summary,
@@ -38,6 +39,11 @@ def test_the_sweeps_hold_each_norm_and_set_each_condition():
         assert r.config.optim.fixed_norm == pytest.approx(a * n1, abs=1e-3)
         assert r.config.optim.weight_decay == 0.0 and r.config.optim.max_steps == 100
         assert r.config.task.name == "digits" and r.config.optim.loss == "mse"
+    add = expand(lu_spec([0.5], [0], 100, preset=ADD_PRESET))
+    n1_add = unit_norm(preset=ADD_PRESET)
+    assert add[0].config.task.name == "add" and add[0].config.model.arch == "transformer"
+    assert add[0].config.optim.fixed_norm == pytest.approx(0.5 * n1_add, abs=1e-3)
+    assert n1_add != pytest.approx(n1)
     runs = expand(init_spec([1.0, 8.0], [0], 200))
     got = {(r.config.model.init_scale, r.config.optim.weight_decay, r.config.optim.fixed_norm)
            for r in runs}  # fmt: skip
@@ -79,8 +85,8 @@ def test_bad_study_input_is_refused(tmp_path):
 @pytest.mark.slow
 def test_a_small_study_writes_its_tables_and_finds_the_constraint_at_work(tmp_path):
     text = run_study(
-        tmp_path, seeds=[0], lu_alphas=[1.0, 16.0], init_alphas=[8.0], lu_steps=150,
-        init_steps=150, progress=False, static=False,
+        tmp_path, parts=["lu", "init"], seeds=[0], lu_alphas=[1.0, 16.0], init_alphas=[8.0],
+        lu_steps=150, init_steps=150, progress=False, static=False,
     )  # fmt: skip
     lu = pd.read_csv(tmp_path / "lu.csv")
     init = pd.read_csv(tmp_path / "init.csv")
