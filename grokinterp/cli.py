@@ -1244,10 +1244,10 @@ def _add_omnigrok(sub: Any) -> None:
         default=["lu", "init", "lu_add"],
         help="lu, init, lu_add, comma-separated (default all three)",
     )  # fmt: skip
-    p.add_argument("--seeds", type=_int_list, default=[0, 1, 2], help="default 0,1,2")
+    p.add_argument("--seeds", type=_int_list, default=[0, 1], help="default 0,1")
     p.add_argument("--lu-alphas", type=_float_list, default=None, help="init scales of lu")
     p.add_argument("--init-alphas", type=_float_list, default=None, help="init scales of init")
-    p.add_argument("--lu-steps", type=int, default=3000, help="steps of the lu runs (3000)")
+    p.add_argument("--lu-steps", type=int, default=2000, help="steps of the lu runs (2000)")
     p.add_argument("--init-steps", type=int, default=5000, help="steps of the init runs (5000)")
     p.add_argument("--lu-add-alphas", type=_float_list, default=None, help="scales of lu_add")
     p.add_argument("--lu-add-steps", type=int, default=3000, help="steps of lu_add (3000)")
