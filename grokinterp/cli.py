@@ -1291,6 +1291,39 @@ def _add_deep(sub: Any) -> None:
     d.add_argument("--no-progress", action="store_true", help="hide the progress display")
 
 
+def _add_tickets(sub: Any) -> None:
+    t = sub.add_parser(
+        "tickets",
+        help="grokking tickets: pruned subnetworks of a grokked MLP retrained from its init",
+        description="Train dense MLPs on a + b mod P until they grok, prune each by weight "
+        "magnitude at several sparsities and retrain from its initial weights with the mask "
+        "fixed (the ticket), beside a random mask of the same sparsity and a dense network "
+        "started at the ticket's weight norm (Minegishi et al. 2024, arXiv 2310.19470). "
+        "Writes OUT/arms.csv, summary.csv, measures.csv, traces.csv, report.txt, figures/ "
+        "(runs in OUT/sweep, masks in OUT/masks; resumable).",
+    )
+    t.add_argument("--out", type=Path, required=True, help="output directory")
+    t.add_argument("--seeds", type=_int_list, default=[0, 1, 2], help="default 0,1,2")
+    t.add_argument(
+        "--sparsities", type=_float_list, default=[0.3, 0.6, 0.9],
+        help="fractions of the weights pruned (default 0.3,0.6,0.9)",
+    )  # fmt: skip
+    t.add_argument("--steps", type=int, default=8000, help="training steps (default 8000)")
+    t.add_argument("--p", type=int, default=31, help="modulus (default 31)")
+    t.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    t.add_argument("--no-progress", action="store_true", help="hide the progress display")
+
+
+def _cmd_tickets(args: argparse.Namespace) -> int:
+    _load("torch").set_num_threads(args.threads)
+    _load("grokinterp.experiments.tickets").run_study(
+        args.out, seeds=args.seeds, sparsities=args.sparsities, steps=args.steps, p=args.p,
+        progress=_progress(args),
+    )  # fmt: skip
+    print((args.out / "report.txt").read_text().rstrip())
+    return 0
+
+
 def _cmd_deep_grokking(args: argparse.Namespace) -> int:
     _load("torch").set_num_threads(args.threads)
     _load("grokinterp.experiments.deep_grokking").run_study(
@@ -1327,6 +1360,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_nonneural(sub)
     _add_omnigrok(sub)
     _add_deep(sub)
+    _add_tickets(sub)
     return parser
 
 
@@ -1352,6 +1386,7 @@ COMMANDS = {
     "nonneural-study": _cmd_nonneural_study,
     "omnigrok": _cmd_omnigrok,
     "deep-grokking": _cmd_deep_grokking,
+    "tickets": _cmd_tickets,
 }
 
 

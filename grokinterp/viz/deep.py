@@ -116,3 +116,43 @@ def tickets_figure(traces: pd.DataFrame, seed: int = 0) -> Any:
         width=max(900, 330 * len(sparsities) + 150),
     )
     return fig
+
+
+MEASURES = (
+    ("test_acc", "test accuracy"),
+    ("param_norm", "parameter norm"),
+    ("gini_embed", "Gini of embedding frequencies"),
+    ("numerical_rank", "feature rank (all pairs)"),
+)
+
+
+def tickets_measures_figure(measures: pd.DataFrame, seed: int = 0) -> Any:
+    """Progress measures of the dense run and of each arm at the middle sparsity (one seed),
+    at every checkpoint: test accuracy, parameter norm, the Gini coefficient of the
+    embedding's Fourier norms and the hidden layer's feature rank, a panel each."""
+    m = measures[measures["seed"] == seed]
+    sparsities = sorted(s for s in set(m["sparsity"]) if s > 0)
+    mid = sparsities[len(sparsities) // 2] if sparsities else 0.0
+    fig = make_subplots(rows=1, cols=len(MEASURES), subplot_titles=[t for _, t in MEASURES])
+    for arm, color in ARM_COLORS.items():
+        t = m[m["arm"] == arm] if arm == "dense" else m[(m["arm"] == arm) & (m["sparsity"] == mid)]
+        if not len(t):
+            continue
+        for c, (col, _) in enumerate(MEASURES, start=1):
+            fig.add_trace(
+                go.Scatter(
+                    x=t["step"], y=t[col], mode="lines+markers", marker=dict(size=3),
+                    name=arm, legendgroup=arm, showlegend=c == 1,
+                    line=dict(color=color, width=1.4),
+                ),
+                row=1, col=c,
+            )  # fmt: skip
+    for c in range(1, len(MEASURES) + 1):
+        fig.update_xaxes(title_text="step", row=1, col=c)
+    fig.update_layout(
+        title=f"Progress measures, dense run and arms at sparsity {mid:g} (seed {seed})",
+        template="plotly_white",
+        height=380,
+        width=1300,
+    )
+    return fig

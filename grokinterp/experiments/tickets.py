@@ -1,0 +1,309 @@
+"""Grokking tickets on CPU (Minegishi, Iwasawa & Matsuo 2024, "Bridging lottery ticket and
+grokking", arXiv 2310.19470).
+
+Their claim: prune a network that has grokked by weight magnitude, reset the surviving
+weights to the network's initial values and retrain with the mask held fixed (a lottery
+ticket, Frankle & Carbin 2019): this *grokking ticket* generalizes without the long delay
+of the dense network, and faster than a dense network whose weight norm is matched to the
+ticket's, so weight norm alone does not explain grokking. Their MLP setting: a + b mod 67,
+40% of the pairs for training, one-hot inputs through an embedding into one ReLU hidden
+layer, AdamW lr 1e-3, weight decay 1, full batch, global magnitude pruning of the weights.
+
+Ours, sized for 2 CPU cores: a + b mod ``p`` (default 31), half of the pairs for training, the
+MLP arch with the two embeddings concatenated (d_model 64) into one ReLU hidden layer of 128,
+AdamW lr 3e-3, betas (0.9, 0.98), weight decay 1, full batch, cross-entropy; ``steps``
+updates (default 8000). Per seed:
+
+1. **dense**: the base run, trained from its seeded initialization (a sweep,
+   :mod:`grokinterp.experiments.sweep`); it must reach test accuracy 95% for its ticket to
+   count as a grokking ticket (a seed whose base run does not is reported and skipped);
+2. for each ``sparsity``: the magnitude mask of its final weights
+   (:func:`grokinterp.training.masks.magnitude_mask`, global over the weight matrices), and
+   three runs from the base run's step-0 weights (``init_from``), trained like it:
+   **ticket** (the mask held fixed, ``mask_from``), **random** (a random mask with the same
+   number of kept weights in every matrix, :func:`~grokinterp.training.masks.random_mask`),
+   and **dense_norm** (no mask; every initial weight scaled by
+   ``|mask * theta_0| / |theta_0|``, so the dense network starts at the ticket's weight norm,
+   the paper's norm-matched control).
+
+The base runs are a sweep; the arms of all seeds, one shape, are trained together by the
+ensemble trainer (run directories ``out/sweep/arms/runs/<arm>_s<seed>_q<sparsity>``). Writes
+into ``out``:
+
+* ``arms.csv``: one row per run: arm, seed, sparsity, the initial and final parameter norm,
+  the steps train accuracy reaches 99% and test accuracy 95%, final test accuracy;
+* ``summary.csv``: per arm and sparsity, the number of seeds and how many reached 95% test
+  accuracy, the median and the range of their steps to it;
+* ``measures.csv``: per run and checkpoint, progress measures: parameter norm, the Gini
+  coefficient of the embedding's Fourier norms (Nanda et al. 2023's sparsity in frequency),
+  the numerical and effective rank of the hidden features on all pairs
+  (:mod:`grokinterp.analysis.rank`), test accuracy;
+* ``traces.csv``; ``figures/tickets.png`` (test accuracy and parameter norm of every arm,
+  a column per sparsity, seed 0), ``figures/measures.png``; ``report.txt``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from grokinterp.analysis.fourier import embedding_freq_norms
+from grokinterp.analysis.measures import gini
+from grokinterp.analysis.rank import feature_rank_table
+from grokinterp.config import TrainConfig, replace
+from grokinterp.errors import ConfigError
+from grokinterp.experiments.sweep import expand, read_status, run_sweep
+from grokinterp.runs import layout
+from grokinterp.runs.io import atomic_write_text, save_tensors
+from grokinterp.runs.run import Run
+from grokinterp.training import train_groups
+from grokinterp.training.masks import apply_mask, magnitude_mask, random_mask, save_mask
+from grokinterp.viz.deep import tickets_figure, tickets_measures_figure
+from grokinterp.viz.report import write_figure_set
+
+SEEDS = (0, 1, 2)
+SPARSITIES = (0.3, 0.6, 0.9)
+STEPS = 8000
+P = 31
+ARMS = ("ticket", "random", "dense_norm")
+TEST_TARGET = 0.95  # "generalized": test accuracy at least this
+
+
+def base_spec(seeds: Sequence[int] = SEEDS, steps: int = STEPS, p: int = P) -> dict[str, Any]:
+    """The dense base runs (module doc), one per seed."""
+    if steps < 100:
+        raise ConfigError(f"steps must be >= 100, got {steps}")
+    return {
+        "base": {"preset": "quick"},  # every field below is set: the preset is a placeholder
+        "overrides": {
+            "task.name": "add", "task.p": p, "task.train_fraction": 0.5,
+            "model.arch": "mlp", "model.n_layers": 1, "model.d_model": 64,
+            "model.d_mlp": 128, "model.mlp_combine": "concat", "model.act_fn": "relu",
+            "optim.lr": 3e-3, "optim.weight_decay": 1.0, "optim.max_steps": steps,
+            "schedule.log_every": 50, "schedule.ckpt_log_until": 400,
+            "schedule.ckpt_log_count": 6, "schedule.ckpt_every": max(steps // 20, 50),
+        },
+        "seeds": list(seeds),
+        "backend": "ensemble",
+    }  # fmt: skip
+
+
+def _first(m: pd.DataFrame, col: str, at: float) -> float:
+    hit = m.loc[m[col] >= at, "step"]
+    return float(hit.iloc[0]) if len(hit) else math.nan
+
+
+def _norm(params: dict[str, torch.Tensor]) -> float:
+    return math.sqrt(sum(float(t.double().pow(2).sum()) for t in params.values()))
+
+
+def prepare_arms(
+    out: Path, base_dirs: dict[int, Path], sparsities: Sequence[float]
+) -> list[dict[str, Any]]:
+    """Masks and scaled initial weights under ``out/masks`` for every grokked base run; one
+    entry per arm run: arm, seed, sparsity, and its config overrides (absolute paths)."""
+    masks = (out / "masks").resolve()
+    arms: list[dict[str, Any]] = []
+    for seed, run_dir in sorted(base_dirs.items()):
+        run = Run(run_dir)
+        init = layout.checkpoint_path(run.path, 0).resolve()
+        theta0, final = run.params(0), run.params(run.steps[-1])
+        for i, q in enumerate(sparsities):
+            tag = f"s{seed}_q{q:g}"
+            ticket = magnitude_mask(final, q)
+            rand = random_mask(ticket, seed=1000 * seed + i)
+            ticket_path = save_mask(ticket, masks / f"{tag}_ticket.safetensors")
+            rand_path = save_mask(rand, masks / f"{tag}_random.safetensors")
+            scale = _norm(apply_mask(theta0, ticket)) / _norm(theta0)
+            scaled = {k: v * scale for k, v in theta0.items()}
+            scaled_path = masks / f"{tag}_dense_norm_init.safetensors"
+            save_tensors(scaled_path, scaled, {"step": "0"})
+            common = {"sparsity": q, "seed": seed}
+            arms += [
+                {"arm": "ticket", **common, "run": {"init_from": str(init),
+                                                    "mask_from": str(ticket_path)}},
+                {"arm": "random", **common, "run": {"init_from": str(init),
+                                                    "mask_from": str(rand_path)}},
+                {"arm": "dense_norm", **common, "run": {"init_from": str(scaled_path)},
+                 "scale": scale},
+            ]  # fmt: skip
+    return arms
+
+
+def arm_jobs(
+    out: Path, arms: Sequence[dict[str, Any]], steps: int, p: int
+) -> list[tuple[TrainConfig, Path]]:
+    """(config, run directory) of every arm run: the base config (seed 0: full batch and
+    ``init_from`` leave the seed no role) with the arm's ``init_from`` / ``mask_from``, in
+    ``out/sweep/arms/runs/<arm>_s<seed>_q<sparsity>`` (short names: the sweep engine would
+    name them by their long file-path fields)."""
+    base = expand(base_spec([0], steps, p))[0].config
+    runs = out / "sweep" / "arms" / "runs"
+    return [
+        (replace(base, {"": a["run"]}), runs / f"{a['arm']}_s{a['seed']}_q{a['sparsity']:g}")
+        for a in arms
+    ]
+
+
+def _finished(run_dir: Path, steps: int) -> bool:
+    if not (run_dir / layout.METRICS).is_file():
+        return False
+    rows = layout.read_metrics(run_dir)
+    return bool(rows) and rows[-1]["step"] >= steps
+
+
+def run_measures(run: Run) -> pd.DataFrame:
+    """Per checkpoint: parameter norm, Gini of the embedding's Fourier norms, numerical and
+    effective rank of the hidden features on all pairs, test accuracy."""
+    p = run.config.task.p
+    assert p is not None
+    ranks = feature_rank_table(run, split="all")
+    ginis = [
+        {"step": s, "gini_embed": float(gini(embedding_freq_norms(run.params(s), p)))}
+        for s in run.steps
+    ]
+    table = ranks.merge(pd.DataFrame(ginis), on="step")
+    keep = ["step", "param_norm", "gini_embed", "numerical_rank", "effective_rank",
+            "train_acc", "test_acc"]  # fmt: skip
+    return table[keep]
+
+
+def run_study(
+    out: str | Path,
+    seeds: Sequence[int] = SEEDS,
+    sparsities: Sequence[float] = SPARSITIES,
+    steps: int = STEPS,
+    p: int = P,
+    progress: bool = True,
+    static: bool | None = None,
+    base_target: float = TEST_TARGET,
+) -> pd.DataFrame:
+    """Train the base runs, build the masks, train the arms, write the tables, figures and
+    report (module doc); return ``arms.csv``'s table. Re-running resumes. A seed's base run
+    must reach test accuracy ``base_target`` for its masks to be built (0 accepts any)."""
+    out = Path(out)
+    for q in sparsities:
+        if not 0.0 < q < 1.0:
+            raise ConfigError(f"sparsities must be in (0, 1), got {q}")
+    spec = base_spec(seeds, steps, p)
+    run_sweep(spec, out / "sweep" / "base", backend="ensemble", progress=progress)
+    base_dirs, skipped = {}, []
+    for r in expand(spec):
+        d = out / "sweep" / "base" / "runs" / r.name
+        ok = read_status(d).get("status") == "done"
+        if ok and not math.isnan(_first(Run(d).metrics, "test_acc", base_target)):
+            base_dirs[r.config.seed] = d
+        else:
+            skipped.append(r.config.seed)
+    arms = prepare_arms(out, base_dirs, sparsities)
+    jobs = arm_jobs(out, arms, steps, p)
+    # the arms share one shape: the ensemble trainer (the sweep's ensemble backend) trains
+    # them together; finished ones are left alone, killed ones resume
+    todo = [(c, d) for c, d in jobs if not _finished(d, steps)]
+    if todo:
+        train_groups(todo, progress=progress)
+    entries: list[dict[str, Any]] = [
+        {"arm": "dense", "sparsity": 0.0, "seed": s, "dir": d} for s, d in base_dirs.items()
+    ]
+    entries += [{**a, "dir": d} for a, (_, d) in zip(arms, jobs, strict=True)]
+    rows, traces, measures = [], [], []
+    for e in entries:
+        if not _finished(e["dir"], steps):
+            continue
+        run = Run(e["dir"])
+        m = run.metrics
+        key: dict[str, Any] = {"arm": e["arm"], "seed": e["seed"], "sparsity": e["sparsity"]}
+        rows.append(
+            {
+                **key,
+                "init_norm": float(m["param_norm"].iloc[0]),
+                "final_norm": float(m["param_norm"].iloc[-1]),
+                "train_99_step": _first(m, "train_acc", 0.99),
+                "test_95_step": _first(m, "test_acc", TEST_TARGET),
+                "final_test_acc": float(m["test_acc"].iloc[-1]),
+            }
+        )
+        t = m[["step", "train_acc", "test_acc", "train_loss", "param_norm"]].copy()
+        traces.append(t.assign(**key))
+        measures.append(run_measures(run).assign(**key))
+    table = pd.DataFrame(rows)
+    atomic_write_text(out / "arms.csv", table.to_csv(index=False))
+    summary = summarize(table)
+    atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
+    if traces:
+        tr = pd.concat(traces, ignore_index=True)
+        ms = pd.concat(measures, ignore_index=True)
+        atomic_write_text(out / "traces.csv", tr.to_csv(index=False))
+        atomic_write_text(out / "measures.csv", ms.to_csv(index=False))
+        seed0 = min(base_dirs) if base_dirs else 0
+        figs = {
+            "tickets": tickets_figure(tr, seed0),
+            "measures": tickets_measures_figure(ms, seed0),
+        }
+        write_figure_set(figs, out / "figures", "Grokking tickets", static)
+    atomic_write_text(out / "report.txt", report(summary, spec, skipped, base_target))
+    return table
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """Per arm and sparsity: seeds, how many reached the test target, and the median, min
+    and max of their steps to it."""
+    rows: list[dict[str, Any]] = []
+    if not len(table):
+        return pd.DataFrame(rows)
+    for (arm, q), g in table.groupby(["arm", "sparsity"], sort=False):
+        hit = g["test_95_step"].dropna()
+        rows.append(
+            {
+                "arm": arm,
+                "sparsity": q,
+                "seeds": len(g),
+                "generalized": len(hit),
+                "median_test_95_step": float(hit.median()) if len(hit) else math.nan,
+                "min_test_95_step": float(hit.min()) if len(hit) else math.nan,
+                "max_test_95_step": float(hit.max()) if len(hit) else math.nan,
+                "median_init_norm": float(g["init_norm"].median()),
+                "median_final_norm": float(g["final_norm"].median()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def report(
+    summary: pd.DataFrame,
+    spec: dict[str, Any],
+    skipped: Sequence[int],
+    base_target: float = TEST_TARGET,
+) -> str:
+    """The setup and, per arm and sparsity, the steps to 95% test accuracy."""
+    o = spec["overrides"]
+    lines = [
+        "Grokking tickets (Minegishi, Iwasawa & Matsuo 2024, arXiv 2310.19470)",
+        f"setup: a + b mod {o['task.p']}, half the pairs for training, MLP (concat embeddings "
+        f"64, one ReLU layer of 128), AdamW lr 3e-3 wd 1, {o['optim.max_steps']} full-batch "
+        f"steps; seeds {spec['seeds']}; masks from the dense run's final weights",
+    ]
+    if skipped:
+        lines.append(
+            f"seeds whose dense run did not reach test accuracy {base_target:g} (no ticket): "
+            f"{list(skipped)}"
+        )
+    lines.append("")
+    for _, r in summary.iterrows():
+        steps = (
+            f"median {r['median_test_95_step']:.0f} (range {r['min_test_95_step']:.0f}-"
+            f"{r['max_test_95_step']:.0f})"
+            if r["generalized"]
+            else "none"
+        )
+        lines.append(
+            f"{r['arm']:10s} sparsity {r['sparsity']:.1f}: {int(r['generalized'])}/"
+            f"{int(r['seeds'])} reach 95% test accuracy, steps {steps}; norm "
+            f"{r['median_init_norm']:.1f} -> {r['median_final_norm']:.1f}"
+        )
+    return "\n".join(lines) + "\n"

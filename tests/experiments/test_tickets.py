@@ -1,0 +1,55 @@
+"""The grokking-ticket study (Minegishi et al. 2024) on a tiny setting: the arms it builds."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from grokinterp.errors import ConfigError
+from grokinterp.experiments.tickets import base_spec, run_study, summarize
+from grokinterp.runs import layout
+from grokinterp.runs.io import load_tensors
+from grokinterp.training.masks import load_mask
+
+
+def test_spec_checks_input():
+    assert base_spec(seeds=(4,), steps=200)["seeds"] == [4]
+    with pytest.raises(ConfigError, match="steps"):
+        base_spec(steps=5)
+    with pytest.raises(ConfigError, match="sparsities"):
+        run_study("unused", sparsities=(1.0,))
+
+
+def test_tiny_study_builds_the_arms(tmp_path):
+    table = run_study(
+        tmp_path, seeds=(0,), sparsities=(0.5, 0.8), steps=100, p=11, progress=False,
+        static=False, base_target=0.0,
+    )  # fmt: skip
+    assert sorted(zip(table["arm"], table["sparsity"], strict=True)) == [
+        ("dense", 0.0), ("dense_norm", 0.5), ("dense_norm", 0.8), ("random", 0.5),
+        ("random", 0.8), ("ticket", 0.5), ("ticket", 0.8),
+    ]  # fmt: skip
+    by = {(r.arm, r.sparsity): r for r in table.itertuples()}
+    for q in (0.5, 0.8):
+        # the norm-matched dense network starts at the ticket's norm, below the dense one's
+        assert by[("dense_norm", q)].init_norm == pytest.approx(by[("ticket", q)].init_norm)
+        assert by[("ticket", q)].init_norm < by[("dense", 0.0)].init_norm
+    runs = tmp_path / "sweep" / "arms" / "runs"
+    tickets = [d for d in runs.iterdir() if "ticket" in d.name]
+    assert len(tickets) == 2
+    for d in tickets:  # the ticket starts from the dense run's step 0, masked
+        mask = load_mask(d / "mask.safetensors")
+        kept = sum(int(m.sum()) for m in mask.values()) / sum(m.numel() for m in mask.values())
+        assert kept in (pytest.approx(0.5, abs=1e-3), pytest.approx(0.2, abs=1e-3))
+        start, _ = load_tensors(layout.checkpoint_path(d, 0))
+        base = next((tmp_path / "sweep" / "base" / "runs").iterdir())
+        theta0, _ = load_tensors(layout.checkpoint_path(base, 0))
+        for k, m in mask.items():
+            assert torch.equal(start[k], theta0[k].masked_fill(~m, 0.0))
+    summary = summarize(table)
+    assert set(summary["arm"]) == {"dense", "ticket", "random", "dense_norm"}
+    assert all(math.isnan(x) or x >= 0 for x in summary["median_test_95_step"])
+    for name in ("arms.csv", "summary.csv", "measures.csv", "traces.csv", "report.txt"):
+        assert (tmp_path / name).is_file(), name
