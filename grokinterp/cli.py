@@ -576,7 +576,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     run = runs.Run(args.run_dir)
     models = predictor.load_models(args.model or predictor.MODEL_FILE)
     early = runs.layout.read_early_loss(run.path)
-    pred = predictor.predict_run(run.path, predictor.choose(models, args.steps, len(early)))
+    logged = set(run.metrics["step"]) if len(run.metrics) else set()
+    usable = {n for n in models if n <= len(early) and n in run.steps and n in logged}
+    pred = predictor.predict_run(run.path, predictor.choose(models, args.steps, usable))
     m = pred.model
     verdict = "groks" if pred.groks else "does not grok"
     print(

@@ -56,8 +56,9 @@ from grokinterp.runs.io import atomic_write_text
 from grokinterp.viz.prediction import auc_figure, spectra_figure
 from grokinterp.viz.report import write_figure_set
 
-#: a run "groks" when its test accuracy reaches this within its step budget
-GROK_THRESHOLD = 0.95
+#: a run "groks" when its test accuracy reaches this within its step budget (Liu et al.
+#: 2022's 90%; at 95%, only 6 of the first 100 runs qualified)
+GROK_THRESHOLD = 0.9
 #: the step budget of every study run
 BUDGET = 1500
 #: the steps N at which the predictors are evaluated (each a checkpoint of every run)
@@ -71,16 +72,20 @@ SMALL_MODEL = {"d_model": 32, "n_heads": 4, "d_head": 8, "d_mlp": 128}
 WIDE_MODEL = {"d_model": 64, "n_heads": 4, "d_head": 16, "d_mlp": 256}
 
 #: name -> (task, p, model, cells): the training sweeps, then the held-out ones (other p,
-#: other width). Two training sweeps of 50 runs: the 200 runs first planned (add and sub at
-#: p = 19 and 23 each) did not fit the study's time on 2 shared cores.
+#: other width). Three training sweeps of 50 runs: the fourth first planned (sub at p = 19)
+#: did not fit the study's time on 2 shared cores.
 TRAIN_PARTS: dict[str, tuple[str, int, dict[str, int], int]] = {
     "add_p19": ("add", 19, SMALL_MODEL, CELLS_PER_PART),
     "sub_p23": ("sub", 23, SMALL_MODEL, CELLS_PER_PART),
+    "add_p23": ("add", 23, SMALL_MODEL, CELLS_PER_PART),
 }
 HELDOUT_PARTS: dict[str, tuple[str, int, dict[str, int], int]] = {
-    "heldout_add_p29": ("add", 29, SMALL_MODEL, 6),
-    "heldout_sub_p23_wide": ("sub", 23, WIDE_MODEL, 6),
+    "heldout_add_p29": ("add", 29, SMALL_MODEL, 15),
+    "heldout_sub_p23_wide": ("sub", 23, WIDE_MODEL, 15),
 }
+#: the order the study trains them in (the held-out sweeps before the last training one,
+#: so that a study cut short can still be evaluated)
+ORDER = ["add_p19", "sub_p23", "heldout_add_p29", "heldout_sub_p23_wide", "add_p23"]
 
 
 def _cells(part: str, n: int) -> list[dict[str, float]]:
@@ -379,16 +384,26 @@ def run_study(
     into ``out``; with ``ship``, also the predictor file of the package. Resumable; a part
     not trained yet is simply left out of the tables (rerun to complete them)."""
     out = Path(out)
-    todo = list(parts) if parts is not None else [*TRAIN_PARTS, *HELDOUT_PARTS]
+    todo = list(parts) if parts is not None else ORDER
     unknown = [p for p in todo if p not in {**TRAIN_PARTS, **HELDOUT_PARTS}]
     if unknown:
         raise ConfigError(
             f"unknown study part(s) {unknown}; parts: {[*TRAIN_PARTS, *HELDOUT_PARTS]}"
         )
-    for part in todo:
+    ev = None
+    for part in todo:  # the tables after each part: a study cut short has them so far
         train_parts(out, [part], progress)
         features_table(out, [part])
-    table = features_table(out, [*TRAIN_PARTS, *HELDOUT_PARTS])
+        ev = report(out, ship) or ev
+    return ev
+
+
+def report(out: Path, ship: bool = False) -> Evaluation | None:
+    """Evaluate the parts in ``out/features.csv`` and write the tables and figures (and,
+    with ``ship``, the package's predictor file); None while no training part is done."""
+    table = features_table(out, [])
+    if not len(table):
+        return None
     train = [p for p in TRAIN_PARTS if p in set(table["part"])]
     if not train:
         return None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,19 +108,23 @@ def load_models(path: str | Path | None = None) -> dict[int, Predictor]:
         raise ConfigError(f"{path}: malformed predictor ({type(e).__name__}: {e})") from None
 
 
-def choose(models: dict[int, Predictor], n: int | None, available: int | None) -> Predictor:
-    """The predictor at ``n``; by default the one at the largest N the run has reached."""
+def choose(
+    models: dict[int, Predictor], n: int | None, usable: Collection[int] | None = None
+) -> Predictor:
+    """The predictor at ``n``; by default the one at the largest N in ``usable`` (the steps
+    at which a run has its per-update losses, a checkpoint and a metrics line)."""
     if n is not None:
         if n not in models:
             raise ConfigError(
                 f"--steps: the predictor was trained at N in {sorted(models)}, not {n}"
             )
         return models[n]
-    fits = [m for m in sorted(models) if available is None or m <= available]
+    fits = [m for m in sorted(models) if usable is None or m in usable]
     if not fits:
         raise RunDirError(
-            f"the run has {available} updates of per-update losses; the predictor needs at "
-            f"least N = {min(models)}"
+            f"the run has no step the predictor was trained at (N in {sorted(models)}) with "
+            f"its per-update losses, a checkpoint and a metrics line; train it on, or keep "
+            f"checkpoints there (schedule.ckpt_every)"
         )
     return models[fits[-1]]
 

@@ -165,7 +165,8 @@ def test_predict_bad_input_exits_2_with_one_line(short_run, tmp_path, capsys):
           progress=False)  # fmt: skip
     cases = [
         (["predict", str(bare), *model], "no per-update training losses"),
-        (["predict", str(short), *model], "needs at least N = 20"),
+        (["predict", str(short), *model], "no step the predictor was trained at"),
+        (["predict", str(short), "--steps", str(N), *model], "fewer than N = 20"),
         (["predict", str(short_run), "--steps", "25", *model], "trained at N in [20]"),
         (["predict", str(tmp_path / "nope"), *model], "no such run directory"),
     ]
