@@ -265,6 +265,14 @@ def _auc(y: np.ndarray, prob: np.ndarray) -> float:
     return float(roc_auc_score(y, prob)) if len(set(y.tolist())) == 2 else math.nan
 
 
+def _late_auc(rows: pd.DataFrame, prob: np.ndarray, n: int) -> float:
+    """AUC over the runs that did not grok and those that grokked at step 10 N or later
+    (for which N is at most 10% of the grokking step: the issue's bar)."""
+    y = rows["grokked"].to_numpy(bool)
+    keep = ~y | (rows["grok_step"].to_numpy(np.float64) >= 10 * n)
+    return _auc(y[keep], prob[keep])
+
+
 def pruning(y: np.ndarray, prob: np.ndarray, threshold: float, n: int) -> dict[str, float]:
     """What stopping the runs with ``prob < threshold`` at step ``n`` does to a sweep of
     ``BUDGET``-step runs: the share of its training steps saved and of its grokking runs
@@ -315,13 +323,17 @@ def evaluate(table: pd.DataFrame, train: Sequence[str], heldout: Sequence[str]) 
                 "N": n, "family": family, "auc_cv": _auc(y_tr, oof), "runs_train": len(tr),
                 "grokked_train": int(y_tr.sum()),
                 "median_grok_step_train": float(tr.loc[y_tr, "grok_step"].median()),
+                "auc_cv_late": _late_auc(tr, oof, n),
+                "grokked_late_train": int((tr["grok_step"] >= 10 * n).sum()),
             }  # fmt: skip
             sets = [("cv", y_tr, oof)]
             if len(ho):
                 y_ho = ho["grokked"].to_numpy(bool)
                 p_ho = model.probability(ho[model.features].to_numpy(np.float64))
                 row.update(auc_heldout=_auc(y_ho, p_ho), runs_heldout=len(ho),
-                           grokked_heldout=int(y_ho.sum()))  # fmt: skip
+                           grokked_heldout=int(y_ho.sum()),
+                           auc_heldout_late=_late_auc(ho, p_ho, n),
+                           grokked_late_heldout=int((ho["grok_step"] >= 10 * n).sum()))  # fmt: skip
                 for part in heldout:
                     m = (ho["part"] == part).to_numpy()
                     row[f"auc_{part}"] = _auc(y_ho[m], p_ho[m])
