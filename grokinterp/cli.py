@@ -229,11 +229,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
             f"of {m.d_head}, d_mlp={m.d_mlp}, {m.act_fn}"
         )
     else:
-        arch = f"mlp: {m.n_layers} hidden layer(s) of {m.d_mlp}, embed {m.d_model}, {m.act_fn}"
+        reads = "on the features" if m.mlp_input == "features" else f"embed {m.d_model}"
+        arch = f"mlp: {m.n_layers} hidden layer(s) of {m.d_mlp}, {reads}, {m.act_fn}"
     print(f"model      {arch}, init_scale={m.init_scale}, seed={cfg.seed}")
     print(
         f"optimizer  AdamW lr={o.lr} wd={o.weight_decay} betas=({o.beta1}, {o.beta2}) "
         f"warmup={o.warmup_steps} batch={o.batch_size or 'full'} max_steps={o.max_steps}"
+        + (f" fixed_norm={o.fixed_norm}" if o.fixed_norm is not None else "")
     )
     steps = run.steps
     print(f"checkpoints {len(steps)}" + (f" (steps {steps[0]} .. {steps[-1]})" if steps else ""))
