@@ -243,7 +243,7 @@ def _prepare(sweep_dir: Path, spec: dict[str, Any], runs: Sequence[SweepRun], fo
             raise RunDirError(
                 f"{spec_path}: not valid JSON; restore it, or pass --force to start the sweep over"
             ) from None
-        if json.dumps({"runs": stored.get("runs")}, sort_keys=True) != normalized:
+        if json.dumps({"runs": _normalized(stored.get("runs"))}, sort_keys=True) != normalized:
             raise RunDirError(
                 f"{sweep_dir}: holds a sweep with a different spec; choose "
                 f"another directory or pass --force to start over"
@@ -264,6 +264,18 @@ def _prepare(sweep_dir: Path, spec: dict[str, Any], runs: Sequence[SweepRun], fo
         spec_path,
         json.dumps({"spec": spec, "runs": json.loads(normalized)["runs"]}, indent=1, default=str),
     )
+
+
+def _normalized(runs: Any) -> Any:
+    """Stored run configs with every field a newer grokinterp added at its default (so a
+    sweep written before a config field existed is still the same sweep); as stored if they
+    are not configs."""
+    if not isinstance(runs, dict):
+        return runs
+    try:
+        return {name: TrainConfig.from_dict(cfg).to_dict() for name, cfg in runs.items()}
+    except ConfigError:
+        return runs
 
 
 def run_sweep(

@@ -175,3 +175,15 @@ def test_predict_bad_input_exits_2_with_one_line(short_run, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and fragment in err, err
     assert not (bare / layout.EARLY_LOSS).exists()
+
+
+def test_a_sweep_written_before_a_config_field_existed_resumes(tmp_path):
+    # the study's sweeps outlived config fields added while they trained
+    spec = {**_spec(), "overrides": {**TINY, "max_steps": 10}}
+    run_sweep(spec, tmp_path / "sw", progress=False)
+    stored = json.loads((tmp_path / "sw" / "spec.json").read_text())
+    for cfg in stored["runs"].values():
+        del cfg["schedule"]["early_loss_steps"]  # as an older grokinterp wrote it
+    (tmp_path / "sw" / "spec.json").write_text(json.dumps(stored))
+    again = run_sweep(spec, tmp_path / "sw", progress=False)
+    assert list(again["status"]) == ["done", "done"]
