@@ -183,7 +183,7 @@ def test_a_sweep_written_before_a_config_field_existed_resumes(tmp_path):
     run_sweep(spec, tmp_path / "sw", progress=False)
     stored = json.loads((tmp_path / "sw" / "spec.json").read_text())
     for cfg in stored["runs"].values():
-        del cfg["schedule"]["early_loss_steps"]  # as an older grokinterp wrote it
+        del cfg["optim"]["orthogonal_grad"]  # at its default: as a grokinterp before it wrote
     (tmp_path / "sw" / "spec.json").write_text(json.dumps(stored))
     again = run_sweep(spec, tmp_path / "sw", progress=False)
     assert list(again["status"]) == ["done", "done"]
