@@ -5,7 +5,9 @@ neuron clusters), :mod:`~grokinterp.analysis.measures` (restricted and excluded 
 weight norms, logit shares), :mod:`~grokinterp.analysis.phases` (phase boundaries, Liu et
 al.'s phases, plateau classes), :mod:`~grokinterp.analysis.efficiency` (D_crit from norm
 tables), :mod:`~grokinterp.analysis.snapshot` (one checkpoint's views for the figures) and
-:mod:`~grokinterp.analysis.table` (:func:`measure_run`: the per-checkpoint table of a run).
+:mod:`~grokinterp.analysis.table` (:func:`measure_run`: the per-checkpoint table of a run),
+:mod:`~grokinterp.analysis.rank` (numerical and effective rank of each MLP layer's features,
+Fan et al. 2024).
 Analysis reads run directories; it never imports training.
 """
 

@@ -5,7 +5,9 @@
 the run directory :func:`train` would. What both share (directory preparation, initial
 weights, the metrics line, checkpoint and state writing, the stopping rule) is
 :mod:`grokinterp.training.core`, :mod:`grokinterp.training.state` and
-:mod:`grokinterp.training.schedule`. :func:`repair` sets a run's damaged files aside and
+:mod:`grokinterp.training.schedule`; both apply the same constraints after every update
+(:mod:`grokinterp.training.constraints`: a fixed norm, a fixed pruning mask from
+:mod:`grokinterp.training.masks`). :func:`repair` sets a run's damaged files aside and
 leaves it resumable.
 """
 
