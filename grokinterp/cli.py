@@ -1255,6 +1255,7 @@ def _add_omnigrok(sub: Any) -> None:
     p.add_argument("--init-steps", type=int, default=5000, help="steps of the init runs (5000)")
     p.add_argument("--lu-add-alphas", type=_float_list, default=None, help="scales of lu_add")
     p.add_argument("--lu-add-steps", type=int, default=3000, help="steps of lu_add (3000)")
+    p.add_argument("--beta2", type=float, default=None, help="AdamW beta2 of the digits parts")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
@@ -1267,7 +1268,7 @@ def _cmd_omnigrok(args: argparse.Namespace) -> int:
         init_alphas=args.init_alphas or study.INIT_ALPHAS,
         lu_add_alphas=args.lu_add_alphas or study.LU_ADD_ALPHAS,
         lu_steps=args.lu_steps, init_steps=args.init_steps, lu_add_steps=args.lu_add_steps,
-        threads=args.threads,
+        beta2=args.beta2, threads=args.threads,
         progress=_progress(args),
     )  # fmt: skip
     print(text.rstrip())

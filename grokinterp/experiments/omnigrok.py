@@ -23,7 +23,9 @@ hidden layers of 200, MSE loss, AdamW):
   from the same large initialization and projected onto the norm at step 0). The table
   has, per run, the first step with train accuracy >= 99%, the first step with test
   accuracy >= ``TEST_THRESHOLD`` (digits with 200 training images tops out near 95%, so
-  Power et al.'s 99% is out of reach), the delay between them and the final numbers.
+  Power et al.'s 99% is out of reach), the delay between them, the test accuracy at the
+  first of them (``test_acc_at_fit``: low when the network memorizes first) and the final
+  numbers.
 
 * ``lu_add``: the ``lu`` sweep on algorithmic data, as in their first figure: a + b mod 47
   with the 1-layer transformer of the preset ``efficiency`` (cross-entropy, 40% of the
@@ -154,6 +156,11 @@ def run_table(sweep_dir: Path, spec: dict[str, Any]) -> tuple[pd.DataFrame, pd.D
                 "train_step": train_step,
                 "test_step": test_step,
                 "delay": test_step - train_step,
+                "test_acc_at_fit": (
+                    float(m.loc[m["step"] == train_step, "test_acc"].iloc[0])
+                    if not math.isnan(train_step)
+                    else math.nan
+                ),
                 "final_train_loss": last["train_loss"],
                 "final_test_loss": last["test_loss"],
                 "final_train_acc": last["train_acc"],
@@ -222,16 +229,17 @@ def report(
         )
     if len(init):
         lines.append(
-            f"init scale (train acc >= {TRAIN_THRESHOLD:.0%} step, test acc >= "
+            f"init scale (train acc >= {TRAIN_THRESHOLD:.0%} step, test acc then, test acc >= "
             f"{TEST_THRESHOLD:.0%} step, delay, final test acc; means over seeds, "
             f"nan = never):"
         )
         g = init.groupby(["condition", "alpha"])
-        agg = g[["train_step", "test_step", "delay", "final_test_acc"]].mean()
+        agg = g[["train_step", "test_acc_at_fit", "test_step", "delay", "final_test_acc"]].mean()
         for key, r in agg.iterrows():
             cond, alpha = cast(tuple[str, float], key)
             lines.append(
-                f"  {cond:5s} alpha {alpha:5.2f}: train {r['train_step']:7.0f}  test "
+                f"  {cond:5s} alpha {alpha:5.2f}: train {r['train_step']:7.0f} (test acc "
+                f"{r['test_acc_at_fit']:.3f})  test "
                 f"{r['test_step']:7.0f}  delay {r['delay']:7.0f}  final test acc "
                 f"{r['final_test_acc']:.3f}"
             )
@@ -272,6 +280,7 @@ def run_study(
     lu_steps: int = 2000,
     init_steps: int = 5000,
     lu_add_steps: int = 3000,
+    beta2: float | None = None,
     threads: int | None = 1,
     progress: bool = True,
     static: bool | None = None,
@@ -284,6 +293,8 @@ def run_study(
         seeds: initialization seeds of every setting.
         lu_alphas, init_alphas, lu_add_alphas: the init scales of each part.
         lu_steps, init_steps, lu_add_steps: steps of each part's runs.
+        beta2: AdamW's beta2 for the digits parts (None: the preset's 0.999, PyTorch's
+            default, which Omnigrok's code uses).
         threads: torch's intra-op threads while training (None: unchanged).
     """
     unknown = set(parts) - set(PARTS)
@@ -308,6 +319,9 @@ def run_study(
         "init": init_spec(init_alphas, seeds, init_steps),
         "lu_add": lu_spec(lu_add_alphas, seeds, lu_add_steps, preset=ADD_PRESET),
     }
+    if beta2 is not None:
+        for part in ("lu", "init"):
+            specs[part]["overrides"]["beta2"] = beta2
     for part in parts:  # every config is valid before anything trains
         expand(specs[part])
     text = ""

@@ -19,7 +19,7 @@ CONDITION_NAMES = {
 
 def lu_figure(
     lu: pd.DataFrame,
-    title: str = "LU: training loss against the weight norm is L-shaped, test loss U-shaped",
+    title: str = "Final train and test loss and accuracy against the fixed weight norm (digits)",
 ) -> Any:
     """Final train and test loss (top) and accuracy (bottom) against the fixed weight norm:
     one marker per run, a line through the means over seeds (Omnigrok's LU figure)."""
