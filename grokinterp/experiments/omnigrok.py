@@ -261,7 +261,10 @@ def write_outputs(out: Path, specs: dict[str, dict[str, Any]], static: bool | No
     if len(lu):
         figures["lu"] = lu_figure(lu)
     if len(init):
-        figures["init_scale"] = init_figure(init, curves)
+        # the accuracy panel at the init scale with the longest delay under weight decay
+        delays = init[init["condition"] == "decay"].groupby("alpha")["delay"].mean().dropna()
+        shown = float(delays.index[int(np.argmax(delays.to_numpy()))]) if len(delays) else None
+        figures["init_scale"] = init_figure(init, curves, shown)
     if len(lu_add):
         figures["lu_add"] = lu_figure(lu_add, "LU on a + b mod 47 (1-layer transformer)")
     if figures:
