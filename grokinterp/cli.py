@@ -1239,14 +1239,16 @@ def _add_omnigrok(sub: Any) -> None:
         "omnigrok_digits): lu, constrained-norm training at a sweep of fixed weight norms "
         "(final train and test loss against the norm); init, the init scale alpha with weight "
         "decay, without, and with the norm fixed at alpha = 1's; lu_add, the lu sweep on "
-        "a + b mod 47 (preset efficiency). Writes OUT/lu.csv, init.csv, curves.csv, "
-        "lu_add.csv, report.txt, figures/ (sweeps in OUT/sweeps; finished runs are reused).",
+        "a + b mod 47 (preset efficiency); late, the memorized runs of init continued with the "
+        "norm fixed, with weight decay, or neither. Writes OUT/lu.csv, init.csv, curves.csv, "
+        "lu_add.csv, late.csv, report.txt, figures/ (sweeps in OUT/sweeps; finished runs "
+        "are reused).",
     )
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument(
         "--parts", type=lambda s: [x for x in s.split(",") if x],
-        default=["lu", "init", "lu_add"],
-        help="lu, init, lu_add, comma-separated (default all three)",
+        default=["lu", "init", "lu_add", "late"],
+        help="lu, init, lu_add, late, comma-separated (default all four)",
     )  # fmt: skip
     p.add_argument("--seeds", type=_int_list, default=[0, 1], help="default 0,1")
     p.add_argument("--lu-alphas", type=_float_list, default=None, help="init scales of lu")
@@ -1255,6 +1257,8 @@ def _add_omnigrok(sub: Any) -> None:
     p.add_argument("--init-steps", type=int, default=5000, help="steps of the init runs (5000)")
     p.add_argument("--lu-add-alphas", type=_float_list, default=None, help="scales of lu_add")
     p.add_argument("--lu-add-steps", type=int, default=3000, help="steps of lu_add (3000)")
+    p.add_argument("--late-alphas", type=_float_list, default=None, help="scales of late")
+    p.add_argument("--late-steps", type=int, default=2000, help="steps of late (2000)")
     p.add_argument("--beta2", type=float, default=None, help="AdamW beta2 of the digits parts")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -1268,6 +1272,7 @@ def _cmd_omnigrok(args: argparse.Namespace) -> int:
         init_alphas=args.init_alphas or study.INIT_ALPHAS,
         lu_add_alphas=args.lu_add_alphas or study.LU_ADD_ALPHAS,
         lu_steps=args.lu_steps, init_steps=args.init_steps, lu_add_steps=args.lu_add_steps,
+        late_alphas=args.late_alphas or study.LATE_ALPHAS, late_steps=args.late_steps,
         beta2=args.beta2, threads=args.threads,
         progress=_progress(args),
     )  # fmt: skip

@@ -27,6 +27,11 @@ hidden layers of 200, MSE loss, AdamW):
   first of them (``test_acc_at_fit``: low when the network memorizes first) and the final
   numbers.
 
+* ``late``: the late constraint, a test of the mechanism that the ``fixed`` control (a
+  projection at step 0, which gives back alpha = 1's initialization) is not: each ``free``
+  run of ``init`` at ``late_alphas``, memorized by its last step, continued for
+  ``late_steps`` from its last checkpoint (``init_from``) with the norm projected onto
+  ``N_1`` and held, with weight decay, or with neither; ``late.csv``, ``late_curves.csv``.
 * ``lu_add``: the ``lu`` sweep on algorithmic data, as in their first figure: a + b mod 47
   with the 1-layer transformer of the preset ``efficiency`` (cross-entropy, 40% of the
   pairs for training), held at ``alpha * N_1`` of that model for each alpha of
@@ -43,6 +48,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -65,7 +71,8 @@ PRESET = "omnigrok_digits"
 ADD_PRESET = "efficiency"  # a + b mod 47, a 1-layer transformer (the lu_add part)
 LU_ALPHAS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
 LU_ADD_ALPHAS = (0.125, 0.25, 0.375, 0.5, 0.75, 1.0, 1.5, 2.0)
-PARTS = ("lu", "init", "lu_add")
+LATE_ALPHAS = (4.0, 8.0)
+PARTS = ("lu", "init", "lu_add", "late")
 INIT_ALPHAS = (1.0, 2.0, 4.0, 8.0, 16.0)
 CONDITIONS = ("decay", "free", "fixed")
 DECAY = 1.0  # the weight decay of the decay condition (the preset's)
@@ -117,6 +124,33 @@ def init_spec(alphas: Sequence[float], seeds: Sequence[int], steps: int) -> dict
     }
 
 
+def late_spec(
+    out: Path, alphas: Sequence[float], seeds: Sequence[int], init_steps: int, steps: int
+) -> dict[str, Any]:
+    """The late constraint: each ``free`` run of the init part (no weight decay, which has
+    memorized by its last step) continued from that last checkpoint in each condition:
+    the norm projected onto ``N_1`` and held there, weight decay, or neither."""
+    free = [
+        r for r in expand(init_spec(alphas, seeds, init_steps)) if _condition(r.varied) == "free"
+    ]
+    runs = [
+        {
+            **condition_overrides(c, r.config.model.init_scale),
+            "init_from": str(
+                layout.checkpoint_path(out / "sweeps" / "init" / "runs" / r.name, init_steps)
+            ),
+        }
+        for r in free
+        for c in CONDITIONS
+    ]
+    return {
+        "base": {"preset": PRESET},
+        "overrides": {"max_steps": steps},
+        "runs": runs,
+        "seeds": [0],  # the weights come from init_from; full batch: the seed is unused
+    }
+
+
 def _condition(varied: dict[str, Any]) -> str:
     if varied.get("fixed_norm") is not None:
         return "fixed"
@@ -143,12 +177,16 @@ def run_table(sweep_dir: Path, spec: dict[str, Any]) -> tuple[pd.DataFrame, pd.D
         last = m.iloc[-1]
         train_step = _first(m, "train_acc", TRAIN_THRESHOLD)
         test_step = _first(m, "test_acc", TEST_THRESHOLD)
+        source = r.config.init_from
         key: dict[str, Any] = {
             "alpha": r.config.model.init_scale,
             "condition": _condition(r.varied),
             "fixed_norm": r.config.optim.fixed_norm,
             "weight_decay": r.config.optim.weight_decay,
-            "seed": r.config.seed,
+            # the seed of the run the weights come from (the late part), or the run's own
+            "seed": int(found.group(1))
+            if source and (found := re.search(r"seed=(\d+)", source))
+            else r.config.seed,
         }
         rows.append(
             {
@@ -161,6 +199,7 @@ def run_table(sweep_dir: Path, spec: dict[str, Any]) -> tuple[pd.DataFrame, pd.D
                     if not math.isnan(train_step)
                     else math.nan
                 ),
+                "start_test_acc": m["test_acc"].iloc[0],
                 "final_train_loss": last["train_loss"],
                 "final_test_loss": last["test_loss"],
                 "final_train_acc": last["train_acc"],
@@ -216,7 +255,11 @@ def _lu_line(name: str, lu: pd.DataFrame) -> str:
 
 
 def report(
-    lu: pd.DataFrame, init: pd.DataFrame, n1: float, lu_add: pd.DataFrame | None = None
+    lu: pd.DataFrame,
+    init: pd.DataFrame,
+    n1: float,
+    lu_add: pd.DataFrame | None = None,
+    late: pd.DataFrame | None = None,
 ) -> str:
     """The study's numbers in a few lines (report.txt)."""
     lines = [f"Omnigrok on digits (preset {PRESET}); N_1 (norm at alpha = 1) = {n1:.2f}"]
@@ -243,6 +286,20 @@ def report(
                 f"{r['test_step']:7.0f}  delay {r['delay']:7.0f}  final test acc "
                 f"{r['final_test_acc']:.3f}"
             )
+    if late is not None and len(late):
+        lines.append(
+            f"late constraint (the memorized free runs continued; test acc at the start, "
+            f"first step at test acc >= {TEST_THRESHOLD:.0%}, final test acc; means):"
+        )
+        agg = late.groupby(["condition", "alpha"])[
+            ["start_test_acc", "test_step", "final_test_acc"]
+        ].mean()
+        for key, r in agg.iterrows():
+            cond, alpha = cast(tuple[str, float], key)
+            lines.append(
+                f"  {cond:5s} from alpha {alpha:5.2f}: start {r['start_test_acc']:.3f}  test "
+                f"{r['test_step']:7.0f}  final test acc {r['final_test_acc']:.3f}"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -251,11 +308,19 @@ def write_outputs(out: Path, specs: dict[str, dict[str, Any]], static: bool | No
     report."""
     tables = {part: run_table(out / "sweeps" / part, spec) for part, spec in specs.items()}
     (lu, _), (init, curves), (lu_add, _) = tables["lu"], tables["init"], tables["lu_add"]
+    late, late_curves = tables["late"]
     out.mkdir(parents=True, exist_ok=True)
-    for name, table in (("lu", lu), ("init", init), ("curves", curves), ("lu_add", lu_add)):
+    for name, table in (
+        ("lu", lu),
+        ("init", init),
+        ("curves", curves),
+        ("lu_add", lu_add),
+        ("late", late),
+        ("late_curves", late_curves),
+    ):
         if len(table):
             atomic_write_text(out / f"{name}.csv", table.to_csv(index=False))
-    text = report(lu, init, unit_norm(), lu_add)
+    text = report(lu, init, unit_norm(), lu_add, late)
     atomic_write_text(out / "report.txt", text)
     figures: dict[str, Any] = {}
     if len(lu):
@@ -267,6 +332,11 @@ def write_outputs(out: Path, specs: dict[str, dict[str, Any]], static: bool | No
         figures["init_scale"] = init_figure(init, curves, shown)
     if len(lu_add):
         figures["lu_add"] = lu_figure(lu_add, "LU on a + b mod 47 (1-layer transformer)")
+    if len(late):
+        figures["late"] = init_figure(
+            late, late_curves, float(late["alpha"].max()),
+            "Memorized (no weight decay) digits networks, continued",
+        )  # fmt: skip
     if figures:
         write_figure_set(figures, out / "figures", "Omnigrok on digits", static)
     return text
@@ -283,6 +353,8 @@ def run_study(
     lu_steps: int = 2000,
     init_steps: int = 5000,
     lu_add_steps: int = 3000,
+    late_alphas: Sequence[float] = LATE_ALPHAS,
+    late_steps: int = 2000,
     beta2: float | None = None,
     threads: int | None = 1,
     progress: bool = True,
@@ -292,10 +364,12 @@ def run_study(
 
     Args:
         out_dir: where the tables, figures and sweeps go.
-        parts: ``lu``, ``init``, ``lu_add`` (see the module docstring).
+        parts: ``lu``, ``init``, ``lu_add``, ``late`` (see the module docstring; ``late``
+            continues runs of ``init``, which must have finished).
         seeds: initialization seeds of every setting.
         lu_alphas, init_alphas, lu_add_alphas: the init scales of each part.
-        lu_steps, init_steps, lu_add_steps: steps of each part's runs.
+        lu_steps, init_steps, lu_add_steps, late_steps: steps of each part's runs.
+        late_alphas: the init scales whose memorized runs the late part continues.
         beta2: AdamW's beta2 for the digits parts (None: the preset's 0.999, PyTorch's
             default, which Omnigrok's code uses).
         threads: torch's intra-op threads while training (None: unchanged).
@@ -309,6 +383,7 @@ def run_study(
         ("lu_alphas", lu_alphas),
         ("init_alphas", init_alphas),
         ("lu_add_alphas", lu_add_alphas),
+        ("late_alphas", late_alphas),
     ):
         if not alphas or any(not a > 0 for a in alphas):
             raise ConfigError(f"{name}: give positive init scales, got {list(alphas)}")
@@ -321,9 +396,10 @@ def run_study(
         "lu": lu_spec(lu_alphas, seeds, lu_steps),
         "init": init_spec(init_alphas, seeds, init_steps),
         "lu_add": lu_spec(lu_add_alphas, seeds, lu_add_steps, preset=ADD_PRESET),
+        "late": late_spec(out, late_alphas, seeds, init_steps, late_steps),
     }
     if beta2 is not None:
-        for part in ("lu", "init"):
+        for part in ("lu", "init", "late"):
             specs[part]["overrides"]["beta2"] = beta2
     for part in parts:  # every config is valid before anything trains
         expand(specs[part])
@@ -335,4 +411,4 @@ def run_study(
     return text
 
 
-__all__ = ["init_spec", "lu_spec", "lu_summary", "run_study", "run_table", "unit_norm"]
+__all__ = ["init_spec", "late_spec", "lu_spec", "lu_summary", "run_study", "run_table", "unit_norm"]

@@ -53,7 +53,12 @@ def lu_figure(
     return fig
 
 
-def init_figure(init: pd.DataFrame, curves: pd.DataFrame, alpha: float | None = None) -> Any:
+def init_figure(
+    init: pd.DataFrame,
+    curves: pd.DataFrame,
+    alpha: float | None = None,
+    title: str = "Init scale, weight decay and the norm constraint (digits)",
+) -> Any:
     """Top: train (dashed) and test (solid) accuracy against the step at one init scale
     (default: the largest), mean over seeds, per condition. Bottom: the first step with
     test accuracy at the study's threshold (the time to generalize) against the init scale,
@@ -90,8 +95,8 @@ def init_figure(init: pd.DataFrame, curves: pd.DataFrame, alpha: float | None = 
     fig.update_xaxes(type="log", title_text="init scale alpha", row=2, col=1)
     fig.update_yaxes(title_text="first step at the test threshold", type="log", row=2, col=1)
     fig.update_layout(
-        title="Init scale, weight decay and the norm constraint (digits)",
-        template="plotly_white", height=720, width=800, legend=dict(orientation="h", y=-0.1),
+        title=title, template="plotly_white", height=720, width=800,
+        legend=dict(orientation="h", y=-0.1),
     )  # fmt: skip
     return fig
 

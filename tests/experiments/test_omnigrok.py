@@ -12,6 +12,7 @@ from grokinterp.errors import ConfigError
 from grokinterp.experiments.omnigrok import (
     ADD_PRESET,
     init_spec,
+    late_spec,
     lu_spec,
     lu_summary,
     run_study,
@@ -50,6 +51,23 @@ def test_the_sweeps_hold_each_norm_and_set_each_condition():
     fixed = round(n1, 4)
     assert got == {
         (a, wd, fn) for a in (1.0, 8.0) for wd, fn in ((1.0, None), (0.0, None), (0.0, fixed))
+    }
+
+
+def test_the_late_part_continues_each_memorized_run_in_each_condition(tmp_path):
+    spec = late_spec(tmp_path, [4.0, 8.0], [0, 1], 5000, 300)
+    runs = expand(spec)
+    assert len(runs) == 2 * 2 * 3
+    for r in runs:
+        src = r.config.init_from
+        assert src is not None and src.endswith("step_5000.safetensors")
+        assert f"init_scale={r.config.model.init_scale}" in src and "weight_decay=0.0" in src
+        assert "fixed_norm" not in src  # the free runs
+        assert r.config.optim.max_steps == 300
+    assert {(r.config.optim.weight_decay, r.config.optim.fixed_norm) for r in runs} == {
+        (1.0, None),
+        (0.0, None),
+        (0.0, round(unit_norm(), 4)),
     }
 
 
