@@ -133,6 +133,10 @@ CASES: list[tuple[str, list[str], str]] = [
     ("compare-missing", ["compare", "missing", "--out", "cmp", "--no-progress"], "missing"),
     ("compare-bad-where", ["compare", "run", "--out", "cmp", "--where", "lr", "--no-progress"], "--where"),
     ("export-unknown-sink", ["export", "run", "--to", "nowhere"], "nowhere"),
+    ("omnigrok-part", ["omnigrok", "--out", "og", "--parts", "lu,nope", "--no-progress"], "parts"),
+    ("omnigrok-alpha", ["omnigrok", "--out", "og", "--lu-alphas", "0,1", "--no-progress"], "lu_alphas"),
+    ("fixed-norm-negative", ["train", "--preset", "omnigrok_digits", "--fixed-norm", "-1", "--out", "dg"], "fixed_norm"),
+    ("digits-transformer", ["train", "--task", "digits", "--train-size", "100", "--out", "dg"], "arch"),
 ]  # fmt: skip
 
 
