@@ -110,6 +110,7 @@ def critical_fraction_figure(
         ("test_acc", "trained: mean final test accuracy", "rgb(31,119,180)", "solid"),
         ("generalized", "trained: share with test acc >= threshold", "rgb(44,160,44)", "solid"),
         ("rqi", "trained: mean final RQI", "rgb(214,39,40)", "dot"),
+        ("linear", "trained: share with final RQI >= 0.95", "rgb(255,127,14)", "dot"),
     ]
     for col, name, color, dash in curves:
         fig.add_trace(
@@ -127,6 +128,7 @@ def critical_fraction_figure(
     for key, label, color in (
         ("r_c_theory", "r_c theory", "rgb(70,50,126)"),
         ("r_c_measured", "r_c measured", "rgb(44,160,44)"),
+        ("r_c_linear", "r_c linear", "rgb(255,127,14)"),
     ):
         if summary.get(key) is not None:
             fig.add_vline(

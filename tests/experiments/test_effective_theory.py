@@ -31,6 +31,8 @@ def test_critical_fraction_end_to_end(tmp_path):
     summary = run_critical_fraction(SPEC, tmp_path / "cf", n_theory=5, progress=False, static=False)
     runs = pd.read_csv(tmp_path / "cf" / "runs.csv")
     assert len(runs) == 4 and summary["runs"] == 4 and summary["p"] == 6
+    assert {"r_c_theory", "r_c_measured", "r_c_linear"} <= set(summary)
+    assert runs["final_acc"].between(0, 1).all() and {"linear", "at_ideal"} <= set(runs)
     fractions = pd.read_csv(tmp_path / "cf" / "fractions.csv")
     assert list(fractions["train_size"]) == [8, 16]
     assert json.loads((tmp_path / "cf" / "summary.json").read_text()) == summary
