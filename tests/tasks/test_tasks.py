@@ -71,9 +71,11 @@ def test_s5_has_120_elements_and_identity_is_element_0():
 
 
 def test_every_registered_task_is_tested():
-    # the tasks of generated examples are tested in tests/tasks/test_samples.py
+    # the tasks of generated examples are tested in tests/tasks/test_samples.py, int_add in
+    # tests/tasks/test_int_add.py, digits in tests/tasks/test_features.py
     samples = {"concealed_parity", "linear_features"}
-    assert set(TASKS) == set(BRUTE) | {"perm", "perm_conj", "perm_xyx", "random_table"} | samples
+    others = {"perm", "perm_conj", "perm_xyx", "random_table", "int_add", "digits"}
+    assert set(TASKS) == set(BRUTE) | others | samples
 
 
 def test_nanda_split_size():
