@@ -276,18 +276,24 @@ def rqi_over_checkpoints(
     run: Run, delta: float = 0.01, steps: Sequence[int] | None = None
 ) -> pd.DataFrame:
     """RQI of the run's embedding ``embed.W_E`` (rows of the numbers ``0 .. p-1``) at each
-    checkpoint (or at ``steps``), joined to the logged metrics (:meth:`Run.with_metrics`).
-    Parallelograms are taken mod p for the modular tasks and over the integers for
-    ``int_add``; tasks on S_n have no parallelograms and raise ValueError."""
+    checkpoint (or at ``steps``), joined to the logged metrics (:meth:`Run.with_metrics`);
+    for ``int_add`` also the effective loss over the run's training pairs. Parallelograms
+    are taken mod p for the modular tasks (the transformer's ``W_E`` included) and over the
+    integers for ``int_add``; a task without numbers (S_n, the feature and sample tasks)
+    raises ValueError."""
     task = run.config.task
-    if task.p is None:
-        raise ValueError(f"task {task.name!r} is not a table of numbers: RQI needs p")
-    modulus = None if task.name == "int_add" else task.p
-    pg = parallelograms(task.p, modulus=modulus)
+    if task.p is None or run.config.model.mlp_input != "tokens":
+        raise ValueError(f"task {task.name!r} is not a table of numbers: RQI needs p and W_E")
+    integer = task.name == "int_add"
+    pg = parallelograms(task.p, modulus=None if integer else task.p)
+    train_pairs = run.dataset.inputs[run.dataset.train_mask, :2].numpy() if integer else None
     rows = []
     for step in steps if steps is not None else run.steps:
         w_e = run.params(step)["embed.W_E"][: task.p]
-        rows.append({"step": step, "rqi": rqi(w_e, delta, pgrams=pg)})
+        row = {"step": step, "rqi": rqi(w_e, delta, pgrams=pg)}
+        if train_pairs is not None:
+            row["effective_loss"] = effective_loss(w_e, train_pairs)
+        rows.append(row)
     return run.with_metrics(pd.DataFrame(rows))
 
 

@@ -81,3 +81,16 @@ def test_crossing_interpolates():
 
     assert crossing([0.0, 1.0, 2.0], [0.0, 0.2, 0.6], 0.4) == pytest.approx(1.5)
     assert crossing([0.0, 1.0], [0.0, 0.1], 0.5) is None
+
+
+def test_rqi_over_checkpoints_reads_the_transformer_embedding(tmp_path):
+    from helpers import tiny_config
+
+    from grokinterp.analysis.representation import rqi_over_checkpoints
+    from grokinterp.runs import Run
+    from grokinterp.training import train
+
+    run = Run(train(tiny_config(max_steps=10), tmp_path / "t", progress=False))
+    table = rqi_over_checkpoints(run)
+    assert list(table["step"]) == run.steps and table["rqi"].between(0, 1).all()
+    assert "effective_loss" not in table and "test_acc" in table  # a modular task

@@ -43,6 +43,7 @@ def test_critical_fraction_end_to_end(tmp_path):
         assert r["ideal_test_acc"] == pytest.approx(own["test_acc"]) and r["dof"] == own["dof"]
     table = rqi_over_checkpoints(Run(tmp_path / "cf" / "sweep" / "runs" / runs["name"][0]))
     assert list(table["step"]) == [0, 10, 20] and table["rqi"].between(0, 1).all()
+    assert (table["effective_loss"] >= 0).all()
     assert "test_acc" in table
 
 
