@@ -110,9 +110,10 @@ def count_stages(
     """Number of surges of an accuracy curve from step ``start`` on (the study passes the
     step train accuracy reaches 99%, so that only delayed rises count: 1 is ordinary
     grokking, 2 or more the multi-stage generalization of Fan et al.): maximal stretches of
-    steps ``t`` where the accuracy within ``window`` steps after ``t`` exceeds that at ``t``
-    by at least ``rise``, stretches less than ``gap`` steps apart counted as one."""
-    s = pd.Series(list(acc), index=list(steps), dtype=float)
+    steps ``t`` where the best accuracy so far rises by at least ``rise`` within ``window``
+    steps after ``t``, stretches less than ``gap`` steps apart counted as one. The running
+    best makes the recovery from a dip (a loss spike) no surge."""
+    s = pd.Series(list(acc), index=list(steps), dtype=float).cummax()
     starts: list[int] = []
     last_end: int | None = None
     for t in s.index:
@@ -198,7 +199,7 @@ def run_study(
     out = Path(out)
     spec = deep_spec(depths, seeds, steps, width, alpha, weight_decay)
     run_sweep(spec, out / "sweep", backend="ensemble", progress=progress)
-    rows, rank_tables = [], []
+    rank_tables = []
     for r in expand(spec):
         run_dir = out / "sweep" / "runs" / r.name
         if read_status(run_dir).get("status") != "done":
@@ -213,18 +214,31 @@ def run_study(
         ranks.insert(0, "seed", r.config.seed)
         ranks.insert(0, "depth", r.config.model.n_layers)
         rank_tables.append(ranks)
-        rows.append(run_row(run, ranks))
-    runs = pd.DataFrame(rows)
     ranks = pd.concat(rank_tables, ignore_index=True) if rank_tables else pd.DataFrame()
-    atomic_write_text(out / "runs.csv", runs.to_csv(index=False))
     atomic_write_text(out / "ranks.csv", ranks.to_csv(index=False))
+    return write_results(out, spec, ranks, static), ranks
+
+
+def write_results(
+    out: Path, spec: dict[str, Any], ranks: pd.DataFrame, static: bool | None = None
+) -> pd.DataFrame:
+    """``runs.csv``, ``traces.csv``, the figure and the report from the finished runs of
+    ``spec`` under ``out/sweep`` and their ``ranks`` (``ranks.csv``); returns ``runs``."""
+    rows = []
+    for r in expand(spec):
+        run_dir = out / "sweep" / "runs" / r.name
+        mine = ranks[(ranks["depth"] == r.config.model.n_layers) & (ranks["seed"] == r.config.seed)]
+        if read_status(run_dir).get("status") == "done" and len(mine):
+            rows.append(run_row(Run(run_dir), mine))
+    runs = pd.DataFrame(rows)
+    atomic_write_text(out / "runs.csv", runs.to_csv(index=False))
     if len(runs):
         traces = _traces(out, spec)
-        fig = deep_grokking_figure(traces, ranks, seed=min(seeds))
+        fig = deep_grokking_figure(traces, ranks, seed=min(spec["seeds"]))
         write_figure_set({"deep_grokking": fig}, out / "figures", "Deep grokking", static)
         atomic_write_text(out / "traces.csv", traces.to_csv(index=False))
     atomic_write_text(out / "report.txt", report(runs, spec))
-    return runs, ranks
+    return runs
 
 
 def _traces(out: Path, spec: dict[str, Any]) -> pd.DataFrame:

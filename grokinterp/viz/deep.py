@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 def deep_grokking_figure(traces: pd.DataFrame, ranks: pd.DataFrame, seed: int = 0) -> Any:
     """A column per depth (one seed): train and test accuracy against step above, the
     numerical rank of every layer's features on the training set below (a line per layer,
-    light = first layer, dark = last)."""
+    dark = first layer, light = last)."""
     depths = sorted(set(traces["depth"]))
     fig = make_subplots(
         rows=2,
@@ -56,7 +56,7 @@ def deep_grokking_figure(traces: pd.DataFrame, ranks: pd.DataFrame, seed: int = 
     fig.update_yaxes(title_text="feature rank (train)", row=2, col=1)
     fig.update_layout(
         title=f"Deep MLPs on digits (seed {seed}): accuracy and per-layer feature rank "
-        "(light: first layer, dark: last)",
+        "(dark: first layer, light: last)",
         template="plotly_white",
         height=640,
         width=max(900, 330 * len(depths) + 150),

@@ -27,6 +27,9 @@ def test_count_stages_known_curves():
     assert count_stages(*two) == 2
     # from step 2000 on, only the second surge counts
     assert count_stages(*two, start=2000) == 1
+    # the recovery from a dip (a loss spike) is no surge
+    dip = _curve([(0, 0.8), (2000, 0.8), (2050, 0.3), (2100, 0.8), (5000, 0.8)])
+    assert count_stages(*dip) == 0
     # a slow drift of 0.04 per 250 steps is no surge
     drift = _curve([(0, 0.5), (1000, 0.66)])
     assert count_stages(*drift) == 0
