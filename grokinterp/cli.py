@@ -1320,6 +1320,10 @@ def _add_tickets(sub: Any) -> None:
     )  # fmt: skip
     t.add_argument("--steps", type=int, default=8000, help="training steps (default 8000)")
     t.add_argument("--p", type=int, default=31, help="modulus (default 31)")
+    t.add_argument(
+        "--prune", choices=["all", "no_embed"], default="all",
+        help="weight matrices the masks prune: all, or all but the embedding (default all)",
+    )  # fmt: skip
     t.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     t.add_argument("--no-progress", action="store_true", help="hide the progress display")
 
@@ -1328,7 +1332,7 @@ def _cmd_tickets(args: argparse.Namespace) -> int:
     _load("torch").set_num_threads(args.threads)
     _load("grokinterp.experiments.tickets").run_study(
         args.out, seeds=args.seeds, sparsities=args.sparsities, steps=args.steps, p=args.p,
-        progress=_progress(args),
+        progress=_progress(args), prune=args.prune,
     )  # fmt: skip
     print((args.out / "report.txt").read_text().rstrip())
     return 0

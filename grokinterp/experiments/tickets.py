@@ -18,7 +18,8 @@ updates (default 8000). Per seed:
    :mod:`grokinterp.experiments.sweep`); it must reach test accuracy 95% for its ticket to
    count as a grokking ticket (a seed whose base run does not is reported and skipped);
 2. for each ``sparsity``: the magnitude mask of its final weights
-   (:func:`grokinterp.training.masks.magnitude_mask`, global over the weight matrices), and
+   (:func:`grokinterp.training.masks.magnitude_mask`, global over the weight matrices, or
+   with ``prune="no_embed"`` over all but the embedding), and
    three runs from the base run's step-0 weights (``init_from``), trained like it:
    **ticket** (the mask held fixed, ``mask_from``), **random** (a random mask with the same
    number of kept weights in every matrix, :func:`~grokinterp.training.masks.random_mask`),
@@ -62,7 +63,13 @@ from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text, save_tensors
 from grokinterp.runs.run import Run
 from grokinterp.training import train_groups
-from grokinterp.training.masks import apply_mask, magnitude_mask, random_mask, save_mask
+from grokinterp.training.masks import (
+    apply_mask,
+    magnitude_mask,
+    prunable,
+    random_mask,
+    save_mask,
+)
 from grokinterp.viz.deep import tickets_figure, tickets_measures_figure
 from grokinterp.viz.report import write_figure_set
 
@@ -71,6 +78,7 @@ SPARSITIES = (0.3, 0.6, 0.9)
 STEPS = 8000
 P = 31
 ARMS = ("ticket", "random", "dense_norm")
+PRUNE = ("all", "no_embed")  # which weight matrices the masks prune
 TEST_TARGET = 0.95  # "generalized": test accuracy at least this
 
 
@@ -103,10 +111,13 @@ def _norm(params: dict[str, torch.Tensor]) -> float:
 
 
 def prepare_arms(
-    out: Path, base_dirs: dict[int, Path], sparsities: Sequence[float]
+    out: Path, base_dirs: dict[int, Path], sparsities: Sequence[float], prune: str = "all"
 ) -> list[dict[str, Any]]:
     """Masks and scaled initial weights under ``out/masks`` for every grokked base run; one
-    entry per arm run: arm, seed, sparsity, and its config overrides (absolute paths)."""
+    entry per arm run: arm, seed, sparsity, and its config overrides (absolute paths).
+    ``prune``: ``all`` weight matrices, or ``no_embed`` (all but the embedding ``W_E``)."""
+    if prune not in PRUNE:
+        raise ConfigError(f"prune must be one of {list(PRUNE)}, got {prune!r}")
     masks = (out / "masks").resolve()
     arms: list[dict[str, Any]] = []
     for seed, run_dir in sorted(base_dirs.items()):
@@ -115,7 +126,8 @@ def prepare_arms(
         theta0, final = run.params(0), run.params(run.steps[-1])
         for i, q in enumerate(sparsities):
             tag = f"s{seed}_q{q:g}"
-            ticket = magnitude_mask(final, q)
+            names = [n for n in prunable(final) if prune == "all" or n != "embed.W_E"]
+            ticket = magnitude_mask(final, q, names)
             rand = random_mask(ticket, seed=1000 * seed + i)
             ticket_path = save_mask(ticket, masks / f"{tag}_ticket.safetensors")
             rand_path = save_mask(rand, masks / f"{tag}_random.safetensors")
@@ -182,11 +194,14 @@ def run_study(
     progress: bool = True,
     static: bool | None = None,
     base_target: float = TEST_TARGET,
+    prune: str = "all",
 ) -> pd.DataFrame:
     """Train the base runs, build the masks, train the arms, write the tables, figures and
     report (module doc); return ``arms.csv``'s table. Re-running resumes. A seed's base run
     must reach test accuracy ``base_target`` for its masks to be built (0 accepts any)."""
     out = Path(out)
+    if prune not in PRUNE:
+        raise ConfigError(f"prune must be one of {list(PRUNE)}, got {prune!r}")
     for q in sparsities:
         if not 0.0 < q < 1.0:
             raise ConfigError(f"sparsities must be in (0, 1), got {q}")
@@ -200,7 +215,7 @@ def run_study(
             base_dirs[r.config.seed] = d
         else:
             skipped.append(r.config.seed)
-    arms = prepare_arms(out, base_dirs, sparsities)
+    arms = prepare_arms(out, base_dirs, sparsities, prune)
     jobs = arm_jobs(out, arms, steps, p)
     # the arms share one shape: the ensemble trainer (the sweep's ensemble backend) trains
     # them together; finished ones are left alone, killed ones resume
@@ -246,7 +261,7 @@ def run_study(
             "measures": tickets_measures_figure(ms, seed0),
         }
         write_figure_set(figs, out / "figures", "Grokking tickets", static)
-    atomic_write_text(out / "report.txt", report(summary, spec, skipped, base_target))
+    atomic_write_text(out / "report.txt", report(summary, spec, skipped, base_target, prune))
     return table
 
 
@@ -279,6 +294,7 @@ def report(
     spec: dict[str, Any],
     skipped: Sequence[int],
     base_target: float = TEST_TARGET,
+    prune: str = "all",
 ) -> str:
     """The setup and, per arm and sparsity, the steps to 95% test accuracy."""
     o = spec["overrides"]
@@ -286,7 +302,8 @@ def report(
         "Grokking tickets (Minegishi, Iwasawa & Matsuo 2024, arXiv 2310.19470)",
         f"setup: a + b mod {o['task.p']}, half the pairs for training, MLP (concat embeddings "
         f"64, one ReLU layer of 128), AdamW lr 3e-3 wd 1, {o['optim.max_steps']} full-batch "
-        f"steps; seeds {spec['seeds']}; masks from the dense run's final weights",
+        f"steps; seeds {spec['seeds']}; masks from the dense run's final weights, pruning "
+        + ("every weight matrix" if prune == "all" else "every weight matrix but the embedding"),
     ]
     if skipped:
         lines.append(

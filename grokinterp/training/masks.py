@@ -27,7 +27,7 @@ run directory (:data:`MASK_FILE`) at the start, and a resumed run reads that cop
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -52,12 +52,20 @@ def _check_sparsity(sparsity: float) -> None:
         raise ConfigError(f"sparsity must be in [0, 1), got {sparsity}")
 
 
-def magnitude_mask(params: Mapping[str, Tensor], sparsity: float) -> Mask:
+def magnitude_mask(
+    params: Mapping[str, Tensor], sparsity: float, names: Sequence[str] | None = None
+) -> Mask:
     """Global magnitude pruning (Minegishi et al. 2024): keep exactly the
     ``round((1 - sparsity) · N)`` weights of largest magnitude among all ``N`` weights of the
-    weight matrices; biases are not in the mask."""
+    weight matrices (or of the matrices ``names``); biases are not in the mask."""
     _check_sparsity(sparsity)
-    names = prunable(params)
+    if names is None:
+        names = prunable(params)
+    else:
+        bad = [n for n in names if n not in prunable(params)]
+        if bad:
+            raise ConfigError(f"cannot prune {bad}: not weight matrices of the model")
+        names = list(names)
     if not names:
         raise ConfigError("no weight matrices to prune")
     flat = torch.cat([params[n].detach().abs().flatten().double() for n in names])

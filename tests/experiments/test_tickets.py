@@ -20,6 +20,18 @@ def test_spec_checks_input():
         base_spec(steps=5)
     with pytest.raises(ConfigError, match="sparsities"):
         run_study("unused", sparsities=(1.0,))
+    with pytest.raises(ConfigError, match="prune"):
+        run_study("unused", prune="bias")
+
+
+def test_masks_can_spare_the_embedding(tmp_path):
+    run_study(
+        tmp_path, seeds=(0,), sparsities=(0.5,), steps=100, p=11, progress=False,
+        static=False, base_target=0.0, prune="no_embed",
+    )  # fmt: skip
+    mask = load_mask(tmp_path / "sweep" / "arms" / "runs" / "ticket_s0_q0.5" / "mask.safetensors")
+    assert "embed.W_E" not in mask and "blocks.0.mlp.W_in" in mask
+    assert "but the embedding" in (tmp_path / "report.txt").read_text()
 
 
 def test_tiny_study_builds_the_arms(tmp_path):

@@ -52,6 +52,17 @@ def test_magnitude_mask_keeps_exactly_the_largest_fraction(sparsity):
         assert float(kept.min()) >= float(pruned.max())
 
 
+def test_magnitude_mask_of_chosen_matrices():
+    params = _params(_mlp())
+    names = ["blocks.0.mlp.W_in", "unembed.W_U"]
+    mask = magnitude_mask(params, 0.5, names)
+    assert list(mask) == names
+    n = sum(params[k].numel() for k in names)
+    assert sum(int(m.sum()) for m in mask.values()) == round(0.5 * n)
+    with pytest.raises(ConfigError, match="not weight matrices"):
+        magnitude_mask(params, 0.5, ["blocks.0.mlp.b_in"])
+
+
 def test_magnitude_mask_breaks_ties_by_position_and_checks_sparsity():
     params = {"W_a": torch.ones(2, 3), "b": torch.ones(3)}
     mask = magnitude_mask(params, 0.5)
