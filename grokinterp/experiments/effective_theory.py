@@ -58,6 +58,11 @@ def run_critical_fraction(
 ) -> dict[str, Any]:
     """Train the spec, compare each run with the theory's prediction for its training set,
     write the tables and the figure (module docstring); returns ``summary.json``'s dict."""
+    for name, value in (("threshold", threshold), ("rqi_threshold", rqi_threshold)):
+        if not 0 < value <= 1:
+            raise ConfigError(f"--{name.replace('_', '-')}: must be in (0, 1], got {value}")
+    if n_theory < 1:
+        raise ConfigError(f"--theory-splits: must be at least 1, got {n_theory}")
     runs = expand(spec)
     tasks = {(r.config.task.name, r.config.task.p) for r in runs}
     if len(tasks) != 1 or next(iter(tasks))[0] != "int_add":

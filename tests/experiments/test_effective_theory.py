@@ -52,3 +52,10 @@ def test_critical_fraction_needs_int_add(tmp_path):
     with pytest.raises(ConfigError, match="int_add"):
         run_critical_fraction(spec, tmp_path / "x", progress=False, static=False)
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("kwargs", [{"threshold": 2.0}, {"rqi_threshold": 0.0}, {"n_theory": 0}])
+def test_critical_fraction_refuses_bad_settings(tmp_path, kwargs):
+    with pytest.raises(ConfigError):
+        run_critical_fraction(SPEC, tmp_path / "x", progress=False, static=False, **kwargs)
+    assert not (tmp_path / "x").exists()
