@@ -27,6 +27,7 @@ SPEC = {
 }
 
 
+@pytest.mark.slow
 def test_critical_fraction_end_to_end(tmp_path):
     summary = run_critical_fraction(SPEC, tmp_path / "cf", n_theory=5, progress=False, static=False)
     runs = pd.read_csv(tmp_path / "cf" / "runs.csv")

@@ -89,6 +89,7 @@ SPEC = {
 }
 
 
+@pytest.mark.slow
 def test_phase_diagram_end_to_end(tmp_path):
     cells = run_phase_diagram(SPEC, tmp_path / "pd", progress=False, static=False, window=10)
     assert len(cells) == 4 and set(cells["phase"]) <= set(PHASES)

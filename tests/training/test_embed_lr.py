@@ -22,6 +22,7 @@ def _toy(**optim):
     return replace(base, {"optim": {"max_steps": 20, **optim}})
 
 
+@pytest.mark.slow
 def test_embedding_moves_at_its_own_rate(tmp_path):
     slow = _toy(lr=1e-2, embed_lr=1e-4, weight_decay=1.0, embed_weight_decay=0.0)
     fast = _toy(lr=1e-2, embed_lr=None, embed_weight_decay=None, weight_decay=1.0)
@@ -33,6 +34,7 @@ def test_embedding_moves_at_its_own_rate(tmp_path):
     assert moved["slow"] < 3e-3 < 0.05 < moved["fast"]
 
 
+@pytest.mark.slow
 def test_ensemble_matches_single_runs_with_embedding_settings(tmp_path):
     cfgs = [
         _toy(lr=1e-3, weight_decay=2.0),
