@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import torch
 from helpers import assert_runs_close
 
 from grokinterp.config import OptimConfig, replace
@@ -52,3 +53,13 @@ def test_embed_settings_are_validated():
     with pytest.raises(ConfigError, match="embed_weight_decay"):
         OptimConfig(embed_weight_decay=-1.0)
     assert dataclasses.replace(OptimConfig(), embed_lr=None).embed_lr is None
+
+
+@pytest.mark.slow
+def test_resume_with_embedding_settings_is_exact(tmp_path):
+    cfg = _toy(lr=1e-2, weight_decay=2.0, embed_lr=3e-3, embed_weight_decay=0.5)
+    train(cfg, tmp_path / "whole", progress=False)
+    train(replace(cfg, {"optim": {"max_steps": 10}}), tmp_path / "split", progress=False)
+    train(cfg, tmp_path / "split", resume=True, progress=False)
+    a, b = Run(tmp_path / "whole").params(20), Run(tmp_path / "split").params(20)
+    assert all(torch.equal(a[k], b[k]) for k in a)
