@@ -7,7 +7,9 @@ al.'s phases, plateau classes), :mod:`~grokinterp.analysis.efficiency` (D_crit f
 tables), :mod:`~grokinterp.analysis.snapshot` (one checkpoint's views for the figures) and
 :mod:`~grokinterp.analysis.table` (:func:`measure_run`: the per-checkpoint table of a run),
 :mod:`~grokinterp.analysis.rank` (numerical and effective rank of each MLP layer's features,
-Fan et al. 2024).
+Fan et al. 2024), :mod:`~grokinterp.analysis.representation` (parallelograms, RQI, the
+effective loss and the effective theory's ideal accuracy and critical fraction, Liu et al.
+2022).
 Analysis reads run directories; it never imports training.
 """
 
