@@ -73,6 +73,11 @@ def test_predictor_file_round_trips(tmp_path):
     assert "pickle" not in (tmp_path / "m.json").read_text()
 
 
+def test_shipped_predictor_loads():
+    models = load_models()
+    assert models and all(m.n == n and m.budget > n for n, m in models.items())
+
+
 def _constant_model(path, intercept: float) -> None:
     """A predictor at N that says the same for every run (a train_loss term with 0 weight)."""
     save_models(

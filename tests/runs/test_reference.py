@@ -84,6 +84,8 @@ def test_an_installed_wheel_finds_them_through_the_variable_or_says_how(tmp_path
             check=True,
         ).stdout.strip()
     )
+    # the package's data files ship in the wheel: the grokking predictor's coefficients
+    assert (site / "grokinterp" / "experiments" / "prediction_model.json").is_file()
     deps = [p for p in sys.path if p.endswith("site-packages")]
     (site / "borrowed_dependencies.pth").write_text("\n".join(deps) + "\n")
     code = (
