@@ -308,7 +308,7 @@ def evaluate(table: pd.DataFrame, train: Sequence[str], heldout: Sequence[str]) 
     the best grouped-CV AUC (chosen on the training sweeps only)."""
     auc_rows, conf_rows, prune_rows = [], [], []
     models: dict[int, Predictor] = {}
-    for n in sorted(set(table["N"])):
+    for n in sorted({int(v) for v in table["N"]}):
         tr = table[table["part"].isin(train) & (table["N"] == n)].reset_index(drop=True)
         ho = table[table["part"].isin(heldout) & (table["N"] == n)].reset_index(drop=True)
         if tr["grokked"].nunique() < 2:
