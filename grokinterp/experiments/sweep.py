@@ -13,7 +13,8 @@ A spec (YAML or JSON) names a base config, the fields to vary and the seeds::
 
 Every combination becomes a run directory under ``SWEEP_DIR/runs/<name>/`` (the name lists
 the varied fields, e.g. ``weight_decay=0.3,train_fraction=0.5,seed=0``), with its status in
-``SWEEP_DIR/status/<name>.json`` (``running``, ``done`` or ``failed`` with the error; the
+``SWEEP_DIR/status/<name>.json`` (``running``, ``done``, ``diverged``, ``pruned`` by
+``--prune-after`` (:func:`prune_runs`) or ``failed`` with the error; the
 traceback of a failure in ``<name>.log``). ``results.csv`` has
 one row per run: the varied fields, status, grokking landmarks, final train / test accuracy
 and loss, final parameter norm, steps, the Liu et al. phase
