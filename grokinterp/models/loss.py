@@ -47,6 +47,18 @@ def stablemax(x: Tensor) -> Tensor:
     return torch.where(x >= 0, x.clamp(min=0) + 1, 1 / (1 - x.clamp(max=0)))
 
 
+def _reduce(losses: Tensor, labels: Tensor, reduction: str) -> Tensor:
+    """Per-example ``losses`` reduced as torch's losses do (``mean``, ``sum``, or ``none``:
+    the shape of ``labels``)."""
+    if reduction == "none":
+        return losses.view(labels.shape)
+    if reduction == "sum":
+        return losses.sum()
+    if reduction == "mean":
+        return losses.mean()
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
 def stablemax_cross_entropy64(
     logits: Float[Tensor, "*batch classes"],
     labels: Int[Tensor, " *batch"],
@@ -61,13 +73,7 @@ def stablemax_cross_entropy64(
     s = stablemax(flat)
     y = labels.reshape(-1, 1).long()
     losses = -torch.log(s.gather(1, y).squeeze(1) / s.sum(-1))
-    if reduction == "none":
-        return losses.view(labels.shape)
-    if reduction == "sum":
-        return losses.sum()
-    if reduction == "mean":
-        return losses.mean()
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return _reduce(losses, labels, reduction)
 
 
 def mse64(
@@ -84,13 +90,7 @@ def mse64(
     flat = logits.reshape(-1, logits.shape[-1]).to(torch.float64)
     target = F.one_hot(labels.reshape(-1).long(), flat.shape[-1]).to(torch.float64)
     losses = (flat - target).pow(2).mean(-1)
-    if reduction == "none":
-        return losses.view(labels.shape)
-    if reduction == "sum":
-        return losses.sum()
-    if reduction == "mean":
-        return losses.mean()
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return _reduce(losses, labels, reduction)
 
 
 LOSSES: dict[str, LossFn] = {
