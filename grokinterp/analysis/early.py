@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
 
-from grokinterp.analysis import keyfreqs
 from grokinterp.analysis.table import _Context, checkpoint_measures, fourier_structure
 from grokinterp.errors import ConfigError, RunDirError
 from grokinterp.runs import layout
@@ -184,19 +183,7 @@ def mechanistic_features(run: Run, step: int, device: str = "cpu") -> dict[str, 
     ctx = _Context(run, None, device)
     out = {k: math.nan for k in MECHANISTIC_FEATURES}
     if ctx.structure is not None:
-        params = {k: v.to(device) for k, v in run.params(step).items()}
-        logits, hidden = ctx.forward(params)
-        p = ctx.p
-        choice = keyfreqs.choose_key_frequencies(
-            params,
-            logits.reshape(p, p, ctx.n_classes),
-            hidden.reshape(p, p, -1) if hidden.shape[-1] else None,
-            ctx.labels.reshape(p, p),
-            ctx.train.reshape(p, p),
-            ctx.structure,
-        )
-        ctx.key_freqs = choice.key_freqs
-        out["n_key_freqs"] = float(len(choice.key_freqs))
+        out["n_key_freqs"] = float(len(ctx.choose_key_freqs(step).key_freqs))
     row = checkpoint_measures(ctx, step)
     for k in MECHANISTIC_FEATURES:
         if k in row:

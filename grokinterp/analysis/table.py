@@ -127,6 +127,28 @@ class _Context:
     def forward(self, params: Params) -> tuple[Tensor, Tensor]:
         return answer_forward_chunked(params, self.inputs, self.cfg.model, self.n_classes)
 
+    def choose_key_freqs(
+        self, step: int, rule: str = keyfreqs.DEFAULT_RULE, given: list[int] | None = None
+    ) -> keyfreqs.KeyFreqChoice:
+        """Choose the key frequencies at the checkpoint at ``step`` by ``rule`` (or take
+        ``given``), and use them from now on. Only for tasks with a Fourier structure."""
+        assert self.structure is not None
+        params = {k: v.to(self.device) for k, v in self.run.params(step).items()}
+        logits, hidden = self.forward(params)
+        p = self.p
+        choice = keyfreqs.choose_key_frequencies(
+            params,
+            logits.reshape(p, p, self.n_classes),
+            hidden.reshape(p, p, -1) if hidden.shape[-1] else None,
+            self.labels.reshape(p, p),
+            self.train.reshape(p, p),
+            self.structure,
+            rule=rule,
+            given=given,
+        )
+        self.key_freqs = choice.key_freqs
+        return choice
+
 
 def _ce(logits: Tensor, labels: Tensor) -> float:
     return float(cross_entropy64(logits, labels))
@@ -239,20 +261,7 @@ def _key_frequencies(ctx: _Context, key_freqs: list[int] | None, rule: str) -> d
         except ConfigError as e:
             raise ConfigError(f"key_freqs (--key-freqs): {e}") from None
     last = run.steps[-1]
-    params = {k: v.to(ctx.device) for k, v in run.params(last).items()}
-    logits, hidden = ctx.forward(params)
-    p = ctx.p
-    choice = keyfreqs.choose_key_frequencies(
-        params,
-        logits.reshape(p, p, ctx.n_classes),
-        hidden.reshape(p, p, -1) if hidden.shape[-1] else None,
-        ctx.labels.reshape(p, p),
-        ctx.train.reshape(p, p),
-        ctx.structure,
-        rule=rule,
-        given=key_freqs,
-    )
-    ctx.key_freqs = choice.key_freqs
+    choice = ctx.choose_key_freqs(last, rule, key_freqs)
     summary["key_freqs"] = ctx.key_freqs
     summary["key_freqs_source"] = (
         "given by the user"
