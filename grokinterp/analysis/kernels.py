@@ -25,9 +25,9 @@ kernel regime. This module measures both halves:
   ``⟨HKH, HYYᵀH⟩_F / (‖HKH‖_F ‖HYYᵀH‖_F)`` with ``H = I − 11ᵀ/n``; Kumar et al. 2024 (ICLR,
   "Grokking as the transition from lazy to rich training dynamics") track it through grokking.
 
-The model functions differentiate :func:`grokinterp.models.mlp_forward` (``arch="mlp"``):
-the transformer's fast forward uses a custom autograd function that ``torch.func`` cannot
-transform, so its NTK is refused with a one-line error.
+The model functions differentiate the training forwards, :func:`grokinterp.models.mlp_forward`
+(``arch="mlp"``) and :func:`grokinterp.models.answer_logits` (the transformer's answer
+position); their table look-ups are written in the form ``torch.func`` transforms.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from torch.func import jacrev, vmap
 from grokinterp.config import ModelConfig
 from grokinterp.errors import ConfigError
 from grokinterp.models import Params
-from grokinterp.models.forward import mlp_forward
+from grokinterp.models.forward import answer_logits, mlp_forward
 from grokinterp.runs.run import Run
 
 NtkMode = Literal["trace", "full"]
@@ -100,12 +100,16 @@ def empirical_ntk(
 
 
 def model_fn(cfg: ModelConfig, n_classes: int) -> ModelFn:
-    """``(params, tokens) -> logits[:, :n_classes]`` of an MLP-arch model, for the NTK."""
+    """``(params, tokens) -> logits[:, :n_classes]`` of a model (MLP or the transformer's
+    answer position), for the NTK."""
+    if cfg.arch == "transformer":
+
+        def transformer_fn(params: Params, tokens: Tensor) -> Tensor:
+            return answer_logits(params, tokens, cfg)[:, :n_classes]
+
+        return transformer_fn
     if cfg.arch != "mlp":
-        raise ConfigError(
-            "the empirical NTK needs arch=mlp: the transformer's forward uses a custom "
-            "autograd function that torch.func cannot differentiate per example"
-        )
+        raise ConfigError(f"the empirical NTK needs arch mlp or transformer, not {cfg.arch}")
 
     def fn(params: Params, tokens: Tensor) -> Tensor:
         return mlp_forward(params, tokens, cfg)[0][:, :n_classes]

@@ -57,22 +57,30 @@ def answer_forward_chunked(
 
 
 class _Lookup(torch.autograd.Function):
-    """Rows of a table, ``table[idx]``, whose backward is one ``index_add_``. (Measured on
+    """Rows of a table, ``table[idx]``, whose backward is one ``index_add``. (Measured on
     2 CPU cores for an ensemble's tables: F.embedding's backward takes about 5x longer, and
-    indexing's backward, an accumulating index_put, longer still.)"""
+    indexing's backward, an accumulating index_put, longer still.) Written in the form
+    ``torch.func`` accepts (a separate ``setup_context``, out-of-place ops and a generated
+    vmap rule), so ``vmap(jacrev(.))`` differentiates the fast forwards per example
+    (:mod:`grokinterp.analysis.kernels`)."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx: Any, table: Tensor, idx: Tensor) -> Tensor:
+    def forward(table: Tensor, idx: Tensor) -> Tensor:
+        return table.index_select(0, idx.reshape(-1)).view(*idx.shape, table.shape[-1])
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Tensor, Tensor], output: Tensor) -> None:
+        table, idx = inputs
         ctx.save_for_backward(idx)
         ctx.rows = table.shape[0]
-        return table.index_select(0, idx.reshape(-1)).view(*idx.shape, table.shape[-1])
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
         (idx,) = ctx.saved_tensors
-        out = grad.new_zeros(ctx.rows, grad.shape[-1])
-        out.index_add_(0, idx.reshape(-1), grad.reshape(-1, grad.shape[-1]))
-        return out, None
+        zeros = grad.new_zeros(ctx.rows, grad.shape[-1])
+        return zeros.index_add(0, idx.reshape(-1), grad.reshape(-1, grad.shape[-1])), None
 
 
 def _lookup(table: Tensor, idx: Tensor) -> Tensor:

@@ -51,8 +51,15 @@ def test_ntk_of_a_linear_model_is_x_xt() -> None:
     torch.testing.assert_close(k, gram + 1, atol=1e-5, rtol=1e-5)
 
 
-def test_mlp_ntk_matches_per_example_autograd() -> None:
-    cfg = ModelConfig(arch="mlp", d_model=8, d_mlp=12, act_fn="quadratic", mlp_combine="concat")
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        ModelConfig(arch="mlp", d_model=8, d_mlp=12, act_fn="quadratic", mlp_combine="concat"),
+        ModelConfig(d_model=8, d_mlp=12, n_heads=2, d_head=4),  # the transformer's fast forward
+    ],
+    ids=["mlp", "transformer"],
+)
+def test_ntk_matches_per_example_autograd(cfg: ModelConfig) -> None:
     params = init_params(cfg, 8, 7, _gen(0))
     tokens = torch.tensor([[0, 1, 7], [3, 5, 7], [6, 6, 7], [2, 0, 7]])
     fn = model_fn(cfg, 7)
@@ -102,9 +109,9 @@ def test_kernel_distance_and_alignment() -> None:
     assert kernel_alignment(2 * (y @ y.T) + 5.0, labels, 3) == pytest.approx(1.0)
 
 
-def test_transformer_is_refused() -> None:
-    with pytest.raises(ConfigError, match="arch=mlp"):
-        model_fn(ModelConfig(), 7)
+def test_non_neural_arch_is_refused() -> None:
+    with pytest.raises(ConfigError, match="arch mlp or transformer"):
+        model_fn(ModelConfig(arch="linear"), 7)
 
 
 def test_ntk_over_a_run(tmp_path: Path) -> None:
