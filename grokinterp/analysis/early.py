@@ -178,7 +178,8 @@ def mechanistic_features(run: Run, step: int, device: str = "cpu") -> dict[str, 
     if step not in run.steps:
         raise RunDirError(
             f"{run.path}: no checkpoint at step {step}, which the progress measures need; "
-            f"checkpoints: {run.steps[:8]}{'...' if len(run.steps) > 8 else ''}"
+            f"checkpoints: {run.steps[:8]}{'...' if len(run.steps) > 8 else ''}; use the "
+            f"step of one of them"
         )
     ctx = _Context(run, None, device)
     out = {k: math.nan for k in MECHANISTIC_FEATURES}
