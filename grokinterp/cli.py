@@ -945,8 +945,7 @@ def _cmd_efficiency(args: argparse.Namespace) -> int:
             progress=progress,
             device=args.device,
         )
-    print((args.out / "report.txt").read_text().rstrip())
-    return 0
+    return _print_report(args.out)
 
 
 def _add_interventions(sub: Any) -> None:
@@ -988,8 +987,7 @@ def _cmd_interventions(args: argparse.Namespace) -> int:
         progress=_progress(args),
         device=args.device,
     )
-    print((args.out / "report.txt").read_text().rstrip())
-    return 0
+    return _print_report(args.out)
 
 
 def _add_compare(sub: Any) -> None:
@@ -1143,13 +1141,18 @@ def _add_studies(sub: Any) -> None:
     k.add_argument("--no-progress", action="store_true", help="hide the progress display")
 
 
+def _print_report(out: Path) -> int:
+    """Print a study's ``OUT/report.txt`` (every study command ends with it); exit 0."""
+    print((out / "report.txt").read_text().rstrip())
+    return 0
+
+
 def _cmd_gromov_study(args: argparse.Namespace) -> int:
     _load("grokinterp.experiments.analytic").run_study(
         args.out, p=args.p, p_train=args.p_train, max_steps=args.max_steps,
         progress=_progress(args),
     )  # fmt: skip
-    print((args.out / "report.txt").read_text().rstrip())
-    return 0
+    return _print_report(args.out)
 
 
 def _cmd_kernel_study(args: argparse.Namespace) -> int:
@@ -1157,8 +1160,7 @@ def _cmd_kernel_study(args: argparse.Namespace) -> int:
         args.out, p=args.p, fractions=args.fractions, max_steps=args.max_steps,
         n_points=args.n_points, progress=_progress(args),
     )  # fmt: skip
-    print((args.out / "report.txt").read_text().rstrip())
-    return 0
+    return _print_report(args.out)
 
 
 def _add_nonneural(sub: Any) -> None:
@@ -1227,8 +1229,7 @@ def _cmd_nonneural_study(args: argparse.Namespace) -> int:
         args.out, n_bits=args.n_bits, gp_seeds=args.gp_seeds, linear_seeds=args.linear_seeds,
         gp_steps=args.gp_steps, progress=_progress(args),
     )  # fmt: skip
-    print((args.out / "report.txt").read_text().rstrip())
-    return 0
+    return _print_report(args.out)
 
 
 def _add_omnigrok(sub: Any) -> None:
@@ -1334,8 +1335,7 @@ def _cmd_tickets(args: argparse.Namespace) -> int:
         args.out, seeds=args.seeds, sparsities=args.sparsities, steps=args.steps, p=args.p,
         progress=_progress(args), prune=args.prune,
     )  # fmt: skip
-    print((args.out / "report.txt").read_text().rstrip())
-    return 0
+    return _print_report(args.out)
 
 
 def _cmd_deep_grokking(args: argparse.Namespace) -> int:
@@ -1344,8 +1344,7 @@ def _cmd_deep_grokking(args: argparse.Namespace) -> int:
         args.out, depths=args.depths, seeds=args.seeds, steps=args.steps, width=args.width,
         alpha=args.alpha, weight_decay=args.weight_decay, progress=_progress(args),
     )  # fmt: skip
-    print((args.out / "report.txt").read_text().rstrip())
-    return 0
+    return _print_report(args.out)
 
 
 def build_parser() -> argparse.ArgumentParser:
