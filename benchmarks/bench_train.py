@@ -8,6 +8,9 @@ For the ``nanda`` preset and a small preset (p=31, same model), prints:
 * its ratio to the FLOP floor: the FLOPs the answer logits need (forward x 3 for the
   backward, see ``step_flops``) over the float32 matmul rate measured in this run.
 
+Both loops run with the allocator settings ``train`` applies
+(:func:`grokinterp.training.allocator.keep_freed_memory`).
+
 Run: ``python benchmarks/bench_train.py [--steps N]``.
 """
 
@@ -22,6 +25,7 @@ from grokinterp.config import ModelConfig, TrainConfig, replace
 from grokinterp.models import answer_logits, build_model, cross_entropy64, init_params
 from grokinterp.presets import PRESETS
 from grokinterp.tasks import make_dataset
+from grokinterp.training.allocator import keep_freed_memory
 
 
 def step_flops(m: ModelConfig, batch: int, d_vocab: int, d_out: int) -> float:
@@ -98,6 +102,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=20)
     args = ap.parse_args()
+    keep_freed_memory()
     rate = matmul_rate()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "

@@ -36,6 +36,7 @@ from grokinterp.models import answer_logits, cross_entropy32, loss_function, sof
 from grokinterp.runs.lock import dir_lock
 from grokinterp.runs.sinks import Sink, check_kinds, open_sinks
 from grokinterp.tasks import Dataset, train_size
+from grokinterp.training.allocator import keep_freed_memory
 from grokinterp.training.constraints import apply_constraints_, make_constraints
 from grokinterp.training.core import (
     EarlyLoss,
@@ -181,6 +182,7 @@ def train_ensemble(
     check_kinds(log_to)
     # every check before anything on disk is touched; the members are held at once
     datasets = [preflight(cfg, device, copies=len(cfgs)) for cfg in cfgs]
+    keep_freed_memory()
     with ExitStack() as locks:
         for d in dirs:
             locks.enter_context(dir_lock(d, "run"))

@@ -32,6 +32,7 @@ from grokinterp.models import (
 from grokinterp.runs.lock import dir_lock
 from grokinterp.runs.sinks import Sink, check_kinds, open_sinks
 from grokinterp.tasks import Dataset
+from grokinterp.training.allocator import keep_freed_memory
 from grokinterp.training.constraints import apply_constraints_, make_constraints, single
 from grokinterp.training.core import (
     EarlyLoss,
@@ -281,6 +282,7 @@ def train(
     run_dir = Path(run_dir)
     check_kinds(log_to)
     ds = preflight(cfg, device)  # before anything on disk is touched
+    keep_freed_memory()
     with dir_lock(run_dir, "run"):
         saved = begin(cfg, run_dir, resume=resume, force=force)
         run = _SingleRun(cfg, ds, saved, device, run_dir)
