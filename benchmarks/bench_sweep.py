@@ -13,7 +13,10 @@ a + b mod 23 with 16 seeds, full batch, ``--steps`` steps each (default 300), lo
 
 Prints runs per minute and the ratio against sequential (and, for the Ray backends, the
 ratio of their time to the matching local backend's: the overhead of going through Ray).
-Run: ``python benchmarks/bench_sweep.py [--runs 16] [--steps 300] [--ray]``.
+Each figure is the median over ``--repeats`` (default 5), with its range; ``--ops`` adds the
+time per operator of one run alone and of the ensemble (``op_times.py``).
+Run: ``python benchmarks/bench_sweep.py [--runs 16] [--steps 300] [--repeats 5] [--ray]
+[--ops]``.
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from bench_train import spread
+from op_times import op_table
 
 from grokinterp.experiments.sweep import expand, run_sweep
 from grokinterp.training import train
@@ -50,24 +56,38 @@ def make_spec(runs: int, steps: int) -> dict:
     }
 
 
+def time_backends(spec: dict, backends: list[str], tmp: Path) -> dict[str, float]:
+    """Wall seconds of training the spec's runs one after another and with each backend,
+    each into a fresh directory under ``tmp``."""
+    times = {}
+    t = time.perf_counter()
+    for r in expand(spec):
+        train(r.config, tmp / "seq" / r.name, progress=False)
+    times["sequential"] = time.perf_counter() - t
+    for backend in backends:
+        t = time.perf_counter()
+        table = run_sweep(spec, tmp / backend, backend=backend, progress=False)
+        times[backend] = time.perf_counter() - t
+        assert (table["status"] == "done").all(), table
+    return times
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=16)
     ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--repeats", type=int, default=5, help="median and range over repeats")
     ap.add_argument("--ray", action="store_true", help="also the Ray backends")
+    ap.add_argument("--ops", action="store_true", help="also the time per operator")
     args = ap.parse_args()
     spec = make_spec(args.runs, args.steps)
     tmp = Path(tempfile.mkdtemp())
     print(
         f"torch {torch.__version__}, {os.cpu_count()} cores; {args.runs} runs of "
-        f"{args.steps} steps (p=23, d_model 32, d_mlp 128)"
+        f"{args.steps} steps (p=23, d_model 32, d_mlp 128); median (range) over "
+        f"{args.repeats} repeats"
     )
     try:
-        times = {}
-        t = time.perf_counter()
-        for r in expand(spec):
-            train(r.config, tmp / "seq" / r.name, progress=False)
-        times["sequential"] = time.perf_counter() - t
         backends = ["local", "ensemble"]
         if args.ray:
             import ray  # the ray extra
@@ -76,17 +96,40 @@ def main() -> None:
             ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
             print(f"ray.init: {time.perf_counter() - t:.1f} s (once per session, not counted)")
             backends += ["ray", "ray-ensemble"]
-        for backend in backends:
-            t = time.perf_counter()
-            table = run_sweep(spec, tmp / backend, backend=backend, progress=False)
-            times[backend] = time.perf_counter() - t
-            assert (table["status"] == "done").all(), table
-        for name, sec in times.items():
+        repeats = []
+        for i in range(args.repeats):
+            repeats.append(time_backends(spec, backends, tmp / str(i)))
+            shutil.rmtree(tmp / str(i))
+        for name in repeats[0]:
+            secs = [r[name] for r in repeats]
+            ratio = [r["sequential"] / r[name] for r in repeats]
             vs = {"ray": "local", "ray-ensemble": "ensemble"}.get(name)
-            over = f", {sec / times[vs]:4.2f}x the {vs} backend's time" if vs else ""
+            over = (
+                f", {statistics.median([r[name] / r[vs] for r in repeats]):4.2f}x the {vs} "
+                "backend's time"
+                if vs
+                else ""
+            )
             print(
-                f"{name:>12}: {sec:7.1f} s, {args.runs / sec * 60:6.1f} runs/min, "
-                f"{times['sequential'] / sec:4.1f}x sequential{over}"
+                f"{name:>12}: {spread(secs, '{:.1f}')} s, "
+                f"{args.runs / statistics.median(secs) * 60:6.1f} runs/min, "
+                f"{spread(ratio, '{:.1f}')}x sequential{over}"
+            )
+        if args.ops:
+            one = next(iter(expand(spec)))
+            print(
+                op_table(
+                    lambda: train(one.config, tmp / "ops_seq", progress=False),
+                    args.steps,
+                    title="one run alone, per step",
+                )
+            )
+            print(
+                op_table(
+                    lambda: run_sweep(spec, tmp / "ops_ens", backend="ensemble", progress=False),
+                    args.steps,
+                    title=f"ensemble of {args.runs}, per step",
+                )
             )
     finally:
         shutil.rmtree(tmp)

@@ -2,29 +2,37 @@
 
 For the ``nanda`` preset and a small preset (p=31, same model), prints:
 
-* our full-batch step time (forward, float64 loss, backward, AdamW),
+* our full-batch step time (forward, float64 loss, backward, the training loop's fused
+  AdamW),
 * its speed-up over the same step through the TransformerLens bridge (full 3-position
-  forward of ``TransformerBridge``, answer position sliced out), measured in this run,
+  forward of ``TransformerBridge``, answer position sliced out, ``torch.optim.AdamW``
+  with its defaults), measured in this run,
 * its ratio to the FLOP floor: the FLOPs the answer logits need (forward x 3 for the
   backward, see ``step_flops``) over the float32 matmul rate measured in this run.
 
 Both loops run with the allocator settings ``train`` applies
 (:func:`grokinterp.training.allocator.keep_freed_memory`).
 
-Run: ``python benchmarks/bench_train.py [--steps N]``.
+Each figure is the median over ``--repeats`` (default 5), with its range.
+Run: ``python benchmarks/bench_train.py [--steps N] [--repeats R] [--ops]``; ``--ops`` adds
+the time per operator of our step (``op_times.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
+from collections.abc import Callable
 
 import torch
+from op_times import op_table
 
 from grokinterp.config import ModelConfig, TrainConfig, replace
 from grokinterp.models import answer_logits, build_model, cross_entropy64, init_params
 from grokinterp.presets import PRESETS
 from grokinterp.tasks import make_dataset
+from grokinterp.training.adamw import AdamW
 from grokinterp.training.allocator import keep_freed_memory
 
 
@@ -57,15 +65,21 @@ def matmul_rate() -> float:
     return n * 2 * 2048 * 512 * 512 / (time.perf_counter() - t)
 
 
-def time_steps(forward, params: list[torch.Tensor], x, y, steps: int) -> float:
-    opt = torch.optim.AdamW(params, lr=1e-3, betas=(0.9, 0.98), weight_decay=1.0, foreach=True)
+def make_step(forward, update, params: list[torch.Tensor], x, y) -> Callable[[], None]:
+    """One training step: forward, float64 loss, backward, ``update()``."""
 
     def one() -> None:
         loss = cross_entropy64(forward(x), y)
-        opt.zero_grad(set_to_none=True)
+        for p in params:
+            p.grad = None
         loss.backward()
-        opt.step()
+        update()
 
+    return one
+
+
+def time_steps(one: Callable[[], None], steps: int) -> float:
+    """Seconds per step of ``one``, after 3 warm-up steps."""
     for _ in range(3):
         one()
     t = time.perf_counter()
@@ -74,7 +88,12 @@ def time_steps(forward, params: list[torch.Tensor], x, y, steps: int) -> float:
     return (time.perf_counter() - t) / steps
 
 
-def bench(name: str, cfg: TrainConfig, steps: int, rate: float) -> None:
+def spread(xs: list[float], fmt: str) -> str:
+    """Median, and the range over repeats."""
+    return f"{fmt.format(statistics.median(xs))} ({fmt.format(min(xs))}-{fmt.format(max(xs))})"
+
+
+def bench(name: str, cfg: TrainConfig, steps: int, repeats: int, ops: bool) -> None:
     ds = make_dataset(cfg.task)
     x, y = ds.train_inputs, ds.train_labels
     g = torch.Generator()
@@ -83,34 +102,51 @@ def bench(name: str, cfg: TrainConfig, steps: int, rate: float) -> None:
         k: v.requires_grad_(True)
         for k, v in init_params(cfg.model, ds.d_vocab, ds.n_classes, g).items()
     }
-    ours = time_steps(
-        lambda inp: answer_logits(params, inp, cfg.model), list(params.values()), x, y, steps
+    opt = AdamW(cfg, params)  # the training loop's: torch's fused kernel
+    ours_step = make_step(
+        lambda inp: answer_logits(params, inp, cfg.model),
+        lambda: opt.step(0),
+        list(params.values()),
+        x,
+        y,
     )
     bridge = build_model(cfg.model, params)
     bridge.train()
     trainable = [p for p in bridge.parameters() if p.requires_grad]
-    theirs = time_steps(lambda inp: bridge(inp)[:, -1], trainable, x, y, max(3, steps // 2))
-    floor = step_flops(cfg.model, len(x), ds.d_vocab, ds.n_classes) / rate
+    ref = torch.optim.AdamW(trainable, lr=1e-3, betas=(0.9, 0.98), weight_decay=1.0)
+    theirs_step = make_step(lambda inp: bridge(inp)[:, -1], ref.step, trainable, x, y)
+    flops = step_flops(cfg.model, len(x), ds.d_vocab, ds.n_classes)
+    ours, faster, vs_floor = [], [], []
+    for _ in range(repeats):  # each repeat measures its own matmul rate and reference
+        rate = matmul_rate()
+        t_ours = time_steps(ours_step, steps)
+        t_theirs = time_steps(theirs_step, max(3, steps // 2))
+        ours.append(t_ours * 1e3)
+        faster.append(t_theirs / t_ours)
+        vs_floor.append(t_ours / (flops / rate))
     print(
-        f"{name:>6}: p={cfg.task.p:<4} batch={len(x):<5} ours {ours * 1e3:8.2f} ms/step | "
-        f"bridge loop {theirs * 1e3:8.2f} ms/step -> {theirs / ours:5.1f}x faster | "
-        f"FLOP floor {floor * 1e3:6.2f} ms -> {ours / floor:5.1f}x the floor"
+        f"{name:>6}: p={cfg.task.p:<4} batch={len(x):<5} ours {spread(ours, '{:.2f}')} ms/step"
+        f" | {spread(faster, '{:.1f}')}x faster than the bridge loop"
+        f" | {spread(vs_floor, '{:.2f}')}x the FLOP floor ({flops / 1e9:.2f} GFLOP)"
     )
+    if ops:
+        print(op_table(lambda: [ours_step() for _ in range(steps)], steps, title=f"{name} step"))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=5, help="median and range over repeats")
+    ap.add_argument("--ops", action="store_true", help="also the time per operator")
     args = ap.parse_args()
     keep_freed_memory()
-    rate = matmul_rate()
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"float32 matmul rate {rate / 1e9:.1f} GFLOP/s"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32 matmul rate "
+        f"{matmul_rate() / 1e9:.1f} GFLOP/s; median (range) over {args.repeats} repeats"
     )
-    bench("nanda", PRESETS["nanda"], args.steps, rate)
+    bench("nanda", PRESETS["nanda"], args.steps, args.repeats, args.ops)
     small = replace(PRESETS["nanda"], {"task": {"p": 31}})
-    bench("small", small, args.steps * 5, rate)
+    bench("small", small, args.steps * 5, args.repeats, args.ops)
 
 
 if __name__ == "__main__":

@@ -463,15 +463,19 @@ def test_a_killed_sweep_leaves_no_worker_and_resumes_to_the_same_table(backend, 
         r = cli([*sweep, "--out", str(target), "--workers", "2"], tmp_path)
         assert r.returncode == 0, r.stderr
     # members killed between two checkpoint writes resume from different steps, so the
-    # ensemble trains them in separate batches: equal within the ensemble's tolerance
-    exact = backend != "ensemble"
+    # ensemble trains them in separate batches: equal within the ensemble's tolerance (the
+    # batches round differently, and over 600 steps a near-tie among the 61 test pairs may
+    # flip: accuracies agree within one example)
+    resumed, straight = (pd.read_csv(d / "results.csv") for d in (out, tmp_path / "straight"))
+    if backend != "ensemble":
+        pd.testing.assert_frame_equal(resumed, straight, check_exact=True)
+        return
+    acc = [c for c in straight.columns if c.endswith("_acc")]
+    assert acc
     pd.testing.assert_frame_equal(
-        pd.read_csv(out / "results.csv"),
-        pd.read_csv(tmp_path / "straight" / "results.csv"),
-        check_exact=exact,
-        rtol=0 if exact else 1e-2,
-        atol=0 if exact else 1e-6,
+        resumed.drop(columns=acc), straight.drop(columns=acc), rtol=1e-2, atol=1e-6
     )
+    assert ((resumed[acc] - straight[acc]).abs() <= 1.01 / 61).all().all()
 
 
 def test_damaged_sweep_files(tmp_path, capsys):

@@ -5,9 +5,9 @@ in seed, split (``split_seed``, ``train_fraction`` / ``train_size``), labels
 (``random_labels``, ``label_seed``), every optimizer hyper-parameter, ``init_scale`` and the
 stopping rule. Their parameters are stacked along a leading member axis and the forward
 is :func:`grokinterp.models.answer_logits` with a leading members axis (natively batched
-for the transformer and the MLP); AdamW is applied to
-the stacked tensors with per-member hyper-parameters (the same update as
-``torch.optim.AdamW``). Each member's training set is gathered into a padded
+for the transformer and the MLP); AdamW is applied to each member's views of the stacked
+tensors with its own hyper-parameters (the fused kernel a single run uses,
+:mod:`grokinterp.training.adamw`). Each member's training set is gathered into a padded
 ``(members, max_train, 3)`` batch with per-row weights, so the loss of member m is the
 mean cross-entropy (float64) over exactly its own training set.
 
@@ -36,6 +36,7 @@ from grokinterp.models import answer_logits, cross_entropy32, loss_function, sof
 from grokinterp.runs.lock import dir_lock
 from grokinterp.runs.sinks import Sink, check_kinds, open_sinks
 from grokinterp.tasks import Dataset, train_size
+from grokinterp.training.adamw import Settings, adamw_, settings_of
 from grokinterp.training.allocator import keep_freed_memory
 from grokinterp.training.constraints import apply_constraints_, make_constraints
 from grokinterp.training.core import (
@@ -50,10 +51,11 @@ from grokinterp.training.core import (
 )
 from grokinterp.training.interventions import coefficients, make_filter, orthogonalize_
 from grokinterp.training.preflight import preflight
-from grokinterp.training.schedule import EMBEDDING, Schedule, embed_settings, lr_at
+from grokinterp.training.schedule import EMBEDDING, Schedule, lr_at
 from grokinterp.training.state import FilterState, LoopState, SavedState
 
 StatusFn = Callable[[Path, str, str | None], None]  # run dir, status, error
+_Slots = tuple[list[Tensor], list[Tensor], list[Tensor], list[Tensor]]  # p, grad, m, v
 
 
 def shape_key(cfg: TrainConfig) -> str:
@@ -230,16 +232,6 @@ class _Ensemble:
         self.x_test, self.y_test, self.test_w = self._padded(
             [torch.nonzero(~d.train_mask).flatten() for d in datasets]
         )
-        # per-member hyper-parameters, shaped to broadcast over a stacked parameter
-        o = [mb.cfg.optim for mb in members]
-        self.wd = torch.tensor([x.weight_decay for x in o], dtype=torch.float64)
-        self.b1 = torch.tensor([x.beta1 for x in o], dtype=torch.float64)
-        self.b2 = torch.tensor([x.beta2 for x in o], dtype=torch.float64)
-        self.eps = torch.tensor([x.eps for x in o], dtype=torch.float64)
-        # the embedding's own lr factor and weight decay (Liu et al. 2022), as (M, n_params)
-        # columns; None when no member sets them (the common case stays per-member scalars)
-        self.lr_cols: Tensor | None = None
-        self.wd_cols: Tensor | None = None
         first = [
             mb.saved.params
             if mb.saved is not None
@@ -249,16 +241,6 @@ class _Ensemble:
         self.layout = [(n, tuple(t.shape)) for n, t in first[0].items()]
         self.sizes = [int(np.prod(shape)) for _, shape in self.layout]
         self.params = self._flat(first).requires_grad_(True)
-        if any(x.embed_lr is not None or x.embed_weight_decay is not None for x in o):
-            embed = torch.cat(
-                [
-                    torch.full((size,), n == EMBEDDING)
-                    for (n, _), size in zip(self.layout, self.sizes, strict=True)
-                ]
-            )
-            settings = torch.tensor([embed_settings(mb.cfg) for mb in members], dtype=torch.float64)
-            self.lr_cols = torch.where(embed, settings[:, :1], 1.0).to(device)
-            self.wd_cols = torch.where(embed, settings[:, 1:], self.wd.view(-1, 1)).to(device)
         saved = [mb.saved for mb in members]
         # projections after every step, per member (fixed norm, ...); fresh members start
         # projected, as train() starts them
@@ -281,6 +263,12 @@ class _Ensemble:
                 torch.zeros_like(self.params),
                 torch.zeros_like(self.params),
             )
+        # the gradient accumulates into one persistent buffer (zeroed before each backward),
+        # so each member's views of it, as of the weights and moments, are built once: the
+        # fused AdamW updates them as the tensors of a run trained alone (adamw.py)
+        self.grad = torch.zeros_like(self.params)
+        self.params.grad = self.grad
+        self._slots = [self._member_slots(i) for i in range(self.m)]
         optim0 = members[0].cfg.optim
         self.loss_fn = loss_function(optim0.loss)
         self.grad_filter = make_filter(optim0)
@@ -315,35 +303,37 @@ class _Ensemble:
         idx = idx.to(self.device)
         return self.inputs[idx], torch.gather(self.labels, 1, idx), weight.to(self.device)
 
+    def _member_slots(self, i: int) -> tuple[_Slots, _Slots]:
+        """Member i's (weights, gradients, first and second moments) as per-parameter views
+        of the stacked buffers: those of its parameters other than the embedding, and of
+        the embedding (which may have its own lr and weight decay)."""
+        buffers = [self.params.detach(), self.grad, self.exp_avg, self.exp_avg_sq]
+        named = [self.views(b) for b in buffers]
+        rest: _Slots = ([], [], [], [])
+        embed: _Slots = ([], [], [], [])
+        for name, _ in self.layout:
+            slots = embed if name == EMBEDDING else rest
+            for views, lst in zip(named, slots, strict=True):
+                lst.append(views[name][i])
+        return rest, embed
+
     @torch.no_grad()
-    def _adamw(self, lr: Tensor) -> None:
-        """torch.optim.AdamW's update of the flat (members, n_params) buffers, in place, with
-        per-member hyper-parameters; members that have stopped are left unchanged."""
-        p, m, v = self.params, self.exp_avg, self.exp_avg_sq
-        g = p.grad
-        assert g is not None
+    def _adamw(self, update: int) -> None:
+        """AdamW update number ``update`` (0-based) of the active members, each with its own
+        settings (one fused call per distinct setting); members that have stopped are left
+        unchanged."""
         self.adam_step += 1
-        t = self.adam_step
-        frozen = [i for i, mb in enumerate(self.members) if not mb.active]
-        saved = (p[frozen].clone(), m[frozen].clone(), v[frozen].clone()) if frozen else None
-
-        def col(x: Tensor) -> Tensor:
-            return x.reshape(-1, 1).to(device=p.device, dtype=p.dtype)
-
-        step_size = col(lr / (1 - self.b1**t))
-        bc2_sqrt = col(torch.sqrt(1 - self.b2**t))
-        if self.lr_cols is None or self.wd_cols is None:
-            p.mul_(1 - col(lr * self.wd))
-        else:  # per-column lr factor and weight decay (the embedding's own)
-            lr_cols = lr.to(self.lr_cols.device).view(-1, 1) * self.lr_cols
-            p.mul_((1 - lr_cols * self.wd_cols).to(p.dtype))
-            step_size = step_size * self.lr_cols.to(p.dtype)
-        m.lerp_(g, col(1 - self.b1))
-        v.mul_(col(self.b2)).addcmul_(g, g * col(1 - self.b2))
-        denom = (v.sqrt() / bc2_sqrt).add_(col(self.eps))
-        p.sub_(step_size * m / denom)
-        if saved is not None:
-            p[frozen], m[frozen], v[frozen] = saved
+        groups: dict[Settings, _Slots] = {}
+        for i, mb in enumerate(self.members):
+            if not mb.active:
+                continue
+            for setting, slots in zip(settings_of(mb.cfg, update), self._slots[i], strict=True):
+                if slots[0]:
+                    into = groups.setdefault(setting, ([], [], [], []))
+                    for lst, views in zip(into, slots, strict=True):
+                        lst.extend(views)
+        for setting, (p, g, m, v) in groups.items():
+            adamw_(p, g, m, v, self.adam_step, setting)
 
     def _losses(
         self, params: dict[str, Tensor], x: Tensor, y: Tensor, w: Tensor
@@ -514,12 +504,10 @@ class _Ensemble:
                 if not any(mb.active for mb in self.members):
                     break
                 self.early.record(step, train[0])
-                self.params.grad = None
+                self.grad.zero_()
                 train[0].sum().backward()
                 self._transform_gradients()
-                self._adamw(
-                    torch.tensor([lr_at(mb.cfg, step) for mb in self.members], dtype=torch.float64)
-                )
+                self._adamw(step)
                 if self.constraints:
                     active = torch.tensor([mb.active for mb in self.members])
                     apply_constraints_(self.constraints, self.views(self.params.detach()), active)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -32,6 +31,7 @@ from grokinterp.models import (
 from grokinterp.runs.lock import dir_lock
 from grokinterp.runs.sinks import Sink, check_kinds, open_sinks
 from grokinterp.tasks import Dataset
+from grokinterp.training.adamw import AdamW
 from grokinterp.training.allocator import keep_freed_memory
 from grokinterp.training.constraints import apply_constraints_, make_constraints, single
 from grokinterp.training.core import (
@@ -46,8 +46,8 @@ from grokinterp.training.core import (
 )
 from grokinterp.training.interventions import coefficients, make_filter, orthogonalize_
 from grokinterp.training.preflight import preflight
-from grokinterp.training.schedule import EMBEDDING, Schedule, embed_settings, lr_at
-from grokinterp.training.state import LoopState, Moments, SavedState
+from grokinterp.training.schedule import Schedule, lr_at
+from grokinterp.training.state import LoopState, SavedState
 
 
 @torch.no_grad()
@@ -69,60 +69,12 @@ def evaluate(
     return loss, acc, collapse, loss32
 
 
-def make_optimizer(cfg: TrainConfig, params: Params) -> torch.optim.AdamW:
-    """AdamW over ``params`` with the config's hyper-parameters."""
-    o = cfg.optim
-    scale, embed_wd = embed_settings(cfg)
-    separate = o.embed_lr is not None or o.embed_weight_decay is not None
-    groups: list[dict[str, Any]] = [
-        {
-            "params": [p for n, p in params.items() if n != EMBEDDING or not separate],
-            "lr_scale": 1.0,
-        }
-    ]
-    if separate:  # the embedding's own lr and weight decay (Liu et al. 2022)
-        groups.append(
-            {
-                "params": [params[EMBEDDING]],
-                "lr": o.lr * scale,
-                "weight_decay": embed_wd,
-                "lr_scale": scale,
-            }
-        )
-    return torch.optim.AdamW(
-        groups,
-        lr=o.lr,
-        betas=(o.beta1, o.beta2),
-        eps=o.eps,
-        weight_decay=o.weight_decay,
-        foreach=True,
-    )
-
-
-def optimizer_moments(opt: torch.optim.AdamW, params: Params) -> tuple[Moments, int]:
-    """AdamW's moments by parameter name and its step counter (empty and 0 before the
-    first update)."""
-    moments, adam_step = {}, 0
-    for name, p in params.items():
-        st = opt.state.get(p, {})
-        if st:
-            moments[name] = (st["exp_avg"], st["exp_avg_sq"])
-            adam_step = int(st["step"])
-    return moments, adam_step
-
-
-def restore(saved: SavedState, params: Params, opt: torch.optim.AdamW) -> None:
+def restore(saved: SavedState, params: Params, opt: AdamW) -> None:
     """Load a saved checkpoint's weights and AdamW moments into ``params`` and ``opt``."""
     with torch.no_grad():
         for name, p in params.items():
             p.copy_(saved.params[name])
-    for name, (exp_avg, exp_avg_sq) in saved.moments.items():
-        p = params[name]
-        opt.state[p] = {
-            "step": torch.tensor(float(saved.adam_step)),
-            "exp_avg": exp_avg.to(p.device),
-            "exp_avg_sq": exp_avg_sq.to(p.device),
-        }
+    opt.load(saved.moments, saved.adam_step)
 
 
 class _Minibatches:
@@ -160,7 +112,7 @@ class _SingleRun:
             k: v.to(device).requires_grad_(True)
             for k, v in initial_params(cfg, ds.d_vocab, d_out).items()
         }
-        self.opt = make_optimizer(cfg, self.params)
+        self.opt = AdamW(cfg, self.params)
         self.x_train, self.y_train = ds.train_inputs.to(device), ds.train_labels.to(device)
         self.x_test, self.y_test = ds.test_inputs.to(device), ds.test_labels.to(device)
         self.batches = _Minibatches(cfg, len(self.x_train), saved)
@@ -217,7 +169,7 @@ class _SingleRun:
         return train_m[1], test_acc
 
     def checkpoint(self, writer: RunWriter) -> None:
-        moments, adam_step = optimizer_moments(self.opt, self.params)
+        moments, adam_step = self.opt.moments()
         gen_state = self.batches.gen.get_state()
         grad_filter = (self.grad_filter.state, self.grad_filter.count) if self.grad_filter else None
         writer.checkpoint(
@@ -242,12 +194,11 @@ class _SingleRun:
             idx = self.batches.next(self.loop).to(self.x_train.device)
             logits = answer_logits(self.params, self.x_train[idx], self.cfg.model)
             loss = self.loss_fn(logits, self.y_train[idx])
-        self.opt.zero_grad(set_to_none=True)
+        for p in self.params.values():
+            p.grad = None
         loss.backward()
         self._transform_gradients()
-        for group in self.opt.param_groups:
-            group["lr"] = lr_at(self.cfg, self.loop.step) * group["lr_scale"]
-        self.opt.step()
+        self.opt.step(self.loop.step)
         apply_constraints_(self.constraints, single(self.params))
         descended = loss.detach()
         self.loop.step += 1
