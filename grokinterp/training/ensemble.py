@@ -337,15 +337,19 @@ class _Ensemble:
 
     def _losses(
         self, params: dict[str, Tensor], x: Tensor, y: Tensor, w: Tensor
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """Per-member weighted mean loss (float64) and accuracy over rows of x, and the
-        logits."""
+    ) -> tuple[Tensor, Tensor]:
+        """Per-member weighted mean loss (float64) over rows of x, and the logits."""
         logits = answer_logits(params, x, self.model_cfg)  # (M, rows, d_out), batched natively
         ce = self.loss_fn(logits, y, reduction="none")
-        loss = (ce * w).sum(1)
-        rows = w > 0  # counts over each member's rows, exact, as the single-run loop's
-        acc = ((logits.argmax(-1) == y) & rows).sum(1).double() / rows.sum(1)
-        return loss, acc, logits
+        return (ce * w).sum(1), logits
+
+    @staticmethod
+    @torch.no_grad()
+    def _accuracy(logits: Tensor, y: Tensor, w: Tensor) -> Tensor:
+        """Per-member accuracy over the rows with weight (counts, exact, as the single-run
+        loop's); computed at logged steps only."""
+        rows = w > 0
+        return ((logits.argmax(-1) == y) & rows).sum(1).double() / rows.sum(1)
 
     @torch.no_grad()
     def _numerics(self, logits: Tensor) -> tuple[Tensor, Tensor]:
@@ -403,7 +407,7 @@ class _Ensemble:
     def _log(
         self,
         params: dict[str, Tensor],
-        train: tuple[Tensor, Tensor, Tensor],
+        train: tuple[Tensor, Tensor],
         last: list[bool],
         writers: list[RunWriter],
         status: StatusFn | None,
@@ -412,10 +416,15 @@ class _Ensemble:
         logging step of the schedule, or their last); members whose run ends here stop."""
         logs = self.schedule.logs(self.members[0].loop.step)
         with torch.no_grad():
-            test_loss, test_acc, _ = self._losses(params, self.x_test, self.y_test, self.test_w)
-            collapse, loss32 = self._numerics(train[2])
+            test_loss, test_logits = self._losses(params, self.x_test, self.y_test, self.test_w)
+            test_acc = self._accuracy(test_logits, self.y_test, self.test_w)
+            acc = self._accuracy(train[1], self.y_train, self.train_w)
+            collapse, loss32 = self._numerics(train[1])
             norms = {n: t.flatten(1).norm(dim=1).tolist() for n, t in params.items()}
-        loss, acc = train[0].detach(), train[1].detach()
+            # per-member floats, each tensor read once
+            loss_l, acc_l, test_loss_l, test_acc_l, collapse_l, loss32_l = (
+                t.tolist() for t in (train[0], acc, test_loss, test_acc, collapse, loss32)
+            )
         for i, (mb, writer) in enumerate(zip(self.members, writers, strict=True)):
             if not mb.active or not (logs or last[i]):
                 continue
@@ -423,12 +432,12 @@ class _Ensemble:
             member_norms = {n: v[i] for n, v in norms.items()}
             row = metrics_row(
                 step,
-                (float(loss[i]), float(acc[i])),
-                (float(test_loss[i]), float(test_acc[i])),
+                (loss_l[i], acc_l[i]),
+                (test_loss_l[i], test_acc_l[i]),
                 member_norms,
                 lr_at(mb.cfg, step),
                 writer.elapsed(),
-                (float(collapse[i]), float(loss32[i])),
+                (collapse_l[i], loss32_l[i]),
             )
             writer.log(row)
             try:
@@ -439,7 +448,7 @@ class _Ensemble:
                 if status is not None:
                     status(mb.dir, "diverged", str(e))
                 continue
-            lp.observe(mb.cfg, float(loss[i]), float(test_acc[i]))
+            lp.observe(mb.cfg, loss_l[i], test_acc_l[i])
             last[i] = last[i] or lp.finished(mb.cfg.optim.max_steps)
             if step in self.schedule.checkpoints or last[i]:
                 m_views, v_views = self.views(self.exp_avg), self.views(self.exp_avg_sq)
