@@ -16,12 +16,15 @@ Both use the paper's key frequencies {14, 35, 41, 42, 52} so that they do the sa
 process, and reports the time per checkpoint and the child's peak resident memory (ru_maxrss),
 to show that ``analyze`` stays linear in the checkpoints and bounded in memory.
 
-Run: ``python benchmarks/bench_analyze.py [--checkpoints 100] [--run DIR] [--scaling 100,1000]``.
+``--record`` adds the figures (of a synthetic run) to ``benchmarks/results/analyze.json``.
+Run: ``python benchmarks/bench_analyze.py [--checkpoints 100] [--run DIR] [--scaling 100,1000]
+[--record]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import resource
 import shutil
@@ -32,6 +35,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from results import RESULTS, record
 
 from grokinterp.analysis import fourier, measure_run, measures
 from grokinterp.models import init_params
@@ -88,10 +92,11 @@ def _measure_child(run_dir: str, queue: Any) -> None:
     queue.put((elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
 
-def scaling(sizes: list[int], tmp: Path) -> None:
+def scaling(sizes: list[int], tmp: Path) -> list[dict]:
     """Time and peak RSS of ``measure_run`` on synthetic runs of each size (fresh processes)."""
     ctx = mp.get_context("spawn")
     base = None
+    out = []
     for n in sizes:
         run_dir = synthetic_run(tmp / f"run{n}", n)
         queue = ctx.Queue()
@@ -105,7 +110,9 @@ def scaling(sizes: list[int], tmp: Path) -> None:
             f"{n:6d} checkpoints: {elapsed:7.1f} s ({per:.0f} ms each, {per / base:.2f}x the "
             f"first size's), peak RSS {rss_mib:.0f} MiB"
         )
+        out.append({"checkpoints": n, "ms_per_checkpoint": per, "peak_rss_mib": rss_mib})
         shutil.rmtree(run_dir)
+    return out
 
 
 def main() -> None:
@@ -114,13 +121,18 @@ def main() -> None:
     ap.add_argument("--ref-checkpoints", type=int, default=10)
     ap.add_argument("--run", type=Path, default=None, help="a real run directory to analyze")
     ap.add_argument("--scaling", default=None, help="comma-separated run sizes, e.g. 100,1000")
+    ap.add_argument(
+        "--record", action="store_true", help="add the figures to benchmarks/results/analyze.json"
+    )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp())
     if args.scaling:
         try:
-            scaling([int(x) for x in args.scaling.split(",")], tmp)
+            sizes = scaling([int(x) for x in args.scaling.split(",")], tmp)
         finally:
             shutil.rmtree(tmp)
+        if args.record:
+            _record({"scaling": sizes})
         return
     try:
         if args.run is not None:
@@ -152,8 +164,24 @@ def main() -> None:
             f"reference {ref:7.1f} s for {len(steps)} checkpoints (measured on "
             f"{len(ref_steps)}, scaled) -> ours is {ref / ours:.1f}x faster"
         )
+        if args.record and args.run is None:
+            _record(
+                {
+                    "checkpoints": len(steps),
+                    "seconds": ours,
+                    "reference_seconds": ref,
+                    "speedup_vs_reference": ref / ours,
+                }
+            )
     finally:
         shutil.rmtree(tmp)
+
+
+def _record(figures: dict) -> None:
+    """Merge into benchmarks/results/analyze.json (the timing and the scaling run apart)."""
+    path = RESULTS / "analyze.json"
+    old = json.loads(path.read_text())["figures"] if path.exists() else {}
+    record("analyze", {**old, **figures})
 
 
 if __name__ == "__main__":

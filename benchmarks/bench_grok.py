@@ -6,7 +6,8 @@ weight decay 1) and stop at the first logged step (every 10) with test accuracy 
 the Grokfast run adds the EMA filter with Lee et al.'s recipe (alpha 0.98, lambda 2.0).
 Checkpoints only at the start and the end. Prints the steps and wall time of both, and
 their ratios.
-Run: ``python benchmarks/bench_grok.py [--max-steps 40000] [--alpha 0.98] [--lamb 2.0]``.
+Run: ``python benchmarks/bench_grok.py [--max-steps 40000] [--alpha 0.98] [--lamb 2.0]
+[--record]``; ``--record`` writes the figures to ``benchmarks/results/grok.json``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 import torch
+from results import record
 
 from grokinterp.config import TrainConfig, replace
 from grokinterp.presets import PRESETS
@@ -38,6 +40,7 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=40_000)
     ap.add_argument("--alpha", type=float, default=0.98)
     ap.add_argument("--lamb", type=float, default=2.0)
+    ap.add_argument("--record", action="store_true", help="write benchmarks/results/grok.json")
     args = ap.parse_args()
     stop = {"max_steps": args.max_steps, "stop_acc": 0.99, "stop_patience": 0}
     sparse = {"log_every": 10, "ckpt_log_count": 0, "ckpt_every": args.max_steps}
@@ -60,6 +63,20 @@ def main() -> None:
     (s0, t0), (s1, t1) = results.values()
     if s0 is not None and s1 is not None:
         print(f"Grokfast: {s0 / s1:.1f}x fewer steps, {t0 / t1:.1f}x less wall time")
+    if args.record:
+        record(
+            "grok",
+            {
+                "max_steps": args.max_steps,
+                "adamw": {"steps": s0, "seconds": t0},
+                "grokfast_ema": {
+                    "alpha": args.alpha,
+                    "lamb": args.lamb,
+                    "steps": s1,
+                    "seconds": t1,
+                },
+            },
+        )
 
 
 if __name__ == "__main__":

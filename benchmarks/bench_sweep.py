@@ -15,8 +15,9 @@ Prints runs per minute and the ratio against sequential (and, for the Ray backen
 ratio of their time to the matching local backend's: the overhead of going through Ray).
 Each figure is the median over ``--repeats`` (default 5), with its range; ``--ops`` adds the
 time per operator of one run alone and of the ensemble (``op_times.py``).
+``--record`` writes the figures to ``benchmarks/results/sweep.json``.
 Run: ``python benchmarks/bench_sweep.py [--runs 16] [--steps 300] [--repeats 5] [--ray]
-[--ops]``.
+[--ops] [--record]``.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ import time
 from pathlib import Path
 
 import torch
-from bench_train import spread
 from op_times import op_table
+from results import record, spread, summary
 
 from grokinterp.experiments.sweep import expand, run_sweep
 from grokinterp.training import train
@@ -79,6 +80,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5, help="median and range over repeats")
     ap.add_argument("--ray", action="store_true", help="also the Ray backends")
     ap.add_argument("--ops", action="store_true", help="also the time per operator")
+    ap.add_argument("--record", action="store_true", help="write benchmarks/results/sweep.json")
     args = ap.parse_args()
     spec = make_spec(args.runs, args.steps)
     tmp = Path(tempfile.mkdtemp())
@@ -100,9 +102,11 @@ def main() -> None:
         for i in range(args.repeats):
             repeats.append(time_backends(spec, backends, tmp / str(i)))
             shutil.rmtree(tmp / str(i))
+        figures: dict = {"runs": args.runs, "steps": args.steps}
         for name in repeats[0]:
             secs = [r[name] for r in repeats]
             ratio = [r["sequential"] / r[name] for r in repeats]
+            figures[name] = {"seconds": summary(secs), "vs_sequential": summary(ratio)}
             vs = {"ray": "local", "ray-ensemble": "ensemble"}.get(name)
             over = (
                 f", {statistics.median([r[name] / r[vs] for r in repeats]):4.2f}x the {vs} "
@@ -115,6 +119,8 @@ def main() -> None:
                 f"{args.runs / statistics.median(secs) * 60:6.1f} runs/min, "
                 f"{spread(ratio, '{:.1f}')}x sequential{over}"
             )
+        if args.record:
+            record("sweep", figures)
         if args.ops:
             one = next(iter(expand(spec)))
             print(

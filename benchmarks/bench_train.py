@@ -14,19 +14,20 @@ Both loops run with the allocator settings ``train`` applies
 (:func:`grokinterp.training.allocator.keep_freed_memory`).
 
 Each figure is the median over ``--repeats`` (default 5), with its range.
-Run: ``python benchmarks/bench_train.py [--steps N] [--repeats R] [--ops]``; ``--ops`` adds
-the time per operator of our step (``op_times.py``).
+Run: ``python benchmarks/bench_train.py [--steps N] [--repeats R] [--ops] [--record]``;
+``--ops`` adds the time per operator of our step (``op_times.py``), ``--record`` writes the
+figures to ``benchmarks/results/train.json`` (``results.py``).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Callable
 
 import torch
 from op_times import op_table
+from results import record, spread, summary
 
 from grokinterp.config import ModelConfig, TrainConfig, replace
 from grokinterp.models import answer_logits, build_model, cross_entropy64, init_params
@@ -88,12 +89,7 @@ def time_steps(one: Callable[[], None], steps: int) -> float:
     return (time.perf_counter() - t) / steps
 
 
-def spread(xs: list[float], fmt: str) -> str:
-    """Median, and the range over repeats."""
-    return f"{fmt.format(statistics.median(xs))} ({fmt.format(min(xs))}-{fmt.format(max(xs))})"
-
-
-def bench(name: str, cfg: TrainConfig, steps: int, repeats: int, ops: bool) -> None:
+def bench(name: str, cfg: TrainConfig, steps: int, repeats: int, ops: bool) -> dict:
     ds = make_dataset(cfg.task)
     x, y = ds.train_inputs, ds.train_labels
     g = torch.Generator()
@@ -131,6 +127,13 @@ def bench(name: str, cfg: TrainConfig, steps: int, repeats: int, ops: bool) -> N
     )
     if ops:
         print(op_table(lambda: [ours_step() for _ in range(steps)], steps, title=f"{name} step"))
+    return {
+        "p": cfg.task.p,
+        "batch": len(x),
+        "ms_per_step": summary(ours),
+        "speedup_vs_bridge": summary(faster),
+        "vs_flop_floor": summary(vs_floor),
+    }
 
 
 def main() -> None:
@@ -138,15 +141,18 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=5, help="median and range over repeats")
     ap.add_argument("--ops", action="store_true", help="also the time per operator")
+    ap.add_argument("--record", action="store_true", help="write benchmarks/results/train.json")
     args = ap.parse_args()
     keep_freed_memory()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32 matmul rate "
         f"{matmul_rate() / 1e9:.1f} GFLOP/s; median (range) over {args.repeats} repeats"
     )
-    bench("nanda", PRESETS["nanda"], args.steps, args.repeats, args.ops)
+    figures = {"nanda": bench("nanda", PRESETS["nanda"], args.steps, args.repeats, args.ops)}
     small = replace(PRESETS["nanda"], {"task": {"p": 31}})
-    bench("small", small, args.steps * 5, args.repeats, args.ops)
+    figures["small"] = bench("small", small, args.steps * 5, args.repeats, args.ops)
+    if args.record:
+        record("train", figures)
 
 
 if __name__ == "__main__":
