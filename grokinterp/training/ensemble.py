@@ -80,11 +80,13 @@ SHARED_INTERVENTION_FIELDS = (
 
 
 # A batch pays a fixed cost per step (Python, kernel launches) besides its padded rows.
-# Measured on 2 CPU cores for the efficiency preset (least squares over 7 batches of 1-6
-# members and 200-1600 rows): 3.1 ms fixed + 4.3 us per padded row + 0.8 ms per member,
-# so the fixed cost is worth about 700 rows. Used to decide when members of different
-# training-set sizes train apart rather than padded to the largest.
-STEP_OVERHEAD_ROWS = 700
+# Measured on 2 CPU cores for the efficiency preset by benchmarks/bench_ensemble_cost.py
+# (least squares over 7 batches of 1-6 members and 200-1600 rows, twice): 0.65-0.74 ms
+# fixed + 2.2-2.3 us per padded row + 0.1-0.3 ms per member, so the fixed cost is worth
+# about 300 rows (700 before the fused AdamW and the other speed-ups of version 0.3). Used
+# to decide when members of different training-set sizes train apart rather than padded
+# to the largest.
+STEP_OVERHEAD_ROWS = 300
 
 
 def split_by_size(
