@@ -271,6 +271,8 @@ class _Ensemble:
         self.grad = torch.zeros_like(self.params)
         self.params.grad = self.grad
         self._slots = [self._member_slots(i) for i in range(self.m)]
+        self._grouped: tuple[tuple[bool, ...], list[tuple[TrainConfig, _Slots, _Slots]]] | None
+        self._grouped = None
         optim0 = members[0].cfg.optim
         self.loss_fn = loss_function(optim0.loss)
         self.grad_filter = make_filter(optim0)
@@ -319,23 +321,35 @@ class _Ensemble:
                 lst.append(views[name][i])
         return rest, embed
 
+    def _update_groups(self) -> list[tuple[TrainConfig, _Slots, _Slots]]:
+        """The active members grouped by optimizer settings (members of one group have the
+        same settings at every update): a member's config, and the group's slots apart from
+        the embedding and of the embedding. Rebuilt when a member stops."""
+        active = tuple(mb.active for mb in self.members)
+        if self._grouped is None or self._grouped[0] != active:
+            groups: dict[tuple[Settings, Settings, int], tuple[TrainConfig, _Slots, _Slots]] = {}
+            for i, mb in enumerate(self.members):
+                if not mb.active:
+                    continue
+                key = (*settings_of(mb.cfg, 0), mb.cfg.optim.warmup_steps)
+                _, rest, embed = groups.setdefault(
+                    key, (mb.cfg, ([], [], [], []), ([], [], [], []))
+                )
+                for into, slots in ((rest, self._slots[i][0]), (embed, self._slots[i][1])):
+                    for lst, views in zip(into, slots, strict=True):
+                        lst.extend(views)
+            self._grouped = (active, list(groups.values()))
+        return self._grouped[1]
+
     @torch.no_grad()
     def _adamw(self, update: int) -> None:
         """AdamW update number ``update`` (0-based) of the active members, each with its own
         settings (one fused call per distinct setting); members that have stopped are left
         unchanged."""
         self.adam_step += 1
-        groups: dict[Settings, _Slots] = {}
-        for i, mb in enumerate(self.members):
-            if not mb.active:
-                continue
-            for setting, slots in zip(settings_of(mb.cfg, update), self._slots[i], strict=True):
-                if slots[0]:
-                    into = groups.setdefault(setting, ([], [], [], []))
-                    for lst, views in zip(into, slots, strict=True):
-                        lst.extend(views)
-        for setting, (p, g, m, v) in groups.items():
-            adamw_(p, g, m, v, self.adam_step, setting)
+        for cfg, rest, embed in self._update_groups():
+            for setting, (p, g, m, v) in zip(settings_of(cfg, update), (rest, embed), strict=True):
+                adamw_(p, g, m, v, self.adam_step, setting)
 
     def _losses(
         self, params: dict[str, Tensor], x: Tensor, y: Tensor, w: Tensor
