@@ -22,14 +22,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from results import RESULTS
+from results import RESULTS, spread
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BEGIN, END = "<!-- perf-table:begin -->", "<!-- perf-table:end -->"
-
-
-def _spread(s: dict[str, Any], fmt: str, unit: str = "") -> str:
-    return f"{fmt.format(s['median'])}{unit} ({fmt.format(s['min'])}-{fmt.format(s['max'])})"
 
 
 def _verdict(met: bool) -> str:
@@ -47,8 +43,8 @@ def rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str, s
                 (
                     f"`{name}` training step (p={f['p']}, batch {f['batch']}), "
                     "as a multiple of its FLOP floor",
-                    f"{_spread(f['vs_flop_floor'], '{:.2f}', 'x')}; "
-                    f"{_spread(f['ms_per_step'], '{:.1f}', ' ms')}",
+                    f"{spread(f['vs_flop_floor']['values'], '{:.2f}', 'x')}; "
+                    f"{spread(f['ms_per_step']['values'], '{:.1f}', ' ms')}",
                     f"{f['speedup_vs_bridge']['median']:.1f}x faster than a TransformerLens "
                     "bridge loop",
                     f"<= {goal}x",
@@ -62,9 +58,9 @@ def rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str, s
         out.append(
             (
                 f"{fig['runs']} small runs of {fig['steps']} steps, `ensemble` backend",
-                f"{_spread(ens['vs_sequential'], '{:.1f}', 'x')} faster over {n} repeats; "
-                f"{_spread(ens['seconds'], '{:.1f}', ' s')}",
-                f"one after another: {_spread(seq['seconds'], '{:.1f}', ' s')}",
+                f"{spread(ens['vs_sequential']['values'], '{:.1f}', 'x')} faster over {n} repeats; "
+                f"{spread(ens['seconds']['values'], '{:.1f}', ' s')}",
+                f"one after another: {spread(seq['seconds']['values'], '{:.1f}', ' s')}",
                 ">= 6x, stable",
                 _verdict(ens["vs_sequential"]["min"] >= 6),
             )
