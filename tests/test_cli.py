@@ -210,3 +210,49 @@ def test_progress_with_time_left_on_a_terminal_and_none_when_redirected(tmp_path
         ]
     )
     assert status == 0 and ETA.search(drawn) and "done=2" in drawn and "failed=0" in drawn
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        ["train", "--preset", "quick", "--force", *TINY],
+        ["sweep", "spec.yaml", "--force", "--no-progress"],
+        ["phases", "spec.yaml", "--force", "--no-progress"],
+        ["analytic", "--p", "11", "--width", "16", "--force"],
+        ["import-legacy", "file.pth", "--force"],
+    ],
+)
+def test_an_empty_out_is_refused_and_nothing_is_deleted(tmp_path, monkeypatch, capsys, cmd):
+    # Path("") is the current directory: --force would empty it
+    (tmp_path / "spec.yaml").write_text("base: {preset: quick}\ngrid:\n  lr: [0.001]\n")
+    (tmp_path / "keep.txt").write_text("precious\n")
+    monkeypatch.chdir(tmp_path)
+    argv = [*cmd, ""] if cmd[0] == "import-legacy" else [*cmd, "--out", ""]
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = _one_error_line(capsys)
+    assert "empty path; give a directory" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt", "spec.yaml"]
+    assert (tmp_path / "keep.txt").read_text() == "precious\n"
+
+
+@pytest.mark.parametrize("cmd", [["phases", "spec.yaml", "--out", "o"], ["tickets", "--out", "o"]])
+def test_threads_below_one_exit_2_before_anything_runs(tmp_path, monkeypatch, capsys, cmd):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main([*cmd, "--threads", "0"])
+    assert e.value.code == 2
+    assert "--threads: must be at least 1, got 0" in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
+def test_every_command_of_the_parser_is_dispatched():
+    import argparse
+
+    from grokinterp.cli import COMMANDS, build_parser
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert list(sub.choices) == list(COMMANDS)
+    for name, command in COMMANDS.items():
+        assert command.name == name and callable(command.run)

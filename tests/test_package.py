@@ -21,12 +21,11 @@ TOP_LEVEL_MODULES = {
     "__main__",
     "_lazy",
     "_version",
-    "cli",
     "config",
     "errors",
     "presets",
 }
-SUBPACKAGES = {"tasks", "models", "training", "runs", "analysis", "viz", "experiments"}
+SUBPACKAGES = {"tasks", "models", "training", "runs", "analysis", "viz", "experiments", "cli"}
 
 # imports that may sit inside a function: optional extras, loaded only when asked for
 OPTIONAL_EXTRAS = {
@@ -72,9 +71,13 @@ def _function_level_imports(path: Path) -> list[tuple[int, str]]:
 
 
 def test_no_imports_inside_functions_except_optional_extras():
+    # the command line is the exception: each command imports its implementation (torch,
+    # TransformerLens, plotly with it) when it runs, so that `grokinterp --help` stays fast;
+    # nothing imports the cli, so its imports can form no cycle
     bad = [
         f"{path.relative_to(ROOT)}:{line} imports {name}"
         for path in sorted(PACKAGE.rglob("*.py"))
+        if not path.is_relative_to(PACKAGE / "cli")
         for line, name in _function_level_imports(path)
         if not any(name == e or name.startswith(e + ".") for e in OPTIONAL_EXTRAS)
     ]
