@@ -43,14 +43,14 @@ from torch import Tensor
 
 from grokinterp.config import ModelConfig
 from grokinterp.errors import ConfigError
-from grokinterp.models import Params
+from grokinterp.models import Params, get_arch
 from grokinterp.runs.run import Run
 
 
 def first_layer_vectors(params: Params, cfg: ModelConfig, p: int) -> tuple[Tensor, Tensor, Tensor]:
     """``(u, v, o)``: each neuron's effective input weights on ``a`` and on ``b`` (p, N),
     half its bias included in each, and its output weights on the p classes (N, p)."""
-    if cfg.arch != "mlp" or cfg.n_layers != 1:
+    if not get_arch(cfg.arch).gromov or cfg.n_layers != 1:
         raise ConfigError(
             "Gromov's form applies to one-hidden-layer MLPs (arch=mlp, n_layers=1); got "
             f"arch={cfg.arch}, n_layers={cfg.n_layers}"

@@ -44,8 +44,7 @@ from torch.func import jacrev, vmap
 
 from grokinterp.config import ModelConfig
 from grokinterp.errors import ConfigError
-from grokinterp.models import Params
-from grokinterp.models.forward import answer_logits, mlp_forward
+from grokinterp.models import Params, arch_names, get_arch
 from grokinterp.runs.run import Run
 
 NtkMode = Literal["trace", "full"]
@@ -101,18 +100,17 @@ def empirical_ntk(
 
 def model_fn(cfg: ModelConfig, n_classes: int) -> ModelFn:
     """``(params, tokens) -> logits[:, :n_classes]`` of a model (MLP or the transformer's
-    answer position), for the NTK."""
-    if cfg.arch == "transformer":
-
-        def transformer_fn(params: Params, tokens: Tensor) -> Tensor:
-            return answer_logits(params, tokens, cfg)[:, :n_classes]
-
-        return transformer_fn
-    if cfg.arch != "mlp":
-        raise ConfigError(f"the empirical NTK needs arch mlp or transformer, not {cfg.arch}")
+    answer position), for the NTK: the fast forward of its architecture, which must be
+    one whose ``ntk`` flag is set (:mod:`grokinterp.models.registry`)."""
+    arch = get_arch(cfg.arch)
+    if not arch.ntk:
+        raise ConfigError(
+            f"the empirical NTK needs arch {' or '.join(sorted(arch_names(ntk=True)))}, "
+            f"not {cfg.arch}"
+        )
 
     def fn(params: Params, tokens: Tensor) -> Tensor:
-        return mlp_forward(params, tokens, cfg)[0][:, :n_classes]
+        return arch.answer_forward(params, tokens, cfg)[0][:, :n_classes]
 
     return fn
 

@@ -42,7 +42,7 @@ from torch import Tensor
 
 from grokinterp.config import ModelConfig
 from grokinterp.errors import ConfigError
-from grokinterp.models import Params
+from grokinterp.models import Params, get_arch
 from grokinterp.models.forward import mlp_forward
 from grokinterp.runs.run import Run
 
@@ -102,7 +102,7 @@ def layer_features(
 ) -> dict[str, Float[Tensor, "n d_mlp"]]:
     """Every hidden layer's activations (``blocks.{i}.mlp.hook_post``) of an MLP on
     ``tokens``, by hook name."""
-    if cfg.arch != "mlp":
+    if not get_arch(cfg.arch).feature_rank:
         raise ConfigError(
             f"feature ranks are computed for MLPs (arch=mlp, Fan et al. 2024); got arch={cfg.arch}"
         )

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from grokinterp.analysis import fourier
 from grokinterp.analysis.fourier import NeuronClusters
-from grokinterp.models import answer_forward_chunked
+from grokinterp.models import answer_forward_chunked, get_arch
 from grokinterp.runs.run import Run
 
 ATTENTION_SAMPLE = 2048  # pairs whose attention patterns are kept
@@ -66,7 +66,7 @@ def snapshot(
     step = run.steps[-1] if step is None else step
     ds = run.dataset
     attention = None
-    if run.config.model.arch == "transformer":
+    if get_arch(run.config.model.arch).attention:
         model: Any = run.model(step, device=device)
         sample = ds.inputs[: min(len(ds.inputs), ATTENTION_SAMPLE)].to(device)
         with torch.no_grad():

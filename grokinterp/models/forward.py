@@ -18,6 +18,7 @@ from torch import Tensor
 
 from grokinterp.config import ModelConfig
 from grokinterp.models.params import N_CTX, Params
+from grokinterp.models.registry import get_arch
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "relu": F.relu,
@@ -68,7 +69,16 @@ def _lookup(table: Tensor, idx: Tensor) -> Tensor:
 def answer_forward(
     params: Params, tokens: Int[Tensor, "*members batch 3"], cfg: ModelConfig
 ) -> tuple[Float[Tensor, "*members batch d_vocab_out"], Float[Tensor, "*members batch d_mlp"]]:
-    """Answer-position logits and the last MLP's activations there (``hook_post``).
+    """Answer-position logits and the last MLP's activations there (``hook_post``): the
+    fast forward of the config's architecture (:mod:`grokinterp.models.registry`), which
+    is :func:`transformer_forward` or :func:`mlp_forward`."""
+    return get_arch(cfg.arch).answer_forward(params, tokens, cfg)
+
+
+def transformer_forward(
+    params: Params, tokens: Int[Tensor, "*members batch 3"], cfg: ModelConfig
+) -> tuple[Float[Tensor, "*members batch d_vocab_out"], Float[Tensor, "*members batch d_mlp"]]:
+    """The transformer's answer-position logits and its last MLP's activations there.
 
     Exactly the function of the TransformerLens model (tests check a relative error below
     1e-5), arranged for speed:
@@ -85,8 +95,6 @@ def answer_forward(
     Long by design: the training hot path as one function, its shared tables and shapes
     read top to bottom.
     """
-    if cfg.arch == "mlp":
-        return mlp_forward(params, tokens, cfg)
     act = ACTIVATIONS[cfg.act_fn]
     scale = 1.0 / math.sqrt(cfg.d_head)
     nh, dh = cfg.n_heads, cfg.d_head

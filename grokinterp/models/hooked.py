@@ -21,6 +21,7 @@ from transformer_lens.model_bridge.sources.native import boot
 from grokinterp.config import ModelConfig
 from grokinterp.models.forward import mlp_forward
 from grokinterp.models.params import N_CTX, Params
+from grokinterp.models.registry import get_arch
 
 
 class HookedMLP(HookedRootModule):
@@ -91,15 +92,25 @@ class HookedMLP(HookedRootModule):
 
 # ----------------------------------------------------------------------------- bridge
 def build_model(cfg: ModelConfig, params: Params, device: str | torch.device = "cpu") -> nn.Module:
-    """A hooked model with ``params`` loaded: a TransformerBridge, or a HookedMLP.
+    """A hooked model with ``params`` loaded: a TransformerBridge (:func:`build_bridge`), or
+    a HookedMLP (:func:`build_hooked_mlp`), as the config's architecture says.
 
     The bridge is TransformerLens 4's native model (``boot``) with the attention biases
     set to zero and frozen, so it computes exactly :func:`answer_logits` at the last
     position (and the full causal forward at every position).
     """
     params = {k: v.detach().to(device=device, dtype=torch.float32) for k, v in params.items()}
-    if cfg.arch == "mlp":
-        return HookedMLP(cfg, params).to(device)
+    return get_arch(cfg.arch).build_hooked(cfg, params, device)
+
+
+def build_hooked_mlp(cfg: ModelConfig, params: Params, device: str | torch.device) -> nn.Module:
+    """The MLP arch's hooked model: a :class:`HookedMLP` with ``params``, on ``device``."""
+    return HookedMLP(cfg, params).to(device)
+
+
+def build_bridge(cfg: ModelConfig, params: Params, device: str | torch.device) -> nn.Module:
+    """The transformer's hooked model: TransformerLens's native bridge with ``params``
+    (float32, already on ``device``) copied in."""
     d_vocab, d_model = params["embed.W_E"].shape
     d_vocab_out = params["unembed.W_U"].shape[1]
     tl_cfg = TransformerBridgeConfig(

@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from grokinterp.config import ModelConfig
 from grokinterp.errors import ConfigError
 from grokinterp.models.params import Params
+from grokinterp.models.registry import get_arch
 
 HIGH_COMPLEXITY_RELEVANT = 0.0005  # Miller et al.'s start: the needed feature's weight
 HIGH_COMPLEXITY_OTHER = 0.9  # ... and every other feature's
@@ -142,11 +143,21 @@ def build_nonneural(
     cfg: ModelConfig, params: Params, x_train: Float[Tensor, "train feature"]
 ) -> nn.Module:
     """The model of a checkpoint: a :class:`LinearModel`, or the GP of :func:`build_gp` (in
-    eval mode; its likelihood is ``gpytorch.likelihoods.BernoulliLikelihood()``)."""
-    if cfg.arch == "linear":
-        return LinearModel(params)
-    if cfg.arch != "gp":
-        raise ConfigError(f"config field model.arch: {cfg.arch!r} is not a non-neural arch")
+    eval mode; its likelihood is ``gpytorch.likelihoods.BernoulliLikelihood()``), as the
+    config's architecture says (:func:`load_linear`, :func:`load_gp`)."""
+    return get_arch(cfg.arch).load_nonneural(cfg, params, x_train)
+
+
+def load_linear(
+    cfg: ModelConfig, params: Params, x_train: Float[Tensor, "train feature"]
+) -> nn.Module:
+    """The linear model of a checkpoint (``{"W"}``); ``x_train`` is not needed."""
+    return LinearModel(params)
+
+
+def load_gp(cfg: ModelConfig, params: Params, x_train: Float[Tensor, "train feature"]) -> nn.Module:
+    """The GP classifier of a checkpoint (its ``state_dict``) on the inducing points
+    ``x_train``, in eval mode; ConfigError when the checkpoint is not this GP's."""
     model, _ = build_gp(x_train)
     shapes = {k: v.shape for k, v in model.state_dict().items()}
     if set(shapes) != set(params):

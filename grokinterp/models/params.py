@@ -35,11 +35,13 @@ Two forwards compute the same function:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 from grokinterp.config import ModelConfig
+from grokinterp.models.registry import get_arch
 
 Params = dict[str, Tensor]
 
@@ -47,29 +49,43 @@ N_CTX = 3  # [a, b, =]
 
 
 def param_shapes(cfg: ModelConfig, d_vocab: int, d_vocab_out: int) -> dict[str, tuple[int, ...]]:
-    """Names and shapes of the parameters of a model (see the module docstring)."""
+    """Names and shapes of the parameters of a model (see the module docstring), from its
+    architecture's entry in :mod:`grokinterp.models.registry`."""
+    return get_arch(cfg.arch).param_shapes(cfg, d_vocab, d_vocab_out)
+
+
+def transformer_shapes(
+    cfg: ModelConfig, d_vocab: int, d_vocab_out: int
+) -> dict[str, tuple[int, ...]]:
+    """The transformer's parameter names and shapes (the module docstring's table)."""
     dm, dh, nh, dmlp = cfg.d_model, cfg.d_head, cfg.n_heads, cfg.d_mlp
     shapes: dict[str, tuple[int, ...]] = {"embed.W_E": (d_vocab, dm)}
-    if cfg.arch == "transformer":
-        shapes["pos_embed.W_pos"] = (N_CTX, dm)
-        for i in range(cfg.n_layers):
-            for w in ("W_Q", "W_K", "W_V"):
-                shapes[f"blocks.{i}.attn.{w}"] = (nh, dm, dh)
-            shapes[f"blocks.{i}.attn.W_O"] = (nh, dh, dm)
-            shapes[f"blocks.{i}.mlp.W_in"] = (dm, dmlp)
-            shapes[f"blocks.{i}.mlp.b_in"] = (dmlp,)
-            shapes[f"blocks.{i}.mlp.W_out"] = (dmlp, dm)
-            shapes[f"blocks.{i}.mlp.b_out"] = (dm,)
-        shapes["unembed.W_U"] = (dm, d_vocab_out)
-    else:
-        d_in = dm if cfg.mlp_combine == "sum" else 2 * dm
-        if cfg.mlp_input == "features":  # d_vocab is the number of features; no embedding
-            del shapes["embed.W_E"]
-            d_in = d_vocab
-        for i in range(cfg.n_layers):
-            shapes[f"blocks.{i}.mlp.W_in"] = (d_in if i == 0 else dmlp, dmlp)
-            shapes[f"blocks.{i}.mlp.b_in"] = (dmlp,)
-        shapes["unembed.W_U"] = (dmlp, d_vocab_out)
+    shapes["pos_embed.W_pos"] = (N_CTX, dm)
+    for i in range(cfg.n_layers):
+        for w in ("W_Q", "W_K", "W_V"):
+            shapes[f"blocks.{i}.attn.{w}"] = (nh, dm, dh)
+        shapes[f"blocks.{i}.attn.W_O"] = (nh, dh, dm)
+        shapes[f"blocks.{i}.mlp.W_in"] = (dm, dmlp)
+        shapes[f"blocks.{i}.mlp.b_in"] = (dmlp,)
+        shapes[f"blocks.{i}.mlp.W_out"] = (dmlp, dm)
+        shapes[f"blocks.{i}.mlp.b_out"] = (dm,)
+    shapes["unembed.W_U"] = (dm, d_vocab_out)
+    return shapes
+
+
+def mlp_shapes(cfg: ModelConfig, d_vocab: int, d_vocab_out: int) -> dict[str, tuple[int, ...]]:
+    """The MLP arch's parameter names and shapes: ``embed.W_E`` (none on feature vectors),
+    ``blocks.{i}.mlp.W_in/b_in`` and ``unembed.W_U``."""
+    dm, dmlp = cfg.d_model, cfg.d_mlp
+    shapes: dict[str, tuple[int, ...]] = {"embed.W_E": (d_vocab, dm)}
+    d_in = dm if cfg.mlp_combine == "sum" else 2 * dm
+    if cfg.mlp_input == "features":  # d_vocab is the number of features; no embedding
+        del shapes["embed.W_E"]
+        d_in = d_vocab
+    for i in range(cfg.n_layers):
+        shapes[f"blocks.{i}.mlp.W_in"] = (d_in if i == 0 else dmlp, dmlp)
+        shapes[f"blocks.{i}.mlp.b_in"] = (dmlp,)
+    shapes["unembed.W_U"] = (dmlp, d_vocab_out)
     return shapes
 
 
@@ -82,22 +98,55 @@ def init_params(
     N(0, 1/fan) with fan = d_model for the embeddings, attention and ``W_in``/``W_out`` of
     the transformer, and fan = d_vocab for ``W_U``; biases start at 0. For the MLP arch,
     fan is the input width of each matrix (LeCun init); with ``mlp_init="uniform"``, see
-    :func:`_uniform_mlp`.
+    :func:`_uniform_mlp`. Each architecture's ``init`` in :mod:`grokinterp.models.registry`
+    does the drawing (:func:`transformer_init_params`, :func:`mlp_init_params`).
     """
-    shapes = param_shapes(cfg, d_vocab, d_vocab_out)
-    if cfg.arch == "mlp" and cfg.mlp_init == "uniform":
+    return get_arch(cfg.arch).init_params(cfg, d_vocab, d_vocab_out, generator)
+
+
+def transformer_init_params(
+    cfg: ModelConfig, d_vocab: int, d_vocab_out: int, generator: torch.Generator
+) -> Params:
+    """The transformer's initialization: N(0, 1/d_model), ``W_U`` N(0, 1/d_vocab)."""
+    shapes = transformer_shapes(cfg, d_vocab, d_vocab_out)
+    return _normal(
+        cfg,
+        shapes,
+        generator,
+        lambda name, shape: d_vocab if name == "unembed.W_U" else cfg.d_model,
+    )
+
+
+def mlp_init_params(
+    cfg: ModelConfig, d_vocab: int, d_vocab_out: int, generator: torch.Generator
+) -> Params:
+    """The MLP arch's initialization: LeCun normal, or Liu et al.'s uniform one."""
+    shapes = mlp_shapes(cfg, d_vocab, d_vocab_out)
+    if cfg.mlp_init == "uniform":
         return _uniform_mlp(cfg, shapes, generator)
+    return _normal(
+        cfg,
+        shapes,
+        generator,
+        lambda name, shape: cfg.d_model if name == "embed.W_E" else shape[0],
+    )
+
+
+def _normal(
+    cfg: ModelConfig,
+    shapes: dict[str, tuple[int, ...]],
+    generator: torch.Generator,
+    fan: Callable[[str, tuple[int, ...]], int],
+) -> Params:
+    """Every weight N(0, 1 / fan(name, shape)) times ``init_scale``, in the order of
+    ``shapes``; biases 0."""
     params: Params = {}
     for name, shape in shapes.items():
         leaf = name.rsplit(".", 1)[1]
         if leaf.startswith("b_"):
             params[name] = torch.zeros(shape)
             continue
-        if cfg.arch == "transformer":
-            fan = d_vocab if name == "unembed.W_U" else cfg.d_model
-        else:
-            fan = cfg.d_model if name == "embed.W_E" else shape[0]
-        w = torch.randn(shape, generator=generator) / math.sqrt(fan)
+        w = torch.randn(shape, generator=generator) / math.sqrt(fan(name, shape))
         params[name] = w * cfg.init_scale
     return params
 

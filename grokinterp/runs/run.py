@@ -20,9 +20,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from grokinterp.config import NONNEURAL_ARCHS, TrainConfig
+from grokinterp.config import TrainConfig
 from grokinterp.errors import RunDirError
-from grokinterp.models import Params
+from grokinterp.models import Params, get_arch
 from grokinterp.models.hooked import build_model
 from grokinterp.models.nonneural import build_nonneural
 from grokinterp.runs import layout
@@ -110,7 +110,7 @@ class Run:
                 f"{layout.checkpoint_path(self.path, s)}: metadata says step {meta.get('step')}, "
                 f"file name says {s}; the file was renamed or copied by hand"
             )
-        if self.config.model.arch in NONNEURAL_ARCHS:
+        if not get_arch(self.config.model.arch).neural:
             # the names and shapes of a GPyTorch state dict are GPyTorch's; build_nonneural's
             # load_state_dict checks them against the config
             return tensors
@@ -131,6 +131,6 @@ class Run:
         the non-neural archs, the linear model or the GPyTorch GP classifier (eval mode; its
         likelihood is Bernoulli), see :mod:`grokinterp.models.nonneural`."""
         cfg = self.config.model
-        if cfg.arch in NONNEURAL_ARCHS:
+        if not get_arch(cfg.arch).neural:
             return build_nonneural(cfg, self.params(step), self.samples.x_train).to(device)
         return build_model(cfg, self.params(step), device=device)

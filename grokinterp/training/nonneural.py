@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +45,9 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from grokinterp.config import NONNEURAL_ARCHS, TrainConfig
+from grokinterp.config import TrainConfig
 from grokinterp.errors import ConfigError
-from grokinterp.models import Params
+from grokinterp.models import Params, arch_names, get_arch
 from grokinterp.models.nonneural import (
     MAX_CHOLESKY,
     build_gp,
@@ -174,9 +174,19 @@ class _GP:
         }
 
 
+# the trainer's model of each non-neural arch (the ``neural=False`` entries of
+# grokinterp.models.registry): a new non-neural arch adds its trainer class here
+_TRAINED: dict[str, Callable[[TrainConfig, Samples], _GP | _Linear]] = {
+    "gp": _GP,
+    "linear": _Linear,
+}
+
+
 @contextlib.contextmanager
-def _exact_linear_algebra(arch: str) -> Iterator[None]:
-    if arch != "gp":
+def _exact_linear_algebra(gpytorch_model: bool) -> Iterator[None]:
+    """GPyTorch's Cholesky solves at every size (up to :data:`MAX_CHOLESKY` points) while a
+    GPyTorch model trains; nothing for the other models."""
+    if not gpytorch_model:
         yield
         return
     gpytorch = require_gpytorch()
@@ -194,21 +204,22 @@ def train_nonneural(
     touched. Raises ConfigError for a neural arch (``grokinterp train`` trains those).
     """
     arch = cfg.model.arch
-    if arch not in NONNEURAL_ARCHS:
+    spec = get_arch(arch)
+    if spec.neural:
         raise ConfigError(
             f"config field model.arch: {arch!r} is a neural arch; train it with `grokinterp "
-            f"train` (the non-neural trainer takes {', '.join(NONNEURAL_ARCHS)})"
+            f"train` (the non-neural trainer takes {', '.join(arch_names(neural=False))})"
         )
     data = make_samples(cfg.task)
-    if arch == "gp":
+    if spec.needs_gpytorch:
         require_gpytorch()
     run_dir = Path(out)
     schedule = Schedule.of(cfg)
     with dir_lock(run_dir, "run"):
         layout.remove_stale_temporaries(run_dir, run_dir / layout.CHECKPOINTS)
         layout.prepare_run_dir(cfg, run_dir, resume=False, force=force)
-        with _exact_linear_algebra(arch):
-            model: _GP | _Linear = _GP(cfg, data) if arch == "gp" else _Linear(cfg, data)
+        with _exact_linear_algebra(spec.needs_gpytorch):
+            model = _TRAINED[arch](cfg, data)
             bar = tqdm(total=schedule.max_steps, disable=not progress, desc=str(run_dir))
             with RunWriter(run_dir, LoopState()) as writer, bar:
                 for step in range(schedule.max_steps + 1):

@@ -15,7 +15,7 @@ import torch
 
 from grokinterp.config import TrainConfig
 from grokinterp.errors import ConfigError
-from grokinterp.models import param_shapes
+from grokinterp.models import get_arch, param_shapes
 from grokinterp.tasks import Dataset, get_task, make_dataset, train_size
 from grokinterp.training.core import initial_params, output_size
 from grokinterp.training.masks import load_mask
@@ -48,9 +48,7 @@ def memory_floor(cfg: TrainConfig) -> int:
         min(cfg.optim.batch_size or n_train, n_train),
         min(EVAL_CHUNK, n_pairs - n_train),
     )
-    per_row = 2 * m.n_layers * m.d_mlp + 5 * d_out
-    if m.arch == "transformer":
-        per_row += 6 * 3 * m.d_model * m.n_layers
+    per_row = get_arch(m.arch).floats_per_row(m) + 5 * d_out
     return 48 * n_pairs + 16 * n_params + 4 * rows * per_row
 
 
