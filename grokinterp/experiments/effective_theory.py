@@ -23,46 +23,79 @@ few test pairs, some sums have no training pair at all, so the 90% threshold can
 reach of even the ideal model: ``r_c_linear`` is the one the theory speaks to.
 
 Written to ``out_dir``: ``sweep/``, ``runs.csv``, ``fractions.csv`` (per size: measured and
-predicted), ``summary.json`` (both critical fractions) and ``figures/critical_fraction``.
+predicted), ``summary.json`` (both critical fractions), ``figures/critical_fraction`` and
+``report.txt`` (the critical fractions and the per-size table).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from grokinterp.analysis.representation import critical_fraction, crossing, ideal_accuracy, rqi
 from grokinterp.errors import ConfigError
-from grokinterp.experiments.sweep import expand, run_sweep
+from grokinterp.experiments.contract import Study, StudyResult, check_positive, collect, param
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.runs.run import Run
+from grokinterp.sweeps.engine import run_sweep
+from grokinterp.sweeps.spec import expand, load_spec
 from grokinterp.viz.phases import critical_fraction_figure
 from grokinterp.viz.report import write_figure_set
 
+# the smoke run's spec: the toy model on 6 numbers, 2 sizes x 2 splits of 20 steps
+SMOKE_SPEC = Path(__file__).with_name("smoke") / "critical_fraction.yaml"
 
-def run_critical_fraction(
-    spec: dict[str, Any],
-    out_dir: str | Path,
-    *,
-    backend: str = "ensemble",
-    threshold: float = 0.9,
-    rqi_threshold: float = 0.95,
-    n_theory: int = 50,
-    force: bool = False,
-    progress: bool = True,
-    static: bool | None = None,
-) -> dict[str, Any]:
+
+@dataclass(frozen=True)
+class Params:
+    """The critical-fraction study's parameters (module doc)."""
+
+    spec: Path = param(
+        Path("studies/phase_diagrams/critical_fraction.yaml"),
+        "the sweep spec (.yaml, .yml or .json) over training sets of the toy model (task int_add)",
+        positional=True,
+    )
+    backend: Literal["local", "ensemble", "ray", "ray-ensemble"] = param(
+        "ensemble", "sweep backend"
+    )
+    threshold: float = param(
+        0.9, "a run generalized when its final test accuracy reaches this", unit="accuracy"
+    )
+    theory_splits: int = param(
+        50, "random training sets per size for the theory's curve", unit="splits"
+    )
+    rqi_threshold: float = param(
+        0.95,
+        "a run learned the linear representation when its final RQI reaches this",
+        paper="0.95 (the authors' code)",
+    )
+    force: bool = param(False, "delete the study's sweep folder first and retrain every run")
+
+    def __post_init__(self) -> None:
+        for name in ("threshold", "rqi_threshold"):
+            value = getattr(self, name)
+            if not 0 < value <= 1:
+                raise ConfigError(f"{name} must be in (0, 1], got {value}")
+        check_positive("theory_splits", self.theory_splits)
+
+
+def run(
+    out_dir: str | Path, params: Params, *, progress: bool = True, static: bool | None = None
+) -> StudyResult:
     """Train the spec, compare each run with the theory's prediction for its training set,
-    write the tables and the figure (module docstring); returns ``summary.json``'s dict."""
-    for name, value in (("threshold", threshold), ("rqi_threshold", rqi_threshold)):
-        if not 0 < value <= 1:
-            raise ConfigError(f"--{name.replace('_', '-')}: must be in (0, 1], got {value}")
-    if n_theory < 1:
-        raise ConfigError(f"--theory-splits: must be at least 1, got {n_theory}")
+    write the tables, the figure and the report (module docstring); ``data`` is
+    ``summary.json``'s dict.
+
+    Long by design: the per-run rows, the per-size table and the summary, in order."""
+    spec = load_spec(params.spec)
+    threshold, rqi_threshold, n_theory = (
+        params.threshold, params.rqi_threshold, params.theory_splits
+    )  # fmt: skip
     runs = expand(spec)
     tasks = {(r.config.task.name, r.config.task.p) for r in runs}
     if len(tasks) != 1 or next(iter(tasks))[0] != "int_add":
@@ -73,7 +106,9 @@ def run_critical_fraction(
     p = runs[0].config.task.p
     assert p is not None
     out = Path(out_dir)
-    table = run_sweep(spec, out / "sweep", backend=backend, force=force, progress=progress)
+    table = run_sweep(
+        spec, out / "sweep", backend=params.backend, force=params.force, progress=progress
+    )
     status = dict(zip(table["name"], table["status"], strict=True))
     n_pairs = p * (p + 1) // 2
     rows = []
@@ -145,7 +180,48 @@ def run_critical_fraction(
         "Critical training fraction",
         static=static,
     )
-    return summary
+    atomic_write_text(out / "report.txt", report(summary, fractions, params))
+    return collect(out, data=summary)
 
 
-__all__ = ["run_critical_fraction"]
+def report(summary: dict[str, Any], fractions: pd.DataFrame, params: Params) -> str:
+    """The critical fractions, theory's and measured, and the per-size table."""
+
+    def frac(v: float | None) -> str:
+        return "none inside the sizes swept" if v is None else f"{v:.2f}"
+
+    lines = [
+        "The effective theory's critical training fraction (Liu et al. 2022, arXiv 2205.10343)",
+        f"spec {params.spec}; integer addition 0..{summary['p'] - 1}; {summary['runs']} runs; "
+        f"theory over {summary['n_theory_splits']} random training sets per size",
+        f"theory (half the training sets leave only the linear representation): r_c = "
+        f"{frac(summary['r_c_theory'])}",
+        f"trained, linear representation (final RQI >= {summary['rqi_threshold']:g}) in half "
+        f"the runs: r = {frac(summary['r_c_linear'])}",
+        f"trained, generalized (test accuracy >= {summary['threshold']:g}) in half the runs: "
+        f"r = {frac(summary['r_c_measured'])}",
+        "",
+        "pairs  fraction  runs  theory dof=0  ideal test acc (own)  test acc  linear  RQI",
+        *(
+            f"{int(r['train_size']):<5}  {r['fraction']:<8.2f}  {int(r['runs']):<4}  "
+            f"{r['p_unique']:<12.2f}  {r['ideal_test_acc_own']:<20.2f}  {r['test_acc']:<8.2f}  "
+            f"{r['linear']:<6.2f}  {r['rqi']:.2f}"
+            for _, r in fractions.iterrows()
+        ),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+STUDY = Study(
+    name="critical-fraction",
+    title="the effective theory's critical training fraction against trained toy models",
+    paper="Liu et al. 2022, arXiv 2205.10343",
+    params=Params,
+    run=run,
+    committed="studies/phase_diagrams/critical_fraction",
+    smoke={"spec": str(SMOKE_SPEC), "theory_splits": 5},
+    runtime="about 2 min",
+)
+
+
+__all__ = ["STUDY", "Params", "report", "run"]

@@ -3,17 +3,19 @@
 :func:`norm_curves`: memorization-only networks with random labels and generalizing
 networks trained to the same training-loss target over a grid of training-set sizes D;
 :func:`ungrokking`: a grokked network continued on nested smaller training sets. Both are
-resumable sweeps of :mod:`grokinterp.experiments.sweep`; the D_crit estimate from their
+resumable sweeps of :mod:`grokinterp.sweeps`; the D_crit estimate from their
 tables is :mod:`grokinterp.analysis.efficiency`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
 from grokinterp.analysis.efficiency import (
     DRIFT_TAIL,
@@ -26,10 +28,47 @@ from grokinterp.analysis.efficiency import (
     ungrokking_transitions,
 )
 from grokinterp.errors import ConfigError, RunDirError
-from grokinterp.experiments.sweep import expand, run_sweep
+from grokinterp.presets import PRESETS
 from grokinterp.runs.io import atomic_write_text
+from grokinterp.sweeps.engine import run_sweep
+from grokinterp.sweeps.spec import expand
 from grokinterp.tasks import get_task
 from grokinterp.viz.efficiency import norm_vs_d_figure, ungrok_figure
+
+# ------------------------------------------------------------- the studies' shared params
+# the base of the efficiency and semi-grokking studies' smoke runs: the efficiency preset on
+# a + b mod 17 with a smaller model and lr 1e-2 (a run at D = 200 groks in 300 steps)
+SMOKE_CONFIG = Path(__file__).with_name("smoke") / "efficiency_base.json"
+
+
+def sweep_base(preset: str, config: Path | None) -> dict[str, str]:
+    """The sweep base of a study's runs: ``config`` (a ``config.json``) when given, else
+    the preset."""
+    return {"config": str(config)} if config is not None else {"preset": preset}
+
+
+def check_base(params: Any) -> None:
+    """A study's ``Params.preset`` is known, and ``config`` is not given beside a preset
+    other than the default one (the base is one or the other)."""
+    if params.preset not in PRESETS:
+        raise ConfigError(f"preset: unknown {params.preset!r}; known: {sorted(PRESETS)}")
+    default = next(f.default for f in dataclasses.fields(params) if f.name == "preset")
+    if params.config is not None and params.preset != default:
+        raise ConfigError(
+            f"preset and config: the base is one or the other, got preset {params.preset!r} "
+            f"and config {str(params.config)!r}"
+        )
+
+
+def check_device(device: str) -> None:
+    """``device`` names a torch device (whether this machine has it is checked when the
+    runs start)."""
+    try:
+        torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ConfigError(
+            f"device: unknown torch device {device!r}; use cpu, cuda or cuda:N"
+        ) from None
 
 
 # ----------------------------------------------------------------------------- experiments

@@ -1,6 +1,6 @@
 """The circuit-efficiency study of Varma et al. 2023 (arXiv 2309.02390) in one call.
 
-:func:`run_study` chains the experiments of :mod:`grokinterp.experiments.efficiency` the way
+:func:`run` chains the experiments of :mod:`grokinterp.experiments.efficiency` the way
 the paper tests its explanation of grokking, and checks its predictions on the outcome:
 
 1. ``curves/``: memorization-only (random labels) and true-label networks trained over a
@@ -20,12 +20,11 @@ thinned), ``figures/`` (HTML, and PNG when kaleido and a Chromium are installed)
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -38,10 +37,26 @@ from grokinterp.analysis.efficiency import (
     raw_crossing,
 )
 from grokinterp.errors import ConfigError, RunDirError
-from grokinterp.experiments.efficiency import norm_curves, ungrokking
-from grokinterp.experiments.sweep import expand
+from grokinterp.experiments.contract import (
+    Study,
+    StudyResult,
+    check_ascending,
+    check_nonempty,
+    check_positive,
+    collect,
+    param,
+)
+from grokinterp.experiments.efficiency import (
+    SMOKE_CONFIG,
+    check_base,
+    check_device,
+    norm_curves,
+    sweep_base,
+    ungrokking,
+)
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
+from grokinterp.sweeps.spec import expand
 from grokinterp.tasks import get_task
 from grokinterp.viz.efficiency import (
     norm_vs_d_figure,
@@ -80,8 +95,8 @@ def default_sizes(base: dict[str, Any], n: int = 7) -> list[int]:
 
 
 @dataclass(frozen=True)
-class Study:
-    """What :func:`run_study` found.
+class EfficiencyStudy:
+    """What the study found (the ``data`` of its :class:`~.contract.StudyResult`).
 
     Args:
         curves: ``curves/curves.csv`` (one row per run; see ``norm_curves``).
@@ -100,50 +115,75 @@ class Study:
     verdicts: dict[str, tuple[str, str]]
 
 
-def run_study(
-    base: dict[str, Any],
-    sizes: Sequence[int],
-    seeds: Sequence[int],
-    out_dir: str | Path,
-    *,
-    target_loss: float = 0.01,
-    max_steps: int = 4000,
-    weight_decays: Sequence[float] = (0.5, 2.0),
-    ungrok_steps: int = 6000,
-    ungrok_sizes: Sequence[int] | None = None,
-    backend: str = "ensemble",
-    progress: bool = True,
-    static: bool | None = None,
-    device: str = "cpu",
-) -> Study:
-    """Run (or resume) the whole study under ``out_dir``; see the module docstring.
+@dataclass(frozen=True)
+class Params:
+    """The circuit-efficiency study's parameters (module doc)."""
 
-    Args:
-        base: the sweep base, e.g. ``{"preset": "efficiency"}``.
-        sizes: training-set sizes D of the curves, ascending.
-        seeds: initialization seeds (3 for a spread).
-        target_loss: runs must end at or below this training loss to enter the curves.
-        max_steps: steps of each curve run (the norm is read at the end).
-        weight_decays: the ungrokking runs' weight decays.
-        ungrok_steps: steps of each ungrokking run.
-        ungrok_sizes: the nested sizes D' of the ungrokking runs (default: the curve sizes
-            below the source run's D, and two more below the grid at the same ratio, since
-            D_crit can lie under the curves' smallest D).
-        static: write PNGs too (default: when kaleido and a Chromium are installed).
-        device: torch device of the runs (``cuda`` for the paper's p = 113 setting).
+    preset: str = param("efficiency", "base preset of every run (the CPU-sized study)")
+    config: Path | None = param(None, "a config.json as the base of every run, instead of preset")
+    seeds: tuple[int, ...] = param((0, 1, 2), "initialization seeds (3 for a spread)")
+    target_loss: float = param(
+        0.01, "training-loss target a curve run must reach to enter the curves", unit="loss"
+    )
+    sizes: tuple[int, ...] | None = param(
+        None,
+        "training-set sizes D of the curves, ascending; none: 7 sizes evenly spaced in "
+        "log D from 9% to 72% of all pairs",
+        unit="pairs",
+    )
+    max_steps: int = param(
+        4000, "steps of each curve run (the norm is read at the end)", unit="steps"
+    )
+    weight_decays: tuple[float, ...] = param((0.5, 2.0), "weight decays of the ungrokking runs")
+    ungrok_steps: int = param(6000, "steps of each ungrokking run", unit="steps")
+    ungrok_sizes: tuple[int, ...] | None = param(
+        None,
+        "sizes D' of the ungrokking runs; none: the curve sizes below the source run's D, "
+        "and two more below the grid at the same ratio",
+        unit="pairs",
+    )
+    backend: Literal["local", "ensemble", "ray", "ray-ensemble"] = param(
+        "ensemble", "sweep backend"
+    )
+    device: str = param("cpu", "torch device of the runs (cuda for the paper's p = 113)")
+
+    def __post_init__(self) -> None:
+        check_base(self)
+        check_nonempty("seeds", self.seeds)
+        if not self.target_loss > 0:
+            raise ConfigError(f"target_loss must be positive, got {self.target_loss}")
+        if self.sizes is not None:
+            check_ascending("sizes", self.sizes)
+            if len(self.sizes) < 2:
+                raise ConfigError(f"sizes: give at least two sizes, got {list(self.sizes)}")
+        check_positive("max_steps", self.max_steps)
+        check_nonempty("weight_decays", self.weight_decays)
+        if min(self.weight_decays) < 0:
+            raise ConfigError(f"weight_decays must be >= 0, got {list(self.weight_decays)}")
+        check_positive("ungrok_steps", self.ungrok_steps)
+        if self.ungrok_sizes is not None:
+            check_nonempty("ungrok_sizes", self.ungrok_sizes)
+            if min(self.ungrok_sizes) < 1:
+                raise ConfigError(f"ungrok_sizes must be >= 1, got {list(self.ungrok_sizes)}")
+        check_device(self.device)
+
+
+def run(
+    out_dir: str | Path, params: Params, *, progress: bool = True, static: bool | None = None
+) -> StudyResult:
+    """Run (or resume) the whole study under ``out_dir`` (module docstring); ``data`` is an
+    :class:`EfficiencyStudy`, ``verdicts`` the paper's predictions, held or not.
 
     Long by design: the study's steps in order, each one call, with their error messages.
     """
-    if len(sizes) < 2 or sizes[0] < 1 or any(b <= a for a, b in itertools.pairwise(sizes)):
-        raise ConfigError(
-            f"sizes: need at least two positive sizes in ascending order, got {list(sizes)}"
-        )
-    if not seeds:
-        raise ConfigError("seeds: give at least one seed")
+    base = sweep_base(params.preset, params.config)
+    sizes = list(params.sizes) if params.sizes is not None else default_sizes(base)
+    seeds, max_steps, ungrok_steps = list(params.seeds), params.max_steps, params.ungrok_steps
+    backend, device = params.backend, params.device
     out = Path(out_dir)
     try:
         curves, crossing = norm_curves(
-            base, sizes, seeds, target_loss, out / "curves",
+            base, sizes, seeds, params.target_loss, out / "curves",
             max_steps=max_steps, backend=backend, progress=progress, device=device,
         )  # fmt: skip
     except RunDirError as e:
@@ -157,12 +197,12 @@ def run_study(
     source = _ungrok_source(out / "curves", curves)
     ungrok = pd.DataFrame()
     transitions: dict[float, float | None] = {}
-    candidates = ungrok_sizes or extend_below(sizes, 2)
+    candidates = list(params.ungrok_sizes or extend_below(sizes, 2))
     below = [] if source is None else [d for d in candidates if d < source[1]]
     if source is not None and below:
         try:
             ungrok, transitions = ungrokking(
-                source[0], below, weight_decays, ungrok_steps, out / "ungrok",
+                source[0], below, params.weight_decays, ungrok_steps, out / "ungrok",
                 backend=backend, progress=progress, device=device,
             )  # fmt: skip
         except RunDirError as e:
@@ -183,7 +223,8 @@ def run_study(
     src = source[0] if source is not None else None
     report = _report(curves, crossing, src, transitions, verdicts, sizes, seeds, out)
     atomic_write_text(out / "report.txt", report)
-    return Study(curves, crossing, src, ungrok, transitions, verdicts)
+    found = EfficiencyStudy(curves, crossing, src, ungrok, transitions, verdicts)
+    return collect(out, data=found, verdicts={k: v for k, (v, _) in verdicts.items()})
 
 
 def _ungrok_source(curves_dir: Path, curves: pd.DataFrame) -> tuple[Path, int] | None:
@@ -199,14 +240,14 @@ def _ungrok_source(curves_dir: Path, curves: pd.DataFrame) -> tuple[Path, int] |
 
 
 def load_study(out_dir: str | Path) -> tuple[pd.DataFrame, Crossing, pd.DataFrame, pd.DataFrame]:
-    """Read what :func:`run_study` wrote (the tables only, so a copy without the run
+    """Read what :func:`run` wrote (the tables only, so a copy without the run
     directories reads too): ``(curves, crossing, traces, ungrok)``; ``ungrok`` is empty when
     that step was skipped."""
     out = Path(out_dir)
     if not (out / "curves" / "curves.csv").exists():
         raise RunDirError(
-            f"{out}: not a study directory (no curves/curves.csv); write one "
-            f"with 'grokinterp efficiency study --out {out}'"
+            f"{out}: not a study directory (no curves/curves.csv); write one by running "
+            f"the efficiency study into it"
         )
     curves = pd.read_csv(out / "curves" / "curves.csv")
     ug = out / "ungrok" / "ungrokking.csv"
@@ -362,12 +403,33 @@ def _report(
     return "\n".join(lines) + "\n"
 
 
+STUDY = Study(
+    name="efficiency",
+    title="circuit efficiency: norm curves, D_crit, ungrokking and semi-grokking",
+    paper="Varma et al. 2023, arXiv 2309.02390",
+    params=Params,
+    run=run,
+    committed="studies/efficiency",
+    smoke={
+        "config": str(SMOKE_CONFIG),
+        "sizes": [40, 200],
+        "seeds": [0],
+        "max_steps": 400,
+        "weight_decays": [1.0],
+        "ungrok_steps": 20,
+    },  # fmt: skip
+    runtime="about 30 min",
+)
+
+
 __all__ = [
-    "Study",
+    "STUDY",
+    "EfficiencyStudy",
+    "Params",
     "default_sizes",
     "extend_below",
     "geometric_sizes",
     "judge",
     "load_study",
-    "run_study",
+    "run",
 ]

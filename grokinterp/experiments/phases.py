@@ -2,7 +2,7 @@
 
 A sweep spec whose grid varies two fields (e.g. the toy model's decoder ``lr`` and
 ``weight_decay``, or the transformer's ``weight_decay`` and ``train_fraction``) is trained
-through the sweep engine (:func:`grokinterp.experiments.sweep.run_sweep`; the ensemble
+through the sweep engine (:func:`grokinterp.sweeps.run_sweep`; the ensemble
 backend by default). Each run gets its phase (:func:`grokinterp.analysis.phases.liu_phase`:
 within the step budget, comprehension if train and test accuracy both reach 90% within
 ``window`` steps of each other, grokking if test lags by more, memorization if only train
@@ -15,14 +15,16 @@ Written to ``out_dir``: ``sweep/`` (the sweep directory: run directories, ``resu
 ``runs.csv`` (one row per run, with the RQI of its final embedding:
 :func:`grokinterp.analysis.representation.rqi`), ``phases.csv`` (one row per cell: the two
 fields, phase, delay, mean final RQI, the count of each phase over seeds), ``figures/``
-(``phase_diagram``: the phase panel and the delay panel, HTML and PNG).
+(``phase_diagram``: the phase panel and the delay panel, HTML and PNG) and ``report.txt``
+(the phase counts and the diagram as text).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -30,13 +32,18 @@ import pandas as pd
 from grokinterp.analysis.phases import liu_phase
 from grokinterp.analysis.representation import rqi
 from grokinterp.errors import ConfigError, UserError
-from grokinterp.experiments.sweep import expand, run_sweep
+from grokinterp.experiments.contract import Study, StudyResult, check_positive, collect, param
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.runs.metrics import landmarks
 from grokinterp.runs.run import Run
+from grokinterp.sweeps.engine import run_sweep
+from grokinterp.sweeps.spec import expand, load_spec
 from grokinterp.viz.phases import PHASES, phase_diagram
 from grokinterp.viz.report import write_figure_set
+
+# the smoke run's spec: the toy model, 2 x 2 cells of 30 steps
+SMOKE_SPEC = Path(__file__).with_name("smoke") / "phase_diagram.yaml"
 
 
 def axes_of(spec: dict[str, Any], x: str | None, y: str | None) -> tuple[str, str]:
@@ -47,17 +54,17 @@ def axes_of(spec: dict[str, Any], x: str | None, y: str | None) -> tuple[str, st
         if len(grid) != 2:
             raise ConfigError(
                 f"spec: a phase diagram needs a grid of two fields (got {sorted(grid) or 'none'});"
-                f" or name them with --x and --y"
+                f" or name them with x and y"
             )
         x, y = list(grid)
     for name, value in (("x", x), ("y", y)):
         if value not in grid:
             raise ConfigError(
-                f"--{name}: {value!r} is not a field of the spec's grid ({sorted(grid)})"
+                f"{name}: {value!r} is not a field of the spec's grid ({sorted(grid)})"
             )
     assert x is not None and y is not None
     if x == y:
-        raise ConfigError(f"--x and --y: both are {x!r}; give two different grid fields")
+        raise ConfigError(f"x and y: both are {x!r}; give two different grid fields")
     return x, y
 
 
@@ -124,38 +131,107 @@ def phase_cells(runs: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def run_phase_diagram(
-    spec: dict[str, Any],
-    out_dir: str | Path,
-    *,
-    x: str | None = None,
-    y: str | None = None,
-    backend: str = "ensemble",
-    threshold: float = 0.9,
-    window: int = 1000,
-    force: bool = False,
-    progress: bool = True,
-    static: bool | None = None,
-    title: str | None = None,
-) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Params:
+    """The phase diagram's parameters (module doc)."""
+
+    spec: Path = param(
+        Path("studies/phase_diagrams/toy.yaml"),
+        "the sweep spec (.yaml, .yml or .json) whose grid varies two fields",
+        positional=True,
+    )
+    x: str | None = param(None, "grid field on the x axis; none: the grid's first")
+    y: str | None = param(None, "grid field on the y axis; none: the grid's second")
+    backend: Literal["local", "ensemble", "ray", "ray-ensemble"] = param(
+        "ensemble", "sweep backend"
+    )
+    threshold: float = param(
+        0.9, "accuracy train and test must reach within the budget", unit="accuracy",
+        paper="0.9 (their plotting notebook)",
+    )  # fmt: skip
+    window: int = param(
+        1000,
+        "test reaching the threshold at most this many steps after train is comprehension, "
+        "later is grokking",
+        unit="steps",
+        paper="10^3 (the toy model)",
+    )
+    force: bool = param(False, "delete the study's sweep folder first and retrain every run")
+
+    def __post_init__(self) -> None:
+        if not 0 < self.threshold <= 1:
+            raise ConfigError(f"threshold must be in (0, 1], got {self.threshold}")
+        check_positive("window", self.window, minimum=0)
+        if self.x is not None and self.x == self.y:
+            raise ConfigError(f"x and y: both are {self.x!r}; give two different grid fields")
+
+
+def run(
+    out_dir: str | Path, params: Params, *, progress: bool = True, static: bool | None = None
+) -> StudyResult:
     """Train the spec's grid (resuming a killed diagram), classify every run, and write the
-    tables and the figure (see the module docstring); returns the cells table."""
-    if not 0 < threshold <= 1:
-        raise ConfigError(f"--threshold: must be in (0, 1], got {threshold}")
-    if window < 0:
-        raise ConfigError(f"--window: must be >= 0 steps, got {window}")
-    x, y = axes_of(spec, x, y)
+    tables, the figure and the report (module docstring); ``data`` is the cells table."""
+    spec = load_spec(params.spec)
+    x, y = axes_of(spec, params.x, params.y)
     out = Path(out_dir)
     names = [r.name for r in expand(spec)]  # validates the spec before anything is written
-    table = run_sweep(spec, out / "sweep", backend=backend, force=force, progress=progress)
+    table = run_sweep(
+        spec, out / "sweep", backend=params.backend, force=params.force, progress=progress
+    )
     table = table.set_index("name").loc[names].reset_index()
-    runs = run_phases(table, [out / "sweep" / "runs" / n for n in names], threshold, window)
+    sweep_runs = [out / "sweep" / "runs" / n for n in names]
+    runs = run_phases(table, sweep_runs, params.threshold, params.window)
     cells = phase_cells(runs, x, y)
     atomic_write_text(out / "runs.csv", runs.to_csv(index=False))
     atomic_write_text(out / "phases.csv", cells.to_csv(index=False))
-    fig = phase_diagram(cells, x, y, title or f"Phase diagram: {y} against {x}")
+    fig = phase_diagram(cells, x, y, f"Phase diagram: {y} against {x}")
     write_figure_set({"phase_diagram": fig}, out / "figures", "Phase diagram", static=static)
-    return cells
+    atomic_write_text(out / "report.txt", report(cells, x, y, params))
+    return collect(out, data=cells)
 
 
-__all__ = ["axes_of", "phase_cells", "run_phase_diagram", "run_phases"]
+def report(cells: pd.DataFrame, x: str, y: str, params: Params) -> str:
+    """The phase counts and the diagram as text: a row per ``y`` value, the phase (its first
+    four letters) and the delay in steps of each ``x`` cell."""
+    counts = cells["phase"].value_counts().to_dict()
+    xs, ys = sorted(set(cells[x])), sorted(set(cells[y]))
+    at = {(r[x], r[y]): r for _, r in cells.iterrows()}
+
+    def cell(xv: Any, yv: Any) -> str:
+        r = at.get((xv, yv))
+        if r is None or r["phase"] is None or pd.isna(r["phase"]):
+            return "-"
+        delay = "" if pd.isna(r["delay"]) else f" {r['delay']:.0f}"
+        return f"{str(r['phase'])[:4]}{delay}"
+
+    def label(v: Any) -> str:
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    grid = [[f"{y} \\ {x}", *(label(v) for v in xs)]]
+    grid += [[label(yv), *(cell(xv, yv) for xv in xs)] for yv in ys]
+    widths = [max(len(row[i]) for row in grid) for i in range(len(grid[0]))]
+    lines = [
+        "Phase diagram (Liu et al. 2022, arXiv 2205.10343)",
+        f"spec {params.spec}; phases at accuracy {params.threshold:g}, comprehension window "
+        f"{params.window} steps",
+        f"{len(cells)} cells: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())),
+        "",
+        "phase (first four letters) and delay in steps, by cell:",
+        *("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in grid),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+STUDY = Study(
+    name="phase-diagram",
+    title="phase diagram of a 2D sweep: comprehension, grokking, memorization, confusion",
+    paper="Liu et al. 2022, arXiv 2205.10343",
+    params=Params,
+    run=run,
+    committed="studies/phase_diagrams/toy",
+    smoke={"spec": str(SMOKE_SPEC), "window": 10},
+    runtime="about 5 min",
+)
+
+
+__all__ = ["STUDY", "Params", "axes_of", "phase_cells", "report", "run", "run_phases"]

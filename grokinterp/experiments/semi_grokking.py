@@ -3,12 +3,12 @@
 Varma et al. predict that at a training-set size D near the critical size D_crit, where the
 memorizing and the generalizing circuit are about equally efficient, a network can show
 *semi-grokking*: a delayed rise of the test accuracy to a middling plateau rather than to
-100%. :func:`run_semi` trains true-label networks at several D below, at and above a given
+100%. :func:`run` trains true-label networks at several D below, at and above a given
 D_crit, several seeds each, for a long step budget with sparse logging, and classifies
 each run by its test-accuracy plateau (:func:`grokinterp.analysis.phases.plateau_class`:
 grokked / semi-grokked / rising / memorized / unfitted).
 
-The runs are sweeps of :mod:`grokinterp.experiments.sweep`, trained by the ``ensemble``
+The runs are sweeps of :mod:`grokinterp.sweeps`, trained by the ``ensemble``
 backend by default, one sweep per size (``out/sweep/D=<d>``, every seed of that size trained
 together: members of one size need no padding), the largest D first (where the generalizing
 circuit is cheapest to find); the tables are rewritten after each size, so a long study has
@@ -27,12 +27,11 @@ a killed one from its last checkpoints. Writes into ``out``:
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import torch
@@ -40,9 +39,21 @@ import torch
 from grokinterp.analysis.efficiency import run_circuit_stats
 from grokinterp.analysis.phases import plateau_class
 from grokinterp.errors import ConfigError, RunDirError
-from grokinterp.experiments.sweep import expand, read_status, run_sweep
+from grokinterp.experiments.contract import (
+    Study,
+    StudyResult,
+    check_ascending,
+    check_nonempty,
+    check_positive,
+    collect,
+    param,
+)
+from grokinterp.experiments.efficiency import SMOKE_CONFIG, check_base, check_device, sweep_base
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
+from grokinterp.sweeps.engine import run_sweep
+from grokinterp.sweeps.spec import expand
+from grokinterp.sweeps.status import read_status
 from grokinterp.viz.efficiency import semi_test_acc_figure
 from grokinterp.viz.report import write_figure_set
 
@@ -59,7 +70,7 @@ TRACE_COLUMNS = ["step", "train_loss", "train_acc", "test_acc", "param_norm"]
 
 @dataclass(frozen=True)
 class SemiStudy:
-    """What :func:`run_semi` found: ``runs`` (``runs.csv``), ``traces`` (``test_acc.csv``),
+    """What :func:`run` found: ``runs`` (``runs.csv``), ``traces`` (``test_acc.csv``),
     the verdict line and whether every run has finished."""
 
     runs: pd.DataFrame
@@ -102,76 +113,104 @@ def size_dir(out: Path, size: int) -> Path:
     return out / "sweep" / f"D={size}"
 
 
-def run_semi(
-    base: dict[str, Any],
-    sizes: Sequence[int],
-    seeds: Sequence[int],
-    out_dir: str | Path,
-    *,
-    d_crit: float | None = None,
-    max_steps: int = 100_000,
-    log_every: int = 200,
-    ckpt_every: int = 20_000,
-    threads: int | None = None,
-    trace_every: int = 1000,
-    backend: str = "ensemble",
-    progress: bool = True,
-    static: bool | None = None,
-    device: str = "cpu",
-) -> SemiStudy:
-    """Train (or resume) every size, largest first, rewriting the tables after each; see
-    the module docstring.
+@dataclass(frozen=True)
+class Params:
+    """The semi-grokking study's parameters (module doc)."""
 
-    Args:
-        base: the sweep base, e.g. ``{"preset": "efficiency"}``.
-        sizes: training-set sizes D, ascending (below, at and above D_crit).
-        seeds: initialization seeds (Varma et al. draw conclusions from several).
-        d_crit: the D_crit the sizes are placed around (from ``grokinterp efficiency
-            study``), for the ``D_over_dcrit`` column and the verdict; None: not judged.
-        max_steps: steps of every run (no early stop).
-        log_every: metrics every this many steps (sparse: the run directories stay small).
-        ckpt_every: checkpoint spacing (a killed size resumes from the last one).
-        threads: torch's intra-op threads while training (default: unchanged). On cores
-            that other jobs share, 1 is much faster than 2 for this small model (measured:
-            27 vs 68 ms a step for 15 members of the efficiency preset, README).
-        trace_every: one row in this many steps in ``test_acc.csv``.
-    """
-    if len(sizes) < 1 or sizes[0] < 1 or any(b <= a for a, b in itertools.pairwise(sizes)):
-        raise ConfigError(f"sizes: give distinct positive sizes in ascending order, got {sizes}")
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ConfigError(f"seeds: give at least one seed, each once, got {list(seeds)}")
-    if d_crit is not None and not d_crit > 0:
-        raise ConfigError(f"d_crit: must be positive, got {d_crit}")
-    for name, v in (("max_steps", max_steps), ("log_every", log_every)):
-        if v < 1:
-            raise ConfigError(f"{name}: must be at least 1, got {v}")
-    if trace_every < log_every or trace_every % log_every:
-        raise ConfigError(
-            f"trace_every: must be a multiple of log_every ({log_every}), got {trace_every}"
-        )
-    if threads is not None and threads < 1:
-        raise ConfigError(f"threads: must be at least 1, got {threads}")
+    preset: str = param("efficiency", "base preset of every run (the CPU-sized study)")
+    config: Path | None = param(None, "a config.json as the base of every run, instead of preset")
+    sizes: tuple[int, ...] = param(
+        (200, 246, 300, 360),
+        "training-set sizes D, ascending, below, at and above D_crit (default: the committed "
+        "run's, 0.81-1.46 D_crit of the efficiency preset)",
+        unit="pairs",
+    )
+    seeds: tuple[int, ...] = param((0, 1, 2, 3, 4), "initialization seeds, each once")
+    d_crit: float | None = param(
+        None,
+        "the D_crit the sizes are placed around (from the efficiency study), for the "
+        "D / D_crit column and the verdict; none: not judged",
+        unit="pairs",
+    )
+    max_steps: int = param(100_000, "steps of every run (no early stop)", unit="steps")
+    log_every: int = param(200, "metrics every this many steps", unit="steps")
+    ckpt_every: int = param(
+        20_000, "checkpoint spacing; a killed size resumes from the last", unit="steps"
+    )
+    trace_every: int = param(
+        1000, "one row in this many steps in test_acc.csv (a multiple of log_every)", unit="steps"
+    )
+    threads: int | None = param(
+        None,
+        "torch threads while training; none: torch's (1 is faster on shared cores: 27 against "
+        "68 ms a step for 15 members of the efficiency preset)",
+    )
+    backend: Literal["local", "ensemble", "ray", "ray-ensemble"] = param(
+        "ensemble", "sweep backend"
+    )
+    device: str = param("cpu", "torch device of the runs")
+
+    def __post_init__(self) -> None:
+        check_base(self)
+        check_ascending("sizes", self.sizes)
+        check_nonempty("seeds", self.seeds)
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"seeds: give each seed once, got {list(self.seeds)}")
+        if self.d_crit is not None and not self.d_crit > 0:
+            raise ConfigError(f"d_crit must be positive, got {self.d_crit}")
+        for name in ("max_steps", "log_every", "ckpt_every"):
+            check_positive(name, getattr(self, name))
+        if self.trace_every < self.log_every or self.trace_every % self.log_every:
+            raise ConfigError(
+                f"trace_every must be a multiple of log_every ({self.log_every}), "
+                f"got {self.trace_every}"
+            )
+        if self.threads is not None:
+            check_positive("threads", self.threads)
+        check_device(self.device)
+
+
+def run(
+    out_dir: str | Path, params: Params, *, progress: bool = True, static: bool | None = None
+) -> StudyResult:
+    """Train (or resume) every size, largest first, rewriting the tables after each (module
+    docstring); ``data`` is a :class:`SemiStudy`, ``verdicts`` whether semi-grokking showed
+    near ``d_crit`` (undecided without one)."""
+    base = sweep_base(params.preset, params.config)
+    sizes, seeds = params.sizes, params.seeds
     out = Path(out_dir)
-    specs = {d: semi_spec(base, d, seeds, max_steps, log_every, ckpt_every) for d in sizes}
+    specs = {
+        d: semi_spec(base, d, seeds, params.max_steps, params.log_every, params.ckpt_every)
+        for d in sizes
+    }
     for s in specs.values():  # every size's configs are valid before anything trains
         expand(s)
-    if threads is not None:
-        torch.set_num_threads(threads)
+    if params.threads is not None:
+        torch.set_num_threads(params.threads)
     study = None
     done: dict[int, dict[str, Any]] = {}
     for d in sorted(sizes, reverse=True):
         where = size_dir(out, d)
         try:
-            run_sweep(specs[d], where, backend=backend, progress=progress, device=device)
+            run_sweep(
+                specs[d], where, backend=params.backend, progress=progress, device=params.device
+            )
         except RunDirError as e:
             raise RunDirError(
                 f"{where}: holds runs made with other settings (base, seeds or steps); choose "
                 f"another output directory, or remove that folder to redo them ({e})"
             ) from None
         done[d] = specs[d]
-        study = write_tables(out, done, d_crit, trace_every, static)
+        study = write_tables(out, done, params.d_crit, params.trace_every, static)
     assert study is not None
-    return study
+    return collect(out, data=study, verdicts={"semi-grokking near D_crit": _held(study.verdict)})
+
+
+def _held(verdict: str) -> str:
+    """:func:`judge_semi`'s line as held / did not hold / undecided."""
+    if verdict.startswith("reproduced"):
+        return "held"
+    return "did not hold" if verdict.startswith("not reproduced") else "undecided"
 
 
 def write_tables(
@@ -287,4 +326,27 @@ def report(runs: pd.DataFrame, spec: dict[str, Any], d_crit: float | None, verdi
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["SemiStudy", "judge_semi", "report", "run_semi", "semi_spec", "write_tables"]
+STUDY = Study(
+    name="semi-grokking",
+    title="semi-grokking near D_crit: long true-label runs, classified by their plateau",
+    paper="Varma et al. 2023, arXiv 2309.02390",
+    params=Params,
+    run=run,
+    committed="studies/semi_grokking",
+    smoke={
+        "config": str(SMOKE_CONFIG),
+        "sizes": [40, 200],
+        "seeds": [0],
+        "d_crit": 100.0,
+        "max_steps": 100,
+        "log_every": 20,
+        "ckpt_every": 100,
+        "trace_every": 100,
+    },  # fmt: skip
+    runtime="about 1 h",
+)
+
+
+__all__ = [
+    "STUDY", "Params", "SemiStudy", "judge_semi", "report", "run", "semi_spec", "write_tables",
+]  # fmt: skip

@@ -4,13 +4,15 @@ training set; RQI over a run's checkpoints."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from grokinterp.analysis.representation import ideal_accuracy, rqi_over_checkpoints
 from grokinterp.errors import ConfigError
-from grokinterp.experiments.effective_theory import run_critical_fraction
+from grokinterp.experiments.effective_theory import Params, run
 from grokinterp.runs import Run
 
 SPEC = {
@@ -27,9 +29,18 @@ SPEC = {
 }
 
 
+def _spec_file(tmp_path: Path, spec: dict[str, Any]) -> Path:
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
 @pytest.mark.slow
 def test_critical_fraction_end_to_end(tmp_path):
-    summary = run_critical_fraction(SPEC, tmp_path / "cf", n_theory=5, progress=False, static=False)
+    params = Params(spec=_spec_file(tmp_path, SPEC), theory_splits=5)
+    result = run(tmp_path / "cf", params, progress=False, static=False)
+    summary = result.data
+    assert set(result.tables) == {"runs", "fractions"} and "r_c = " in result.report
     runs = pd.read_csv(tmp_path / "cf" / "runs.csv")
     assert len(runs) == 4 and summary["runs"] == 4 and summary["p"] == 6
     assert {"r_c_theory", "r_c_measured", "r_c_linear"} <= set(summary)
@@ -51,12 +62,13 @@ def test_critical_fraction_end_to_end(tmp_path):
 def test_critical_fraction_needs_int_add(tmp_path):
     spec = {"base": {"preset": "quick"}, "grid": {"train_fraction": [0.3]}}
     with pytest.raises(ConfigError, match="int_add"):
-        run_critical_fraction(spec, tmp_path / "x", progress=False, static=False)
+        run(tmp_path / "x", Params(spec=_spec_file(tmp_path, spec)), progress=False, static=False)
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("kwargs", [{"threshold": 2.0}, {"rqi_threshold": 0.0}, {"n_theory": 0}])
-def test_critical_fraction_refuses_bad_settings(tmp_path, kwargs):
-    with pytest.raises(ConfigError):
-        run_critical_fraction(SPEC, tmp_path / "x", progress=False, static=False, **kwargs)
-    assert not (tmp_path / "x").exists()
+@pytest.mark.parametrize(
+    "kwargs", [{"threshold": 2.0}, {"rqi_threshold": 0.0}, {"theory_splits": 0}]
+)
+def test_critical_fraction_refuses_bad_settings(kwargs):
+    with pytest.raises(ConfigError, match=f"^{next(iter(kwargs))}"):
+        Params(**kwargs)

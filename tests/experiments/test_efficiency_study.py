@@ -1,3 +1,4 @@
+import dataclasses
 import math
 from pathlib import Path
 
@@ -6,11 +7,16 @@ import pandas as pd
 import pytest
 
 from grokinterp.analysis.efficiency import Crossing, near_dcrit, run_circuit_stats
+from grokinterp.errors import ConfigError, RunDirError
+from grokinterp.experiments.efficiency import SMOKE_CONFIG
 from grokinterp.experiments.efficiency_study import (
+    Params,
     default_sizes,
     extend_below,
     geometric_sizes,
     judge,
+    load_study,
+    run,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,50 +205,38 @@ TINY = {
 }
 
 
+def test_params_name_the_bad_parameter():
+    with pytest.raises(ConfigError, match="sizes: give distinct values >= 1 in ascending"):
+        Params(sizes=(80, 40))
+    with pytest.raises(ConfigError, match="sizes: give at least two"):
+        Params(sizes=(80,))
+    with pytest.raises(ConfigError, match="preset: unknown 'nope'"):
+        Params(preset="nope")
+    with pytest.raises(ConfigError, match="preset and config"):
+        Params(preset="quick", config=Path("base.json"))
+    with pytest.raises(ConfigError, match="device: unknown torch device"):
+        Params(device="gpu0")
+    for bad in ({"seeds": ()}, {"max_steps": 0}, {"weight_decays": (-1.0,)},
+                {"ungrok_sizes": (0, 10)}, {"target_loss": 0.0}):  # fmt: skip
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            Params(**bad)  # type: ignore[arg-type]
+    assert Params(config=Path("base.json")).config == Path("base.json")  # the default preset
+
+
 @pytest.mark.slow
-def test_study_end_to_end(tmp_path, capsys):
-    import json
-
-    from grokinterp.cli import main
-
-    cfg = tmp_path / "base.json"
-    from grokinterp.config import replace
-    from grokinterp.presets import get_preset
-
-    c = get_preset("efficiency")
-    c = replace(
-        c,
-        {
-            "task": {"p": 17},
-            "model": {"d_model": 32, "d_head": 8, "d_mlp": 64},
-            "optim": {"lr": 1e-2},
-            "schedule": {"log_every": 10, "ckpt_log_count": 2, "ckpt_log_until": 5},
-        },
-    )
-    cfg.write_text(json.dumps(c.to_dict()))
+def test_study_end_to_end(tmp_path):
+    """The smoke base (a + b mod 17, a small model, lr 1e-2): D = 200 groks in 400 steps."""
     out = tmp_path / "study"
-    args = [
-        "efficiency",
-        "study",
-        "--config",
-        str(cfg),
-        "--sizes",
-        "40,80,200",
-        "--seeds",
-        "0",
-        "--max-steps",
-        "400",
-        "--ungrok-steps",
-        "60",
-        "--weight-decays",
-        "1,2",
-        "--out",
-        str(out),
-        "--no-progress",
-    ]
-    assert main(args) == 0
-    report = capsys.readouterr().out
+    params = Params(
+        config=SMOKE_CONFIG, sizes=(40, 80, 200), seeds=(0,), max_steps=400, ungrok_steps=60,
+        weight_decays=(1.0, 2.0),
+    )  # fmt: skip
+    result = run(out, params, progress=False, static=False)
+    report = result.report
     assert "Predictions of the paper" in report and report == (out / "report.txt").read_text()
+    assert set(result.verdicts) == set(result.data.verdicts)
+    assert set(result.verdicts.values()) <= {"held", "did not hold", "undecided"}
+    assert {"curves/curves", "traces", "ungrok/ungrokking"} <= set(result.tables)
     curves = pd.read_csv(out / "curves" / "curves.csv")
     assert len(curves) == 6
     # random labels never put their logits in the trig subspace; a generalized run does
@@ -265,16 +259,36 @@ def test_study_end_to_end(tmp_path, capsys):
     assert (out / "figures" / "ungrokking.html").exists()
     # resumable: a second call trains nothing and gives the same table
     mtimes = {p: p.stat().st_mtime for p in (out / "curves").rglob("*.safetensors")}
-    assert main(args) == 0
+    run(out, params, progress=False, static=False)
     assert {p: p.stat().st_mtime for p in (out / "curves").rglob("*.safetensors")} == mtimes
     pd.testing.assert_frame_equal(pd.read_csv(out / "curves" / "curves.csv"), curves)
     # other ungrokking settings over the same study: one line that says what to remove,
     # and nothing is touched
     before = (out / "ungrok" / "ungrokking.csv").read_text()
-    assert main([*args[:-4], "1,3", *args[-3:]]) == 2
-    err = capsys.readouterr().err
-    assert "ungrok: holds ungrokking runs made with other settings" in err
-    assert err.count("\n") == 1 and (out / "ungrok" / "ungrokking.csv").read_text() == before
-    # bad input: one line, exit 2
-    assert main([*args[:4], "--sizes", "80,40", *args[6:]]) == 2
-    assert "ascending" in capsys.readouterr().err
+    other = dataclasses.replace(params, weight_decays=(1.0, 3.0))
+    with pytest.raises(RunDirError, match="ungrok: holds ungrokking runs made with other") as e:
+        run(out, other, progress=False, static=False)
+    assert "\n" not in str(e.value) and (out / "ungrok" / "ungrokking.csv").read_text() == before
+    # the tables read back from the folder
+    curves_back, _, traces_back, ungrok_back = load_study(out)
+    pd.testing.assert_frame_equal(curves_back, curves)
+    assert len(traces_back) == len(traces) and len(ungrok_back) == len(ug)
+
+
+def test_even_p_is_refused_before_any_training(tmp_path):
+    """gen_share needs the real Fourier basis over Z_p (odd p): one line, nothing trained."""
+    from helpers import tiny_config
+
+    config = tmp_path / "p10.json"
+    config.write_text(
+        tiny_config()
+        .to_json()
+        .replace('"p": 11', '"p": 10')
+        .replace('"train_fraction": 0.5', '"train_fraction": 0.6')
+    )
+    out = tmp_path / "out"
+    params = Params(config=config, sizes=(20, 40), seeds=(0,), max_steps=20)
+    with pytest.raises(ConfigError, match="odd p") as e:
+        run(out, params, progress=False, static=False)
+    assert "p=10" in str(e.value) and "\n" not in str(e.value)
+    assert not out.exists()  # refused before the first run trained

@@ -3,13 +3,17 @@ the command runs a tiny 2D sweep end to end and refuses specs it cannot draw."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from grokinterp.cli import main
 from grokinterp.errors import ConfigError
-from grokinterp.experiments.phases import axes_of, phase_cells, run_phase_diagram
+from grokinterp.experiments.phases import Params, axes_of, phase_cells, run
 from grokinterp.viz.phases import PHASE_COLORS, PHASES, phase_diagram
 
 
@@ -78,7 +82,7 @@ def test_axes_need_two_grid_fields():
     )
     with pytest.raises(ConfigError, match="two fields"):
         axes_of({"grid": {"lr": [1]}}, None, None)
-    with pytest.raises(ConfigError, match="--x"):
+    with pytest.raises(ConfigError, match="^x: 'seed' is not a field"):
         axes_of({"grid": {"lr": [1], "weight_decay": [0]}}, "seed", "lr")
 
 
@@ -89,17 +93,44 @@ SPEC = {
 }
 
 
+def _spec_file(tmp_path: Path, spec: dict[str, Any]) -> Path:
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
 @pytest.mark.slow
 def test_phase_diagram_end_to_end(tmp_path):
-    cells = run_phase_diagram(SPEC, tmp_path / "pd", progress=False, static=False, window=10)
+    params = Params(spec=_spec_file(tmp_path, SPEC), window=10)
+    result = run(tmp_path / "pd", params, progress=False, static=False)
+    cells = result.data
     assert len(cells) == 4 and set(cells["phase"]) <= set(PHASES)
+    assert set(result.tables) == {"runs", "phases"} and "4 cells" in result.report
     runs = pd.read_csv(tmp_path / "pd" / "runs.csv")
     assert len(runs) == 4 and {"phase", "train_step", "test_step", "delay"} <= set(runs)
     assert runs["final_rqi"].between(0, 1).all() and cells["final_rqi"].between(0, 1).all()
     assert (tmp_path / "pd" / "figures" / "phase_diagram.html").exists()
     # a second call resumes: nothing to train, same table
-    again = run_phase_diagram(SPEC, tmp_path / "pd", progress=False, static=False, window=10)
+    again = run(tmp_path / "pd", params, progress=False, static=False).data
     pd.testing.assert_frame_equal(cells, again)
+
+
+def test_params_name_the_bad_parameter():
+    with pytest.raises(ConfigError, match="^threshold must be in"):
+        Params(threshold=0.0)
+    with pytest.raises(ConfigError, match="^window must be at least 0"):
+        Params(window=-1)
+    with pytest.raises(ConfigError, match="^x and y: both are 'lr'"):
+        Params(x="lr", y="lr")
+
+
+def test_a_one_field_grid_is_refused_before_disk(tmp_path):
+    spec = tmp_path / "one.yaml"
+    spec.write_text("base: {preset: liu_toy}\ngrid:\n  lr: [0.001]\n")
+    with pytest.raises(ConfigError, match="two fields") as e:
+        run(tmp_path / "o", Params(spec=spec), progress=False)
+    assert "\n" not in str(e.value)
+    assert not (tmp_path / "o").exists()
 
 
 def test_cli_refuses_a_one_field_grid(tmp_path, capsys):

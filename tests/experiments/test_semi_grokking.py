@@ -5,7 +5,7 @@ import pytest
 
 from grokinterp.config import replace
 from grokinterp.errors import ConfigError
-from grokinterp.experiments.semi_grokking import judge_semi, run_semi
+from grokinterp.experiments.semi_grokking import Params, judge_semi, run
 from grokinterp.presets import get_preset
 
 
@@ -29,26 +29,27 @@ def test_judge_semi_needs_a_semi_grokked_run_near_dcrit():
 
 def test_bad_input_refused_before_disk(tmp_path):
     out = tmp_path / "semi"
-    base = {"preset": "efficiency"}
-    for kwargs in (
-        {"sizes": [300, 200], "seeds": [0]},
-        {"sizes": [200], "seeds": [0, 0]},
-        {"sizes": [200], "seeds": [0], "d_crit": -1.0},
-        {"sizes": [200], "seeds": [0], "trace_every": 150},
-        {"sizes": [200], "seeds": [0], "threads": 0},
-        {"sizes": [5000], "seeds": [0]},  # more training pairs than a + b mod 47 has
+    for kwargs, name in (
+        ({"sizes": (300, 200), "seeds": (0,)}, "sizes"),
+        ({"sizes": (200,), "seeds": (0, 0)}, "seeds"),
+        ({"sizes": (200,), "seeds": (0,), "d_crit": -1.0}, "d_crit"),
+        ({"sizes": (200,), "seeds": (0,), "trace_every": 150}, "trace_every"),
+        ({"sizes": (200,), "seeds": (0,), "threads": 0}, "threads"),
+        ({"preset": "nope"}, "preset"),
     ):
-        with pytest.raises(ConfigError):
-            run_semi(base, out_dir=out, progress=False, **kwargs)  # type: ignore[arg-type]
-        assert not out.exists()
+        with pytest.raises(ConfigError, match=f"^{name}"):
+            Params(**kwargs)  # type: ignore[arg-type]
+    # more training pairs than a + b mod 47 has: refused by the configs, before any training
+    with pytest.raises(ConfigError):
+        run(out, Params(sizes=(5000,), seeds=(0,)), progress=False)
+    assert not out.exists()
 
 
 @pytest.mark.slow
-def test_semi_command_writes_tables_per_round_and_resumes(tmp_path, capsys, monkeypatch):
+def test_semi_study_writes_tables_per_round_and_resumes(tmp_path, monkeypatch):
     """A tiny version of the study (a + b mod 17, small model): D = 40 memorizes, D = 200
     generalizes; one sweep per size, the larger first; re-running trains nothing and
     rewrites the same tables. (HTML figures only: a PNG export takes seconds.)"""
-    from grokinterp.cli import main
     from grokinterp.viz import report as viz_report
 
     monkeypatch.setattr(viz_report, "static_export_available", lambda: False)
@@ -64,20 +65,23 @@ def test_semi_command_writes_tables_per_round_and_resumes(tmp_path, capsys, monk
     path = tmp_path / "base.json"
     path.write_text(json.dumps(cfg.to_dict()))
     out = tmp_path / "semi"
-    args = [
-        "efficiency", "semi", "--config", str(path), "--sizes", "40,200", "--seeds", "0,1",
-        "--d-crit", "100", "--max-steps", "400", "--log-every", "20", "--ckpt-every", "200",
-        "--threads", "1", "--out", str(out), "--no-progress",
-    ]  # fmt: skip
-    assert main(args) == 0
-    report = capsys.readouterr().out
+    params = Params(
+        config=path, sizes=(40, 200), seeds=(0, 1), d_crit=100.0, max_steps=400, log_every=20,
+        ckpt_every=200, threads=1,
+    )  # fmt: skip
+    result = run(out, params, progress=False)
+    report = result.report
     assert report == (out / "report.txt").read_text() and "verdict: " in report
+    # no size within a factor 1.5 of D_crit = 100
+    assert result.verdicts == {"semi-grokking near D_crit": "did not hold"}
+    assert set(result.tables) == {"runs", "test_acc"}
     for d in (40, 200):
         assert (out / "sweep" / f"D={d}" / "results.csv").exists()
     # the larger size trained first
     first = out / "sweep" / "D=200" / "runs" / "seed=0" / "config.json"
     assert first.stat().st_mtime_ns < (out / "sweep" / "D=40" / "spec.json").stat().st_mtime_ns
     runs = pd.read_csv(out / "runs.csv")
+    pd.testing.assert_frame_equal(runs, result.data.runs)
     assert list(runs[["D", "seed"]].itertuples(index=False, name=None)) == [
         (40, 0), (40, 1), (200, 0), (200, 1)
     ]  # fmt: skip
@@ -97,6 +101,6 @@ def test_semi_command_writes_tables_per_round_and_resumes(tmp_path, capsys, monk
     assert (out / "figures" / "test_acc_by_d.html").exists()
     metrics = out / "sweep" / "D=200" / "runs" / "seed=1" / "metrics.jsonl"
     before = metrics.stat().st_mtime_ns
-    assert main(args) == 0  # resumes: every run is finished, nothing trains
+    run(out, params, progress=False)  # resumes: every run is finished, nothing trains
     assert metrics.stat().st_mtime_ns == before
     pd.testing.assert_frame_equal(pd.read_csv(out / "runs.csv"), runs)
