@@ -4,7 +4,7 @@ fraction varies, and when the kernel moves relative to the phase boundaries.
 Mohamadi et al. 2024 (arXiv 2407.12332) prove that in the kernel regime a
 permutation-equivariant learner needs a constant fraction of the p² pairs of modular
 addition to reach small test error, while a two-layer network with quadratic activation
-that leaves the kernel regime generalizes from far fewer. :func:`run_study` trains that
+that leaves the kernel regime generalizes from far fewer. The study (:func:`run`) trains that
 network (our MLP arch: concatenated embeddings, one hidden layer, ``z²``) at several
 training fractions of one nested split (a sweep), and reports per fraction:
 
@@ -24,6 +24,8 @@ Writes ``summary.csv`` (one row per fraction), ``kernel_over_training.csv``,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +35,18 @@ import torch
 from grokinterp.analysis.kernels import ntk_regression_accuracy, ntk_table, run_ntk
 from grokinterp.analysis.phases import phase_boundaries
 from grokinterp.errors import ConfigError
-from grokinterp.experiments.sweep import expand, run_sweep
+from grokinterp.experiments.contract import (
+    Study,
+    StudyResult,
+    check_open_unit,
+    check_positive,
+    collect,
+    param,
+)
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.runs.run import Run
+from grokinterp.sweeps.engine import run_sweep
+from grokinterp.sweeps.spec import expand
 from grokinterp.viz.kernels import kernel_figures
 from grokinterp.viz.report import write_figure_set
 
@@ -57,10 +68,9 @@ QUADRATIC_MLP: dict[str, Any] = {
 STUDY_SCHEDULE = {"ckpt_every": 500, "log_every": 50}  # fewer checkpoints: an NTK each
 
 
-def study_spec(p: int, fractions: list[float], max_steps: int, seed: int = 0) -> dict[str, Any]:
+def study_spec(p: int, fractions: Sequence[float], max_steps: int, seed: int = 0) -> dict[str, Any]:
     """The sweep: one quadratic MLP per training fraction, on one nested split."""
-    if not fractions or not all(0 < f < 1 for f in fractions):
-        raise ConfigError(f"fractions must be in (0, 1), got {fractions}")
+    check_open_unit("fractions", fractions)
     return {
         "base": {"preset": "quick"},
         "overrides": {
@@ -75,20 +85,35 @@ def study_spec(p: int, fractions: list[float], max_steps: int, seed: int = 0) ->
     }
 
 
-def run_study(
-    out_dir: str | Path,
-    *,
-    p: int = 31,
-    fractions: list[float] | None = None,
-    max_steps: int = 3000,
-    n_points: int = 128,
-    progress: bool = True,
-    static: bool | None = None,
-) -> pd.DataFrame:
-    """Train, compute the NTKs, write the tables, report and figures; return the summary."""
-    fractions = fractions or [0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+@dataclass(frozen=True)
+class Params:
+    """The kernel study's parameters (module doc)."""
+
+    p: int = param(31, "the modulus of a + b mod p")
+    fractions: tuple[float, ...] = param(
+        (0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
+        "training fractions, each in (0, 1) (run in ascending order)",
+        unit="fraction of all pairs",
+    )
+    max_steps: int = param(3000, "training steps of every run", unit="steps")
+    n_points: int = param(128, "pairs in the per-checkpoint NTK", unit="pairs")
+
+    def __post_init__(self) -> None:
+        check_positive("p", self.p, minimum=2)
+        check_open_unit("fractions", self.fractions)
+        if len(set(self.fractions)) != len(self.fractions):
+            raise ConfigError(f"fractions: give distinct values, got {list(self.fractions)}")
+        check_positive("max_steps", self.max_steps)
+        check_positive("n_points", self.n_points, minimum=2)
+
+
+def run(
+    out_dir: str | Path, params: Params, *, progress: bool = True, static: bool | None = None
+) -> StudyResult:
+    """Train, compute the NTKs, write the tables, report and figures (module doc); ``data``
+    is the summary table. Re-running resumes the sweep."""
     out = Path(out_dir)
-    spec = study_spec(p, fractions, max_steps)
+    spec = study_spec(params.p, params.fractions, params.max_steps)
     runs = expand(spec)
     run_sweep(spec, out / "sweep", progress=progress)
     rows, kernel_rows, metrics = [], [], []
@@ -103,7 +128,7 @@ def run_study(
         m = run.metrics
         last = run.steps[-1]
         bounds = phase_boundaries(m)
-        table = ntk_table(run, n_points=n_points).assign(train_fraction=frac)
+        table = ntk_table(run, n_points=params.n_points).assign(train_fraction=frac)
         moved = table[table["kernel_distance"] >= 0.5 * table["kernel_distance"].max()]
         rows.append(
             {
@@ -133,7 +158,7 @@ def run_study(
         kernel_figures(summary, kernel), out / "figures", title="The kernel regime", static=static
     )
     atomic_write_text(out / "report.txt", report(summary, spec))
-    return summary
+    return collect(out, data=summary)
 
 
 def report(summary: pd.DataFrame, spec: dict[str, Any]) -> str:
@@ -157,3 +182,15 @@ def report(summary: pd.DataFrame, spec: dict[str, Any]) -> str:
             f"{fmt(r['cleanup_end']):>12}"
         )
     return "\n".join(lines) + "\n"
+
+
+STUDY = Study(
+    name="kernels",
+    title="NTK regression vs the trained quadratic MLP across training fractions",
+    paper="Mohamadi et al. 2024, arXiv 2407.12332",
+    params=Params,
+    run=run,
+    committed="studies/kernels",
+    smoke={"p": 7, "fractions": [0.5, 0.8], "max_steps": 20, "n_points": 20},
+    runtime="about 7.7 min",
+)

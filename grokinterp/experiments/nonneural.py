@@ -5,7 +5,7 @@ They report that a variational GP classifier on concealed parity, and a linear m
 their ``linear_features`` task, reach full training accuracy long before full test
 accuracy, and that the gap follows the model's complexity term: the generalizing solution
 is the low-complexity one, reached late. They also report that concealment (more random
-bits appended to the parity bits) lengthens the gap. :func:`run_study` trains
+bits appended to the parity bits) lengthens the gap. The study (:func:`run`) trains
 
 * the GP (preset ``miller_gp``) at several ``n_bits`` (the concealment), for several seeds
   (``seed``, ``data_seed`` and ``split_seed`` all set to the seed), for ``gp_steps`` steps;
@@ -21,12 +21,14 @@ Differences from their experiments: the GP runs for ``gp_steps`` (default 300) i
 their 500 steps, logging every second step, to fit the study in minutes on 2 CPU cores; its
 linear algebra is exact (Cholesky) where theirs used GPyTorch's iterative default; the seeds
 are ours (they used 42, 52, 62, 72, 82 for the GP and 0-4 for the linear model). The
-sweep engine (:mod:`grokinterp.experiments.sweep`) trains neural runs only, so the runs here
+sweep engine (:mod:`grokinterp.sweeps`) trains neural runs only, so the runs here
 are trained one after another.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ import pandas as pd
 
 from grokinterp.config import TrainConfig, replace
 from grokinterp.errors import ConfigError
+from grokinterp.experiments.contract import Study, StudyResult, check_positive, collect, param
 from grokinterp.presets import get_nonneural_preset
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
@@ -62,14 +65,19 @@ METRIC_COLUMNS = [
 ]
 
 
+def _check(n_bits: Sequence[int], gp_steps: int) -> None:
+    if not n_bits or any(b < 3 for b in n_bits):
+        raise ConfigError(
+            f"n_bits: give bit-string lengths >= 3 (3 parity bits), got {list(n_bits)}"
+        )
+    check_positive("gp_steps", gp_steps)
+
+
 def study_configs(
-    n_bits: list[int], gp_seeds: list[int], linear_seeds: list[int], gp_steps: int
+    n_bits: Sequence[int], gp_seeds: Sequence[int], linear_seeds: Sequence[int], gp_steps: int
 ) -> dict[str, TrainConfig]:
     """``{run name: config}`` of every run of the study."""
-    if not n_bits or any(b < 3 for b in n_bits):
-        raise ConfigError(f"--n-bits: give bit-string lengths >= 3 (3 parity bits), got {n_bits}")
-    if gp_steps < 1:
-        raise ConfigError(f"--gp-steps: must be >= 1, got {gp_steps}")
+    _check(n_bits, gp_steps)
     out: dict[str, TrainConfig] = {}
     gp, lin = get_nonneural_preset("miller_gp"), get_nonneural_preset("miller_linear")
     for bits in n_bits:
@@ -122,24 +130,34 @@ def summarize(name: str, cfg: TrainConfig, metrics: pd.DataFrame) -> dict[str, A
     }
 
 
-def run_study(
-    out_dir: str | Path,
-    *,
-    n_bits: list[int] | None = None,
-    gp_seeds: list[int] | None = None,
-    linear_seeds: list[int] | None = None,
-    gp_steps: int = 300,
-    progress: bool = True,
-    static: bool | None = None,
-) -> pd.DataFrame:
-    """Train every run (skipping complete ones), write the tables, report and figures;
-    return the summary."""
-    configs = study_configs(
-        n_bits or [10, 20, 40, 80],
-        [0, 1, 2] if gp_seeds is None else gp_seeds,
-        [0, 1, 2, 3, 4] if linear_seeds is None else linear_seeds,
-        gp_steps,
+@dataclass(frozen=True)
+class Params:
+    """The non-neural study's parameters (module doc)."""
+
+    n_bits: tuple[int, ...] = param(
+        (10, 20, 40, 80), "bit-string lengths of the GP runs (3 parity bits each)", unit="bits"
     )
+    gp_seeds: tuple[int, ...] = param(
+        (0, 1, 2), "seeds of the GP runs (none: no GP runs)", paper="42, 52, 62, 72, 82"
+    )
+    linear_seeds: tuple[int, ...] = param(
+        (0, 1, 2, 3, 4), "seeds of the linear-model runs (none: no linear runs)", paper="0-4"
+    )
+    gp_steps: int = param(300, "GP training steps", unit="steps", paper="500")
+
+    def __post_init__(self) -> None:
+        _check(self.n_bits, self.gp_steps)
+        if not self.gp_seeds and not self.linear_seeds:
+            raise ConfigError("gp_seeds, linear_seeds: give seeds for at least one of them")
+
+
+def run(
+    out_dir: str | Path, params: Params, *, progress: bool = True, static: bool | None = None
+) -> StudyResult:
+    """Train every run (skipping complete ones), write the tables, report and figures
+    (module doc); ``data`` is the summary table. The GP runs need GPyTorch (the ``gp``
+    extra); with ``gp_seeds=()`` the linear runs alone need nothing more."""
+    configs = study_configs(params.n_bits, params.gp_seeds, params.linear_seeds, params.gp_steps)
     out = Path(out_dir)
     rows, tables = [], []
     for name, cfg in configs.items():
@@ -163,7 +181,7 @@ def run_study(
         static=static,
     )
     atomic_write_text(out / "report.txt", report(summary))
-    return summary
+    return collect(out, data=summary)
 
 
 def report(summary: pd.DataFrame) -> str:
@@ -192,3 +210,15 @@ def report(summary: pd.DataFrame) -> str:
         med = f"{done.median():g}" if len(done) else "-"
         lines.append(f"  {k:<16} {med:>8}  ({len(done)}/{len(g)})")
     return "\n".join(lines) + "\n"
+
+
+STUDY = Study(
+    name="nonneural",
+    title="grokking in a GP classifier and a linear model",
+    paper="Miller, O'Neill & Bui 2024, arXiv 2310.17247",
+    params=Params,
+    run=run,
+    committed="studies/nonneural",
+    smoke={"n_bits": [10], "gp_seeds": [0], "linear_seeds": [0], "gp_steps": 10},
+    runtime="about 12 min",
+)

@@ -1,4 +1,4 @@
-"""Figures of the Gromov study (:mod:`grokinterp.experiments.analytic`): they draw its tables
+"""Figures of the Gromov study (:mod:`grokinterp.experiments.gromov`): they draw its tables
 and compute nothing."""
 
 from __future__ import annotations

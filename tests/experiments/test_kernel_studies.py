@@ -7,15 +7,31 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from grokinterp.experiments import analytic, kernels
+from grokinterp.errors import ConfigError
+from grokinterp.experiments import gromov, kernels
+
+
+def test_params_name_the_bad_parameter() -> None:
+    with pytest.raises(ConfigError, match="fractions"):
+        kernels.Params(fractions=(0.5, 1.0))
+    with pytest.raises(ConfigError, match="fractions"):
+        kernels.Params(fractions=(0.5, 0.5))
+    with pytest.raises(ConfigError, match="n_points"):
+        kernels.Params(n_points=0)
+    with pytest.raises(ConfigError, match="widths"):
+        gromov.Params(widths=(64, 48))
+    with pytest.raises(ConfigError, match="widths"):
+        gromov.Params(p=97, widths=(10, 20))  # all below (p-1)/2 = 48
+    with pytest.raises(ConfigError, match="train_fraction"):
+        gromov.Params(train_fraction=1.0)
 
 
 @pytest.mark.slow
 def test_kernel_study(tmp_path: Path) -> None:
-    summary = kernels.run_study(
-        tmp_path / "k", p=7, fractions=[0.5, 0.8], max_steps=20, n_points=20, progress=False,
-        static=False,
-    )  # fmt: skip
+    params = kernels.Params(p=7, fractions=(0.8, 0.5), max_steps=20, n_points=20)
+    result = kernels.run(tmp_path / "k", params, progress=False, static=False)
+    summary = result.data
+    assert set(result.tables) == {"summary", "kernel_over_training", "metrics"}
     assert summary["train_fraction"].tolist() == [0.5, 0.8]
     for col in ("net_test_acc", "ntk_init_test_acc", "ntk_final_test_acc"):
         assert summary[col].between(0, 1).all()
@@ -27,10 +43,10 @@ def test_kernel_study(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_gromov_study(tmp_path: Path) -> None:
-    width, training = analytic.run_study(
-        tmp_path / "g", p=11, widths=[5, 10, 40, 200], seeds=[0, 1], p_train=7, max_steps=20,
-        progress=False, static=False,
-    )  # fmt: skip
+    params = gromov.Params(p=11, widths=(5, 10, 40, 200), seeds=(0, 1), p_train=7, max_steps=20)
+    result = gromov.run(tmp_path / "g", params, progress=False, static=False)
+    width, training = result.data
+    assert set(result.tables) == {"width", "training"}
     assert set(width["phases"]) == {"random", "balanced"}
     assert (width[width["phases"] == "balanced"]["acc"] == 1.0).all()
     assert width[width["phases"] == "balanced"]["width"].min() == 40  # 8 per frequency

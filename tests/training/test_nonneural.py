@@ -140,7 +140,7 @@ def test_presets_are_valid_and_paired():
             "model.arch",
         ),  # fmt: skip
         (["train", "--optimizer", "sgd"], "optim.optimizer"),
-        (["nonneural-study", "--n-bits", "2"], "--n-bits"),
+        (["nonneural-study", "--n-bits", "2"], "n_bits"),
     ],
 )
 def test_bad_nonneural_input_exits_2_with_one_line(tmp_path, monkeypatch, capsys, argv, fragment):

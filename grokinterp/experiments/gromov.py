@@ -3,7 +3,7 @@
 Gromov 2023 (arXiv 2301.02679) gives closed-form weights for a two-layer quadratic MLP that
 solves ``a + b mod p`` (:mod:`grokinterp.models.analytic`), exact "at large N" with random
 phases, and reports that networks trained with gradient descent / AdamW end up with the same
-feature maps. :func:`run_study` measures both:
+feature maps. The study (:func:`run`, ``grokinterp study run gromov``) measures both:
 
 * ``width.csv``: accuracy over all p² pairs of the analytic network against its width N,
   for the paper's random phases (several seeds) and for our balanced phases;
@@ -16,6 +16,8 @@ Also ``report.txt`` and ``figures/``; the trained run goes to ``out_dir/sweep``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +25,29 @@ import pandas as pd
 
 from grokinterp.analysis.gromov import gromov_similarity_table
 from grokinterp.config import TaskConfig
+from grokinterp.errors import ConfigError
+from grokinterp.experiments.contract import (
+    Study,
+    StudyResult,
+    check_ascending,
+    check_nonempty,
+    check_positive,
+    collect,
+    param,
+)
 from grokinterp.experiments.kernels import QUADRATIC_MLP
-from grokinterp.experiments.sweep import expand, run_sweep
 from grokinterp.models import answer_logits
 from grokinterp.models.analytic import MIN_BALANCED, gromov_params
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.runs.run import Run
+from grokinterp.sweeps.engine import run_sweep
+from grokinterp.sweeps.spec import expand
 from grokinterp.tasks import make_dataset
 from grokinterp.viz.analytic import analytic_figures
 from grokinterp.viz.report import write_figure_set
 
 
-def width_table(p: int, widths: list[int], seeds: list[int]) -> pd.DataFrame:
+def width_table(p: int, widths: Sequence[int], seeds: Sequence[int]) -> pd.DataFrame:
     """Accuracy over every pair of the analytic network for each width, phase kind, seed."""
     ds = make_dataset(TaskConfig(name="add", p=p, train_fraction=0.5))
     n_freq = (p - 1) // 2
@@ -51,36 +64,63 @@ def width_table(p: int, widths: list[int], seeds: list[int]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def run_study(
-    out_dir: str | Path,
-    *,
-    p: int = 97,
-    widths: list[int] | None = None,
-    seeds: list[int] | None = None,
-    p_train: int = 31,
-    train_fraction: float = 0.5,
-    max_steps: int = 3000,
-    progress: bool = True,
-    static: bool | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write ``width.csv``, ``training.csv``, ``report.txt``, ``figures/``; return both tables."""
-    out = Path(out_dir)
-    widths = widths or [48, 64, 96, 128, 192, 256, 384, 512, 1024, 2048]
-    seeds = seeds or [0, 1, 2, 3, 4]
-    width = width_table(p, widths, seeds)
-    spec: dict[str, Any] = {
+@dataclass(frozen=True)
+class Params:
+    """The Gromov study's parameters (module doc)."""
+
+    p: int = param(97, "modulus of the width scan (the analytic network)")
+    widths: tuple[int, ...] = param(
+        (48, 64, 96, 128, 192, 256, 384, 512, 1024, 2048),
+        "widths N of the analytic network (below (p-1)/2 neurons a width is skipped)",
+        unit="neurons",
+    )
+    seeds: tuple[int, ...] = param((0, 1, 2, 3, 4), "seeds of the random phases")
+    p_train: int = param(31, "modulus of the trained quadratic MLP")
+    train_fraction: float = param(
+        0.5, "training fraction of the trained MLP", unit="fraction of all pairs"
+    )
+    max_steps: int = param(3000, "training steps of the trained MLP", unit="steps")
+
+    def __post_init__(self) -> None:
+        check_positive("p", self.p, minimum=3)
+        check_ascending("widths", self.widths)
+        if self.widths[-1] < (self.p - 1) // 2:
+            raise ConfigError(
+                f"widths: give at least one width >= (p-1)/2 = {(self.p - 1) // 2} (one neuron "
+                f"per frequency), got {list(self.widths)}"
+            )
+        check_nonempty("seeds", self.seeds)
+        check_positive("p_train", self.p_train, minimum=2)
+        if not 0.0 < self.train_fraction < 1.0:
+            raise ConfigError(f"train_fraction must be in (0, 1), got {self.train_fraction}")
+        check_positive("max_steps", self.max_steps)
+
+
+def spec(params: Params) -> dict[str, Any]:
+    """The sweep: one quadratic MLP on ``a + b mod p_train``."""
+    return {
         "base": {"preset": "quick"},
         "overrides": {
             **QUADRATIC_MLP,
             "task": "add",
-            "p": p_train,
-            "train_fraction": train_fraction,
-            "max_steps": max_steps,
+            "p": params.p_train,
+            "train_fraction": params.train_fraction,
+            "max_steps": params.max_steps,
         },
         "seeds": [0],
     }
-    (run_spec,) = expand(spec)
-    run_sweep(spec, out / "sweep", progress=progress)
+
+
+def run(
+    out_dir: str | Path, params: Params, *, progress: bool = True, static: bool | None = None
+) -> StudyResult:
+    """Write ``width.csv``, ``training.csv``, ``report.txt``, ``figures/`` (module doc);
+    ``data`` is ``(width, training)``, both tables. Re-running resumes the trained run."""
+    out = Path(out_dir)
+    width = width_table(params.p, params.widths, params.seeds)
+    sweep = spec(params)
+    (run_spec,) = expand(sweep)
+    run_sweep(sweep, out / "sweep", progress=progress)
     training = gromov_similarity_table(Run(out / "sweep" / "runs" / run_spec.name))
     atomic_write_text(out / "width.csv", width.to_csv(index=False))
     atomic_write_text(out / "training.csv", training.to_csv(index=False))
@@ -88,8 +128,8 @@ def run_study(
         analytic_figures(width, training), out / "figures", title="Gromov's network",
         static=static,
     )  # fmt: skip
-    atomic_write_text(out / "report.txt", report(width, training, spec))
-    return width, training
+    atomic_write_text(out / "report.txt", report(width, training, sweep))
+    return collect(out, data=(width, training))
 
 
 def _first(table: pd.DataFrame, column: str, level: float) -> int | None:
@@ -99,7 +139,7 @@ def _first(table: pd.DataFrame, column: str, level: float) -> int | None:
 
 def report(width: pd.DataFrame, training: pd.DataFrame, spec: dict[str, Any]) -> str:
     """Both tables as text."""
-    lines = ["Gromov's analytic network (grokinterp.experiments.analytic)", ""]
+    lines = ["Gromov's analytic network (grokinterp.experiments.gromov)", ""]
     lines.append("accuracy over all pairs vs width (random: mean [min, max] over seeds)")
     for (w, phases), g in width.groupby(["width", "phases"]):
         lines.append(
@@ -123,3 +163,15 @@ def report(width: pd.DataFrame, training: pd.DataFrame, spec: dict[str, Any]) ->
     ]:
         lines.append(f"  {label:<24} step {_first(training, col, level)}")
     return "\n".join(lines) + "\n"
+
+
+STUDY = Study(
+    name="gromov",
+    title="Gromov's analytic network: accuracy vs width, and a trained net's similarity to it",
+    paper="Gromov 2023, arXiv 2301.02679",
+    params=Params,
+    run=run,
+    committed="studies/gromov",
+    smoke={"p": 11, "widths": [5, 40], "seeds": [0], "p_train": 7, "max_steps": 20},
+    runtime="about 15 s",
+)
