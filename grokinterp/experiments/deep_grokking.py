@@ -14,7 +14,7 @@ images, the other 1,597 for test), MLPs of ``depths`` hidden ReLU layers of widt
 a ReLU layer scales activations by about ``alpha / sqrt(2)``, so depth multiplies the
 output scale; 2.0 is large for 12 layers and modest for 4), MSE against one-hot labels, AdamW
 lr 1e-3, betas (0.9, 0.999), weight decay ``weight_decay`` (default 1.0), full batch, no
-warm-up. The runs are one sweep (:mod:`grokinterp.experiments.sweep`, ensemble backend).
+warm-up. The runs are one sweep (:mod:`grokinterp.sweeps`, ensemble backend).
 
 After training, every checkpoint's features (``blocks.{i}.mlp.hook_post``, every layer) on
 the training images and on the test images get their numerical and effective rank
@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +46,23 @@ import pandas as pd
 
 from grokinterp.analysis.rank import feature_rank_table
 from grokinterp.errors import ConfigError
-from grokinterp.experiments.sweep import expand, read_status, run_sweep
+from grokinterp.experiments.contract import (
+    Study,
+    StudyResult,
+    check_nonempty,
+    check_positive,
+    collect,
+    param,
+)
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.runs.run import Run
+from grokinterp.sweeps.engine import run_sweep
+from grokinterp.sweeps.spec import expand
+from grokinterp.sweeps.status import read_status
 from grokinterp.viz.deep import deep_grokking_figure
 from grokinterp.viz.report import write_figure_set
 
-DEPTHS = (4, 8, 12)
-SEEDS = (0, 1)
-STEPS = 10000
-WIDTH = 128
-ALPHA = 2.0
-WEIGHT_DECAY = 1.0
 TRAIN_SIZE = 200
 
 # a stage: the test accuracy rises by at least STAGE_RISE within STAGE_WINDOW steps; rises
@@ -67,20 +72,35 @@ STAGE_WINDOW = 250
 STAGE_GAP = 500
 
 
-def deep_spec(
-    depths: Sequence[int] = DEPTHS,
-    seeds: Sequence[int] = SEEDS,
-    steps: int = STEPS,
-    width: int = WIDTH,
-    alpha: float = ALPHA,
-    weight_decay: float = WEIGHT_DECAY,
-    train_size: int = TRAIN_SIZE,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Params:
+    """The deep-grokking study's parameters (module doc)."""
+
+    depths: tuple[int, ...] = param(
+        (4, 8, 12), "numbers of hidden ReLU layers, one run each", paper="4, 8, 12"
+    )
+    seeds: tuple[int, ...] = param((0, 1), "initialization seeds of every depth")
+    steps: int = param(10000, "full-batch training steps of every run", unit="steps")
+    width: int = param(128, "hidden width of every layer", paper="400")
+    alpha: float = param(2.0, "init scale: every initial weight times alpha")
+    weight_decay: float = param(1.0, "AdamW's weight decay")
+
+    def __post_init__(self) -> None:
+        if not self.depths or min(self.depths) < 1:
+            raise ConfigError(f"depths must be positive layer counts, got {list(self.depths)}")
+        check_nonempty("seeds", self.seeds)
+        check_positive("steps", self.steps, minimum=100)
+        check_positive("width", self.width)
+        if not self.alpha > 0:
+            raise ConfigError(f"alpha must be positive, got {self.alpha}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
+
+
+def deep_spec(params: Params, train_size: int = TRAIN_SIZE) -> dict[str, Any]:
     """The sweep spec of the study (module doc)."""
-    if not depths or min(depths) < 1:
-        raise ConfigError(f"depths must be positive layer counts, got {list(depths)}")
-    if steps < 100:
-        raise ConfigError(f"steps must be >= 100, got {steps}")
+    steps, width, alpha = params.steps, params.width, params.alpha
+    weight_decay, depths, seeds = params.weight_decay, params.depths, params.seeds
     return {
         "base": {"preset": "quick"},  # every field below is set: the preset is a placeholder
         "overrides": {
@@ -183,21 +203,13 @@ def run_row(run: Run, ranks: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def run_study(
-    out: str | Path,
-    depths: Sequence[int] = DEPTHS,
-    seeds: Sequence[int] = SEEDS,
-    steps: int = STEPS,
-    width: int = WIDTH,
-    alpha: float = ALPHA,
-    weight_decay: float = WEIGHT_DECAY,
-    progress: bool = True,
-    static: bool | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def run(
+    out_dir: str | Path, params: Params, *, progress: bool = True, static: bool | None = None
+) -> StudyResult:
     """Train the sweep (resuming a killed one), measure the ranks, write the tables, the
-    figure and the report (module doc); return ``(runs, ranks)``."""
-    out = Path(out)
-    spec = deep_spec(depths, seeds, steps, width, alpha, weight_decay)
+    figure and the report (module doc); ``data`` is ``(runs, ranks)``."""
+    out = Path(out_dir)
+    spec = deep_spec(params)
     run_sweep(spec, out / "sweep", backend="ensemble", progress=progress)
     rank_tables = []
     for r in expand(spec):
@@ -216,7 +228,7 @@ def run_study(
         rank_tables.append(ranks)
     ranks = pd.concat(rank_tables, ignore_index=True) if rank_tables else pd.DataFrame()
     atomic_write_text(out / "ranks.csv", ranks.to_csv(index=False))
-    return write_results(out, spec, ranks, static), ranks
+    return collect(out, data=(write_results(out, spec, ranks, static), ranks))
 
 
 def write_results(
@@ -282,3 +294,15 @@ def report(runs: pd.DataFrame, spec: dict[str, Any]) -> str:
             f"Spearman(rank, test acc) {r['rank_acc_spearman']:.2f}"
         )
     return "\n".join(lines) + "\n"
+
+
+STUDY = Study(
+    name="deep-grokking",
+    title="deep MLPs on digits: test accuracy and per-layer feature rank",
+    paper="Fan, Pascanu & Jaggi 2024, arXiv 2405.19454",
+    params=Params,
+    run=run,
+    committed="studies/deep_grokking",
+    smoke={"depths": [1, 2], "seeds": [0], "steps": 100, "width": 8},
+    runtime="3.9 min",
+)

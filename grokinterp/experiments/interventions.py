@@ -1,7 +1,7 @@
 """Progress measures under each training intervention, side by side.
 
 Grokfast (Lee et al. 2024) and StableMax / ⊥Grad (Prieto et al. 2025) report when runs
-generalize, not what happens inside them. :func:`run_study` trains one task several ways
+generalize, not what happens inside them. :func:`run` trains one task several ways
 (the *arms*), analyzes every checkpoint of each run with the progress measures of Nanda et
 al. 2023, and reports for each arm when train and test accuracy reach 99%, the phase
 boundaries, and when the key frequencies settle, the restricted loss falls and the
@@ -18,16 +18,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
 from grokinterp.analysis.milestones import key_frequencies_settle, milestones
 from grokinterp.analysis.table import measure_run
 from grokinterp.errors import ConfigError
-from grokinterp.experiments.sweep import expand, run_sweep
+from grokinterp.experiments.contract import (
+    Study,
+    StudyResult,
+    check_nonempty,
+    check_positive,
+    collect,
+    param,
+)
+from grokinterp.presets import PRESETS
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.runs.run import Run
+from grokinterp.sweeps.engine import run_sweep
+from grokinterp.sweeps.spec import expand
 from grokinterp.viz.overlay import progress_measures, training_curves
 from grokinterp.viz.report import write_figure_set
 
@@ -43,7 +53,7 @@ ARMS: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class InterventionStudy:
-    """What :func:`run_study` found: ``summary`` (one row per arm), and every arm's
+    """What :func:`run` found: ``summary`` (one row per arm), and every arm's
     ``metrics`` and ``measures`` tables (column ``arm``)."""
 
     summary: pd.DataFrame
@@ -68,34 +78,76 @@ def study_spec(
     }
 
 
-def run_study(
-    base: dict[str, Any],
-    out_dir: str | Path,
-    *,
-    arms: list[str] | None = None,
-    max_steps: int = 10_000,
-    patience: int = 500,
-    backend: str = "local",
-    progress: bool = True,
-    device: str = "cpu",
-    static: bool | None = None,
-) -> InterventionStudy:
-    """Train, analyze and compare the arms (default: all of :data:`ARMS`) under ``out_dir``.
+DEFAULT_PRESET = "quick"
 
-    Args:
-        base: the sweep base, e.g. ``{"preset": "quick"}``.
-        arms: names from :data:`ARMS`.
-        max_steps: the step budget of every arm.
-        patience: steps trained on after test accuracy first reaches 99%.
-        backend: the sweep backend (arms differ in their interventions, so ``ensemble``
-            trains them one group each).
-        static: write PNGs too (default: when kaleido and a Chromium are installed).
-    """
-    arms = list(ARMS) if arms is None else arms
+
+@dataclass(frozen=True)
+class Params:
+    """The interventions study's parameters (module doc)."""
+
+    preset: str = param(DEFAULT_PRESET, "base preset: task, model, optimizer (or give config)")
+    config: Path | None = param(None, "a base config.json instead of the preset")
+    arms: tuple[str, ...] = param(
+        tuple(ARMS), f"the arms to train, from {', '.join(ARMS)}"
+    )  # fmt: skip
+    max_steps: int = param(10_000, "step budget of every arm", unit="steps")
+    patience: int = param(500, "steps trained on after test accuracy reaches 99%", unit="steps")
+    backend: Literal["local", "ensemble", "ray", "ray-ensemble"] = param(
+        "local",
+        "sweep backend (the arms differ in their interventions, so ensemble trains them one "
+        "group each)",
+    )
+    device: str = param("cpu", "torch device of training and analysis (cpu, cuda, cuda:N)")
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ConfigError(f"preset: unknown {self.preset!r}; known: {sorted(PRESETS)}")
+        if self.config is not None and self.preset != DEFAULT_PRESET:
+            raise ConfigError(
+                f"config: give a preset or a config file, not both (preset {self.preset!r}, "
+                f"config {str(self.config)!r})"
+            )
+        check_nonempty("arms", self.arms)
+        unknown = [a for a in self.arms if a not in ARMS]
+        if unknown or len(set(self.arms)) != len(self.arms):
+            raise ConfigError(f"arms: give distinct arms from {list(ARMS)}, got {list(self.arms)}")
+        check_positive("max_steps", self.max_steps)
+        check_positive("patience", self.patience, minimum=0)
+        _check_device(self.device)
+
+    @property
+    def base(self) -> dict[str, Any]:
+        """The sweep base: the config file if given, else the preset."""
+        return {"config": str(self.config)} if self.config else {"preset": self.preset}
+
+
+def _check_device(text: str) -> None:
+    """``device`` is a torch device this machine has (checked before anything runs)."""
+    import torch
+
+    try:
+        dev = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise ConfigError(
+            f"device: unknown torch device {text!r}; use cpu, cuda or cuda:N"
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device: {text!r}, but this torch sees no CUDA GPU; use cpu")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device: {text!r}, but MPS is not available here; use cpu")
+
+
+def run(
+    out_dir: str | Path, params: Params, *, progress: bool = True, static: bool | None = None
+) -> StudyResult:
+    """Train, analyze and compare the arms under ``out_dir`` (module doc); ``data`` is the
+    :class:`InterventionStudy`. Re-running resumes the sweep. ``static``: write PNGs too
+    (default: when kaleido and a Chromium are installed)."""
+    arms, device = list(params.arms), params.device
     out = Path(out_dir)
-    spec = study_spec(base, arms, max_steps, patience)
+    spec = study_spec(params.base, arms, params.max_steps, params.patience)
     runs = expand(spec)
-    run_sweep(spec, out / "sweep", backend=backend, progress=progress, device=device)
+    run_sweep(spec, out / "sweep", backend=params.backend, progress=progress, device=device)
     rows, metrics, measures = [], [], []
     for arm, r in zip(arms, runs, strict=True):
         run_dir = out / "sweep" / "runs" / r.name
@@ -122,7 +174,7 @@ def run_study(
         measures.append(t)
     study = InterventionStudy(pd.DataFrame(rows), pd.concat(metrics), pd.concat(measures))
     _write(study, out, spec, static)
-    return study
+    return collect(out, data=study)
 
 
 def _write(study: InterventionStudy, out: Path, spec: dict[str, Any], static: bool | None) -> None:
@@ -179,3 +231,21 @@ def report(summary: pd.DataFrame, spec: dict[str, Any]) -> str:
             shown = "-" if v is None or (isinstance(v, float) and v != v) else f"{int(v)}"
             lines.append(f"  {label:<24} {shown}")
     return "\n".join(lines) + "\n"
+
+
+STUDY = Study(
+    name="interventions",
+    title="progress measures under Grokfast, StableMax, ⊥Grad and no weight decay",
+    paper="Lee et al. 2024, arXiv 2405.20233; Prieto et al. 2025, arXiv 2501.04697",
+    params=Params,
+    run=run,
+    committed="studies/interventions",
+    smoke={
+        "arms": ["baseline", "grokfast_ema"],
+        "max_steps": 10,
+        "patience": 5,
+        "backend": "ensemble",
+        "preset": "efficiency",
+    },  # fmt: skip
+    runtime="5.6 min",
+)

@@ -8,7 +8,7 @@ the network fits the training set there at once, and generalizes only after weig
 has brought the norm back into the shell: grokking, on ordinary data too (MNIST).
 Training with the norm held fixed inside the shell generalizes with no delay.
 
-:func:`run_study` runs two sweeps (the sweep engine, ensemble backend) of the preset
+:func:`run` runs the sweeps (the sweep engine, ensemble backend) of the preset
 ``omnigrok_digits`` (scikit-learn's 8x8 digits, 200 training images, an MLP of two ReLU
 hidden layers of 200, MSE loss, AdamW):
 
@@ -50,6 +50,7 @@ import dataclasses
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -58,22 +59,27 @@ import pandas as pd
 import torch
 
 from grokinterp.errors import ConfigError
-from grokinterp.experiments.sweep import expand, run_sweep
+from grokinterp.experiments.contract import (
+    Study,
+    StudyResult,
+    check_nonempty,
+    check_positive,
+    collect,
+    param,
+)
 from grokinterp.models import init_params
 from grokinterp.presets import get_preset
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
+from grokinterp.sweeps.engine import run_sweep
+from grokinterp.sweeps.spec import expand
 from grokinterp.tasks import get_task
 from grokinterp.viz.omnigrok import init_figure, lu_figure
 from grokinterp.viz.report import write_figure_set
 
 PRESET = "omnigrok_digits"
 ADD_PRESET = "efficiency"  # a + b mod 47, a 1-layer transformer (the lu_add part)
-LU_ALPHAS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
-LU_ADD_ALPHAS = (0.125, 0.25, 0.375, 0.5, 0.75, 1.0, 1.5, 2.0)
-LATE_ALPHAS = (4.0, 8.0)
 PARTS = ("lu", "init", "lu_add", "late")
-INIT_ALPHAS = (1.0, 2.0, 4.0, 8.0, 16.0)
 CONDITIONS = ("decay", "free", "fixed")
 DECAY = 1.0  # the weight decay of the decay condition (the preset's)
 TRAIN_THRESHOLD, TEST_THRESHOLD = 0.99, 0.90
@@ -342,73 +348,119 @@ def write_outputs(out: Path, specs: dict[str, dict[str, Any]], static: bool | No
     return text
 
 
-def run_study(
-    out_dir: str | Path,
-    *,
-    parts: Sequence[str] = PARTS,
-    seeds: Sequence[int] = (0, 1),
-    lu_alphas: Sequence[float] = LU_ALPHAS,
-    init_alphas: Sequence[float] = INIT_ALPHAS,
-    lu_add_alphas: Sequence[float] = LU_ADD_ALPHAS,
-    lu_steps: int = 2000,
-    init_steps: int = 5000,
-    lu_add_steps: int = 3000,
-    late_alphas: Sequence[float] = LATE_ALPHAS,
-    late_steps: int = 2000,
-    beta2: float | None = None,
-    threads: int | None = 1,
-    progress: bool = True,
-    static: bool | None = None,
-) -> str:
-    """Run (or resume) the parts, write the tables, report and figures; return the report.
+@dataclass(frozen=True)
+class Params:
+    """The Omnigrok study's parameters (module doc)."""
 
-    Args:
-        out_dir: where the tables, figures and sweeps go.
-        parts: ``lu``, ``init``, ``lu_add``, ``late`` (see the module docstring; ``late``
-            continues runs of ``init``, which must have finished).
-        seeds: initialization seeds of every setting.
-        lu_alphas, init_alphas, lu_add_alphas: the init scales of each part.
-        lu_steps, init_steps, lu_add_steps, late_steps: steps of each part's runs.
-        late_alphas: the init scales whose memorized runs the late part continues.
-        beta2: AdamW's beta2 for the digits parts (None: the preset's 0.999, PyTorch's
-            default, which Omnigrok's code uses).
-        threads: torch's intra-op threads while training (None: unchanged).
-    """
-    unknown = set(parts) - set(PARTS)
-    if unknown or not parts:
-        raise ConfigError(f"parts: choose from {', '.join(PARTS)}; got {list(parts)}")
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ConfigError(f"seeds: give at least one seed, each once, got {list(seeds)}")
-    for name, alphas in (
-        ("lu_alphas", lu_alphas),
-        ("init_alphas", init_alphas),
-        ("lu_add_alphas", lu_add_alphas),
-        ("late_alphas", late_alphas),
-    ):
-        if not alphas or any(not a > 0 for a in alphas):
-            raise ConfigError(f"{name}: give positive init scales, got {list(alphas)}")
-    if threads is not None:
-        if threads < 1:
-            raise ConfigError(f"threads: must be at least 1, got {threads}")
-        torch.set_num_threads(threads)
-    out = Path(out_dir)
-    specs = {
-        "lu": lu_spec(lu_alphas, seeds, lu_steps),
-        "init": init_spec(init_alphas, seeds, init_steps),
-        "lu_add": lu_spec(lu_add_alphas, seeds, lu_add_steps, preset=ADD_PRESET),
-        "late": late_spec(out, late_alphas, seeds, init_steps, late_steps),
+    parts: tuple[str, ...] = param(
+        PARTS,
+        "parts to run: lu, init, lu_add, late (late continues runs of init, which must have "
+        "finished)",
+    )
+    seeds: tuple[int, ...] = param((0, 1), "initialization seeds of every setting")
+    lu_alphas: tuple[float, ...] = param(
+        (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0),
+        "init scales of lu: each run held at alpha * N_1",
+        unit="alpha",
+    )
+    init_alphas: tuple[float, ...] = param(
+        (1.0, 2.0, 4.0, 8.0, 16.0), "init scales of init", unit="alpha"
+    )
+    lu_steps: int = param(2000, "steps of the lu runs", unit="steps")
+    init_steps: int = param(5000, "steps of the init runs", unit="steps")
+    lu_add_alphas: tuple[float, ...] = param(
+        (0.125, 0.25, 0.375, 0.5, 0.75, 1.0, 1.5, 2.0),
+        "init scales of lu_add (a + b mod 47)",
+        unit="alpha",
+    )
+    lu_add_steps: int = param(3000, "steps of the lu_add runs", unit="steps")
+    late_alphas: tuple[float, ...] = param(
+        (4.0, 8.0), "init scales whose memorized free runs of init the late part continues",
+        unit="alpha",
+    )  # fmt: skip
+    late_steps: int = param(2000, "steps of the late runs", unit="steps")
+    beta2: float | None = param(
+        None,
+        "AdamW's beta2 for the digits parts (none: the preset's 0.999, PyTorch's default, "
+        "which Omnigrok's code uses)",
+    )
+    threads: int | None = param(1, "torch's intra-op threads while training (none: unchanged)")
+
+    def __post_init__(self) -> None:
+        unknown = set(self.parts) - set(PARTS)
+        if unknown or not self.parts:
+            raise ConfigError(f"parts: choose from {', '.join(PARTS)}; got {list(self.parts)}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"seeds: give at least one seed, each once, got {list(self.seeds)}")
+        for name in ("lu_alphas", "init_alphas", "lu_add_alphas", "late_alphas"):
+            alphas = getattr(self, name)
+            check_nonempty(name, alphas)
+            if any(not a > 0 for a in alphas):
+                raise ConfigError(f"{name}: give positive init scales, got {list(alphas)}")
+        for name in ("lu_steps", "init_steps", "lu_add_steps", "late_steps"):
+            check_positive(name, getattr(self, name))
+        if self.beta2 is not None and not 0.0 <= self.beta2 < 1.0:
+            raise ConfigError(f"beta2 must be in [0, 1), got {self.beta2}")
+        if self.threads is not None:
+            check_positive("threads", self.threads)
+
+
+def specs(out: Path, params: Params) -> dict[str, dict[str, Any]]:
+    """The sweep spec of every part (``late`` reads the init runs under ``out``)."""
+    seeds = params.seeds
+    found = {
+        "lu": lu_spec(params.lu_alphas, seeds, params.lu_steps),
+        "init": init_spec(params.init_alphas, seeds, params.init_steps),
+        "lu_add": lu_spec(params.lu_add_alphas, seeds, params.lu_add_steps, preset=ADD_PRESET),
+        "late": late_spec(out, params.late_alphas, seeds, params.init_steps, params.late_steps),
     }
-    if beta2 is not None:
+    if params.beta2 is not None:
         for part in ("lu", "init", "late"):
-            specs[part]["overrides"]["beta2"] = beta2
-    for part in parts:  # every config is valid before anything trains
-        expand(specs[part])
+            found[part]["overrides"]["beta2"] = params.beta2
+    return found
+
+
+def run(
+    out_dir: str | Path, params: Params, *, progress: bool = True, static: bool | None = None
+) -> StudyResult:
+    """Run (or resume) the parts, write the tables, report and figures (module doc);
+    ``data`` is the report's text. Finished runs are reused."""
+    if params.threads is not None:
+        torch.set_num_threads(params.threads)
+    out = Path(out_dir)
+    found = specs(out, params)
+    for part in params.parts:  # every config is valid before anything trains
+        expand(found[part])
     text = ""
     for part in PARTS:  # the tables and figures after each part
-        if part in parts:
-            run_sweep(specs[part], out / "sweeps" / part, backend="ensemble", progress=progress)
-            text = write_outputs(out, specs, static)
-    return text
+        if part in params.parts:
+            run_sweep(found[part], out / "sweeps" / part, backend="ensemble", progress=progress)
+            text = write_outputs(out, found, static)
+    return collect(out, data=text)
 
 
-__all__ = ["init_spec", "late_spec", "lu_spec", "lu_summary", "run_study", "run_table", "unit_norm"]
+STUDY = Study(
+    name="omnigrok",
+    title="Omnigrok on digits: the LU mechanism, init scale, the late constraint",
+    paper="Liu, Michaud & Tegmark 2023, arXiv 2210.01117",
+    params=Params,
+    run=run,
+    committed="studies/omnigrok",
+    smoke={
+        "seeds": [0],
+        "lu_alphas": [1.0, 4.0],
+        "init_alphas": [4.0],
+        "lu_add_alphas": [1.0],
+        "late_alphas": [4.0],
+        "lu_steps": 20,
+        "init_steps": 20,
+        "lu_add_steps": 20,
+        "late_steps": 20,
+    },  # fmt: skip
+    runtime="10.5 min",
+)
+
+__all__ = [
+    "STUDY", "Params", "init_spec", "late_spec", "lu_spec", "lu_summary", "run", "run_table",
+    "specs", "unit_norm",
+]  # fmt: skip

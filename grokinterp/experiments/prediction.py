@@ -9,7 +9,7 @@ the package (``prediction_model.json``, evaluated with numpy by :func:`predict_r
 its evaluation on held-out sweeps (other p, other task, other width) and as a sweep-pruning
 rule (``grokinterp sweep --prune-after N``).
 
-The study (``grokinterp prediction study OUT``) writes into ``OUT``:
+The study (:func:`run`; ``grokinterp study run prediction OUT``) writes into ``OUT``:
 
 * ``sweep/<part>/``: the sweeps (ensemble backend; resumable: a killed study reruns from
   the runs' last checkpoints); their run directories are not committed;
@@ -22,7 +22,8 @@ The study (``grokinterp prediction study OUT``) writes into ``OUT``:
   sweeps, and the model trained on them scored on the held-out sweeps);
 * ``confusion.csv``, ``pruning.csv``: the confusion matrices at the chosen threshold, and
   the compute saved / grokking runs lost of pruning on the held-out sweeps;
-* ``figures/``: the early loss spectra of grokking vs non-grokking runs, AUC against N.
+* ``figures/``: the early loss spectra of grokking vs non-grokking runs, AUC against N;
+* ``report.txt``: the AUC of every feature family at every N.
 """
 
 from __future__ import annotations
@@ -49,10 +50,13 @@ from grokinterp.analysis.early import (
     oscillation,
 )
 from grokinterp.errors import ConfigError, RunDirError
+from grokinterp.experiments.contract import Study, StudyResult, collect, param
 from grokinterp.experiments.predictor import Predictor, save_models
-from grokinterp.experiments.sweep import expand, read_status, run_sweep
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
+from grokinterp.sweeps.engine import run_sweep
+from grokinterp.sweeps.spec import expand
+from grokinterp.sweeps.status import read_status
 from grokinterp.viz.prediction import auc_figure, spectra_figure
 from grokinterp.viz.report import write_figure_set
 
@@ -385,34 +389,51 @@ def spectra(out: Path, table: pd.DataFrame, n: int) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- the study
-def run_study(
-    out: str | Path,
-    parts: Sequence[str] | None = None,
-    ship: bool = False,
-    progress: bool = False,
-) -> Evaluation | None:
-    """Train the study's sweeps (``parts``; default all, training parts first), read the
-    early features of every finished part, evaluate, and write the tables and figures
-    into ``out``; with ``ship``, also the predictor file of the package. Resumable; a part
-    not trained yet is simply left out of the tables (rerun to complete them)."""
-    out = Path(out)
-    todo = list(parts) if parts is not None else ORDER
-    unknown = [p for p in todo if p not in {**TRAIN_PARTS, **HELDOUT_PARTS}]
-    if unknown:
-        raise ConfigError(
-            f"unknown study part(s) {unknown}; parts: {[*TRAIN_PARTS, *HELDOUT_PARTS]}"
-        )
+@dataclass(frozen=True)
+class Params:
+    """The prediction study's parameters (module doc)."""
+
+    parts: tuple[str, ...] = param(
+        (),
+        f"only these sweeps, trained in this order (none given: all, in the order "
+        f"{', '.join(ORDER)})",
+    )
+    ship: bool = param(False, "also write the package's predictor file (prediction_model.json)")
+
+    def __post_init__(self) -> None:
+        known = [*TRAIN_PARTS, *HELDOUT_PARTS]
+        unknown = [p for p in self.parts if p not in known]
+        if unknown or len(set(self.parts)) != len(self.parts):
+            raise ConfigError(f"parts: give distinct sweeps from {known}, got {list(self.parts)}")
+
+
+def run(
+    out_dir: str | Path, params: Params, *, progress: bool = True, static: bool | None = None
+) -> StudyResult:
+    """Train the study's sweeps (``params.parts``; default all, training parts first), read
+    the early features of every finished part, evaluate, and write the tables, figures and
+    report into ``out_dir``; with ``params.ship``, also the predictor file of the package.
+    ``data`` is the :class:`Evaluation`, or None while no training sweep has finished.
+    Resumable; a part not trained yet is simply left out of the tables (rerun to complete
+    them)."""
+    out = Path(out_dir)
+    todo = list(params.parts) or ORDER
     ev = None
     for part in todo:  # the tables after each part: a study cut short has them so far
         train_parts(out, [part], progress)
         features_table(out, [part])
-        ev = report(out, ship) or ev
-    return ev
+        ev = report(out, params.ship, static) or ev
+    if ev is None:
+        atomic_write_text(
+            out / "report.txt", "no training sweep finished yet; run again to continue\n"
+        )
+    return collect(out, data=ev)
 
 
-def report(out: Path, ship: bool = False) -> Evaluation | None:
-    """Evaluate the parts in ``out/features.csv`` and write the tables and figures (and,
-    with ``ship``, the package's predictor file); None while no training part is done."""
+def report(out: Path, ship: bool = False, static: bool | None = None) -> Evaluation | None:
+    """Evaluate the parts in ``out/features.csv`` and write the tables, figures and
+    ``report.txt`` (and, with ``ship``, the package's predictor file); None while no
+    training part is done."""
     table = features_table(out, [])
     if not len(table):
         return None
@@ -431,7 +452,36 @@ def report(out: Path, ship: bool = False) -> Evaluation | None:
         {"early_loss_spectra": spectra_figure(spec, n_max), "auc_vs_n": auc_figure(ev.auc)},
         out / "figures",
         title="Predicting grokking early",
+        static=static,
     )
+    atomic_write_text(out / "report.txt", report_text(ev, train, heldout))
     if ship:
         save_models(ev.models)
     return ev
+
+
+def report_text(ev: Evaluation, train: Sequence[str], heldout: Sequence[str]) -> str:
+    """``report.txt``: the sweeps evaluated and the ROC AUC of every family at every N."""
+    cols = ["N", "family", "auc_cv", *(["auc_heldout"] if "auc_heldout" in ev.auc else [])]
+    lines = [
+        "Predicting grokking early (Notsawo et al. 2023, arXiv 2306.13253)",
+        f"training sweeps: {', '.join(train)}; held-out sweeps: {', '.join(heldout) or 'none'}",
+        f"grokked = test accuracy >= {GROK_THRESHOLD:g} within {BUDGET} steps; ROC AUC by "
+        "feature family and N (auc_cv: grouped cross-validation on the training sweeps)",
+        "",
+        ev.auc[cols].to_string(index=False) if len(ev.auc) else "no N with both outcomes",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+STUDY = Study(
+    name="prediction",
+    title="predicting grokking from the first N updates: early features, AUC, pruning",
+    paper="Notsawo et al. 2023, arXiv 2306.13253",
+    params=Params,
+    run=run,
+    committed="studies/prediction",
+    # the smallest run that evaluates anything: one training sweep of 50 runs (minutes)
+    smoke={"parts": ["add_p19"]},
+    runtime="20.6 min",
+)

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from grokinterp.errors import ConfigError
-from grokinterp.experiments.deep_grokking import count_stages, deep_spec, run_study
-from grokinterp.experiments.sweep import expand
+from grokinterp.experiments.deep_grokking import Params, count_stages, deep_spec, run
+from grokinterp.sweeps.spec import expand
 
 
 def _curve(points: list[tuple[int, float]], every: int = 25) -> tuple[list[int], list[float]]:
@@ -36,7 +36,7 @@ def test_count_stages_known_curves():
 
 
 def test_spec_is_a_sweep_of_depths_and_checks_input():
-    spec = deep_spec(depths=(2, 5), seeds=(0, 3), steps=400, width=16)
+    spec = deep_spec(Params(depths=(2, 5), seeds=(0, 3), steps=400, width=16))
     runs = expand(spec)
     assert sorted((r.config.model.n_layers, r.config.seed) for r in runs) == [
         (2, 0), (2, 3), (5, 0), (5, 3)
@@ -45,15 +45,25 @@ def test_spec_is_a_sweep_of_depths_and_checks_input():
     assert cfg.task.name == "digits" and cfg.model.mlp_input == "features"
     assert cfg.optim.loss == "mse" and cfg.model.init_scale == 2.0
     with pytest.raises(ConfigError, match="depths"):
-        deep_spec(depths=(0,))
+        Params(depths=(0,))
     with pytest.raises(ConfigError, match="steps"):
-        deep_spec(steps=10)
+        Params(steps=10)
+
+
+def test_bad_params_name_the_parameter():
+    with pytest.raises(ConfigError, match="^width"):
+        Params(width=0)
+    with pytest.raises(ConfigError, match="^weight_decay"):
+        Params(weight_decay=-1.0)
 
 
 def test_tiny_study_writes_its_tables(tmp_path):
-    runs, ranks = run_study(
-        tmp_path, depths=(1, 2), seeds=(0,), steps=100, width=8, progress=False, static=False
-    )
+    result = run(
+        tmp_path, Params(depths=(1, 2), seeds=(0,), steps=100, width=8), progress=False,
+        static=False,
+    )  # fmt: skip
+    runs, ranks = result.data
+    assert set(result.tables) == {"runs", "ranks", "traces"}
     assert sorted(runs["depth"]) == [1, 2]
     assert set(ranks["split"]) == {"train", "test"}
     assert (ranks["numerical_rank"] <= 8).all()

@@ -8,7 +8,7 @@ from helpers import tiny_config
 
 from grokinterp.analysis.milestones import first_step, milestones
 from grokinterp.errors import ConfigError
-from grokinterp.experiments.interventions import ARMS, run_study, study_spec
+from grokinterp.experiments.interventions import ARMS, Params, run, study_spec
 
 
 def test_first_step_and_milestones_on_a_known_table():
@@ -40,18 +40,28 @@ def test_spec_has_one_run_per_arm_and_rejects_unknown_arms():
         study_spec({"preset": "quick"}, ["magic"], 500, 50)
 
 
+def test_bad_params_name_the_parameter(tmp_path):
+    with pytest.raises(ConfigError, match="^arms"):
+        Params(arms=("magic",))
+    with pytest.raises(ConfigError, match="^preset"):
+        Params(preset="no_such_preset")
+    with pytest.raises(ConfigError, match="^config: .*not both"):
+        Params(preset="nanda", config=tmp_path / "c.json")
+    with pytest.raises(ConfigError, match="^max_steps"):
+        Params(max_steps=0)
+    with pytest.raises(ConfigError, match="^device"):
+        Params(device="toaster")
+    assert Params(config=tmp_path / "c.json").base == {"config": str(tmp_path / "c.json")}
+    assert Params().base == {"preset": "quick"}
+
+
 def test_study_end_to_end(tmp_path):
     cfg = tmp_path / "tiny.json"
     cfg.write_text(tiny_config(max_steps=30).to_json())
-    study = run_study(
-        {"config": str(cfg)},
-        tmp_path / "out",
-        arms=["baseline", "grokfast_ema"],
-        max_steps=30,
-        patience=5,
-        progress=False,
-        static=False,
-    )
+    params = Params(config=cfg, arms=("baseline", "grokfast_ema"), max_steps=30, patience=5)
+    result = run(tmp_path / "out", params, progress=False, static=False)
+    assert set(result.tables) == {"summary", "metrics", "measures"}
+    study = result.data
     assert list(study.summary["arm"]) == ["baseline", "grokfast_ema"]
     assert set(study.metrics["arm"]) == {"baseline", "grokfast_ema"}
     for name in (

@@ -11,16 +11,17 @@ from grokinterp.config import replace
 from grokinterp.errors import ConfigError
 from grokinterp.experiments.omnigrok import (
     ADD_PRESET,
+    Params,
     init_spec,
     late_spec,
     lu_spec,
     lu_summary,
-    run_study,
+    run,
     unit_norm,
 )
-from grokinterp.experiments.sweep import expand
 from grokinterp.presets import get_preset
 from grokinterp.runs import layout
+from grokinterp.sweeps.spec import expand
 from grokinterp.training import train
 
 
@@ -91,21 +92,26 @@ def test_lu_summary_finds_the_bottom_of_the_u():
     assert not lu_summary(_lu([0.3, 0.2, 0.1, 0.05, 0.01], [0.0] * 5))["u_shaped"]
 
 
-def test_bad_study_input_is_refused(tmp_path):
+def test_bad_study_input_is_refused():
     with pytest.raises(ConfigError, match="parts"):
-        run_study(tmp_path, parts=["lu", "other"])
+        Params(parts=("lu", "other"))
     with pytest.raises(ConfigError, match="seeds"):
-        run_study(tmp_path, seeds=[])
+        Params(seeds=())
     with pytest.raises(ConfigError, match="lu_alphas"):
-        run_study(tmp_path, lu_alphas=[0.0])
+        Params(lu_alphas=(0.0,))
+    with pytest.raises(ConfigError, match="^late_steps"):
+        Params(late_steps=0)
+    with pytest.raises(ConfigError, match="^threads"):
+        Params(threads=0)
 
 
 @pytest.mark.slow
 def test_a_small_study_writes_its_tables_and_finds_the_constraint_at_work(tmp_path):
-    text = run_study(
-        tmp_path, parts=["lu", "init"], seeds=[0], lu_alphas=[1.0, 16.0], init_alphas=[8.0],
-        lu_steps=150, init_steps=150, progress=False, static=False,
-    )  # fmt: skip
+    params = Params(parts=("lu", "init"), seeds=(0,), lu_alphas=(1.0, 16.0),
+                    init_alphas=(8.0,), lu_steps=150, init_steps=150)  # fmt: skip
+    result = run(tmp_path, params, progress=False, static=False)
+    text = result.data
+    assert set(result.tables) == {"lu", "init", "curves"} and result.report == text
     lu = pd.read_csv(tmp_path / "lu.csv")
     init = pd.read_csv(tmp_path / "init.csv")
     assert len(lu) == 2 and len(init) == 3 and (tmp_path / "curves.csv").exists()

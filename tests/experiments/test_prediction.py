@@ -14,11 +14,19 @@ from helpers import tiny_config
 from grokinterp.analysis.early import FAMILIES
 from grokinterp.cli import main
 from grokinterp.config import replace
+from grokinterp.errors import ConfigError
 from grokinterp.experiments import predictor as predictor_mod
-from grokinterp.experiments.prediction import evaluate, fit, pruning, recall_threshold
+from grokinterp.experiments.prediction import (
+    ORDER,
+    Params,
+    evaluate,
+    fit,
+    pruning,
+    recall_threshold,
+)
 from grokinterp.experiments.predictor import Predictor, load_models, save_models
-from grokinterp.experiments.sweep import run_sweep
 from grokinterp.runs import layout
+from grokinterp.sweeps.engine import run_sweep
 from grokinterp.training import train
 
 N = 20
@@ -120,7 +128,7 @@ def test_prune_after_stops_runs_and_records_them(tmp_path, monkeypatch, capsys):
 
     # kept runs go on to their budget, to the same numbers as an unpruned sweep
     _constant_model(tmp_path / "never.json", intercept=10.0)
-    kept = run_sweep(_spec(), tmp_path / "kept", progress=False, prune_after=N)
+    kept = run_sweep(_spec(), tmp_path / "kept", progress=False, prune=predictor_mod.pruner(N))
     plain = run_sweep(_spec(), tmp_path / "plain", progress=False)
     assert list(kept["status"]) == ["done", "done"] and (kept["p_grok"] > 0.99).all()
     pd.testing.assert_series_equal(kept["final_test_loss"], plain["final_test_loss"], rtol=1e-6)
@@ -192,3 +200,11 @@ def test_a_sweep_written_before_a_config_field_existed_resumes(tmp_path):
     (tmp_path / "sw" / "spec.json").write_text(json.dumps(stored))
     again = run_sweep(spec, tmp_path / "sw", progress=False)
     assert list(again["status"]) == ["done", "done"]
+
+
+def test_bad_params_name_the_parameter():
+    with pytest.raises(ConfigError, match="^parts"):
+        Params(parts=("add_p19", "no_such_sweep"))
+    with pytest.raises(ConfigError, match="^parts"):
+        Params(parts=("add_p19", "add_p19"))
+    assert Params().parts == () and set(ORDER) >= set(Params(parts=("sub_p23",)).parts)
