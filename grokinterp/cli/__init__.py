@@ -21,7 +21,7 @@ import sys
 import threading
 
 from grokinterp._version import __version__
-from grokinterp.cli import runs, studies, sweeps
+from grokinterp.cli import reproduce, runs, studies, sweeps
 from grokinterp.cli.command import Command, add_commands, index
 from grokinterp.cli.options import BACKENDS, Parser, set_threads
 from grokinterp.config import config_flags
@@ -30,7 +30,7 @@ from grokinterp.errors import UserError
 __all__ = ["BACKENDS", "COMMANDS", "Command", "build_parser", "config_flags", "main"]
 
 # every command by name, in the order of `grokinterp --help`
-COMMANDS: dict[str, Command] = index(runs.COMMANDS, sweeps.COMMANDS, studies.COMMANDS)
+COMMANDS: dict[str, Command] = index(runs.COMMANDS, sweeps.COMMANDS, studies.COMMANDS, reproduce.COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     user error (one line on stderr), 130 interrupted by Ctrl-C (SIGINT), 143 stopped by
     SIGTERM. An interrupted or killed command loses nothing written before; train and sweep
     continue where they stopped when run again (train with --resume)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    routed = studies.route(argv)  # a study's flags are built only when it runs
+    args = None if routed else build_parser().parse_args(argv)
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
         # a file-size limit (RLIMIT_FSIZE) raises EFBIG in the write instead of killing us
@@ -78,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         previous = None
     try:
+        if routed is not None:
+            return studies.run_routed(*routed)
+        assert args is not None
         set_threads(args)
         return COMMANDS[args.command].run(args)
     except UserError as e:

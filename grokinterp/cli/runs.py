@@ -72,6 +72,7 @@ def _add_run_dir(p: argparse.ArgumentParser) -> None:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from grokinterp.models import get_arch
     from grokinterp.runs import Run
 
     run = Run(args.run_dir)
@@ -90,14 +91,7 @@ def _info(args: argparse.Namespace) -> int:
         f"{int((~ds.train_mask).sum())} test pairs), split_seed={t.split_seed}"
         f"{', random labels' if t.random_labels else ''}"
     )
-    if m.arch == "transformer":
-        arch = (
-            f"transformer: {m.n_layers} layer(s), d_model={m.d_model}, {m.n_heads} heads "
-            f"of {m.d_head}, d_mlp={m.d_mlp}, {m.act_fn}"
-        )
-    else:
-        reads = "on the features" if m.mlp_input == "features" else f"embed {m.d_model}"
-        arch = f"mlp: {m.n_layers} hidden layer(s) of {m.d_mlp}, {reads}, {m.act_fn}"
+    arch = get_arch(m.arch).describe(m)
     print(f"model      {arch}, init_scale={m.init_scale}, seed={cfg.seed}")
     print(
         f"optimizer  AdamW lr={o.lr} wd={o.weight_decay} betas=({o.beta1}, {o.beta2}) "

@@ -399,8 +399,16 @@ class Params:
         f"{', '.join(ORDER)})",
     )
     ship: bool = param(False, "also write the package's predictor file (prediction_model.json)")
+    features: Path | None = param(
+        None,
+        "evaluate this features.csv (e.g. the committed studies/prediction/features.csv) "
+        "instead of training the sweeps: the tables, figures and report from existing runs' "
+        "features, in seconds",
+    )
 
     def __post_init__(self) -> None:
+        if self.features is not None and not self.features.is_file():
+            raise ConfigError(f"features: {self.features} is not a file; give a features.csv")
         known = [*TRAIN_PARTS, *HELDOUT_PARTS]
         unknown = [p for p in self.parts if p not in known]
         if unknown or len(set(self.parts)) != len(self.parts):
@@ -417,6 +425,13 @@ def run(
     Resumable; a part not trained yet is simply left out of the tables (rerun to complete
     them)."""
     out = Path(out_dir)
+    if params.features is not None:
+        table = pd.read_csv(params.features)
+        if params.parts:
+            table = table[table["part"].isin(params.parts)]
+        out.mkdir(parents=True, exist_ok=True)
+        _write_csv(out / "features.csv", table)
+        return collect(out, data=report(out, params.ship, static, runs_from=params.features.parent))
     todo = list(params.parts) or ORDER
     ev = None
     for part in todo:  # the tables after each part: a study cut short has them so far
@@ -430,10 +445,14 @@ def run(
     return collect(out, data=ev)
 
 
-def report(out: Path, ship: bool = False, static: bool | None = None) -> Evaluation | None:
+def report(
+    out: Path, ship: bool = False, static: bool | None = None, runs_from: Path | None = None
+) -> Evaluation | None:
     """Evaluate the parts in ``out/features.csv`` and write the tables, figures and
     ``report.txt`` (and, with ``ship``, the package's predictor file); None while no
-    training part is done."""
+    training part is done. The early-loss spectra are computed from the run directories
+    under ``runs_from`` (default ``out``) or, where those are absent (a committed study
+    ships its tables, not its runs), read from ``runs_from/spectra.csv``."""
     table = features_table(out, [])
     if not len(table):
         return None
@@ -446,7 +465,16 @@ def report(out: Path, ship: bool = False, static: bool | None = None) -> Evaluat
     _write_csv(out / "confusion.csv", ev.confusion)
     _write_csv(out / "pruning.csv", ev.pruning)
     n_max = max(STEPS_N)
-    spec = spectra(out, table[table["part"].isin(train)], n_max)
+    root = runs_from or out
+    if (root / "sweep").is_dir() or runs_from is None:
+        spec = spectra(root, table[table["part"].isin(train)], n_max)
+    elif (root / "spectra.csv").is_file():
+        spec = pd.read_csv(root / "spectra.csv")
+    else:
+        raise ConfigError(
+            f"features: neither run directories ({root / 'sweep'}) nor a spectra.csv beside "
+            f"{root}; the early-loss spectra need one of them"
+        )
     _write_csv(out / "spectra.csv", spec)
     write_figure_set(
         {"early_loss_spectra": spectra_figure(spec, n_max), "auc_vs_n": auc_figure(ev.auc)},
@@ -481,7 +509,11 @@ STUDY = Study(
     params=Params,
     run=run,
     committed="studies/prediction",
-    # the smallest run that evaluates anything: one training sweep of 50 runs (minutes)
-    smoke={"parts": ["add_p19"]},
+    # training even the smallest sweep takes minutes: the smoke evaluates the committed
+    # features of two sweeps (the training path has its own tests)
+    smoke={
+        "features": str(Path(__file__).resolve().parents[2] / "studies/prediction/features.csv"),
+        "parts": ["add_p19", "heldout_add_p29"],
+    },
     runtime="20.6 min",
 )

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from grokinterp.errors import ConfigError
-from grokinterp.experiments.tickets import base_spec, run_study, summarize
+from grokinterp.experiments.tickets import Params, base_spec, run, summarize
 from grokinterp.runs import layout
 from grokinterp.runs.io import load_tensors
 from grokinterp.training.masks import load_mask
@@ -19,26 +19,25 @@ def test_spec_checks_input():
     with pytest.raises(ConfigError, match="steps"):
         base_spec(steps=5)
     with pytest.raises(ConfigError, match="sparsities"):
-        run_study("unused", sparsities=(1.0,))
+        Params(sparsities=(1.0,))
     with pytest.raises(ConfigError, match="prune"):
-        run_study("unused", prune="bias")
+        Params(prune="bias")  # type: ignore[arg-type]
 
 
 def test_masks_can_spare_the_embedding(tmp_path):
-    run_study(
-        tmp_path, seeds=(0,), sparsities=(0.5,), steps=100, p=11, progress=False,
-        static=False, base_target=0.0, prune="no_embed",
-    )  # fmt: skip
+    params = Params(seeds=(0,), sparsities=(0.5,), steps=100, p=11, base_target=0.0,
+                    prune="no_embed")  # fmt: skip
+    run(tmp_path, params, progress=False, static=False)
     mask = load_mask(tmp_path / "sweep" / "arms" / "runs" / "ticket_s0_q0.5" / "mask.safetensors")
     assert "embed.W_E" not in mask and "blocks.0.mlp.W_in" in mask
     assert "but the embedding" in (tmp_path / "report.txt").read_text()
 
 
 def test_tiny_study_builds_the_arms(tmp_path):
-    table = run_study(
-        tmp_path, seeds=(0,), sparsities=(0.5, 0.8), steps=100, p=11, progress=False,
-        static=False, base_target=0.0,
-    )  # fmt: skip
+    params = Params(seeds=(0,), sparsities=(0.5, 0.8), steps=100, p=11, base_target=0.0)
+    result = run(tmp_path, params, progress=False, static=False)
+    table = result.data
+    assert set(result.tables) == {"arms", "summary", "traces", "measures"}
     assert sorted(zip(table["arm"], table["sparsity"], strict=True)) == [
         ("dense", 0.0), ("dense_norm", 0.5), ("dense_norm", 0.8), ("random", 0.5),
         ("random", 0.8), ("ticket", 0.5), ("ticket", 0.8),

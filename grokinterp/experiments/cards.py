@@ -1,0 +1,234 @@
+"""Reproduction cards: a paper's claim, the authors' configuration, our number, a verdict.
+
+A card is data. It names the paper (arXiv id); states its headline claim as one or more
+:class:`Quantity` (the paper's value and the range we accept, with the reason for that
+tolerance); lists the authors' configuration as :class:`Setting` s, each with where it was
+read (a file and line of their released code, or a section of the paper) and, where our
+study differs, our value and why; and names the study that measures it. *Our* value is never
+typed in: each quantity has a reader that computes it from the study's committed files
+(``studies/<name>/...``), and the verdict follows from those numbers:
+
+* ``reproduced``: every quantity inside its accepted range;
+* ``partly``: some are;
+* ``not reproduced``: none is. Said only when the card lists no difference from the
+  authors' setup; otherwise the verdict reads ``not reproduced on our setup`` and the card
+  lists every difference with its reason;
+* ``not yet run``: the committed files are missing, or no quantity could be read.
+
+``grokinterp reproduce check`` runs every card's study at its smoke scale and reads every
+quantity from the fresh output, so a card whose study or reader broke fails the test suite.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_YET_RUN = (
+    "reproduced",
+    "partly",
+    "not reproduced",
+    "not yet run",
+)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One value of the authors' configuration.
+
+    Attributes:
+        what: the knob (``"batch size"``).
+        theirs: the authors' value (``"512"``).
+        source: where it was read: ``"repo@commit path:line"`` or ``"paper, Sec. 3"``.
+        ours: our committed study's value where it differs (None: the same).
+        why: why ours differs (required when it does: cost on 2 CPU cores, a model we do
+            not have yet, ...).
+    """
+
+    what: str
+    theirs: str
+    source: str
+    ours: str | None = None
+    why: str = ""
+
+    def __post_init__(self) -> None:
+        if self.ours is not None and not self.why.strip():
+            raise ValueError(f"setting {self.what!r}: a difference needs its reason (why=...)")
+
+
+Reader = Callable[[Path], float | None]
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One number of the claim.
+
+    Attributes:
+        name: what is measured (``"steps to 95% test accuracy, dense / ticket"``).
+        paper: the paper's value; None where the paper states only a direction or a bound
+            (then ``accept`` encodes it, e.g. ``(1.0, inf)`` for "grows").
+        accept: the closed range of values that count as agreeing with it.
+        tolerance: why that range (``"within a factor of 2: 3 seeds"``).
+        read: our value from the study's folder: ``inf`` where a run never got there within
+            its budget (a bound, compared like any value), None where the files hold no such
+            value; it may raise only on a broken format.
+        files: the files ``read`` needs, relative to the study's folder.
+    """
+
+    name: str
+    paper: float | None
+    accept: tuple[float, float]
+    tolerance: str
+    read: Reader
+    files: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        lo, hi = self.accept
+        if not lo <= hi:
+            raise ValueError(f"quantity {self.name!r}: accept must be (low, high), low <= high")
+
+
+@dataclass(frozen=True)
+class Card:
+    """A reproduction card (module docstring).
+
+    Attributes:
+        name: unique, e.g. ``"minegishi2024-tickets"``.
+        paper: authors and year (``"Minegishi et al. 2024"``).
+        arxiv: the arXiv id.
+        claim: the headline claim in one sentence.
+        quantities: the claim as numbers.
+        setup: the authors' configuration, each value with its source.
+        study: the registered study that measures it.
+        not_run: what of the authors' method or budget the committed study could not run,
+            and why (beyond the settings that differ).
+        notes: anything else a reader needs (what the study shows beyond the numbers).
+    """
+
+    name: str
+    paper: str
+    arxiv: str
+    claim: str
+    quantities: tuple[Quantity, ...]
+    setup: tuple[Setting, ...]
+    study: str
+    not_run: tuple[str, ...] = ()
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.quantities:
+            raise ValueError(f"card {self.name}: state the claim as at least one quantity")
+
+    @property
+    def differences(self) -> list[str]:
+        """Every way the committed study differs from the authors' setup, with why."""
+        diff = [f"{s.what}: {s.ours} (theirs {s.theirs}): {s.why}" for s in self.setup if s.ours]
+        return diff + list(self.not_run)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A card read against a study folder: our values and the verdict."""
+
+    card: Card
+    values: tuple[float | None, ...]
+    agree: tuple[bool | None, ...]
+    verdict: str
+
+
+def _value(q: Quantity, folder: Path) -> float | None:
+    """Our value, or None when the files are missing or hold none (NaN counts as none)."""
+    if not all((folder / f).is_file() for f in q.files):
+        return None
+    v = q.read(folder)
+    return None if v is None or math.isnan(v) else float(v)
+
+
+def read_card(card: Card, folder: Path) -> Reading:
+    """Our value of each quantity from ``folder`` and the verdict they earn."""
+    values = tuple(_value(q, folder) for q in card.quantities)
+    agree = tuple(
+        None if v is None else q.accept[0] <= v <= q.accept[1]
+        for q, v in zip(card.quantities, values, strict=True)
+    )
+    known = [a for a in agree if a is not None]
+    if not known:
+        verdict = NOT_YET_RUN
+    elif all(known) and len(known) == len(agree):
+        verdict = REPRODUCED
+    elif any(known):
+        verdict = PARTLY
+    else:
+        verdict = NOT_REPRODUCED
+    if verdict != NOT_YET_RUN and card.differences:
+        verdict += " on our setup"
+    return Reading(card, values, agree, verdict)
+
+
+def number(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.0f}"
+
+
+def expected(q: Quantity) -> str:
+    """The paper's value, or (where the paper gives a direction only) the accepted range."""
+    if q.paper is not None:
+        return number(q.paper)
+    lo, hi = q.accept
+    if math.isinf(hi):
+        return f">= {number(lo)}"
+    if math.isinf(lo):
+        return f"<= {number(hi)}"
+    return f"{number(lo)} to {number(hi)}"
+
+
+def describe(reading: Reading, study_dir: str) -> str:
+    """The card as text (``grokinterp reproduce show``)."""
+    c = reading.card
+    lines = [
+        f"{c.name}: {c.paper} (arXiv {c.arxiv})",
+        f"claim: {c.claim}",
+        f"study: {c.study} (committed results: {study_dir})",
+        f"verdict: {reading.verdict}",
+        "",
+        "quantities (paper / accepted range / ours):",
+    ]
+    for q, v, a in zip(c.quantities, reading.values, reading.agree, strict=True):
+        mark = "" if a is None else (" ok" if a else " outside")
+        lines.append(
+            f"  {q.name}: {expected(q)} / [{number(q.accept[0])}, {number(q.accept[1])}] / "
+            f"{number(v)}{mark}  ({q.tolerance}; from {', '.join(q.files)})"
+        )
+    lines += ["", "the authors' configuration (theirs; source; ours where it differs):"]
+    for s in c.setup:
+        ours = f"; ours: {s.ours} ({s.why})" if s.ours else ""
+        lines.append(f"  {s.what}: {s.theirs}  [{s.source}]{ours}")
+    if c.not_run:
+        lines += ["", "not run, and why:"] + [f"  - {n}" for n in c.not_run]
+    if c.notes:
+        lines += ["", c.notes]
+    return "\n".join(lines) + "\n"
+
+
+def markdown_table(rows: Sequence[tuple[Reading, str, str]]) -> str:
+    """README's reproduction table: one row per card (reading, study name, runtime)."""
+    out = [
+        "| paper | claim | paper's value | ours | verdict | differences from the authors' "
+        "setup | study (2-core runtime) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r, study, runtime in rows:
+        c = r.card
+        paper_vals = "; ".join(f"{q.name}: {expected(q)}" for q in c.quantities)
+        ours = "; ".join(number(v) for v in r.values)
+        diffs = "; ".join(s.what for s in c.setup if s.ours) or "none"
+        if c.not_run:
+            diffs += f" (+{len(c.not_run)} not run)"
+        out.append(
+            f"| {c.paper} ({c.arxiv}) | {c.claim} | {paper_vals} | {ours} | **{r.verdict}** | "
+            f"{diffs} | `{study}` ({runtime or '?'}) |"
+        )
+    return "\n".join(out) + "\n"

@@ -1,0 +1,130 @@
+"""The study registry: every study, once, by its one name.
+
+An entry is light (the module that holds the study, a one-line summary, the command names
+it had before the registry), so that listing the studies and ``grokinterp --help`` import
+no study; :func:`load` imports the module and returns its :class:`~.contract.Study`.
+A new study is its own module (see :mod:`grokinterp.experiments.contract`) plus one
+:func:`register` line below.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from grokinterp.errors import ConfigError
+
+if TYPE_CHECKING:
+    from grokinterp.experiments.contract import Study, StudyResult
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered study, before its module is imported.
+
+    Attributes:
+        name: the study's one name (``grokinterp study run NAME``, ``studies/...``).
+        module: the module defining ``STUDY`` and ``Params``.
+        summary: one line for ``study list`` and ``--help``.
+        aliases: command names it had before (``grokinterp tickets``), still accepted.
+    """
+
+    name: str
+    module: str
+    summary: str
+    aliases: tuple[str, ...] = ()
+
+
+STUDIES: dict[str, Entry] = {}
+
+
+def register(entry: Entry) -> Entry:
+    """Add ``entry``; a name or alias that is already taken is refused."""
+    taken = {n for e in STUDIES.values() for n in (e.name, *e.aliases)}
+    clash = sorted({entry.name, *entry.aliases} & taken)
+    if clash:
+        raise ValueError(f"study name(s) {clash} already registered")
+    STUDIES[entry.name] = entry
+    return entry
+
+
+def entry(name: str) -> Entry:
+    """The entry called ``name`` (or having it as an alias); an unknown name is one line."""
+    for e in STUDIES.values():
+        if name == e.name or name in e.aliases:
+            return e
+    raise ConfigError(f"unknown study {name!r}; known: {', '.join(sorted(STUDIES))}")
+
+
+def load(name: str) -> Study:
+    """The study called ``name``, its module imported."""
+    e = entry(name)
+    study: Study = importlib.import_module(e.module).STUDY
+    if study.name != e.name:
+        raise RuntimeError(f"{e.module}.STUDY is named {study.name!r}, registered as {e.name!r}")
+    return study
+
+
+def run_study(
+    name: str,
+    out_dir: str | Path,
+    params: Any = None,
+    *,
+    progress: bool = True,
+    static: bool | None = None,
+) -> StudyResult:
+    """Run study ``name`` into ``out_dir`` with ``params`` (its ``Params``; default: the
+    defaults), recording them in ``out_dir/study.json``."""
+    from grokinterp.experiments.contract import write_params
+
+    study = load(name)
+    params = study.params() if params is None else params
+    if not isinstance(params, study.params):
+        raise TypeError(f"study {name}: params must be {study.params.__qualname__}")
+    out = Path(out_dir)
+    if not str(out_dir).strip():
+        raise ConfigError(f"study {name}: empty output directory; give a folder")
+    result = study.run(out, params, progress=progress, static=static)
+    write_params(out, study.name, params)
+    return result
+
+
+for _e in [
+    Entry("power", "grokinterp.experiments.power",
+          "steps to generalize against the training fraction (Power et al. 2022)"),
+    Entry("efficiency", "grokinterp.experiments.efficiency_study",
+          "circuit efficiency (Varma et al. 2023): norm curves, D_crit, ungrokking",
+          ("efficiency study",)),
+    Entry("semi-grokking", "grokinterp.experiments.semi_grokking",
+          "semi-grokking near D_crit (Varma et al. 2023): long runs, plateau classes",
+          ("efficiency semi",)),
+    Entry("phase-diagram", "grokinterp.experiments.phases",
+          "phase diagram of a 2D sweep (Liu et al. 2022)", ("phases",)),
+    Entry("critical-fraction", "grokinterp.experiments.effective_theory",
+          "effective theory's critical training fraction vs a sweep (Liu et al. 2022)"),
+    Entry("omnigrok", "grokinterp.experiments.omnigrok",
+          "the LU mechanism and grokking on digits (Omnigrok, Liu et al. 2023)"),
+    Entry("interventions", "grokinterp.experiments.interventions",
+          "Grokfast, StableMax, ⊥Grad and no weight decay, side by side"),
+    Entry("prediction", "grokinterp.experiments.prediction",
+          "predicting grokking from the first N updates (Notsawo et al. 2023)",
+          ("prediction-study",)),
+    Entry("gromov", "grokinterp.experiments.gromov",
+          "Gromov's analytic network: accuracy vs width, a trained net's similarity",
+          ("gromov-study",)),
+    Entry("kernels", "grokinterp.experiments.kernels",
+          "NTK regression vs the trained network across training fractions (Mohamadi 2024)",
+          ("kernel-study",)),
+    Entry("nonneural", "grokinterp.experiments.nonneural",
+          "grokking in a GP classifier and a linear model (Miller et al. 2024)",
+          ("nonneural-study",)),
+    Entry("deep-grokking", "grokinterp.experiments.deep_grokking",
+          "deep MLPs on digits: accuracy and per-layer feature rank (Fan et al. 2024)"),
+    Entry("progress-measures", "grokinterp.experiments.progress_measures",
+          "Nanda et al. 2023's progress measures on a trained (or the shipped) run"),
+    Entry("tickets", "grokinterp.experiments.tickets",
+          "grokking tickets: pruned subnetworks retrained from init (Minegishi et al. 2024)"),
+]:  # fmt: skip
+    register(_e)

@@ -1,0 +1,117 @@
+"""The reproduction cards of every registered study: list, show, run, check, and README's
+table (``grokinterp reproduce ...``).
+
+Our values are read from the committed study folders (``studies/<name>/``), which live in the
+repository, not the package: :func:`studies_root` finds them as the shipped runs are found
+(``GROKINTERP_STUDIES``, else the source checkout's ``studies/``, else ``./studies``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from grokinterp.errors import ConfigError
+from grokinterp.experiments.cards import Card, Reading, markdown_table, read_card
+from grokinterp.experiments.contract import Study, params_from
+from grokinterp.experiments.registry import STUDIES, load, run_study
+
+ENV = "GROKINTERP_STUDIES"
+BEGIN, END = "<!-- repro-table:begin -->", "<!-- repro-table:end -->"
+
+
+def studies_root() -> Path:
+    """The folder holding the committed ``studies/`` results."""
+    if os.environ.get(ENV):
+        return Path(os.environ[ENV])
+    checkout = Path(__file__).resolve().parents[2] / "studies"
+    return checkout if checkout.is_dir() else Path("studies")
+
+
+def committed_dir(study: Study) -> Path | None:
+    """Where ``study``'s committed results are (None: it has none)."""
+    if study.committed is None:
+        return None
+    return studies_root().parent / study.committed
+
+
+def cards() -> list[tuple[Study, Card]]:
+    """Every card of every registered study, in registry order; names are unique."""
+    out, seen = [], set()
+    for name in STUDIES:
+        study = load(name)
+        for card in study.cards:
+            if card.name in seen:
+                raise RuntimeError(f"card {card.name!r} declared twice")
+            if card.study != study.name:
+                raise RuntimeError(f"card {card.name!r} names study {card.study!r}")
+            seen.add(card.name)
+            out.append((study, card))
+    return out
+
+
+def find(name: str) -> tuple[Study, Card]:
+    """The card called ``name``; an unknown name is one line listing the known ones."""
+    every = cards()
+    for study, card in every:
+        if card.name == name:
+            return study, card
+    raise ConfigError(f"unknown card {name!r}; known: {', '.join(c.name for _, c in every)}")
+
+
+def reading(study: Study, card: Card) -> Reading:
+    """``card`` read against its study's committed results."""
+    folder = committed_dir(study)
+    return read_card(card, folder if folder is not None else Path("/nonexistent"))
+
+
+def table() -> str:
+    """README's reproduction table, from the cards and the committed results."""
+    return markdown_table(
+        [(reading(s, c), s.name, s.runtime) for s, c in cards()]
+    )
+
+
+@dataclass(frozen=True)
+class Check:
+    """One card checked at smoke scale: the study ran, and every quantity was readable."""
+
+    card: str
+    study: str
+    seconds: float
+    problem: str | None
+
+
+def check(out_dir: Path, names: list[str] | None = None, *, progress: bool = False) -> list[Check]:
+    """Run each card's study at its smoke scale into ``out_dir/<study>`` (once per study)
+    and read every quantity of the card from the fresh files: a missing file or a reader
+    that raises is a problem. ``names``: only these cards."""
+    chosen = [(s, c) for s, c in cards() if names is None or c.name in names]
+    if names is not None:
+        missing = sorted(set(names) - {c.name for _, c in chosen})
+        if missing:
+            raise ConfigError(f"unknown card(s) {missing}")
+    ran: dict[str, float] = {}
+    results = []
+    for study, card in chosen:
+        folder = out_dir / study.name
+        if study.name not in ran:
+            start = time.perf_counter()
+            params = params_from(study.params, study.smoke, study.name)
+            run_study(study.name, folder, params, progress=progress, static=False)
+            ran[study.name] = time.perf_counter() - start
+        problem = None
+        for q in card.quantities:
+            absent = [f for f in q.files if not (folder / f).is_file()]
+            if absent:
+                problem = f"{q.name}: the study wrote no {', '.join(absent)}"
+                break
+            try:
+                q.read(folder)
+            except Exception as e:  # a reader that no longer fits the study's files
+                problem = f"{q.name}: reading failed: {type(e).__name__}: {e}"
+                break
+        results.append(Check(card.name, study.name, ran[study.name], problem))
+    return results

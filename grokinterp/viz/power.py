@@ -1,0 +1,36 @@
+"""The figure of the training-fraction study (:mod:`grokinterp.experiments.power`): steps to
+generalize against the training fraction (Power et al. 2022, Fig. 1 centre). It draws the
+study's tables and computes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+
+def steps_vs_fraction(runs: pd.DataFrame, curve: pd.DataFrame, title: str) -> Any:
+    """Steps to the accuracy threshold against the training fraction: every run that got
+    there as a marker, the median over seeds as a line; runs that never got there are
+    listed in the legend entry's count, not drawn (their steps are unknown, not large)."""
+    fig = go.Figure()
+    hit = runs.dropna(subset=["steps_to_generalize"])
+    fig.add_trace(
+        go.Scatter(
+            x=hit["train_fraction"], y=hit["steps_to_generalize"], mode="markers",
+            name="one run", marker=dict(color="#1f77b4", size=7, opacity=0.55),
+        )
+    )  # fmt: skip
+    med = curve.dropna(subset=["median_steps"])
+    fig.add_trace(
+        go.Scatter(
+            x=med["train_fraction"], y=med["median_steps"], mode="lines+markers",
+            name="median of the runs that generalized", line=dict(color="#d62728", width=2),
+        )
+    )  # fmt: skip
+    fig.update_xaxes(title_text="training fraction (of all pairs)")
+    fig.update_yaxes(title_text="steps to the accuracy threshold", type="log")
+    fig.update_layout(title=title, template="plotly_white", height=480, width=720,
+                      legend=dict(orientation="h", y=-0.2))  # fmt: skip
+    return fig

@@ -1,0 +1,72 @@
+"""The study registry and contract: every study registered once, loadable, its Params
+documented and round-tripping, its smoke values valid; every card readable from the files its
+study writes at smoke scale (``grokinterp reproduce check``); README's table current."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from grokinterp.errors import ConfigError
+from grokinterp.experiments import registry
+from grokinterp.experiments.contract import param_docs, params_from, params_to_dict
+from grokinterp.experiments.registry import STUDIES, Entry, load, register
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.mark.parametrize("name", sorted(STUDIES))
+def test_every_study_follows_the_contract(name):
+    study = load(name)
+    assert study.name == name
+    docs = param_docs(study.params)
+    assert all(d.help for d in docs)
+    default = study.params()
+    assert dataclasses.is_dataclass(default)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(default, docs[0].name, docs[0].default)
+    smoke = params_from(study.params, study.smoke, name)
+    # a Params survives the round trip through study.json's plain values
+    assert params_from(study.params, params_to_dict(smoke), name) == smoke
+    assert params_from(study.params, params_to_dict(default), name) == default
+
+
+def test_names_are_unique_and_unknown_ones_are_one_line():
+    with pytest.raises(ValueError, match="already registered"):
+        register(Entry("tickets", "x", "y"))
+    with pytest.raises(ValueError, match="already registered"):
+        register(Entry("new", "x", "y", aliases=("phases",)))
+    with pytest.raises(ConfigError, match="unknown study 'nope'; known: .*tickets"):
+        registry.entry("nope")
+    assert registry.entry("kernel-study").name == "kernels"
+
+
+def test_params_from_names_the_study_and_the_parameter():
+    study = load("tickets")
+    with pytest.raises(ConfigError, match=r"study tickets: unknown parameter\(s\) \['nope'\]"):
+        params_from(study.params, {"nope": 1}, "tickets")
+    with pytest.raises(ConfigError, match="study tickets: steps: expected an integer"):
+        params_from(study.params, {"steps": "many"}, "tickets")
+    with pytest.raises(ConfigError, match="steps must be at least 100"):
+        params_from(study.params, {"steps": 5}, "tickets")
+
+
+@pytest.mark.slow
+def test_every_card_reads_the_files_its_study_writes(tmp_path):
+    from grokinterp.experiments.reproduce import check
+
+    results = check(tmp_path)
+    assert results, "no cards"
+    problems = [f"{r.card}: {r.problem}" for r in results if r.problem]
+    assert not problems, problems
+
+
+def test_readme_reproduction_table_is_current():
+    from grokinterp.experiments.reproduce import BEGIN, END, table
+
+    text = README.read_text()
+    assert BEGIN in text and END in text, "README has no generated reproduction table"
+    current = text.split(BEGIN)[1].split(END)[0].strip()
+    assert current == table().strip(), "run `grokinterp reproduce table --write`"
