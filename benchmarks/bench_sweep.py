@@ -34,7 +34,8 @@ import torch
 from op_times import op_table
 from results import record, spread, summary
 
-from grokinterp.experiments.sweep import expand, run_sweep
+from grokinterp.sweeps.engine import run_sweep
+from grokinterp.sweeps.spec import expand
 from grokinterp.training import train
 
 

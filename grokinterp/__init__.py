@@ -10,9 +10,9 @@ The curated API::
     grokinterp.run_sweep(spec, "sweeps/wd")                    # many runs
 
 Subpackages, in the order data flows through them: ``tasks`` -> ``models`` -> ``training``
--> ``runs`` (the run directory) -> ``analysis`` -> ``viz``; ``experiments`` drive many
-runs through the same path. The names above are loaded on first use, so ``import
-grokinterp`` does not import torch.
+-> ``runs`` (the run directory) -> ``analysis`` -> ``viz``; ``sweeps`` (the engine) drives
+many runs through the same path, and ``experiments`` (the papers' studies) drive it. The
+names above are loaded on first use, so ``import grokinterp`` does not import torch.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from grokinterp._version import __version__
 
 if TYPE_CHECKING:
     from grokinterp.config import TrainConfig
-    from grokinterp.experiments.sweep import run_sweep
     from grokinterp.runs.reference import reference_run
     from grokinterp.runs.run import Run
+    from grokinterp.sweeps.engine import run_sweep
     from grokinterp.training.loop import train
     from grokinterp.viz.run_report import analyze
 
@@ -40,6 +40,6 @@ __getattr__ = lazy_attributes(
         "reference_run": "grokinterp.runs.reference",
         "train": "grokinterp.training.loop",
         "analyze": "grokinterp.viz.run_report",
-        "run_sweep": "grokinterp.experiments.sweep",
+        "run_sweep": "grokinterp.sweeps.engine",
     },
 )

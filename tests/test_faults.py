@@ -544,7 +544,7 @@ def test_a_diverging_run_stops_and_says_so(tmp_path, capsys):
 
 
 def test_a_sweep_records_diverged_runs_and_trains_the_others(tmp_path):
-    from grokinterp.experiments.sweep import run_sweep
+    from grokinterp.sweeps.engine import run_sweep
 
     (tmp_path / "cfg.json").write_text(tiny_config(max_steps=20).to_json())
     spec = {"base": {"config": str(tmp_path / "cfg.json")}, "grid": {"init_scale": [1.0, 1e30]}}

@@ -25,7 +25,17 @@ TOP_LEVEL_MODULES = {
     "errors",
     "presets",
 }
-SUBPACKAGES = {"tasks", "models", "training", "runs", "analysis", "viz", "experiments", "cli"}
+SUBPACKAGES = {
+    "tasks",
+    "models",
+    "training",
+    "runs",
+    "analysis",
+    "viz",
+    "sweeps",
+    "experiments",
+    "cli",
+}
 
 # imports that may sit inside a function: optional extras, loaded only when asked for
 OPTIONAL_EXTRAS = {
@@ -89,8 +99,8 @@ def test_curated_api():
     for name in grokinterp.__all__:
         assert getattr(grokinterp, name) is not None
     from grokinterp.config import TrainConfig
-    from grokinterp.experiments.sweep import run_sweep
     from grokinterp.runs import Run
+    from grokinterp.sweeps.engine import run_sweep
     from grokinterp.training import train
     from grokinterp.viz import analyze
 
@@ -123,5 +133,5 @@ def test_training_and_sweep_workers_do_not_load_transformer_lens():
     # every training process (a sweep's workers included) would pay seconds for it: only
     # Run.model and the analysis of a run need the TransformerLens models
     assert not _loads("import grokinterp.training", "transformer_lens")
-    assert not _loads("import grokinterp.experiments.sweep", "transformer_lens")
+    assert not _loads("import grokinterp.sweeps.engine", "transformer_lens")
     assert _loads("import grokinterp.runs.run", "transformer_lens")

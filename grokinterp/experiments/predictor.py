@@ -7,14 +7,15 @@ the coefficients and intercept of a scikit-learn ``LogisticRegression``, the dec
 threshold, the budget the probability is for, and what the model scored on held-out
 sweeps. :func:`probability` evaluates it with numpy; no pickle, no scikit-learn needed.
 The file is written by :mod:`grokinterp.experiments.prediction` from the committed study
-(``studies/prediction/``).
+(``studies/prediction/``). :func:`pruner` makes it the sweep engine's
+:class:`~grokinterp.sweeps.pruning.Pruner` (``grokinterp sweep --prune-after N``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ import numpy as np
 
 from grokinterp.analysis.early import early_features
 from grokinterp.errors import ConfigError, RunDirError
+from grokinterp.sweeps.pruning import Pruner, Verdict
+from grokinterp.sweeps.spec import SweepRun
 
 MODEL_FILE = Path(__file__).with_name("prediction_model.json")
 FORMAT = "grokinterp-grokking-predictor/1"
@@ -151,4 +154,47 @@ def predict_run(run_dir: str | Path, model: Predictor, device: str = "cpu") -> P
     return Prediction(prob, model, {f: feats[f] for f in model.features}, model.contributions(row))
 
 
-__all__ = ["Prediction", "Predictor", "choose", "load_models", "predict_run", "save_models"]
+def pruner(after: int, model_file: str | Path | None = None, device: str = "cpu") -> Pruner:
+    """``grokinterp sweep --prune-after N``: the predictor at step ``after`` (from
+    ``model_file``, default the shipped one) as the sweep engine's pruner. It refuses a sweep
+    whose runs keep the per-update losses of fewer than N updates (``early_loss_steps``),
+    stops a run whose probability of grokking within the model's budget is below the
+    model's threshold, and writes the model's N, threshold, budget, family and held-out
+    scores into ``pruning.json``."""
+    model = choose(load_models(model_file), after, None)
+
+    def check(runs: Sequence[SweepRun]) -> None:
+        for r in runs:
+            if r.config.schedule.early_loss_steps < model.n:
+                raise ConfigError(
+                    f"--prune-after {model.n}: run {r.name} keeps the loss of only "
+                    f"{r.config.schedule.early_loss_steps} updates (early_loss_steps); "
+                    f"set early_loss_steps >= {model.n} in the spec's overrides"
+                )
+
+    def decide(run_dirs: Mapping[str, Path]) -> dict[str, Verdict]:
+        verdicts = {}
+        for name, run_dir in run_dirs.items():
+            p = predict_run(run_dir, model, device).probability
+            reason = f"predicted P(grok within {model.budget}) = {p:.3f}"
+            verdicts[name] = Verdict(p, p < model.threshold, reason)
+        return verdicts
+
+    return Pruner(
+        after=model.n,
+        decide=decide,
+        check=check,
+        settings={"threshold": model.threshold, "budget": model.budget, "family": model.family},
+        record={"heldout": model.heldout},
+    )
+
+
+__all__ = [
+    "Prediction",
+    "Predictor",
+    "choose",
+    "load_models",
+    "predict_run",
+    "pruner",
+    "save_models",
+]

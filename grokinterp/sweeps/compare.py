@@ -24,10 +24,10 @@ import pandas as pd
 from grokinterp.analysis.table import measure_run
 from grokinterp.config import TrainConfig
 from grokinterp.errors import ConfigError, RunDirError
-from grokinterp.experiments.sweep import SPEC
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.runs.run import Run
+from grokinterp.sweeps.spec import SPEC
 from grokinterp.viz.overlay import measure_selector, progress_measures, training_curves
 from grokinterp.viz.report import attempt, write_figure_set
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from grokinterp.experiments.sweep import expand, load_spec
+from grokinterp.sweeps.spec import expand, load_spec
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
 

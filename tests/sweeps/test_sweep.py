@@ -17,8 +17,9 @@ from helpers import assert_runs_close, tiny_config
 from grokinterp.cli import main
 from grokinterp.config import TrainConfig, replace
 from grokinterp.errors import ConfigError
-from grokinterp.experiments.sweep import expand, run_sweep
 from grokinterp.runs import layout
+from grokinterp.sweeps.engine import run_sweep
+from grokinterp.sweeps.spec import expand
 from grokinterp.tasks import make_dataset
 from grokinterp.training import train, train_ensemble
 
@@ -308,6 +309,6 @@ def test_sweep_of_mixed_sizes_trains_in_size_batches_with_the_same_numbers(tmp_p
 
 def test_the_command_line_offers_every_backend():
     from grokinterp import cli
-    from grokinterp.experiments.sweep import BACKENDS
+    from grokinterp.sweeps.backends import BACKENDS
 
     assert list(BACKENDS) == cli.BACKENDS

@@ -1,6 +1,6 @@
 """The Ray backends on a local multi-node cluster whose worker nodes have their own scratch
 directories (``GROKINTERP_RAY_SCRATCH``) and no way to write into the sweep directory but
-the shipping of :mod:`grokinterp.experiments.ray_backend`: with a worker killed on the way,
+the shipping of :mod:`grokinterp.sweeps.ray_backend`: with a worker killed on the way,
 the sweep ends with the same results and run directories as the local backends."""
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 from helpers import assert_runs_close, assert_same_run, tiny_config
 
-from grokinterp.experiments.sweep import expand, run_sweep
 from grokinterp.runs import layout
+from grokinterp.sweeps.engine import run_sweep
+from grokinterp.sweeps.spec import expand
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install .[ray])")
 pytestmark = pytest.mark.slow

@@ -11,8 +11,8 @@ from helpers import _chromium_dom, _js_errors, needs_chromium, tiny_config
 
 from grokinterp.config import replace
 from grokinterp.errors import ConfigError, RunDirError
-from grokinterp.experiments.compare import compare, select
-from grokinterp.experiments.sweep import run_sweep
+from grokinterp.sweeps.compare import compare, select
+from grokinterp.sweeps.engine import run_sweep
 from grokinterp.training import train
 
 
