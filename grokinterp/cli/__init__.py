@@ -30,7 +30,9 @@ from grokinterp.errors import UserError
 __all__ = ["BACKENDS", "COMMANDS", "Command", "build_parser", "config_flags", "main"]
 
 # every command by name, in the order of `grokinterp --help`
-COMMANDS: dict[str, Command] = index(runs.COMMANDS, sweeps.COMMANDS, studies.COMMANDS, reproduce.COMMANDS)
+COMMANDS: dict[str, Command] = index(
+    runs.COMMANDS, sweeps.COMMANDS, studies.COMMANDS, reproduce.COMMANDS
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

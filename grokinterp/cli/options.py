@@ -19,7 +19,7 @@ from typing import Any, Literal, NoReturn, Union, get_args, get_origin
 from grokinterp.config import SECTIONS, TrainConfig, config_flags, replace
 from grokinterp.presets import PRESETS
 
-# the sweep backends (grokinterp.experiments.sweep.BACKENDS; a test keeps them equal)
+# the sweep backends (grokinterp.sweeps.BACKENDS; a test keeps them equal)
 BACKENDS = ["local", "ensemble", "ray", "ray-ensemble"]
 
 

@@ -59,8 +59,8 @@ def _list() -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from grokinterp.experiments.cards import describe, read_card
-    from grokinterp.experiments.registry import run_study
     from grokinterp.experiments.reproduce import find
+    from grokinterp.experiments.runner import run_study
 
     study, card = find(args.name)
     run_study(study.name, args.out, progress=progress(args))
@@ -93,7 +93,9 @@ def _table(args: argparse.Namespace) -> int:
         return 0
     readme = args.write.read_text()
     if BEGIN not in readme or END not in readme:
-        raise ConfigError(f"{args.write}: no {BEGIN} ... {END} markers; add them where the table goes")
+        raise ConfigError(
+            f"{args.write}: no {BEGIN} ... {END} markers; add them where the table goes"
+        )
     head, rest = readme.split(BEGIN, 1)
     atomic_write_text(args.write, f"{head}{BEGIN}\n{text}{END}{rest.split(END, 1)[1]}")
     print(f"reproduction table written to {args.write}")

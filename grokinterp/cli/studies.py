@@ -52,7 +52,9 @@ def study_parser(study: Study, prog: str) -> argparse.ArgumentParser:
     from grokinterp.experiments.contract import param_docs
 
     where = f" Committed results: {study.committed}." if study.committed else ""
-    cost = f" Runtime of the committed run on 2 CPU cores: {study.runtime}." if study.runtime else ""
+    cost = (
+        f" Runtime of the committed run on 2 CPU cores: {study.runtime}." if study.runtime else ""
+    )
     p = Parser(
         prog=prog,
         description=f"{study.title}. {study.paper + '.' if study.paper else ''}{where}{cost} "
@@ -74,7 +76,8 @@ def run_routed(name: str, prog: str, rest: list[str]) -> int:
     """Parse ``rest`` for study ``name`` and run it; print its report."""
     from grokinterp.cli.options import set_threads
     from grokinterp.cli.params import params_from_args
-    from grokinterp.experiments.registry import load, run_study
+    from grokinterp.experiments.registry import load
+    from grokinterp.experiments.runner import run_study
 
     study = load(name)
     args = study_parser(study, prog).parse_args(rest)

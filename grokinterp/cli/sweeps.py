@@ -53,7 +53,10 @@ def _add_sweep(p: argparse.ArgumentParser) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from grokinterp.experiments.sweep import PRUNING, load_spec, run_sweep
+    from grokinterp.experiments.predictor import pruner
+    from grokinterp.sweeps.engine import run_sweep
+    from grokinterp.sweeps.pruning import PRUNING
+    from grokinterp.sweeps.spec import load_spec
 
     spec = load_spec(args.spec)
     out = args.out or Path("sweeps") / args.spec.stem
@@ -68,7 +71,7 @@ def _sweep(args: argparse.Namespace) -> int:
         device=args.device,
         log_to=args.log_to,
         wandb_project=args.wandb_project,
-        prune_after=args.prune_after,
+        prune=pruner(args.prune_after) if args.prune_after is not None else None,
     )
     counts = table["status"].value_counts().to_dict()
     print(
@@ -150,7 +153,7 @@ def _add_compare(p: argparse.ArgumentParser) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from grokinterp.experiments.compare import compare
+    from grokinterp.sweeps.compare import compare
 
     result = compare(
         args.sources,

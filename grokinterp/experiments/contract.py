@@ -20,7 +20,6 @@ from the field's metadata), so a parameter is declared once, with its default, h
 from __future__ import annotations
 
 import dataclasses
-import json
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -248,15 +247,6 @@ class Study:
     def __post_init__(self) -> None:
         param_docs(self.params)  # every field documented (the smoke values are checked by
         # the test suite: they may name files of the source checkout)
-
-
-def write_params(out_dir: Path, study: str, params: Any) -> None:
-    """Record the study and the parameters it ran with in ``out_dir/study.json``."""
-    from grokinterp._version import __version__
-    from grokinterp.runs.io import atomic_write_text
-
-    doc = {"study": study, "params": params_to_dict(params), "grokinterp_version": __version__}
-    atomic_write_text(out_dir / PARAMS_FILE, json.dumps(doc, indent=2) + "\n")
 
 
 # -- validation helpers: each raises one ConfigError naming the parameter ------------------

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
+import torch
 
 from grokinterp.analysis.milestones import key_frequencies_settle, milestones
 from grokinterp.analysis.table import measure_run
@@ -123,8 +124,6 @@ class Params:
 
 def _check_device(text: str) -> None:
     """``device`` is a torch device this machine has (checked before anything runs)."""
-    import torch
-
     try:
         dev = torch.device(text)
     except (RuntimeError, ValueError):

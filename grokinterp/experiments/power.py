@@ -40,8 +40,11 @@ from grokinterp.experiments.contract import (
     param,
 )
 from grokinterp.presets import PRESETS
+from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.sweeps.engine import run_sweep
+from grokinterp.sweeps.spec import expand
+from grokinterp.sweeps.status import read_status
 from grokinterp.viz.power import steps_vs_fraction
 from grokinterp.viz.report import write_figure_set
 
@@ -99,10 +102,6 @@ def _first(m: pd.DataFrame, col: str, at: float) -> float:
 
 def tables(sweep_dir: Path, params: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``runs.csv`` and ``curve.csv`` from the sweep's run directories."""
-    from grokinterp.runs import layout
-    from grokinterp.sweeps.spec import expand
-    from grokinterp.sweeps.status import read_status
-
     rows = []
     for r in expand(spec(params)):
         d = sweep_dir / "runs" / r.name

@@ -2,7 +2,8 @@
 
 An entry is light (the module that holds the study, a one-line summary, the command names
 it had before the registry), so that listing the studies and ``grokinterp --help`` import
-no study; :func:`load` imports the module and returns its :class:`~.contract.Study`.
+no study; :func:`load` imports the module and returns its :class:`~.contract.Study`
+(:func:`grokinterp.experiments.runner.run_study` runs one).
 A new study is its own module (see :mod:`grokinterp.experiments.contract`) plus one
 :func:`register` line below.
 """
@@ -11,13 +12,12 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from grokinterp.errors import ConfigError
 
 if TYPE_CHECKING:
-    from grokinterp.experiments.contract import Study, StudyResult
+    from grokinterp.experiments.contract import Study
 
 
 @dataclass(frozen=True)
@@ -65,30 +65,6 @@ def load(name: str) -> Study:
     if study.name != e.name:
         raise RuntimeError(f"{e.module}.STUDY is named {study.name!r}, registered as {e.name!r}")
     return study
-
-
-def run_study(
-    name: str,
-    out_dir: str | Path,
-    params: Any = None,
-    *,
-    progress: bool = True,
-    static: bool | None = None,
-) -> StudyResult:
-    """Run study ``name`` into ``out_dir`` with ``params`` (its ``Params``; default: the
-    defaults), recording them in ``out_dir/study.json``."""
-    from grokinterp.experiments.contract import write_params
-
-    study = load(name)
-    params = study.params() if params is None else params
-    if not isinstance(params, study.params):
-        raise TypeError(f"study {name}: params must be {study.params.__qualname__}")
-    out = Path(out_dir)
-    if not str(out_dir).strip():
-        raise ConfigError(f"study {name}: empty output directory; give a folder")
-    result = study.run(out, params, progress=progress, static=static)
-    write_params(out, study.name, params)
-    return result
 
 
 for _e in [

@@ -16,7 +16,8 @@ from pathlib import Path
 from grokinterp.errors import ConfigError
 from grokinterp.experiments.cards import Card, Reading, markdown_table, read_card
 from grokinterp.experiments.contract import Study, params_from
-from grokinterp.experiments.registry import STUDIES, load, run_study
+from grokinterp.experiments.registry import STUDIES, load
+from grokinterp.experiments.runner import run_study
 
 ENV = "GROKINTERP_STUDIES"
 BEGIN, END = "<!-- repro-table:begin -->", "<!-- repro-table:end -->"
@@ -69,9 +70,7 @@ def reading(study: Study, card: Card) -> Reading:
 
 def table() -> str:
     """README's reproduction table, from the cards and the committed results."""
-    return markdown_table(
-        [(reading(s, c), s.name, s.runtime) for s, c in cards()]
-    )
+    return markdown_table([(reading(s, c), s.name, s.runtime) for s, c in cards()])
 
 
 @dataclass(frozen=True)

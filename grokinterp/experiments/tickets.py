@@ -359,7 +359,11 @@ def report(
 
 
 _TICKETS_REPO = "gouki510/Grokking-Tickets@8cee814"
-_COMMITTED_DIFFERS = "the committed study predates this card; the authors' value is affordable on 2 cores and is the reproduction issue's to run"
+_COMMITTED_DIFFERS = (
+    "the committed study predates this card; the authors' value is affordable on 2 cores and "
+    "is the reproduction issue's to run"
+)
+_TICKETS_HEAD = "gouki510/Grokking-Tickets@bd705c8"
 
 
 def _speedup_at(sparsity: float) -> Any:
@@ -408,7 +412,8 @@ CARDS = (
             Setting("model", "embedding 500, shared bias-free 500->48 per token, summed, "
                     "ReLU, 48->500, unembedding 500->p", f"{_TICKETS_REPO} config.py:L11-12, "
                     "L25, L28; model.py:L338-385",
-                    ours="embeddings 64 concatenated, ReLU 128, unembedding", why=_COMMITTED_DIFFERS),
+                    ours="embeddings 64 concatenated, ReLU 128, unembedding",
+                    why=_COMMITTED_DIFFERS),
             Setting("optimizer", "AdamW lr 1e-3, betas (0.9, 0.98), full batch",
                     f"{_TICKETS_REPO} config.py:L8; train.py:L45",
                     ours="AdamW lr 3e-3, betas (0.9, 0.98), full batch", why=_COMMITTED_DIFFERS),
@@ -416,9 +421,10 @@ CARDS = (
             Setting("budget", "30000 steps", f"{_TICKETS_REPO} config.py:L17",
                     ours="8000 steps", why=_COMMITTED_DIFFERS),
             Setting("pruning", "global magnitude, one shot, mask from the final checkpoint, "
-                    "weights reset to step 0", "gouki510/Grokking-Tickets@bd705c8 config_pruning.py:L53-58; prune.py:L61-85"),
+                    "weights reset to step 0",
+                    f"{_TICKETS_HEAD} config_pruning.py:L53-58; prune.py:L61-85"),
             Setting("sparsity", "40% of weights kept (their `sparsity` is the fraction kept)",
-                    "gouki510/Grokking-Tickets@bd705c8 pruner.py:L13-29; config_pruning.py:L54"),
+                    f"{_TICKETS_HEAD} pruner.py:L13-29; config_pruning.py:L54"),
         ),
         study="tickets",
         notes="Our sparsity is the fraction pruned: ours 0.6 is their 0.4.",

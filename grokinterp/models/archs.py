@@ -15,6 +15,9 @@ The hooked models are built by functions that import :mod:`grokinterp.models.hoo
 
 from __future__ import annotations
 
+import importlib
+from typing import Any, cast
+
 import torch
 from torch import nn
 
@@ -72,16 +75,14 @@ def mlp_row_floats(m: ModelConfig) -> int:
 
 def hooked_transformer(cfg: ModelConfig, params: Params, device: str | torch.device) -> nn.Module:
     """:func:`grokinterp.models.hooked.build_bridge`, importing TransformerLens on call."""
-    from grokinterp.models.hooked import build_bridge
-
-    return build_bridge(cfg, params, device)
+    build: Any = importlib.import_module("grokinterp.models.hooked").build_bridge
+    return cast(nn.Module, build(cfg, params, device))
 
 
 def hooked_mlp(cfg: ModelConfig, params: Params, device: str | torch.device) -> nn.Module:
     """:func:`grokinterp.models.hooked.build_hooked_mlp`, importing TransformerLens on call."""
-    from grokinterp.models.hooked import build_hooked_mlp
-
-    return build_hooked_mlp(cfg, params, device)
+    build: Any = importlib.import_module("grokinterp.models.hooked").build_hooked_mlp
+    return cast(nn.Module, build(cfg, params, device))
 
 
 TRANSFORMER = register(
