@@ -60,10 +60,8 @@ def _parser(typ: Any, nullable: bool, flag: str) -> Any:
         def parse_list(text: str) -> Any:
             if nullable and text.lower() in ("none", "null"):
                 return None
-            items = [x.strip() for x in text.split(",") if x.strip()]
-            if not items:
-                raise argparse.ArgumentTypeError(f"expected comma-separated values, got {text!r}")
-            return tuple(one(x) for x in items)
+            # an empty text is the empty list (Params decides whether that is allowed)
+            return tuple(one(x.strip()) for x in text.split(",") if x.strip())
 
         parse_list.__name__ = flag
         return parse_list

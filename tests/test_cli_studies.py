@@ -1,0 +1,132 @@
+"""The study commands generated from each study's Params: every flag parses into the field
+it names, old command names still run, bad values are one line and exit 2, and every card
+runs through `grokinterp reproduce check` (each study end to end at smoke scale)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from grokinterp.cli import COMMANDS, main
+from grokinterp.cli.params import params_from_args
+from grokinterp.cli.studies import STUDY_OF, route, study_parser
+from grokinterp.experiments.contract import param_docs, params_from, params_to_dict
+from grokinterp.experiments.registry import STUDIES, load
+
+
+def _argv(values: dict[str, object], docs: dict[str, object]) -> list[str]:
+    """Command-line arguments that set ``values`` (Params field -> plain JSON value)."""
+    argv: list[str] = []
+    for name, value in values.items():
+        doc = docs[name]
+        if isinstance(value, bool):
+            if value != doc.default:  # type: ignore[attr-defined]
+                argv.append(f"--{'no-' if doc.default else ''}{name.replace('_', '-')}")  # type: ignore[attr-defined]
+            continue
+        text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        argv += [text] if doc.positional else [f"--{name.replace('_', '-')}", text]  # type: ignore[attr-defined]
+    return argv
+
+
+@pytest.mark.parametrize("name", sorted(STUDIES))
+def test_every_parameter_has_a_flag_that_sets_it(name, tmp_path):
+    study = load(name)
+    docs = {d.name: d for d in param_docs(study.params)}
+    for values in (params_to_dict(study.params()), dict(study.smoke)):
+        expected = params_from(study.params, values, name)
+        args = study_parser(study, f"grokinterp study run {name}").parse_args(
+            ["--out", str(tmp_path), *_argv(values, docs)]
+        )
+        assert params_from_args(args, study.params) == expected
+    # nothing given: the defaults
+    args = study_parser(study, "p").parse_args(
+        ["--out", str(tmp_path)] + [str(d.default) for d in docs.values() if d.positional]
+    )
+    assert dataclasses.asdict(params_from_args(args, study.params)) == dataclasses.asdict(
+        study.params()
+    )
+
+
+def test_old_command_names_route_to_their_study():
+    assert route(["tickets", "--out", "x"]) == ("tickets", "grokinterp tickets", ["--out", "x"])
+    assert route(["efficiency", "study", "--out", "x"])[0] == "efficiency"
+    assert route(["efficiency", "semi", "--out", "x"])[0] == "semi-grokking"
+    assert route(["study", "run", "kernels", "--p", "7"])[0] == "kernels"
+    assert route(["efficiency", "curves", "--out", "x"]) is None  # a tool, not a study
+    assert route(["train", "--preset", "quick"]) is None
+    for alias in STUDY_OF:
+        assert alias in COMMANDS  # listed in `grokinterp --help`
+
+
+def test_a_study_runs_under_its_old_name(tmp_path, capsys):
+    out = tmp_path / "t"
+    argv = ["tickets", "--out", str(out), "--seeds", "0", "--sparsities", "0.5",
+            "--steps", "100", "--p", "7", "--base-target", "0", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    assert "Grokking tickets" in capsys.readouterr().out
+    assert (out / "summary.csv").is_file() and (out / "study.json").is_file()
+
+
+def test_a_bad_parameter_is_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["study", "run", "tickets", "--out", str(tmp_path), "--steps", "5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "steps must be at least 100" in err
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    with pytest.raises(SystemExit) as e:
+        main(["study", "run", "tickets", "--out", str(tmp_path), "--steps", "many"])
+    assert e.value.code == 2
+    assert main(["study", "run", "nope", "--out", str(tmp_path)]) == 2
+    assert "unknown study 'nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["study", "run", "tickets", "--out", ""])
+    assert e.value.code == 2
+
+
+def test_study_list_and_reproduce_list_and_show(capsys):
+    assert main(["study", "list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in STUDIES)
+    assert main(["reproduce", "list"]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()
+    from grokinterp.experiments.reproduce import cards
+
+    assert len(rows) == len(cards())
+    assert main(["reproduce", "show", "minegishi2024-tickets"]) == 0
+    shown = capsys.readouterr().out
+    assert "gouki510/Grokking-Tickets" in shown and "verdict:" in shown
+    assert main(["reproduce", "show", "nope"]) == 2
+
+
+def test_reproduce_table_writes_between_the_markers(tmp_path):
+    from grokinterp.experiments.reproduce import BEGIN, END
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{BEGIN}\nstale table\n{END}\nafter\n")
+    assert main(["reproduce", "table", "--write", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith(f"# x\n{BEGIN}\n| paper |") and text.endswith(f"{END}\nafter\n")
+    assert "stale table" not in text
+    readme.write_text("no markers")
+    assert main(["reproduce", "table", "--write", str(readme)]) == 2
+    assert readme.read_text() == "no markers"
+
+
+@pytest.mark.slow
+def test_reproduce_check_runs_every_card_through_main(tmp_path, capsys):
+    assert main(["reproduce", "check", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1].endswith(" passed, 0 failed")
+    for study in {load(n).name for n in STUDIES if load(n).cards}:
+        assert (tmp_path / study / "study.json").is_file()
+
+
+def test_help_lists_every_command():
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "grokinterp.cli", "--help"], capture_output=True, text=True
+    ).stdout
+    for name in COMMANDS:
+        assert name in out
