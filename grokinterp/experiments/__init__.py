@@ -1,10 +1,17 @@
-"""Experiments: the papers' studies, many runs through the sweep engine, and what they test.
+"""Experiments: the papers' studies, each behind one contract, and their reproduction cards.
 
-The engine itself (specs, local / ensemble / Ray backends, the results table) is
-:mod:`grokinterp.sweeps`, which imports nothing from here. Among the studies:
-:mod:`~grokinterp.experiments.efficiency` (norm curves and ungrokking, Varma et al.
-2023), :mod:`~grokinterp.experiments.efficiency_study` (the whole circuit-efficiency
-study and its report), :mod:`~grokinterp.experiments.phases` (phase diagrams, Liu et al.
-2022) and :mod:`~grokinterp.experiments.effective_theory` (the critical training fraction
-against a sweep).
+* :mod:`~grokinterp.experiments.contract`: what a study is (a frozen ``Params``, ``run(out_dir,
+  params) -> StudyResult``, a :class:`~grokinterp.experiments.contract.Study`);
+* :mod:`~grokinterp.experiments.registry`: every study once, by its one name (light: listing
+  the studies imports none of them); :mod:`~grokinterp.experiments.runner`: ``run_study``;
+* :mod:`~grokinterp.experiments.cards` and :mod:`~grokinterp.experiments.reproduce`: the
+  reproduction cards (a paper's claim, the authors' configuration with its sources, our value
+  from the committed study files, a verdict), their smoke check and README's table;
+* one module per study: ``power``, ``progress_measures``, ``efficiency_study`` (with its
+  building blocks in ``efficiency``), ``semi_grokking``, ``phases``, ``effective_theory``,
+  ``omnigrok``, ``interventions``, ``prediction`` (with the shipped predictor in
+  ``predictor``), ``gromov``, ``kernels``, ``nonneural``, ``deep_grokking``, ``tickets``.
+
+The sweep engine the studies run on is :mod:`grokinterp.sweeps`, which imports nothing from
+here.
 """

@@ -168,9 +168,12 @@ def read_card(card: Card, folder: Path) -> Reading:
 
 
 def number(v: float | None) -> str:
+    """A value as the tables show it: 3 significant digits, whole numbers from 100 up."""
     if v is None:
         return "-"
-    return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.0f}"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
 
 
 def expected(q: Quantity) -> str:
