@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import signal
 import sys
 import threading
@@ -89,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"grokinterp: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # stdout closed early (`grokinterp ... | head`): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the exit's flush does not fail again
+        return 141
     except OSError as e:
         print(f"grokinterp: error: {_os_error_line(e)}", file=sys.stderr)
         return 2

@@ -43,14 +43,14 @@ def _add(p: argparse.ArgumentParser) -> None:
 
 
 def _list() -> int:
-    from grokinterp.experiments.cards import number
+    from grokinterp.experiments.cards import expected, number
     from grokinterp.experiments.reproduce import cards, reading
 
     rows = [(c.name, c.paper, reading(s, c)) for s, c in cards()]
     width = max(len(r[0]) for r in rows)
     for name, paper, r in rows:
         ours = ", ".join(
-            f"{number(v)} (paper {number(q.paper)})"
+            f"{number(v)} (paper {expected(q)})"
             for q, v in zip(r.card.quantities, r.values, strict=True)
         )
         print(f"{name:{width}s}  {r.verdict:28s}  {paper}: {ours}")
@@ -107,10 +107,10 @@ def _reproduce(args: argparse.Namespace) -> int:
         return _list()
     if args.action == "show":
         from grokinterp.experiments.cards import describe
-        from grokinterp.experiments.reproduce import committed_dir, find, reading
+        from grokinterp.experiments.reproduce import find, reading
 
         study, card = find(args.name)
-        print(describe(reading(study, card), str(committed_dir(study))).rstrip())
+        print(describe(reading(study, card), str(study.committed)).rstrip())
         return 0
     if args.action == "run":
         return _run(args)
