@@ -10,7 +10,7 @@ A study is one module that declares
   needs (resumably), writes its tables (CSV), figures and ``report.txt`` into ``out_dir``;
 * ``STUDY = Study(...)``: its name, title, paper, ``Params``, ``run``, the committed results
   (``studies/<name>``), the parameters of a seconds-long smoke run, and its reproduction
-  cards (:mod:`grokinterp.experiments.cards`);
+  cards (declared in its paper's module of :mod:`grokinterp.experiments.cards`);
 
 and one line in :mod:`grokinterp.experiments.registry`. The command line generates
 ``grokinterp study run NAME`` and its flags from ``Params`` (one flag per field, the help

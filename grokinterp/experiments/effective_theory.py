@@ -30,7 +30,6 @@ predicted), ``summary.json`` (both critical fractions), ``figures/critical_fract
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -40,7 +39,7 @@ import pandas as pd
 
 from grokinterp.analysis.representation import critical_fraction, crossing, ideal_accuracy, rqi
 from grokinterp.errors import ConfigError
-from grokinterp.experiments.cards import Card, Quantity, Setting
+from grokinterp.experiments.cards import liu2022
 from grokinterp.experiments.contract import Study, StudyResult, check_positive, collect, param
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.runs.run import Run
@@ -214,91 +213,6 @@ def report(summary: dict[str, Any], fractions: pd.DataFrame, params: Params) -> 
     return "\n".join(lines) + "\n"
 
 
-def _summary(key: str) -> Any:
-    """A reader of one critical fraction in ``summary.json``: inf where it was not reached
-    inside the sizes swept."""
-
-    def read(folder: Path) -> float | None:
-        value = json.loads((folder / "summary.json").read_text())[key]
-        return math.inf if value is None else float(value)
-
-    return read
-
-
-_SQUARED = "ejmichaud/grokking-squared@0229df9"
-_PREDATES = "the committed study predates this card"
-_RC = (
-    "0.41 is NOT a number from the paper's text (not confirmed: the text could not be read "
-    "here): it is a recomputation from the authors' released code (toy/train_add.py run as "
-    "toy/Figure4ab.ipynb cells 7-8, 100 seeds per fraction, where the share of training sets "
-    "with a unique linear representation crosses 1/2, linearly interpolated); accepted within "
-    "one step of our size grid (5 of 55 pairs, 0.09) either way"
-)
-
-CARDS = (
-    Card(
-        name="liu2022-critical-fraction",
-        paper="Liu et al. 2022",
-        arxiv="2205.10343",
-        claim="the toy model learns the linear representation only above a critical training "
-        "fraction r_c, which the effective theory predicts from the training set alone",
-        quantities=(
-            Quantity(
-                name="r_c of the effective theory (half the random training sets leave only "
-                "the linear representation)",
-                paper=0.41,
-                accept=(0.32, 0.50),
-                tolerance=_RC,
-                read=_summary("r_c_theory"),
-                files=("summary.json",),
-            ),
-            Quantity(
-                name="r_c of the trained models (final RQI >= 0.95 in half the runs)",
-                paper=0.41,
-                accept=(0.32, 0.50),
-                tolerance=_RC,
-                read=_summary("r_c_linear"),
-                files=("summary.json",),
-            ),
-        ),
-        setup=(
-            Setting("task", "i + j for 0 <= i <= j < 10 (p = 10, 55 pairs)",
-                    f"{_SQUARED} toy/train_add.py:L49-73"),
-            Setting("model and loss", "1-d embedding per number, decoder of width 200, "
-                    "regression (output_dim 30, MSE)", f"{_SQUARED} toy/train_add.py:L49-73",
-                    ours="1-d embedding, tanh MLP 1 -> 200 -> 200 -> 19 classes, cross-entropy "
-                    "(the liu_toy preset)",
-                    why=_PREDATES + "; grokinterp's mse loss fits one-hot labels, not their "
-                    "random 30-d regression targets"),
-            Setting("optimizers", "AdamW, lr 1e-3 for the embedding, lr 1e-4 betas "
-                    "(0.9, 0.999) for the decoder, weight decay 0",
-                    f"{_SQUARED} toy/train_add.py:L49-73, L255-263"),
-            Setting("batch", "45", f"{_SQUARED} toy/train_add.py:L49-73",
-                    ours="full batch (5 to 54 pairs)",
-                    why=_PREDATES + "; the same as theirs up to 45 pairs"),
-            Setting("budget", "5000 steps", f"{_SQUARED} toy/train_add.py:L49-73"),
-            Setting("training sizes", "train_num in {5, 10, .., 50, 54}, seeds 0-2",
-                    f"{_SQUARED} toy/produce_figure_data.py:L78-79"),
-            Setting("thresholds", "train / test accuracy 0.9, RQI 0.95",
-                    f"{_SQUARED} toy/train_add.py:L49-73"),
-            Setting("theory curve", "share of 100 random training sets per fraction with a "
-                    "unique linear representation (their dof == 2, which counts translation "
-                    "and scale; our dof = 0 excludes them)",
-                    f"{_SQUARED} toy/Figure4ab.ipynb cells 7-8",
-                    ours="50 random training sets per size", why=_PREDATES),
-        ),
-        study="critical-fraction",
-        not_run=(
-            "the paper's own value of r_c: its text could not be read here, so the card "
-            "compares with 0.41 recomputed from their released code (tolerance text)",
-        ),
-        notes="The share of runs reaching 90% test accuracy (r_c_measured in summary.json) "
-        "is not a quantity: with few test pairs some sums have no training pair, so that "
-        "threshold measures the split, not the representation (study README).",
-    ),
-)  # fmt: skip
-
-
 STUDY = Study(
     name="critical-fraction",
     title="the effective theory's critical training fraction against trained toy models",
@@ -307,9 +221,9 @@ STUDY = Study(
     run=run,
     committed="studies/phase_diagrams/critical_fraction",
     smoke={"spec": str(SMOKE_SPEC), "theory_splits": 5},
-    cards=CARDS,
+    cards=liu2022.CRITICAL_FRACTION_CARDS,
     runtime="about 2 min",
 )
 
 
-__all__ = ["CARDS", "STUDY", "Params", "report", "run"]
+__all__ = ["STUDY", "Params", "report", "run"]

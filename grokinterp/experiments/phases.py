@@ -32,7 +32,7 @@ import pandas as pd
 from grokinterp.analysis.phases import liu_phase
 from grokinterp.analysis.representation import rqi
 from grokinterp.errors import ConfigError, UserError
-from grokinterp.experiments.cards import Card, Quantity, Setting
+from grokinterp.experiments.cards import liu2022
 from grokinterp.experiments.contract import Study, StudyResult, check_positive, collect, param
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
@@ -223,83 +223,6 @@ def report(cells: pd.DataFrame, x: str, y: str, params: Params) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _phases_present(folder: Path) -> float | None:
-    """How many of the four phases appear among the diagram's cells."""
-    phases = pd.read_csv(folder / "phases.csv")["phase"].dropna()
-    return float(phases[phases.isin(PHASES)].nunique())
-
-
-_SQUARED = "ejmichaud/grokking-squared@0229df9"
-_NB = f"{_SQUARED} phase_diagram_plot/phase_diagram-classification.ipynb"
-_PREDATES = "the committed study predates this card"
-
-CARDS = (
-    Card(
-        name="liu2022-phases",
-        paper="Liu et al. 2022",
-        arxiv="2205.10343",
-        claim="the toy model's diagram of decoder learning rate against decoder weight decay "
-        "holds four phases: comprehension, grokking, memorization and confusion",
-        quantities=(
-            Quantity(
-                name="phases present in the decoder lr x weight decay diagram (of 4)",
-                paper=4.0,
-                accept=(4.0, 4.0),
-                tolerance="all four, exactly as stated",
-                read=_phases_present,
-                files=("phases.csv",),
-            ),
-        ),
-        setup=(
-            Setting("task", "i + j for 0 <= i <= j < 10: 55 unordered pairs, 19 classes, "
-                    "one-hot targets", f"{_NB} cell 1:L32, L36, L41, L49-53"),
-            Setting("training set", "45 of the 55 pairs (0.818), drawn with seed 6",
-                    f"{_NB} cell 1:L1-2, L68-70",
-                    ours="45 of the 55 pairs, our seeded split (split seed 1), model seed 0",
-                    why="our split generator is not theirs, so their seed cannot be matched; "
-                    "split seed 1 lets every test pair be answered (split seed 0 caps test "
-                    "accuracy at 0.8, below the 90% threshold)"),
-            Setting("representation", "1-d embedding per number, U(-0.5, 0.5), Adam lr 1e-3, "
-                    "no weight decay", f"{_NB} cell 1:L3, L14-19, L34, L247-248"),
-            Setting("decoder", "rep(a) + rep(b) into a tanh MLP 1 -> 200 -> 200 -> 19, "
-                    "softmax, init scale 1", f"{_NB} cell 1:L180-206, L21, L227-232",
-                    ours="the same, without a bias on the output layer",
-                    why="grokinterp's MLP has no output-layer bias (no option for one yet)"),
-            Setting("decoder optimizer", "AdamW(lr eta_2, weight_decay wd_2)",
-                    f"{_NB} cell 1:L249"),
-            Setting("loss", "cross-entropy, full batch", f"{_NB} cell 1:L267",
-                    ours="cross-entropy computed in float64, full batch",
-                    why="grokinterp computes every loss in float64"),
-            Setting("budget", "10^5 steps", f"{_NB} cell 2:L4", ours="10^4 steps",
-                    why="cost on 2 shared CPU cores (35 cells took 315 s at 10^4 steps); "
-                    "budget scaled 10x"),
-            Setting("decoder lr grid", "10^linspace(-4, -2, 11): 1e-4 .. 1e-2",
-                    f"{_NB} cell 2:L1",
-                    ours="7 values, 10^-5 .. 10^-2 in half decades",
-                    why="cost on 2 shared CPU cores: fewer cells; " + _PREDATES),
-            Setting("decoder weight decay grid", "0, 2, .., 20 (11 values)", f"{_NB} cell 2:L2",
-                    ours="0, 2.5, 5, 7.5, 10",
-                    why="cost on 2 shared CPU cores: fewer cells; " + _PREDATES),
-            Setting("accuracy threshold", "first step with train / test accuracy >= 0.9",
-                    f"{_NB} cell 1:L286-294"),
-        ),
-        study="phase-diagram",
-        not_run=(
-            "the rule that tells comprehension from grokking (ours: test accuracy reaches 90% "
-            "at most 10^3 steps after train accuracy): their notebook plots the steps to 90% "
-            "train and test accuracy (cell 4:L7-26), but the paper's rule could not be read "
-            "here (its text beyond the abstract was not retrievable)",
-            "the paper's transformer phase diagram: its configuration was not in the sources "
-            "read; our transformer diagram (studies/phase_diagrams/transformer, weight decay x "
-            "training fraction on the `efficiency` preset) is not this study's committed folder "
-            "and is not read by this card",
-        ),
-        notes="Where in the diagram each phase lies is in studies/phase_diagrams/README.md; "
-        "this card checks only that all four appear.",
-    ),
-)  # fmt: skip
-
-
 STUDY = Study(
     name="phase-diagram",
     title="phase diagram of a 2D sweep: comprehension, grokking, memorization, confusion",
@@ -308,9 +231,9 @@ STUDY = Study(
     run=run,
     committed="studies/phase_diagrams/toy",
     smoke={"spec": str(SMOKE_SPEC), "window": 10},
-    cards=CARDS,
+    cards=liu2022.PHASES_CARDS,
     runtime="about 5 min",
 )
 
 
-__all__ = ["CARDS", "STUDY", "Params", "axes_of", "phase_cells", "report", "run", "run_phases"]
+__all__ = ["STUDY", "Params", "axes_of", "phase_cells", "report", "run", "run_phases"]

@@ -39,7 +39,7 @@ import torch
 from grokinterp.analysis.efficiency import run_circuit_stats
 from grokinterp.analysis.phases import plateau_class
 from grokinterp.errors import ConfigError, RunDirError
-from grokinterp.experiments.cards import Card, Quantity
+from grokinterp.experiments.cards import varma2023
 from grokinterp.experiments.contract import (
     Study,
     StudyResult,
@@ -327,84 +327,6 @@ def report(runs: pd.DataFrame, spec: dict[str, Any], d_crit: float | None, verdi
     return "\n".join(lines) + "\n"
 
 
-def _near(folder: Path) -> pd.DataFrame | None:
-    """The runs of ``runs.csv`` within a factor ``NEAR_FACTOR`` of D_crit (None: the study
-    was given no D_crit)."""
-    runs = pd.read_csv(folder / "runs.csv")
-    ratio = runs["D_over_dcrit"]
-    if ratio.isna().all():
-        return None
-    return runs[ratio.between(1 / NEAR_FACTOR, NEAR_FACTOR)]
-
-
-def _semi_near(folder: Path) -> float | None:
-    """How many runs near D_crit are classified ``semi-grokked``."""
-    near = _near(folder)
-    return None if near is None else float((near["plateau_class"] == "semi-grokked").sum())
-
-
-def _best_plateau_near(folder: Path) -> float | None:
-    """The highest test-accuracy plateau of the runs near D_crit."""
-    near = _near(folder)
-    if near is None or near["plateau_test_acc"].isna().all():
-        return None
-    return float(near["plateau_test_acc"].max())
-
-
-_NO_CODE = (
-    "no code released (none found by search) and the paper's body and appendix could not be "
-    "read here, only its abstract"
-)
-
-CARDS = (
-    Card(
-        name="varma2023-semi-grokking",
-        paper="Varma et al. 2023",
-        arxiv="2309.02390",
-        claim="near the critical training-set size D_crit a network can semi-grok: generalize "
-        "late, to a partial rather than perfect test accuracy",
-        quantities=(
-            Quantity(
-                name="runs within a factor 1.5 of D_crit classified semi-grokked",
-                paper=None,
-                accept=(1.0, math.inf),
-                tolerance="the paper reports that semi-grokking occurs (abstract), with no "
-                "count we could read: at least one run",
-                read=_semi_near,
-                files=("runs.csv",),
-            ),
-            Quantity(
-                name="highest test-accuracy plateau of the runs within a factor 1.5 of D_crit",
-                paper=None,
-                accept=(0.2, 0.95),
-                tolerance="partial test accuracy (abstract); the paper's plateau values were "
-                "not in the sources read, so the study's own bounds of a middling plateau "
-                "(plateau_class: at least 20%, under 95%)",
-                read=_best_plateau_near,
-                files=("runs.csv",),
-            ),
-        ),
-        setup=(),
-        study="semi-grokking",
-        not_run=(
-            f"the authors' task, modulus, model, optimizer, learning rate and weight decay: "
-            f"{_NO_CODE}; our runs use the `efficiency` preset (a + b mod 47, 1-layer "
-            "transformer d_model 64, AdamW lr 3e-3, weight decay 1, full batch), not matched "
-            "to theirs",
-            f"their semi-grokking training-set sizes, step budget and number of seeds: "
-            f"{_NO_CODE}; ours: D = 200, 246, 300, 360 (0.81-1.46 of our D_crit 246), 5 seeds, "
-            "100,000 steps",
-            f"their D_crit: {_NO_CODE}; ours (246) is the circuit-efficiency study's estimate "
-            "made with version 0.1 (studies/efficiency)",
-            f"how they decide a run semi-grokked: {_NO_CODE}; ours is plateau_class (a delayed "
-            "rise to a flat test-accuracy plateau of 20-95%)",
-        ),
-        notes="The committed run was made with d_crit 246 (README in the study folder); "
-        "without a D_crit the study does not judge, and both quantities read as none.",
-    ),
-)
-
-
 STUDY = Study(
     name="semi-grokking",
     title="semi-grokking near D_crit: long true-label runs, classified by their plateau",
@@ -422,12 +344,12 @@ STUDY = Study(
         "ckpt_every": 100,
         "trace_every": 100,
     },  # fmt: skip
-    cards=CARDS,
+    cards=varma2023.SEMI_GROKKING_CARDS,
     runtime="about 1 h",
 )
 
 
 __all__ = [
-    "CARDS", "STUDY", "Params", "SemiStudy", "judge_semi", "report", "run", "semi_spec",
+    "STUDY", "Params", "SemiStudy", "judge_semi", "report", "run", "semi_spec",
     "write_tables",
 ]  # fmt: skip

@@ -3,12 +3,18 @@ card may say "not reproduced" only when it lists no difference from the authors'
 
 from __future__ import annotations
 
+import ast
+import importlib
+import math
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from grokinterp.experiments import registry
 from grokinterp.experiments.cards import (
     NOT_REPRODUCED,
     NOT_YET_RUN,
@@ -87,3 +93,53 @@ def test_a_difference_needs_its_reason():
         Setting("steps", "1e5", "paper, Sec. 3", ours="1e4")
     with pytest.raises(ValueError, match="at least one quantity"):
         _card(0)
+
+
+CARDS_DIR = Path(registry.__file__).parent / "cards"
+
+
+def test_a_card_module_imports_no_study():
+    # a study imports its paper's cards; the other way round would be a cycle
+    imported = {
+        (path.name, node.module)
+        for path in sorted(CARDS_DIR.glob("[!_]*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    bad = [
+        f"{name} imports {module}"
+        for name, module in sorted(imported)
+        if module.startswith("grokinterp.experiments") and module != "grokinterp.experiments.cards"
+    ]
+    assert not bad, "; ".join(bad)
+
+
+def test_every_card_module_gives_its_cards_to_its_studies():
+    given = {c.name for name in registry.STUDIES for c in registry.load(name).cards}
+    declared = set()
+    for path in sorted(CARDS_DIR.glob("[!_]*.py")):
+        module = importlib.import_module(f"grokinterp.experiments.cards.{path.stem}")
+        assert module.CARDS, path.name
+        assert all(c.name.startswith(path.stem) for c in module.CARDS), path.name
+        declared |= {c.name for c in module.CARDS}
+    assert declared == given
+
+
+def test_what_the_card_modules_repeat_from_their_studies_agree():
+    from grokinterp.experiments import deep_grokking, efficiency_study, prediction, semi_grokking
+    from grokinterp.experiments.cards import fan2024, liu2022, notsawo2023, varma2023
+    from grokinterp.viz.phases import PHASES
+
+    assert varma2023.GENERALIZED_ACC == efficiency_study.GENERALIZED_ACC
+    assert varma2023.NEAR_FACTOR == semi_grokking.NEAR_FACTOR
+    assert liu2022.PHASES == PHASES
+    y, p = np.array([0, 1, 1, 0, 1]), np.array([0.1, 0.8, 0.4, 0.5, 0.9])
+    assert notsawo2023._auc(y, p) == prediction._auc(y, p)
+    assert math.isnan(notsawo2023._auc(y[1:3], p[1:3])) and math.isnan(
+        prediction._auc(y[1:3], p[1:3])
+    )
+    a, b = pd.Series([1.0, 3.0, 2.0, 5.0]), pd.Series([0.2, 0.1, 0.4, 0.9])
+    assert fan2024._spearman(a, b) == deep_grokking._spearman(a, b)
+    assert math.isnan(fan2024._spearman(a[:2], b[:2])) and math.isnan(
+        deep_grokking._spearman(a[:2], b[:2])
+    )

@@ -17,6 +17,14 @@ typed in: each quantity has a reader that computes it from the study's committed
 
 ``grokinterp reproduce check`` runs every card's study at its smoke scale and reads every
 quantity from the fresh output, so a card whose study or reader broke fails the test suite.
+
+This module is the data model; the cards themselves live one module per paper beside it, named
+``<firstauthor><year>`` (:mod:`~grokinterp.experiments.cards.minegishi2024`, ...), each
+defining ``CARDS`` (and, where two studies measure the paper, one tuple per study, e.g.
+``EFFICIENCY_CARDS`` and ``SEMI_GROKKING_CARDS``) with the readers and source constants its
+cards need. A study passes its paper's cards to its ``Study``; a card module imports no study
+(that would be a cycle): its readers use the data libraries (pandas, numpy) and the analysis
+layer only.
 """
 
 from __future__ import annotations
