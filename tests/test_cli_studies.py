@@ -59,6 +59,20 @@ def test_old_command_names_route_to_their_study():
         assert alias in COMMANDS  # listed in `grokinterp --help`
 
 
+def test_old_forms_of_arguments_still_parse(tmp_path):
+    study = load("prediction")
+    args = study_parser(study, "grokinterp prediction-study").parse_args(
+        [str(tmp_path), "--parts", "add_p19", "heldout_add_p29"]  # words, as before
+    )
+    assert params_from_args(args, study.params).parts == ("add_p19", "heldout_add_p29")
+    assert args.out == tmp_path
+    phases = load("phase-diagram")
+    args = study_parser(phases, "grokinterp phases").parse_args(["--out", str(tmp_path)])
+    assert params_from_args(args, phases.params) == phases.params()  # the spec's default
+    tickets = load("tickets")
+    assert study_parser(tickets, "t").parse_args(["--out", "x"]).threads == 1
+
+
 def test_a_study_runs_under_its_old_name(tmp_path, capsys):
     out = tmp_path / "t"
     argv = ["tickets", "--out", str(out), "--seeds", "0", "--sparsities", "0.5",
@@ -81,6 +95,10 @@ def test_a_bad_parameter_is_one_line_and_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["study", "run", "tickets", "--out", ""])
     assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        main(["study", "run", "--help"])  # lists the studies, does not loop back to itself
+    assert e.value.code == 0
+    assert "tickets" in capsys.readouterr().out
 
 
 def test_study_list_and_reproduce_list_and_show(capsys):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import types
+from dataclasses import MISSING
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
@@ -17,6 +18,9 @@ from grokinterp.cli.options import device
 from grokinterp.experiments.contract import ParamDoc, param_docs
 
 _DEST = "param__"
+# an optional positional argument not given (argparse would run a string default through
+# the type function, and passes SUPPRESS through for positionals)
+_ABSENT = object()
 
 
 def _base(typ: Any) -> tuple[Any, bool]:
@@ -32,6 +36,12 @@ def _scalar(typ: Any, flag: str) -> Any:
     names = {int: "an integer", float: "a number", str: "a string", Path: "a path"}
 
     def parse(text: str) -> Any:
+        if typ is bool:
+            if text.lower() in ("1", "true", "yes"):
+                return True
+            if text.lower() in ("0", "false", "no"):
+                return False
+            raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
         if get_origin(typ) is Literal:
             if text not in get_args(typ):
                 raise argparse.ArgumentTypeError(
@@ -117,13 +127,20 @@ def add_params(parser: argparse.ArgumentParser, params_cls: type) -> None:
         kind = _parser(typ, nullable, flag)
         if doc.name == "device" and typ is str:
             kind = device  # checked against this machine before anything runs
-        if doc.positional:
-            group.add_argument(dest, type=kind, metavar=metavar, help=_help(doc))
+        if doc.positional:  # optional on the command line when the field has a default
+            optional = doc.default is not MISSING
+            group.add_argument(
+                dest, type=kind, metavar=metavar, help=_help(doc),
+                nargs="?" if optional else None, default=_ABSENT,
+            )  # fmt: skip
         else:
+            # lists: comma-separated, or as several words (`--parts a b`, as before the
+            # flags were generated)
             group.add_argument(
                 f"--{flag}",
                 dest=dest,
                 type=kind,
+                nargs="+" if get_origin(typ) is tuple else None,
                 default=argparse.SUPPRESS,
                 metavar=metavar,
                 help=_help(doc),
@@ -133,5 +150,12 @@ def add_params(parser: argparse.ArgumentParser, params_cls: type) -> None:
 def params_from_args(args: argparse.Namespace, params_cls: type) -> Any:
     """``params_cls`` with the values given on the command line (flags not given are absent
     from ``args``: argparse.SUPPRESS); the others keep their defaults."""
-    given = {k[len(_DEST) :]: v for k, v in vars(args).items() if k.startswith(_DEST)}
+    given = {
+        k[len(_DEST) :]: v
+        for k, v in vars(args).items()
+        if k.startswith(_DEST) and v is not _ABSENT
+    }
+    for name, value in given.items():
+        if isinstance(value, list):  # nargs="+": one tuple per word, joined
+            given[name] = None if None in value else tuple(x for part in value for x in part)
     return params_cls(**given)

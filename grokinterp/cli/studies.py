@@ -67,7 +67,8 @@ def study_parser(study: Study, prog: str) -> argparse.ArgumentParser:
         p.add_argument("--out", type=out_path, required=True, help="output directory")
     add_no_progress(p, "display")
     if "threads" not in {d.name for d in param_docs(study.params)}:
-        add_threads(p, None, "torch threads (default: torch's choice)")
+        default = "torch's choice" if study.threads is None else str(study.threads)
+        add_threads(p, study.threads, f"torch threads (default: {default})")
     add_params(p, study.params)
     return p
 
@@ -82,7 +83,7 @@ def run_routed(name: str, prog: str, rest: list[str]) -> int:
     study = load(name)
     args = study_parser(study, prog).parse_args(rest)
     params = params_from_args(args, study.params)
-    if study.params is not None and "threads" not in vars(params):
+    if not hasattr(params, "threads"):  # a study with its own threads field sets them itself
         set_threads(args)
     result = run_study(name, args.out, params, progress=progress(args))
     if result.report:
@@ -100,9 +101,10 @@ def _add_study(p: argparse.ArgumentParser) -> None:
     run = actions.add_parser(
         "run",
         help="run one: grokinterp study run NAME --out DIR [--PARAM VALUE ...]",
-        add_help=False,
+        description="Run one study: grokinterp study run NAME --out DIR [--PARAM VALUE ...]; "
+        "its parameters: grokinterp study run NAME --help.",
     )
-    run.add_argument("name", choices=sorted(STUDIES), help="the study")
+    run.add_argument("name", choices=sorted(STUDIES), help="the study (grokinterp study list)")
 
 
 def _study(args: argparse.Namespace) -> int:

@@ -232,6 +232,8 @@ class Study:
             and the test suite run it so).
         cards: its reproduction cards.
         runtime: the committed run's wall time on 2 CPU cores, as measured.
+        threads: torch's thread count by default on the command line (None: torch's
+            choice; 1 where the committed run used 1 on shared cores).
     """
 
     name: str
@@ -243,6 +245,7 @@ class Study:
     smoke: Mapping[str, Any]
     cards: Sequence[Card] = ()
     runtime: str = ""
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         param_docs(self.params)  # every field documented (the smoke values are checked by

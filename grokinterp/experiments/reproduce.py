@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grokinterp.errors import ConfigError
+from grokinterp.errors import ConfigError, RunDirError
 from grokinterp.experiments.cards import Card, Reading, markdown_table, read_card
 from grokinterp.experiments.contract import Study, params_from
 from grokinterp.experiments.registry import STUDIES, load
@@ -24,18 +24,26 @@ BEGIN, END = "<!-- repro-table:begin -->", "<!-- repro-table:end -->"
 
 
 def studies_root() -> Path:
-    """The folder holding the committed ``studies/`` results."""
-    if os.environ.get(ENV):
-        return Path(os.environ[ENV])
-    checkout = Path(__file__).resolve().parents[2] / "studies"
-    return checkout if checkout.is_dir() else Path("studies")
+    """The repository's ``studies/`` folder, which holds the committed results: the folder
+    named by ``GROKINTERP_STUDIES``, else the ``studies/`` of the source checkout the package
+    is imported from, else ``./studies``; none of them there is one line saying what to do."""
+    tried = [Path(os.environ[ENV])] if os.environ.get(ENV) else []
+    tried += [Path(__file__).resolve().parents[2] / "studies", Path("studies")]
+    for path in tried:
+        if path.is_dir():
+            return path
+    raise RunDirError(
+        f"no committed studies found (tried {', '.join(map(str, tried))}); they ship with the "
+        f"repository, not the package: clone it and set {ENV} to its studies/ folder"
+    )
 
 
 def committed_dir(study: Study) -> Path | None:
-    """Where ``study``'s committed results are (None: it has none)."""
+    """Where ``study``'s committed results are (None: it has none). ``Study.committed`` is
+    written from the repository root (``studies/grokking_tickets``)."""
     if study.committed is None:
         return None
-    return studies_root().parent / study.committed
+    return studies_root() / Path(study.committed).relative_to("studies")
 
 
 def cards() -> list[tuple[Study, Card]]:
@@ -91,26 +99,37 @@ def check(out_dir: Path, names: list[str] | None = None, *, progress: bool = Fal
     if names is not None:
         missing = sorted(set(names) - {c.name for _, c in chosen})
         if missing:
-            raise ConfigError(f"unknown card(s) {missing}")
-    ran: dict[str, float] = {}
+            known = ", ".join(c.name for _, c in cards())
+            raise ConfigError(f"unknown card(s) {missing}; known: {known}")
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise RunDirError(
+            f"{out_dir}: not empty; reproduce check needs a fresh folder (a resumed study "
+            f"could hide a break)"
+        )
+    ran: dict[str, tuple[float, str | None]] = {}
     results = []
     for study, card in chosen:
         folder = out_dir / study.name
         if study.name not in ran:
             start = time.perf_counter()
-            params = params_from(study.params, study.smoke, study.name)
-            run_study(study.name, folder, params, progress=progress, static=False)
-            ran[study.name] = time.perf_counter() - start
-        problem = None
-        for q in card.quantities:
+            failed = None
+            try:
+                params = params_from(study.params, study.smoke, study.name)
+                run_study(study.name, folder, params, progress=progress, static=False)
+            except Exception as e:  # reported per card; the other studies still run
+                failed = f"the study failed at smoke scale: {type(e).__name__}: {e}"
+            ran[study.name] = (time.perf_counter() - start, failed)
+        seconds, problem = ran[study.name]
+        for q in card.quantities if problem is None else ():
             absent = [f for f in q.files if not (folder / f).is_file()]
             if absent:
                 problem = f"{q.name}: the study wrote no {', '.join(absent)}"
                 break
             try:
-                q.read(folder)
+                read_card(Card(card.name, card.paper, card.arxiv, card.claim, (q,), (),
+                               card.study), folder)  # fmt: skip
             except Exception as e:  # a reader that no longer fits the study's files
                 problem = f"{q.name}: reading failed: {type(e).__name__}: {e}"
                 break
-        results.append(Check(card.name, study.name, ran[study.name], problem))
+        results.append(Check(card.name, study.name, seconds, problem))
     return results

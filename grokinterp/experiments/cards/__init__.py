@@ -8,12 +8,19 @@ study differs, our value and why; and names the study that measures it. *Our* va
 typed in: each quantity has a reader that computes it from the study's committed files
 (``studies/<name>/...``), and the verdict follows from those numbers:
 
-* ``reproduced``: every quantity inside its accepted range;
-* ``partly``: some are;
-* ``not reproduced``: none is. Said only when the card lists no difference from the
-  authors' setup; otherwise the verdict reads ``not reproduced on our setup`` and the card
-  lists every difference with its reason;
+* ``reproduced``: every quantity read and inside its accepted range;
+* ``partly``: some quantities are inside their range (or every one read is, but not all
+  could be read);
+* ``not reproduced on the authors' setup``: every quantity read, none inside its range, and
+  the card lists no difference from the authors' configuration, method and budget;
 * ``not yet run``: the committed files are missing, or no quantity could be read.
+
+A card whose study differs from the authors' setup (a :class:`Setting` with our value, or an
+entry of ``not_run``) never says "not reproduced": its verdicts read ``reproduced on our
+setup`` and ``partly, on our setup``, and where none of our values agree, ``disagrees on our
+setup; not run on the authors'``, and ``grokinterp reproduce show`` lists every difference
+with its reason. Where no quantity agrees but some could not be read, the verdict says how
+many were read (``disagrees where read (1 of 2)``).
 
 ``grokinterp reproduce check`` runs every card's study at its smoke scale and reads every
 quantity from the fresh output, so a card whose study or reader broke fails the test suite.
@@ -37,9 +44,10 @@ from pathlib import Path
 REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_YET_RUN = (
     "reproduced",
     "partly",
-    "not reproduced",
+    "not reproduced on the authors' setup",
     "not yet run",
 )
+DISAGREES_ON_OUR_SETUP = "disagrees on our setup; not run on the authors'"
 
 
 @dataclass(frozen=True)
@@ -132,7 +140,11 @@ class Card:
     @property
     def differences(self) -> list[str]:
         """Every way the committed study differs from the authors' setup, with why."""
-        diff = [f"{s.what}: {s.ours} (theirs {s.theirs}): {s.why}" for s in self.setup if s.ours]
+        diff = [
+            f"{s.what}: {s.ours} (theirs {s.theirs}): {s.why}"
+            for s in self.setup
+            if s.ours is not None
+        ]
         return diff + list(self.not_run)
 
 
@@ -147,11 +159,35 @@ class Reading:
 
 
 def _value(q: Quantity, folder: Path) -> float | None:
-    """Our value, or None when the files are missing or hold none (NaN counts as none)."""
+    """Our value, or None when the files are missing or hold none (NaN counts as none); a
+    reader that returns anything but a number or None is a bug in the card."""
     if not all((folder / f).is_file() for f in q.files):
         return None
     v = q.read(folder)
+    if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+        raise TypeError(f"quantity {q.name!r}: the reader returned {v!r}, not a number or None")
     return None if v is None or math.isnan(v) else float(v)
+
+
+def verdict(agree: Sequence[bool | None], differs: bool) -> str:
+    """The verdict that the per-quantity agreements earn (module docstring); ``differs``:
+    the card lists a difference from the authors' setup."""
+    known = [a for a in agree if a is not None]
+    if not known:
+        return NOT_YET_RUN
+    if all(known):
+        base = REPRODUCED if len(known) == len(agree) else PARTLY
+    elif any(known):
+        base = PARTLY
+    elif len(known) < len(agree):
+        return f"disagrees where read ({len(known)} of {len(agree)})" + (
+            ", on our setup" if differs else ""
+        )
+    else:
+        return DISAGREES_ON_OUR_SETUP if differs else NOT_REPRODUCED
+    if not differs:
+        return base
+    return f"{base} on our setup" if base == REPRODUCED else f"{base}, on our setup"
 
 
 def read_card(card: Card, folder: Path) -> Reading:
@@ -161,18 +197,7 @@ def read_card(card: Card, folder: Path) -> Reading:
         None if v is None else q.accept[0] <= v <= q.accept[1]
         for q, v in zip(card.quantities, values, strict=True)
     )
-    known = [a for a in agree if a is not None]
-    if not known:
-        verdict = NOT_YET_RUN
-    elif all(known) and len(known) == len(agree):
-        verdict = REPRODUCED
-    elif any(known):
-        verdict = PARTLY
-    else:
-        verdict = NOT_REPRODUCED
-    if verdict != NOT_YET_RUN and card.differences:
-        verdict += " on our setup"
-    return Reading(card, values, agree, verdict)
+    return Reading(card, values, agree, verdict(agree, bool(card.differences)))
 
 
 def number(v: float | None) -> str:
@@ -185,15 +210,23 @@ def number(v: float | None) -> str:
 
 
 def expected(q: Quantity) -> str:
-    """The paper's value, or (where the paper gives a direction only) the accepted range."""
+    """The paper's value, or, where the paper states only a direction or a shape, our bar for
+    it (the accepted range), marked as ours."""
     if q.paper is not None:
         return number(q.paper)
     lo, hi = q.accept
     if math.isinf(hi):
-        return f">= {number(lo)}"
-    if math.isinf(lo):
-        return f"<= {number(hi)}"
-    return f"{number(lo)} to {number(hi)}"
+        bar = f">= {number(lo)}"
+    elif math.isinf(lo):
+        bar = f"<= {number(hi)}"
+    else:
+        bar = f"{number(lo)} to {number(hi)}"
+    return f"no number (our bar: {bar})"
+
+
+def _cell(text: str) -> str:
+    """``text`` safe inside a markdown table cell."""
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def describe(reading: Reading, study_dir: str) -> str:
@@ -215,7 +248,7 @@ def describe(reading: Reading, study_dir: str) -> str:
         )
     lines += ["", "the authors' configuration (theirs; source; ours where it differs):"]
     for s in c.setup:
-        ours = f"; ours: {s.ours} ({s.why})" if s.ours else ""
+        ours = f"; ours: {s.ours} ({s.why})" if s.ours is not None else ""
         lines.append(f"  {s.what}: {s.theirs}  [{s.source}]{ours}")
     if c.not_run:
         lines += ["", "not run, and why:"] + [f"  - {n}" for n in c.not_run]
@@ -235,11 +268,10 @@ def markdown_table(rows: Sequence[tuple[Reading, str, str]]) -> str:
         c = r.card
         paper_vals = "; ".join(f"{q.name}: {expected(q)}" for q in c.quantities)
         ours = "; ".join(number(v) for v in r.values)
-        diffs = "; ".join(s.what for s in c.setup if s.ours) or "none"
+        diffs = "; ".join(s.what for s in c.setup if s.ours is not None) or "none"
         if c.not_run:
             diffs += f" (+{len(c.not_run)} not run)"
-        out.append(
-            f"| {c.paper} ({c.arxiv}) | {c.claim} | {paper_vals} | {ours} | **{r.verdict}** | "
-            f"{diffs} | `{study}` ({runtime or '?'}) |"
-        )
+        cells = [f"{c.paper} ({c.arxiv})", c.claim, paper_vals, ours, f"**{r.verdict}**",
+                 diffs, f"`{study}` ({runtime or 'not yet run'})"]  # fmt: skip
+        out.append("| " + " | ".join(_cell(x) for x in cells) + " |")
     return "\n".join(out) + "\n"
