@@ -143,3 +143,106 @@ def test_what_the_card_modules_repeat_from_their_studies_agree():
     assert math.isnan(fan2024._spearman(a[:2], b[:2])) and math.isnan(
         deep_grokking._spearman(a[:2], b[:2])
     )
+
+
+# the readers of single cards, on tiny tables where the reviewed fault shows
+
+
+def test_omnigrok_u_ignores_norms_that_never_fit_the_training_set(tmp_path):
+    from grokinterp.experiments.cards.liu2023 import _u_ratio
+
+    def write(acc: list[float], loss: list[float]) -> None:
+        rows = [
+            (n, s, a, t) for n, a, t in zip(range(1, 6), acc, loss, strict=True) for s in (0, 1)
+        ]
+        cols = ["fixed_norm", "seed", "final_train_acc", "min_test_loss"]
+        pd.DataFrame(rows, columns=cols).to_csv(tmp_path / "lu.csv", index=False)
+
+    # the two largest norms never fit: their huge test loss is no memorization arm, so the
+    # U is cut at norm 3: min(5, 1.2) / 1, where the whole sweep would read min(5, 900) / 1
+    write([0.5, 1.0, 1.0, 0.3, 0.2], [5.0, 1.0, 1.2, 300.0, 900.0])
+    assert _u_ratio(tmp_path) == pytest.approx(1.2)
+    # a norm that fits counts, however high its test loss (memorization)
+    write([0.5, 1.0, 1.0, 1.0, 0.2], [5.0, 1.0, 1.2, 300.0, 900.0])
+    assert _u_ratio(tmp_path) == pytest.approx(5.0)
+    # the lowest test loss at the largest norm that fits: no U
+    write([0.5, 1.0, 1.0, 0.3, 0.2], [5.0, 2.0, 1.0, 300.0, 900.0])
+    assert _u_ratio(tmp_path) is None
+
+
+def test_tickets_speedup_counts_runs_that_never_got_there_as_the_budget(tmp_path):
+    from grokinterp.experiments.cards.minegishi2024 import _speedup_at
+
+    pd.DataFrame({"step": [0, 8000]}).to_csv(tmp_path / "traces.csv", index=False)
+
+    def speedup(dense: list[float], ticket: list[float]) -> float | None:
+        rows = [("dense", 0.0, s) for s in dense] + [("ticket", 0.6, s) for s in ticket]
+        arms = pd.DataFrame(rows, columns=["arm", "sparsity", "test_95_step"])
+        arms.to_csv(tmp_path / "arms.csv", index=False)
+        # the study's summary: medians of the runs that got there only
+        summary = arms.groupby(["arm", "sparsity"], as_index=False).agg(
+            median_test_95_step=("test_95_step", "median")
+        )
+        summary.to_csv(tmp_path / "summary.csv", index=False)
+        return _speedup_at(0.6)(tmp_path)  # type: ignore[no-any-return]
+
+    nan = math.nan
+    # one ticket of three never got there: median(1000, 2000, 8000), not median(1000, 2000)
+    assert speedup([4000, 4000, 4000], [1000, 2000, nan]) == pytest.approx(2.0)
+    # the dense runs never got there: a lower bound 8000 / 2000, not None
+    assert speedup([nan, nan], [2000, 2000]) == pytest.approx(4.0)
+    assert speedup([nan, nan], [nan, 2000]) is None  # both censored: no bound either way
+
+
+def test_power_growth_counts_runs_that_never_generalized_as_the_budget(tmp_path):
+    from grokinterp.experiments.cards.power2022 import _growth_per_percent
+
+    nan = math.nan
+    runs = pd.DataFrame(
+        {
+            "train_fraction": [0.3] * 3 + [0.4] * 3,
+            "seed": [0, 1, 2] * 2,
+            "steps_to_generalize": [2000.0, 6000.0, nan, 1000.0, 1000.0, 1000.0],
+            "steps": [10000] * 6,
+        }
+    )
+    runs.to_csv(tmp_path / "runs.csv", index=False)
+    # the study's curve: medians of the runs that generalized only
+    g = runs.groupby("train_fraction")["steps_to_generalize"]
+    curve = pd.DataFrame({"runs": g.size(), "generalized": g.count(), "median_steps": g.median()})
+    curve.reset_index().to_csv(tmp_path / "curve.csv", index=False)
+    # the medians: 6000 at 0.3 (the third run counted as 10000), 1000 at 0.4; leaving the
+    # third run out would give 4000
+    assert _growth_per_percent(tmp_path) == pytest.approx(6.0**0.1 - 1.0)
+
+
+def test_power_smallest_fraction_needs_a_lower_edge(tmp_path):
+    from grokinterp.experiments.cards.power2022 import _smallest_generalizing
+
+    def smallest(generalized: list[int]) -> float | None:
+        curve = pd.DataFrame(
+            {"train_fraction": [0.2, 0.3, 0.4], "runs": [3, 3, 3], "generalized": generalized}
+        )
+        curve.to_csv(tmp_path / "curve.csv", index=False)
+        return _smallest_generalizing(tmp_path)
+
+    assert smallest([0, 2, 3]) == pytest.approx(0.3)
+    assert smallest([3, 3, 3]) is None  # it may generalize below the grid as well
+    assert smallest([0, 0, 1]) == math.inf
+
+
+def test_semi_grokking_plateau_is_not_hidden_by_a_grokked_run(tmp_path):
+    from grokinterp.analysis.phases import plateau_class
+    from grokinterp.experiments.cards.varma2023 import FULL_PLATEAU, _best_plateau_near
+
+    def best(plateaus: list[float]) -> float | None:
+        runs = pd.DataFrame({"D_over_dcrit": [1.0] * len(plateaus) + [3.0],
+                             "plateau_test_acc": [*plateaus, 0.6]})  # fmt: skip
+        runs.to_csv(tmp_path / "runs.csv", index=False)
+        return _best_plateau_near(tmp_path)
+
+    assert best([1.0, 0.6, 0.1]) == pytest.approx(0.6)  # the grokked run does not hide it
+    assert best([1.0, 0.97]) is None  # every run near D_crit plateaued full
+    assert best([0.1, 0.05]) == pytest.approx(0.1)  # far from D_crit (0.6) is not read
+    sig = plateau_class.__defaults__
+    assert sig is not None and sig[0] == FULL_PLATEAU

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from grokinterp.experiments.cards import Card, Quantity, Reader, Setting
@@ -21,13 +22,36 @@ def _lu_ends(col: str, folder: Path) -> tuple[float, float, float]:
     return float(mean.iloc[0]), float(mean.iloc[-1]), float(mean.min())
 
 
+FIT_ACC = 0.99  # a norm's runs fit the training set: every seed's final train accuracy >= this
+
+
 def _u_ratio(folder: Path) -> float | None:
-    """The U: the lower of the two ends' test loss over the lowest test loss (the lowest
-    over each run, as their landscape code records; seed means)."""
-    if not len(pd.read_csv(folder / "lu.csv")):
+    """The U: the lower of the two arms' test loss over the lowest test loss (the lowest over
+    each run, as their landscape code records; seed means), over the norms from the smallest
+    up to the largest whose runs fit the training set (every seed's final train accuracy >=
+    ``FIT_ACC``).
+
+    The right arm must be memorization (the training set fit, the test set not): a norm so
+    large that its runs never fit the training set is a failure to train, so the sweep is cut
+    at the largest norm that fits. The left arm is the smallest norm whether or not it fits
+    (under-fitting there is the high end of their L). None where fewer than 3 norms remain or
+    the lowest test loss is at an end of them (no U to read)."""
+    lu = pd.read_csv(folder / "lu.csv")
+    if not len(lu):
         return None
-    small, large, low = _lu_ends("min_test_loss", folder)
-    return min(small, large) / low
+    by_norm = lu.groupby("fixed_norm")
+    fits = (by_norm["final_train_acc"].min() >= FIT_ACC).sort_index()
+    if not fits.any():
+        return None
+    largest_fit = fits[fits].index.max()
+    loss = by_norm["min_test_loss"].mean().sort_index()
+    loss = loss[loss.index <= largest_fit]
+    if len(loss) < 3:
+        return None
+    low = int(np.argmin(loss.to_numpy()))
+    if low in (0, len(loss) - 1):
+        return None
+    return float(min(loss.iloc[0], loss.iloc[-1]) / loss.iloc[low])
 
 
 def _l_ratio(folder: Path) -> float | None:
@@ -69,12 +93,16 @@ CARDS = (
         "set fit first, test accuracy rising only as the norm falls)",
         quantities=(
             Quantity(
-                name="U: test loss at the nearer end of the norm sweep / the lowest test loss "
-                "(digits, lowest over each run, seed means)",
+                name="U: test loss at the nearer end / the lowest test loss, over the norms "
+                "from the smallest up to the largest whose runs fit the training set (every "
+                "seed's final train accuracy >= 0.99; digits, lowest over each run, seed means)",
                 paper=None,
                 accept=(1.5, math.inf),
                 tolerance="the paper states the shape only (abstract, Fig. 1b); 1.5x at both "
-                "ends is our bar for a U (the study's lu_summary rule)",
+                "ends is our bar for a U (the study's lu_summary rule). The right arm counts "
+                "only where the runs fit the training set (memorization, not a failure to "
+                "train); none where fewer than 3 norms remain or the lowest test loss is at "
+                "an end",
                 read=_u_ratio,
                 files=("lu.csv",),
             ),
