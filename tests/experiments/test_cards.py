@@ -1,5 +1,6 @@
 """Reproduction cards: the verdict follows from the numbers read from a study's files, and a
-card may say "not reproduced" only when it lists no difference from the authors' setup."""
+card says "not reproduced" only when every quantity was read and it lists no difference from
+the authors' setup."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 from grokinterp.experiments import registry
 from grokinterp.experiments.cards import (
+    DISAGREES_ON_OUR_SETUP,
     NOT_REPRODUCED,
     NOT_YET_RUN,
     PARTLY,
@@ -26,6 +28,7 @@ from grokinterp.experiments.cards import (
     describe,
     markdown_table,
     read_card,
+    verdict,
 )
 
 
@@ -54,21 +57,61 @@ values = st.lists(
 )
 
 
-@given(values)
-def test_verdict_follows_from_the_values(tmp_path_factory, vals):
+@pytest.mark.parametrize(
+    ("agree", "differs", "expected"),
+    [
+        ([True, True], False, REPRODUCED),
+        ([True, True], True, "reproduced on our setup"),
+        ([True, None], False, PARTLY),  # all that was read agrees, not all was read
+        ([True, False], False, PARTLY),
+        ([True, False], True, "partly, on our setup"),
+        ([False, False], False, NOT_REPRODUCED),
+        ([False, False], True, DISAGREES_ON_OUR_SETUP),
+        ([False, None], False, "disagrees where read (1 of 2)"),
+        ([False, None], True, "disagrees where read (1 of 2), on our setup"),
+        ([None, None], True, NOT_YET_RUN),
+    ],
+)
+def test_verdicts(agree, differs, expected):
+    assert verdict(agree, differs) == expected
+
+
+@given(values, st.booleans())
+def test_verdict_follows_from_the_values(tmp_path_factory, vals, differs):
     folder = tmp_path_factory.mktemp("study")
     (folder / "values.txt").write_text("\n".join("none" if v is None else repr(v) for v in vals))
-    r = read_card(_card(len(vals)), folder)
-    inside = [0.0 <= v <= 1.0 for v in vals if v is not None]
+    setup = (Setting("b", "512", "x.py:1", ours="full", why="cost"),) if differs else ()
+    r = read_card(_card(len(vals), setup), folder)
     assert r.values == tuple(vals)
-    if not inside:
-        assert r.verdict == NOT_YET_RUN
-    elif all(inside) and len(inside) == len(vals):
-        assert r.verdict == REPRODUCED
-    elif any(inside):
-        assert r.verdict == PARTLY
-    else:
-        assert r.verdict == NOT_REPRODUCED
+    assert r.agree == tuple(None if v is None else 0.0 <= v <= 1.0 for v in vals)
+    read = [v for v in vals if v is not None]
+    # "reproduced" needs every quantity read and inside; "not reproduced" needs every
+    # quantity read and outside, and the authors' setup
+    assert r.verdict.startswith(REPRODUCED) == (
+        len(read) == len(vals) and all(0.0 <= v <= 1.0 for v in read)
+    )
+    assert (r.verdict == NOT_REPRODUCED) == (
+        not differs and len(read) == len(vals) and not any(0.0 <= v <= 1.0 for v in read)
+    )
+    assert "not reproduced" not in r.verdict or not differs
+    assert (r.verdict == NOT_YET_RUN) == (not read)
+
+
+def test_infinite_values_are_bounds(tmp_path):
+    (tmp_path / "values.txt").write_text("inf\n")
+    never = Quantity("q", None, (10.0, math.inf), "t", _quantity(0, 0, 1).read, ("values.txt",))
+    bounded = Quantity("q", None, (0.0, 5.0), "t", _quantity(0, 0, 1).read, ("values.txt",))
+    base = _card(1)
+    for q, ok in ((never, True), (bounded, False)):
+        card = Card(base.name, base.paper, base.arxiv, base.claim, (q,), (), "s")
+        assert read_card(card, tmp_path).agree == (ok,)
+
+
+def test_a_reader_returning_a_non_number_is_a_bug(tmp_path):
+    (tmp_path / "values.txt").write_text("x")
+    q = Quantity("q", 1.0, (0.0, 2.0), "t", lambda f: "1.0", ("values.txt",))  # type: ignore[arg-type, return-value]
+    with pytest.raises(TypeError, match="not a number"):
+        read_card(Card("c", "A", "0", "x", (q,), (), "s"), tmp_path)
 
 
 def test_missing_files_mean_not_yet_run(tmp_path):
@@ -79,13 +122,22 @@ def test_a_different_setup_qualifies_every_verdict(tmp_path):
     (tmp_path / "values.txt").write_text("5\n")
     differs = Setting("batch size", "512", "their train.py:10", ours="full", why="2 cores")
     r = read_card(_card(1, (differs,)), tmp_path)
-    assert r.verdict == "not reproduced on our setup"
+    assert r.verdict == DISAGREES_ON_OUR_SETUP
     assert r.card.differences == ["batch size: full (theirs 512): 2 cores"]
     r = read_card(_card(1, not_run=("100k steps: 2 cores",)), tmp_path)
-    assert r.verdict == "not reproduced on our setup"
+    assert r.verdict == DISAGREES_ON_OUR_SETUP
     text = describe(r, "studies/s")
-    assert "100k steps: 2 cores" in text and "verdict: not reproduced on our setup" in text
+    assert "100k steps: 2 cores" in text and f"verdict: {DISAGREES_ON_OUR_SETUP}" in text
     assert "(+1 not run)" in markdown_table([(r, "s", "1 min")])
+
+
+def test_the_table_escapes_its_cells(tmp_path):
+    card = Card("c", "A | B", "0", "a claim with | a bar\nand a line", (_quantity(0, 0, 1),),
+                (), "s")  # fmt: skip
+    table = markdown_table([(read_card(card, tmp_path), "s", "")])
+    rows = table.strip().splitlines()
+    assert len(rows) == 3
+    assert all(row.replace("\\|", "").count("|") == 8 for row in rows)
 
 
 def test_a_difference_needs_its_reason():
