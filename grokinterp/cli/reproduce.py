@@ -20,7 +20,7 @@ def _add(p: argparse.ArgumentParser) -> None:
         "run",
         help="run a card's study at the committed scale and read the card against it",
         description="Run the study that measures card NAME, with the parameters of its "
-        "committed run (the defaults), into OUT; then read the card's quantities from OUT. "
+        "committed run, into OUT; then read the card's quantities from OUT. "
         "To change a parameter, use `grokinterp study run STUDY --help`.",
     )
     run.add_argument("name", help="the card")
@@ -62,8 +62,11 @@ def _run(args: argparse.Namespace) -> int:
     from grokinterp.experiments.reproduce import find
     from grokinterp.experiments.runner import run_study
 
+    from grokinterp.experiments.contract import params_from
+
     study, card = find(args.name)
-    run_study(study.name, args.out, progress=progress(args))
+    params = params_from(study.params, study.committed_params, study.name)
+    run_study(study.name, args.out, params, progress=progress(args))
     print(describe(read_card(card, Path(args.out)), str(args.out)).rstrip())
     return 0
 

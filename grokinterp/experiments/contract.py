@@ -234,6 +234,8 @@ class Study:
         runtime: the committed run's wall time on 2 CPU cores, as measured.
         threads: torch's thread count by default on the command line (None: torch's
             choice; 1 where the committed run used 1 on shared cores).
+        committed_params: the committed run's parameters where they differ from the
+            defaults (``grokinterp reproduce run`` runs with them).
     """
 
     name: str
@@ -246,6 +248,7 @@ class Study:
     cards: Sequence[Card] = ()
     runtime: str = ""
     threads: int | None = None
+    committed_params: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         param_docs(self.params)  # every field documented (the smoke values are checked by

@@ -346,6 +346,8 @@ STUDY = Study(
     },  # fmt: skip
     cards=varma2023.SEMI_GROKKING_CARDS,
     runtime="about 1 h",
+    # studies/semi_grokking/README.md: --d-crit 246 --threads 1 (the other values are defaults)
+    committed_params={"d_crit": 246.0, "threads": 1},
 )
 
 

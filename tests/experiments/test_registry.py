@@ -32,6 +32,7 @@ def test_every_study_follows_the_contract(name):
     # a Params survives the round trip through study.json's plain values
     assert params_from(study.params, params_to_dict(smoke), name) == smoke
     assert params_from(study.params, params_to_dict(default), name) == default
+    params_from(study.params, study.committed_params, name)  # the committed run's are valid
 
 
 def test_names_are_unique_and_unknown_ones_are_one_line():
