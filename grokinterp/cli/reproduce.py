@@ -59,10 +59,9 @@ def _list() -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from grokinterp.experiments.cards import describe, read_card
+    from grokinterp.experiments.contract import params_from
     from grokinterp.experiments.reproduce import find
     from grokinterp.experiments.runner import run_study
-
-    from grokinterp.experiments.contract import params_from
 
     study, card = find(args.name)
     params = params_from(study.params, study.committed_params, study.name)
