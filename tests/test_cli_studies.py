@@ -13,6 +13,14 @@ from grokinterp.cli.params import params_from_args
 from grokinterp.cli.studies import STUDY_OF, route, study_parser
 from grokinterp.experiments.contract import param_docs, params_from, params_to_dict
 from grokinterp.experiments.registry import STUDIES, load
+from grokinterp.viz import report as viz_report
+
+
+@pytest.fixture(autouse=True)
+def _no_png_export(monkeypatch):
+    # the commands write PNGs when kaleido and a Chromium are installed; these tests are
+    # about the commands, not the export (tests/viz/test_report.py tests it)
+    monkeypatch.setattr(viz_report, "static_export_available", lambda: False)
 
 
 def _argv(values: dict[str, object], docs: dict[str, object]) -> list[str]:
@@ -148,3 +156,32 @@ def test_help_lists_every_command():
     ).stdout
     for name in COMMANDS:
         assert name in out
+
+
+def test_a_study_never_overwrites_what_is_not_its_own(tmp_path, capsys):
+    """A folder with other files, another study or other parameters is refused (exit 2,
+    every file as it was); the same parameters resume; --force starts over."""
+    smoke = ["--seeds", "0", "--sparsities", "0.5", "--steps", "100", "--p", "7",
+             "--base-target", "0", "--no-progress"]  # fmt: skip
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "report.txt").write_text("my notes")
+    assert main(["tickets", "--out", str(mine), *smoke]) == 2
+    assert "holds files that are not this study's" in capsys.readouterr().err
+    assert [p.name for p in mine.iterdir()] == ["report.txt"]
+    assert (mine / "report.txt").read_text() == "my notes"
+
+    out = tmp_path / "t"
+    assert main(["tickets", "--out", str(out), *smoke]) == 0
+    summary = (out / "summary.csv").read_text()
+    assert main(["tickets", "--out", str(out), *smoke, "--threads", "2"]) == 0  # resumes
+    assert (out / "summary.csv").read_text() == summary
+    capsys.readouterr()
+    assert main(["tickets", "--out", str(out), *smoke[:-1], "--p", "11"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "p: stored 7, given 11" in err
+    assert main(["study", "run", "gromov", "--out", str(out), "--p", "7"]) == 2
+    assert "holds the study 'tickets'" in capsys.readouterr().err
+    assert (out / "summary.csv").read_text() == summary
+    assert main(["tickets", "--out", str(mine), *smoke, "--force"]) == 0
+    assert not (mine / "report.txt").read_text() == "my notes"

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING
 
 from grokinterp.cli.command import Command
 from grokinterp.cli.efficiency import EFFICIENCY
-from grokinterp.cli.options import Parser, add_no_progress, add_threads, out_path, progress
+from grokinterp.cli.options import (
+    Parser,
+    add_force,
+    add_no_progress,
+    add_threads,
+    out_path,
+    progress,
+)
 from grokinterp.experiments.registry import STUDIES
 
 if TYPE_CHECKING:
@@ -66,7 +73,10 @@ def study_parser(study: Study, prog: str) -> argparse.ArgumentParser:
     else:
         p.add_argument("--out", type=out_path, required=True, help="output directory")
     add_no_progress(p, "display")
-    if "threads" not in {d.name for d in param_docs(study.params)}:
+    fields = {d.name for d in param_docs(study.params)}
+    if "force" not in fields:
+        add_force(p, "delete whatever the output directory holds and start over")
+    if "threads" not in fields:
         default = "torch's choice" if study.threads is None else str(study.threads)
         add_threads(p, study.threads, f"torch threads (default: {default})")
     add_params(p, study.params)
@@ -85,7 +95,8 @@ def run_routed(name: str, prog: str, rest: list[str]) -> int:
     params = params_from_args(args, study.params)
     if not hasattr(params, "threads"):  # a study with its own threads field sets them itself
         set_threads(args)
-    result = run_study(name, args.out, params, progress=progress(args))
+    force = bool(getattr(args, "force", False))
+    result = run_study(name, args.out, params, progress=progress(args), force=force)
     if result.report:
         print(result.report.rstrip())
     print(

@@ -1,5 +1,15 @@
 """Running a registered study: :func:`run_study` (the Python and command-line entry point),
-which records the parameters it ran with beside the study's files."""
+which records the study and its parameters in ``study.json`` before it starts, and decides
+whether the output folder may be written:
+
+* missing or empty: the study runs there;
+* holding a ``study.json`` of the same study and the same parameters: the study resumes
+  (finished runs are reused);
+* the study's own committed folder (``studies/<name>``, written before ``study.json``
+  existed): resumed likewise, so the committed results can be regenerated in place;
+* anything else (other files, another study, other parameters): refused with one line that
+  says what differs, unless ``force``, which empties the folder first.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +18,57 @@ from pathlib import Path
 from typing import Any
 
 from grokinterp._version import __version__
-from grokinterp.errors import ConfigError
-from grokinterp.experiments.contract import PARAMS_FILE, StudyResult, params_to_dict
+from grokinterp.errors import ConfigError, RunDirError
+from grokinterp.experiments.contract import PARAMS_FILE, Study, StudyResult, params_to_dict
 from grokinterp.experiments.registry import load
 from grokinterp.runs.io import atomic_write_text
+from grokinterp.runs.layout import claim_dir
 
 
 def write_params(out_dir: Path, study: str, params: Any) -> None:
     """Record the study and the parameters it ran with in ``out_dir/study.json``."""
     doc = {"study": study, "params": params_to_dict(params), "grokinterp_version": __version__}
     atomic_write_text(out_dir / PARAMS_FILE, json.dumps(doc, indent=2) + "\n")
+
+
+# parameters that say how a study runs, not what it computes: resuming may change them
+_EXECUTION = {"force", "threads", "device", "backend"}
+
+
+def _claim(out: Path, study: Study, params: Any, force: bool) -> None:
+    """Make ``out`` ready for ``study`` with ``params`` (module docstring)."""
+    record = out / PARAMS_FILE
+    refusal = (
+        "holds files that are not this study's; choose another folder, or pass force "
+        "(--force) to delete them and start over"
+    )
+    if record.is_file() and not force:
+        try:
+            doc = json.loads(record.read_text())
+            stored_study, stored = doc["study"], doc["params"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise RunDirError(f"{record}: unreadable; {refusal}") from None
+        if stored_study != study.name:
+            raise RunDirError(
+                f"{out}: holds the study {stored_study!r}, not {study.name!r}; choose another "
+                f"folder, or pass force (--force) to delete it and start over"
+            )
+        given = params_to_dict(params)
+        diffs = [
+            f"{k}: stored {stored.get(k)!r}, given {given.get(k)!r}"
+            for k in sorted(set(stored) | set(given))
+            if stored.get(k) != given.get(k) and k not in _EXECUTION
+        ]
+        if diffs:
+            raise RunDirError(
+                f"{out}: holds this study run with other parameters ({'; '.join(diffs)}); "
+                f"give the same ones to resume, another folder, or force (--force) to start over"
+            )
+        return
+    committed = study.committed is not None and (
+        out.resolve() == (Path(__file__).resolve().parents[2] / study.committed).resolve()
+    )
+    claim_dir(out, force=force, refusal=refusal, keep=committed)
 
 
 def run_study(
@@ -27,9 +78,11 @@ def run_study(
     *,
     progress: bool = True,
     static: bool | None = None,
+    force: bool = False,
 ) -> StudyResult:
     """Run study ``name`` into ``out_dir`` with ``params`` (its ``Params``; default: the
-    defaults), recording them in ``out_dir/study.json``::
+    defaults), recording them in ``out_dir/study.json`` first; ``force`` empties a folder
+    that holds anything else (module docstring)::
 
         from grokinterp.experiments import tickets
         from grokinterp.experiments.runner import run_study
@@ -40,10 +93,14 @@ def run_study(
     study = load(name)
     params = study.params() if params is None else params
     if not isinstance(params, study.params):
-        raise TypeError(f"study {name}: params must be {study.params.__qualname__}")
+        raise TypeError(
+            f"study {name}: params must be {study.params.__qualname__}, got "
+            f"{type(params).__qualname__}"
+        )
     if not str(out_dir).strip():
         raise ConfigError(f"study {name}: empty output directory; give a folder")
     out = Path(out_dir)
-    result = study.run(out, params, progress=progress, static=static)
+    # a study with its own `force` parameter (it deletes its sweep folder) forces this too
+    _claim(out, study, params, force or bool(getattr(params, "force", False)))
     write_params(out, study.name, params)
-    return result
+    return study.run(out, params, progress=progress, static=static)
