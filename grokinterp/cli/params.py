@@ -88,7 +88,7 @@ def _parser(typ: Any, nullable: bool, flag: str) -> Any:
 
 def _show(value: Any) -> str:
     if isinstance(value, tuple):
-        return ",".join(str(v) for v in value)
+        return ",".join(str(v) for v in value) if value else "none given"
     return "none" if value is None else str(value)
 
 

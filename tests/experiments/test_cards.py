@@ -128,7 +128,7 @@ def test_a_different_setup_qualifies_every_verdict(tmp_path):
     assert r.verdict == DISAGREES_ON_OUR_SETUP
     text = describe(r, "studies/s")
     assert "100k steps: 2 cores" in text and f"verdict: {DISAGREES_ON_OUR_SETUP}" in text
-    assert "(+1 not run)" in markdown_table([(r, "s", "1 min")])
+    assert "1 item(s) not run or not known" in markdown_table([(r, "s", "1 min")])
 
 
 def test_the_table_escapes_its_cells(tmp_path):

@@ -268,9 +268,10 @@ def markdown_table(rows: Sequence[tuple[Reading, str, str]]) -> str:
         c = r.card
         paper_vals = "; ".join(f"{q.name}: {expected(q)}" for q in c.quantities)
         ours = "; ".join(number(v) for v in r.values)
-        diffs = "; ".join(s.what for s in c.setup if s.ours is not None) or "none"
+        diffs = "; ".join(s.what for s in c.setup if s.ours is not None)
         if c.not_run:
-            diffs += f" (+{len(c.not_run)} not run)"
+            diffs += f"{'; ' if diffs else ''}{len(c.not_run)} item(s) not run or not known"
+        diffs = diffs or "none"
         cells = [f"{c.paper} ({c.arxiv})", c.claim, paper_vals, ours, f"**{r.verdict}**",
                  diffs, f"`{study}` ({runtime or 'not yet run'})"]  # fmt: skip
         out.append("| " + " | ".join(_cell(x) for x in cells) + " |")
