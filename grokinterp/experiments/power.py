@@ -186,5 +186,5 @@ STUDY = Study(
     committed="studies/power",
     smoke={"p": 7, "fractions": [0.4, 0.6], "seeds": [0], "max_steps": 30, "patience": 5},
     cards=power2022.CARDS,
-    runtime="",
+    runtime="48 min (2 cores shared with other jobs)",
 )

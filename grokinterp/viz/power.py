@@ -12,9 +12,18 @@ import plotly.graph_objects as go
 
 def steps_vs_fraction(runs: pd.DataFrame, curve: pd.DataFrame, title: str) -> Any:
     """Steps to the accuracy threshold against the training fraction: every run that got
-    there as a marker, the median over seeds as a line; runs that never got there are
-    listed in the legend entry's count, not drawn (their steps are unknown, not large)."""
+    there as a dot, the median of those as a line, and every run that never got there as a
+    cross at the step it stopped (its budget: a lower bound, not a value)."""
     fig = go.Figure()
+    missed = runs[runs["steps_to_generalize"].isna()]
+    if len(missed) and "steps" in missed:
+        fig.add_trace(
+            go.Scatter(
+                x=missed["train_fraction"], y=missed["steps"], mode="markers",
+                name="never reached it (drawn at its budget)",
+                marker=dict(color="#7f7f7f", size=9, symbol="x"),
+            )
+        )  # fmt: skip
     hit = runs.dropna(subset=["steps_to_generalize"])
     fig.add_trace(
         go.Scatter(
