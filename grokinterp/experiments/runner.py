@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from grokinterp._version import __version__
-from grokinterp.errors import ConfigError, RunDirError
+from grokinterp.errors import ConfigError, RunDirError, UserError
 from grokinterp.experiments.contract import PARAMS_FILE, Study, StudyResult, params_to_dict
 from grokinterp.experiments.registry import load
 from grokinterp.runs.io import atomic_write_text
@@ -100,7 +100,16 @@ def run_study(
     if not str(out_dir).strip():
         raise ConfigError(f"study {name}: empty output directory; give a folder")
     out = Path(out_dir)
+    created = not out.exists()
     # a study with its own `force` parameter (it deletes its sweep folder) forces this too
     _claim(out, study, params, force or bool(getattr(params, "force", False)))
     write_params(out, study.name, params)
-    return study.run(out, params, progress=progress, static=static)
+    try:
+        return study.run(out, params, progress=progress, static=static)
+    except UserError:
+        # refused before it wrote anything (a bad spec, a modulus the task cannot take):
+        # leave no folder behind that only holds the record of a run that never started
+        if created and [p.name for p in out.iterdir()] == [PARAMS_FILE]:
+            (out / PARAMS_FILE).unlink()
+            out.rmdir()
+        raise
