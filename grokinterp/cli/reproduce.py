@@ -50,7 +50,7 @@ def _list() -> int:
     width = max(len(r[0]) for r in rows)
     for name, paper, r in rows:
         ours = ", ".join(
-            f"{number(v)} (paper {expected(q)})"
+            f"{number(v)} (paper: {expected(q)})"
             for q, v in zip(r.card.quantities, r.values, strict=True)
         )
         print(f"{name:{width}s}  {r.verdict:28s}  {paper}: {ours}")

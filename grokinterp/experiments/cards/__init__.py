@@ -221,7 +221,7 @@ def expected(q: Quantity) -> str:
         bar = f"<= {number(hi)}"
     else:
         bar = f"{number(lo)} to {number(hi)}"
-    return f"no number (our bar: {bar})"
+    return f"no number; our bar {bar}"
 
 
 def _cell(text: str) -> str:
