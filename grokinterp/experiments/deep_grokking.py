@@ -73,6 +73,10 @@ STAGE_WINDOW = 250
 STAGE_GAP = 500
 
 
+# where the authors' values of the parameters below were read
+_THEIR_FILE = "Olivia-fsm/Deep-Grokking@52a0cab mnist/grokking/train_mnist_mlp.py"
+
+
 @dataclass(frozen=True)
 class Params:
     """The deep-grokking study's parameters (module doc)."""
@@ -81,10 +85,21 @@ class Params:
         (4, 8, 12), "numbers of hidden ReLU layers, one run each", paper="4, 8, 12"
     )
     seeds: tuple[int, ...] = param((0, 1), "initialization seeds of every depth")
-    steps: int = param(10000, "full-batch training steps of every run", unit="steps")
-    width: int = param(128, "hidden width of every layer", paper="400")
-    alpha: float = param(2.0, "init scale: every initial weight times alpha")
-    weight_decay: float = param(1.0, "AdamW's weight decay")
+    steps: int = param(
+        10000,
+        "full-batch training steps of every run",
+        unit="steps",
+        paper=f"100000 steps of batch 200 ({_THEIR_FILE}:L314-315)",
+    )
+    width: int = param(128, "hidden width of every layer", paper="400 (their run scripts)")
+    alpha: float = param(
+        2.0,
+        "init scale: every initial weight times alpha",
+        paper=f"8 in their run scripts, 10 by default ({_THEIR_FILE}:L321)",
+    )
+    weight_decay: float = param(
+        1.0, "AdamW's weight decay", paper=f"0.01 ({_THEIR_FILE}:L319)"
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         if not self.depths or min(self.depths) < 1:

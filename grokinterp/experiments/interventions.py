@@ -92,7 +92,12 @@ class Params:
     arms: tuple[str, ...] = param(
         tuple(ARMS), f"the arms to train, from {', '.join(ARMS)}"
     )  # fmt: skip
-    max_steps: int = param(10_000, "step budget of every arm", unit="steps")
+    max_steps: int = param(
+        10_000, "step budget of every arm", unit="steps",
+        paper="Grokfast: 3x10^5 (ironjr/grokfast@93b2248 main.py:L140, L246); Prieto et al.: "
+        "80000 for StableMax, 300 for ⊥AdamW (LucasPrietoAl/grokking-at-the-edge-of-numerical-"
+        "stability@0cc9e8d run_main_experiments.sh:L50-51)",
+    )  # fmt: skip
     patience: int = param(500, "steps trained on after test accuracy reaches 99%", unit="steps")
     backend: Literal["local", "ensemble", "ray", "ray-ensemble"] = param(
         "local",

@@ -349,6 +349,10 @@ def write_outputs(out: Path, specs: dict[str, dict[str, Any]], static: bool | No
     return text
 
 
+# where the authors' values of the parameters below were read
+_THEIR_MNIST = "KindXiaoming/Omnigrok@3a0a573 mnist"
+
+
 @dataclass(frozen=True)
 class Params:
     """The Omnigrok study's parameters (module doc)."""
@@ -367,8 +371,18 @@ class Params:
     init_alphas: tuple[float, ...] = param(
         (1.0, 2.0, 4.0, 8.0, 16.0), "init scales of init", unit="alpha"
     )
-    lu_steps: int = param(2000, "steps of the lu runs", unit="steps")
-    init_steps: int = param(5000, "steps of the init runs", unit="steps")
+    lu_steps: int = param(
+        2000,
+        "steps of the lu runs",
+        unit="steps",
+        paper=f"10000 of batch 100 ({_THEIR_MNIST}/landscape/mnist-landscape.ipynb "
+        "cell 0:16, 0:55)",
+    )
+    init_steps: int = param(
+        5000, "steps of the init runs", unit="steps",
+        paper=f"100000 of batch 200 ({_THEIR_MNIST}/grokking/mnist-grokking.ipynb "
+        "cell 7:2-3)",
+    )  # fmt: skip
     lu_add_alphas: tuple[float, ...] = param(
         (0.125, 0.25, 0.375, 0.5, 0.75, 1.0, 1.5, 2.0),
         "init scales of lu_add (a + b mod 47)",

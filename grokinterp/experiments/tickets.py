@@ -206,8 +206,17 @@ class Params:
     sparsities: tuple[float, ...] = param(
         SPARSITIES, "fractions of the weights pruned, each in (0, 1)", unit="fraction"
     )
-    steps: int = param(STEPS, "training steps of every run", unit="steps")
-    p: int = param(P, "the modulus of a + b mod p", paper="67 (the authors' config)")
+    steps: int = param(
+        STEPS,
+        "training steps of every run",
+        unit="steps",
+        paper="30000 (gouki510/Grokking-Tickets@8cee814 config.py:L17)",
+    )
+    p: int = param(
+        P,
+        "the modulus of a + b mod p",
+        paper="67 (gouki510/Grokking-Tickets@8cee814 config.py:L10)",
+    )
     prune: Literal["all", "no_embed"] = param(
         "all", "weight matrices the masks prune: all, or all but the embedding"
     )
