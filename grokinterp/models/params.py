@@ -38,12 +38,10 @@ import math
 from collections.abc import Callable
 
 import torch
-from torch import Tensor
 
 from grokinterp.config import ModelConfig
+from grokinterp.models.registry import Params as Params  # re-exported: the models name it here
 from grokinterp.models.registry import get_arch
-
-Params = dict[str, Tensor]
 
 N_CTX = 3  # [a, b, =]
 

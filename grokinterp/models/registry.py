@@ -20,14 +20,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from torch import Tensor
+
 from grokinterp.errors import ConfigError
+
+# a model's weights by TransformerLens name (defined here, the lowest module of the models
+# that names it, so that params.py imports the registry and not the other way round)
+Params = dict[str, Tensor]
 
 if TYPE_CHECKING:
     import torch
-    from torch import Tensor, nn
+    from torch import nn
 
     from grokinterp.config import ModelConfig
-    from grokinterp.models.params import Params
 
     ShapesFn = Callable[[ModelConfig, int, int], dict[str, tuple[int, ...]]]
     InitFn = Callable[[ModelConfig, int, int, torch.Generator], Params]
