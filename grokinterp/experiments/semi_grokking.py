@@ -211,7 +211,7 @@ def _held(verdict: str) -> str:
     """:func:`judge_semi`'s line as held / did not hold / undecided."""
     if verdict.startswith("reproduced"):
         return "held"
-    return "did not hold" if verdict.startswith("not reproduced") else "undecided"
+    return "did not hold" if verdict.startswith("not seen on this setup") else "undecided"
 
 
 def write_tables(
@@ -295,7 +295,7 @@ def judge_semi(runs: pd.DataFrame, d_crit: float | None) -> str:
             f"D_crit = {d_crit:g}, at D = {sorted(set(near['D']))}"
         )
     return (
-        f"not reproduced: no semi-grokked run within a factor {NEAR_FACTOR} of D_crit = "
+        f"not seen on this setup: no semi-grokked run within a factor {NEAR_FACTOR} of D_crit = "
         f"{d_crit:g} ({len(semi)} semi-grokked in all)"
     )
 

@@ -23,7 +23,7 @@ def test_judge_semi_needs_a_semi_grokked_run_near_dcrit():
     assert judge_semi(near, 246).startswith("reproduced: 1 semi-grokked run(s)")
     far = _runs({100: ["semi-grokked"], 246: ["memorized", "rising"], 600: ["grokked"]})
     verdict = judge_semi(far, 246)
-    assert verdict.startswith("not reproduced") and "(1 semi-grokked in all)" in verdict
+    assert verdict.startswith("not seen on this setup") and "(1 semi-grokked in all)" in verdict
     assert "not judged" in judge_semi(near, None)
 
 
