@@ -75,12 +75,16 @@ def _check(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="grokinterp-check-") as tmp:
         results = check(args.out or Path(tmp), args.names or None)
-    bad = 0
+    bad = sum(r.problem is not None for r in results)
+    skipped = sum(r.skipped is not None for r in results)
     for r in results:
         status = "ok" if r.problem is None else f"FAILED: {r.problem}"
-        bad += r.problem is not None
+        status = f"skipped: {r.skipped}" if r.skipped else status
         print(f"{r.card}  ({r.study}, {r.seconds:.1f} s)  {status}")
-    print(f"{len(results) - bad} passed, {bad} failed")
+    print(
+        f"{len(results) - bad - skipped} passed, {bad} failed"
+        + (f", {skipped} skipped" if skipped else "")
+    )
     return 1 if bad else 0
 
 

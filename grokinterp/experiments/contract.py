@@ -236,6 +236,9 @@ class Study:
             choice; 1 where the committed run used 1 on shared cores).
         committed_params: the committed run's parameters where they differ from the
             defaults (``grokinterp reproduce run`` runs with them).
+        needs: modules of optional extras the study cannot run without (``gpytorch``: the
+            ``gp`` extra); ``reproduce check`` reports such a study as skipped where they
+            are missing.
     """
 
     name: str
@@ -249,6 +252,7 @@ class Study:
     runtime: str = ""
     threads: int | None = None
     committed_params: Mapping[str, Any] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         param_docs(self.params)  # every field documented (the smoke values are checked by

@@ -221,6 +221,7 @@ STUDY = Study(
     run=run,
     committed="studies/nonneural",
     smoke={"n_bits": [10], "gp_seeds": [0], "linear_seeds": [0], "gp_steps": 10},
+    needs=("gpytorch",),  # its GP runs: the gp extra
     cards=miller2024.CARDS,
     runtime="about 12 min",
 )

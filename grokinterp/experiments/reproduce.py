@@ -8,6 +8,7 @@ repository, not the package: :func:`studies_root` finds them as the shipped runs
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 from dataclasses import dataclass
@@ -89,6 +90,7 @@ class Check:
     study: str
     seconds: float
     problem: str | None
+    skipped: str | None = None  # why the study could not run here (a missing extra)
 
 
 def check(out_dir: Path, names: list[str] | None = None, *, progress: bool = False) -> list[Check]:
@@ -109,6 +111,11 @@ def check(out_dir: Path, names: list[str] | None = None, *, progress: bool = Fal
     ran: dict[str, tuple[float, str | None]] = {}
     results = []
     for study, card in chosen:
+        missing = [m for m in study.needs if importlib.util.find_spec(m) is None]
+        if missing:
+            why = f"needs {', '.join(missing)}, an optional extra not installed here"
+            results.append(Check(card.name, study.name, 0.0, None, why))
+            continue
         folder = out_dir / study.name
         if study.name not in ran:
             start = time.perf_counter()
