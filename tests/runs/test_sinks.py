@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -19,8 +20,15 @@ from grokinterp.training import train, train_ensemble
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# the logging extra; without it these tests are skipped before they train (training with
+# log_to=["tensorboard"] refuses a missing TensorBoard in one line)
+needs_tensorboard = pytest.mark.skipif(
+    importlib.util.find_spec("tensorboard") is None,
+    reason="the logging extra (TensorBoard) is not installed: pip install -e .[logging]",
+)
+
+
 def _tensorboard(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     acc = EventAccumulator(str(run_dir / "tensorboard"))
@@ -42,6 +50,7 @@ def test_scalars_flatten_a_metrics_line():
     assert scalars({"step": 1, "gen_share": 0.9}, "measures/") == {"measures/gen_share": 0.9}
 
 
+@needs_tensorboard
 def test_training_logs_every_metrics_line_to_tensorboard(tmp_path):
     run = train(tiny_config(max_steps=20), tmp_path / "r", progress=False, log_to=["tensorboard"])
     logged = _tensorboard(run)
@@ -53,6 +62,7 @@ def test_training_logs_every_metrics_line_to_tensorboard(tmp_path):
     assert "param_norm/embed.W_E" in logged and "softmax_collapse" in logged
 
 
+@needs_tensorboard
 def test_each_ensemble_member_logs_as_a_run_of_its_own(tmp_path):
     cfgs = [tiny_config(max_steps=20), replace(tiny_config(max_steps=20), {"": {"seed": 1}})]
     dirs = train_ensemble(
@@ -100,6 +110,7 @@ def test_wandb_offline_run_is_written(tmp_path, monkeypatch):
     assert offline.stat().st_size > 0
 
 
+@needs_tensorboard
 def test_export_writes_metrics_and_measures(tmp_path):
     run = tmp_path / "quick"
     shutil.copytree(ROOT / "checkpoints" / "quick", run)
