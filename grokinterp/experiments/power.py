@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from grokinterp.analysis.milestones import first_step
 from grokinterp.errors import ConfigError
 from grokinterp.experiments.cards import power2022
 from grokinterp.experiments.contract import (
@@ -96,11 +97,6 @@ def spec(params: Params) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _first(m: pd.DataFrame, col: str, at: float) -> float:
-    hit = m.loc[m[col] >= at, "step"]
-    return float(hit.iloc[0]) if len(hit) else math.nan
-
-
 def tables(sweep_dir: Path, params: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``runs.csv`` and ``curve.csv`` from the sweep's run directories."""
     rows = []
@@ -113,8 +109,8 @@ def tables(sweep_dir: Path, params: Params) -> tuple[pd.DataFrame, pd.DataFrame]
         }  # fmt: skip
         if m is not None and len(m):
             row.update(
-                steps_to_generalize=_first(m, "test_acc", params.threshold),
-                train_99_step=_first(m, "train_acc", 0.99),
+                steps_to_generalize=first_step(m, "test_acc", params.threshold),
+                train_99_step=first_step(m, "train_acc", 0.99),
                 steps=int(m["step"].iloc[-1]),
                 final_train_acc=float(m["train_acc"].iloc[-1]),
                 final_test_acc=float(m["test_acc"].iloc[-1]),
