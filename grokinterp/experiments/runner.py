@@ -22,7 +22,7 @@ from grokinterp.errors import ConfigError, RunDirError, UserError
 from grokinterp.experiments.contract import PARAMS_FILE, Study, StudyResult, params_to_dict
 from grokinterp.experiments.registry import load
 from grokinterp.runs.io import atomic_write_text
-from grokinterp.runs.layout import claim_dir
+from grokinterp.runs.layout import claim_dir, config_diffs
 
 
 def write_params(out_dir: Path, study: str, params: Any) -> None:
@@ -53,12 +53,10 @@ def _claim(out: Path, study: Study, params: Any, force: bool) -> None:
                 f"{out}: holds the study {stored_study!r}, not {study.name!r}; choose another "
                 f"folder, or pass force (--force) to delete it and start over"
             )
-        given = params_to_dict(params)
-        diffs = [
-            f"{k}: stored {stored.get(k)!r}, given {given.get(k)!r}"
-            for k in sorted(set(stored) | set(given))
-            if stored.get(k) != given.get(k) and k not in _EXECUTION
-        ]
+        diffs = config_diffs(
+            {k: v for k, v in stored.items() if k not in _EXECUTION},
+            {k: v for k, v in params_to_dict(params).items() if k not in _EXECUTION},
+        )
         if diffs:
             raise RunDirError(
                 f"{out}: holds this study run with other parameters ({'; '.join(diffs)}); "
