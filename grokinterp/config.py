@@ -13,6 +13,7 @@ is spelled ``--task``.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
@@ -35,6 +36,10 @@ LossKind = Literal["softmax", "stablemax", "mse"]
 OptimizerKind = Literal["adamw", "sgd"]
 LinearInit = Literal["high_complexity", "xavier", "zeros"]
 MLPInit = Literal["normal", "uniform"]
+SequenceFormat = Literal["a_b_eq", "a_op_b_eq", "eos_a_op_b_eq", "a_b"]
+Normalization = Literal["none", "pre", "post", "grokfast"]
+Positional = Literal["learned", "sinusoidal", "none"]
+TransformerInit = Literal["normal", "torch_linear", "torch_mha"]
 
 
 def _check(cond: bool, section: str, name: str, msg: str) -> None:
@@ -122,8 +127,16 @@ class ModelConfig:
 
     Args:
         arch: ``transformer`` (a TransformerLens TransformerBridge, the Nanda et al. model
-            by default) or ``mlp`` (embeddings of a and b combined, ``n_layers`` hidden layers,
-            unembedding; the toy model of Liu et al. 2022 and Gromov 2023).
+            by default), ``mlp`` (embeddings of a and b combined, ``n_layers`` hidden layers,
+            unembedding; the toy model of Liu et al. 2022 and Gromov 2023), or one of the
+            non-neural archs of Miller et al. 2024 (trained by ``grokinterp nonneural`` on
+            the tasks of generated examples; the fields of the transformer and the MLP do not
+            apply to them): ``gp`` is a variational GP classifier (GPyTorch, the gp extra)
+            with a constant mean, a scaled RBF kernel with one length-scale per input
+            dimension (ARD), a Bernoulli likelihood, and the training inputs as fixed inducing
+            points; ``linear`` is y = w . x without bias, trained on the negative log
+            posterior of a Gaussian likelihood and a Gaussian prior (``linear_init``,
+            ``noise_var``, ``prior_var``).
         n_layers: transformer blocks, or hidden layers of the MLP.
         d_model: residual width of the transformer; embedding width of the MLP.
         n_heads: attention heads per block (transformer only).
@@ -135,14 +148,8 @@ class ModelConfig:
         d_vocab_out: number of output logits; None means the task's number of classes
             (``p`` for modular tasks). Models imported from the progress-measures code have
             ``p + 1`` (their unembedding also scores the ``=`` token).
-        mlp_combine: how the MLP combines the embeddings of a and b: ``sum`` or ``concat``.
-            The non-neural archs (Miller et al. 2024; trained by ``grokinterp nonneural``,
-            on the tasks of generated examples) ignore the fields above but ``arch``:
-            ``gp`` is a variational GP classifier (GPyTorch, the gp extra) with a constant
-            mean, a scaled RBF kernel with one length-scale per input dimension (ARD), a
-            Bernoulli likelihood, and the training inputs as fixed inducing points;
-            ``linear`` is y = w . x without bias, trained on the negative log posterior of
-            a Gaussian likelihood and a Gaussian prior (``noise_var``, ``prior_var``).
+        mlp_combine: how the MLP arch combines the embeddings of a and b: ``sum`` (added)
+            or ``concat`` (concatenated, so that the first layer sees 2 ``d_model`` inputs).
         mlp_input: what the MLP arch reads: ``tokens`` (embeddings of a and b, combined by
             ``mlp_combine``) or ``features`` (the float feature vector of a feature task
             such as ``digits``: the first layer ``blocks.0.mlp.W_in`` is a matrix on the
@@ -158,6 +165,28 @@ class ModelConfig:
         noise_var: the linear model's Gaussian noise variance sigma^2 (theirs: 0.002).
         prior_var: the variance sigma_p^2 of its zero-mean Gaussian prior on each weight
             (theirs: 0.5).
+        sequence: how the transformer reads a pair ``[a, b, =]``; the answer is always read
+            at the last position: ``a_b_eq`` (Nanda et al.), ``a_op_b_eq`` (Lee et al.'s
+            Grokfast, an operator token with its own embedding row), ``eos_a_op_b_eq``
+            (Power et al.: end-of-sequence and operator tokens with their own rows), or
+            ``a_b`` (Prieto et al.'s transformer: no ``=`` token and no embedding row for it).
+        normalization: the transformer's LayerNorm: ``none`` (Nanda et al.), ``pre``
+            (x + attn(LN1(x)), x + mlp(LN2(x)), and a final LN), ``post`` (LN1(x + attn(x)),
+            LN2(x + mlp(x)), no final LN: Power et al., PyTorch's TransformerEncoderLayer), or
+            ``grokfast`` (x = LN1(x) then x + attn(x), x + mlp(LN2(x)), and a final LN: the
+            attention's residual adds to the normalized stream, as in Lee et al.'s code).
+        positional: the transformer's positions: ``learned`` (``pos_embed.W_pos``),
+            ``sinusoidal`` (Power et al.'s fixed table, no parameter), or ``none``.
+        attn_bias: the attention has biases ``b_Q``, ``b_K``, ``b_V`` and ``b_O``.
+        mlp_bias: the transformer's MLP has biases ``b_in`` and ``b_out``.
+        unembed_bias: the unembedding has a bias ``b_U``.
+        causal: the attention is causally masked (False: every position sees every other).
+        transformer_init: the transformer's initial weights: ``normal`` (Nanda et al.:
+            N(0, 1/d_model), ``W_U`` N(0, 1/d_vocab), biases 0), ``torch_linear`` (PyTorch's
+            defaults for Power et al.'s modules: embeddings N(0, 1), every matrix and bias
+            U(-1/sqrt(fan_in), 1/sqrt(fan_in)), LayerNorm 1 and 0), or ``torch_mha`` (the
+            same but the attention initialized as nn.MultiheadAttention: Xavier-uniform Q, K,
+            V, zero attention biases); either times ``init_scale``.
     """
 
     arch: Arch = "transformer"
@@ -175,6 +204,14 @@ class ModelConfig:
     linear_init: LinearInit = "high_complexity"
     noise_var: float = 0.002
     prior_var: float = 0.5
+    sequence: SequenceFormat = "a_b_eq"
+    normalization: Normalization = "none"
+    positional: Positional = "learned"
+    attn_bias: bool = False
+    mlp_bias: bool = True
+    unembed_bias: bool = False
+    causal: bool = True
+    transformer_init: TransformerInit = "normal"
 
     def __post_init__(self) -> None:
         for name in ("n_layers", "d_model", "n_heads", "d_head", "d_mlp"):
@@ -206,6 +243,29 @@ class ModelConfig:
             _check(
                 v > 0 and math.isfinite(v), "model", name, f"must be positive and finite, got {v}"
             )
+        if self.arch != "transformer":
+            for f in fields(self):
+                if f.name in TRANSFORMER_FIELDS:
+                    _check(
+                        getattr(self, f.name) == f.default,
+                        "model",
+                        f.name,
+                        f"is only available for arch=transformer, not {self.arch}; leave it "
+                        f"at {f.default!r}",
+                    )
+
+
+# the ModelConfig fields that only the transformer reads (the papers' variants, issue 26)
+TRANSFORMER_FIELDS = (
+    "sequence",
+    "normalization",
+    "positional",
+    "attn_bias",
+    "mlp_bias",
+    "unembed_bias",
+    "causal",
+    "transformer_init",
+)
 
 
 @dataclass(frozen=True)
@@ -222,7 +282,9 @@ class OptimConfig:
             lr 1e-3 and weight decay 0, decoder lr and weight decay swept (their phase
             diagrams).
         embed_weight_decay: the embedding's weight decay; None: ``weight_decay``.
-        beta1, beta2: AdamW's betas (the paper uses 0.9, 0.98).
+        beta1: AdamW's first-moment decay, beta1 (Nanda et al. use 0.9).
+        beta2: AdamW's second-moment decay, beta2 (Nanda et al. use 0.98; PyTorch's default
+            is 0.999).
         eps: AdamW's epsilon.
         warmup_steps: linear warm-up: update t (0-based) uses ``lr * min(1, (t + 1) / warmup)``.
             (The progress-measures code uses ``min(1, t / warmup)``, whose first update has lr 0.)
@@ -608,8 +670,52 @@ def field_types(section: str) -> dict[str, Any]:
     return get_type_hints(SECTIONS[section])
 
 
-def replace(cfg: TrainConfig, overrides: dict[str, dict[str, Any]]) -> TrainConfig:
-    """Return ``cfg`` with ``{section: {field: value}}`` overrides applied and validated.
+def _flat_overrides(fields_: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{field: value}`` keyword overrides as ``{section: {field: value}}``: a field name
+    finds the one section that has it ("" = the top level); a section name takes a dict of
+    its fields or a section object (``task`` also takes a task name)."""
+    top = {f.name for f in fields(TrainConfig) if f.name not in SECTIONS}
+    out: dict[str, dict[str, Any]] = {}
+    for name, value in fields_.items():
+        if name in SECTIONS:
+            if isinstance(value, SECTIONS[name]):
+                value = {f.name: getattr(value, f.name) for f in fields(SECTIONS[name])}
+            elif name == "task" and isinstance(value, str):
+                value = {"name": value}
+            if not isinstance(value, dict):
+                raise ConfigError(
+                    f"{name}=: expected {SECTIONS[name].__name__} or a dict of its fields, "
+                    f"got {type(value).__name__}"
+                )
+            out.setdefault(name, {}).update(value)
+            continue
+        owners = [s for s in SECTIONS if name in field_types(s)] + (["(top level)"] * (name in top))
+        if not owners:
+            known = sorted(top | {n for s in SECTIONS for n in field_types(s)})
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{name}=: no config field of that name{hint}")
+        if len(owners) > 1:
+            raise ConfigError(
+                f"{name}=: ambiguous, a field of both {owners[0]} and {owners[1]}; pass "
+                f"{{{owners[0]!r}: {{{name!r}: ...}}}} instead"
+            )
+        section = "" if owners[0] == "(top level)" else owners[0]
+        out.setdefault(section, {})[name] = value
+    return out
+
+
+def replace(
+    cfg: TrainConfig, overrides: dict[str, dict[str, Any]] | None = None, /, **fields_: Any
+) -> TrainConfig:
+    """Return ``cfg`` with overrides applied and validated.
+
+    Overrides are keywords, like :func:`dataclasses.replace` but flat: a field name finds
+    its section (``replace(cfg, max_steps=60, p=97, seed=1)``), a name that two sections
+    share is an error naming both, and a section name takes a dict of its fields or a
+    section object (``replace(cfg, optim={"lr": 1e-3})``; ``task="sub"`` names the task).
+    They may also come as one ``{section: {field: value}}`` dict (``""`` = the top level:
+    ``seed``, ``init_from``, ``mask_from``), which the keywords then update.
 
     Fields that exclude each other follow the override: setting ``train_size`` alone clears
     ``train_fraction`` (and the reverse), and setting ``n`` alone clears ``p``; choosing a
@@ -618,6 +724,14 @@ def replace(cfg: TrainConfig, overrides: dict[str, dict[str, Any]]) -> TrainConf
     Values are
     checked against the fields' types (a sweep spec's ``weight_decay: [abc]`` is refused).
     """
+    merged: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (overrides or {}).items()}
+    for section, values in _flat_overrides(fields_).items():
+        merged.setdefault(section, {}).update(values)
+    unknown = set(merged) - {"", *SECTIONS}
+    if unknown:
+        raise ConfigError(
+            f"overrides: unknown section(s) {sorted(unknown)}; use {['', *SECTIONS]}"
+        )
     top_hints = get_type_hints(TrainConfig)
     overrides = {
         s: {
@@ -628,7 +742,7 @@ def replace(cfg: TrainConfig, overrides: dict[str, dict[str, Any]]) -> TrainConf
             )
             for k, v in values.items()
         }
-        for s, values in overrides.items()
+        for s, values in merged.items()
     }
     top = {k: v for k, v in overrides.get("", {}).items()}
     task = overrides.get("task")

@@ -28,12 +28,27 @@ from grokinterp.cli.options import BACKENDS, Parser, set_threads
 from grokinterp.config import config_flags
 from grokinterp.errors import UserError
 
-__all__ = ["BACKENDS", "COMMANDS", "Command", "build_parser", "config_flags", "main"]
+__all__ = ["BACKENDS", "COMMANDS", "GROUPS", "Command", "build_parser", "config_flags", "main"]
 
+# `grokinterp --help` lists the commands in these groups, in this order (each command in
+# exactly one: checked below)
+_ALL = index(runs.COMMANDS, sweeps.COMMANDS, studies.COMMANDS, reproduce.COMMANDS)
+_GROUP_NAMES: list[tuple[str, list[str]]] = [
+    ("runs: train a model, inspect and look after its run directory",
+     ["train", "info", "repair", "import-legacy", "export", "analytic", "nonneural"]),
+    ("analysis: progress measures, figures, comparisons, predictions",
+     ["analyze", "compare", "predict"]),
+    ("sweeps: many runs from one spec", ["sweep"]),
+    ("studies and reproduction: one study per paper, each claim a reproduction card",
+     ["study", "reproduce", *(c.name for c in studies.COMMANDS if c.name != "study")]),
+]  # fmt: skip
+GROUPS: list[tuple[str, list[Command]]] = [
+    (title, [_ALL[n] for n in names]) for title, names in _GROUP_NAMES
+]
 # every command by name, in the order of `grokinterp --help`
-COMMANDS: dict[str, Command] = index(
-    runs.COMMANDS, sweeps.COMMANDS, studies.COMMANDS, reproduce.COMMANDS
-)
+COMMANDS: dict[str, Command] = index(*(commands for _, commands in GROUPS))
+if set(COMMANDS) != set(_ALL):  # a new command must be given a group
+    raise ValueError(f"commands in no group of `grokinterp --help`: {set(_ALL) - set(COMMANDS)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train grokking models with dense checkpoints and dissect them.",
     )
     parser.add_argument("--version", action="version", version=f"grokinterp {__version__}")
-    add_commands(parser, COMMANDS.values())
+    add_commands(parser, GROUPS)
     return parser
 
 

@@ -4,7 +4,9 @@ arguments and runs it; the parser and the dispatch are both built from the list 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterable
+import shutil
+import textwrap
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -39,9 +41,33 @@ def index(*groups: Iterable[Command]) -> dict[str, Command]:
     return commands
 
 
-def add_commands(parser: argparse.ArgumentParser, commands: Iterable[Command]) -> None:
+def add_commands(
+    parser: argparse.ArgumentParser, groups: Sequence[tuple[str, Sequence[Command]]]
+) -> None:
     """The subcommands of ``parser`` (``args.command`` names the one given), each with its
-    arguments."""
-    sub = parser.add_subparsers(dest="command", required=True)
-    for c in commands:
-        c.add_arguments(sub.add_parser(c.name, help=c.help, description=c.description))
+    arguments; ``parser``'s help lists them under the titles of ``groups`` (its epilog:
+    argparse has no groups of subcommands)."""
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND",
+        help="one of the commands below; `grokinterp COMMAND --help` gives its options",
+    )  # fmt: skip
+    for _, commands in groups:
+        for c in commands:
+            c.add_arguments(sub.add_parser(c.name, description=c.description))
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = grouped_list(groups)
+
+
+def grouped_list(groups: Sequence[tuple[str, Sequence[Command]]], width: int = 0) -> str:
+    """Each group's title and its commands, one a line with its help, wrapped to ``width``
+    columns (0: the terminal's, as argparse does, at most 100)."""
+    width = width or min(100, shutil.get_terminal_size().columns - 2)
+    name_width = max(len(c.name) for _, commands in groups for c in commands) + 2
+    lines: list[str] = []
+    for title, commands in groups:
+        lines += ["", f"{title}:"]
+        for c in commands:
+            wrapped = textwrap.wrap(c.help, max(30, width - name_width - 2)) or [""]
+            lines.append(f"  {c.name:<{name_width}}{wrapped[0]}")
+            lines += [" " * (name_width + 2) + more for more in wrapped[1:]]
+    return "\n".join(lines[1:])

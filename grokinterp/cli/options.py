@@ -226,11 +226,27 @@ def _metavar(typ: Any) -> str:
     return str(base.__name__).upper()
 
 
+# reStructuredText in docstrings: a cross-reference role (:func:`~a.b.c`, :mod:`a.b`) and
+# literal text (``x``, `x`)
+_RST_ROLE = re.compile(r":(?:mod|func|class|meth|attr|data|obj|exc):`(~?)([^`]+)`")
+_RST_LITERAL = re.compile(r"``([^`]+)``|`([^`]+)`")
+
+
+def plain_help(text: str) -> str:
+    """``text`` (a docstring's reStructuredText) as the plain text of a ``--help`` line:
+    ``x`` and `x` become x, :func:`~a.b.c` becomes c and :mod:`a.b` a.b; whitespace runs
+    become one space, and ``%`` is escaped for argparse."""
+    text = _RST_ROLE.sub(lambda m: m[2].rsplit(".", 1)[-1] if m[1] else m[2], text)
+    text = _RST_LITERAL.sub(lambda m: m[1] or m[2], text)
+    return " ".join(text.split()).replace("%", "%%")
+
+
 def _doc_for(section: str, name: str) -> str:
-    """The field's description from the ``Args:`` section of its dataclass docstring."""
+    """The field's description from the ``Args:`` section of its dataclass docstring, as
+    plain text."""
     doc = inspect.getdoc(SECTIONS.get(section, TrainConfig)) or ""
     m = re.search(rf"^    ([\w, ]*\b{name}\b[\w, ]*): (.*(?:\n        .*)*)", doc, re.M)
-    return " ".join(m.group(2).split()).replace("%", "%%") if m else ""
+    return plain_help(m.group(2)) if m else ""
 
 
 def add_config_flags(p: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ from dataclasses import MISSING
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
-from grokinterp.cli.options import device
+from grokinterp.cli.options import device, plain_help
 from grokinterp.experiments.contract import ParamDoc, param_docs
 
 _DEST = "param__"
@@ -99,7 +99,7 @@ def _help(doc: ParamDoc) -> str:
     text += f" (default: {_show(doc.default)}"
     if doc.paper:
         text += f"; the paper: {doc.paper}"
-    return (text + ")").replace("%", "%%")
+    return plain_help(text + ")")
 
 
 def add_params(parser: argparse.ArgumentParser, params_cls: type) -> None:
