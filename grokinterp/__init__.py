@@ -17,12 +17,12 @@ names above are loaded on first use, so ``import grokinterp`` does not import to
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import typing as _typing
 
-from grokinterp._lazy import lazy_attributes
+from grokinterp._lazy import lazy_attributes as _lazy_attributes
 from grokinterp._version import __version__
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from grokinterp.config import TrainConfig
     from grokinterp.runs.reference import reference_run
     from grokinterp.runs.run import Run
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Run", "TrainConfig", "__version__", "analyze", "reference_run", "run_sweep", "train"]
 
-__getattr__ = lazy_attributes(
+__getattr__ = _lazy_attributes(
     __name__,
     {
         "TrainConfig": "grokinterp.config",
@@ -43,3 +43,11 @@ __getattr__ = lazy_attributes(
         "run_sweep": "grokinterp.sweeps.engine",
     },
 )
+
+
+def __dir__() -> list[str]:
+    """The curated API (loaded or not yet), the subpackages imported so far and the
+    module's dunders; not the helpers this file imports (``annotations``, ``_typing``)."""
+    public = [n for n in globals() if not n.startswith("_") and n != "annotations"]
+    own = [n for n in globals() if n.startswith("__") and n != "__getattr__"]
+    return sorted({*__all__, *public, *own})

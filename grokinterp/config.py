@@ -729,9 +729,7 @@ def replace(
         merged.setdefault(section, {}).update(values)
     unknown = set(merged) - {"", *SECTIONS}
     if unknown:
-        raise ConfigError(
-            f"overrides: unknown section(s) {sorted(unknown)}; use {['', *SECTIONS]}"
-        )
+        raise ConfigError(f"overrides: unknown section(s) {sorted(unknown)}; use {['', *SECTIONS]}")
     top_hints = get_type_hints(TrainConfig)
     overrides = {
         s: {

@@ -135,3 +135,14 @@ def test_training_and_sweep_workers_do_not_load_transformer_lens():
     assert not _loads("import grokinterp.training", "transformer_lens")
     assert not _loads("import grokinterp.sweeps.engine", "transformer_lens")
     assert _loads("import grokinterp.runs.run", "transformer_lens")
+
+
+def test_dir_lists_the_lazy_api_not_the_helpers():
+    # in a fresh interpreter: nothing of the API loaded yet, dir() still shows all of it
+    code = "import grokinterp; print(' '.join(dir(grokinterp)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    names = set(out.stdout.split())
+    assert set(grokinterp.__all__) <= names
+    assert {"train", "TrainConfig", "run_sweep", "analyze", "Run"} <= names
+    assert not names & {"TYPE_CHECKING", "annotations", "lazy_attributes", "_typing"}
+    assert all(hasattr(grokinterp, n) for n in dir(grokinterp))  # tab completion never fails

@@ -291,7 +291,8 @@ def _updated_table(
     todo = [s for s in todo_steps if s not in done]
     rows = [
         checkpoint_measures(ctx, s)
-        for s in tqdm(todo, disable=not progress, desc="analyze", unit="ckpt")
+        # no bar when there is nothing to do (an empty "0ckpt" widget in Jupyter)
+        for s in tqdm(todo, disable=not progress or not todo, desc="analyze", unit="ckpt")
     ]
     new = pd.DataFrame(rows)
     table = new if table is None else pd.concat([table, new], ignore_index=True)

@@ -4,9 +4,14 @@
 efficiency` (the circuit-efficiency figures), :mod:`~grokinterp.viz.report` (HTML pages
 that work offline, PNG export) and :mod:`~grokinterp.viz.run_report` (``grokinterp analyze``:
 measures, then figures). Figures draw what the analysis computed; none computes a measure.
+In a Jupyter kernel, importing this package makes figures show in the notebook and in its
+static HTML export (:mod:`~grokinterp.viz.notebook`).
 """
 
 from grokinterp.viz import figures
+from grokinterp.viz.notebook import use_notebook_renderer
 from grokinterp.viz.run_report import analyze
 
-__all__ = ["analyze", "figures"]
+use_notebook_renderer()
+
+__all__ = ["analyze", "figures", "use_notebook_renderer"]

@@ -102,7 +102,7 @@ def write_run_figures(
 
 
 def analyze(
-    run_dir: str | Path,
+    run_dir: str | Path | Run,
     *,
     steps: list[int] | None = None,
     key_freqs: list[int] | None = None,
@@ -116,22 +116,22 @@ def analyze(
     draw them: what ``grokinterp analyze`` does.
 
     Args:
-        run_dir: a run directory.
+        run_dir: a run directory, or a :class:`~grokinterp.runs.run.Run` opened on one.
         steps: checkpoint steps to analyze (default: all on disk).
         key_freqs: the key frequencies to use; default: chosen at the latest checkpoint by
             ``key_freq_rule``.
         key_freq_rule: ``causal`` (default), ``embed``, ``logit`` or ``neuron_argmax``
             (:mod:`grokinterp.analysis.keyfreqs`).
         device: torch device for the computation.
-        progress: show a progress bar.
+        progress: show a progress bar (none when every checkpoint is already measured).
         figures: also write ``analysis/figures/`` (HTML and an ``index.html``).
         static: also export PNGs; default: when kaleido and a Chromium are installed.
     """
-    run = Run(run_dir)  # one line if it is not a run directory
+    run = run_dir if isinstance(run_dir, Run) else Run(run_dir)  # one line if not a run dir
     with dir_lock(run.path / ANALYSIS, "run's analysis"):  # one analyze at a time
         remove_stale_temporaries(run.path / ANALYSIS, run.path / ANALYSIS / "figures")
         result = measure_run(
-            run_dir,
+            run.path,
             steps=steps,
             key_freqs=key_freqs,
             key_freq_rule=key_freq_rule,
