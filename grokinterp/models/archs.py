@@ -28,6 +28,7 @@ from grokinterp.models.params import (
     Params,
     mlp_init_params,
     mlp_shapes,
+    n_ctx,
     transformer_init_params,
     transformer_shapes,
 )
@@ -35,11 +36,27 @@ from grokinterp.models.registry import Architecture, register
 
 
 def describe_transformer(m: ModelConfig) -> str:
-    """``transformer: 1 layer(s), d_model=128, 4 heads of 32, d_mlp=512, relu``."""
-    return (
+    """``transformer: 1 layer(s), d_model=128, 4 heads of 32, d_mlp=512, relu``, then what
+    differs from Nanda et al.'s model (``; post-LN, sinusoidal positions, sequence
+    eos_a_op_b_eq, no MLP biases``)."""
+    line = (
         f"transformer: {m.n_layers} layer(s), d_model={m.d_model}, {m.n_heads} heads "
         f"of {m.d_head}, d_mlp={m.d_mlp}, {m.act_fn}"
     )
+    extra = []
+    if m.normalization != "none":
+        extra.append(f"{m.normalization}-LN")
+    if m.positional != "learned":
+        extra.append(f"{m.positional} positions")
+    if m.sequence != "a_b_eq":
+        extra.append(f"sequence {m.sequence}")
+    extra += [what for flag, what in ((m.attn_bias, "attention biases"),
+                                      (not m.mlp_bias, "no MLP biases"),
+                                      (m.unembed_bias, "unembedding bias"),
+                                      (not m.causal, "no causal mask")) if flag]  # fmt: skip
+    if m.transformer_init != "normal":
+        extra.append(f"{m.transformer_init} init")
+    return line + ("; " + ", ".join(extra) if extra else "")
 
 
 def describe_mlp(m: ModelConfig) -> str:
@@ -64,8 +81,10 @@ def describe_linear(m: ModelConfig) -> str:
 
 def transformer_row_floats(m: ModelConfig) -> int:
     """Per training row: each MLP layer's pre- and post-activation at the answer position,
-    and the residual stream at three positions (6 vectors of d_model per block)."""
-    return 2 * m.n_layers * m.d_mlp + 6 * 3 * m.d_model * m.n_layers
+    and the residual stream at every position of the sequence (6 vectors of d_model per
+    block and position; LayerNorms keep 2 more each)."""
+    per_pos = 6 + (4 if m.normalization != "none" else 0)
+    return 2 * m.n_layers * m.d_mlp + per_pos * n_ctx(m) * m.d_model * m.n_layers
 
 
 def mlp_row_floats(m: ModelConfig) -> int:

@@ -17,8 +17,19 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from grokinterp.config import ModelConfig
-from grokinterp.models.params import N_CTX, Params
+from grokinterp.models.params import (
+    N_CTX,
+    Params,
+    is_nanda,
+    sequence_tokens,
+    sinusoidal_positions,
+)
 from grokinterp.models.registry import get_arch
+
+# nn.LayerNorm's default eps, which all three papers' LayerNorms keep (openai/grok@3d64b1d
+# grok/transformer.py:L214, L218; ironjr/grokfast@93b2248 main.py:L22-23, L58; PyTorch's
+# TransformerEncoderLayer, layer_norm_eps=1e-5, for Prieto et al.)
+LN_EPS = 1e-5
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "relu": F.relu,
@@ -93,8 +104,11 @@ def transformer_forward(
     ``(members, batch, 3)``: each member runs on its own rows, as one batched computation.
 
     Long by design: the training hot path as one function, its shared tables and shapes
-    read top to bottom.
+    read top to bottom. The papers' other transformers (a config that is not Nanda et al.'s
+    function, :func:`grokinterp.models.params.is_nanda`) take :func:`general_forward`.
     """
+    if not is_nanda(cfg):
+        return general_forward(params, tokens, cfg)
     act = ACTIVATIONS[cfg.act_fn]
     scale = 1.0 / math.sqrt(cfg.d_head)
     nh, dh = cfg.n_heads, cfg.d_head
@@ -182,6 +196,112 @@ def transformer_forward(
             return x @ params["unembed.W_U"], hidden
         resid = x
     raise AssertionError("unreachable: n_layers >= 1")
+
+
+def layer_norm(x: Tensor, w: Tensor, b: Tensor, eps: float = LN_EPS) -> Tensor:
+    """``(x - mean) / sqrt(var + eps) * w + b`` over the last axis (biased variance, as
+    ``nn.LayerNorm``); ``w`` and ``b`` may carry a leading members axis, with ``x`` shaped
+    ``(members, ..., d)``."""
+    if w.dim() == 1:
+        return F.layer_norm(x, (x.shape[-1],), w, b, eps)
+    view = (w.shape[0], *[1] * (x.dim() - 2), w.shape[-1])
+    return F.layer_norm(x, (x.shape[-1],), eps=eps) * w.view(view) + b.view(view)
+
+
+def general_forward(
+    params: Params, tokens: Int[Tensor, "*members batch 3"], cfg: ModelConfig
+) -> tuple[Float[Tensor, "*members batch d_vocab_out"], Float[Tensor, "*members batch d_mlp"]]:
+    """The answer-position logits and last MLP activations of any transformer of the family
+    (LayerNorm, positions, biases, sequence and mask as ``cfg`` says; see
+    :class:`grokinterp.config.ModelConfig`), with an optional leading members axis on
+    every parameter and on ``tokens``.
+
+    Every block but the last runs at every position of the sequence; the last only at the
+    answer (last) position, which attends to every position, so it needs no mask. Per block,
+    with ``LN1``, ``LN2`` the block's LayerNorms and ``A`` its attention::
+
+        none:      x = x + A(x);            x = x + MLP(x)
+        pre:       x = x + A(LN1(x));       x = x + MLP(LN2(x))      (LN_final at the end)
+        post:      x = LN1(x + A(x));       x = LN2(x + MLP(x))
+        grokfast:  x = LN1(x); x = x + A(x); x = x + MLP(LN2(x))     (LN_final at the end)
+
+    ``post`` is Power et al.'s ``DecoderBlock`` (openai/grok@3d64b1d grok/transformer.py:
+    L226-234) and PyTorch's ``TransformerEncoderLayer`` with ``norm_first=False`` (Prieto
+    et al.); ``grokfast`` is Lee et al.'s ``Block`` (ironjr/grokfast@93b2248 main.py:L38-42).
+    """
+    act = ACTIVATIONS[cfg.act_fn]
+    scale = 1.0 / math.sqrt(cfg.d_head)
+    nh, dh, norm = cfg.n_heads, cfg.d_head, cfg.normalization
+    w_e = params["embed.W_E"]
+    lead = tuple(w_e.shape[:-2])  # () or (members,)
+    d_model = w_e.shape[-1]
+    seq = sequence_tokens(tokens, cfg, w_e.shape[-2])  # (*m, batch, n)
+    n = seq.shape[-1]
+    x = _member_lookup(w_e, seq)  # (*m, batch, n, d)
+    if cfg.positional == "learned":
+        x = x + params["pos_embed.W_pos"].unsqueeze(-3)  # (*m, 1, n, d)
+    elif cfg.positional == "sinusoidal":
+        x = x + sinusoidal_positions(n, d_model).to(x)
+
+    def mm(h: Tensor, w: Tensor) -> Tensor:
+        # (*m, batch, pos, a) @ (*m, a, b): each member's rows by its own matrix
+        return h @ (w.unsqueeze(-3) if lead else w)
+
+    def vec(name: str) -> Tensor:
+        # a bias (*m, *shape) broadcastable against (*m, batch, pos, *shape)
+        b = params[name]
+        return b.reshape(*lead, 1, 1, *b.shape[len(lead) :]) if lead else b
+
+    def ln(name: str, h: Tensor) -> Tensor:
+        return layer_norm(h, params[name + ".w"], params[name + ".b"])
+
+    last = cfg.n_layers - 1
+    hidden = x
+    for i in range(cfg.n_layers):
+        pre = f"blocks.{i}."
+        final = i == last
+        if norm == "grokfast":
+            x = ln(pre + "ln1", x)
+        h = ln(pre + "ln1", x) if norm == "pre" else x
+        q_in = h[..., -1:, :] if final else h  # the last block: the answer's query only
+        q, k, v = (
+            torch.einsum("...bpd,...hde->...bphe", src, params[pre + "attn." + w])
+            for src, w in ((q_in, "W_Q"), (h, "W_K"), (h, "W_V"))
+        )
+        if cfg.attn_bias:
+            q = q + vec(pre + "attn.b_Q")
+            k = k + vec(pre + "attn.b_K")
+            v = v + vec(pre + "attn.b_V")
+        scores = torch.einsum("...qhe,...khe->...hqk", q, k) * scale  # (*m, b, h, q, k)
+        if cfg.causal and not final:
+            mask = torch.ones(n, n, dtype=torch.bool, device=x.device).triu(1)
+            scores = scores.masked_fill(mask, float("-inf"))
+        pattern = torch.softmax(scores, dim=-1)
+        z = torch.einsum("...hqk,...khe->...qhe", pattern, v)  # (*m, b, q, h, e)
+        w_o = params[pre + "attn.W_O"].reshape(*lead, nh * dh, d_model)
+        attn_out = mm(z.flatten(-2), w_o)
+        if cfg.attn_bias:
+            attn_out = attn_out + vec(pre + "attn.b_O")
+        x = (x[..., -1:, :] if final else x) + attn_out
+        if norm == "post":
+            x = ln(pre + "ln1", x)
+        m_in = ln(pre + "ln2", x) if norm in ("pre", "grokfast") else x
+        hidden = mm(m_in, params[pre + "mlp.W_in"])
+        if cfg.mlp_bias:
+            hidden = hidden + vec(pre + "mlp.b_in")
+        hidden = act(hidden)
+        out = mm(hidden, params[pre + "mlp.W_out"])
+        if cfg.mlp_bias:
+            out = out + vec(pre + "mlp.b_out")
+        x = x + out
+        if norm == "post":
+            x = ln(pre + "ln2", x)
+    if norm in ("pre", "grokfast"):
+        x = ln("ln_final", x)
+    logits = mm(x, params["unembed.W_U"])
+    if cfg.unembed_bias:
+        logits = logits + vec("unembed.b_U")
+    return logits[..., 0, :], hidden[..., 0, :]
 
 
 def _member_lookup(table: Tensor, idx: Tensor) -> Tensor:
