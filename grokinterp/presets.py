@@ -34,6 +34,52 @@
   unreachable when that pair is a test pair; split seed 0 caps test accuracy at 0.8, below
   the phase diagrams' 90% threshold).
 
+The papers' own transformers (issue 26), as configurations of the one transformer family
+(:class:`grokinterp.config.ModelConfig`'s ``sequence``, ``normalization``, ``positional``,
+biases, ``causal`` and ``transformer_init``); every value cites the authors' code
+(repository@commit file:line) or the paper, in a comment beside it:
+
+* ``power``: Power et al. 2022 (arXiv 2201.02177; openai/grok@3d64b1d): x / y mod 97 on 50%
+  of the equations, a 2-layer post-LN decoder (d_model 128, 4 heads, FFN 512 without
+  biases, ReLU, fixed sinusoidal positions) over ``<eos> x op y =``, AdamW lr 1e-3, betas
+  (0.9, 0.98), weight decay 1, 10 warm-up steps, minibatches of 512, 10^5 updates. Where we
+  differ: their loss is the mean cross-entropy over the two tokens after ``=``: the answer
+  z, predicted at ``=``, and the closing ``<eos>``, predicted at z with the true z as
+  input (teacher forcing; grok/training.py:L301-314, grok/data.py:L357, L469-470); ours is
+  the answer's alone, since the dataset's rows ``[a, b, =]`` do not carry z as an input.
+  The answer's logits are the same function (the mask keeps z out of them), so the
+  difference is the loss: ours is twice their answer term, without their ``<eos>`` term
+  (which a causal model learns at once, since ``<eos>`` always follows z). Also: their
+  first warm-up update has lr 0 (``lr * t / 10``, ours ``lr * (t + 1) / 10``), their
+  epoch ends with a shorter batch (ours drops it), their ``<eos>``, ``=`` and operator
+  tokens are rows of a 239-token vocabulary whose 139 other rows (other operators, S5
+  permutations) are never read (ours has no rows for them; the unembedding does score all
+  239, as theirs), and the loss is float64 (theirs float32).
+* ``grokfast``: Lee et al. 2024's released baseline (arXiv 2405.20233; ironjr/grokfast@
+  93b2248 main.py): x * y mod 97 on 50% of the equations, a 2-layer transformer (d_model
+  128, 4 heads, GELU MLP 512 with biases, learned positions, attention biases) whose blocks
+  are ``x = LN1(x); x = x + attn(x); x = x + mlp(LN2(x))`` (the attention's residual adds
+  to the normalized stream), a final LayerNorm and a bias-free head over all p + 2 tokens,
+  on ``[x, op, y, =]`` with the loss at the last position; Adam lr 1e-3, betas (0.9, 0.98),
+  no weight decay, 10 warm-up steps, minibatches of 512, 3 x 10^5 updates; Grokfast's
+  filter off (their recipes: ``--grokfast ema --grokfast-alpha 0.98 --grokfast-lamb 2.0
+  --weight-decay 0.005``, README.md:L195). Where we differ: their y runs over 1 .. p - 1
+  (main.py:L77; our ``mul`` has y = 0 too), their position table has 5 rows of which 4 are
+  read (ours 4), their first warm-up update has lr 0, their epoch ends with a shorter
+  batch (ours drops it), and the loss is float64 (theirs float32). With weight decay 0,
+  their Adam and our AdamW are the same update.
+* ``prieto_transformer``: Prieto et al. 2025's transformer (arXiv 2501.04697; LucasPrietoAl/
+  grokking-at-the-edge-of-numerical-stability@0cc9e8d): a + b mod 113 on 40% of the pairs,
+  one ``nn.TransformerEncoderLayer(128, 4)`` (post-LN, FFN 2048 with biases, ReLU, attention
+  biases, no mask, no positions) on ``[x, y]``, read at the last position by a linear head
+  with bias; full-batch AdamW lr 1e-3, betas (0.9, 0.99), eps 1e-25, no weight decay, no
+  warm-up, 5,000 steps (their Figure 6 baseline; ``--weight-decay 1.5`` and
+  ``--orthogonal-grad`` are its other two runs). Where we differ: their encoder layer
+  trains with dropout 0.1 (PyTorch's default, in ``model.train()`` mode,
+  grokking_experiments.py:L107), ours has no dropout; their pairs are x, y in 1 .. p - 1
+  (datasets.py:L134; ours include 0); their softmax cross-entropy is float32
+  (utils.py:L269), ours float64; their split is ``random_split`` with seed 42.
+
 The non-neural presets (:data:`NONNEURAL_PRESETS`, for ``grokinterp nonneural``) are the
 settings of Miller, O'Neill and Bui 2024 (arXiv 2310.17247), read from their public code:
 
@@ -99,6 +145,120 @@ PRESETS: dict[str, TrainConfig] = {
         ),
         schedule=ScheduleConfig(
             log_every=10, ckpt_log_until=1000, ckpt_log_count=10, ckpt_every=500
+        ),
+    ),
+    # Power et al. 2022; _G = openai/grok@3d64b1d
+    "power": TrainConfig(
+        task=TaskConfig(
+            name="div",  # x / y mod p, y != 0: paper Fig. 1 left; _G grok/data.py:L222-227
+            p=97,  # _G grok/data.py:L43 (MODULUS = 97)
+            train_fraction=0.5,  # paper Fig. 1 left (50% of the data)
+        ),
+        model=ModelConfig(
+            n_layers=2,  # _G grok/training.py:L87
+            d_model=128,  # _G grok/training.py:L89
+            n_heads=4,  # _G grok/training.py:L88
+            d_head=32,  # d_model / heads: _G grok/transformer.py:L135
+            d_mlp=512,  # 4 x d_model: _G grok/transformer.py:L181, L187
+            act_fn="relu",  # _G grok/training.py:L92
+            sequence="eos_a_op_b_eq",  # <eos> x op y = (z <eos>): _G grok/data.py:L250, L357
+            normalization="post",  # LN(x + attn(x)), LN(x + ffn(x)): _G transformer.py:L230-234
+            positional="sinusoidal",  # _G grok/transformer.py:L304-306, L325-347
+            attn_bias=False,  # _G grok/transformer.py:L89-91, L142
+            mlp_bias=False,  # _G grok/transformer.py:L192, L194
+            unembed_bias=False,  # _G grok/transformer.py:L318
+            causal=True,  # _G grok/transformer.py:L321-322, L113-115
+            transformer_init="torch_linear",  # no init of their own: PyTorch's defaults
+            d_vocab_out=239,  # the head scores every token: _G grok/data.py:L124-132
+        ),
+        optim=OptimConfig(
+            lr=1e-3,  # _G grok/training.py:L108; paper App. A.1.2
+            weight_decay=1.0,  # paper App. A.1.2 (code default 0, grok/training.py:L109)
+            beta1=0.9,  # _G grok/training.py:L225
+            beta2=0.98,  # _G grok/training.py:L225
+            eps=1e-8,  # _G grok/training.py:L226
+            warmup_steps=10,  # _G grok/training.py:L103, L200-201
+            batch_size=512,  # min(512, ceil(n / 2)) = 512 here: _G grok/data.py:L434-435
+            max_steps=100_000,  # _G grok/training.py:L846
+        ),
+        schedule=ScheduleConfig(
+            log_every=100, ckpt_log_until=10_000, ckpt_log_count=30, ckpt_every=5000
+        ),
+    ),
+    # Lee et al. 2024 (Grokfast); _L = ironjr/grokfast@93b2248
+    "grokfast": TrainConfig(
+        task=TaskConfig(
+            name="mul",  # x * y mod p: _L main.py:L73-87 (L82)
+            p=97,  # _L main.py:L245
+            train_fraction=0.5,  # _L main.py:L114
+        ),
+        model=ModelConfig(
+            n_layers=2,  # _L main.py:L105-106
+            d_model=128,  # _L main.py:L106
+            n_heads=4,  # _L main.py:L106
+            d_head=32,  # nn.MultiheadAttention: d_model / heads, _L main.py:L24
+            d_mlp=512,  # dim * 4: _L main.py:L26
+            act_fn="gelu",  # nn.GELU() (exact erf): _L main.py:L27
+            sequence="a_op_b_eq",  # model(input[:-1]) of [x, op, y, =, z]: _L main.py:L87, L157
+            normalization="grokfast",  # x = ln_1(x); x = x + a; x + mlp(ln_2(x)): _L main.py:L38-42
+            positional="learned",  # nn.Embedding(seq_len, dim): _L main.py:L53, L63-64
+            attn_bias=True,  # nn.MultiheadAttention's default bias=True: _L main.py:L24
+            mlp_bias=True,  # nn.Linear's default: _L main.py:L26, L28
+            unembed_bias=False,  # _L main.py:L59
+            causal=True,  # _L main.py:L32-35
+            transformer_init="torch_mha",  # no init of their own: PyTorch's defaults
+            d_vocab_out=99,  # num_tokens = p + 2: _L main.py:L59, L106
+        ),
+        optim=OptimConfig(
+            lr=1e-3,  # _L main.py:L248
+            weight_decay=0.0,  # _L main.py:L251 (torch Adam, L252: the same as AdamW at 0)
+            beta1=0.9,  # _L main.py:L249
+            beta2=0.98,  # _L main.py:L250
+            eps=1e-8,  # torch.optim.Adam's default: _L main.py:L119-124
+            warmup_steps=10,  # _L main.py:L127-129
+            batch_size=512,  # _L main.py:L247
+            max_steps=300_000,  # budget 3e5: _L main.py:L140, L246
+        ),
+        schedule=ScheduleConfig(
+            log_every=100, ckpt_log_until=10_000, ckpt_log_count=30, ckpt_every=10_000
+        ),
+    ),
+    # Prieto et al. 2025; _P = LucasPrietoAl/grokking-at-the-edge-of-numerical-stability@0cc9e8d
+    "prieto_transformer": TrainConfig(
+        task=TaskConfig(
+            name="add",  # add_mod, the default: _P utils.py:L233; binary_operations.py:L5-6
+            p=113,  # _P utils.py:L184, L215
+            train_fraction=0.4,  # _P run_main_experiments.sh:L87-94 (Figure 6)
+        ),
+        model=ModelConfig(
+            n_layers=1,  # _P utils.py:L184
+            d_model=128,  # _P utils.py:L184
+            n_heads=4,  # _P utils.py:L184
+            d_head=32,  # nn.MultiheadAttention: d_model / heads
+            d_mlp=2048,  # TransformerEncoderLayer's dim_feedforward default: _P models.py:L35
+            act_fn="relu",  # TransformerEncoderLayer's default activation: _P models.py:L35
+            sequence="a_b",  # (x, y) pairs, no '=' token: _P datasets.py:L134; models.py:L40
+            normalization="post",  # norm_first=False, the default: _P models.py:L35
+            positional="none",  # no positional encoding: _P models.py:L34-44
+            attn_bias=True,  # bias=True, the default: _P models.py:L35
+            mlp_bias=True,  # bias=True, the default: _P models.py:L35
+            unembed_bias=True,  # nn.Linear's default: _P models.py:L37
+            causal=False,  # no mask: _P models.py:L42
+            transformer_init="torch_mha",  # no init of their own: PyTorch's defaults
+            d_vocab_out=113,  # vocab_size = 113 logits: _P models.py:L37; utils.py:L184
+        ),
+        optim=OptimConfig(
+            lr=1e-3,  # _P run_main_experiments.sh:L93
+            weight_decay=0.0,  # the default: _P utils.py:L275 (L90-91's run: 1.5)
+            beta1=0.9,  # _P utils.py:L194
+            beta2=0.99,  # the default: _P utils.py:L289
+            eps=1e-25,  # the default: _P utils.py:L291
+            warmup_steps=0,  # no scheduler by default: _P utils.py:L278
+            batch_size=None,  # full batch: _P utils.py:L242; grokking_experiments.py:L36-37
+            max_steps=5000,  # 5000 full-batch epochs: _P run_main_experiments.sh:L93
+        ),
+        schedule=ScheduleConfig(
+            log_every=10, ckpt_log_until=1000, ckpt_log_count=20, ckpt_every=250
         ),
     ),
 }

@@ -20,6 +20,7 @@ from torch import Tensor
 from grokinterp.analysis import fourier
 from grokinterp.analysis.fourier import NeuronClusters
 from grokinterp.models import answer_forward_chunked, get_arch
+from grokinterp.models.params import sequence_labels
 from grokinterp.runs.run import Run
 
 ATTENTION_SAMPLE = 2048  # pairs whose attention patterns are kept
@@ -31,20 +32,23 @@ class Snapshot:
 
     Args:
         step: the checkpoint.
-        attention: block 0's pattern, (pairs, heads, 3, 3); None for the MLP model.
+        attention: block 0's pattern, (pairs, heads, n_ctx, n_ctx); None for the MLP model.
         fractions: (d_mlp, n_freqs) variance fractions per frequency; None where the
             Fourier measures do not apply.
         clusters: the neurons' frequency clusters (threshold 0.85); None likewise.
         top_neuron: the neuron with the most centered activation energy over the grid.
         top_spectrum: its squared 2D Fourier coefficients, (p, p).
+        labels: the names of the attention's positions (the transformer's sequence,
+            :func:`grokinterp.models.params.sequence_labels`).
     """
 
     step: int
-    attention: Float[Tensor, "pairs heads 3 3"] | None
+    attention: Float[Tensor, "pairs heads n_ctx n_ctx"] | None
     fractions: Float[Tensor, "d_mlp n_freqs"] | None
     clusters: NeuronClusters | None
     top_neuron: int | None
     top_spectrum: Float[Tensor, "p p"] | None
+    labels: tuple[str, ...] = ("a", "b", "=")
 
 
 def grid_activations(run: Run, step: int, device: str = "cpu") -> Float[Tensor, "p p d_mlp"]:
@@ -66,21 +70,23 @@ def snapshot(
     step = run.steps[-1] if step is None else step
     ds = run.dataset
     attention = None
+    labels: tuple[str, ...] = ("a", "b", "=")
     if get_arch(run.config.model.arch).attention:
+        labels = sequence_labels(run.config.model)
         model: Any = run.model(step, device=device)
         sample = ds.inputs[: min(len(ds.inputs), ATTENTION_SAMPLE)].to(device)
         with torch.no_grad():
             _, cache = model.run_with_cache(sample, names_filter="blocks.0.attn.hook_pattern")
         attention = cache["blocks.0.attn.hook_pattern"].cpu()
     if not fourier_measures:
-        return Snapshot(step, attention, None, None, None, None)
+        return Snapshot(step, attention, None, None, None, None, labels)
     acts = grid_activations(run, step, device)
     fractions = fourier.neuron_freq_fractions(acts)
     centered = acts - acts.mean(dim=(0, 1), keepdim=True)
     neuron = int(centered.pow(2).sum(dim=(0, 1)).argmax())
     spectrum = fourier.fourier_2d(centered[:, :, neuron]).pow(2)
     return Snapshot(
-        step, attention, fractions, fourier.neuron_clusters(fractions), neuron, spectrum
+        step, attention, fractions, fourier.neuron_clusters(fractions), neuron, spectrum, labels
     )
 
 

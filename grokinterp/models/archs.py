@@ -47,7 +47,7 @@ def describe_transformer(m: ModelConfig) -> str:
     if m.normalization != "none":
         extra.append(f"{m.normalization}-LN")
     if m.positional != "learned":
-        extra.append(f"{m.positional} positions")
+        extra.append("no positions" if m.positional == "none" else f"{m.positional} positions")
     if m.sequence != "a_b_eq":
         extra.append(f"sequence {m.sequence}")
     extra += [what for flag, what in ((m.attn_bias, "attention biases"),

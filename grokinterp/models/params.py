@@ -69,6 +69,17 @@ SEQUENCES: dict[str, tuple[int, int]] = {
 }
 
 
+def sequence_labels(cfg: ModelConfig) -> tuple[str, ...]:
+    """Names of the positions of the transformer's sequence, e.g. ``("<eos>", "a", "op",
+    "b", "=")`` (the attention figure's axes)."""
+    return {
+        "a_b_eq": ("a", "b", "="),
+        "a_op_b_eq": ("a", "op", "b", "="),
+        "eos_a_op_b_eq": ("<eos>", "a", "op", "b", "="),
+        "a_b": ("a", "b"),
+    }[cfg.sequence]
+
+
 def n_ctx(cfg: ModelConfig) -> int:
     """Length of the transformer's sequence (``cfg.sequence``): 3 for ``[a, b, =]``."""
     return SEQUENCES[cfg.sequence][0]
