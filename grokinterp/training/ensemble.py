@@ -3,17 +3,21 @@
 Members share the task (name and size), the model shape and the schedule; they may differ
 in seed, split (``split_seed``, ``train_fraction`` / ``train_size``), labels
 (``random_labels``, ``label_seed``), every optimizer hyper-parameter, ``init_scale`` and the
-stopping rule. Their parameters are stacked along a leading member axis and the forward
-is :func:`grokinterp.models.answer_logits` with a leading members axis (natively batched
-for the transformer and the MLP); AdamW is applied to each member's views of the stacked
+stopping rule, and in the batch size (full batch or minibatches). Their parameters are
+stacked along a leading member axis and the forward is
+:func:`grokinterp.models.answer_logits` with a leading members axis (natively batched for
+the transformer and the MLP); AdamW is applied to each member's views of the stacked
 tensors with its own hyper-parameters (the fused kernel a single run uses,
 :mod:`grokinterp.training.adamw`). Each member's training set is gathered into a padded
 ``(members, max_train, 3)`` batch with per-row weights, so the loss of member m is the
-mean cross-entropy (float64) over exactly its own training set.
+mean cross-entropy (float64) over exactly its own training set; a member trained with
+minibatches draws, at every update, the rows its own seeded stream gives it
+(:class:`grokinterp.training.batches.Minibatches`, the same stream a run trained alone
+draws), gathered into a padded ``(members, max_rows, 3)`` batch weighted ``1 / batch_size``.
 
 Every member writes an ordinary run directory, identical (within float tolerance) to what
 :func:`grokinterp.training.loop.train` writes for it alone, state file included: a member can be
-continued alone with ``grokinterp train --resume``. Full-batch training only.
+continued alone with ``grokinterp train --resume``, in the middle of a minibatch epoch too.
 """
 
 from __future__ import annotations
@@ -38,11 +42,11 @@ from grokinterp.runs.sinks import Sink, check_kinds, open_sinks
 from grokinterp.tasks import Dataset, train_size
 from grokinterp.training.adamw import Settings, adamw_, settings_of
 from grokinterp.training.allocator import keep_freed_memory
+from grokinterp.training.batches import Minibatches
 from grokinterp.training.constraints import apply_constraints_, make_constraints
 from grokinterp.training.core import (
     EarlyLoss,
     RunWriter,
-    batch_stream,
     begin,
     check_finite,
     initial_params,
@@ -67,7 +71,6 @@ def shape_key(cfg: TrainConfig) -> str:
         "model": model,
         "schedule": asdict(cfg.schedule),
         "max_steps": cfg.optim.max_steps,
-        "batch_size": cfg.optim.batch_size,
         # the interventions' kinds are shared; their alpha and lambda may differ per member
         "interventions": [getattr(cfg.optim, f) for f in SHARED_INTERVENTION_FIELDS],
     }
@@ -84,18 +87,25 @@ SHARED_INTERVENTION_FIELDS = (
 # (least squares over 7 batches of 1-6 members and 200-1600 rows, twice): 0.65-0.74 ms
 # fixed + 2.2-2.3 us per padded row + 0.1-0.3 ms per member, so the fixed cost is worth
 # about 300 rows (700 before the fused AdamW and the other speed-ups of version 0.3). Used
-# to decide when members of different training-set sizes train apart rather than padded
-# to the largest.
+# to decide when members that compute different numbers of rows per update (training-set
+# sizes, batch sizes: :func:`step_rows`) train apart rather than padded to the largest.
 STEP_OVERHEAD_ROWS = 300
+
+
+def step_rows(cfg: TrainConfig) -> int:
+    """The rows one update of ``cfg`` computes: its training-set size, or its batch size
+    when that is smaller (what an ensemble pads to, per member)."""
+    n = train_size(cfg.task)
+    return min(cfg.optim.batch_size or n, n)
 
 
 def split_by_size(
     n_train: Sequence[int], overhead_rows: int = STEP_OVERHEAD_ROWS
 ) -> list[list[int]]:
-    """Partition members (indices into ``n_train``) into batches, each padded to its largest
-    training set, minimizing ``sum over batches of (overhead_rows + members * largest)``:
-    an exact dynamic programme over the members sorted by size (an optimal partition is
-    contiguous in that order)."""
+    """Partition members (indices into ``n_train``, the rows each computes per update:
+    :func:`step_rows`) into batches, each padded to its largest, minimizing
+    ``sum over batches of (overhead_rows + members * largest)``: an exact dynamic programme
+    over the members sorted by size (an optimal partition is contiguous in that order)."""
     order = sorted(range(len(n_train)), key=lambda i: n_train[i])
     sizes = [n_train[i] for i in order]
     best = [0.0] + [float("inf")] * len(sizes)
@@ -122,7 +132,7 @@ def train_groups(
     wandb_project: str = "grokinterp",
 ) -> None:
     """Train ``(config, run_dir)`` jobs, batching those of the same shape together (and,
-    within a shape, members of similar training-set size: :func:`split_by_size`); ``log_to``
+    within a shape, members of similar rows per update: :func:`split_by_size`); ``log_to``
     and ``wandb_project`` as in :func:`grokinterp.training.loop.train`, per member."""
     for batch in ensemble_batches(jobs):
         train_ensemble(
@@ -141,14 +151,14 @@ J = TypeVar("J")
 
 def ensemble_batches(jobs: Sequence[tuple[TrainConfig, J]]) -> list[list[tuple[TrainConfig, J]]]:
     """The batches :func:`train_groups` trains together: the jobs of one shape
-    (:func:`shape_key`), split by training-set size (:func:`split_by_size`)."""
+    (:func:`shape_key`), split by rows per update (:func:`step_rows`, :func:`split_by_size`)."""
     groups: dict[str, list[tuple[TrainConfig, J]]] = {}
     for cfg, d in jobs:
         groups.setdefault(shape_key(cfg), []).append((cfg, d))
     return [
         [members[i] for i in batch]
         for members in groups.values()
-        for batch in split_by_size([train_size(c.task) for c, _ in members])
+        for batch in split_by_size([step_rows(c) for c, _ in members])
     ]
 
 
@@ -177,11 +187,6 @@ def train_ensemble(
             "ensemble members must share task, model shape and schedule; "
             "use train_groups to split them"
         )
-    if cfgs[0].optim.batch_size is not None:
-        raise ConfigError(
-            "the ensemble backend trains full-batch only (batch_size: null); "
-            "use the local backend for minibatch runs"
-        )
     dirs = [Path(d) for d in run_dirs]
     check_kinds(log_to)
     # every check before anything on disk is touched; the members are held at once
@@ -201,18 +206,15 @@ def train_ensemble(
 
 
 class _Member:
-    """One run of an ensemble: its config, directory, loop state and minibatch stream."""
+    """One run of an ensemble: its config, directory, loop state and minibatch stream (the
+    stream train() draws and keeps in its state, so the member can resume alone)."""
 
     def __init__(self, cfg: TrainConfig, ds: Dataset, run_dir: Path, saved: SavedState | None):
         self.cfg, self.dir, self.saved = cfg, run_dir, saved
         self.loop = saved.loop if saved is not None else LoopState()
         self.active = True
         self.dataset = ds
-        if saved is not None:
-            self.gen_state, self.perm = saved.batch_gen_state, saved.batch_perm
-        else:  # the stream train() keeps in its state, so the member can resume alone
-            gen, self.perm = batch_stream(cfg, int(self.dataset.train_mask.sum()))
-            self.gen_state = gen.get_state()
+        self.batches = Minibatches(cfg, int(ds.train_mask.sum()), saved)
 
 
 class _Ensemble:
@@ -234,6 +236,16 @@ class _Ensemble:
         self.x_test, self.y_test, self.test_w = self._padded(
             [torch.nonzero(~d.train_mask).flatten() for d in datasets]
         )
+        # minibatch members: each update gathers every member's rows of the step (all of
+        # them for a full-batch member) into a padded (M, max_rows) batch weighted 1/rows
+        self.minibatch = not all(mb.batches.full for mb in members)
+        rows = [mb.batches.rows for mb in members]
+        self.batch_w = torch.zeros(self.m, max(rows), dtype=torch.float64)
+        self._batch_rows = torch.zeros(self.m, max(rows), dtype=torch.long)
+        for i, r in enumerate(rows):
+            self.batch_w[i, :r] = 1.0 / r
+            self._batch_rows[i, :r] = torch.arange(r)  # a full-batch member's, in order
+        self.batch_w = self.batch_w.to(device)
         first = [
             mb.saved.params
             if mb.saved is not None
@@ -359,6 +371,20 @@ class _Ensemble:
         ce = self.loss_fn(logits, y, reduction="none")
         return (ce * w).sum(1), logits
 
+    def _next_batch(self) -> tuple[Tensor, Tensor]:
+        """The inputs ``(M, max_rows, ...)`` and labels ``(M, max_rows)`` of this update:
+        each active minibatch member's next batch from its own stream; a full-batch
+        member's whole training set (the padding rows have weight 0)."""
+        idx = self._batch_rows.clone()
+        for i, mb in enumerate(self.members):
+            if mb.active and not mb.batches.full:
+                idx[i, : mb.batches.rows] = mb.batches.next(mb.loop)
+        idx = idx.to(self.device)
+        x = torch.gather(
+            self.x_train, 1, idx.unsqueeze(-1).expand(-1, -1, self.x_train.shape[-1])
+        )
+        return x, torch.gather(self.y_train, 1, idx)
+
     @staticmethod
     @torch.no_grad()
     def _accuracy(logits: Tensor, y: Tensor, w: Tensor) -> Tensor:
@@ -473,13 +499,14 @@ class _Ensemble:
                     if self.adam_step > 0
                     else {}
                 )
+                gen_state, perm = mb.batches.state()
                 writer.checkpoint(
                     {n: t[i] for n, t in params.items()},
                     moments,
                     self.adam_step,
                     lp,
-                    mb.gen_state,
-                    mb.perm,
+                    gen_state,
+                    perm,
                     self._member_filter(i),
                 )
                 if self.early.due(step, True):
@@ -517,8 +544,18 @@ class _Ensemble:
                     mb.active and mb.loop.finished(mb.cfg.optim.max_steps) for mb in self.members
                 ]
                 params = self.views(self.params)
-                train = self._losses(params, self.x_train, self.y_train, self.train_w)
-                if any(last) or self.schedule.logs(step):
+                logs = any(last) or self.schedule.logs(step)
+                if self.minibatch:  # the logged train metrics: a forward over every row
+                    with torch.no_grad():
+                        train = (
+                            self._losses(params, self.x_train, self.y_train, self.train_w)
+                            if logs
+                            else None
+                        )
+                else:  # the step's full-batch loss, whose forward also gives them
+                    train = self._losses(params, self.x_train, self.y_train, self.train_w)
+                if logs:
+                    assert train is not None
                     self._log(params, train, last, writers, status)
                     done = sum(not mb.active for mb in self.members)
                     bar.set_postfix(done=done, running=self.m - done, refresh=False)
@@ -528,9 +565,15 @@ class _Ensemble:
                             self.early.write(i, step)
                 if not any(mb.active for mb in self.members):
                     break
-                self.early.record(step, train[0])
+                if self.minibatch:  # drawn after the state of this step is written
+                    x, y = self._next_batch()
+                    loss = self._losses(params, x, y, self.batch_w)[0]
+                else:
+                    assert train is not None
+                    loss = train[0]
+                self.early.record(step, loss)
                 self.grad.zero_()
-                train[0].sum().backward()
+                loss.sum().backward()
                 self._transform_gradients()
                 self._adamw(step)
                 if self.constraints:
@@ -547,4 +590,4 @@ class _Ensemble:
             bar.close()
 
 
-__all__ = ["shape_key", "split_by_size", "train_ensemble", "train_groups"]
+__all__ = ["shape_key", "split_by_size", "step_rows", "train_ensemble", "train_groups"]

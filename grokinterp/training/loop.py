@@ -33,11 +33,11 @@ from grokinterp.runs.sinks import Sink, check_kinds, open_sinks
 from grokinterp.tasks import Dataset
 from grokinterp.training.adamw import AdamW
 from grokinterp.training.allocator import keep_freed_memory
+from grokinterp.training.batches import Minibatches
 from grokinterp.training.constraints import apply_constraints_, make_constraints, single
 from grokinterp.training.core import (
     EarlyLoss,
     RunWriter,
-    batch_stream,
     begin,
     check_finite,
     initial_params,
@@ -77,29 +77,6 @@ def restore(saved: SavedState, params: Params, opt: AdamW) -> None:
     opt.load(saved.moments, saved.adam_step)
 
 
-class _Minibatches:
-    """The training rows of each update: all of them (full batch), or the next ``batch_size``
-    of a seeded permutation, redrawn when an epoch runs out."""
-
-    def __init__(self, cfg: TrainConfig, n_train: int, saved: SavedState | None):
-        self.size = cfg.optim.batch_size
-        self.n_train = n_train
-        self.full = self.size is None or self.size >= n_train
-        self.gen, self.perm = batch_stream(cfg, n_train)
-        if saved is not None:
-            self.gen.set_state(saved.batch_gen_state)
-            self.perm = saved.batch_perm
-
-    def next(self, loop: LoopState) -> Tensor:
-        assert self.size is not None
-        if loop.batch_pos + self.size > self.n_train:
-            self.perm = torch.randperm(self.n_train, generator=self.gen)
-            loop.batch_pos = 0
-        idx = self.perm[loop.batch_pos : loop.batch_pos + self.size]
-        loop.batch_pos += self.size
-        return idx
-
-
 class _SingleRun:
     """One run's weights, optimizer, data and loop state, and the steps of its loop."""
 
@@ -115,7 +92,7 @@ class _SingleRun:
         self.opt = AdamW(cfg, self.params)
         self.x_train, self.y_train = ds.train_inputs.to(device), ds.train_labels.to(device)
         self.x_test, self.y_test = ds.test_inputs.to(device), ds.test_labels.to(device)
-        self.batches = _Minibatches(cfg, len(self.x_train), saved)
+        self.batches = Minibatches(cfg, len(self.x_train), saved)
         self.loop = LoopState()
         self.loss_fn = loss_function(cfg.optim.loss)
         self.grad_filter = make_filter(cfg.optim)
@@ -170,10 +147,10 @@ class _SingleRun:
 
     def checkpoint(self, writer: RunWriter) -> None:
         moments, adam_step = self.opt.moments()
-        gen_state = self.batches.gen.get_state()
+        gen_state, perm = self.batches.state()
         grad_filter = (self.grad_filter.state, self.grad_filter.count) if self.grad_filter else None
         writer.checkpoint(
-            self.params, moments, adam_step, self.loop, gen_state, self.batches.perm, grad_filter
+            self.params, moments, adam_step, self.loop, gen_state, perm, grad_filter
         )
 
     def _transform_gradients(self) -> None:
