@@ -94,60 +94,96 @@ def _series(
     return steps[keep], values
 
 
-def _step_axes(fig: go.Figure, log_x: bool, rows: int = 1) -> None:
-    """Step x axes (log or linear) on every subplot, titled on the bottom one."""
+def _step_axes(fig: go.Figure, log_x: bool, rows: int = 1, col: int | None = None) -> None:
+    """Step x axes (log or linear) on every subplot (of column ``col`` when given), titled
+    on the bottom one."""
     title = "step (log scale; step 0 not shown)" if log_x else "step"
-    fig.update_xaxes(type="log" if log_x else "linear")
-    if rows > 1:
-        fig.update_xaxes(title_text=title, row=rows, col=1)
+    fig.update_xaxes(type="log" if log_x else "linear", col=col)
+    if rows > 1 or col is not None:
+        fig.update_xaxes(title_text=title, row=rows, col=col or 1)
     else:
         fig.update_xaxes(title_text=title)
 
 
+def _xref(fig: go.Figure, row: int, col: int) -> str:
+    """The x axis reference (``"x"``, ``"x2"``, ...) of a subplot."""
+    name = str(fig.get_subplot(row, col).xaxis.plotly_name)  # "xaxis", "xaxis2", ...
+    return "x" + name[len("xaxis") :]
+
+
 def _shade_phases(
-    fig: go.Figure, summary: Mapping[str, Any], steps: np.ndarray, log_x: bool
+    fig: go.Figure,
+    summary: Mapping[str, Any],
+    steps: np.ndarray,
+    log_x: bool,
+    xref: str = "x",
+    window: tuple[float, float] | None = None,
+    width_px: float = 500.0,
+    legend: bool = True,
 ) -> None:
     """One shaded band per phase whose start and end are known, named in the legend.
 
-    The bands use the first x axis and span the full figure height (``yref="paper"``), so
-    on figures with vertically stacked subplots that share the x axis they cover all of
-    them. The memorization band starts at step 0 (linear axis) or at the first step shown
-    (log axis). Each band also carries its name as a label inside it when the band is wide
-    enough for the text (judged for a plot area about 500 px wide).
+    The bands use the x axis ``xref`` (default the first) and span the full figure height
+    (``yref="paper"``), so on figures with vertically stacked subplots that share the x axis
+    they cover all of them. The memorization band starts at step 0 (linear axis) or at the
+    first step shown (log axis). ``window`` clips the bands to a step range (a zoomed panel).
+    Each band carries its name inside it: across the top when the band is wide enough for
+    the text (judged for a plot area ``width_px`` wide), upright along its edge when it is
+    only wide enough for one line of text, else only in the legend.
     """
     phases = summary.get("phases") or {}
     if len(steps) == 0:
         return
     lo = float(steps[0]) if log_x else 0.0
     hi = float(steps[-1])
+    if window is not None:
+        lo, hi = max(lo, window[0]), min(hi, window[1])
     scale = np.log10 if log_x else (lambda v: v)
     span = float(scale(hi) - scale(lo)) if hi > lo else 1.0
-    start: float | None = lo
+    start: float | None = float(steps[0]) if log_x else 0.0
     for label, key, color in PHASES:
         end = phases.get(key)
         if start is not None and end is not None and end > start:
-            frac = (scale(min(float(end), hi)) - scale(start)) / span
-            fits = frac * 500 >= 7 * len(label) + 8
-            fig.add_shape(
-                type="rect",
-                xref="x",
-                yref="paper",
-                x0=start,
-                x1=end,
-                y0=0,
-                y1=1,
-                fillcolor=color,
-                line_width=0,
-                layer="below",
-                name=label,
-                showlegend=True,
-                legendgroup="phases",
-                label=dict(
-                    text=label if fits else "",
-                    textposition="top center",
-                    font=dict(size=11, color="#555555"),
-                ),
-            )
+            x0, x1 = max(start, lo), min(float(end), hi)
+            if x1 > x0 or window is None:  # unclipped, a band past the data is still drawn
+                px = max(0.0, (scale(x1) - scale(x0)) / span * width_px) if x1 > x0 else 0.0
+                across = px >= 7 * len(label) + 8
+                upright = not across and px >= 16
+                fig.add_shape(
+                    type="rect",
+                    xref=xref,
+                    yref="paper",
+                    x0=x0 if window is not None else start,
+                    x1=x1 if window is not None else end,
+                    y0=0,
+                    y1=1,
+                    fillcolor=color,
+                    line_width=0,
+                    layer="below",
+                    name=label,
+                    showlegend=legend,
+                    legendgroup="phases",
+                    label=dict(
+                        text=label if across else "",
+                        textposition="top center",
+                        font=dict(size=11, color="#555555"),
+                    ),
+                )
+                if upright:  # an annotation: x in log10 units on a log axis
+                    mid = (scale(x0) + scale(x1)) / 2
+                    fig.add_annotation(
+                        x=float(mid),
+                        xref=xref,
+                        y=0.99,
+                        yref="paper",
+                        text=label,
+                        textangle=-90,
+                        showarrow=False,
+                        xanchor="center",
+                        yanchor="top",
+                        font=dict(size=11, color="#555555"),
+                        name=f"phase label: {label}",
+                    )
         start = end
 
 
@@ -180,38 +216,103 @@ def _freq_labels(n: int, key_freqs: Sequence[int]) -> list[str]:
 # --------------------------------------------------------------------------- time series
 
 
-def loss_curves(table: pd.DataFrame, summary: Mapping[str, Any], log_x: bool = True) -> go.Figure:
-    """Train and test loss (log-log), with accuracy below, phases shaded.
+def grokking_window(summary: Mapping[str, Any], steps: np.ndarray) -> tuple[float, float] | None:
+    """The steps where grokking happens, padded by 15% of its length on each side: from the
+    end of memorization to the end of cleanup (or to the grokking step when cleanup has no
+    end); None when the summary has neither end, or the window is the whole run anyway."""
+    phases = summary.get("phases") or {}
+    start = phases.get("memorization_end")
+    end = phases.get("cleanup_end") or summary.get("grokking_step")
+    if start is None or end is None or end <= start or len(steps) < 2:
+        return None
+    pad = 0.15 * (float(end) - float(start))
+    lo, hi = max(float(steps[0]), float(start) - pad), min(float(steps[-1]), float(end) + pad)
+    if hi - lo > 0.6 * (float(steps[-1]) - float(steps[0])):
+        return None  # most of the run: the linear panel would repeat the whole one
+    return lo, hi
+
+
+def loss_curves(
+    table: pd.DataFrame, summary: Mapping[str, Any], log_x: bool = True, zoom: bool = True
+) -> go.Figure:
+    """Train and test loss (log y), with accuracy below, phases shaded.
 
     Needs ``train_loss`` and ``test_loss``; the accuracy panel shows ``train_acc`` and
     ``test_acc`` when the table has them. With the default log step axis, step 0 is left
-    out.
+    out. With ``zoom`` (default) and a grokking window in the summary
+    (:func:`grokking_window`: end of memorization to end of cleanup, padded), a second
+    column shows that window on a linear step axis, where a log axis squeezes it (the
+    ``nanda`` run's steps 1360-7260 take a quarter of a log axis to 25k).
     """
     steps, v = _series(
         table, ["train_loss", "test_loss"], "loss_curves", log_x, ["train_acc", "test_acc"]
     )
     has_acc = "train_acc" in v or "test_acc" in v
     rows = 2 if has_acc else 1
+    window = grokking_window(summary, steps) if zoom else None
+    cols = 2 if window is not None else 1
+    whole = "whole run" + (" (log step axis)" if log_x else "")
     fig = make_subplots(
         rows=rows,
-        cols=1,
+        cols=cols,
         shared_xaxes=True,
         vertical_spacing=0.06,
+        horizontal_spacing=0.08,
         row_heights=[0.65, 0.35] if has_acc else None,
+        column_widths=[0.55, 0.45] if cols == 2 else None,
+        subplot_titles=(
+            [whole, f"grokking window: steps {window[0]:.0f}-{window[1]:.0f} (linear)"]
+            + [""] * (2 * rows - 2)
+            if window is not None
+            else None
+        ),
     )
-    fig.add_trace(_line(steps, v["train_loss"], "train loss", TRAIN_COLOR), row=1, col=1)
-    fig.add_trace(_line(steps, v["test_loss"], "test loss", TEST_COLOR), row=1, col=1)
-    fig.update_yaxes(type="log", title_text="loss (log scale)", row=1, col=1)
-    if has_acc:
-        for col, name, color in (
+    panels: list[tuple[int, np.ndarray, dict[str, np.ndarray]]] = [(1, steps, v)]
+    if window is not None:
+        # the window's rows (from all steps, step 0 included), one more on each side
+        s_all, v_all = _series(
+            table, ["train_loss", "test_loss"], "loss_curves", False, ["train_acc", "test_acc"]
+        )
+        idx = np.flatnonzero((s_all >= window[0]) & (s_all <= window[1]))
+        if len(idx):
+            sel = np.arange(max(idx[0] - 1, 0), min(idx[-1] + 2, len(s_all)))
+            panels.append((2, s_all[sel], {k: a[sel] for k, a in v_all.items()}))
+    for col, x, vals in panels:
+        first = col == 1
+        for name, c, color in (
+            ("train loss", "train_loss", TRAIN_COLOR),
+            ("test loss", "test_loss", TEST_COLOR),
+        ):
+            fig.add_trace(
+                _line(x, vals[c], name, color).update(legendgroup=c, showlegend=first),
+                row=1,
+                col=col,
+            )
+        for c, name, color in (
             ("train_acc", "train accuracy", TRAIN_COLOR),
             ("test_acc", "test accuracy", TEST_COLOR),
         ):
-            if col in v:
-                fig.add_trace(_line(steps, v[col], name, color, dash="dot"), row=2, col=1)
-        fig.update_yaxes(title_text="accuracy", range=[-0.02, 1.02], row=2, col=1)
-    _step_axes(fig, log_x, rows)
-    _shade_phases(fig, summary, steps, log_x)
+            if c in vals:
+                fig.add_trace(
+                    _line(x, vals[c], name, color, dash="dot").update(
+                        legendgroup=c, showlegend=first
+                    ),
+                    row=2,
+                    col=col,
+                )
+    fig.update_yaxes(type="log", row=1)
+    fig.update_yaxes(title_text="loss (log scale)", row=1, col=1)
+    if has_acc:
+        fig.update_yaxes(range=[-0.02, 1.02], row=2)
+        fig.update_yaxes(title_text="accuracy", row=2, col=1)
+    _step_axes(fig, log_x, rows, col=1)
+    _shade_phases(fig, summary, steps, log_x, width_px=500 if cols == 1 else 420)
+    if window is not None:
+        fig.update_xaxes(type="linear", range=list(window), col=2)
+        fig.update_xaxes(title_text="step", row=rows, col=2)
+        _shade_phases(
+            fig, summary, steps, False, _xref(fig, 1, 2), window, width_px=340, legend=False
+        )
     return _finish(fig, "Loss and accuracy", 600 if has_acc else 450)
 
 
@@ -282,6 +383,21 @@ def logit_shares(table: pd.DataFrame, summary: Mapping[str, Any], log_x: bool = 
     return _finish(fig, "Generalizing and memorizing shares of the logits", 450)
 
 
+def _labelled_steps(steps: np.ndarray, summary: Mapping[str, Any]) -> dict[int, str]:
+    """Row index -> label for the points of a trajectory worth naming: the first and last
+    checkpoint, and the checkpoint nearest each phase boundary and the grokking step."""
+    if len(steps) == 0:
+        return {}
+    out = {0: f"step {steps[0]}", len(steps) - 1: f"step {steps[-1]}"}
+    marks = [(phases_key, (summary.get("phases") or {}).get(phases_key)) for _, phases_key, _ in
+             PHASES] + [("grokking_step", summary.get("grokking_step"))]  # fmt: skip
+    for _, at in marks:
+        if at is not None:
+            i = int(np.argmin(np.abs(steps.astype(float) - float(at))))
+            out.setdefault(i, f"step {steps[i]}")
+    return out
+
+
 def norm_vs_logit_strength(table: pd.DataFrame, summary: Mapping[str, Any]) -> go.Figure:
     """Parameter norm against each circuit's logit strength, one point per checkpoint.
 
@@ -289,7 +405,10 @@ def norm_vs_logit_strength(table: pd.DataFrame, summary: Mapping[str, Any]) -> g
     outside the key-frequency subspace); y: the parameter norm ``sqrt(sum_sq_weights)``.
     Following the checkpoints in order shows the norm moving from the memorizing to the
     generalizing circuit (Varma et al. 2023): the memorizing strength rises with the norm,
-    then the generalizing strength takes over while weight decay shrinks the norm.
+    then the generalizing strength takes over while weight decay shrinks the norm. Each
+    marker is an arrow pointing the way training went (from the previous checkpoint); the
+    first and last checkpoints, and those nearest the phase boundaries and the grokking step
+    of ``summary``, are labelled with their step.
     """
     steps, v = _series(
         table,
@@ -298,19 +417,29 @@ def norm_vs_logit_strength(table: pd.DataFrame, summary: Mapping[str, Any]) -> g
         log_x=False,
     )
     norm = np.sqrt(v["sum_sq_weights"])
+    labelled = _labelled_steps(steps, summary)
+    text = [labelled.get(i, "") for i in range(len(steps))]
     fig = go.Figure()
-    for col, name, color in (
-        ("mem_logit_norm", "memorizing circuit", "#d62728"),
-        ("gen_logit_norm", "generalizing circuit", "#2ca02c"),
+    for col, name, color, position in (
+        ("mem_logit_norm", "memorizing circuit", "#d62728", "top left"),
+        ("gen_logit_norm", "generalizing circuit", "#2ca02c", "bottom right"),
     ):
         fig.add_trace(
             go.Scatter(
                 x=v[col],
                 y=norm,
                 name=name,
-                mode="lines+markers",
+                mode="lines+markers+text",
                 line=dict(color=color, width=1.5),
-                marker=dict(size=6, color=color),
+                marker=dict(
+                    size=[14 if i == 0 else 10 for i in range(len(steps))],
+                    color=color,
+                    symbol=["circle" if i == 0 else "arrow" for i in range(len(steps))],
+                    angleref="previous",
+                ),
+                text=text,
+                textposition=position,
+                textfont=dict(size=10, color=color),
                 customdata=steps,
                 hovertemplate="step %{customdata}<br>logit norm %{x:.3g}"
                 "<br>parameter norm %{y:.3g}<extra></extra>",
@@ -318,7 +447,14 @@ def norm_vs_logit_strength(table: pd.DataFrame, summary: Mapping[str, Any]) -> g
         )
     fig.update_xaxes(title_text="logit strength (norm of the circuit's part of the logits)")
     fig.update_yaxes(title_text="parameter norm")
-    return _finish(fig, "Parameter norm against each circuit's logit strength", 450)
+    title = (
+        "Parameter norm against each circuit's logit strength"
+        "<br><sup>a point per checkpoint; the circle is the first, arrows point the way "
+        "training went</sup>"
+    )
+    fig = _finish(fig, title, 500)
+    fig.update_layout(margin=dict(t=80))
+    return fig
 
 
 def embed_freq_heatmap(
@@ -623,11 +759,50 @@ def attention_patterns(pattern: Any, labels: Sequence[str] = ("a", "b", "=")) ->
     return _finish(fig, title, 130 + 270 * rows)
 
 
-def neuron_spectrum(spectrum2d: Any, basis_names: Sequence[str], neuron: int) -> go.Figure:
-    """Heatmap of one neuron's 2D Fourier power over the (a, b) input grid.
+def spectrum_components(
+    spectrum2d: np.ndarray, basis_names: Sequence[str], share: float = 0.01, most: int = 10
+) -> list[int]:
+    """The basis components worth showing in a neuron's 2D spectrum: ``const``, and both
+    ``cos k`` and ``sin k`` of every frequency k whose power (its rows and columns, in a and
+    in b) is at least ``share`` of the strongest frequency's, the ``most`` strongest at
+    most; indices into ``basis_names``, in basis order."""
+    s = np.nan_to_num(spectrum2d, nan=0.0)
+    marginal = s.sum(axis=0) + s.sum(axis=1)  # power touching component i, as a or as b
+    by_freq: dict[int, float] = {}
+    for i, name in enumerate(basis_names):
+        parts = str(name).split()
+        if len(parts) == 2 and parts[1].isdigit():
+            by_freq[int(parts[1])] = by_freq.get(int(parts[1]), 0.0) + float(marginal[i])
+    if not by_freq:
+        return list(range(len(basis_names)))
+    top = max(by_freq.values())
+    ranked = sorted(by_freq, key=lambda k: -by_freq[k])[:most]
+    keep = {k for k in ranked if top > 0 and by_freq[k] >= share * top}
+    return [
+        i
+        for i, name in enumerate(basis_names)
+        if str(name) == "const" or (len(p := str(name).split()) == 2 and int(p[1]) in keep)
+    ]
+
+
+def neuron_spectrum(
+    spectrum2d: Any,
+    basis_names: Sequence[str],
+    neuron: int,
+    why: str | None = None,
+    decades: int = 4,
+    zoom: bool = True,
+) -> go.Figure:
+    """Heatmap of one neuron's 2D Fourier power over the (a, b) input grid, log colour scale.
 
     ``spectrum2d[i, j]`` is the power at basis function i of a and j of b, so its shape must
     be ``(p, p)`` with ``len(basis_names) == p`` (names like ``"const", "cos 1", "sin 1"``).
+    The colour is log10 of the power, over ``decades`` decades below the largest entry
+    (smaller entries are drawn at the floor; the hover shows the exact power). With ``zoom``
+    (default) only the components that carry the power are drawn
+    (:func:`spectrum_components`: ``const`` and the frequencies with at least 1% of the
+    strongest one's power), every one labelled, and the title says how much of the power
+    they hold. ``why`` says why this neuron was chosen (a line under the title).
     """
     s = _as_array(spectrum2d)
     p = len(basis_names)
@@ -637,22 +812,50 @@ def neuron_spectrum(spectrum2d: Any, basis_names: Sequence[str], neuron: int) ->
             f"{p} basis names"
         )
     names = list(basis_names)
+    idx = spectrum_components(s, names) if zoom else list(range(p))
+    sub = s[np.ix_(idx, idx)]
+    shown = [names[i] for i in idx]
+    total = float(np.nansum(s))
+    held = float(np.nansum(sub)) / total if total > 0 else 1.0
+    peak = float(np.nanmax(s)) if s.size else 0.0
+    floor = peak * 10.0**-decades if peak > 0 else 1e-300
+    z = np.log10(np.maximum(np.nan_to_num(sub, nan=0.0), floor))
+    lo, hi = int(np.floor(np.log10(floor))), int(np.ceil(np.log10(max(peak, floor))))
+    ticks = list(range(lo, hi + 1))
     fig = go.Figure(
         go.Heatmap(
-            z=s,
-            x=names,
-            y=names,
+            z=z,
+            x=shown,
+            y=shown,
+            customdata=sub,
+            zmin=float(np.log10(floor)),
+            zmax=float(np.log10(max(peak, floor))),
             colorscale="Viridis",
-            colorbar=dict(title=dict(text="power", side="right")),
+            colorbar=dict(
+                title=dict(text="power (log scale)", side="right"),
+                tickvals=ticks,
+                ticktext=[f"1e{t}" for t in ticks],
+            ),
             name=f"neuron {neuron}",
-            hovertemplate="a: %{y}<br>b: %{x}<br>power %{z:.3g}<extra></extra>",
+            hovertemplate="a: %{y}<br>b: %{x}<br>power %{customdata:.3g}<extra></extra>",
         )
     )
-    fig.update_xaxes(title_text="Fourier component of b", type="category")
-    fig.update_yaxes(title_text="Fourier component of a", type="category", autorange="reversed")
-    size = int(np.clip(6 * p + 200, 450, 900))
-    fig = _finish(fig, f"Neuron {neuron}: 2D Fourier power of its activation over (a, b)", size)
-    fig.update_layout(width=size + 80)
+    axis = dict(type="category", tickmode="array", tickvals=shown, ticktext=shown)
+    fig.update_xaxes(title_text="Fourier component of b", tickangle=-45, **axis)
+    fig.update_yaxes(title_text="Fourier component of a", autorange="reversed", **axis)
+    n = len(shown)
+    size = int(np.clip(28 * n + 260, 420, 900))
+    zoom_note = (
+        f"the {n} of {p} components that carry the power ({held:.1%} of it); " if n < p else ""
+    )
+    lines = [
+        f"Neuron {neuron}: 2D Fourier power of its activation over (a, b)",
+        f"<sup>{zoom_note}log colour scale, {decades} decades</sup>",
+    ]
+    if why:
+        lines.append(f"<sup>{why}</sup>")
+    fig = _finish(fig, "<br>".join(lines), size + 40 * (len(lines) - 1))
+    fig.update_layout(width=size + 120, margin=dict(t=60 + 22 * (len(lines) - 1)))
     return fig
 
 

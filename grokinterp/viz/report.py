@@ -89,6 +89,16 @@ h2 { font-size: 1.1rem; margin: 2rem 0 0.4rem; }
 h2 a.alone { font-size: 0.8rem; font-weight: normal; margin-left: 0.6rem; }
 nav ul { columns: 2; }
 section.note p { color: #666; font-style: italic; }
+p.caption { color: #333; margin: 0.2rem 0 0.6rem; max-width: 60rem; }
+section.headline { border: 1px solid #ccc; border-radius: 6px; padding: 0.6rem 1rem;
+                   background: #fafafa; }
+section.headline h2 { margin-top: 0.2rem; }
+section.headline table { border-collapse: collapse; }
+section.headline th { text-align: left; vertical-align: top; padding: 0.25rem 1rem 0.25rem 0;
+                      white-space: nowrap; font-weight: 600; }
+section.headline td { padding: 0.25rem 0; }
+section.definitions dt { font-weight: 600; margin-top: 0.6rem; }
+section.definitions dd { margin-left: 1rem; }
 #js-errors { color: #b00; white-space: pre-wrap; border: 1px solid #b00; padding: 0.5rem; }
 </style>"""
 
@@ -148,7 +158,12 @@ def _write_plotlyjs(out_dir: Path) -> None:
 
 
 def write_report(
-    figures: Mapping[str, BaseFigure | str], out_dir: str | Path, title: str = "grokinterp report"
+    figures: Mapping[str, BaseFigure | str],
+    out_dir: str | Path,
+    title: str = "grokinterp report",
+    headline: str | None = None,
+    captions: Mapping[str, str] | None = None,
+    footer: str | None = None,
 ) -> Path:
     """Write ``<name>.html`` per figure, ``index.html`` with all of them, and plotly.min.js.
 
@@ -160,6 +175,12 @@ def write_report(
             names are replaced atomically; a ``<name>.html`` left by an earlier report is
             removed when ``name`` is now a note; other files are left alone.
         title: the index page's title and heading.
+        headline: HTML shown at the top of ``index.html``, before the figures (the caller
+            escapes what it puts in it).
+        captions: name -> plain text shown under the figure's heading (what to look for),
+            on ``index.html`` and on the figure's own page.
+        footer: HTML shown at the end of ``index.html`` (for instance definitions that the
+            headline and captions link to).
 
     Returns:
         The path of ``index.html``.
@@ -171,8 +192,12 @@ def write_report(
 
     toc: list[str] = []
     sections: list[str] = []
+    captions = captions or {}
     for name, value in figures.items():
         esc = html.escape(name)
+        caption = (
+            f'<p class="caption">{html.escape(captions[name])}</p>\n' if name in captions else ""
+        )
         if isinstance(value, str):
             (out / f"{name}.html").unlink(missing_ok=True)  # no stale page from an older run
             toc.append(f'<li><a href="#sec-{esc}">{esc}</a> (note)</li>')
@@ -182,19 +207,22 @@ def write_report(
             )
             continue
         div = _figure_div(value, name)
-        atomic_write_text(out / f"{name}.html", _page(f"{title}: {name}", div))
+        atomic_write_text(out / f"{name}.html", _page(f"{title}: {name}", caption + div))
         toc.append(f'<li><a href="#sec-{esc}">{esc}</a></li>')
         sections.append(
             f'<section class="figure" id="sec-{esc}">\n'
             f'<h2>{esc}<a class="alone" href="{esc}.html">open alone</a></h2>\n'
-            f"{div}\n</section>"
+            f"{caption}{div}\n</section>"
         )
 
     body = (
-        f"<h1>{html.escape(title)}</h1>\n<nav><ul>\n"
+        f"<h1>{html.escape(title)}</h1>\n"
+        + (f"{headline}\n" if headline else "")
+        + "<nav><ul>\n"
         + "\n".join(toc)
         + "\n</ul></nav>\n"
         + "\n".join(sections)
+        + (f"\n{footer}" if footer else "")
     )
     index = out / "index.html"
     atomic_write_text(index, _page(title, body))
@@ -279,11 +307,12 @@ def write_figure_set(
     out_dir: str | Path,
     title: str,
     static: bool | None = None,
+    **page: Any,
 ) -> Path:
-    """:func:`write_report`, plus ``<name>.png`` per figure when ``static`` (default: when
-    kaleido and a Chromium are installed, see :func:`static_export_available`); returns
-    ``index.html``."""
-    index = write_report(figures, out_dir, title=title)
+    """:func:`write_report` (``page``: its ``headline``, ``captions``, ``footer``), plus
+    ``<name>.png`` per figure when ``static`` (default: when kaleido and a Chromium are
+    installed, see :func:`static_export_available`); returns ``index.html``."""
+    index = write_report(figures, out_dir, title=title, **page)
     if static is None:
         static = static_export_available()
     if static:

@@ -5,13 +5,17 @@
 ``RUN_DIR/analysis/figures/`` (:func:`write_run_figures`). Each figure comes from one
 function of :mod:`grokinterp.viz.figures`, drawn from the table and from the latest
 checkpoint's :func:`grokinterp.analysis.snapshot.snapshot`; a figure whose measure does not
-apply to the run's task is replaced by a note saying why.
+apply to the run's task is replaced by a note saying why. The page opens with a headline
+panel (task, landmarks, phases, key frequencies: :mod:`grokinterp.viz.headline`), captions
+each figure with what to look for, and ends with the definitions the headline links to.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from grokinterp.analysis import fourier
 from grokinterp.analysis.snapshot import cluster_sizes, snapshot, spread
@@ -20,6 +24,7 @@ from grokinterp.runs.layout import ANALYSIS, remove_stale_temporaries
 from grokinterp.runs.lock import dir_lock
 from grokinterp.runs.run import Run
 from grokinterp.viz import figures as figs
+from grokinterp.viz import headline as words
 from grokinterp.viz.report import attempt, write_figure_set
 
 FIGURES_DIR = "figures"
@@ -29,8 +34,9 @@ NOT_FOURIER = "skipped: the Fourier measures do not apply to this task"
 def build_figures(run: Run, result: Analysis, device: str = "cpu") -> dict[str, Any]:
     """Every figure of the analysis (a plotly Figure, or a note where one does not apply)."""
     table, summary, key_freqs = result.table, result.summary, result.key_freqs
+    curves = _curves(run, table)
     out: dict[str, Any] = {
-        "loss_curves": attempt(lambda: figs.loss_curves(table, summary)),
+        "loss_curves": attempt(lambda: figs.loss_curves(curves, summary)),
         "restricted_excluded": attempt(lambda: figs.restricted_excluded(table, summary)),
         "logit_shares": attempt(lambda: figs.logit_shares(table, summary)),
         "norm_vs_logit_strength": attempt(lambda: figs.norm_vs_logit_strength(table, summary)),
@@ -63,13 +69,31 @@ def build_figures(run: Run, result: Analysis, device: str = "cpu") -> dict[str, 
         out["neuron_clusters"] = figs.neuron_clusters(
             snap.fractions, snap.clusters.cluster, key_freqs
         )
+        share = snap.fractions[snap.top_neuron]
+        k = int(share.argmax()) + 1
+        why = (
+            f"chosen as the neuron with the largest activation variance over the (a, b) grid "
+            f"at step {snap.step}; frequency {k} explains {float(share[k - 1]):.0%} of it"
+        )
         out["neuron_spectrum"] = figs.neuron_spectrum(
-            snap.top_spectrum, fourier.basis_names(run.dataset.size), snap.top_neuron
+            snap.top_spectrum, fourier.basis_names(run.dataset.size), snap.top_neuron, why=why
         )
     else:
         out["neuron_clusters"] = out["neuron_spectrum"] = NOT_FOURIER
     out.update(_scrubbed(run, result, device))
     return out
+
+
+def _curves(run: Run, table: pd.DataFrame) -> pd.DataFrame:
+    """The loss and accuracy curves to draw: ``metrics.jsonl`` (every logged step, the
+    resolution the phase boundaries were read at) where it logs all four, else the table."""
+    cols = ["step", "train_loss", "test_loss", "train_acc", "test_acc"]
+    m = run.metrics
+    if set(cols) <= set(m.columns):
+        logged = m[cols].dropna()
+        if len(logged) >= len(table):
+            return logged.reset_index(drop=True)
+    return table
 
 
 SCRUB_CHECKPOINTS = 12  # checkpoints whose neurons are clustered for the slider
@@ -97,7 +121,13 @@ def write_run_figures(
     Chromium are installed) under ``analysis/figures/``; return ``index.html``."""
     built = build_figures(run, result, device=device)
     return write_figure_set(
-        built, result.path / FIGURES_DIR, title=f"grokinterp analysis of {run.path}", static=static
+        built,
+        result.path / FIGURES_DIR,
+        title=f"grokinterp analysis of {run.path}",
+        static=static,
+        headline=words.headline(result.summary, run.path.name),
+        captions=words.CAPTIONS,
+        footer=words.definitions(),
     )
 
 

@@ -330,3 +330,124 @@ def test_key_freq_evidence_figure():
     assert "step 900" in fig.layout.title.text and "causal" in fig.layout.title.text
     with pytest.raises(ValueError, match="key_freq_evidence"):
         F.key_freq_evidence({})
+
+
+# --------------------------------------------------------------------------- readable figures
+# (issue 32, item 3): a zoom on the grokking window, spectra on a log scale cut to what
+# carries the power, trajectories with directions and step labels, phase bands labelled
+
+NANDA_PHASES = {"memorization_end": 1360, "circuit_formation_end": 5560, "cleanup_end": 7260}
+
+
+def nanda_like() -> tuple[pd.DataFrame, dict]:
+    steps = np.arange(0, 25001, 10)
+    s = steps.astype(float)
+    t = pd.DataFrame(
+        {
+            "step": steps,
+            "train_loss": 4.7 * np.exp(-s / 150) + 1e-7,
+            "test_loss": 4.7 + 5 * (1 - np.exp(-s / 500)) - 9.6 * _sig(s, 6500, 0.05),
+            "train_acc": np.minimum(1, s / 140),
+            "test_acc": _sig(s, 6500, 0.05),
+        }
+    )
+    return t, {"phases": dict(NANDA_PHASES), "grokking_step": 6490, "train_99_step": 140}
+
+
+def test_grokking_window():
+    steps = np.arange(0, 25001, 10)
+    assert F.grokking_window({"phases": NANDA_PHASES}, steps) == (1360 - 885, 7260 + 885)
+    # no cleanup end: up to the grokking step
+    phases = {**NANDA_PHASES, "cleanup_end": None}
+    assert F.grokking_window({"phases": phases, "grokking_step": 6360}, steps) == (610, 7110)
+    assert F.grokking_window({"phases": {**phases, "memorization_end": None}}, steps) is None
+    assert F.grokking_window({}, steps) is None
+    # a window that is most of the run adds nothing
+    assert F.grokking_window({"phases": NANDA_PHASES}, np.arange(0, 8001, 10)) is None
+
+
+def test_loss_curves_zoom_on_the_grokking_window():
+    t, s = nanda_like()
+    fig = F.loss_curves(t, s)
+    assert fig.layout.xaxis.type == "log"  # the whole run, as before
+    zoom = [ax for ax in (fig.layout.xaxis2, fig.layout.xaxis4) if ax.type == "linear"]
+    assert len(zoom) == 2 and all(tuple(ax.range) == (475, 8145) for ax in zoom)
+    assert "grokking window: steps 475-8145" in " ".join(a.text for a in fig.layout.annotations)
+    shown = [tr.name for tr in fig.data if tr.showlegend is not False]
+    assert shown == ["train loss", "test loss", "train accuracy", "test accuracy"]
+    zoomed = [tr for tr in fig.data if tr.showlegend is False]
+    assert len(zoomed) == 4 and min(zoomed[0].x) <= 475 and max(zoomed[0].x) >= 8145
+    assert max(zoomed[0].x) <= 8145 + 10 and min(zoomed[0].x) >= 475 - 10  # the window only
+    bands = [sh for sh in phase_shapes(fig) if sh.xref == "x2"]
+    assert [(b.name, b.x0, b.x1) for b in bands] == [
+        ("memorization", 475, 1360),
+        ("circuit formation", 1360, 5560),
+        ("cleanup", 5560, 7260),
+    ]
+    # on the linear zoom the wide bands carry their name across the top
+    assert [b.label.text for b in bands][1:] == ["circuit formation", "cleanup"]
+    single = F.loss_curves(t, s, zoom=False)
+    assert len(single.data) == 4 and "xaxis3" not in single.layout
+
+
+def test_narrow_phase_bands_get_an_upright_label():
+    t, s = nanda_like()
+    fig = F.loss_curves(t, s, zoom=False)
+    labels = {a.text: a for a in fig.layout.annotations if (a.name or "").startswith("phase")}
+    # on the log axis circuit formation (1360-5560) is too narrow to write across
+    assert labels["circuit formation"].textangle == -90
+    assert labels["circuit formation"].x == pytest.approx((np.log10(1360) + np.log10(5560)) / 2)
+
+
+def _spectrum(p: int, k: int) -> tuple[np.ndarray, list[str]]:
+    """A neuron whose power sits in frequency k (cos k, sin k of a and b, const), plus a
+    floor of noise 1e-6 of the peak everywhere."""
+    names = ["const"] + [f"{t} {j}" for j in range(1, (p - 1) // 2 + 1) for t in ("cos", "sin")]
+    s = np.full((p, p), 1e-2)
+    hot = [0, 2 * k - 1, 2 * k]
+    for i in hot:
+        for j in hot:
+            s[i, j] = 1e4 if (i, j) != (0, 0) else 0.0
+    return s, names
+
+
+def test_neuron_spectrum_zooms_on_the_frequencies_with_power():
+    s, names = _spectrum(23, 4)
+    fig = F.neuron_spectrum(s, names, neuron=7, why="chosen because it is the test's")
+    (hm,) = fig.data
+    assert list(hm.x) == ["const", "cos 4", "sin 4"] == list(hm.y)
+    # every shown component has its tick label (cos 1 / sin 1 are not skipped when shown)
+    assert list(fig.layout.xaxis.tickvals) == list(hm.x) == list(fig.layout.xaxis.ticktext)
+    assert list(fig.layout.yaxis.ticktext) == list(hm.y)
+    # log colour scale over 4 decades below the peak; the hover keeps the raw power
+    z = np.asarray(hm.z, dtype=float)
+    assert z.max() == pytest.approx(4.0) and z.min() == pytest.approx(0.0)  # const x const
+    assert np.asarray(hm.customdata, dtype=float)[1, 1] == 1e4
+    assert list(hm.colorbar.ticktext) == ["1e0", "1e1", "1e2", "1e3", "1e4"]
+    title = fig.layout.title.text
+    assert "3 of 23 components" in title and "log colour scale" in title
+    assert "chosen because it is the test's" in title
+    whole = F.neuron_spectrum(s, names, neuron=7, zoom=False)
+    assert list(whole.data[0].x) == names
+
+
+def test_spectrum_components_keep_cos_1_and_sin_1():
+    s, names = _spectrum(11, 1)
+    s[2 * 3 - 1, 0] = s[0, 2 * 3] = 2000.0  # frequency 3: over 1% of frequency 1's power
+    idx = F.spectrum_components(s, names)
+    assert [names[i] for i in idx] == ["const", "cos 1", "sin 1", "cos 3", "sin 3"]
+
+
+def test_norm_vs_logit_strength_has_arrows_and_step_labels(table):
+    t = table.assign(
+        gen_logit_norm=np.linspace(0, 5, len(table)), mem_logit_norm=np.linspace(5, 1, len(table))
+    )
+    steps = list(t.sort_values("step")["step"])
+    fig = F.norm_vs_logit_strength(t, {"phases": {"memorization_end": 100}, "grokking_step": 250})
+    for tr in fig.data:
+        assert tr.marker.angleref == "previous"
+        assert tr.marker.symbol[0] == "circle" and set(tr.marker.symbol[1:]) == {"arrow"}
+        labelled = {steps[i]: x for i, x in enumerate(tr.text) if x}
+        near = lambda at: min(steps, key=lambda s: abs(s - at))  # noqa: E731
+        assert set(labelled) == {steps[0], steps[-1], near(100), near(250)}
+        assert labelled[steps[-1]] == f"step {steps[-1]}"

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,7 @@ import pytest
 from helpers import _chromium_dom, _js_errors, needs_chromium
 
 from grokinterp.viz import figures as F
+from grokinterp.viz import headline as H
 from grokinterp.viz import report as R
 
 NOTE = "skipped: the measures table has no column 'restricted_loss' <not html>"
@@ -167,3 +170,86 @@ def test_export_static_bad_suffix(tmp_path):
 def test_export_static_svg(tmp_path):
     out = R.export_static(F.embed_freq_bars([1.0, 2.0, 3.0], [2]), tmp_path / "bars.svg")
     assert out.read_text().lstrip().startswith("<svg")
+
+
+def test_headline_captions_and_footer(tmp_path):
+    figs = {"bars": F.embed_freq_bars([1.0, 2.0], [1]), "skipped": "skipped: <why>"}
+    index = R.write_report(
+        figs,
+        tmp_path,
+        "t",
+        headline='<section id="headline">HEAD</section>',
+        captions={"bars": "look at <the> red bar", "skipped": "never mind"},
+        footer='<section id="foot">FOOT</section>',
+    ).read_text()
+    # the headline comes first, the footer last; captions are escaped text under the heading
+    assert index.index("HEAD") < index.index("<nav>") < index.index('id="sec-bars"')
+    assert index.index('id="sec-bars"') < index.index("FOOT")
+    assert '<p class="caption">look at &lt;the&gt; red bar</p>' in index
+    assert index.index("look at") < index.index('id="fig-bars"')
+    assert "look at &lt;the&gt; red bar" in (tmp_path / "bars.html").read_text()  # alone too
+
+
+QUICK = Path(__file__).resolve().parents[2] / "checkpoints" / "quick"
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory) -> tuple[Path, dict]:
+    """The shipped quick run, analyzed with figures (its tables are up to date, so only the
+    figures are drawn)."""
+    from grokinterp import Run, analyze
+
+    run = tmp_path_factory.mktemp("quick") / "quick"
+    shutil.copytree(QUICK, run, ignore=shutil.ignore_patterns("figures"))
+    analyze(Run(run), progress=False, static=False)  # a Run as well as a path
+    summary = json.loads((run / "analysis" / "summary.json").read_text())
+    return run / "analysis" / "figures" / "index.html", summary
+
+
+def _text(fragment: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", fragment)).strip()
+
+
+@needs_chromium
+def test_the_headline_of_a_real_report_shows_summary_json(quick_report, tmp_path):
+    index, summary = quick_report
+    dom = _chromium_dom(index.as_uri(), tmp_path)
+    assert _js_errors(dom) == ""
+    shown = dict(re.findall(r'<span class="value" id="h-([^"]+)">([^<]*)</span>', dom))
+    step = lambda v: "not reached" if v is None else str(int(v))  # noqa: E731
+    phases = summary["phases"]
+    expected = {
+        "task": summary["task"],
+        "p": str(summary["p"]),
+        "train_99_step": step(summary["train_99_step"]),
+        "grokking_step": step(summary["grokking_step"]),
+        "grok_delay": step(summary["grokking_step"] - summary["train_99_step"]),
+        "memorization_end": step(phases["memorization_end"]),
+        "circuit_formation_end": step(phases["circuit_formation_end"]),
+        "cleanup_end": step(phases["cleanup_end"]),
+        "key_freqs": ", ".join(str(k) for k in summary["key_freqs"]),
+        "key_freq_rule": summary["key_freq_rule"],
+        "final_step": step(summary["final"]["step"]),
+        "final_test_acc": f"{summary['final']['test_acc']:.4f}",
+    }
+    assert {k: shown.get(k) for k in expected} == expected
+    # the headline is the first thing on the page, before the figures
+    assert dom.index('id="headline"') < dom.index('<section class="figure"')
+    # every figure has its caption, read as rendered text
+    sections = dict(
+        re.findall(r'<section class="figure" id="sec-([^"]+)">(.*?)</section>', dom, re.S)
+    )
+    assert len(sections) == 13
+    for name, body in sections.items():
+        caption = re.search(r'<p class="caption">(.*?)</p>', body, re.S)
+        assert caption and _text(caption.group(1)) == H.CAPTIONS[name], name
+    # the headline's links land on definitions on the same page
+    targets = set(re.findall(r'href="#(def-[^"]+)"', dom))
+    assert targets and targets <= set(re.findall(r'id="(def-[^"]+)"', dom))
+    # the fixed figures say what they show
+    assert "log colour scale" in sections["neuron_spectrum"]
+    assert (
+        "chosen as the neuron with the largest activation variance" in sections["neuron_spectrum"]
+    )
+    assert "arrows point the way training went" in sections["norm_vs_logit_strength"]
+    assert "grokking window" in sections["loss_curves"]
