@@ -116,3 +116,46 @@ def test_the_stream_is_epochs_of_disjoint_batches_and_resumes_anywhere(n, size, 
     loop3 = LoopState(batch_pos=loop2.batch_pos)
     for want in drawn[cut:]:
         assert torch.equal(resumed.next(loop3), want)
+
+
+def test_a_sweep_of_power_preset_runs_on_the_ensemble_backend(tmp_path, monkeypatch):
+    # Power et al.'s 2-layer post-LN decoder over <eos> x op y =, minibatches, x / y mod p:
+    # the sweep trains its four runs as one ensemble, each member equal to its lone run
+    import grokinterp.training.ensemble as ens
+    from grokinterp.sweeps.engine import run_sweep
+    from grokinterp.sweeps.spec import expand
+
+    sizes, real = [], ens.train_ensemble
+
+    def record(cfgs, dirs, **kw):
+        sizes.append(len(cfgs))
+        return real(cfgs, dirs, **kw)
+
+    monkeypatch.setattr(ens, "train_ensemble", record)
+
+    s = {
+        "base": {"preset": "power"},
+        "overrides": {
+            "p": 11,
+            "d_model": 32,
+            "d_head": 8,
+            "d_mlp": 64,
+            "batch_size": 16,
+            "max_steps": 12,
+            "warmup_steps": 3,
+            "log_every": 4,
+            "ckpt_log_count": 2,
+            "ckpt_log_until": 4,
+            "ckpt_every": 8,
+        },
+        "grid": {"weight_decay": [0.0, 1.0]},
+        "seeds": [0, 1],
+    }
+    table = run_sweep(s, tmp_path / "sw", backend="ensemble", progress=False)
+    assert list(table["status"]) == ["done"] * 4
+    assert sizes == [4]
+    runs = expand(s)
+    assert {r.config.model.normalization for r in runs} == {"post"}
+    for r in runs[:2]:
+        alone = train(r.config, tmp_path / f"alone_{r.name}", progress=False)
+        assert_runs_close(tmp_path / "sw" / "runs" / r.name, alone, rtol=1e-4)
