@@ -5,9 +5,9 @@
   LayerNorm), full-batch AdamW lr 1e-3, weight decay 1, betas (0.9, 0.98), 10 warm-up
   steps, 40k steps. About 0.04 s a step on 2 CPU cores with our forward.
 * ``quick``: a smaller setup that groks in well under 3 minutes on 2 CPU cores (see
-  README for the measured landmarks); for demos and tests.
-* ``efficiency``: the CPU-sized circuit-efficiency study (Varma et al. 2023; README,
-  "Circuit efficiency"): a + b mod 47 as ``quick``, on a narrower transformer (d_model 64,
+  docs/reference/presets.md for the measured landmarks); for demos and tests.
+* ``efficiency``: the CPU-sized circuit-efficiency study (Varma et al. 2023;
+  docs/results/efficiency.md): a + b mod 47 as ``quick``, on a narrower transformer (d_model 64,
   4 heads of 16, d_mlp 256), so that dozens of runs fit in minutes on 2 cores.
 * ``omnigrok_digits``: Omnigrok's MNIST grokking setup (Liu, Michaud & Tegmark 2023, arXiv
   2210.01117) on scikit-learn's 8x8 digits: 200 of the 1,797 images for training, an MLP of

@@ -88,22 +88,32 @@ def _real_path(page: Page, config: MkDocsConfig) -> Path:
     return Path(config.docs_dir) / src
 
 
+def _site_path(path: Path, config: MkDocsConfig) -> str | None:
+    """Where a repository file is in the site: a page of ``docs/`` where it is, README at
+    the home page, any other file under ``repo/``; None outside the repository."""
+    if _in_docs(path):
+        return path.relative_to(Path(config.docs_dir)).as_posix()
+    if path == README:
+        return "index.md"
+    if path.is_relative_to(ROOT):
+        return f"{PREFIX}/{path.relative_to(ROOT).as_posix()}"
+    return None
+
+
 def _rewrite_links(markdown: str, page: Page, config: MkDocsConfig) -> str:
-    """Links from a page in ``docs/`` to a repository file point at its copy under
-    ``repo/``."""
+    """Every relative link, written as the path from the page's real file to the target's,
+    becomes the path between their places in the site (a page of ``docs/`` linking to a
+    study's report, a study's README linking back into ``docs/``)."""
     real = _real_path(page, config)
-    if not _in_docs(real):
-        return markdown  # an added page: its relative links already hold inside repo/
     here = posixpath.dirname(page.file.src_uri)
 
     def fix(m: re.Match[str]) -> str:
         target = m[2]
         if _SCHEME.match(target) or target.startswith("/"):
             return m[0]
-        path = Path(os.path.normpath(real.parent / target))
-        if _in_docs(path) or not path.is_relative_to(ROOT):
+        site = _site_path(Path(os.path.normpath(real.parent / target)), config)
+        if site is None:
             return m[0]
-        site = "index.md" if path == README else f"{PREFIX}/{path.relative_to(ROOT).as_posix()}"
         return f"{m[1]}{posixpath.relpath(site, here or '.')}{m[3] or ''}{m[4]}"
 
     return _LINK.sub(fix, markdown)
@@ -122,6 +132,8 @@ def _generate(what: str) -> str:
         return cli_reference()
     if what == "cards":
         return cards_reference()
+    if what == "presets":
+        return presets_table()
     if what in ("repro-table", "perf-table"):
         return readme_block(what)
     raise ValueError(f"unknown generated section {what!r}")
@@ -134,6 +146,47 @@ def readme_block(name: str) -> str:
     if begin not in text or end not in text:
         raise ValueError(f"README.md has no {begin} ... {end} block")
     return text.split(begin, 1)[1].split(end, 1)[0].strip() + "\n"
+
+
+def presets_table() -> str:
+    """Every preset of ``grokinterp.presets.PRESETS`` in one row: task, training set, model,
+    optimizer, budget."""
+    from grokinterp.presets import PRESETS
+
+    rows = [
+        "| preset | task | training set | model | optimizer | steps |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, c in PRESETS.items():
+        t, m, o = c.task, c.model, c.optim
+        task = (
+            t.name
+            + (f", p = {t.p}" if t.p is not None else "")
+            + (f", n = {t.n}" if t.n is not None else "")
+        )
+        train = (
+            f"{t.train_size} examples" if t.train_size is not None else f"{t.train_fraction:.0%}"
+        )
+        if m.arch == "transformer":
+            model = (f"transformer: {m.n_layers} layer(s), d_model {m.d_model}, {m.n_heads} heads "
+                     f"of {m.d_head}, d_mlp {m.d_mlp}, {m.act_fn}")  # fmt: skip
+        else:
+            model = f"{m.arch}: {m.n_layers} hidden layer(s) of {m.d_mlp}, {m.act_fn}"
+        if m.init_scale != 1.0:
+            model += f", init scale {m.init_scale:g}"
+        batch = "full batch" if o.batch_size is None else f"batch {o.batch_size}"
+        opt = (f"AdamW lr {o.lr:g}, weight decay {o.weight_decay:g}, betas ({o.beta1:g}, "
+               f"{o.beta2:g}), {batch}")  # fmt: skip
+        if o.embed_lr is not None or o.embed_weight_decay is not None:
+            e_lr = o.lr if o.embed_lr is None else o.embed_lr
+            e_wd = o.weight_decay if o.embed_weight_decay is None else o.embed_weight_decay
+            opt += f"; the embedding lr {e_lr:g}, weight decay {e_wd:g}"
+        if o.loss != "softmax":
+            opt += f", loss {o.loss}"
+        if o.grokfast != "none":
+            opt += f", Grokfast-{o.grokfast.upper()}"
+        rows.append(f"| `{name}` | {task} | {train} | {model} | {opt} | {o.max_steps:,} |")
+    return "\n".join(rows) + "\n"
 
 
 def _fenced(text: str) -> str:

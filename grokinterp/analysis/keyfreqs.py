@@ -31,7 +31,7 @@ choose it, by name (:data:`RULES`):
   key set is every frequency some neuron picks. Dead neurons (no variance) pick none here;
   the released loop also stops one short of (p-1)/2, which is searched here.
 
-Measured on the paper's own saved models (README, "Key frequencies"): the causal rule
+Measured on the paper's own saved models (docs/reference/key-frequencies.md): the causal rule
 returns exactly the frequencies whose removal matters; ``embed`` includes a frequency the
 output does not use on one of them, and ``neuron_argmax`` over-includes on two.
 """

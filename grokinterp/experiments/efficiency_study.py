@@ -89,7 +89,7 @@ def extend_below(sizes: Sequence[int], n: int) -> list[int]:
 def default_sizes(base: dict[str, Any], n: int = 7) -> list[int]:
     """``n`` sizes evenly spaced in log D from 9% to 72% of the task's pairs (ratio sqrt 2
     for n = 7): for a + b mod 47, 199 .. 1590. Wide enough to bracket D_crit for the
-    presets we measured (README, "Circuit efficiency"); pass sizes for other setups."""
+    presets we measured (docs/results/efficiency.md); pass sizes for other setups."""
     cfg = expand({"base": base, "overrides": base.get("overrides") or {}})[0].config
     total = get_task(cfg.task.name).n_pairs(cfg.task)
     return geometric_sizes(round(0.09 * total), round(0.72 * total), n)

@@ -48,7 +48,7 @@ def _restricted_lead(folder: Path) -> float | None:
 
 
 _PM = "mechanistic-interpretability-grokking/progress-measures-paper@23d2c64 transformers.py"
-_KNOWN = "README.md, 'Known differences from the papers' code'"
+_KNOWN = "docs/reference/known-differences.md"
 
 CARDS = (
     Card(
@@ -144,8 +144,8 @@ CARDS = (
                     "nontrivial coefficients of the DFT of W_L)", f"{_PM}:L353-389",
                     ours="the 'causal' rule: a frequency whose removal from the logits "
                     "multiplies the training loss by 10 or more",
-                    why="grokinterp's default rule (README, 'Key frequencies and the paper's "
-                    "own models'); on this run all four rules, theirs included, give "
+                    why="grokinterp's default rule (docs/reference/key-frequencies.md); "
+                    "on this run all four rules, theirs included, give "
                     "{1, 8, 21} (checkpoints/nanda/analysis/summary.json)"),
             Setting("frequency cluster", "more than 85% of a neuron's variance explained by "
                     "one frequency", "paper, Sec. 4.3"),

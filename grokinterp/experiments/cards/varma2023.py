@@ -163,8 +163,8 @@ EFFICIENCY_CARDS = (
         ),
         notes="Semi-grokking, the paper's other prediction, has its own card "
         "(varma2023-semi-grokking). The study's report.txt also gives the crossing of the "
-        "measured curves, which depends on the step budget and is not D_crit (README, "
-        "'Circuit efficiency').",
+        "measured curves, which depends on the step budget and is not D_crit "
+        "(docs/results/efficiency.md).",
     ),
 )
 
