@@ -12,9 +12,10 @@ paths. Three things happen here:
 * **Generated sections.** A page holding a marker gets generated text in its place:
   ``<!-- generated:cli -->`` the ``--help`` of every command (from the parser itself, so it
   cannot go stale), ``<!-- generated:cards -->`` every reproduction card in full (from the
-  cards and the committed study files), ``<!-- generated:repro-table -->`` and
+  cards and the committed study files), ``<!-- generated:presets -->`` a table of every
+  preset (from ``grokinterp.presets.PRESETS``), ``<!-- generated:repro-table -->`` and
   ``<!-- generated:perf-table -->`` README's two generated tables, copied from README.
-* **Width.** ``COLUMNS`` is fixed at 100 so that argparse wraps the help text the same way
+* **Width.** ``COLUMNS`` is fixed at 80 so that argparse wraps the help text the same way
   on every machine.
 """
 
@@ -40,7 +41,7 @@ _MARKER = re.compile(r"<!-- generated:([a-z-]+) -->")
 
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
-    os.environ["COLUMNS"] = "100"
+    os.environ["COLUMNS"] = "80"
     return config
 
 
