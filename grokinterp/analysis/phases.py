@@ -86,6 +86,10 @@ def phase_boundaries(
     return out
 
 
+#: the label of a run whose budget cannot decide it (:func:`liu_phase`, :func:`plateau_class`)
+UNDECIDED = "undecided"
+
+
 def liu_phase(metrics: pd.DataFrame, threshold: float = 0.9, window: int = 1000) -> str:
     """The phase of a run in the sense of Liu et al. 2022 (arXiv 2205.10343).
 
@@ -93,16 +97,41 @@ def liu_phase(metrics: pd.DataFrame, threshold: float = 0.9, window: int = 1000)
     accuracy both reach ``threshold`` and test does so within ``window`` steps of train;
     ``grokking`` if both reach it but test later; ``memorization`` if only train does;
     ``confusion`` if train does not (their phase diagrams use 90% and 10^3 steps).
+
+    ``undecided`` where the budget is too short for the rule to tell: train accuracy
+    reached the threshold but the run ended less than ``window`` steps later without test
+    accuracy reaching it (it may still, within the window: comprehension), or train never
+    reached it in a budget shorter than ``window`` steps.
     """
     t = metrics.sort_values("step")
     steps = t["step"].to_numpy()
     train = _first_step(steps, t["train_acc"].to_numpy() >= threshold)
     test = _first_step(steps, t["test_acc"].to_numpy() >= threshold)
+    last = int(steps[-1]) if len(steps) else 0
     if train is None:
-        return "confusion"
+        return "confusion" if len(steps) and last - int(steps[0]) >= window else UNDECIDED
     if test is None:
-        return "memorization"
+        return "memorization" if last - train >= window else UNDECIDED
     return "comprehension" if test - train <= window else "grokking"
+
+
+def still_rising(
+    steps: np.ndarray, acc: np.ndarray, window: float = 0.2, horizon: float = 0.5
+) -> float:
+    """How much more accuracy the end of a run is heading for: the slope of a least-squares
+    line through the last ``window`` fraction of the points (at least 3), times ``horizon``
+    times the run's length in steps (the rise if training went on for that fraction of
+    its budget again at the final rate). A fifth of the points keeps the evaluation noise
+    of a flat plateau well below a rise."""
+    n_fit = min(len(steps), max(3, int(round(len(steps) * window))))
+    if n_fit < 2 or steps[-1] <= steps[0]:
+        return 0.0
+    x = steps[-n_fit:].astype(float)
+    y = acc[-n_fit:].astype(float)
+    if x[-1] <= x[0]:
+        return 0.0
+    slope = float(np.polyfit(x, y, 1)[0])
+    return slope * horizon * float(steps[-1] - steps[0])
 
 
 def plateau_class(
@@ -111,20 +140,23 @@ def plateau_class(
     semi_acc: float = 0.2,
     tail: float = 0.1,
     flat_tol: float = 0.05,
+    horizon: float = 0.5,
 ) -> str:
     """Classify a run by its final test-accuracy plateau (semi-grokking, Varma et al. 2023).
 
     The plateau is the mean test accuracy over the last ``tail`` fraction of the logged
     steps. ``unfitted``: train accuracy never reaches 99%. ``grokked``: plateau >=
-    ``grok_acc``. ``rising``: below that, and test accuracy still climbs by more than
-    ``flat_tol`` across the tail (no plateau yet: the run needs a longer budget before it
-    can be called semi-grokked). ``semi-grokked``: a flat, middling plateau (>= ``semi_acc``)
-    reached with a delay: test accuracy first reaches half the plateau after train accuracy
-    reached 99%. ``memorized``: the rest. Varma et al. observe semi-grokking for training
-    sets near D_crit, where neither circuit is clearly more efficient.
+    ``grok_acc``. ``undecided``: below that, and the budget cannot tell a plateau yet:
+    test accuracy is still rising at the end (at its final rate, :func:`still_rising`,
+    another ``horizon`` of the budget would add more than ``flat_tol``), or train accuracy
+    reached 99% only within the tail. ``semi-grokked``: a flat, middling plateau (>=
+    ``semi_acc``) reached with a delay: test accuracy first reaches half the plateau after
+    train accuracy reached 99%. ``memorized``: the rest. Varma et al. observe semi-grokking
+    for training sets near D_crit, where neither circuit is clearly more efficient.
     """
     t = metrics.sort_values("step")
     n_tail = max(1, int(round(len(t) * tail)))
+    steps = t["step"].to_numpy()
     acc = t["test_acc"].to_numpy()
     plateau = float(acc[-n_tail:].mean())
     fit = t.loc[t["train_acc"] >= 0.99, "step"]
@@ -132,8 +164,8 @@ def plateau_class(
         return "unfitted"
     if plateau >= grok_acc:
         return "grokked"
-    if acc[-1] - acc[-n_tail] > flat_tol:
-        return "rising"
+    if still_rising(steps, acc, horizon=horizon) > flat_tol or fit.iloc[0] > steps[-n_tail]:
+        return UNDECIDED
     rise = t.loc[t["test_acc"] >= plateau / 2, "step"]
     if plateau >= semi_acc and not rise.empty and rise.iloc[0] > fit.iloc[0]:
         return "semi-grokked"

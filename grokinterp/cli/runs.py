@@ -60,10 +60,10 @@ def _train(args: argparse.Namespace) -> int:
         wandb_project=args.wandb_project,
     )
     lm = Run(run_dir).landmarks()
-    print(
-        f"run written to {run_dir}  (train acc >= 99% at step {lm.train_step}, "
-        f"test acc >= 99% at step {lm.test_step})"
+    train_at, test_at = (
+        "not reached" if s is None else f"step {s}" for s in (lm.train_step, lm.test_step)
     )
+    print(f"run written to {run_dir}  (train acc >= 99%: {train_at}, test acc >= 99%: {test_at})")
     return 0
 
 
@@ -346,10 +346,12 @@ def _nonneural(args: argparse.Namespace) -> int:
     run_dir = train_nonneural(cfg, args.out, force=args.force, progress=progress(args))
     run = Run(run_dir)
     lm, last = run.landmarks(), run.metrics.iloc[-1]
+    train_at, test_at = (
+        "not reached" if s is None else f"step {s}" for s in (lm.train_step, lm.test_step)
+    )
     print(
-        f"run written to {run_dir}  (train acc >= 99% at step {lm.train_step}, test acc >= 99% "
-        f"at step {lm.test_step}; final test acc {last['test_acc']:.3f}, complexity "
-        f"{last['complexity']:.4g})"
+        f"run written to {run_dir}  (train acc >= 99%: {train_at}, test acc >= 99%: {test_at}; "
+        f"final test acc {last['test_acc']:.3f}, complexity {last['complexity']:.4g})"
     )
     return 0
 

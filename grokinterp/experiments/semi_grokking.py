@@ -6,7 +6,7 @@ memorizing and the generalizing circuit are about equally efficient, a network c
 100%. :func:`run` trains true-label networks at several D below, at and above a given
 D_crit, several seeds each, for a long step budget with sparse logging, and classifies
 each run by its test-accuracy plateau (:func:`grokinterp.analysis.phases.plateau_class`:
-grokked / semi-grokked / rising / memorized / unfitted).
+grokked / semi-grokked / undecided / memorized / unfitted).
 
 The runs are sweeps of :mod:`grokinterp.sweeps`, trained by the ``ensemble``
 backend by default, one sweep per size (``out/sweep/D=<d>``, every seed of that size trained

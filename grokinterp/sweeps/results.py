@@ -4,8 +4,8 @@ The varied fields, the status (:mod:`grokinterp.sweeps.status`) and error, the g
 landmarks (:func:`grokinterp.runs.metrics.landmarks`), final train / test accuracy and
 loss, final parameter norm, steps, the Liu et al. phase
 (:func:`grokinterp.analysis.phases.liu_phase`), the plateau class
-(:func:`grokinterp.analysis.phases.plateau_class`: grokked / semi-grokked / rising /
-memorized / unfitted) and, when the sweep was pruned, each run's ``p_grok``
+(:func:`grokinterp.analysis.phases.plateau_class`: grokked / semi-grokked / undecided /
+memorized / unfitted; ``undecided`` where the budget is too short to tell) and, when the sweep was pruned, each run's ``p_grok``
 (:mod:`grokinterp.sweeps.pruning`).
 """
 

@@ -17,7 +17,8 @@ from grokinterp.analysis.efficiency import Crossing, generalizing_norms, near_dc
 PLATEAU_COLORS = {
     "grokked": "#2ca02c",
     "semi-grokked": "#ff7f0e",
-    "rising": "#9467bd",
+    "undecided": "#9467bd",
+    "rising": "#9467bd",  # the name of "undecided" in tables written before it
     "memorized": "#d62728",
     "unfitted": "#7f7f7f",
 }
