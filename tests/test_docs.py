@@ -58,3 +58,34 @@ def test_readme_keeps_its_generated_tables_and_two_commands():
     assert "python -m pytest -q" in text
     # the CPU build's index, for machines without a CUDA GPU
     assert "--index-url https://download.pytorch.org/whl/cpu" in text
+
+
+def _hooks():
+    """tools/mkdocs_hooks.py (needs MkDocs: the docs extra)."""
+    import importlib.util
+
+    pytest.importorskip("mkdocs", reason="the docs extra (MkDocs) is not installed")
+    spec = importlib.util.spec_from_file_location("mkdocs_hooks", ROOT / "tools/mkdocs_hooks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_generated_cli_reference_has_every_command_and_study():
+    from grokinterp.cli import COMMANDS
+    from grokinterp.experiments.registry import STUDIES
+
+    text = _hooks().cli_reference()
+    for name in COMMANDS:
+        assert f"### grokinterp {name}\n" in text
+    for name in STUDIES:
+        assert f"### grokinterp study run {name}\n" in text
+    assert "``" not in text.replace("```", "")  # no RST literal in any help text
+
+
+def test_the_generated_presets_table_has_every_preset():
+    from grokinterp.presets import PRESETS
+
+    table = _hooks().presets_table()
+    assert [line.split("`")[1] for line in table.splitlines()[2:]] == list(PRESETS)
