@@ -4,7 +4,8 @@ Weights of every model live in a flat ``dict[str, Tensor]`` (:data:`Params`) wit
 TransformerLens's names and shapes (:mod:`grokinterp.models.params`), which is also what
 checkpoints store. Two forwards compute the same function: :func:`answer_logits` (plain
 torch, answer position only; training and analysis use it) and :func:`build_model` (a
-TransformerLens ``TransformerBridge`` or :class:`HookedMLP`, for hooks and caches). The
+TransformerLens ``TransformerBridge``, a :class:`HookedPaperTransformer` for the papers'
+other transformers, or a :class:`HookedMLP`, for hooks and caches). The
 hooked models load on first use: training never imports TransformerLens. Each model type
 is an :class:`Architecture` in the registry (:func:`get_arch`,
 :mod:`grokinterp.models.registry`); :mod:`grokinterp.models.archs` registers the built-in
@@ -30,13 +31,14 @@ from grokinterp.models.params import N_CTX, Params, init_params, param_shapes
 from grokinterp.models.registry import ARCHS, Architecture, arch_names, get_arch, register
 
 if TYPE_CHECKING:
-    from grokinterp.models.hooked import HookedMLP, build_model
+    from grokinterp.models.hooked import HookedMLP, HookedPaperTransformer, build_model
 
 __all__ = [
     "ARCHS",
     "N_CTX",
     "Architecture",
     "HookedMLP",
+    "HookedPaperTransformer",
     "Params",
     "answer_forward",
     "answer_forward_chunked",
@@ -56,5 +58,10 @@ __all__ = [
 ]
 
 __getattr__ = lazy_attributes(
-    __name__, {"HookedMLP": "grokinterp.models.hooked", "build_model": "grokinterp.models.hooked"}
+    __name__,
+    {
+        "HookedMLP": "grokinterp.models.hooked",
+        "HookedPaperTransformer": "grokinterp.models.hooked",
+        "build_model": "grokinterp.models.hooked",
+    },
 )

@@ -1,8 +1,11 @@
 """The built-in architectures, registered when :mod:`grokinterp.models` is imported.
 
-* ``transformer``: the Nanda et al. 2023 model (:func:`grokinterp.models.params.
-  transformer_shapes`, :func:`grokinterp.models.forward.transformer_forward`, the
-  TransformerLens bridge);
+* ``transformer``: the Nanda et al. 2023 model by default, and the papers' other
+  transformers as configurations of it (Power et al. 2022, Lee et al. 2024, Prieto et al.
+  2025: :class:`grokinterp.config.ModelConfig`'s ``sequence``, ``normalization``, ...)
+  (:func:`grokinterp.models.params.transformer_shapes`, :func:`grokinterp.models.forward.
+  transformer_forward`, the TransformerLens bridge or :class:`grokinterp.models.hooked.
+  HookedPaperTransformer`);
 * ``mlp``: the toy MLP of Liu et al. 2022 / Gromov 2023, of any depth, on tokens or on
   feature vectors (:func:`grokinterp.models.forward.mlp_forward`, :class:`grokinterp.models.
   hooked.HookedMLP`);

@@ -2,8 +2,11 @@
 
 :func:`answer_forward` computes only what the loss needs (the last block only at the final
 position, block 0's keys and values from per-token tables). It is pure, so it runs with a
-leading members axis for the ensemble, and ``torch.func.vmap`` can batch it. A test checks
-it against the TransformerLens bridge (:func:`grokinterp.models.hooked.build_model`).
+leading members axis for the ensemble, and ``torch.func.vmap`` can batch it. Nanda et al.'s
+transformer takes the table-lookup path of :func:`transformer_forward`; the papers' other
+transformers (LayerNorm, other sequences, positions, biases, masks) take
+:func:`general_forward`. Tests check both against the hooked models
+(:func:`grokinterp.models.hooked.build_model`) to 1e-5.
 """
 
 from __future__ import annotations

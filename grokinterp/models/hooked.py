@@ -1,7 +1,10 @@
-"""Hooked models for analysis: the TransformerLens bridge and :class:`HookedMLP`.
+"""Hooked models for analysis: the TransformerLens bridge, :class:`HookedPaperTransformer`
+and :class:`HookedMLP`.
 
-:func:`build_model` gives a TransformerLens 4 ``TransformerBridge`` (native boot) or a
-:class:`HookedMLP` with a parameter dict loaded: ``run_with_cache``, hooks, ``W_E`` ... Its
+:func:`build_model` gives a TransformerLens 4 ``TransformerBridge`` (native boot) for Nanda
+et al.'s transformer, a :class:`HookedPaperTransformer` for the papers' other transformers
+(LayerNorm placements, sequences, positions and biases the native bridge cannot express),
+or a :class:`HookedMLP`, with a parameter dict loaded: ``run_with_cache``, hooks, ``W_E`` ... Its
 TransformerLens forward has a fixed cost per call that dominates small models, which is
 why training runs :func:`grokinterp.models.forward.answer_logits` instead.
 """
@@ -310,8 +313,9 @@ class HookedPaperTransformer(HookedRootModule):
 
 # ----------------------------------------------------------------------------- bridge
 def build_model(cfg: ModelConfig, params: Params, device: str | torch.device = "cpu") -> nn.Module:
-    """A hooked model with ``params`` loaded: a TransformerBridge (:func:`build_bridge`), or
-    a HookedMLP (:func:`build_hooked_mlp`), as the config's architecture says.
+    """A hooked model with ``params`` loaded: a TransformerBridge or HookedPaperTransformer
+    (:func:`build_bridge`), or a HookedMLP (:func:`build_hooked_mlp`), as the config's
+    architecture says.
 
     The bridge is TransformerLens 4's native model (``boot``) with the attention biases
     set to zero and frozen, so it computes exactly :func:`answer_logits` at the last
