@@ -47,9 +47,11 @@ biases, ``causal`` and ``transformer_init``); every value cites the authors' cod
   z, predicted at ``=``, and the closing ``<eos>``, predicted at z with the true z as
   input (teacher forcing; grok/training.py:L301-314, grok/data.py:L357, L469-470); ours is
   the answer's alone, since the dataset's rows ``[a, b, =]`` do not carry z as an input.
-  The answer's logits are the same function (the mask keeps z out of them), so the
-  difference is the loss: ours is twice their answer term, without their ``<eos>`` term
-  (which a causal model learns at once, since ``<eos>`` always follows z). Also: their
+  The answer's logits are the same function (the causal mask keeps z out of them), so
+  what differs is the loss and its gradient: ours is twice their answer term, without
+  their ``<eos>`` term, whose gradient also reaches the shared weights in their training;
+  and their accuracy counts an equation right only when both z and ``<eos>`` are the
+  argmax (grok/training.py:L264-266), ours when z is. Also: their
   first warm-up update has lr 0 (``lr * t / 10``, ours ``lr * (t + 1) / 10``), their
   epoch ends with a shorter batch (ours drops it), their ``<eos>``, ``=`` and operator
   tokens are rows of a 239-token vocabulary whose 139 other rows (other operators, S5
