@@ -44,6 +44,7 @@ def _metrics(run_dir):
     return [{k: v for k, v in r.items() if k != "wall_time"} for r in layout.read_metrics(run_dir)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", PAPER_PRESETS)
 def test_preset_trains_resumes_exactly_and_analyzes(name, tmp_path):
     whole, split = tmp_path / "whole", tmp_path / "split"
