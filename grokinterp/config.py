@@ -287,9 +287,16 @@ class OptimConfig:
             is 0.999).
         eps: AdamW's epsilon.
         warmup_steps: linear warm-up: update t (0-based) uses ``lr * min(1, (t + 1) / warmup)``.
-            (The progress-measures code uses ``min(1, t / warmup)``, whose first update has lr 0.)
+        warmup_from_zero: start the warm-up at lr 0: update t uses ``lr * min(1, t / warmup)``,
+            as the progress-measures code (Nanda et al. 2023), openai/grok (Power et al. 2022)
+            and Grokfast's main.py (Lee et al. 2024) do; their first update moves only the
+            Adam moments.
         batch_size: None for full-batch training; otherwise minibatches drawn by a seeded
             shuffle of the training set each epoch.
+        drop_last: with minibatches, drop the rows left at the end of an epoch when fewer
+            than ``batch_size`` remain (the default); false trains on them as a shorter last
+            batch, as ``torch.split`` and a DataLoader without ``drop_last`` do (the
+            released code of Power et al. 2022 and of Grokfast).
         max_steps: number of optimizer updates.
         stop_acc: if set, stop ``stop_patience`` steps after test accuracy first reaches it.
         stop_loss: if set, stop ``stop_patience`` steps after the training loss first falls
@@ -328,7 +335,9 @@ class OptimConfig:
     beta2: float = 0.98
     eps: float = 1e-8
     warmup_steps: int = 10
+    warmup_from_zero: bool = False
     batch_size: int | None = None
+    drop_last: bool = True
     max_steps: int = 40_000
     stop_acc: float | None = None
     stop_loss: float | None = None

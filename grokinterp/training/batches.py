@@ -6,8 +6,10 @@ ensemble, so a member draws exactly the batches it would draw trained alone.
 A run with ``optim.batch_size = B`` (and ``B`` below its training-set size ``n``) trains on
 consecutive slices of a seeded permutation of its training rows: update ``t`` uses the next
 ``B`` rows of the current permutation; when fewer than ``B`` rows are left, the rest of the
-epoch is dropped and a new permutation is drawn (the ``drop_last`` convention of
-``torch.utils.data.DataLoader``). The generator is seeded with ``seed + BATCH_SEED_OFFSET``
+epoch is dropped and a new permutation is drawn (``torch.utils.data.DataLoader``'s
+``drop_last``), or, with ``optim.drop_last`` false, they make a shorter last batch (what
+``torch.split`` of a shuffled training set gives, as in the released code of Power et al.
+2022 and of Grokfast). The generator is seeded with ``seed + BATCH_SEED_OFFSET``
 (:func:`grokinterp.training.core.batch_stream`); its state, the current permutation and
 the position in it (``LoopState.batch_pos``) are saved at every checkpoint, so a run resumed
 in the middle of an epoch continues with the same batches.
@@ -41,6 +43,7 @@ class Minibatches:
         self.size = cfg.optim.batch_size
         self.n_train = n_train
         self.full = self.size is None or self.size >= n_train
+        self.drop_last = cfg.optim.drop_last
         self.rows = n_train if self.full or self.size is None else self.size
         self.gen, self.perm = batch_stream(cfg, n_train)
         if saved is not None:
@@ -49,14 +52,16 @@ class Minibatches:
 
     def next(self, loop: LoopState) -> Tensor:
         """The indices of the next minibatch; advances ``loop.batch_pos`` (and draws a new
-        permutation when the epoch has fewer than ``batch_size`` rows left)."""
+        permutation when the epoch has fewer than ``batch_size`` rows left, or none left
+        without ``drop_last``)."""
         if self.full:
             raise ValueError("a full-batch run draws no minibatches")
-        if loop.batch_pos + self.rows > self.n_train:
+        need = self.rows if self.drop_last else 1
+        if loop.batch_pos + need > self.n_train:
             self.perm = torch.randperm(self.n_train, generator=self.gen)
             loop.batch_pos = 0
         idx = self.perm[loop.batch_pos : loop.batch_pos + self.rows]
-        loop.batch_pos += self.rows
+        loop.batch_pos += len(idx)
         return idx
 
     def state(self) -> tuple[Tensor, Tensor]:

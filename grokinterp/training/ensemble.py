@@ -339,11 +339,13 @@ class _Ensemble:
         the embedding and of the embedding. Rebuilt when a member stops."""
         active = tuple(mb.active for mb in self.members)
         if self._grouped is None or self._grouped[0] != active:
-            groups: dict[tuple[Settings, Settings, int], tuple[TrainConfig, _Slots, _Slots]] = {}
+            groups: dict[tuple[Settings, Settings, int, bool], tuple[TrainConfig, _Slots, _Slots]]
+            groups = {}
             for i, mb in enumerate(self.members):
                 if not mb.active:
                     continue
-                key = (*settings_of(mb.cfg, 0), mb.cfg.optim.warmup_steps)
+                o = mb.cfg.optim
+                key = (*settings_of(mb.cfg, 0), o.warmup_steps, o.warmup_from_zero)
                 _, rest, embed = groups.setdefault(
                     key, (mb.cfg, ([], [], [], []), ([], [], [], []))
                 )
@@ -371,19 +373,24 @@ class _Ensemble:
         ce = self.loss_fn(logits, y, reduction="none")
         return (ce * w).sum(1), logits
 
-    def _next_batch(self) -> tuple[Tensor, Tensor]:
-        """The inputs ``(M, max_rows, ...)`` and labels ``(M, max_rows)`` of this update:
-        each active minibatch member's next batch from its own stream; a full-batch
-        member's whole training set (the padding rows have weight 0)."""
+    def _next_batch(self) -> tuple[Tensor, Tensor, Tensor]:
+        """The inputs ``(M, max_rows, ...)``, labels ``(M, max_rows)`` and row weights of
+        this update: each active minibatch member's next batch from its own stream (a
+        shorter last batch of an epoch, with ``drop_last`` off, weighs 1 / its rows); a
+        full-batch member's whole training set. Padding rows have weight 0."""
         idx = self._batch_rows.clone()
+        w = self.batch_w
         for i, mb in enumerate(self.members):
             if mb.active and not mb.batches.full:
-                idx[i, : mb.batches.rows] = mb.batches.next(mb.loop)
+                rows = mb.batches.next(mb.loop)
+                idx[i, : len(rows)] = rows
+                if len(rows) < mb.batches.rows:
+                    w = w.clone() if w is self.batch_w else w
+                    w[i] = 0.0
+                    w[i, : len(rows)] = 1.0 / len(rows)
         idx = idx.to(self.device)
-        x = torch.gather(
-            self.x_train, 1, idx.unsqueeze(-1).expand(-1, -1, self.x_train.shape[-1])
-        )
-        return x, torch.gather(self.y_train, 1, idx)
+        x = torch.gather(self.x_train, 1, idx.unsqueeze(-1).expand(-1, -1, self.x_train.shape[-1]))
+        return x, torch.gather(self.y_train, 1, idx), w
 
     @staticmethod
     @torch.no_grad()
@@ -566,8 +573,8 @@ class _Ensemble:
                 if not any(mb.active for mb in self.members):
                     break
                 if self.minibatch:  # drawn after the state of this step is written
-                    x, y = self._next_batch()
-                    loss = self._losses(params, x, y, self.batch_w)[0]
+                    x, y, weights = self._next_batch()
+                    loss = self._losses(params, x, y, weights)[0]
                 else:
                     assert train is not None
                     loss = train[0]

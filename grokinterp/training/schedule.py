@@ -21,9 +21,11 @@ def checkpoint_steps(schedule: ScheduleConfig, max_steps: int) -> list[int]:
 
 
 def lr_at(cfg: TrainConfig, update: int) -> float:
-    """Learning rate of update ``update`` (0-based): linear warm-up, then constant."""
+    """Learning rate of update ``update`` (0-based): linear warm-up, then constant; the
+    warm-up's first update has ``lr / warmup_steps``, or 0 with ``warmup_from_zero``."""
     w = cfg.optim.warmup_steps
-    return cfg.optim.lr * (min(1.0, (update + 1) / w) if w > 0 else 1.0)
+    t = update if cfg.optim.warmup_from_zero else update + 1
+    return cfg.optim.lr * (min(1.0, t / w) if w > 0 else 1.0)
 
 
 EMBEDDING = "embed.W_E"  # the parameter that optim.embed_lr and embed_weight_decay govern

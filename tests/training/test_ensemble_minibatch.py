@@ -22,11 +22,18 @@ def _members(max_steps: int):
     base = tiny_config(max_steps=max_steps, batch_size=16)  # 60 training rows: 3 per epoch
     return [
         base,
-        replace(base, {"": {"seed": 3}, "optim": {"batch_size": 7, "weight_decay": 0.5}}),
+        # 60 = 8 x 7 + 4: every 9th update of this one is a batch of 4 (drop_last off)
+        replace(
+            base,
+            {"": {"seed": 3}, "optim": {"batch_size": 7, "weight_decay": 0.5, "drop_last": False}},
+        ),
         replace(base, {"optim": {"batch_size": None}}),  # full batch beside minibatches
         replace(
             base,
-            {"task": {"train_fraction": None, "train_size": 37, "split_seed": 2}},
+            {
+                "task": {"train_fraction": None, "train_size": 37, "split_seed": 2},
+                "optim": {"warmup_from_zero": True},
+            },
         ),
     ]
 
@@ -71,6 +78,15 @@ def test_a_member_resumes_alone_in_the_middle_of_an_epoch(tmp_path):
         assert_runs_close(dirs[i], straight, rtol=1e-4)
 
 
+def test_warmup_from_zero_starts_at_lr_zero():
+    from grokinterp.training.schedule import lr_at
+
+    cfg = replace(tiny_config(warmup_steps=4), {"optim": {"lr": 1.0}})
+    zero = replace(cfg, {"optim": {"warmup_from_zero": True}})
+    assert [lr_at(cfg, t) for t in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert [lr_at(zero, t) for t in range(6)] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+
+
 def test_members_of_other_batch_and_training_sizes_batch_together():
     # a 600-row and a 60-row member with batch 32 compute 32 rows per update each: one batch
     big = tiny_config(batch_size=32)
@@ -82,26 +98,40 @@ def test_members_of_other_batch_and_training_sizes_batch_together():
     assert sorted(sorted(d for _, d in b) for b in batches) == [["a", "b"], ["c"]]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     n=st.integers(1, 50),
     size=st.integers(1, 60),
     seed=st.integers(0, 2**31 - 1),
     cut=st.integers(0, 40),
     total=st.integers(1, 40),
+    drop_last=st.booleans(),
 )
-def test_the_stream_is_epochs_of_disjoint_batches_and_resumes_anywhere(n, size, seed, cut, total):
-    cfg = replace(tiny_config(batch_size=size), {"": {"seed": seed}})
+def test_the_stream_is_epochs_of_disjoint_batches_and_resumes_anywhere(
+    n, size, seed, cut, total, drop_last
+):
+    cfg = replace(
+        tiny_config(batch_size=size), {"": {"seed": seed}, "optim": {"drop_last": drop_last}}
+    )
     stream, loop = Minibatches(cfg, n, None), LoopState()
     if stream.full:  # a batch of at least the training set is full-batch training
         assert size >= n and stream.rows == n
         return
     drawn = [stream.next(loop) for _ in range(total)]
-    per_epoch = n // size
+    per_epoch = n // size if drop_last else -(-n // size)
     for e in range(0, total, per_epoch):
         epoch = torch.cat(drawn[e : e + per_epoch])
         assert len(set(epoch.tolist())) == len(epoch)  # no row twice within an epoch
         assert all(0 <= i < n for i in epoch.tolist())
+        if not drop_last and e + per_epoch <= total:  # a whole epoch: every row once
+            assert sorted(epoch.tolist()) == list(range(n))
+    sizes = [len(b) for b in drawn]
+    if drop_last:
+        assert set(sizes) == {size}
+    else:  # full batches, and the epoch's remainder n mod size as its last
+        assert all(
+            s == size or (s == n % size and (i + 1) % per_epoch == 0) for i, s in enumerate(sizes)
+        )
     # a stream rebuilt from the state after `cut` draws continues identically
     cut = min(cut, total)
     stream2, loop2 = Minibatches(cfg, n, None), LoopState()
