@@ -154,7 +154,9 @@ PRESETS: dict[str, TrainConfig] = {
         task=TaskConfig(
             name="div",  # x / y mod p, y != 0: paper Fig. 1 left; _G grok/data.py:L222-227
             p=97,  # _G grok/data.py:L43 (MODULUS = 97)
-            train_fraction=0.5,  # paper Fig. 1 left (50% of the data)
+            # 50%: paper Fig. 1 left's caption as recalled, not re-read from the paper's text
+            # in this change (the code's default is 5%, _G grok/training.py:L102)
+            train_fraction=0.5,
         ),
         model=ModelConfig(
             n_layers=2,  # _G grok/training.py:L87
