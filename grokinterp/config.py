@@ -33,7 +33,7 @@ MLPInput = Literal["tokens", "features"]
 SplitMethod = Literal["seeded", "python_random"]
 GrokfastKind = Literal["none", "ema", "ma"]
 LossKind = Literal["softmax", "stablemax", "mse"]
-OptimizerKind = Literal["adamw", "sgd"]
+OptimizerKind = Literal["adamw", "adam", "sgd"]
 LinearInit = Literal["high_complexity", "xavier", "zeros"]
 MLPInit = Literal["normal", "uniform"]
 SequenceFormat = Literal["a_b_eq", "a_op_b_eq", "eos_a_op_b_eq", "a_b"]
@@ -318,8 +318,12 @@ class OptimConfig:
         orthogonal_grad: ⊥Grad (Prieto et al. 2025): remove from each parameter's gradient
             its component along the parameter, rescaled back to the gradient's norm, before
             the optimizer step.
-        optimizer: ``adamw`` (every arch) or ``sgd`` (plain gradient descent, for the
-            non-neural archs only: Miller et al. train their linear model with it).
+        optimizer: ``adamw`` (every arch: decoupled weight decay), ``adam`` (the neural
+            archs: Adam with the weight decay added to the gradient as an L2 term,
+            ``torch.optim.Adam(weight_decay=...)``, as Grokfast's released recipes train; the
+            same update as ``adamw`` when weight_decay is 0) or ``sgd`` (plain gradient
+            descent, for the non-neural archs only: Miller et al. train their linear model
+            with it).
         fixed_norm: Omnigrok's constrained-norm training (Liu, Michaud & Tegmark 2023,
             arXiv 2210.01117): after every optimizer step (and once at step 0), all the
             parameters (every matrix and bias, embeddings included) are rescaled together
@@ -556,10 +560,11 @@ def _check_pairing(cfg: TrainConfig) -> None:
             f"(`grokinterp nonneural`), not {arch!r}",
         )
         _check(
-            cfg.optim.optimizer == "adamw",
+            cfg.optim.optimizer != "sgd",
             "optim",
             "optimizer",
-            f"sgd is for the non-neural archs (gp, linear); arch {arch!r} trains with adamw",
+            f"sgd is for the non-neural archs (gp, linear); arch {arch!r} trains with adamw "
+            f"or adam",
         )
         return
     _check(

@@ -1,9 +1,12 @@
-"""AdamW for both trainers: torch's fused kernel over each run's own tensors.
+"""AdamW (and Adam) for both trainers: torch's fused kernel over each run's own tensors.
 
 The update is AdamW with decoupled weight decay (Loshchilov & Hutter 2019, arXiv
 1711.05101), exactly as ``torch.optim.AdamW`` defines it: with ``t`` the update's number,
 ``p <- p (1 - lr wd)``, ``m <- b1 m + (1 - b1) g``, ``v <- b2 v + (1 - b2) g^2``,
-``p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``.
+``p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``. With
+``optim.optimizer = "adam"`` the weight decay is instead added to the gradient,
+``g <- g + wd p``, before the moments (``torch.optim.Adam(weight_decay=wd)``, Kingma & Ba's
+Adam with an L2 term; ``torch._fused_adam_``), which Grokfast's released recipes use.
 
 :func:`adamw_` applies it with ``torch._fused_adamw_``, the kernel behind
 ``torch.optim.AdamW(fused=True)``: one pass over each tensor. The single-run loop
@@ -44,6 +47,7 @@ class Settings:
     beta2: float
     weight_decay: float
     eps: float
+    decoupled: bool = True  # AdamW's decay; False: Adam's L2 term in the gradient
 
 
 def settings_of(cfg: TrainConfig, update: int) -> tuple[Settings, Settings]:
@@ -53,8 +57,9 @@ def settings_of(cfg: TrainConfig, update: int) -> tuple[Settings, Settings]:
     o = cfg.optim
     lr = lr_at(cfg, update)
     scale, embed_wd = embed_settings(cfg)
-    rest = Settings(lr, o.beta1, o.beta2, o.weight_decay, o.eps)
-    return rest, Settings(lr * scale, o.beta1, o.beta2, embed_wd, o.eps)
+    decoupled = o.optimizer != "adam"
+    rest = Settings(lr, o.beta1, o.beta2, o.weight_decay, o.eps, decoupled)
+    return rest, Settings(lr * scale, o.beta1, o.beta2, embed_wd, o.eps, decoupled)
 
 
 def adamw_(
@@ -70,7 +75,8 @@ def adamw_(
     if not params:
         return
     steps = [torch.tensor(float(step), device=params[0].device)] * len(params)
-    torch._fused_adamw_(
+    kernel = torch._fused_adamw_ if s.decoupled else torch._fused_adam_
+    kernel(
         list(params),
         list(grads),
         list(exp_avgs),
