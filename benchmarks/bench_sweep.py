@@ -15,9 +15,11 @@ Prints runs per minute and the ratio against sequential (and, for the Ray backen
 ratio of their time to the matching local backend's: the overhead of going through Ray).
 Each figure is the median over ``--repeats`` (default 5), with its range; ``--ops`` adds the
 time per operator of one run alone and of the ensemble (``op_times.py``).
-``--record`` writes the figures to ``benchmarks/results/sweep.json``.
+``--record`` writes the figures to ``benchmarks/results/sweep.json``; with ``--batch-size B``
+the runs train on minibatches of B of their 264 training pairs (each member its own seeded
+stream) and the figures go to ``benchmarks/results/sweep_minibatch.json``.
 Run: ``python benchmarks/bench_sweep.py [--runs 16] [--steps 300] [--repeats 5] [--ray]
-[--ops] [--record]``.
+[--ops] [--batch-size B] [--record]``.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ from grokinterp.sweeps.spec import expand
 from grokinterp.training import train
 
 
-def make_spec(runs: int, steps: int) -> dict:
-    return {
+def make_spec(runs: int, steps: int, batch_size: int | None = None) -> dict:
+    spec = {
         "base": {"preset": "quick"},
         "overrides": {
             "p": 23,
@@ -56,6 +58,9 @@ def make_spec(runs: int, steps: int) -> dict:
         },
         "seeds": list(range(runs)),
     }
+    if batch_size is not None:
+        spec["overrides"]["batch_size"] = batch_size  # type: ignore[index]
+    return spec
 
 
 def time_backends(spec: dict, backends: list[str], tmp: Path) -> dict[str, float]:
@@ -82,12 +87,15 @@ def main() -> None:
     ap.add_argument("--ray", action="store_true", help="also the Ray backends")
     ap.add_argument("--ops", action="store_true", help="also the time per operator")
     ap.add_argument("--record", action="store_true", help="write benchmarks/results/sweep.json")
+    ap.add_argument("--batch-size", type=int, default=None, help="minibatches of this size")
     args = ap.parse_args()
-    spec = make_spec(args.runs, args.steps)
+    spec = make_spec(args.runs, args.steps, args.batch_size)
     tmp = Path(tempfile.mkdtemp())
     print(
         f"torch {torch.__version__}, {os.cpu_count()} cores; {args.runs} runs of "
-        f"{args.steps} steps (p=23, d_model 32, d_mlp 128); median (range) over "
+        f"{args.steps} steps (p=23, d_model 32, d_mlp 128, "
+        f"{'full batch' if args.batch_size is None else f'batch {args.batch_size}'}); "
+        "median (range) over "
         f"{args.repeats} repeats"
     )
     try:
@@ -103,7 +111,7 @@ def main() -> None:
         for i in range(args.repeats):
             repeats.append(time_backends(spec, backends, tmp / str(i)))
             shutil.rmtree(tmp / str(i))
-        figures: dict = {"runs": args.runs, "steps": args.steps}
+        figures: dict = {"runs": args.runs, "steps": args.steps, "batch_size": args.batch_size}
         for name in repeats[0]:
             secs = [r[name] for r in repeats]
             ratio = [r["sequential"] / r[name] for r in repeats]
@@ -121,7 +129,7 @@ def main() -> None:
                 f"{spread(ratio, '{:.1f}')}x sequential{over}"
             )
         if args.record:
-            record("sweep", figures)
+            record("sweep" if args.batch_size is None else "sweep_minibatch", figures)
         if args.ops:
             one = next(iter(expand(spec)))
             print(

@@ -8,6 +8,7 @@ Record everything, then rebuild the table (about 15 minutes on 2 CPU cores):
 
     python benchmarks/bench_train.py --record
     python benchmarks/bench_sweep.py --record
+    python benchmarks/bench_sweep.py --batch-size 64 --record
     python benchmarks/bench_analyze.py --record
     python benchmarks/bench_analyze.py --scaling 100,1000 --record
     python benchmarks/bench_grok.py --record
@@ -51,13 +52,17 @@ def rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str, s
                     _verdict(f["vs_flop_floor"]["median"] <= goal),
                 )
             )
-    if "sweep" in results:
-        fig = results["sweep"]["figures"]
+    for name in ("sweep", "sweep_minibatch"):
+        if name not in results:
+            continue
+        fig = results[name]["figures"]
         ens, seq = fig["ensemble"], fig["sequential"]
         n = len(ens["vs_sequential"]["values"])
+        batch = fig.get("batch_size")
+        kind = "full batch" if batch is None else f"minibatches of {batch}"
         out.append(
             (
-                f"{fig['runs']} small runs of {fig['steps']} steps, `ensemble` backend",
+                f"{fig['runs']} small runs of {fig['steps']} steps ({kind}), `ensemble` backend",
                 f"{spread(ens['vs_sequential']['values'], '{:.1f}', 'x')} faster over {n} repeats; "
                 f"{spread(ens['seconds']['values'], '{:.1f}', ' s')}",
                 f"one after another: {spread(seq['seconds']['values'], '{:.1f}', ' s')}",
