@@ -22,6 +22,7 @@ step shown.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -217,19 +218,17 @@ def _freq_labels(n: int, key_freqs: Sequence[int]) -> list[str]:
 
 
 def grokking_window(summary: Mapping[str, Any], steps: np.ndarray) -> tuple[float, float] | None:
-    """The steps where grokking happens, padded by 15% of its length on each side: from the
-    end of memorization to the end of cleanup (or to the grokking step when cleanup has no
-    end); None when the summary has neither end, or the window is the whole run anyway."""
+    """The steps where grokking happens, padded by 15% of its length on each side (within
+    the run): from the end of memorization to the end of cleanup (or to the grokking step
+    when cleanup has no end); None when the summary lacks either end or the window starts
+    after the last step."""
     phases = summary.get("phases") or {}
     start = phases.get("memorization_end")
     end = phases.get("cleanup_end") or summary.get("grokking_step")
-    if start is None or end is None or end <= start or len(steps) < 2:
+    if start is None or end is None or end <= start or len(steps) < 2 or start >= steps[-1]:
         return None
     pad = 0.15 * (float(end) - float(start))
-    lo, hi = max(float(steps[0]), float(start) - pad), min(float(steps[-1]), float(end) + pad)
-    if hi - lo > 0.6 * (float(steps[-1]) - float(steps[0])):
-        return None  # most of the run: the linear panel would repeat the whole one
-    return lo, hi
+    return max(float(steps[0]), float(start) - pad), min(float(steps[-1]), float(end) + pad)
 
 
 def loss_curves(
@@ -239,9 +238,9 @@ def loss_curves(
 
     Needs ``train_loss`` and ``test_loss``; the accuracy panel shows ``train_acc`` and
     ``test_acc`` when the table has them. With the default log step axis, step 0 is left
-    out. With ``zoom`` (default) and a grokking window in the summary
+    out. With ``zoom`` (default), a log step axis and a grokking window in the summary
     (:func:`grokking_window`: end of memorization to end of cleanup, padded), a second
-    column shows that window on a linear step axis, where a log axis squeezes it (the
+    column shows that window on a linear step axis, where the log axis squeezes it (the
     ``nanda`` run's steps 1360-7260 take a quarter of a log axis to 25k).
     """
     steps, v = _series(
@@ -249,7 +248,8 @@ def loss_curves(
     )
     has_acc = "train_acc" in v or "test_acc" in v
     rows = 2 if has_acc else 1
-    window = grokking_window(summary, steps) if zoom else None
+    # a linear view of the window beside the log one (a linear whole run needs none)
+    window = grokking_window(summary, steps) if zoom and log_x else None
     cols = 2 if window is not None else 1
     whole = "whole run" + (" (log step axis)" if log_x else "")
     fig = make_subplots(
@@ -261,7 +261,7 @@ def loss_curves(
         row_heights=[0.65, 0.35] if has_acc else None,
         column_widths=[0.55, 0.45] if cols == 2 else None,
         subplot_titles=(
-            [whole, f"grokking window: steps {window[0]:.0f}-{window[1]:.0f} (linear)"]
+            [whole, f"grokking window: steps {window[0]:.0f}-{window[1]:.0f} (linear axis)"]
             + [""] * (2 * rows - 2)
             if window is not None
             else None
@@ -792,6 +792,7 @@ def neuron_spectrum(
     why: str | None = None,
     decades: int = 4,
     zoom: bool = True,
+    key_freqs: Sequence[int] = (),
 ) -> go.Figure:
     """Heatmap of one neuron's 2D Fourier power over the (a, b) input grid, log colour scale.
 
@@ -802,7 +803,8 @@ def neuron_spectrum(
     (default) only the components that carry the power are drawn
     (:func:`spectrum_components`: ``const`` and the frequencies with at least 1% of the
     strongest one's power), every one labelled, and the title says how much of the power
-    they hold. ``why`` says why this neuron was chosen (a line under the title).
+    they hold. ``why`` says why this neuron was chosen (under the title); the components of
+    ``key_freqs`` are starred on the axes.
     """
     s = _as_array(spectrum2d)
     p = len(basis_names)
@@ -840,20 +842,22 @@ def neuron_spectrum(
             hovertemplate="a: %{y}<br>b: %{x}<br>power %{customdata:.3g}<extra></extra>",
         )
     )
-    axis = dict(type="category", tickmode="array", tickvals=shown, ticktext=shown)
+    keys = {int(k) for k in key_freqs}
+    ticktext = [
+        f"<b>{n}*</b>" if len(w := n.split()) == 2 and w[1].isdigit() and int(w[1]) in keys else n
+        for n in shown
+    ]
+    axis = dict(type="category", tickmode="array", tickvals=shown, ticktext=ticktext)
     fig.update_xaxes(title_text="Fourier component of b", tickangle=-45, **axis)
     fig.update_yaxes(title_text="Fourier component of a", autorange="reversed", **axis)
     n = len(shown)
     size = int(np.clip(28 * n + 260, 420, 900))
-    zoom_note = (
-        f"the {n} of {p} components that carry the power ({held:.1%} of it); " if n < p else ""
-    )
-    lines = [
-        f"Neuron {neuron}: 2D Fourier power of its activation over (a, b)",
-        f"<sup>{zoom_note}log colour scale, {decades} decades</sup>",
-    ]
-    if why:
-        lines.append(f"<sup>{why}</sup>")
+    note = f"the {n} of {p} components that carry the power ({held:.1%} of it); " if n < p else ""
+    note += f"log colour scale, {decades} decades" + ("; key frequencies starred" if keys else "")
+    note += f". {why[0].upper()}{why[1:]}" if why else ""
+    width_chars = max(60, (size + 40) // 7)  # what fits in the figure's width at this size
+    lines = [f"Neuron {neuron}: 2D Fourier power of its activation over (a, b)"]
+    lines += [f"<sup>{part}</sup>" for part in textwrap.wrap(note, width_chars)]
     fig = _finish(fig, "<br>".join(lines), size + 40 * (len(lines) - 1))
     fig.update_layout(width=size + 120, margin=dict(t=60 + 22 * (len(lines) - 1)))
     return fig

@@ -76,7 +76,11 @@ def build_figures(run: Run, result: Analysis, device: str = "cpu") -> dict[str, 
             f"at step {snap.step}; frequency {k} explains {float(share[k - 1]):.0%} of it"
         )
         out["neuron_spectrum"] = figs.neuron_spectrum(
-            snap.top_spectrum, fourier.basis_names(run.dataset.size), snap.top_neuron, why=why
+            snap.top_spectrum,
+            fourier.basis_names(run.dataset.size),
+            snap.top_neuron,
+            why=why,
+            key_freqs=key_freqs,
         )
     else:
         out["neuron_clusters"] = out["neuron_spectrum"] = NOT_FOURIER

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -362,8 +364,9 @@ def test_grokking_window():
     assert F.grokking_window({"phases": phases, "grokking_step": 6360}, steps) == (610, 7110)
     assert F.grokking_window({"phases": {**phases, "memorization_end": None}}, steps) is None
     assert F.grokking_window({}, steps) is None
-    # a window that is most of the run adds nothing
-    assert F.grokking_window({"phases": NANDA_PHASES}, np.arange(0, 8001, 10)) is None
+    assert F.grokking_window({"phases": NANDA_PHASES}, np.arange(0, 1001, 10)) is None
+    # within the run
+    assert F.grokking_window({"phases": NANDA_PHASES}, np.arange(0, 8001, 10)) == (475, 8000)
 
 
 def test_loss_curves_zoom_on_the_grokking_window():
@@ -372,7 +375,9 @@ def test_loss_curves_zoom_on_the_grokking_window():
     assert fig.layout.xaxis.type == "log"  # the whole run, as before
     zoom = [ax for ax in (fig.layout.xaxis2, fig.layout.xaxis4) if ax.type == "linear"]
     assert len(zoom) == 2 and all(tuple(ax.range) == (475, 8145) for ax in zoom)
-    assert "grokking window: steps 475-8145" in " ".join(a.text for a in fig.layout.annotations)
+    assert "grokking window: steps 475-8145 (linear axis)" in " ".join(
+        a.text for a in fig.layout.annotations
+    )
     shown = [tr.name for tr in fig.data if tr.showlegend is not False]
     assert shown == ["train loss", "test loss", "train accuracy", "test accuracy"]
     zoomed = [tr for tr in fig.data if tr.showlegend is False]
@@ -386,8 +391,8 @@ def test_loss_curves_zoom_on_the_grokking_window():
     ]
     # on the linear zoom the wide bands carry their name across the top
     assert [b.label.text for b in bands][1:] == ["circuit formation", "cleanup"]
-    single = F.loss_curves(t, s, zoom=False)
-    assert len(single.data) == 4 and "xaxis3" not in single.layout
+    for single in (F.loss_curves(t, s, zoom=False), F.loss_curves(t, s, log_x=False)):
+        assert len(single.data) == 4 and "xaxis3" not in single.layout.to_plotly_json()
 
 
 def test_narrow_phase_bands_get_an_upright_label():
@@ -424,9 +429,14 @@ def test_neuron_spectrum_zooms_on_the_frequencies_with_power():
     assert z.max() == pytest.approx(4.0) and z.min() == pytest.approx(0.0)  # const x const
     assert np.asarray(hm.customdata, dtype=float)[1, 1] == 1e4
     assert list(hm.colorbar.ticktext) == ["1e0", "1e1", "1e2", "1e3", "1e4"]
-    title = fig.layout.title.text
+    title = " ".join(re.sub(r"<[^>]+>", " ", fig.layout.title.text).split())
     assert "3 of 23 components" in title and "log colour scale" in title
-    assert "chosen because it is the test's" in title
+    assert "Chosen because it is the test's" in title
+    starred = F.neuron_spectrum(s, names, neuron=7, key_freqs=[4, 9])
+    assert list(starred.layout.xaxis.ticktext) == ["const", "<b>cos 4*</b>", "<b>sin 4*</b>"]
+    assert list(starred.data[0].x) == ["const", "cos 4", "sin 4"]  # the data keep the names
+    long_why = F.neuron_spectrum(s, names, neuron=7, why="word " * 40).layout.title.text
+    assert long_why.count("<sup>") >= 3  # a long reason is wrapped, not cut off
     whole = F.neuron_spectrum(s, names, neuron=7, zoom=False)
     assert list(whole.data[0].x) == names
 

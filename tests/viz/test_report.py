@@ -247,9 +247,11 @@ def test_the_headline_of_a_real_report_shows_summary_json(quick_report, tmp_path
     targets = set(re.findall(r'href="#(def-[^"]+)"', dom))
     assert targets and targets <= set(re.findall(r'id="(def-[^"]+)"', dom))
     # the fixed figures say what they show
-    assert "log colour scale" in sections["neuron_spectrum"]
-    assert (
-        "chosen as the neuron with the largest activation variance" in sections["neuron_spectrum"]
-    )
-    assert "arrows point the way training went" in sections["norm_vs_logit_strength"]
-    assert "grokking window" in sections["loss_curves"]
+    # the SVG text, without the zero-width spaces plotly puts between lines
+    drawn = {k: re.sub(r"\s|\u200b|<[^>]+>", "", v).lower() for k, v in sections.items()}
+    assert "logcolourscale" in drawn["neuron_spectrum"]
+    assert "chosenastheneuronwiththelargestactivationvariance" in drawn["neuron_spectrum"]
+    keys = "|".join(str(k) for k in summary["key_freqs"])
+    assert re.search(rf"(cos|sin)({keys})\*", drawn["neuron_spectrum"])  # key ones starred
+    assert "arrowspointthewaytrainingwent" in drawn["norm_vs_logit_strength"]
+    assert "grokkingwindow:steps" in drawn["loss_curves"]
