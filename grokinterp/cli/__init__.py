@@ -101,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
             return studies.run_routed(*routed)
         assert args is not None
         set_threads(args)
-        return COMMANDS[args.command].run(args)
+        from grokinterp.runs.guard import command_inputs, protecting
+
+        # what the command reads is never deleted by its --force
+        with protecting(command_inputs(vars(args), _OUTPUTS.get(args.command, ("out",)))):
+            return COMMANDS[args.command].run(args)
     except UserError as e:
         print(f"grokinterp: error: {e}", file=sys.stderr)
         return 2
@@ -122,5 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
+
+# the arguments that name what a command writes (every other path argument is an input)
+_OUTPUTS = {"import-legacy": ("run_dir",)}
 
 _AGAIN = "nothing written is lost; run the same command again to continue (train: --resume)"

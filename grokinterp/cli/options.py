@@ -55,10 +55,24 @@ int_list, float_list = list_of(int), list_of(float)
 
 
 def out_path(text: str) -> Path:
-    """An argparse type: a directory to write. An empty one is refused: ``Path("")`` is the
-    current directory, which ``--force`` would empty."""
-    if not text:
-        raise argparse.ArgumentTypeError("empty path; give a directory")
+    """An argparse type: a directory to write. An empty or blank one is refused (``Path("")``
+    is the current directory, which ``--force`` would empty: what ``--out "$RUN"`` gives with
+    ``RUN`` unset), and so is one with a NUL byte (no file system takes it)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"empty path {text!r}; give a directory (an unset shell variable?)"
+        )
+    if "\0" in text:
+        raise argparse.ArgumentTypeError("a path cannot hold a NUL byte")
+    return Path(text)
+
+
+def in_path(text: str) -> Path:
+    """An argparse type: a file or directory to read (not empty or blank, no NUL byte)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"empty path {text!r}; give a file or directory")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError("a path cannot hold a NUL byte")
     return Path(text)
 
 

@@ -218,6 +218,10 @@ def _analyze(args: argparse.Namespace) -> int:
         target = run_dir
     elif args.out is not None:
         raise ConfigError("--out only applies when TARGET is a checkpoint file")
+    from grokinterp.runs import layout
+    from grokinterp.runs.guard import check_no_links
+
+    check_no_links(target, layout.ANALYSIS)  # analyze writes only inside the run
     result = analyze(
         target,
         steps=args.steps,

@@ -96,7 +96,10 @@ def run_routed(name: str, prog: str, rest: list[str]) -> int:
     if not hasattr(params, "threads"):  # a study with its own threads field sets them itself
         set_threads(args)
     force = bool(getattr(args, "force", False))
-    result = run_study(name, args.out, params, progress=progress(args), force=force)
+    from grokinterp.runs.guard import command_inputs, protecting
+
+    with protecting(command_inputs(vars(args), ("out",))):  # never deleted by --force
+        result = run_study(name, args.out, params, progress=progress(args), force=force)
     if result.report:
         print(result.report.rstrip())
     print(

@@ -153,8 +153,11 @@ def _add_compare(p: argparse.ArgumentParser) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from grokinterp.errors import RunDirError
     from grokinterp.sweeps.compare import compare
 
+    if args.out.exists() and not args.out.is_dir():  # before hours of analysis, not after
+        raise RunDirError(f"{args.out}: is a file, not a directory; choose another --out")
     result = compare(
         args.sources,
         args.out,

@@ -27,8 +27,11 @@ have no ``softmax_collapse`` or ``train_loss32``.)
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+from collections.abc import Iterable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +40,9 @@ from torch import Tensor
 from grokinterp.config import TrainConfig
 from grokinterp.errors import RunDirError
 from grokinterp.models import Params, param_shapes
+from grokinterp.runs.guard import check_emptiable
 from grokinterp.runs.io import atomic_write_text, load_tensors
+from grokinterp.runs.lock import dir_lock
 from grokinterp.tasks import get_task
 
 CONFIG = "config.json"
@@ -111,15 +116,26 @@ def truncate_metrics(run_dir: Path, step: int) -> None:
     atomic_write_text(run_dir / METRICS, "".join(json.dumps(r) + "\n" for r in rows))
 
 
-def claim_dir(path: Path, *, force: bool, refusal: str, keep: bool = False) -> bool:
+def claim_dir(
+    path: Path,
+    *,
+    force: bool,
+    refusal: str,
+    keep: bool = False,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> bool:
     """Make ``path`` a directory ready to be written, without losing anything by accident.
 
     An empty or missing directory is created. One that holds anything is kept as it is when
     ``keep`` (the caller continues what is there; returns True), emptied when ``force`` (the
     directory itself stays, and with it the lock of :mod:`grokinterp.runs.lock`), and
     otherwise refused with ``RunDirError("{path}: {refusal}")``: the one rule behind
-    ``train``, ``sweep`` and ``import-legacy``.
+    ``train``, ``sweep`` and ``import-legacy``. ``force`` never empties the current
+    directory (or one holding it), nor one holding ``inputs`` or an input the command line
+    registered (:func:`grokinterp.runs.guard.check_emptiable`).
     """
+    if not str(path).strip():
+        raise RunDirError("empty output path; give a directory (an unset variable?)")
     if path.exists() and not path.is_dir():
         raise RunDirError(f"{path}: is a file, not a directory; choose another path")
     if path.exists() and any(path.iterdir()):
@@ -127,6 +143,7 @@ def claim_dir(path: Path, *, force: bool, refusal: str, keep: bool = False) -> b
             return True
         if not force:
             raise RunDirError(f"{path}: {refusal}")
+        check_emptiable(path, inputs)
         for child in path.iterdir():
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child)
@@ -201,14 +218,18 @@ def prepare_run_dir(cfg: TrainConfig, run_dir: Path, *, resume: bool, force: boo
         # killed before its first state file: start afresh in place
         (run_dir / METRICS).unlink(missing_ok=True)
     else:
-        claim_dir(
-            run_dir,
-            force=force,
-            refusal=(
-                f"exists, is not empty and holds no run (no {CONFIG}); choose another directory "
-                f"or pass --force to overwrite it"
-            ),
-        )
+        analysis = run_dir / ANALYSIS
+        # an `analyze` writing the run's analysis holds its lock: --force waits for none
+        with dir_lock(analysis, "run's analysis") if analysis.is_dir() else nullcontext():
+            claim_dir(
+                run_dir,
+                force=force,
+                refusal=(
+                    f"exists, is not empty and holds no run (no {CONFIG}); choose another "
+                    f"directory or pass --force to overwrite it"
+                ),
+                inputs=[p for p in (cfg.init_from, cfg.mask_from) if p is not None],
+            )
     atomic_write_text(cfg_path, cfg.to_json())
     return False
 

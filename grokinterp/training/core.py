@@ -25,6 +25,7 @@ from grokinterp.config import TrainConfig
 from grokinterp.errors import ConfigError, DivergedError, RunDirError
 from grokinterp.models import Params, init_params, param_shapes
 from grokinterp.runs import layout
+from grokinterp.runs.guard import check_no_links
 from grokinterp.runs.io import atomic_write_text, load_tensors, save_tensors
 from grokinterp.runs.sinks import Sink
 from grokinterp.tasks import Dataset
@@ -49,6 +50,8 @@ def begin(cfg: TrainConfig, run_dir: Path, *, resume: bool, force: bool) -> Save
     stopping rule: ``config.json`` is rewritten with it, and a ``max_steps`` below the steps
     already trained is refused.
     """
+    # no write (nor the clean-up of temporaries) follows a link out of the run directory
+    check_no_links(run_dir, layout.CHECKPOINTS, "state", layout.METRICS, layout.ANALYSIS)
     layout.remove_stale_temporaries(run_dir, run_dir / layout.CHECKPOINTS, run_dir / "state")
     if not layout.prepare_run_dir(cfg, run_dir, resume=resume, force=force):
         return None

@@ -19,6 +19,7 @@ from pathlib import Path
 from grokinterp.config import TrainConfig
 from grokinterp.errors import RunDirError, UserError
 from grokinterp.runs import layout
+from grokinterp.runs.guard import check_no_links
 from grokinterp.runs.io import atomic_write_text, load_tensors
 from grokinterp.runs.lock import dir_lock
 from grokinterp.training.state import read_state
@@ -80,6 +81,8 @@ def repair(run_dir: str | Path) -> RepairReport:
                 f"rebuilt from the checkpoints: restore it (a sweep's spec.json holds the "
                 f"config of each of its runs)"
             ) from None
+        # damaged files move only inside the run directory, never along a link out of it
+        check_no_links(run_dir, layout.DAMAGED, layout.CHECKPOINTS, "state", layout.METRICS)
         layout.remove_stale_temporaries(run_dir, run_dir / layout.CHECKPOINTS, run_dir / "state")
         for step in layout.checkpoint_steps_on_disk(run_dir):
             path = layout.checkpoint_path(run_dir, step)

@@ -1,0 +1,172 @@
+"""Issue 33: nothing lost, nothing silently wrong.
+
+The cases of a probe that a table of command lines (tests/test_bad_input.py) cannot hold:
+locks held by another command, symbolic links inside a run, inputs that never end (a named
+pipe, /dev/zero), a config edited to disagree with the checkpoints, damage that a reader
+trips on, and checkpoints that must be byte-identical across processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import tiny_config
+
+from grokinterp.cli import main
+from grokinterp.runs import layout
+from grokinterp.runs.lock import dir_lock
+from grokinterp.training import train
+
+
+def one_line(err: str) -> str:
+    err = err.strip()
+    assert err.startswith("grokinterp: error: "), err
+    assert "\n" not in err and "Traceback" not in err, err
+    return err
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every file under ``root`` (links not followed) with its content digest."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            rel = str(p.relative_to(root))
+            if p.is_symlink():
+                out[rel] = "link:" + os.readlink(p)
+            elif p.is_file():
+                out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+            else:
+                out[rel] = "dir"
+    return out
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("finished") / "run"
+    train(tiny_config(max_steps=20), out, progress=False)
+    return out
+
+
+@pytest.fixture
+def run(finished, tmp_path) -> Path:
+    out = tmp_path / "run"
+    shutil.copytree(finished, out)
+    return out
+
+
+def cli(argv: list[str], capsys) -> tuple[int, str]:
+    try:
+        status = main(argv)
+    except SystemExit as e:
+        status = int(e.code or 0)
+    return status, capsys.readouterr().err
+
+
+# -------------------------------------------------------------- no path to data loss
+
+
+def test_train_force_waits_for_no_analyze_holding_the_analysis_lock(run, capsys):
+    (run / "analysis").mkdir()
+    (run / "analysis" / "measures.csv").write_text("step\n0\n")
+    before = tree(run)
+    cfg = run.parent / "cfg.json"
+    cfg.write_text((run / "config.json").read_text())
+    with dir_lock(run / "analysis", "run's analysis"):  # as if `analyze` were writing it
+        status, err = cli(
+            ["train", "--config", str(cfg), "--out", str(run), "--force", "--no-progress"], capsys
+        )
+    assert status == 2 and "another grokinterp process" in one_line(err)
+    assert tree(run) == before
+
+
+def test_analyze_never_writes_through_a_linked_analysis_folder(run, tmp_path, capsys):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (run / "analysis").symlink_to(elsewhere)
+    status, err = cli(["analyze", str(run), "--no-figures", "--no-progress"], capsys)
+    assert status == 2 and "symbolic link" in one_line(err)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_repair_never_moves_files_through_a_linked_damaged_folder(run, tmp_path, capsys):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (run / "damaged").symlink_to(elsewhere)
+    ckpt = layout.checkpoint_path(run, 10)
+    ckpt.write_bytes(ckpt.read_bytes()[:-7])  # damaged: repair would move it
+    before = tree(run)
+    status, err = cli(["repair", str(run)], capsys)
+    assert status == 2 and "symbolic link" in one_line(err)
+    assert list(elsewhere.iterdir()) == [] and tree(run) == before
+
+
+@pytest.mark.parametrize("name", ["checkpoints", "state", "metrics.jsonl"])
+def test_train_never_writes_through_a_link_in_the_run(run, tmp_path, name, capsys):
+    target = tmp_path / "elsewhere"
+    shutil.move(run / name, target)
+    (run / name).symlink_to(target)
+    before, outside = tree(run), tree(tmp_path / "elsewhere") if target.is_dir() else None
+    status, err = cli(["train", "--config", str(run / "config.json"), "--out", str(run),
+                       "--resume", "--max-steps", "30", "--no-progress"], capsys)  # fmt: skip
+    assert status == 2 and "symbolic link" in one_line(err)
+    assert tree(run) == before
+    if outside is not None:
+        assert tree(target) == outside
+
+
+def test_compare_refuses_an_out_file_before_analyzing(run, tmp_path, capsys):
+    out = tmp_path / "out.txt"
+    out.write_text("mine\n")
+    status, err = cli(["compare", str(run), "--out", str(out), "--no-progress"], capsys)
+    assert status == 2 and "out.txt" in one_line(err)
+    assert not (run / "analysis").exists()  # nothing analyzed before the refusal
+    assert out.read_text() == "mine\n"
+
+
+def test_an_empty_out_from_python_is_refused_too(tmp_path, monkeypatch):
+    from grokinterp.errors import RunDirError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "keep.txt").write_text("x")
+    with pytest.raises(RunDirError, match="current directory"):
+        train(tiny_config(max_steps=5), "", force=True, progress=False)
+    assert (tmp_path / "keep.txt").exists()
+
+
+# ---------------------------------------------------------------- inputs that never end
+
+
+def _subprocess(argv: list[str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    return subprocess.run(
+        [sys.executable, "-m", "grokinterp", *argv],
+        cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--config", "/dev/zero", "--out", "new"],
+        ["train", "--preset", "quick", "--init-from", "/dev/zero", "--out", "new"],
+        ["train", "--config", "fifo", "--out", "new"],
+        ["sweep", "fifo", "--out", "sw"],
+        ["import-legacy", "/dev/zero", "new"],
+        ["efficiency", "ungrok", "/dev/zero", "--sizes", "10", "--out", "eff"],
+    ],
+    ids=["config-dev-zero", "init-from-dev-zero", "config-fifo", "spec-fifo", "legacy-dev-zero",
+         "ungrok-dev-zero"],
+)  # fmt: skip
+def test_an_input_that_never_ends_is_refused_at_once(tmp_path, argv):
+    os.mkfifo(tmp_path / "fifo")
+    r = _subprocess(argv, tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "regular file" in one_line(r.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]
