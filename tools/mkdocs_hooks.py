@@ -171,6 +171,12 @@ def presets_table() -> str:
         if m.arch == "transformer":
             model = (f"transformer: {m.n_layers} layer(s), d_model {m.d_model}, {m.n_heads} heads "
                      f"of {m.d_head}, d_mlp {m.d_mlp}, {m.act_fn}")  # fmt: skip
+            # the layout options of the other papers' transformers, where they differ
+            layout = {"sequence": "a_b_eq", "normalization": "none", "positional": "learned"}
+            for field, usual in layout.items():
+                value = getattr(m, field, usual)
+                if value != usual:
+                    model += f", {field} {value}"
         else:
             model = f"{m.arch}: {m.n_layers} hidden layer(s) of {m.d_mlp}, {m.act_fn}"
         if m.init_scale != 1.0:
