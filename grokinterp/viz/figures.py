@@ -855,11 +855,11 @@ def neuron_spectrum(
     note = f"the {n} of {p} components that carry the power ({held:.1%} of it); " if n < p else ""
     note += f"log colour scale, {decades} decades" + ("; key frequencies starred" if keys else "")
     note += f". {why[0].upper()}{why[1:]}" if why else ""
-    width_chars = max(60, (size + 40) // 7)  # what fits in the figure's width at this size
+    width_chars = max(60, int((size + 60) / 5.5))  # what fits in the width, in <sup> text
     lines = [f"Neuron {neuron}: 2D Fourier power of its activation over (a, b)"]
     lines += [f"<sup>{part}</sup>" for part in textwrap.wrap(note, width_chars)]
     fig = _finish(fig, "<br>".join(lines), size + 40 * (len(lines) - 1))
-    fig.update_layout(width=size + 120, margin=dict(t=60 + 22 * (len(lines) - 1)))
+    fig.update_layout(width=size + 120, margin=dict(t=75 + 22 * (len(lines) - 1)))
     return fig
 
 
