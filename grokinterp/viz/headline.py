@@ -101,8 +101,9 @@ CAPTIONS: dict[str, str] = {
         "Train loss falls first (memorization) while test loss stays high; in a run that "
         "groks, test loss then falls sharply (cleanup). Left: the whole run on a log step "
         "axis; right (when the run has a grokking window): the window from the end of "
-        "memorization to the end of cleanup on a linear axis. Curves at the resolution of "
-        "metrics.jsonl, the one the phase boundaries were read at."
+        "memorization to the end of cleanup on a linear axis. The curves are those of "
+        "metrics.jsonl (every logged step, where the phase boundaries were read) when it logs "
+        "all four, else the checkpoints'."
     ),
     "restricted_excluded": (
         "Look for restricted loss (key frequencies only) falling during circuit formation, "

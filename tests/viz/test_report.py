@@ -255,3 +255,17 @@ def test_the_headline_of_a_real_report_shows_summary_json(quick_report, tmp_path
     assert re.search(rf"(cos|sin)({keys})\*", drawn["neuron_spectrum"])  # key ones starred
     assert "arrowspointthewaytrainingwent" in drawn["norm_vs_logit_strength"]
     assert "grokkingwindow:steps" in drawn["loss_curves"]
+
+
+def test_loss_curves_are_drawn_from_every_logged_step(monkeypatch):
+    from grokinterp import Run
+    from grokinterp.viz import run_report
+
+    run = Run(QUICK)
+    table = pd.read_csv(QUICK / "analysis" / "measures.csv")
+    curves = run_report._curves(run, table)
+    assert len(curves) == len(run.metrics) > 10 * len(table)  # metrics.jsonl, not checkpoints
+    assert list(curves.columns) == ["step", "train_loss", "test_loss", "train_acc", "test_acc"]
+    sparse = run.metrics.iloc[::100]  # fewer logged rows than checkpoints: the table
+    monkeypatch.setattr(Run, "metrics", property(lambda self: sparse))
+    assert run_report._curves(run, table) is table
