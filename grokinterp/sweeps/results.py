@@ -5,8 +5,8 @@ landmarks (:func:`grokinterp.runs.metrics.landmarks`), final train / test accura
 loss, final parameter norm, steps, the Liu et al. phase
 (:func:`grokinterp.analysis.phases.liu_phase`), the plateau class
 (:func:`grokinterp.analysis.phases.plateau_class`: grokked / semi-grokked / undecided /
-memorized / unfitted; ``undecided`` where the budget is too short to tell) and, when the sweep was pruned, each run's ``p_grok``
-(:mod:`grokinterp.sweeps.pruning`).
+memorized / unfitted; both say ``undecided`` where the budget is too short to tell) and,
+when the sweep was pruned, each run's ``p_grok`` (:mod:`grokinterp.sweeps.pruning`).
 """
 
 from __future__ import annotations
