@@ -182,8 +182,8 @@ def presets_table() -> str:
         if m.init_scale != 1.0:
             model += f", init scale {m.init_scale:g}"
         batch = "full batch" if o.batch_size is None else f"batch {o.batch_size}"
-        name = {"adamw": "AdamW", "adam": "Adam", "sgd": "SGD"}.get(o.optimizer, o.optimizer)
-        opt = (f"{name} lr {o.lr:g}, weight decay {o.weight_decay:g}, betas ({o.beta1:g}, "
+        kind = {"adamw": "AdamW", "adam": "Adam", "sgd": "SGD"}.get(o.optimizer, o.optimizer)
+        opt = (f"{kind} lr {o.lr:g}, weight decay {o.weight_decay:g}, betas ({o.beta1:g}, "
                f"{o.beta2:g}), {batch}")  # fmt: skip
         if o.embed_lr is not None or o.embed_weight_decay is not None:
             e_lr = o.lr if o.embed_lr is None else o.embed_lr
