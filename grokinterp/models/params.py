@@ -28,7 +28,9 @@ position of the sequence.
 
 The MLP arch has ``embed.W_E``, ``blocks.{i}.mlp.W_in/b_in`` and ``unembed.W_U``; on
 feature vectors (``mlp_input="features"``) it has no ``embed.W_E`` and ``blocks.0.mlp.W_in``
-is ``(n_features, d_mlp)`` (``d_vocab`` is then the number of features).
+is ``(n_features, d_mlp)`` (``d_vocab`` is then the number of features); on one-hot inputs
+(``mlp_input="onehot"``, Prieto et al. 2025) no ``embed.W_E`` and ``blocks.0.mlp.W_in`` is
+``(2 (d_vocab - 1), d_mlp)``; ``mlp_bias=False`` drops every ``b_in``.
 
 Two forwards compute the same function:
 
@@ -43,6 +45,7 @@ Two forwards compute the same function:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -123,11 +126,13 @@ def sequence_tokens(
     return torch.stack([eos, a, op, b, eq], dim=-1)
 
 
+@functools.lru_cache(maxsize=16)
 def sinusoidal_positions(n: int, d_model: int) -> Tensor:
     """Power et al.'s fixed positional table (openai/grok@3d64b1d grok/transformer.py:L325-339):
     row ``pos``, column ``i``: ``sin(pos / 10000^(i / d))`` for even i, ``cos(pos /
     10000^((i - 1) / d))`` for odd i; computed in float64 (numpy there), stored float32 (their
-    model is cast by ``.float()``, grok/training.py:L703)."""
+    model is cast by ``.float()``, grok/training.py:L703). Cached: the forward reads it at
+    every step; callers must not modify it in place."""
     pos = torch.arange(n, dtype=torch.float64).unsqueeze(1)
     i = torch.arange(d_model, dtype=torch.float64)
     even = (i - i % 2) / d_model
@@ -178,17 +183,24 @@ def transformer_shapes(
 
 
 def mlp_shapes(cfg: ModelConfig, d_vocab: int, d_vocab_out: int) -> dict[str, tuple[int, ...]]:
-    """The MLP arch's parameter names and shapes: ``embed.W_E`` (none on feature vectors),
-    ``blocks.{i}.mlp.W_in/b_in`` and ``unembed.W_U``."""
+    """The MLP arch's parameter names and shapes: ``embed.W_E`` (none on feature vectors or
+    one-hot inputs), ``blocks.{i}.mlp.W_in/b_in`` (no ``b_in`` when ``cfg.mlp_bias`` is
+    False) and ``unembed.W_U``. On one-hot inputs ``blocks.0.mlp.W_in`` has ``2 (d_vocab -
+    1)`` rows: a's one-hot block, then b's (the ``=`` token, the last of ``d_vocab``, is not
+    an input)."""
     dm, dmlp = cfg.d_model, cfg.d_mlp
     shapes: dict[str, tuple[int, ...]] = {"embed.W_E": (d_vocab, dm)}
     d_in = dm if cfg.mlp_combine == "sum" else 2 * dm
     if cfg.mlp_input == "features":  # d_vocab is the number of features; no embedding
         del shapes["embed.W_E"]
         d_in = d_vocab
+    elif cfg.mlp_input == "onehot":  # [onehot(a), onehot(b)]; no embedding
+        del shapes["embed.W_E"]
+        d_in = 2 * (d_vocab - 1)
     for i in range(cfg.n_layers):
         shapes[f"blocks.{i}.mlp.W_in"] = (d_in if i == 0 else dmlp, dmlp)
-        shapes[f"blocks.{i}.mlp.b_in"] = (dmlp,)
+        if cfg.mlp_bias:
+            shapes[f"blocks.{i}.mlp.b_in"] = (dmlp,)
     shapes["unembed.W_U"] = (dmlp, d_vocab_out)
     return shapes
 
