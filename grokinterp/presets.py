@@ -42,7 +42,8 @@ biases, ``causal`` and ``transformer_init``); every value cites the authors' cod
 * ``power``: Power et al. 2022 (arXiv 2201.02177; openai/grok@3d64b1d): x / y mod 97 on 50%
   of the equations, a 2-layer post-LN decoder (d_model 128, 4 heads, FFN 512 without
   biases, ReLU, fixed sinusoidal positions) over ``<eos> x op y =``, AdamW lr 1e-3, betas
-  (0.9, 0.98), weight decay 1, 10 warm-up steps, minibatches of 512, 10^5 updates. Where we
+  (0.9, 0.98), weight decay 1, 10 warm-up steps from lr 0, minibatches of 512 (an epoch's
+  remainder a shorter last batch), 10^5 updates. Where we
   differ: their loss is the mean cross-entropy over the two tokens after ``=``: the answer
   z, predicted at ``=``, and the closing ``<eos>``, predicted at z with the true z as
   input (teacher forcing; grok/training.py:L301-314, grok/data.py:L357, L469-470); ours is
@@ -51,9 +52,7 @@ biases, ``causal`` and ``transformer_init``); every value cites the authors' cod
   what differs is the loss and its gradient: ours is twice their answer term, without
   their ``<eos>`` term, whose gradient also reaches the shared weights in their training;
   and their accuracy counts an equation right only when both z and ``<eos>`` are the
-  argmax (grok/training.py:L264-266), ours when z is. Also: their
-  first warm-up update has lr 0 (``lr * t / 10``, ours ``lr * (t + 1) / 10``), their
-  epoch ends with a shorter batch (ours drops it), their ``<eos>``, ``=`` and operator
+  argmax (grok/training.py:L264-266), ours when z is. Also: their ``<eos>``, ``=`` and operator
   tokens are rows of a 239-token vocabulary whose 139 other rows (other operators, S5
   permutations) are never read (ours has no rows for them; the unembedding does score all
   239, as theirs), and the loss is float64 (theirs float32).
@@ -63,13 +62,12 @@ biases, ``causal`` and ``transformer_init``); every value cites the authors' cod
   are ``x = LN1(x); x = x + attn(x); x = x + mlp(LN2(x))`` (the attention's residual adds
   to the normalized stream), a final LayerNorm and a bias-free head over all p + 2 tokens,
   on ``[x, op, y, =]`` with the loss at the last position; Adam lr 1e-3, betas (0.9, 0.98),
-  no weight decay, 10 warm-up steps, minibatches of 512, 3 x 10^5 updates; Grokfast's
+  no weight decay, 10 warm-up steps from lr 0, minibatches of 512 (the remainder a shorter
+  last batch), 3 x 10^5 updates; Grokfast's
   filter off (their recipes: ``--grokfast ema --grokfast-alpha 0.98 --grokfast-lamb 2.0
   --weight-decay 0.005``, README.md:L195). Where we differ: their y runs over 1 .. p - 1
   (main.py:L77; our ``mul`` has y = 0 too), their position table has 5 rows of which 4 are
-  read (ours 4), their first warm-up update has lr 0, their epoch ends with a shorter
-  batch (ours drops it), and the loss is float64 (theirs float32). With weight decay 0,
-  their Adam and our AdamW are the same update.
+  read (ours 4), and the loss is float64 (theirs float32).
 * ``prieto_transformer``: Prieto et al. 2025's transformer (arXiv 2501.04697; LucasPrietoAl/
   grokking-at-the-edge-of-numerical-stability@0cc9e8d): a + b mod 113 on 40% of the pairs,
   one ``nn.TransformerEncoderLayer(128, 4)`` (post-LN, FFN 2048 with biases, ReLU, attention
@@ -181,8 +179,10 @@ PRESETS: dict[str, TrainConfig] = {
             beta1=0.9,  # _G grok/training.py:L225
             beta2=0.98,  # _G grok/training.py:L225
             eps=1e-8,  # _G grok/training.py:L226
-            warmup_steps=10,  # _G grok/training.py:L103, L200-201
+            warmup_steps=10,  # _G grok/training.py:L103
+            warmup_from_zero=True,  # lr * step / warmup from step 0: _G grok/training.py:L200-201
             batch_size=512,  # min(512, ceil(n / 2)) = 512 here: _G grok/data.py:L434-435
+            drop_last=False,  # the epoch's last, shorter batch: _G grok/data.py:L464-470, L479
             max_steps=100_000,  # _G grok/training.py:L846
         ),
         schedule=ScheduleConfig(
@@ -215,12 +215,15 @@ PRESETS: dict[str, TrainConfig] = {
         ),
         optim=OptimConfig(
             lr=1e-3,  # _L main.py:L248
-            weight_decay=0.0,  # _L main.py:L251 (torch Adam, L252: the same as AdamW at 0)
+            optimizer="adam",  # torch.optim.Adam: _L main.py:L119-124, L252
+            weight_decay=0.0,  # _L main.py:L251
             beta1=0.9,  # _L main.py:L249
             beta2=0.98,  # _L main.py:L250
             eps=1e-8,  # torch.optim.Adam's default: _L main.py:L119-124
             warmup_steps=10,  # _L main.py:L127-129
+            warmup_from_zero=True,  # lr * update / 10 from update 0: _L main.py:L128
             batch_size=512,  # _L main.py:L247
+            drop_last=False,  # torch.split keeps the shorter last batch: _L main.py:L152
             max_steps=300_000,  # budget 3e5: _L main.py:L140, L246
         ),
         schedule=ScheduleConfig(
