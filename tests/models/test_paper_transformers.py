@@ -490,8 +490,8 @@ def test_sequence_rows_and_lengths():
     "field,value",
     [("sequence", "a_b"), ("normalization", "pre"), ("positional", "none"),
      ("attn_bias", True), ("unembed_bias", True), ("causal", False),
-     ("transformer_init", "torch_mha")],
-)  # fmt: skip  (mlp_bias is the MLP arch's too)
+     ("transformer_init", "torch_mha")],  # not mlp_bias: the MLP arch has it too
+)  # fmt: skip
 def test_transformer_fields_refused_for_other_archs(field, value):
     with pytest.raises(ConfigError, match=f"model.{field}: is only available for arch=transformer"):
         ModelConfig(arch="mlp", **{field: value})
