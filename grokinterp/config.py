@@ -29,10 +29,10 @@ Arch = Literal["transformer", "mlp", "gp", "linear"]
 NONNEURAL_ARCHS = ("gp", "linear")
 ActFn = Literal["relu", "gelu", "silu", "quadratic", "tanh"]
 MLPCombine = Literal["sum", "concat"]
-MLPInput = Literal["tokens", "features"]
+MLPInput = Literal["tokens", "features", "onehot"]
 SplitMethod = Literal["seeded", "python_random"]
 GrokfastKind = Literal["none", "ema", "ma"]
-LossKind = Literal["softmax", "stablemax", "mse"]
+LossKind = Literal["softmax", "stablemax", "mse", "softmax32"]
 OptimizerKind = Literal["adamw", "adam", "sgd"]
 LinearInit = Literal["high_complexity", "xavier", "zeros"]
 MLPInit = Literal["normal", "uniform"]
@@ -155,6 +155,11 @@ class ModelConfig:
             such as ``digits``: the first layer ``blocks.0.mlp.W_in`` is a matrix on the
             features and there is no embedding; ``d_model`` and ``mlp_combine`` are unused).
             Choosing a feature task with ``replace`` (the command line, a sweep) sets it.
+            ``onehot`` (pair tasks): the concatenated one-hot vectors of a and b,
+            ``h_0 = [onehot(a), onehot(b)]``, so that the first layer ``blocks.0.mlp.W_in`` is
+            ``(2 n, d_mlp)`` over the n operand values (the ``=`` token has no row) and there
+            is no embedding: Prieto et al. 2025's MLP (their utils.py:L186-187,
+            datasets.py:L56-59). ``d_model`` and ``mlp_combine`` are unused.
         mlp_init: the MLP arch's initial weights: ``normal`` (N(0, 1/fan_in), biases 0) or
             ``uniform`` (Liu et al. 2022's toy code: PyTorch's default ``nn.Linear``, weights
             and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the embedding U(-1/2, 1/2));
@@ -178,7 +183,8 @@ class ModelConfig:
         positional: the transformer's positions: ``learned`` (``pos_embed.W_pos``),
             ``sinusoidal`` (Power et al.'s fixed table, no parameter), or ``none``.
         attn_bias: the attention has biases ``b_Q``, ``b_K``, ``b_V`` and ``b_O``.
-        mlp_bias: the transformer's MLP has biases ``b_in`` and ``b_out``.
+        mlp_bias: the transformer's MLP has biases ``b_in`` and ``b_out``; the MLP arch's
+            layers have biases ``b_in`` (False: Prieto et al. 2025's bias-free MLP).
         unembed_bias: the unembedding has a bias ``b_U``.
         causal: the attention is causally masked (False: every position sees every other).
         transformer_init: the transformer's initial weights: ``normal`` (Nanda et al.:
@@ -261,7 +267,6 @@ TRANSFORMER_FIELDS = (
     "normalization",
     "positional",
     "attn_bias",
-    "mlp_bias",
     "unembed_bias",
     "causal",
     "transformer_init",
@@ -314,7 +319,9 @@ class OptimConfig:
         loss: ``softmax`` (cross-entropy) or ``stablemax`` (Prieto et al. 2025, arXiv
             2501.04697: the softmax with exp replaced by s(x) = x + 1 for x >= 0 and
             1 / (1 - x) below), or ``mse`` (the mean squared error of the logits against
-            the one-hot label, as Omnigrok trains its MNIST MLP); all computed in float64.
+            the one-hot label, as Omnigrok trains its MNIST MLP); all computed in float64;
+            ``softmax32`` is the cross-entropy computed in float32, whose softmax collapses
+            (Prieto et al.'s default ``--softmax_precision 32``, their utils.py:L52-67, L269).
         orthogonal_grad: ⊥Grad (Prieto et al. 2025): remove from each parameter's gradient
             its component along the parameter, rescaled back to the gradient's norm, before
             the optimizer step.
@@ -537,7 +544,8 @@ def _check_pairing(cfg: TrainConfig) -> None:
     arch = cfg.model.arch
     features = spec.is_features
     _check(
-        cfg.model.mlp_input == ("features" if features else "tokens") or arch != "mlp",
+        cfg.model.mlp_input in (("features",) if features else ("tokens", "onehot"))
+        or arch != "mlp",
         "model",
         "mlp_input",
         f"task {spec.name!r} gives the MLP "

@@ -65,8 +65,11 @@ def describe_transformer(m: ModelConfig) -> str:
 def describe_mlp(m: ModelConfig) -> str:
     """``mlp: 2 hidden layer(s) of 200, embed 1, tanh`` (``on the features`` for an MLP on
     feature vectors)."""
-    reads = "on the features" if m.mlp_input == "features" else f"embed {m.d_model}"
-    return f"mlp: {m.n_layers} hidden layer(s) of {m.d_mlp}, {reads}, {m.act_fn}"
+    reads = {"features": "on the features", "onehot": "on one-hot a, b"}.get(
+        m.mlp_input, f"embed {m.d_model}"
+    )
+    bias = "" if m.mlp_bias else ", no biases"
+    return f"mlp: {m.n_layers} hidden layer(s) of {m.d_mlp}, {reads}, {m.act_fn}{bias}"
 
 
 def describe_gp(m: ModelConfig) -> str:

@@ -330,8 +330,11 @@ def mlp_forward(
     (the ensemble, as for the transformer): one batched matmul per layer.
 
     ``h_0 = E[a] + E[b]`` (or ``[E[a], E[b]]`` with ``mlp_combine="concat"``; with
-    ``mlp_input="features"``, ``tokens`` are float feature rows and ``h_0`` is them);
-    ``h_{i+1} = act(h_i W_in^i + b_in^i)``; ``logits = h_L W_U``; the ``=`` token is ignored.
+    ``mlp_input="features"``, ``tokens`` are float feature rows and ``h_0`` is them; with
+    ``mlp_input="onehot"``, ``h_0 = [onehot(a), onehot(b)]``, computed as the rows
+    ``W_in^0[a] + W_in^0[n + b]``, n the operand values);
+    ``h_{i+1} = act(h_i W_in^i + b_in^i)`` (no ``b_in^i`` when ``cfg.mlp_bias`` is False);
+    ``logits = h_L W_U``; the ``=`` token is ignored.
     ``hook(name, x)``, when given, sees (and may replace) each activation under its
     TransformerLens name: ``hook_embed``, ``blocks.{i}.mlp.hook_pre`` / ``hook_post``,
     ``hook_logits`` (:class:`grokinterp.models.hooked.HookedMLP` passes its hook points).
@@ -341,13 +344,19 @@ def mlp_forward(
         return x if hook is None else hook(name, x)
 
     act = ACTIVATIONS[cfg.act_fn]
+    onehot = cfg.mlp_input == "onehot"
     if cfg.mlp_input == "features":  # float rows (*m, batch, n_features): no embedding
         h = tokens.to(params["blocks.0.mlp.W_in"].dtype)
-    else:
+    elif not onehot:
         emb = at("hook_embed", _member_lookup(params["embed.W_E"], tokens[..., :2]))
         h = emb.sum(-2) if cfg.mlp_combine == "sum" else emb.flatten(-2)  # (*m, batch, d)
     for i in range(cfg.n_layers):
-        w, b = params[f"blocks.{i}.mlp.W_in"], params[f"blocks.{i}.mlp.b_in"]
-        pre = at(f"blocks.{i}.mlp.hook_pre", h @ w + b.unsqueeze(-2))  # (*m, batch, d_mlp)
-        h = at(f"blocks.{i}.mlp.hook_post", act(pre))
+        w, b = params[f"blocks.{i}.mlp.W_in"], params.get(f"blocks.{i}.mlp.b_in")
+        if i == 0 and onehot:  # [onehot(a), onehot(b)] @ W_in = W_in[a] + W_in[n + b]
+            n = w.shape[-2] // 2
+            lin = _member_lookup(w, tokens[..., 0]) + _member_lookup(w, tokens[..., 1] + n)
+        else:
+            lin = h @ w
+        pre = at(f"blocks.{i}.mlp.hook_pre", lin if b is None else lin + b.unsqueeze(-2))
+        h = at(f"blocks.{i}.mlp.hook_post", act(pre))  # (*m, batch, d_mlp)
     return at("hook_logits", h @ params["unembed.W_U"]), h

@@ -101,8 +101,8 @@ LOSSES: dict[str, LossFn] = {
 
 
 def loss_function(kind: str) -> LossFn:
-    """The training loss named by ``OptimConfig.loss``: ``softmax``, ``stablemax`` or
-    ``mse``."""
+    """The training loss named by ``OptimConfig.loss``: ``softmax``, ``stablemax``, ``mse``
+    or ``softmax32`` (:func:`cross_entropy32`: the only loss not computed in float64)."""
     return LOSSES[kind]
 
 
@@ -128,3 +128,6 @@ def cross_entropy32(
     flat = logits.reshape(-1, logits.shape[-1]).to(torch.float32)
     out = F.cross_entropy(flat, labels.reshape(-1).long(), reduction=reduction)
     return out.view(labels.shape) if reduction == "none" else out
+
+
+LOSSES["softmax32"] = cross_entropy32  # float32 softmax, as Prieto et al. train by default

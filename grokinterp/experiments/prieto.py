@@ -1,0 +1,231 @@
+"""StableMax and ⊥AdamW on their authors' setups (Prieto et al. 2025, arXiv 2501.04697;
+their code LucasPrietoAl/grokking-at-the-edge-of-numerical-stability@0cc9e8d, ``_P``).
+
+Their claims: without weight decay, softmax cross-entropy stops learning once its float32
+softmax collapses; StableMax (no collapse) and ⊥Grad (no naive loss minimization) each give
+generalization without weight decay, ⊥AdamW quickly. ``setting`` picks their model:
+
+* ``mlp`` (their Figure 1; run_main_experiments.sh:L50-52): a + b mod 113 on 40% of the
+  113^2 pairs, an MLP 226-200-200-113 without biases on the concatenated one-hot vectors of
+  a and b (``mlp_input="onehot"``, ``mlp_bias=False``; _P utils.py:L186-187, L206;
+  models.py:L4-28; datasets.py:L49-63), PyTorch's default init (``mlp_init="uniform"``),
+  float32 weights, full batch, AdamW without weight decay or warm-up. Arms:
+
+  - ``orthoadamw``: ⊥AdamW, lr 0.01, 300 steps (sh:L51); the base AdamW steps with
+    torch's defaults betas (0.9, 0.999), eps 1e-8: their OrthoGrad wrapper builds it from
+    lr and weight decay only and loads the configured betas and eps into its own
+    param_groups, which the base optimizer does not read (grokking_experiments.py:L53-67);
+    loss: float32 softmax (their default ``--softmax_precision 32``, utils.py:L269);
+  - ``adamw_control``: the same optimizer and budget without the projection (our control);
+  - ``stablemax``: StableMax cross-entropy (float64 inside, utils.py:L43-49), lr 0.01,
+    betas (0.9, 0.999), eps 1e-25, ``long_steps`` (theirs 80,000; sh:L50);
+  - ``softmax64``: softmax cross-entropy in float64, lr 0.01, betas (0.9, 0.99), eps 1e-25,
+    ``long_steps`` (sh:L52);
+  - ``softmax32``: the same in float32, their default precision (our control: where
+    softmax collapse should stop learning).
+
+* ``transformer`` (their Figure 6; sh:L86-94): the ``prieto_transformer`` preset (every
+  value cites _P), lr 1e-3, 5,000 steps: ``orthoadamw`` (⊥AdamW, betas (0.9, 0.999), eps
+  1e-8 as above), ``wd1.5`` (AdamW weight decay 1.5), ``baseline`` (weight decay 0); the
+  softmax in float32 (their default).
+
+Each run logs every ``log_every`` steps and stops at the first logged step with test
+accuracy >= ``threshold`` (our bar for "generalizes": the paper shows curves, no number) or at
+its budget. Writes ``runs.csv``, ``arms.csv``, ``metrics.csv``, ``report.txt``, ``figures/``
+into ``out_dir``; the runs in ``sweep/<arm>/`` (not committed).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from grokinterp.errors import ConfigError
+from grokinterp.experiments.arms import arm_spec, arm_table, describe_arms, runs_table, train_arm
+from grokinterp.experiments.cards import prieto2025
+from grokinterp.experiments.contract import (
+    Study,
+    StudyResult,
+    check_nonempty,
+    check_positive,
+    collect,
+    param,
+)
+from grokinterp.runs.io import atomic_write_text
+from grokinterp.viz.overlay import training_curves
+from grokinterp.viz.report import write_figure_set
+
+# their MLP (Figure 1), on the prieto_transformer preset's task; _P = their repository
+MLP_BASE: dict[str, Any] = {
+    "task.name": "add", "task.p": 113,  # add_mod, p 113: _P utils.py:L215, L233
+    "task.train_fraction": 0.4,  # _P run_main_experiments.sh:L50-52
+    "model.arch": "mlp", "model.n_layers": 2, "model.d_mlp": 200,  # _P utils.py:L206
+    "model.mlp_input": "onehot", "model.mlp_bias": False,  # _P utils.py:L186-187
+    "model.mlp_init": "uniform",  # nn.Linear's default: _P models.py:L18
+    "model.act_fn": "relu",  # _P models.py:L13
+    "model.d_vocab_out": 113,  # _P utils.py:L186
+    "model.sequence": "a_b_eq", "model.normalization": "none", "model.positional": "learned",
+    "model.attn_bias": False, "model.unembed_bias": False, "model.causal": True,
+    "model.transformer_init": "normal",  # the transformer-only fields at their defaults
+    "optim.warmup_steps": 0,  # no scheduler: _P utils.py:L278
+    "optim.batch_size": None,  # full batch: _P utils.py:L242; grokking_experiments.py:L36-37
+    "optim.weight_decay": 0.0,  # _P utils.py:L275
+}  # fmt: skip
+ORTHO = {"orthogonal_grad": True, "lr": 0.01, "beta2": 0.999, "eps": 1e-8,
+         "loss": "softmax32"}  # _P sh:L51; grokking_experiments.py:L53-67  # fmt: skip
+MLP_ARMS: dict[str, dict[str, Any]] = {
+    "orthoadamw": ORTHO,
+    "adamw_control": {**ORTHO, "orthogonal_grad": False},
+    "stablemax": {"loss": "stablemax", "lr": 0.01, "beta2": 0.999, "eps": 1e-25},  # sh:L50
+    "softmax64": {"loss": "softmax", "lr": 0.01, "beta2": 0.99, "eps": 1e-25},  # sh:L52
+    "softmax32": {"loss": "softmax32", "lr": 0.01, "beta2": 0.99, "eps": 1e-25},
+}  # fmt: skip
+MLP_SHORT = ("orthoadamw", "adamw_control")  # 300 epochs: _P sh:L51
+MLP_SHORT_STEPS = 300
+TRANSFORMER_ARMS: dict[str, dict[str, Any]] = {
+    "orthoadamw": {"orthogonal_grad": True, "beta2": 0.999, "eps": 1e-8, "loss": "softmax32"},
+    "wd1.5": {"weight_decay": 1.5, "loss": "softmax32"},  # _P sh:L90-91
+    "baseline": {"loss": "softmax32"},  # _P sh:L93-94
+}  # fmt: skip
+TRANSFORMER_STEPS = 5000  # _P run_main_experiments.sh:L87-94
+
+
+@dataclass(frozen=True)
+class Params:
+    """The Prieto et al. study's parameters (module doc)."""
+
+    setting: Literal["mlp", "transformer"] = param(
+        "mlp", "their MLP (Fig. 1) or transformer (Fig. 6)"
+    )
+    arms: tuple[str, ...] = param(
+        tuple(MLP_ARMS), f"arms, in training order: mlp {', '.join(MLP_ARMS)}; transformer "
+        f"{', '.join(TRANSFORMER_ARMS)}",
+    )  # fmt: skip
+    seeds: tuple[int, ...] = param((0, 1, 2), "seeds (initialization; the split is fixed)",
+                                   paper="42 (utils.py:L293)")  # fmt: skip
+    p: int = param(113, "the modulus", paper="113 (utils.py:L215)")
+    short_steps: int = param(MLP_SHORT_STEPS, "budget of the MLP's orthoadamw and adamw_control",
+                             unit="steps", paper="300 (run_main_experiments.sh:L51)")  # fmt: skip
+    long_steps: int = param(
+        80_000, "budget of the MLP's stablemax, softmax64, softmax32 and of every transformer "
+        "arm (the transformer's: min(this, 5000))", unit="steps",
+        paper="80000 (MLP, sh:L50, L52); 5000 (transformer, sh:L87-94)",
+    )  # fmt: skip
+    threshold: float = param(0.95, "test accuracy that counts as generalized", unit="accuracy")
+    log_every: int = param(10, "metrics logged every this many steps", unit="steps",
+                           paper="10 for ⊥AdamW (sh:L51)")  # fmt: skip
+    backend: Literal["ensemble", "local"] = param("ensemble", "sweep backend")
+    device: str = param("cpu", "torch device (cpu, cuda, cuda:N)")
+
+    def __post_init__(self) -> None:
+        known = MLP_ARMS if self.setting == "mlp" else TRANSFORMER_ARMS
+        unknown = [a for a in self.arms if a not in known]
+        if unknown or not self.arms or len(set(self.arms)) != len(self.arms):
+            raise ConfigError(
+                f"arms: give distinct arms of setting {self.setting} from {list(known)}, got "
+                f"{list(self.arms)}"
+            )
+        check_nonempty("seeds", self.seeds)
+        check_positive("p", self.p, minimum=3)
+        check_positive("short_steps", self.short_steps)
+        check_positive("long_steps", self.long_steps)
+        check_positive("log_every", self.log_every)
+        if not 0.0 < self.threshold <= 1.0:
+            raise ConfigError(f"threshold must be in (0, 1], got {self.threshold}")
+
+
+def _schedule(n: int, params: Params) -> dict[str, Any]:
+    return {
+        "optim.max_steps": n, "stop_acc": params.threshold, "stop_patience": 0,
+        "schedule.log_every": params.log_every, "schedule.ckpt_log_until": min(100, n),
+        "schedule.ckpt_log_count": 3, "schedule.ckpt_every": max(n // 2, 1),
+    }  # fmt: skip
+
+
+def specs(params: Params) -> dict[str, dict[str, Any]]:
+    """Each arm's sweep spec, in training order."""
+    out = {}
+    for arm in params.arms:
+        if params.setting == "mlp":
+            n = params.short_steps if arm in MLP_SHORT else params.long_steps
+            base, fields = {"preset": "nanda"}, {**MLP_BASE, "task.p": params.p}
+            arm_fields = MLP_ARMS[arm]
+        else:
+            n = min(params.long_steps, TRANSFORMER_STEPS)
+            base, fields = {"preset": "prieto_transformer"}, {"task.p": params.p}
+            arm_fields = TRANSFORMER_ARMS[arm]
+        out[arm] = arm_spec(base, {**fields, **_schedule(n, params)}, arm_fields, params.seeds,
+                            params.backend)  # fmt: skip
+    return out
+
+
+def report(arms: pd.DataFrame, params: Params, minutes: float) -> str:
+    lines = [
+        "StableMax and ⊥AdamW on the authors' setup (Prieto et al. 2025, arXiv 2501.04697)",
+        f"setting {params.setting}, a + b mod {params.p}, 40% of pairs, seeds "
+        f"{list(params.seeds)}, budgets: short {params.short_steps}, long {params.long_steps} "
+        f"steps; generalized = test accuracy >= {params.threshold:g}",
+        "",
+        *describe_arms(arms, params.threshold),
+        "",
+        f"study wall time (this invocation): {minutes:.1f} min",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def run(
+    out_dir: str | Path, params: Params, *, progress: bool = True, static: bool | None = None
+) -> StudyResult:
+    """Train the arms one after another (each resumable), writing the tables after each."""
+    out = Path(out_dir)
+    t0 = time.perf_counter()
+    all_specs = specs(params)
+    arms = pd.DataFrame()
+    for arm, spec in all_specs.items():
+        train_arm(spec, out / "sweep" / arm, progress=progress, device=params.device)
+        arms = _write(out, all_specs, params, (time.perf_counter() - t0) / 60, static=False)
+    arms = _write(out, all_specs, params, (time.perf_counter() - t0) / 60, static=static)
+    return collect(out, data=arms)
+
+
+def _write(
+    out: Path, all_specs: dict[str, dict[str, Any]], params: Params, minutes: float,
+    static: bool | None,
+) -> pd.DataFrame:  # fmt: skip
+    runs, metrics = runs_table(out, all_specs, params.threshold)
+    arms = arm_table(runs, list(all_specs))
+    atomic_write_text(out / "runs.csv", runs.to_csv(index=False))
+    atomic_write_text(out / "arms.csv", arms.to_csv(index=False))
+    atomic_write_text(out / "metrics.csv", metrics.to_csv(index=False))
+    atomic_write_text(out / "report.txt", report(arms, params, minutes))
+    if len(metrics) and static is not False:
+        curves = metrics.assign(arm=metrics["arm"] + " s" + metrics["seed"].astype(str))
+        title = f"Prieto et al.'s {params.setting}"
+        write_figure_set({"training_curves": training_curves(curves, title=title)},
+                         out / "figures", title=title, static=static)  # fmt: skip
+    return arms
+
+
+STUDY = Study(
+    name="prieto",
+    title="StableMax and ⊥AdamW on the authors' MLP and transformer, with controls",
+    paper="Prieto et al. 2025, arXiv 2501.04697",
+    params=Params,
+    run=run,
+    committed="studies/prieto",
+    smoke={
+        "p": 7,
+        "seeds": [0],
+        "arms": ["orthoadamw", "stablemax"],
+        "short_steps": 10,
+        "long_steps": 10,
+        "log_every": 5,
+    },  # fmt: skip
+    cards=prieto2025.CARDS,
+    runtime="",
+    threads=2,
+)

@@ -1,0 +1,125 @@
+"""The studies of issue 28 on their authors' setups: Grokfast (Lee et al. 2024) and StableMax
+/ ⊥AdamW (Prieto et al. 2025), at smoke scale through the contract, and their cards' readers
+on tiny tables."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from grokinterp.errors import ConfigError
+from grokinterp.experiments import grokfast, prieto
+from grokinterp.experiments.cards import lee2024, prieto2025, read_card
+from grokinterp.experiments.contract import params_from
+from grokinterp.experiments.registry import load
+from grokinterp.experiments.runner import run_study
+from grokinterp.sweeps.spec import expand
+
+STUDIES = Path(__file__).resolve().parents[2] / "studies"
+
+
+def test_grokfast_arms_are_the_authors_recipes_on_their_epoch():
+    runs = {arm: expand(s)[0].config for arm, s in grokfast.specs(grokfast.Params()).items()}
+    for cfg in runs.values():
+        assert (cfg.task.name, cfg.task.p, cfg.task.train_fraction) == ("div", 97, 0.5)
+        assert (cfg.optim.batch_size, cfg.optim.drop_last, cfg.optim.warmup_from_zero) == (
+            512, False, True)  # fmt: skip
+        assert cfg.optim.max_steps == 300_000 and cfg.optim.stop_acc == 0.95
+        assert cfg.schedule.log_every == 10 and cfg.model.normalization == "grokfast"
+    ema, ma = runs["grokfast_ema"].optim, runs["grokfast_ma"].optim
+    assert (ema.optimizer, ema.weight_decay, ema.grokfast, ema.grokfast_alpha,
+            ema.grokfast_lamb) == ("adam", 0.005, "ema", 0.98, 2.0)  # fmt: skip
+    assert (ma.optimizer, ma.weight_decay, ma.grokfast, ma.grokfast_window,
+            ma.grokfast_lamb) == ("adam", 0.01, "ma", 100, 5.0)  # fmt: skip
+    assert runs["lr_matched"].optim.lr == pytest.approx(3e-3)
+    assert (runs["adamw_wd1"].optim.optimizer, runs["adamw_wd1"].optim.weight_decay) == (
+        "adamw", 1.0)  # fmt: skip
+    assert (runs["baseline"].optim.optimizer, runs["baseline"].optim.weight_decay,
+            runs["baseline"].optim.lr) == ("adam", 0.0, 1e-3)  # fmt: skip
+    with pytest.raises(ConfigError, match="arms"):
+        grokfast.Params(arms=("nope",))
+
+
+def test_prieto_mlp_is_their_figure_1():
+    runs = {arm: expand(s)[0].config for arm, s in prieto.specs(prieto.Params()).items()}
+    for cfg in runs.values():
+        m = cfg.model
+        assert (m.arch, m.n_layers, m.d_mlp, m.mlp_input, m.mlp_bias, m.mlp_init) == (
+            "mlp", 2, 200, "onehot", False, "uniform")  # fmt: skip
+        assert (cfg.task.name, cfg.task.p, cfg.task.train_fraction) == ("add", 113, 0.4)
+        assert cfg.optim.batch_size is None and cfg.optim.warmup_steps == 0
+        assert cfg.optim.weight_decay == 0.0
+    o = runs["orthoadamw"].optim
+    assert (o.orthogonal_grad, o.lr, o.beta2, o.eps, o.loss, o.max_steps) == (
+        True, 0.01, 0.999, 1e-8, "softmax32", 300)  # fmt: skip
+    s = runs["stablemax"].optim
+    assert (s.loss, s.lr, s.beta2, s.eps, s.max_steps) == ("stablemax", 0.01, 0.999, 1e-25,
+                                                           80_000)  # fmt: skip
+    assert (runs["softmax64"].optim.loss, runs["softmax64"].optim.beta2) == ("softmax", 0.99)
+    assert runs["adamw_control"].optim.orthogonal_grad is False
+    t = prieto.specs(prieto.Params(setting="transformer", arms=("orthoadamw", "wd1.5")))
+    cfg = expand(t["wd1.5"])[0].config
+    assert (cfg.model.sequence, cfg.optim.weight_decay, cfg.optim.max_steps) == ("a_b", 1.5, 5000)
+    with pytest.raises(ConfigError, match="arms"):
+        prieto.Params(setting="transformer")  # the MLP's arms
+
+
+@pytest.mark.parametrize("name", ["grokfast", "prieto"])
+def test_smoke_run_writes_what_the_cards_read(tmp_path, name):
+    study = load(name)
+    result = run_study(name, tmp_path, params_from(study.params, study.smoke, name),
+                       progress=False, static=False)  # fmt: skip
+    assert {"runs", "arms", "metrics"} <= set(result.tables)
+    runs = pd.read_csv(tmp_path / "runs.csv")
+    assert set(runs["arm"]) == set(study.smoke["arms"]) and (runs["status"] == "done").all()
+    for card in study.cards:
+        read_card(card, tmp_path)  # every quantity readable from the fresh files
+
+
+def _runs(tmp_path: Path, rows: list[tuple[str, str, float | None, float]]) -> Path:
+    pd.DataFrame(
+        [
+            {"arm": a, "status": st, "steps_to_threshold": s, "max_test_acc": acc}
+            for a, st, s, acc in rows
+        ]  # fmt: skip
+    ).to_csv(tmp_path / "runs.csv", index=False)
+    return tmp_path
+
+
+def test_lee_readers_take_medians_and_skip_unfinished_arms(tmp_path):
+    folder = _runs(tmp_path, [
+        ("grokfast_ema", "done", 900, 1), ("grokfast_ema", "done", 1000, 1),
+        ("grokfast_ema", "done", 2000, 1), ("baseline", "done", None, 0.5),
+        ("baseline", "done", 40000, 1), ("baseline", "done", 30000, 1),
+        ("grokfast_ma", "running", 800, 1),
+    ])  # fmt: skip
+    values = dict(zip([q.name for q in lee2024.CARDS[0].quantities],
+                      read_card(lee2024.CARDS[0], folder).values, strict=True))  # fmt: skip
+    assert values["Grokfast-EMA steps to 95% test accuracy"] == 1000
+    assert values["Grokfast-MA steps to 95% test accuracy"] is None  # not finished
+    assert values["baseline steps to 95% test accuracy"] == 40000  # never = inf, median
+    assert values["speed-up: baseline / Grokfast-EMA steps"] == 40
+
+
+def test_prieto_readers(tmp_path):
+    folder = _runs(tmp_path, [
+        ("orthoadamw", "done", 110, 1.0), ("orthoadamw", "done", None, 0.9),
+        ("orthoadamw", "done", 130, 1.0), ("adamw_control", "done", None, 0.2),
+        ("stablemax", "done", None, 0.3),
+    ])  # fmt: skip
+    ortho, stable = prieto2025.CARDS
+    assert read_card(ortho, folder).values == (130, 0.2)
+    assert read_card(stable, folder).values == (0.3,)
+    assert math.isinf(prieto2025._median_steps("adamw_control")(folder) or 0.0)
+
+
+@pytest.mark.parametrize("card", [*lee2024.CARDS, *prieto2025.CARDS], ids=lambda c: c.name)
+def test_committed_files_read(card):
+    folder = STUDIES / card.study
+    if not (folder / "runs.csv").is_file():
+        pytest.skip(f"studies/{card.study} not committed yet")
+    reading = read_card(card, folder)
+    assert len(reading.values) == len(card.quantities)
