@@ -21,6 +21,7 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from grokinterp._files import MAX_CONFIG_BYTES, read_input
 from grokinterp._version import __version__
 from grokinterp.errors import ConfigError
 from grokinterp.tasks import get_task
@@ -40,6 +41,29 @@ SequenceFormat = Literal["a_b_eq", "a_op_b_eq", "eos_a_op_b_eq", "a_b"]
 Normalization = Literal["none", "pre", "post", "grokfast"]
 Positional = Literal["learned", "sinusoidal", "none"]
 TransformerInit = Literal["normal", "torch_linear", "torch_mha"]
+
+
+# bounds checked before any work (docs/reliability.md): each keeps a run's bookkeeping (the
+# schedule, the per-update loss buffer) within memory and its seeds within torch's range
+MAX_STEPS = 10**9  # optim.max_steps
+MAX_CKPT_LOG_COUNT = 10_000  # schedule.ckpt_log_count
+MAX_EARLY_LOSS_STEPS = 10**7  # schedule.early_loss_steps (80 MB of float64 per run)
+MAX_SEED = 2**62  # seed and task.split_seed lie in [0, MAX_SEED)
+MAX_JSON_DEPTH = 32  # nesting of a config file or sweep spec
+
+
+def json_depth(value: Any) -> int:
+    """How deeply ``value`` (parsed JSON or YAML) nests lists and mappings (a scalar: 0);
+    iterative, so a pathological document cannot exhaust the stack."""
+    deepest, todo = 0, [(value, 0)]
+    while todo:
+        v, d = todo.pop()
+        if isinstance(v, dict | list | tuple):
+            deepest = max(deepest, d + 1)
+            if d + 1 > MAX_JSON_DEPTH:
+                return d + 1
+            todo += [(x, d + 1) for x in (v.values() if isinstance(v, dict) else v)]
+    return deepest
 
 
 def _check(cond: bool, section: str, name: str, msg: str) -> None:
@@ -302,7 +326,7 @@ class OptimConfig:
             than ``batch_size`` remain (the default); false trains on them as a shorter last
             batch, as ``torch.split`` and a DataLoader without ``drop_last`` do (the
             released code of Power et al. 2022 and of Grokfast).
-        max_steps: number of optimizer updates.
+        max_steps: number of optimizer updates (at most ``MAX_STEPS``, 10^9).
         stop_acc: if set, stop ``stop_patience`` steps after test accuracy first reaches it.
         stop_loss: if set, stop ``stop_patience`` steps after the training loss first falls
             to it (training to a loss target, as in the circuit-efficiency experiments of
@@ -395,6 +419,12 @@ class OptimConfig:
         if self.batch_size is not None:
             _check(self.batch_size >= 1, "optim", "batch_size", "must be >= 1 or null")
         _check(self.max_steps >= 1, "optim", "max_steps", f"must be >= 1, got {self.max_steps}")
+        _check(
+            self.max_steps <= MAX_STEPS,
+            "optim",
+            "max_steps",
+            f"at most {MAX_STEPS:.0e} updates, got {self.max_steps}",
+        )
         if self.stop_acc is not None:
             _check(0.0 < self.stop_acc <= 1.0, "optim", "stop_acc", "must be in (0, 1]")
         if self.stop_loss is not None:
@@ -421,12 +451,14 @@ class ScheduleConfig:
         log_every: a line of ``metrics.jsonl`` every this many steps (and at step 0, at
             every checkpoint and at the final step).
         ckpt_log_until: end of the log-spaced part of the checkpoint schedule.
-        ckpt_log_count: number of log-spaced checkpoint steps in [1, ckpt_log_until].
+        ckpt_log_count: number of log-spaced checkpoint steps in [1, ckpt_log_until] (at most
+            ``MAX_CKPT_LOG_COUNT``, 10,000).
         ckpt_every: spacing of the uniform part of the schedule.
         early_loss_steps: keep the training loss of every one of the first this many
             updates (the loss each update descends, float64) in ``early_loss.safetensors``,
             written at that step and at the checkpoints before it: the curve whose spectrum
-            predicts grokking (Notsawo et al. 2023; ``grokinterp predict``). 0 keeps none.
+            predicts grokking (Notsawo et al. 2023; ``grokinterp predict``). 0 keeps none;
+            at most ``MAX_EARLY_LOSS_STEPS`` (10^7: 80 MB a run).
     """
 
     log_every: int = 10
@@ -439,8 +471,18 @@ class ScheduleConfig:
         for name in ("log_every", "ckpt_log_until", "ckpt_every"):
             v = getattr(self, name)
             _check(v >= 1, "schedule", name, f"must be >= 1, got {v}")
-        _check(self.ckpt_log_count >= 0, "schedule", "ckpt_log_count", "must be >= 0")
-        _check(self.early_loss_steps >= 0, "schedule", "early_loss_steps", "must be >= 0")
+        _check(
+            0 <= self.ckpt_log_count <= MAX_CKPT_LOG_COUNT,
+            "schedule",
+            "ckpt_log_count",
+            f"must be in [0, {MAX_CKPT_LOG_COUNT}], got {self.ckpt_log_count}",
+        )
+        _check(
+            0 <= self.early_loss_steps <= MAX_EARLY_LOSS_STEPS,
+            "schedule",
+            "early_loss_steps",
+            f"must be in [0, {MAX_EARLY_LOSS_STEPS:.0e}], got {self.early_loss_steps}",
+        )
 
 
 @dataclass(frozen=True)
@@ -452,7 +494,8 @@ class TrainConfig:
         model: see :class:`ModelConfig`.
         optim: see :class:`OptimConfig`.
         schedule: see :class:`ScheduleConfig`.
-        seed: seed of the initialization and of the minibatch order.
+        seed: seed of the initialization and of the minibatch order, in [0, 2^62) (as
+            ``task.split_seed``).
         init_from: start from these weights instead of a random initialization: a
             checkpoint file (``.../checkpoints/step_<N>.safetensors``) of a run with the same
             model shape; the optimizer starts fresh. Used to continue a grokked network on a
@@ -474,6 +517,9 @@ class TrainConfig:
     mask_from: str | None = None
 
     def __post_init__(self) -> None:
+        for name, v in (("seed", self.seed), ("task.split_seed", self.task.split_seed)):
+            if not 0 <= v < MAX_SEED:  # torch seeds at most 2^64 - 1, after offsets
+                raise ConfigError(f"config field {name}: must be in [0, 2^62), got {v}")
         _check_pairing(self)
 
     # ------------------------------------------------------------------ dict / JSON
@@ -510,9 +556,12 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
+        """Read a config.json: a regular file of at most 1 MiB (``_files.MAX_CONFIG_BYTES``),
+        UTF-8 JSON nested at most ``MAX_JSON_DEPTH`` deep; anything else is a ConfigError."""
         path = Path(path)
         try:
-            d = json.loads(path.read_text())
+            data = read_input(path, MAX_CONFIG_BYTES, "a config.json file", ConfigError)
+            d = json.loads(data.decode())
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such config file") from None
         except IsADirectoryError:
@@ -521,6 +570,12 @@ class TrainConfig:
             raise ConfigError(f"{path}: not a text file; give a config.json file") from None
         except json.JSONDecodeError as e:
             raise ConfigError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: JSON nested too deeply; give a config.json file") from None
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read it ({e.strerror or e})") from None
+        if json_depth(d) > MAX_JSON_DEPTH:
+            raise ConfigError(f"{path}: JSON nested too deeply; give a config.json file")
         return cls.from_dict(d, source=str(path))
 
     def identity(self) -> dict[str, Any]:

@@ -54,7 +54,37 @@ def sandbox(tmp_path_factory) -> Path:
     cfg = json.loads(tiny_config().to_json())
     cfg["optim"]["learning_rate"] = 1.0
     (box / "unknown_field.json").write_text(json.dumps(cfg))
+    _issue33_files(box)
     return box
+
+
+def _issue33_files(box: Path) -> None:
+    """The inputs of issue 33's cases: specs of the wrong shape, deep JSON, a config beside
+    its run directory."""
+    q = "base: {preset: quick}\n"
+    specs = {
+        "spec_dup.yaml": q + "grid:\n  lr: [0.1]\ngrid:\n  lr: [0.2]\n",
+        "spec_gridlist.yaml": q + "grid: [1, 2]\n",
+        "spec_workers.yaml": q + "workers: abc\n",
+        "spec_seeds_empty.yaml": q + "seeds: []\n",
+        "spec_seeds_huge.yaml": q + f"seeds: [{2**70}]\n",
+        "spec_base_list.yaml": "base: [1, 2]\n",
+        "spec_nul.yaml": 'base: {config: "a\\0b.json"}\n',
+        "spec_runs_map.yaml": q + "runs: {lr: 0.1}\n",
+        "spec_overrides_list.yaml": q + "overrides: [1]\n",
+        "spec_backend.yaml": q + "backend: [1]\n",
+        "spec_huge_grid.yaml": q + "grid:\n" + "".join(
+            f"  {f}: [{', '.join(str(i + 1) for i in range(20))}]\n"
+            for f in ("log_every", "ckpt_every", "ckpt_log_count", "ckpt_log_until",
+                      "warmup_steps", "stop_patience", "grokfast_window", "seed")
+        ),
+    }  # fmt: skip
+    for name, text in specs.items():
+        (box / name).write_text(text)
+    (box / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (box / "deep_spec.json").write_text('{"grid": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    (box / "inside").mkdir()
+    (box / "inside" / "cfg.json").write_text(tiny_config(max_steps=20).to_json())
 
 
 # (case id, command line; {run} etc. are paths in the sandbox, a fragment of the message)
@@ -137,6 +167,54 @@ CASES: list[tuple[str, list[str], str]] = [
     ("omnigrok-alpha", ["omnigrok", "--out", "og", "--lu-alphas", "0,1", "--no-progress"], "lu_alphas"),
     ("fixed-norm-negative", ["train", "--preset", "omnigrok_digits", "--fixed-norm", "-1", "--out", "dg"], "fixed_norm"),
     ("digits-transformer", ["train", "--task", "digits", "--train-size", "100", "--out", "dg"], "arch"),
+    # issue 33: no path to data loss
+    ("i33-train-out-blank", ["train", "--out", "  ", "--force", *RUN_FLAGS], "--out"),
+    ("i33-train-force-cwd", ["train", "--out", ".", "--force", *RUN_FLAGS], "current directory"),
+    ("i33-train-force-parent-of-cwd", ["train", "--out", "adir/..", "--force", *RUN_FLAGS], "current directory"),
+    ("i33-train-force-holds-config", ["train", "--config", "inside/cfg.json", "--out", "inside", "--force", "--no-progress"], "inside/cfg.json"),
+    ("i33-train-force-holds-init", ["train", "--out", "run", "--force", *RUN_FLAGS, "--init-from", "run/checkpoints/step_0.safetensors"], "step_0.safetensors"),
+    ("i33-sweep-out-blank", ["sweep", "spec.yaml", "--out", " ", "--force", "--no-progress"], "--out"),
+    ("i33-sweep-force-cwd", ["sweep", "spec.yaml", "--out", ".", "--force", "--no-progress"], "current directory"),
+    ("i33-legacy-out-blank", ["import-legacy", "good.pth", "\t", "--force"], "run_dir"),
+    ("i33-legacy-force-holds-input", ["import-legacy", "good.pth", ".", "--force"], "current directory"),
+    ("i33-compare-out-blank", ["compare", "run", "--out", " ", "--no-progress"], "--out"),
+    ("i33-curves-out-blank", ["efficiency", "curves", "--sizes", "10", "--out", " ", "--no-progress"], "--out"),
+    ("i33-study-out-blank", ["study", "run", "omnigrok", "--out", " "], "--out"),
+    ("i33-analytic-force-cwd", ["analytic", "--p", "5", "--width", "16", "--out", ".", "--force"], "current directory"),
+    # issue 33: bounds before work
+    ("i33-ckpt-log-count-huge", ["train", "--out", "new", *RUN_FLAGS, "--ckpt-log-count", "1000000000"], "ckpt_log_count"),
+    ("i33-max-steps-huge-every-1", ["train", "--out", "new", *RUN_FLAGS, "--max-steps", "1000000000000", "--ckpt-every", "1"], "max_steps"),
+    ("i33-max-steps-huge-stop-acc", ["train", "--out", "new", *RUN_FLAGS, "--max-steps", "1000000000000", "--stop-acc", "0.9"], "max_steps"),
+    ("i33-checkpoints-too-many", ["train", "--out", "new", *RUN_FLAGS, "--max-steps", "100000000", "--ckpt-every", "1"], "checkpoints"),
+    ("i33-early-loss-huge", ["train", "--out", "new", *RUN_FLAGS, "--early-loss-steps", "100000000000000"], "early_loss_steps"),
+    ("i33-sweep-grid-too-large", ["sweep", "spec_huge_grid.yaml", "--out", "sw", "--no-progress"], "runs"),
+    ("i33-config-deep-json", ["train", "--config", "deep.json", "--out", "new"], "deep.json"),
+    ("i33-sweep-deep-json", ["sweep", "deep_spec.json", "--out", "sw", "--no-progress"], "deep_spec.json"),
+    # issue 33: one line for what used to be a traceback
+    ("i33-seed-huge", ["train", "--out", "new", *RUN_FLAGS, "--seed", str(2**70)], "seed"),
+    ("i33-seed-negative", ["train", "--out", "new", *RUN_FLAGS, "--seed", "-1"], "seed"),
+    ("i33-split-seed-huge", ["train", "--out", "new", *RUN_FLAGS, "--split-seed", str(2**70)], "split_seed"),
+    ("i33-device-meta", ["train", "--out", "new", *RUN_FLAGS, "--device", "meta"], "meta"),
+    ("i33-device-xpu", ["train", "--out", "new", *RUN_FLAGS, "--device", "xpu"], "xpu"),
+    ("i33-analyze-device-meta", ["analyze", "run", "--device", "meta", "--no-progress", "--no-figures"], "meta"),
+    ("i33-spec-dup-key", ["sweep", "spec_dup.yaml", "--out", "sw", "--no-progress"], "grid"),
+    ("i33-spec-grid-list", ["sweep", "spec_gridlist.yaml", "--out", "sw", "--no-progress"], "grid"),
+    ("i33-spec-workers-word", ["sweep", "spec_workers.yaml", "--out", "sw", "--no-progress"], "workers"),
+    ("i33-spec-seeds-empty", ["sweep", "spec_seeds_empty.yaml", "--out", "sw", "--no-progress"], "seeds"),
+    ("i33-spec-seeds-huge", ["sweep", "spec_seeds_huge.yaml", "--out", "sw", "--no-progress"], "seed"),
+    ("i33-spec-base-list", ["sweep", "spec_base_list.yaml", "--out", "sw", "--no-progress"], "base"),
+    ("i33-spec-nul-path", ["sweep", "spec_nul.yaml", "--out", "sw", "--no-progress"], "config"),
+    ("i33-spec-runs-mapping", ["sweep", "spec_runs_map.yaml", "--out", "sw", "--no-progress"], "runs"),
+    ("i33-spec-overrides-list", ["sweep", "spec_overrides_list.yaml", "--out", "sw", "--no-progress"], "overrides"),
+    ("i33-spec-backend-list", ["sweep", "spec_backend.yaml", "--out", "sw", "--no-progress"], "backend"),
+    ("i33-curves-target-negative", ["efficiency", "curves", "--sizes", "10", "--target-loss", "-1", "--out", "eff", "--no-progress"], "--target-loss"),
+    ("i33-curves-target-nan", ["efficiency", "curves", "--sizes", "10", "--target-loss", "nan", "--out", "eff", "--no-progress"], "--target-loss"),
+    ("i33-curves-max-steps-zero", ["efficiency", "curves", "--sizes", "10", "--max-steps", "0", "--out", "eff", "--no-progress"], "--max-steps"),
+    ("i33-ungrok-steps-zero", ["efficiency", "ungrok", "run/checkpoints/step_20.safetensors", "--sizes", "10", "--steps", "0", "--out", "eff"], "--steps"),
+    ("i33-study-threads-zero", ["study", "run", "omnigrok", "--out", "og", "--threads", "0"], "threads"),
+    ("i33-kernels-n-points-zero", ["study", "run", "kernels", "--out", "kn", "--n-points", "0"], "n_points"),
+    ("i33-omnigrok-threads-zero", ["omnigrok", "--out", "og", "--threads", "0"], "threads"),
+    ("i33-log-to-wandb-no-credentials", ["train", "--out", "new", *RUN_FLAGS, "--log-to", "wandb"], "wandb"),
 ]  # fmt: skip
 
 

@@ -9,6 +9,7 @@ trips on, and checkpoints that must be byte-identical across processes.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -170,3 +171,89 @@ def test_an_input_that_never_ends_is_refused_at_once(tmp_path, argv):
     assert r.returncode == 2, r.stderr
     assert "regular file" in one_line(r.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]
+
+
+# ------------------------------------------------------------ never silently wrong
+
+
+def _edit_config(run: Path, section: str, name: str, value) -> None:
+    d = json.loads((run / "config.json").read_text())
+    d[section][name] = value
+    (run / "config.json").write_text(json.dumps(d))
+
+
+@pytest.mark.parametrize(
+    "section, name, value",
+    [("task", "name", "sub"), ("optim", "lr", 0.5), ("task", "split_seed", 7)],
+)
+def test_a_config_edited_to_another_valid_one_is_refused_everywhere(
+    run, section, name, value, capsys
+):
+    from grokinterp.errors import RunDirError
+    from grokinterp.runs import Run
+
+    _edit_config(run, section, name, value)
+    before = tree(run)
+    for argv in (
+        ["analyze", str(run), "--no-figures", "--no-progress"],
+        ["info", str(run)],
+        # the edited file is both the stored and the given config: only the stamp tells
+        ["train", "--config", str(run / "config.json"), "--out", str(run), "--resume",
+         "--max-steps", "30", "--no-progress"],
+    ):  # fmt: skip
+        status, err = cli(argv, capsys)
+        assert status == 2, (argv, err)
+        assert "trained under another config" in one_line(err) and name in err, err
+    with pytest.raises(RunDirError, match="another config"):
+        _ = Run(run).config
+    assert tree(run) == before
+
+
+def test_a_run_written_before_the_stamp_still_opens(run, capsys):
+    """Older runs have no config stamp: what can be checked (shapes, dtypes) still is."""
+    from grokinterp.runs import Run
+    from grokinterp.runs.io import load_tensors, save_tensors
+
+    for path in [*(run / "checkpoints").iterdir(), *(run / "state").iterdir()]:
+        tensors, meta = load_tensors(path)
+        for key in (layout.CONFIG_SHA, layout.CONFIG_IDENTITY, "format", "sha256"):
+            meta.pop(key, None)
+        save_tensors(path, tensors, meta)
+    r = Run(run)
+    assert r.config.optim.max_steps == 20 and r.params(20)
+    status, err = cli(["train", "--config", str(run / "config.json"), "--out", str(run),
+                       "--resume", "--max-steps", "25", "--no-progress"], capsys)  # fmt: skip
+    assert status == 0, err
+
+
+@pytest.mark.parametrize("dtype", ["int64", "float16"])
+def test_a_checkpoint_of_another_dtype_with_a_valid_checksum_is_refused(run, dtype, capsys):
+    import torch
+
+    from grokinterp.runs.io import load_tensors, save_tensors
+
+    path = layout.checkpoint_path(run, 20)
+    tensors, meta = load_tensors(path)
+    save_tensors(path, {k: v.to(getattr(torch, dtype)) for k, v in tensors.items()}, meta)
+    status, err = cli(["analyze", str(run), "--no-figures", "--no-progress"], capsys)
+    assert status == 2 and "not float32" in one_line(err)
+    status, err = cli(["info", str(run)], capsys)
+    assert status == 2 and "not float32" in one_line(err)
+
+
+def _train_in_subprocess(out: Path) -> None:
+    cfg = out.parent / f"{out.name}.json"
+    cfg.write_text(tiny_config(max_steps=20).to_json())
+    r = _subprocess(["train", "--config", str(cfg), "--out", str(out), "--no-progress"], out.parent)
+    assert r.returncode == 0, r.stderr
+
+
+def test_identical_runs_write_byte_identical_checkpoints_across_processes(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    _train_in_subprocess(a)
+    _train_in_subprocess(b)
+    files = sorted(p.relative_to(a) for p in (a / "checkpoints").iterdir())
+    assert len(files) > 5
+    # (the state files differ: they record the wall time, for the metrics of a resumed run)
+    for rel in [*files, Path("early_loss.safetensors")]:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel

@@ -5,6 +5,7 @@ al. 2023 as tools (``efficiency study`` and ``efficiency semi`` are registered s
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from grokinterp.cli import options
@@ -71,6 +72,13 @@ def _efficiency(args: argparse.Namespace) -> int:
     from grokinterp.experiments.efficiency import norm_curves, ungrokking
 
     if args.experiment == "curves":
+        if not (math.isfinite(args.target_loss) and args.target_loss > 0):
+            raise ConfigError(
+                f"--target-loss: a training loss to reach, positive and finite, got "
+                f"{args.target_loss}"
+            )
+        if args.max_steps < 1:
+            raise ConfigError(f"--max-steps: must be at least 1, got {args.max_steps}")
         if args.sizes != sorted(set(args.sizes)) or args.sizes[0] < 1:
             raise ConfigError(
                 f"--sizes: give distinct positive sizes in ascending order, got {args.sizes}"
@@ -88,6 +96,8 @@ def _efficiency(args: argparse.Namespace) -> int:
             device=args.device,
         )
     else:
+        if args.steps < 1:
+            raise ConfigError(f"--steps: must be at least 1, got {args.steps}")
         ungrokking(
             args.checkpoint,
             args.sizes,

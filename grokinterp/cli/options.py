@@ -97,6 +97,10 @@ def device(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"unknown torch device {text!r}; use cpu, cuda or cuda:N"
         ) from None
+    if dev.type not in ("cpu", "cuda", "mps"):  # meta holds no data; xpu, hpu, ... untested
+        raise argparse.ArgumentTypeError(
+            f"device type {dev.type!r} is not supported; use cpu, cuda, cuda:N or mps"
+        )
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise argparse.ArgumentTypeError(
             f"{text!r}: this torch ({torch.__version__}) sees no CUDA GPU; use cpu"

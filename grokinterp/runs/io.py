@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from grokinterp._files import MAX_TENSOR_BYTES, read_input
 from grokinterp.errors import RunDirError
 
 FORMAT = "grokinterp-tensors-v1"
@@ -73,22 +74,61 @@ def save_tensors(
     meta = dict(metadata or {})
     meta["format"] = FORMAT
     meta["sha256"] = _digest(tensors)
-    atomic_write_bytes(path, st_save(tensors, metadata=meta))
+    atomic_write_bytes(path, _canonical(st_save(tensors, metadata=meta)))
+
+
+def _canonical(data: bytes) -> bytes:
+    """``data`` (a safetensors file) with its JSON header's keys sorted: safetensors writes
+    the metadata in the order of a hash map, which changes from process to process, so two
+    identical runs would write checkpoints whose bytes differ. The tensor bytes and their
+    offsets (relative to the end of the header) are unchanged."""
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the tensor bytes stay 8-byte aligned
+    return struct.pack("<Q", len(text)) + text + data[8 + n :]
+
+
+MAX_HEADER_BYTES = 100 << 20  # safetensors' own limit on a header
+
+
+def read_header(path: str | Path) -> tuple[dict[str, str], dict[str, tuple[str, list[int]]]]:
+    """The metadata of a tensor file and each tensor's (dtype, shape), from its header
+    alone (no tensor is read, no checksum checked: :func:`load_tensors` does that)."""
+    path = Path(path)
+    try:
+        if path.exists() and not path.is_file():  # never open a pipe or a device
+            raise RunDirError(f"{path}: not a regular file; a tensor file is one")
+        with open(path, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            if n > MAX_HEADER_BYTES:
+                raise ValueError("header too large")
+            header = json.loads(f.read(n))
+        meta = dict(header.pop("__metadata__", None) or {})
+        tensors = {k: (str(v["dtype"]), list(v["shape"])) for k, v in header.items()}
+    except FileNotFoundError:
+        raise RunDirError(f"{path}: no such file") from None
+    except (OSError, ValueError, TypeError, KeyError, struct.error, AttributeError):
+        raise RunDirError(f"{path}: corrupt or truncated tensor file; {_WAY_OUT}") from None
+    return meta, tensors
 
 
 def load_tensors(
     path: str | Path, verify: bool = True
 ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Read a file written by :func:`save_tensors`; raise RunDirError if it is damaged.
+    """Read a file written by :func:`save_tensors`; raise RunDirError if it is damaged, or
+    is not a regular file of at most 8 GiB (``_files.MAX_TENSOR_BYTES``).
 
     The tensors come back sorted by name (safetensors' own order varies from process to
     process), so whatever iterates over them, such as the per-parameter columns of the
     analysis table, is the same in every run."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_input(path, MAX_TENSOR_BYTES, "a tensor file", RunDirError)
     except FileNotFoundError:
         raise RunDirError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise RunDirError(f"{path}: is a directory, not a tensor file") from None
     try:
         loaded = st_load(data)
         meta = _read_metadata(data)

@@ -26,6 +26,7 @@ have no ``softmax_collapse`` or ``train_loss32``.)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -39,9 +40,9 @@ from torch import Tensor
 
 from grokinterp.config import TrainConfig
 from grokinterp.errors import RunDirError
-from grokinterp.models import Params, param_shapes
+from grokinterp.models import Params, get_arch, param_shapes
 from grokinterp.runs.guard import check_emptiable
-from grokinterp.runs.io import atomic_write_text, load_tensors
+from grokinterp.runs.io import atomic_write_text, load_tensors, read_header
 from grokinterp.runs.lock import dir_lock
 from grokinterp.tasks import get_task
 
@@ -234,13 +235,90 @@ def prepare_run_dir(cfg: TrainConfig, run_dir: Path, *, resume: bool, force: boo
     return False
 
 
-def check_shapes(cfg: TrainConfig, tensors: Params, path: Path) -> None:
-    """Raise RunDirError unless the weights in ``path`` have the names and shapes that
-    ``cfg`` (the run's config.json) gives its model."""
+CONFIG_SHA = "config_sha256"  # in every checkpoint and state file: the config's hash ...
+CONFIG_IDENTITY = "config"  # ... and the config itself (TrainConfig.identity(), JSON)
+
+
+def config_stamp(cfg: TrainConfig) -> dict[str, str]:
+    """The metadata that ties a checkpoint or state file to the config it was trained
+    under: ``config`` (:meth:`TrainConfig.identity`, the fields a resumed run may not
+    change, as sorted JSON) and ``config_sha256`` (its SHA-256)."""
+    identity = json.dumps(cfg.identity(), sort_keys=True)
+    return {CONFIG_IDENTITY: identity, CONFIG_SHA: hashlib.sha256(identity.encode()).hexdigest()}
+
+
+def _common_diffs(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    """``field: trained with X, config.json says Y`` for the fields both dicts have (a field
+    added to or removed from the config since the file was written is no difference)."""
+    out = []
+    for k in sorted(set(a) & set(b)):
+        va, vb = a[k], b[k]
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _common_diffs(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            out.append(f"{prefix}{k}: trained with {va!r}, config.json says {vb!r}")
+    return out
+
+
+def check_stamp(cfg: TrainConfig, meta: dict[str, str], path: Path) -> None:
+    """Raise RunDirError when the file at ``path`` (its metadata ``meta``) was written under
+    another config than ``cfg`` (the run's config.json): it was edited after training, or
+    the file belongs to another run. Files written before the stamp existed pass."""
+    if CONFIG_SHA not in meta or meta[CONFIG_SHA] == config_stamp(cfg)[CONFIG_SHA]:
+        return
+    try:
+        stored = json.loads(meta.get(CONFIG_IDENTITY, ""))
+    except json.JSONDecodeError:
+        stored = None
+    diffs = (
+        _common_diffs(stored, cfg.identity())
+        if isinstance(stored, dict)
+        else ["the config hash differs"]
+    )
+    if diffs:
+        raise RunDirError(
+            f"{path}: was trained under another config than config.json ({'; '.join(diffs[:3])}"
+            f"); config.json was edited after training, or the file belongs to another run: "
+            f"restore config.json (a sweep's spec.json holds the config of each of its runs)"
+        )
+
+
+def check_header(cfg: TrainConfig, path: Path) -> None:
+    """:func:`check_stamp`, :func:`check_shapes` and the dtypes of the checkpoint or state
+    file at ``path``, from its header alone (cheap: no tensor is read)."""
+    meta, tensors = read_header(path)
+    check_stamp(cfg, meta, path)
+    if path.parent.name == CHECKPOINTS and get_arch(cfg.model.arch).neural:
+        check_weights(
+            cfg, {k: (dtype, tuple(shape)) for k, (dtype, shape) in tensors.items()}, path
+        )
+
+
+def check_consistency(run_dir: Path, cfg: TrainConfig) -> None:
+    """Refuse a run whose config.json disagrees with its own files: the latest checkpoint
+    and the state files (their config stamp, and the checkpoint's names, shapes and
+    dtypes). ``Run``, ``info``, ``analyze`` and ``train --resume`` call it."""
+    steps = checkpoint_steps_on_disk(run_dir)
+    paths = [checkpoint_path(run_dir, steps[-1])] if steps else []
+    paths += [p for p in (run_dir / STATE, run_dir / PREVIOUS_STATE) if p.is_file()]
+    for path in paths:
+        check_header(cfg, path)
+
+
+_DTYPES = {"F32": "float32", "float32": "float32"}
+
+
+def check_weights(
+    cfg: TrainConfig, tensors: dict[str, tuple[str, tuple[int, ...]]], path: Path
+) -> None:
+    """Raise RunDirError unless the weights in ``path`` (name -> (dtype, shape)) have the
+    names and shapes that ``cfg`` gives its model, and are float32 (every checkpoint
+    grokinterp writes is; a file of int64 or float16 weights with a valid checksum is
+    another file, not a run's)."""
     spec = get_task(cfg.task.name)
     d_in = spec.d_vocab(cfg.task)
     want = param_shapes(cfg.model, d_in, cfg.model.d_vocab_out or spec.n_classes(cfg.task))
-    got = {k: tuple(v.shape) for k, v in tensors.items()}
+    got = {k: shape for k, (_, shape) in tensors.items()}
     if got != want:
         diff = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))
         raise RunDirError(
@@ -248,3 +326,19 @@ def check_shapes(cfg: TrainConfig, tensors: Params, path: Path) -> None:
             f"{got.get(diff[0])} in the file, {want.get(diff[0])} from the config); "
             f"config.json was edited, or the file belongs to another run"
         )
+    bad = sorted((k, d) for k, (d, _) in tensors.items() if _DTYPES.get(d) != "float32")
+    if bad:
+        raise RunDirError(
+            f"{path}: holds {bad[0][0]} as {bad[0][1]}, not float32 like every grokinterp "
+            f"checkpoint; the file was written by something else: use the run's own checkpoints"
+        )
+
+
+def check_shapes(cfg: TrainConfig, tensors: Params, path: Path) -> None:
+    """Raise RunDirError unless the weights in ``path`` have the names, shapes and dtype
+    (float32) that ``cfg`` (the run's config.json) gives its model."""
+    check_weights(
+        cfg,
+        {k: (str(v.dtype).removeprefix("torch."), tuple(v.shape)) for k, v in tensors.items()},
+        path,
+    )

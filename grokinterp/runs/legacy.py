@@ -44,13 +44,16 @@ tensors and plain containers; arbitrary objects are unpickled only with ``trust=
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import stat
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from grokinterp._files import MAX_TENSOR_BYTES
 from grokinterp.config import ModelConfig, OptimConfig, TaskConfig, TrainConfig
 from grokinterp.errors import RunDirError
 from grokinterp.models import Params
@@ -75,10 +78,20 @@ _REQUIRED = (
 def load_legacy_file(path: str | Path, trust: bool = False) -> dict[str, Any]:
     """Read a legacy checkpoint onto the CPU, refusing arbitrary objects unless trusted."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise RunDirError(f"{path}: no such checkpoint file")
-    with open(path, "rb") as f:
-        head = f.read(2)
+    if path.is_dir():
+        raise RunDirError(f"{path}: is a directory; give a checkpoint file")
+    try:  # a regular file of bounded size: never /dev/zero or a pipe (stat opens nothing)
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise RunDirError(f"{path}: not a regular file (a device, pipe or socket); give a file")
+        if st.st_size > MAX_TENSOR_BYTES:
+            raise RunDirError(f"{path}: larger than 8 GiB; is it the right file?")
+        with open(path, "rb") as f:
+            head = f.read(2)
+    except OSError as e:
+        raise RunDirError(f"{path}: cannot read it ({e.strerror or e})") from None
     if not (head == b"PK" or head[:1] == b"\x80"):
         raise RunDirError(
             f"{path}: cannot be read as a torch checkpoint (neither a torch.save zip archive "

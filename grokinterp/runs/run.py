@@ -53,7 +53,12 @@ class Run:
 
     @cached_property
     def config(self) -> TrainConfig:
-        return TrainConfig.load(self.path / layout.CONFIG)
+        """The run's config.json, checked against the run's own files (the config stamp of
+        its latest checkpoint and state files, the checkpoint's shapes and dtypes:
+        :func:`grokinterp.runs.layout.check_consistency`): an edited config is refused."""
+        cfg = TrainConfig.load(self.path / layout.CONFIG)
+        layout.check_consistency(self.path, cfg)
+        return cfg
 
     @property
     def metrics(self) -> pd.DataFrame:
@@ -105,6 +110,7 @@ class Run:
         """Parameters at ``step`` (None or -1: the latest), by TransformerLens name."""
         s = self._resolve(step)
         tensors, meta = load_tensors(layout.checkpoint_path(self.path, s))
+        layout.check_stamp(self.config, meta, layout.checkpoint_path(self.path, s))
         if meta.get("step") != str(s):
             raise RunDirError(
                 f"{layout.checkpoint_path(self.path, s)}: metadata says step {meta.get('step')}, "

@@ -10,7 +10,12 @@ off the network; ``wandb sync`` uploads it later).
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import netrc
+import os
+import sys
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -72,13 +77,20 @@ class WandbSink:
             raise ConfigError(
                 "--log-to wandb needs wandb: pip install 'grokinterp[logging]'"
             ) from None
-        self.run = wandb.init(
-            project=project,
-            name=run_dir.name,
-            dir=str(run_dir),
-            config=dict(config),
-            reinit="create_new",
-        )
+        try:
+            self.run = wandb.init(
+                project=project,
+                name=run_dir.name,
+                dir=str(run_dir),
+                config=dict(config),
+                reinit="create_new",
+            )
+        except Exception as e:  # wandb's own errors: no credentials, no network, ...
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise ConfigError(
+                f"--log-to wandb: W&B could not start a run ({first}); `wandb login`, or set "
+                f"WANDB_MODE=offline to log locally"
+            ) from None
 
     def log(self, row: Mapping[str, Any], prefix: str = "") -> None:
         self.run.log(scalars(row, prefix), step=int(row["step"]))
@@ -92,7 +104,39 @@ def check_kinds(kinds: Sequence[str], flag: str = "--log-to") -> list[str]:
     bad = [k for k in kinds if k not in KINDS]
     if bad:
         raise ConfigError(f"{flag}: unknown {bad}; choose from {list(KINDS)}")
+    if "wandb" in kinds:
+        check_wandb(flag)
     return list(kinds)
+
+
+_WANDB_MODES = ("online", "offline", "disabled", "dryrun", "run", "shared")
+
+
+def check_wandb(flag: str = "--log-to") -> None:
+    """Refuse W&B logging, before anything is written, when it cannot start: the package
+    missing, ``WANDB_MODE`` set to something W&B does not know, or an online mode without
+    credentials (no ``WANDB_API_KEY`` and no entry for the W&B host in ``~/.netrc``, which
+    ``wandb login`` writes); W&B would otherwise prompt for a key or fail mid-run."""
+    if "wandb" not in sys.modules and importlib.util.find_spec("wandb") is None:
+        raise ConfigError(f"{flag} wandb needs wandb: pip install 'grokinterp[logging]'")
+    mode = os.environ.get("WANDB_MODE")
+    if mode is not None and mode not in _WANDB_MODES:
+        raise ConfigError(
+            f"{flag} wandb: WANDB_MODE={mode!r} is not one of {list(_WANDB_MODES)}; unset it, "
+            f"or set WANDB_MODE=offline"
+        )
+    if mode in ("offline", "disabled", "dryrun") or os.environ.get("WANDB_API_KEY"):
+        return
+    host = urllib.parse.urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"))
+    try:
+        known = netrc.netrc().authenticators(host.hostname or "api.wandb.ai") is not None
+    except (OSError, netrc.NetrcParseError):
+        known = False
+    if not known:
+        raise ConfigError(
+            f"{flag} wandb: no W&B credentials (no WANDB_API_KEY, no ~/.netrc entry for "
+            f"{host.hostname}); run `wandb login`, or set WANDB_MODE=offline to log locally"
+        )
 
 
 def open_sinks(

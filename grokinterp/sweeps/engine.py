@@ -41,6 +41,7 @@ from grokinterp.sweeps.pruning import Pruner, prune_runs
 from grokinterp.sweeps.results import RESULTS, results
 from grokinterp.sweeps.spec import SPEC, SweepRun, expand
 from grokinterp.sweeps.status import is_finished
+from grokinterp.training.preflight import check_bounds
 
 
 def run_sweep(
@@ -82,6 +83,11 @@ def run_sweep(
     sweep_dir = Path(sweep_dir)
     log = (",".join(check_kinds(log_to)), wandb_project)
     runs = expand(spec)
+    for r in runs:  # every run's bounds before any run starts (docs/reliability.md)
+        try:
+            check_bounds(r.config)
+        except ConfigError as e:
+            raise ConfigError(f"run {r.name}: {e}") from None
     if prune is not None:
         prune.check(runs)
     backend = backend or spec.get("backend", "local")

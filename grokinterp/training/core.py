@@ -55,6 +55,9 @@ def begin(cfg: TrainConfig, run_dir: Path, *, resume: bool, force: bool) -> Save
     layout.remove_stale_temporaries(run_dir, run_dir / layout.CHECKPOINTS, run_dir / "state")
     if not layout.prepare_run_dir(cfg, run_dir, resume=resume, force=force):
         return None
+    # the state and checkpoints were written under this config (a config.json edited in
+    # place passes prepare_run_dir's comparison: it is both the stored and the given one)
+    layout.check_consistency(run_dir, cfg)
     saved = read_state(run_dir)
     layout.check_shapes(cfg, saved.params, layout.checkpoint_path(run_dir, saved.loop.step))
     if cfg.optim.max_steps < saved.loop.step:
@@ -162,7 +165,10 @@ class EarlyLoss:
     ):
         self.n = cfg.schedule.early_loss_steps
         self.dirs = list(run_dirs)
-        self.buf = torch.full((len(self.dirs), self.n), math.nan, dtype=torch.float64)
+        # no run records more losses than it has updates: a huge early_loss_steps costs
+        # nothing in a short run
+        width = min(self.n, cfg.optim.max_steps)
+        self.buf = torch.full((len(self.dirs), width), math.nan, dtype=torch.float64)
         self.buf = self.buf.to(device)
         self.ok = [self.n > 0] * len(self.dirs)
         for i, (d, start) in enumerate(zip(self.dirs, starts, strict=True)):
@@ -205,6 +211,8 @@ class RunWriter:
 
     def __init__(self, run_dir: Path, loop: LoopState, sinks: Sequence[Sink] = ()):
         self.run_dir = run_dir
+        # every checkpoint and state file records the config it was trained under
+        self._stamp = layout.config_stamp(TrainConfig.load(run_dir / layout.CONFIG))
         self._t_start = time.perf_counter() - loop.wall_time
         self._metrics = (run_dir / layout.METRICS).open("a")
         self._sinks = list(sinks)
@@ -232,10 +240,19 @@ class RunWriter:
         """The weights at ``loop.step``, then the state to resume from them."""
         loop.wall_time = self.elapsed()
         save_tensors(
-            layout.checkpoint_path(self.run_dir, loop.step), params, {"step": str(loop.step)}
+            layout.checkpoint_path(self.run_dir, loop.step),
+            params,
+            {"step": str(loop.step), **self._stamp},
         )
         write_state(
-            self.run_dir, moments, adam_step, loop, batch_gen_state, batch_perm, grad_filter
+            self.run_dir,
+            moments,
+            adam_step,
+            loop,
+            batch_gen_state,
+            batch_perm,
+            grad_filter,
+            stamp=self._stamp,
         )
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ from grokinterp.models import get_arch, param_shapes
 from grokinterp.tasks import Dataset, get_task, make_dataset, train_size
 from grokinterp.training.core import initial_params, output_size
 from grokinterp.training.masks import load_mask
+from grokinterp.training.schedule import checkpoint_count
 
 EVAL_CHUNK = 16384  # rows per forward when evaluating (see loop.evaluate)
 _GIB = 2**30
@@ -34,7 +35,8 @@ def memory_floor(cfg: TrainConfig) -> int:
     which the backward pass keeps: per row of the batch, each MLP layer's pre- and
     post-activation (the forward computes the answer position only), the transformer's
     residual stream at three positions (6 vectors of d_model each) and the logits in float32
-    and float64 with their gradient. The true peak is higher (allocator slack, temporaries),
+    and float64 with their gradient; and the per-update loss buffer (8 bytes per update of
+    ``min(early_loss_steps, max_steps)``). The true peak is higher (allocator slack, temporaries),
     so a run above this bound cannot fit.
     """
     spec = get_task(cfg.task.name)
@@ -49,7 +51,8 @@ def memory_floor(cfg: TrainConfig) -> int:
         min(EVAL_CHUNK, n_pairs - n_train),
     )
     per_row = get_arch(m.arch).floats_per_row(m) + 5 * d_out
-    return 48 * n_pairs + 16 * n_params + 4 * rows * per_row
+    early = 8 * min(cfg.schedule.early_loss_steps, cfg.optim.max_steps)  # EarlyLoss's buffer
+    return 48 * n_pairs + 16 * n_params + 4 * rows * per_row + early
 
 
 def memory_available(device: str) -> int:
@@ -84,13 +87,41 @@ def check_memory(cfg: TrainConfig, device: str = "cpu", copies: int = 1) -> int:
     return need
 
 
+MAX_CHECKPOINTS = 100_000  # checkpoint files of one run (schedule.checkpoint_count)
+MAX_LOG_LINES = 10_000_000  # metrics.jsonl lines of one run (max_steps / log_every)
+
+
+def check_bounds(cfg: TrainConfig) -> None:
+    """The bounds of a run that span fields, checked in constant time before any work
+    (docs/reliability.md): at most ``MAX_CHECKPOINTS`` checkpoints (``max_steps /
+    ckpt_every`` plus the log-spaced ones) and ``MAX_LOG_LINES`` metrics lines (``max_steps /
+    log_every``). The per-field bounds (``max_steps``, ``ckpt_log_count``,
+    ``early_loss_steps``, the seeds) are the config's own (:mod:`grokinterp.config`)."""
+    o, s = cfg.optim, cfg.schedule
+    n = checkpoint_count(s, o.max_steps)
+    if n > MAX_CHECKPOINTS:
+        raise ConfigError(
+            f"config fields optim.max_steps / schedule.ckpt_every: {o.max_steps} steps with a "
+            f"checkpoint every {s.ckpt_every} would write up to {n} checkpoints, more than "
+            f"{MAX_CHECKPOINTS}; raise ckpt_every to at least "
+            f"{o.max_steps // (MAX_CHECKPOINTS - 2 - s.ckpt_log_count) + 1} or lower max_steps"
+        )
+    if o.max_steps // s.log_every > MAX_LOG_LINES:
+        raise ConfigError(
+            f"config fields optim.max_steps / schedule.log_every: {o.max_steps} steps logged "
+            f"every {s.log_every} would write more than {MAX_LOG_LINES} metrics lines; raise "
+            f"log_every to at least {o.max_steps // MAX_LOG_LINES + 1} or lower max_steps"
+        )
+
+
 def preflight(cfg: TrainConfig, device: str = "cpu", copies: int = 1) -> Dataset:
     """Every check of a run that needs no run directory; returns the run's dataset.
 
-    Raises ConfigError (one line) when the run cannot fit in memory, its split leaves a set
-    empty, ``d_vocab_out`` is too small for the task, or ``init_from`` is missing, damaged
-    or of another shape.
+    Raises ConfigError (one line) when the run exceeds a bound (:func:`check_bounds`),
+    cannot fit in memory, its split leaves a set empty, ``d_vocab_out`` is too small for the
+    task, or ``init_from`` is missing, damaged or of another shape.
     """
+    check_bounds(cfg)
     check_memory(cfg, device, copies)
     ds = make_dataset(cfg.task)
     d_out = output_size(cfg, ds)

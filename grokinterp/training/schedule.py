@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,15 +10,50 @@ import numpy as np
 from grokinterp.config import ScheduleConfig, TrainConfig
 
 
+def _log_steps(schedule: ScheduleConfig, max_steps: int) -> frozenset[int]:
+    """The log-spaced checkpoint steps (at most ``ckpt_log_count`` of them)."""
+    if not schedule.ckpt_log_count:
+        return frozenset()
+    top = min(schedule.ckpt_log_until, max_steps)
+    return frozenset(int(round(x)) for x in np.geomspace(1, top, schedule.ckpt_log_count))
+
+
+def checkpoint_count(schedule: ScheduleConfig, max_steps: int) -> int:
+    """An upper bound on the number of checkpoints of a run, in constant time (the bound of
+    :func:`grokinterp.training.preflight.check_bounds`)."""
+    return 2 + schedule.ckpt_log_count + max_steps // schedule.ckpt_every
+
+
 def checkpoint_steps(schedule: ScheduleConfig, max_steps: int) -> list[int]:
     """Steps with a checkpoint: 0, ``ckpt_log_count`` log-spaced steps in
     [1, ckpt_log_until], every ``ckpt_every`` steps, and ``max_steps``."""
-    steps = {0, max_steps}
-    if schedule.ckpt_log_count:
-        top = min(schedule.ckpt_log_until, max_steps)
-        steps |= {int(round(x)) for x in np.geomspace(1, top, schedule.ckpt_log_count)}
-    steps |= set(range(0, max_steps + 1, schedule.ckpt_every))
-    return sorted(s for s in steps if s <= max_steps)
+    return sorted(CheckpointSteps.of(schedule, max_steps))
+
+
+@dataclass(frozen=True)
+class CheckpointSteps:
+    """The checkpoint steps of a run as a set that answers ``step in steps`` in constant
+    time and memory, however long the run (the uniform part is never listed)."""
+
+    log_steps: frozenset[int]
+    every: int
+    max_steps: int
+
+    @classmethod
+    def of(cls, schedule: ScheduleConfig, max_steps: int) -> CheckpointSteps:
+        return cls(_log_steps(schedule, max_steps), schedule.ckpt_every, max_steps)
+
+    def __contains__(self, step: object) -> bool:
+        if not isinstance(step, int) or not 0 <= step <= self.max_steps:
+            return False
+        return step % self.every == 0 or step == self.max_steps or step in self.log_steps
+
+    def __iter__(self) -> Iterator[int]:
+        steps = {*range(0, self.max_steps + 1, self.every), *self.log_steps, self.max_steps}
+        return iter(sorted(s for s in steps if s <= self.max_steps))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def lr_at(cfg: TrainConfig, update: int) -> float:
@@ -47,12 +83,12 @@ class Schedule:
 
     max_steps: int
     log_every: int
-    checkpoints: frozenset[int]
+    checkpoints: CheckpointSteps
 
     @classmethod
     def of(cls, cfg: TrainConfig) -> Schedule:
-        steps = checkpoint_steps(cfg.schedule, cfg.optim.max_steps)
-        return cls(cfg.optim.max_steps, cfg.schedule.log_every, frozenset(steps))
+        steps = CheckpointSteps.of(cfg.schedule, cfg.optim.max_steps)
+        return cls(cfg.optim.max_steps, cfg.schedule.log_every, steps)
 
     def logs(self, step: int) -> bool:
         """Whether ``step`` writes a metrics line (a run's last step always does)."""

@@ -67,9 +67,11 @@ def write_state(
     batch_gen_state: Tensor,
     batch_perm: Tensor,
     grad_filter: FilterState | None = None,
+    stamp: dict[str, str] | None = None,
 ) -> None:
     """Write ``state/latest.safetensors`` (``moments`` empty before the first update;
-    ``grad_filter`` the Grokfast filter's state by parameter name and its count)."""
+    ``grad_filter`` the Grokfast filter's state by parameter name and its count; ``stamp``
+    the config it belongs to, :func:`grokinterp.runs.layout.config_stamp`)."""
     filter_state, filter_count = grad_filter if grad_filter is not None else ({}, 0)
     tensors: dict[str, Tensor] = {f"{FILTER_PREFIX}{n}": t for n, t in filter_state.items()}
     for name, (exp_avg, exp_avg_sq) in moments.items():
@@ -81,6 +83,7 @@ def write_state(
         "loop": json.dumps(asdict(loop)),
         "adam_steps": json.dumps([float(adam_step)] * len(moments)),
         "grokfast_count": str(filter_count),
+        **(stamp or {}),
     }
     latest = run_dir / layout.STATE
     if latest.exists():  # keep one step back: the way out when a checkpoint is damaged

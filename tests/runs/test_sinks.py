@@ -90,6 +90,7 @@ def test_wandb_gets_the_config_and_every_line(tmp_path, monkeypatch):
         return FakeRun()
 
     monkeypatch.setitem(sys.modules, "wandb", types.SimpleNamespace(init=init))
+    monkeypatch.setenv("WANDB_API_KEY", "not-a-real-key")  # W&B's own check would pass
     cfg = tiny_config(max_steps=20)
     run = train(cfg, tmp_path / "r", progress=False, log_to=["wandb"], wandb_project="proj")
     (kwargs,) = calls["init"]
@@ -130,3 +131,23 @@ def test_export_writes_metrics_and_measures(tmp_path):
         text=True,
     )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("mode", [None, "nonsense"])
+def test_wandb_without_credentials_or_with_a_bad_mode_is_refused_before_writing(
+    tmp_path, monkeypatch, mode
+):
+    """Issue 33: W&B used to prompt for a key or raise after config.json was written."""
+    from grokinterp.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "wandb", types.SimpleNamespace())
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    monkeypatch.setenv("NETRC", str(tmp_path / "none"))
+    if mode is None:
+        monkeypatch.delenv("WANDB_MODE", raising=False)
+    else:
+        monkeypatch.setenv("WANDB_MODE", mode)
+    with pytest.raises(ConfigError, match="wandb"):
+        train(tiny_config(max_steps=5), tmp_path / "r", progress=False, log_to=["wandb"])
+    assert not (tmp_path / "r").exists()
