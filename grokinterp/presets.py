@@ -77,8 +77,8 @@ biases, ``causal`` and ``transformer_init``); every value cites the authors' cod
   ``--orthogonal-grad`` are its other two runs). Where we differ: their encoder layer
   trains with dropout 0.1 (PyTorch's default, in ``model.train()`` mode,
   grokking_experiments.py:L107), ours has no dropout; their pairs are x, y in 1 .. p - 1
-  (datasets.py:L134; ours include 0); their softmax cross-entropy is float32
-  (utils.py:L269), ours float64; their split is ``random_split`` with seed 42.
+  (datasets.py:L134; ours include 0); their split is ``random_split`` with seed 42. The
+  loss is their float32 cross-entropy (``loss="softmax32"``; ``softmax`` is the float64 one).
 
 The non-neural presets (:data:`NONNEURAL_PRESETS`, for ``grokinterp nonneural``) are the
 settings of Miller, O'Neill and Bui 2024 (arXiv 2310.17247), read from their public code:
@@ -263,6 +263,9 @@ PRESETS: dict[str, TrainConfig] = {
             warmup_steps=0,  # no scheduler by default: _P utils.py:L278
             batch_size=None,  # full batch: _P utils.py:L242; grokking_experiments.py:L36-37
             max_steps=5000,  # 5000 full-batch epochs: _P run_main_experiments.sh:L93
+            # cross-entropy at float32 precision, their default: _P utils.py:L52-67, L224-225,
+            # L269; grokking_experiments.py:L73-83
+            loss="softmax32",
         ),
         schedule=ScheduleConfig(
             log_every=10, ckpt_log_until=1000, ckpt_log_count=20, ckpt_every=250
