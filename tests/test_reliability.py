@@ -169,7 +169,8 @@ def test_an_input_that_never_ends_is_refused_at_once(tmp_path, argv):
     os.mkfifo(tmp_path / "fifo")
     r = _subprocess(argv, tmp_path)
     assert r.returncode == 2, r.stderr
-    assert "regular file" in one_line(r.stderr)
+    err = one_line(r.stderr)
+    assert "regular file" in err or "expected RUN_DIR/checkpoints" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]
 
 
@@ -257,3 +258,47 @@ def test_identical_runs_write_byte_identical_checkpoints_across_processes(tmp_pa
     # (the state files differ: they record the wall time, for the metrics of a resumed run)
     for rel in [*files, Path("early_loss.safetensors")]:
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+
+
+# ------------------------------------------------------ repair finds what readers trip on
+
+
+def test_repair_sets_aside_a_truncated_early_loss_file_and_says_so(run, capsys):
+    path = run / layout.EARLY_LOSS
+    path.write_bytes(path.read_bytes()[:-16])
+    status, err = cli(["predict", str(run)], capsys)
+    assert status == 2 and "repair" in one_line(err)
+    assert main(["repair", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "set aside  early_loss.safetensors" in out and "every file is intact" not in out
+    assert (run / "damaged" / layout.EARLY_LOSS).exists() and not path.exists()
+    # resumed, the run records no early losses rather than a curve with a hole
+    assert main(["train", "--config", str(run / "config.json"), "--out", str(run), "--resume",
+                 "--max-steps", "30", "--no-progress"]) == 0  # fmt: skip
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"step": 3, "train_loss": 0.5, "train_acc": \xff\xfe}',  # not UTF-8
+        b'{"step": 3, "train_loss": "low", "train_acc": 0.5}',  # a word for a number
+        b'{"step": 3, "train_loss": true}',  # a boolean for a number
+        b'{"step": 3, "param_norms": [1, 2]}',  # a list for a mapping
+        b'{"step": -4}',  # a negative step
+    ],
+    ids=["invalid-utf8", "string-loss", "bool-loss", "list-norms", "negative-step"],
+)
+def test_a_bad_metrics_line_is_one_line_for_readers_and_repair_sets_it_aside(run, line, capsys):
+    path = run / layout.METRICS
+    lines = path.read_bytes().splitlines()
+    path.write_bytes(b"\n".join([*lines[:2], line, *lines[2:]]) + b"\n")
+    for argv in (["info", str(run)], ["analyze", str(run), "--no-figures", "--no-progress"]):
+        status, err = cli(argv, capsys)
+        assert status == 2 and "repair" in one_line(err), err
+    assert main(["repair", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "1 unreadable line(s)" in out and "every file is intact" not in out
+    assert (run / "damaged" / "metrics.bad-lines.jsonl").read_bytes() == line + b"\n"
+    status, err = cli(["info", str(run)], capsys)
+    assert status == 0, err

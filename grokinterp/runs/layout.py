@@ -86,28 +86,61 @@ def read_early_loss(run_dir: Path) -> Tensor:
     return tensors["loss"].double()
 
 
+_NUMBERS = (
+    "train_loss", "train_acc", "test_loss", "test_acc", "param_norm", "lr", "wall_time",
+    "softmax_collapse", "train_loss32",
+)  # fmt: skip
+
+
+def parse_metrics_line(line: bytes) -> dict[str, Any] | None:
+    """A line of metrics.jsonl as a dict, or None when it is not a metrics line: not UTF-8,
+    not a JSON object, no integer ``step`` >= 0, or a field of :mod:`layout`'s list that is
+    not a number (NaN and infinity are numbers: a diverged run logs them), or
+    ``param_norms`` not a mapping of numbers. The one rule of readers and ``repair``."""
+    try:
+        row = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    if not isinstance(row, dict):
+        return None
+    step = row.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        return None
+    if not all(_is_number(row[k]) for k in _NUMBERS if k in row):
+        return None
+    norms = row.get("param_norms", {})
+    if not isinstance(norms, dict) or not all(_is_number(v) for v in norms.values()):
+        return None
+    return row
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """Parsed lines of metrics.jsonl; a trailing partial line (a killed write) is skipped."""
+    """Parsed lines of metrics.jsonl (each checked by :func:`parse_metrics_line`); a
+    trailing partial line (a killed write) is skipped, any other bad line is a RunDirError
+    that points to ``grokinterp repair``."""
     path = run_dir / METRICS
     if not path.exists():
         return []
     rows = []
-    lines = path.read_text().splitlines()
+    lines = path.read_bytes().splitlines()
     for i, line in enumerate(lines):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-            if not (isinstance(row, dict) and isinstance(row.get("step"), int)):
-                raise json.JSONDecodeError("not a metrics line", line, 0)
+        row = parse_metrics_line(line)
+        if row is not None:
             rows.append(row)
-        except json.JSONDecodeError:
-            if i == len(lines) - 1:
-                break  # the last write was interrupted
-            raise RunDirError(
-                f"{path}: line {i + 1} is not a metrics line; the file was edited or damaged; "
-                f"`grokinterp repair {run_dir}` sets the bad lines aside"
-            ) from None
+            continue
+        if i == len(lines) - 1:
+            break  # the last write was interrupted
+        raise RunDirError(
+            f"{path}: line {i + 1} is not a metrics line (not UTF-8 JSON with a step and "
+            f"numbers); the file was edited or damaged; `grokinterp repair {run_dir}` sets "
+            f"the bad lines aside"
+        )
     return rows
 
 

@@ -11,7 +11,6 @@ state (``state/previous.safetensors``: the state of the checkpoint before). ``tr
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from grokinterp.config import TrainConfig
 from grokinterp.errors import RunDirError, UserError
 from grokinterp.runs import layout
 from grokinterp.runs.guard import check_no_links
-from grokinterp.runs.io import atomic_write_text, load_tensors
+from grokinterp.runs.io import atomic_write_bytes, load_tensors
 from grokinterp.runs.lock import dir_lock
 from grokinterp.training.state import read_state
 
@@ -74,7 +73,7 @@ def repair(run_dir: str | Path) -> RepairReport:
     report = RepairReport()
     with dir_lock(run_dir, "run"):
         try:
-            TrainConfig.load(run_dir / layout.CONFIG)
+            cfg = TrainConfig.load(run_dir / layout.CONFIG)
         except UserError as e:
             raise RunDirError(
                 f"{run_dir / layout.CONFIG}: damaged ({str(e).splitlines()[0]}); it cannot be "
@@ -87,10 +86,15 @@ def repair(run_dir: str | Path) -> RepairReport:
         for step in layout.checkpoint_steps_on_disk(run_dir):
             path = layout.checkpoint_path(run_dir, step)
             try:
-                load_tensors(path)
+                _, meta = load_tensors(path)
             except RunDirError as e:
                 why = str(e).split("; ")[0].removeprefix(f"{path}: ")
                 _set_aside(run_dir, path, why, report)
+                continue
+            # intact, but of another config (config.json edited, or a file of another run):
+            # not damage to set aside, a mismatch the user resolves
+            layout.check_header(cfg, path)
+            layout.check_stamp(cfg, meta, path)
         latest, previous = run_dir / layout.STATE, run_dir / layout.PREVIOUS_STATE
         for path in (latest, previous):
             if path.exists() and _usable(run_dir, str(path.relative_to(run_dir))) is None:
@@ -101,28 +105,39 @@ def repair(run_dir: str | Path) -> RepairReport:
         if latest.exists():
             report.resume_step = _usable(run_dir, layout.STATE)
         _repair_metrics(run_dir, report)
+        _repair_early_loss(run_dir, report)
     return report
 
 
 def _repair_metrics(run_dir: Path, report: RepairReport) -> None:
+    """Set aside every line a reader would refuse (:func:`layout.parse_metrics_line`: not
+    UTF-8, not JSON, no step, a value of the wrong type), bytes as they were."""
     path = run_dir / layout.METRICS
     if not path.exists():
         return
-    good: list[str] = []
-    bad: list[str] = []
-    for line in path.read_text(errors="replace").splitlines():
+    good: list[bytes] = []
+    bad: list[bytes] = []
+    for line in path.read_bytes().splitlines():
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-            ok = isinstance(row, dict) and isinstance(row.get("step"), int)
-        except json.JSONDecodeError:
-            ok = False
-        (good if ok else bad).append(line)
+        (good if layout.parse_metrics_line(line) is not None else bad).append(line)
     if bad:
         damaged = run_dir / layout.DAMAGED / "metrics.bad-lines.jsonl"
         damaged.parent.mkdir(parents=True, exist_ok=True)
-        with damaged.open("a") as f:
-            f.write("".join(line + "\n" for line in bad))
-        atomic_write_text(path, "".join(line + "\n" for line in good))
+        with damaged.open("ab") as f:
+            f.write(b"".join(line + b"\n" for line in bad))
+        atomic_write_bytes(path, b"".join(line + b"\n" for line in good))
         report.bad_metrics_lines = len(bad)
+
+
+def _repair_early_loss(run_dir: Path, report: RepairReport) -> None:
+    """Set aside an early-loss file a reader would refuse (damaged, or not a 1-D ``loss``):
+    its losses cannot be rebuilt, and a resumed run records none rather than a wrong one."""
+    path = run_dir / layout.EARLY_LOSS
+    if not path.exists():
+        return
+    try:
+        layout.read_early_loss(run_dir)
+    except RunDirError as e:
+        why = str(e).split("; ")[0].removeprefix(f"{path}: ")
+        _set_aside(run_dir, path, f"{why}; `predict` needs it: retrain the run to get it", report)
