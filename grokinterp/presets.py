@@ -40,45 +40,47 @@ biases, ``causal`` and ``transformer_init``); every value cites the authors' cod
 (repository@commit file:line) or the paper, in a comment beside it:
 
 * ``power``: Power et al. 2022 (arXiv 2201.02177; openai/grok@3d64b1d): x / y mod 97 on 50%
-  of the equations, a 2-layer post-LN decoder (d_model 128, 4 heads, FFN 512 without
-  biases, ReLU, fixed sinusoidal positions) over ``<eos> x op y =``, AdamW lr 1e-3, betas
-  (0.9, 0.98), weight decay 1, 10 warm-up steps from lr 0, minibatches of 512 (an epoch's
-  remainder a shorter last batch), 10^5 updates. Where we
-  differ: their loss is the mean cross-entropy over the two tokens after ``=``: the answer
-  z, predicted at ``=``, and the closing ``<eos>``, predicted at z with the true z as
-  input (teacher forcing; grok/training.py:L301-314, grok/data.py:L357, L469-470); ours is
-  the answer's alone, since the dataset's rows ``[a, b, =]`` do not carry z as an input.
-  The answer's logits are the same function (the causal mask keeps z out of them), so
-  what differs is the loss and its gradient: ours is twice their answer term, without
-  their ``<eos>`` term, whose gradient also reaches the shared weights in their training;
-  and their accuracy counts an equation right only when both z and ``<eos>`` are the
-  argmax (grok/training.py:L264-266), ours when z is. Also: their ``<eos>``, ``=`` and operator
-  tokens are rows of a 239-token vocabulary whose 139 other rows (other operators, S5
-  permutations) are never read (ours has no rows for them; the unembedding does score all
-  239, as theirs), and the loss is float64 (theirs float32).
+  of the equations, a 2-layer post-LN decoder (d_model 128, 4 heads, FFN 512 without biases,
+  ReLU, fixed sinusoidal positions) over ``<eos> x op y =``, AdamW lr 1e-3, betas (0.9,
+  0.98), weight decay 1, 10 warm-up steps from lr 0, minibatches of 512 (an epoch's
+  remainder a shorter last batch), 10^5 updates. Where we differ: their loss is the mean
+  cross-entropy over the two tokens after ``=``: the answer z, predicted at ``=``, and the
+  closing ``<eos>``, predicted at z with the true z as input (teacher forcing;
+  grok/training.py:L301-314, grok/data.py:L357, L469-470); ours is the answer's alone, since
+  the dataset's rows ``[a, b, =]`` do not carry z as an input. The answer's logits are the
+  same function (the causal mask keeps z out of them), so what differs is the loss and its
+  gradient: ours is twice their answer term, without their ``<eos>`` term, whose gradient
+  also reaches the shared weights in their training; and their accuracy counts an equation
+  right only when both z and ``<eos>`` are the argmax (grok/training.py:L264-266), ours when
+  z is. Also: their ``<eos>``, ``=`` and operator tokens are rows of a 239-token vocabulary
+  whose 139 other rows (other operators, S5 permutations) are never read (ours has no rows
+  for them; the unembedding does score all 239, as theirs), and the loss is float64 (theirs
+  float32: ``loss="softmax32"`` gives it).
 * ``grokfast``: Lee et al. 2024's released baseline (arXiv 2405.20233; ironjr/grokfast@
-  93b2248 main.py): x * y mod 97 on 50% of the equations, a 2-layer transformer (d_model
-  128, 4 heads, GELU MLP 512 with biases, learned positions, attention biases) whose blocks
-  are ``x = LN1(x); x = x + attn(x); x = x + mlp(LN2(x))`` (the attention's residual adds
-  to the normalized stream), a final LayerNorm and a bias-free head over all p + 2 tokens,
-  on ``[x, op, y, =]`` with the loss at the last position; Adam lr 1e-3, betas (0.9, 0.98),
-  no weight decay, 10 warm-up steps from lr 0, minibatches of 512 (the remainder a shorter
-  last batch), 3 x 10^5 updates; Grokfast's
-  filter off (their recipes: ``--grokfast ema --grokfast-alpha 0.98 --grokfast-lamb 2.0
-  --weight-decay 0.005``, README.md:L195). Where we differ: their y runs over 1 .. p - 1
-  (main.py:L77; our ``mul`` has y = 0 too), their position table has 5 rows of which 4 are
-  read (ours 4), and the loss is float64 (theirs float32).
+  93b2248 main.py): x * y mod 97 for y != 0 on 50% of the 9,312 equations (as ``div``, x *
+  y^-1 over the same pairs: the same table up to relabelling y by its inverse), a 2-layer
+  transformer (d_model 128, 4 heads, GELU MLP 512 with biases, learned positions, attention
+  biases) whose blocks are ``x = LN1(x); x = x + attn(x); x = x + mlp(LN2(x))`` (the
+  attention's residual adds to the normalized stream), a final LayerNorm and a bias-free
+  head over all p + 2 tokens, on ``[x, op, y, =]`` with the loss at the last position; Adam
+  lr 1e-3, betas (0.9, 0.98), no weight decay, 10 warm-up steps from lr 0, minibatches of
+  512 (the remainder a shorter last batch), 3 x 10^5 updates; Grokfast's filter off (their
+  recipes: ``--grokfast ema --grokfast-alpha 0.98 --grokfast-lamb 2.0 --weight-decay
+  0.005``, README.md:L195). Where we differ: their y tokens are those of x * y, ours of x *
+  y^-1 (a relabelling, so the same learning problem in distribution but not per seed), their
+  position table has 5 rows of which 4 are read (ours 4), and the loss is float64 (theirs
+  float32: ``loss="softmax32"`` gives it).
 * ``prieto_transformer``: Prieto et al. 2025's transformer (arXiv 2501.04697; LucasPrietoAl/
   grokking-at-the-edge-of-numerical-stability@0cc9e8d): a + b mod 113 on 40% of the pairs,
   one ``nn.TransformerEncoderLayer(128, 4)`` (post-LN, FFN 2048 with biases, ReLU, attention
   biases, no mask, no positions) on ``[x, y]``, read at the last position by a linear head
   with bias; full-batch AdamW lr 1e-3, betas (0.9, 0.99), eps 1e-25, no weight decay, no
   warm-up, 5,000 steps (their Figure 6 baseline; ``--weight-decay 1.5`` and
-  ``--orthogonal-grad`` are its other two runs). Where we differ: their encoder layer
-  trains with dropout 0.1 (PyTorch's default, in ``model.train()`` mode,
+  ``--orthogonal-grad`` are its other two runs). Where we differ: their encoder layer trains
+  with dropout 0.1 (PyTorch's default, in ``model.train()`` mode,
   grokking_experiments.py:L107), ours has no dropout; their pairs are x, y in 1 .. p - 1
-  (datasets.py:L134; ours include 0); their split is ``random_split`` with seed 42. The
-  loss is their float32 cross-entropy (``loss="softmax32"``; ``softmax`` is the float64 one).
+  (datasets.py:L134; ours include 0); their split is ``random_split`` with seed 42. The loss
+  is their float32 cross-entropy (``loss="softmax32"``; ``softmax`` is the float64 one).
 
 The non-neural presets (:data:`NONNEURAL_PRESETS`, for ``grokinterp nonneural``) are the
 settings of Miller, O'Neill and Bui 2024 (arXiv 2310.17247), read from their public code:
@@ -192,7 +194,10 @@ PRESETS: dict[str, TrainConfig] = {
     # Lee et al. 2024 (Grokfast); _L = ironjr/grokfast@93b2248
     "grokfast": TrainConfig(
         task=TaskConfig(
-            name="mul",  # x * y mod p: _L main.py:L73-87 (L82)
+            # their x * y mod p over x in 0..p-1, y in 1..p-1 (_L main.py:L73-87): the div
+            # table x * y^-1 over the same pairs, its y tokens relabelled by y -> y^-1 (a
+            # bijection of 1..p-1; with i.i.d. embedding rows the same problem in distribution)
+            name="div",
             p=97,  # _L main.py:L245
             train_fraction=0.5,  # _L main.py:L114
         ),
