@@ -568,3 +568,20 @@ def test_any_combination_fast_equals_hooked(n_layers, act_fn, seed, **fields):
         with torch.no_grad():
             ref = build_model(cfg, m)(tokens[i])[:, -1]
         assert _rel(logits[i], ref) < 1e-5
+
+
+def test_shipped_run_initialization_is_unchanged():
+    """The default transformer's initialization is bit-identical to what trained the shipped
+    ``checkpoints/quick`` run (its step 0), through the new fields' defaults."""
+    from pathlib import Path
+
+    from grokinterp.runs.run import Run
+
+    run = Run(Path(__file__).parents[2] / "checkpoints" / "quick")
+    cfg = run.config
+    gen = torch.Generator()
+    gen.manual_seed(cfg.seed)
+    params = init_params(cfg.model, cfg.task.p + 1, cfg.task.p, gen)
+    saved = run.params(0)
+    assert params.keys() == saved.keys()
+    assert all(torch.equal(params[k], saved[k]) for k in saved)
