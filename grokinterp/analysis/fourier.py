@@ -214,6 +214,16 @@ def logit_weight(params: Params, p: int) -> Float[Tensor, "d_mlp p"]:
     Uses the ``W_out`` of the last block (the neurons that write the answer); only the first
     p output columns are answer classes (legacy models have p + 1). For the MLP arch (no
     ``W_out``: the last hidden layer feeds ``W_U`` directly) it is ``W_U[:, :p]``.
+
+    A transformer with a LayerNorm between the last MLP and the unembedding (the post-LN
+    models of Power et al. 2022 and Prieto et al. 2025: the last block's ``ln2``; the pre-LN
+    and Grokfast models: ``ln_final``, their ``ln2`` being before the MLP) has the
+    LayerNorm's linear part folded in, as TransformerLens's ``fold_ln`` and
+    ``center_writing_weights`` do: ``W_out C diag(g) W_U``
+    with ``C = I - 11^T / d_model`` the centering and ``g`` the LayerNorm's gain. What this
+    leaves out is the division by each example's residual norm (a positive factor per
+    example, the same for every class, so it does not move power between frequencies) and
+    the LayerNorm's bias (a constant logit per class, written by no neuron).
     """
     _check_rows(params, p)
     W_U = params["unembed.W_U"][:, :p].detach()
@@ -222,7 +232,14 @@ def logit_weight(params: Params, p: int) -> Float[Tensor, "d_mlp p"]:
     ]
     if not layers:
         return W_U
-    return params[f"blocks.{max(layers)}.mlp.W_out"].detach() @ W_U
+    last = max(layers)
+    w_out = params[f"blocks.{last}.mlp.W_out"].detach()
+    final_ln = next(
+        (params[k].detach() for k in ("ln_final.w", f"blocks.{last}.ln2.w") if k in params), None
+    )
+    if final_ln is not None:
+        w_out = (w_out - w_out.mean(-1, keepdim=True)) * final_ln
+    return w_out @ W_U
 
 
 def logit_weight_freq_norms(params: Params, p: int) -> Float[Tensor, " n_freqs"]:

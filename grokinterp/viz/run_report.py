@@ -55,7 +55,7 @@ def build_figures(run: Run, result: Analysis, device: str = "cpu") -> dict[str, 
         out["embed_freq_bars"] = NOT_FOURIER
     snap = snapshot(run, fourier_measures=key_freqs is not None, device=device)
     out["attention_patterns"] = (
-        figs.attention_patterns(snap.attention)
+        figs.attention_patterns(snap.attention, snap.labels)
         if snap.attention is not None
         else "skipped: the MLP model has no attention"
     )

@@ -323,3 +323,34 @@ def test_cluster_threshold_is_strict_as_its_description_says():
     clusters = neuron_clusters(frac)
     assert clusters.cluster.tolist() == [-1, 1, 2]
     assert "more than 85%" in COLUMNS["frac_clustered"]
+
+
+def test_logit_weight_folds_the_final_layernorm():
+    # with the residual exactly h W_out and no LayerNorm bias, LN(h W_out) W_U is
+    # h (W_out C diag(g) W_U) / sigma: logit_weight up to one positive factor per example
+    import torch.nn.functional as F
+
+    from grokinterp.analysis.fourier import logit_weight
+
+    g = torch.Generator().manual_seed(0)
+    d_mlp, d, p = 12, 8, 7
+    w_out, w_u = torch.randn(d_mlp, d, generator=g), torch.randn(d, p, generator=g)
+    gain = torch.rand(d, generator=g) + 0.5
+    h = torch.randn(5, d_mlp, generator=g)
+    for key in ("ln_final.w", "blocks.1.ln2.w"):  # pre-LN / Grokfast, and post-LN
+        params = {
+            "blocks.0.mlp.W_out": torch.randn(d_mlp, d, generator=g),
+            "blocks.1.mlp.W_out": w_out,
+            "unembed.W_U": w_u,
+            "embed.W_E": torch.randn(p + 1, d, generator=g),
+            key: gain,
+        }
+        if key == "ln_final.w":  # a pre-LN model's last ln2 sits before its MLP: not folded
+            params["blocks.1.ln2.w"] = torch.full((d,), 100.0)
+        logits = F.layer_norm(h @ w_out, (d,), weight=gain) @ w_u
+        folded = h @ logit_weight(params, p)
+        ratio = logits / folded
+        torch.testing.assert_close(ratio, ratio[:, :1].expand_as(ratio), rtol=1e-4, atol=1e-5)
+        assert (ratio > 0).all()
+    plain = {"blocks.0.mlp.W_out": w_out, "unembed.W_U": w_u, "embed.W_E": torch.zeros(p + 1, d)}
+    torch.testing.assert_close(logit_weight(plain, p), w_out @ w_u)  # no LayerNorm: unchanged
