@@ -145,8 +145,9 @@ CARDS = (
                     "stand for their 10^5 (Omnigrok's account)"),
             Setting("batch size", "200, shuffled minibatches", f"{_TRAIN}:L315",
                     ours="full batch (200)",
-                    why="the sweep's ensemble backend trains full batch (minibatch ensembles "
-                    "are built in a separate issue)"),
+                    why="the committed study ran when the sweep's ensemble backend trained "
+                    "full batch only; it trains minibatches now, and the study has not been "
+                    "rerun with them"),
             Setting("steps", "100,000", f"{_TRAIN}:L314", ours="10,000",
                     why=f"{_CPU}: budget scaled"),
             Setting("precision and seed", "float64, seed 0", f"{_TRAIN}:L139-144, L324",

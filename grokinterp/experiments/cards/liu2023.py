@@ -161,8 +161,9 @@ CARDS = (
             Setting("batch size (grokking run)", "200 of the 1,000 training images",
                     f"{_GROK_NB} cell 7:3",
                     ours="full batch (the 200 training images)",
-                    why="the sweep's ensemble backend trains full batch (minibatch ensembles "
-                    "are built in a separate issue)"),
+                    why="the committed study ran when the sweep's ensemble backend trained "
+                    "full batch only; it trains minibatches now, and the study has not been "
+                    "rerun with them"),
             Setting("steps (grokking run)", "100,000", f"{_GROK_NB} cell 7:2",
                     ours="5,000", why=f"{_CPU}: budget scaled, weight decay raised to match"),
             Setting("precision and seed", "float64, seed 0", f"{_GROK_NB} cell 7:19-20",

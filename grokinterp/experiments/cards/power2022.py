@@ -56,8 +56,10 @@ def _smallest_generalizing(folder: Path) -> float | None:
 
 _GROK = "openai/grok@3d64b1d"
 _NEEDS_26 = (
-    "Power et al.'s 2-layer decoder and minibatch training are not in grokinterp yet (the "
-    "minibatch-ensemble issue builds them)"
+    "the committed study ran before grokinterp had Power et al.'s decoder and minibatch "
+    "ensembles; both exist now (the `power` preset: their 2-layer post-LN decoder over "
+    "'<eos> x op y =', batches of 512 with their short last batch), and the study has not "
+    "been rerun on them yet"
 )
 _COST = "10^5 steps per run for 18 runs do not fit a 2-core session; budget scaled, named here"
 
