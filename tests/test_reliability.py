@@ -302,3 +302,28 @@ def test_a_bad_metrics_line_is_one_line_for_readers_and_repair_sets_it_aside(run
     assert (run / "damaged" / "metrics.bad-lines.jsonl").read_bytes() == line + b"\n"
     status, err = cli(["info", str(run)], capsys)
     assert status == 0, err
+
+
+@pytest.mark.parametrize(
+    "status, spec",
+    [("[1, 2]", None), ('"done"', None), ('{"status": 3}', None), (b"\xff\xfe", None),
+     (None, "[1, 2]"), (None, '"runs"'), (None, b"\xff")],
+    ids=["status-list", "status-string", "status-number", "status-not-utf8", "spec-list",
+         "spec-string", "spec-not-utf8"],
+)  # fmt: skip
+def test_sweep_files_of_valid_json_but_the_wrong_shape(tmp_path, status, spec, capsys):
+    (tmp_path / "cfg.json").write_text(tiny_config(max_steps=6).to_json())
+    (tmp_path / "s.json").write_text(json.dumps({"base": {"config": str(tmp_path / "cfg.json")}}))
+    sweep = ["sweep", str(tmp_path / "s.json"), "--out", str(tmp_path / "sw"), "--no-progress",
+             "--workers", "1"]  # fmt: skip
+    assert main(sweep) == 0
+    capsys.readouterr()
+    if status is not None:  # not trusted: the run is redone, to the same table
+        path = next((tmp_path / "sw" / "status").glob("*.json"))
+        path.write_bytes(status if isinstance(status, bytes) else status.encode())
+        assert main(sweep) == 0
+    else:
+        path = tmp_path / "sw" / "spec.json"
+        path.write_bytes(spec if isinstance(spec, bytes) else spec.encode())
+        status_, err = cli(sweep, capsys)
+        assert status_ == 2 and "spec.json" in one_line(err)

@@ -331,11 +331,28 @@ def check_consistency(run_dir: Path, cfg: TrainConfig) -> None:
     """Refuse a run whose config.json disagrees with its own files: the latest checkpoint
     and the state files (their config stamp, and the checkpoint's names, shapes and
     dtypes). ``Run``, ``info``, ``analyze`` and ``train --resume`` call it."""
+    for path in misplaced(run_dir):
+        raise RunDirError(
+            f"{path}: is not a regular {'folder' if path.name == CHECKPOINTS else 'file'}; "
+            f"`grokinterp repair {run_dir}` sets it aside"
+        )
     steps = checkpoint_steps_on_disk(run_dir)
     paths = [checkpoint_path(run_dir, steps[-1])] if steps else []
     paths += [p for p in (run_dir / STATE, run_dir / PREVIOUS_STATE) if p.is_file()]
     for path in paths:
         check_header(cfg, path)
+
+
+def misplaced(run_dir: Path) -> list[Path]:
+    """The run's files that are not regular files (a directory, a pipe in place of
+    ``state/latest.safetensors``, ...) and a ``checkpoints`` that is not a directory: what
+    a writer would fail on halfway, so every reader and writer refuses them first."""
+    files = [run_dir / n for n in (METRICS, STATE, PREVIOUS_STATE, EARLY_LOSS)]
+    out = [p for p in files if p.exists() and not p.is_file()]
+    folder = run_dir / CHECKPOINTS
+    if folder.exists() and not folder.is_dir():
+        out.append(folder)
+    return out
 
 
 _DTYPES = {"F32": "float32", "float32": "float32"}

@@ -114,10 +114,13 @@ def _prepare(sweep_dir: Path, spec: dict[str, Any], runs: Sequence[SweepRun], fo
     same = False
     if spec_path.exists() and not force:
         try:
-            stored = json.loads(spec_path.read_text())
-        except json.JSONDecodeError:
+            stored = json.loads(spec_path.read_bytes().decode())
+            if not isinstance(stored, dict):
+                raise ValueError("not a mapping")
+        except (ValueError, RecursionError, OSError):  # JSONDecodeError, UnicodeDecodeError
             raise RunDirError(
-                f"{spec_path}: not valid JSON; restore it, or pass --force to start the sweep over"
+                f"{spec_path}: not the JSON mapping a sweep writes; restore it, or pass --force "
+                f"to start the sweep over"
             ) from None
         if json.dumps({"runs": _normalized(stored.get("runs"))}, sort_keys=True) != normalized:
             raise RunDirError(

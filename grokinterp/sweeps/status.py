@@ -24,10 +24,17 @@ def write_status(run_dir: Path, status: str, error: str | None = None) -> None:
 
 
 def read_status(run_dir: Path) -> dict[str, Any]:
+    """The run's status; a missing or damaged status file (not JSON, not UTF-8, not a
+    mapping with a string ``status``) is ``pending``: not trusted, so the run is redone
+    (resumed where its own files allow)."""
+    pending: dict[str, Any] = {"status": "pending", "error": None}
     try:
-        return dict(json.loads(status_path(run_dir).read_text()))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {"status": "pending", "error": None}
+        d = json.loads(status_path(run_dir).read_bytes().decode())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return pending
+    if not isinstance(d, dict) or not isinstance(d.get("status"), str):
+        return pending
+    return d
 
 
 def is_finished(run_dir: Path) -> bool:

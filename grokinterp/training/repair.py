@@ -83,6 +83,8 @@ def repair(run_dir: str | Path) -> RepairReport:
         # damaged files move only inside the run directory, never along a link out of it
         check_no_links(run_dir, layout.DAMAGED, layout.CHECKPOINTS, "state", layout.METRICS)
         layout.remove_stale_temporaries(run_dir, run_dir / layout.CHECKPOINTS, run_dir / "state")
+        for path in layout.misplaced(run_dir):
+            _set_aside(run_dir, path, "not a regular file or folder", report)
         for step in layout.checkpoint_steps_on_disk(run_dir):
             path = layout.checkpoint_path(run_dir, step)
             try:
