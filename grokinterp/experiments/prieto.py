@@ -226,6 +226,7 @@ STUDY = Study(
         "log_every": 5,
     },  # fmt: skip
     cards=prieto2025.CARDS,
-    runtime="",
+    runtime="12.9 min (MLP, long arms at 500 steps; 2 cores shared with other jobs)",
+    committed_params={"long_steps": 500},
     threads=2,
 )

@@ -82,7 +82,13 @@ def test_smoke_run_writes_what_the_cards_read(tmp_path, name):
 def _runs(tmp_path: Path, rows: list[tuple[str, str, float | None, float]]) -> Path:
     pd.DataFrame(
         [
-            {"arm": a, "status": st, "steps_to_threshold": s, "max_test_acc": acc}
+            {
+                "arm": a,
+                "status": st,
+                "steps_to_threshold": s,
+                "max_test_acc": acc,
+                "max_steps": 80_000,
+            }
             for a, st, s, acc in rows
         ]  # fmt: skip
     ).to_csv(tmp_path / "runs.csv", index=False)
@@ -114,6 +120,9 @@ def test_prieto_readers(tmp_path):
     assert read_card(ortho, folder).values == (130, 0.2)
     assert read_card(stable, folder).values == (0.3,)
     assert math.isinf(prieto2025._median_steps("adamw_control")(folder) or 0.0)
+    short = pd.read_csv(folder / "runs.csv").assign(max_steps=500)
+    short.to_csv(folder / "runs.csv", index=False)
+    assert read_card(stable, folder).values == (None,)  # shorter than their 80,000 steps
 
 
 @pytest.mark.parametrize("card", [*lee2024.CARDS, *prieto2025.CARDS], ids=lambda c: c.name)
