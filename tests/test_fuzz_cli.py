@@ -52,8 +52,9 @@ SMALL = ["--p", "7", "--train-fraction", "0.5", "--d-model", "16", "--d-head", "
 SMALL += ["--n-heads", "4", "--d-mlp", "32", "--no-progress"]
 
 
-class Hang(BaseException):
-    """An example ran past FUZZ_SECONDS (a BaseException: no `except Exception` eats it)."""
+class Hang(Exception):
+    """An example ran past FUZZ_SECONDS (an Exception, so that Hypothesis shrinks it and
+    prints the example)."""
 
 
 @contextlib.contextmanager
@@ -213,6 +214,8 @@ SPEC_KEYS = ["base", "overrides", "grid", "runs", "seeds", "backend", "workers",
 FIELD_NAMES = st.sampled_from(["lr", "weight_decay", "p", "seed", "optim.lr", "nope", "max_steps"])
 SPEC_VALUES = st.one_of(
     JSON,
+    st.lists(JSON, max_size=3),
+    st.dictionaries(FIELD_NAMES, st.lists(st.one_of(INTS, FLOATS), max_size=30), max_size=8),
     st.dictionaries(FIELD_NAMES, st.one_of(JSON, st.lists(JSON, max_size=3)), max_size=3),
     st.just({"preset": "quick"}),
     st.just({"config": "missing.json"}),
