@@ -327,3 +327,30 @@ def test_sweep_files_of_valid_json_but_the_wrong_shape(tmp_path, status, spec, c
         path.write_bytes(spec if isinstance(spec, bytes) else spec.encode())
         status_, err = cli(sweep, capsys)
         assert status_ == 2 and "spec.json" in one_line(err)
+
+
+def _legacy_cases() -> dict[str, dict]:
+    import torch
+    from helpers import legacy_state
+
+    st = legacy_state(0)
+    return {
+        "weight-a-word": {"model": {**st, "embed.W_E": "abc"}},
+        "weight-a-list": {"model": {**st, "embed.W_E": [1, 2]}},
+        "weight-int64": {"model": {**st, "embed.W_E": st["embed.W_E"].long()}},
+        "weight-wrong-size": {"model": {**st, "blocks.0.attn.W_O": torch.zeros(3, 3)}},
+        "losses-a-word": {"model": st, "train_losses": "x"},
+        "losses-a-dict": {"model": st, "train_losses": {"a": 1}},
+        "config-a-list": {"model": st, "config": [1, 2]},
+        "config-lr-a-word": {"model": st, "config": {"lr": "abc"}},
+    }
+
+
+@pytest.mark.parametrize("case", list(_legacy_cases()))
+def test_a_legacy_file_with_wrong_types_inside_is_one_line(tmp_path, case, capsys):
+    import torch
+
+    torch.save(_legacy_cases()[case], tmp_path / "in.pth")
+    status, err = cli(["import-legacy", str(tmp_path / "in.pth"), str(tmp_path / "out")], capsys)
+    assert status == 2 and "in.pth" in one_line(err)
+    assert not (tmp_path / "out").exists()

@@ -55,7 +55,7 @@ import torch
 
 from grokinterp._files import MAX_TENSOR_BYTES
 from grokinterp.config import ModelConfig, OptimConfig, TaskConfig, TrainConfig
-from grokinterp.errors import RunDirError
+from grokinterp.errors import RunDirError, UserError
 from grokinterp.models import Params
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text, save_tensors
@@ -133,7 +133,23 @@ def convert_state_dict(sd: dict[str, Any], source: str = "checkpoint") -> tuple[
     extra_blocks = sorted({k.split(".")[1] for k in sd if k.startswith("blocks.")} - {"0"})
     if extra_blocks:
         raise RunDirError(f"{source}: has blocks {extra_blocks}; only 1-layer models are supported")
-    t = {k: torch.as_tensor(sd[k]).detach().to("cpu", torch.float32) for k in _REQUIRED}
+    ndims = {"blocks.0.attn.W_Q": 3, "blocks.0.attn.W_K": 3, "blocks.0.attn.W_V": 3}
+    arrays: dict[str, Any] = {}
+    for k in _REQUIRED:
+        v = sd[k]
+        if not isinstance(v, torch.Tensor) and hasattr(v, "__array__"):  # a numpy array
+            v = torch.as_tensor(v)
+        arrays[k] = v
+        want = ndims.get(k, 1 if k.endswith((".b_in", ".b_out")) else 2)
+        if not (isinstance(v, torch.Tensor) and v.is_floating_point() and v.dim() == want):
+            got = (
+                f"{v.dtype} of {v.dim()} dims" if isinstance(v, torch.Tensor) else type(v).__name__
+            )
+            raise RunDirError(
+                f"{source}: {k} is {got}; expected a floating-point tensor of {want} dims "
+                f"(the progress-measures 1-layer model)"
+            )
+    t = {k: arrays[k].detach().to("cpu", torch.float32) for k in _REQUIRED}
     d_model, d_vocab = t["embed.W_E"].shape
     n_heads, d_head, _ = t["blocks.0.attn.W_Q"].shape
     params: Params = {
@@ -195,9 +211,27 @@ def import_legacy(
     trust: bool = False,
     force: bool = False,
 ) -> Path:
-    """Turn a progress-measures checkpoint file into a run directory."""
+    """Turn a progress-measures checkpoint file into a run directory. A value of the wrong
+    type or shape anywhere in the file (a word among the losses, a list for the config, a
+    weight of the wrong size) is a RunDirError naming the file, before anything is written."""
     path, run_dir = Path(path), Path(run_dir)
     obj = load_legacy_file(path, trust=trust)
+    if "config" in obj and not isinstance(obj["config"], dict):
+        raise RunDirError(f"{path}: 'config' is a {type(obj['config']).__name__}, not a dict")
+    try:
+        return _import(path, run_dir, obj, force)
+    except (TypeError, ValueError, RuntimeError, IndexError, AttributeError) as e:
+        if isinstance(e, UserError):
+            raise
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise RunDirError(
+            f"{path}: holds a value of the wrong type or shape ({first}); expected the "
+            f"progress-measures format (tensors in 'model', numbers in train_losses, "
+            f"test_losses and config)"
+        ) from None
+
+
+def _import(path: Path, run_dir: Path, obj: dict[str, Any], force: bool) -> Path:
     params, p = convert_state_dict(obj["model"], source=str(path))
     cfg_in = obj.get("config") if isinstance(obj.get("config"), dict) else {}
     assert isinstance(cfg_in, dict)
