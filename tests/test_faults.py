@@ -196,6 +196,7 @@ def test_a_full_disk_gives_one_line_and_loses_nothing(tmp_path, cfg_file, straig
     # the state file (moments: twice a checkpoint) cannot be written
     assert r.returncode == 2, r.stderr
     assert "while writing" in one_line(r.stderr)
+    assert "state/latest.safetensors: " in r.stderr  # the line names the file (issue 33)
     assert temporaries(out) == []
     assert main(train_args(cfg_file, out, "--resume")) == 0
     assert_same_run(out, straight)
