@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,7 @@ def _overrides(values: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
 MAX_RUNS = 10_000  # runs of one sweep (grid combinations x explicit runs x seeds)
 _KEYS = ("base", "overrides", "grid", "runs", "seeds", "backend", "workers")
 _BACKENDS = ("local", "ensemble", "ray", "ray-ensemble")  # sweeps.backends.BACKENDS
-_SCALAR = (str, int, float, bool, type(None))
+_SCALAR = (str, numbers.Real, bool, type(None))  # numpy numbers included
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -170,11 +171,12 @@ def check_spec(spec: Any, where: str = "spec") -> None:
     """Raise ConfigError (one line) unless ``spec`` has the structure of a sweep spec.
 
     The schema: a mapping with only the keys ``base`` (a mapping with ``preset``: a name,
-    or ``config``: a path), ``overrides`` (a mapping of config fields to values), ``grid``
-    (a mapping of config fields to non-empty lists of values), ``runs`` (a list of such
-    mappings), ``seeds`` (a non-empty list of distinct integers in [0, 2^62)), ``backend``
-    (local, ensemble, ray, ray-ensemble) and ``workers`` (an integer >= 1); a value is a
-    string, number, boolean or null; and at most ``MAX_RUNS`` runs in all. The values
+    or ``config``: a path, and optionally ``overrides``, applied first), ``overrides`` (a
+    mapping of config fields to values), ``grid`` (a mapping of config fields to non-empty
+    lists of values), ``runs`` (a list of such mappings), ``seeds`` (a non-empty list of
+    distinct integers in [0, 2^62)), ``backend`` (local, ensemble, ray, ray-ensemble) and
+    ``workers`` (an integer >= 1); a value is a string, number, boolean or null; and at most
+    ``MAX_RUNS`` runs in all. The values
     themselves are checked when the configs are built (:func:`expand`).
     """
     if not isinstance(spec, dict):
@@ -186,14 +188,23 @@ def check_spec(spec: Any, where: str = "spec") -> None:
         )
     base = spec.get("base")
     if base is not None:
-        if not isinstance(base, dict) or set(base) - {"preset", "config"} or len(base) != 1:
+        sources = [k for k in ("preset", "config") if k in base] if isinstance(base, dict) else []
+        if (
+            not isinstance(base, dict)
+            or set(base) - {"preset", "config", "overrides"}
+            or len(sources) != 1
+        ):
             raise ConfigError(
-                f"{where}: base is {{preset: NAME}} or {{config: PATH}}, got {base!r:.60}"
+                f"{where}: base is {{preset: NAME}} or {{config: PATH}} (and optionally "
+                f"overrides), got {base!r:.60}"
             )
-        ((key, value),) = base.items()
+        value = base[sources[0]]
         if not isinstance(value, str) or not value.strip() or "\0" in value:
-            raise ConfigError(f"{where}: base {key} must be a non-empty name or path")
+            raise ConfigError(f"{where}: base {sources[0]} must be a non-empty name or path")
+        _field_map(base.get("overrides"), where, "base overrides")
     overrides = _field_map(spec.get("overrides"), where, "overrides")
+    if isinstance(base, dict):
+        overrides = {**_field_map(base.get("overrides"), where, "base overrides"), **overrides}
     grid = _field_map(spec.get("grid"), where, "grid")
     for name, values in grid.items():
         if not isinstance(values, list) or not values:
@@ -214,7 +225,7 @@ def check_spec(spec: Any, where: str = "spec") -> None:
     if (
         not isinstance(seeds, list)
         or not seeds
-        or not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds)
+        or not all(isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in seeds)
     ):
         raise ConfigError(f"{where}: seeds is a non-empty list of integers")
     if not all(0 <= x < MAX_SEED for x in seeds) or len(set(seeds)) != len(seeds):
@@ -224,7 +235,7 @@ def check_spec(spec: Any, where: str = "spec") -> None:
         raise ConfigError(f"{where}: backend is one of {list(_BACKENDS)}, got {backend!r:.60}")
     workers = spec.get("workers")
     if workers is not None and (
-        not isinstance(workers, int) or isinstance(workers, bool) or workers < 1
+        not isinstance(workers, numbers.Integral) or isinstance(workers, bool) or workers < 1
     ):
         raise ConfigError(f"{where}: workers is an integer >= 1, got {workers!r:.60}")
     n = math.prod(len(v) for v in grid.values()) * max(1, len(runs or [])) * len(seeds)
@@ -244,6 +255,7 @@ def expand(spec: dict[str, Any], where: str = "spec") -> list[SweepRun]:
         base = get_preset(base_spec["preset"])
     else:
         base = TrainConfig.load(base_spec["config"])
+    base = replace(base, _overrides(base_spec.get("overrides") or {}, f"{where}: base overrides"))
     base = replace(base, _overrides(spec.get("overrides") or {}, f"{where}: overrides"))
     grid = spec.get("grid") or {}
     combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
