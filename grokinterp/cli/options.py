@@ -60,7 +60,7 @@ def out_path(text: str) -> Path:
     ``RUN`` unset), and so is one with a NUL byte (no file system takes it)."""
     if not text.strip():
         raise argparse.ArgumentTypeError(
-            f"empty path {text!r}; give a directory (an unset shell variable?)"
+            f"empty path; give a directory (got {text!r}: an unset shell variable?)"
         )
     if "\0" in text:
         raise argparse.ArgumentTypeError("a path cannot hold a NUL byte")
