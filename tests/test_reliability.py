@@ -354,3 +354,17 @@ def test_a_legacy_file_with_wrong_types_inside_is_one_line(tmp_path, case, capsy
     status, err = cli(["import-legacy", str(tmp_path / "in.pth"), str(tmp_path / "out")], capsys)
     assert status == 2 and "in.pth" in one_line(err)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("key_freqs", [["--key-freqs", "1,2"], []], ids=["key-freqs", "rule"])
+def test_a_checkpoint_full_of_nan_is_one_line_for_analyze(run, key_freqs, capsys):
+    import torch
+
+    from grokinterp.runs.io import load_tensors, save_tensors
+
+    path = layout.checkpoint_path(run, 20)
+    tensors, meta = load_tensors(path)
+    save_tensors(path, {k: torch.full_like(v, float("nan")) for k, v in tensors.items()}, meta)
+    argv = ["analyze", str(run), "--no-figures", "--no-progress", *key_freqs]
+    status, err = cli(argv, capsys)
+    assert status == 2 and "NaN" in one_line(err)

@@ -386,9 +386,16 @@ def check_weights(
 
 def check_shapes(cfg: TrainConfig, tensors: Params, path: Path) -> None:
     """Raise RunDirError unless the weights in ``path`` have the names, shapes and dtype
-    (float32) that ``cfg`` (the run's config.json) gives its model."""
+    (float32) that ``cfg`` (the run's config.json) gives its model, and are finite."""
     check_weights(
         cfg,
         {k: (str(v.dtype).removeprefix("torch."), tuple(v.shape)) for k, v in tensors.items()},
         path,
     )
+    bad = next((k for k, v in sorted(tensors.items()) if not bool(v.isfinite().all())), None)
+    if bad is not None:  # training stops at the first non-finite loss: never a run's own
+        raise RunDirError(
+            f"{path}: {bad} holds NaN or infinite weights; no grokinterp run checkpoints "
+            f"those (training stops when it diverges): the file was edited or is another "
+            f"run's; analyze other steps with --steps"
+        )
