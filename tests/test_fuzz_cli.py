@@ -252,6 +252,8 @@ COMMANDS = st.sampled_from(["info", "analyze", "repair", "resume", "predict"])
 
 
 def _damage(path: Path, how: str, where: int, data: bytes) -> None:
+    if not path.exists() and how not in ("directory", "garbage"):
+        return
     if how == "delete":
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     elif how == "directory":

@@ -296,6 +296,7 @@ def test_a_bad_metrics_line_is_one_line_for_readers_and_repair_sets_it_aside(run
     for argv in (["info", str(run)], ["analyze", str(run), "--no-figures", "--no-progress"]):
         status, err = cli(argv, capsys)
         assert status == 2 and "repair" in one_line(err), err
+    assert not (run / "analysis").exists()  # refused before computing anything
     assert main(["repair", str(run)]) == 0
     out = capsys.readouterr().out
     assert "1 unreadable line(s)" in out and "every file is intact" not in out

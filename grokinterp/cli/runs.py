@@ -222,6 +222,12 @@ def _analyze(args: argparse.Namespace) -> int:
     from grokinterp.runs.guard import check_no_links
 
     check_no_links(target, layout.ANALYSIS)  # analyze writes only inside the run
+    from grokinterp.runs import Run
+
+    # what analyze reads after computing (the config and its record in the checkpoints,
+    # every metrics line) is checked before it writes anything
+    pre = Run(target)
+    _ = pre.config, pre.metrics
     result = analyze(
         target,
         steps=args.steps,
