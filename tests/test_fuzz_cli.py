@@ -38,7 +38,7 @@ from grokinterp.sweeps.spec import expand, load_spec
 from grokinterp.training import train
 from grokinterp.training.preflight import check_bounds
 
-EXAMPLES = int(os.environ.get("GROKINTERP_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("GROKINTERP_FUZZ_EXAMPLES", "25"))
 FUZZ_SECONDS = int(os.environ.get("GROKINTERP_FUZZ_SECONDS", "60"))
 FUZZ = settings(
     max_examples=EXAMPLES,
