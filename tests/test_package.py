@@ -20,6 +20,7 @@ TOP_LEVEL_MODULES = {
     "__init__",
     "__main__",
     "_lazy",
+    "_files",  # bounded reading of input files: below the config, which reads one
     "_version",
     "config",
     "errors",
