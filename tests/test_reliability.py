@@ -96,6 +96,18 @@ def test_analyze_never_writes_through_a_linked_analysis_folder(run, tmp_path, ca
     assert list(elsewhere.iterdir()) == []
 
 
+def test_analyze_from_python_never_writes_through_a_linked_analysis_folder(run, tmp_path):
+    import grokinterp
+    from grokinterp.errors import RunDirError
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (run / "analysis").symlink_to(elsewhere)
+    with pytest.raises(RunDirError, match="symbolic link"):
+        grokinterp.analyze(run, figures=False, progress=False)
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_repair_never_moves_files_through_a_linked_damaged_folder(run, tmp_path, capsys):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -20,6 +20,7 @@ import pandas as pd
 from grokinterp.analysis import fourier
 from grokinterp.analysis.snapshot import cluster_sizes, snapshot, spread
 from grokinterp.analysis.table import Analysis, measure_run
+from grokinterp.runs.guard import check_no_links
 from grokinterp.runs.layout import ANALYSIS, remove_stale_temporaries
 from grokinterp.runs.lock import dir_lock
 from grokinterp.runs.run import Run
@@ -162,6 +163,7 @@ def analyze(
         static: also export PNGs; default: when kaleido and a Chromium are installed.
     """
     run = run_dir if isinstance(run_dir, Run) else Run(run_dir)  # one line if not a run dir
+    check_no_links(run.path, ANALYSIS)  # writes only inside the run directory
     with dir_lock(run.path / ANALYSIS, "run's analysis"):  # one analyze at a time
         remove_stale_temporaries(run.path / ANALYSIS, run.path / ANALYSIS / "figures")
         result = measure_run(
