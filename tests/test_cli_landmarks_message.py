@@ -14,3 +14,10 @@ def test_end_of_training_message_says_not_reached(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "test acc >= 99%: not reached" in printed
     assert "None" not in printed
+    # info and analyze word a landmark or phase boundary the run never hit the same way
+    assert main(["info", str(out)]) == 0
+    info = capsys.readouterr().out
+    assert "test acc >= 99%: not reached" in info and "None" not in info
+    assert main(["analyze", str(out), "--no-figures", "--no-progress"]) == 0
+    analyzed = capsys.readouterr().out
+    assert "grokking step not reached" in analyzed and "None" not in analyzed

@@ -60,11 +60,14 @@ def _train(args: argparse.Namespace) -> int:
         wandb_project=args.wandb_project,
     )
     lm = Run(run_dir).landmarks()
-    train_at, test_at = (
-        "not reached" if s is None else f"step {s}" for s in (lm.train_step, lm.test_step)
-    )
+    train_at, test_at = _reached(lm.train_step), _reached(lm.test_step)
     print(f"run written to {run_dir}  (train acc >= 99%: {train_at}, test acc >= 99%: {test_at})")
     return 0
+
+
+def _reached(step: int | None) -> str:
+    """``step N``, or ``not reached`` for a landmark or phase boundary the run never hit."""
+    return "not reached" if step is None else f"step {step}"
 
 
 def _add_run_dir(p: argparse.ArgumentParser) -> None:
@@ -111,8 +114,8 @@ def _info(args: argparse.Namespace) -> int:
         lm = run.landmarks()
         delay = f", delay {lm.delay}" if lm.delay is not None else ""
         print(
-            f"landmarks  train acc >= 99% at {lm.train_step}, test acc >= 99% at "
-            f"{lm.test_step}{delay}"
+            f"landmarks  train acc >= 99%: {_reached(lm.train_step)}, test acc >= 99%: "
+            f"{_reached(lm.test_step)}{delay}"
         )
     else:
         print("metrics    none logged yet")
@@ -252,9 +255,9 @@ def _analyze(args: argparse.Namespace) -> int:
         print(s["fourier_measures"])
     ph = s["phases"]
     print(
-        f"phases: memorization ends {ph['memorization_end']}, circuit formation ends "
-        f"{ph['circuit_formation_end']}, cleanup ends {ph['cleanup_end']}; grokking step "
-        f"{s['grokking_step']}"
+        f"phases: memorization ends {_reached(ph['memorization_end'])}, circuit formation "
+        f"ends {_reached(ph['circuit_formation_end'])}, cleanup ends "
+        f"{_reached(ph['cleanup_end'])}; grokking step {_reached(s['grokking_step'])}"
     )
     if not args.no_figures:
         print(f"figures: {result.path / 'figures' / 'index.html'}")
@@ -356,9 +359,7 @@ def _nonneural(args: argparse.Namespace) -> int:
     run_dir = train_nonneural(cfg, args.out, force=args.force, progress=progress(args))
     run = Run(run_dir)
     lm, last = run.landmarks(), run.metrics.iloc[-1]
-    train_at, test_at = (
-        "not reached" if s is None else f"step {s}" for s in (lm.train_step, lm.test_step)
-    )
+    train_at, test_at = _reached(lm.train_step), _reached(lm.test_step)
     print(
         f"run written to {run_dir}  (train acc >= 99%: {train_at}, test acc >= 99%: {test_at}; "
         f"final test acc {last['test_acc']:.3f}, complexity {last['complexity']:.4g})"
