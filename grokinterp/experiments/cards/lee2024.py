@@ -129,10 +129,8 @@ CARDS = (
             Setting("Grokfast-MA run", "filter ma, window 100, lambda 5.0, Adam weight decay "
                     "0.01; no change until the window is full",
                     f"{_L} README.md:L183; grokfast.py:L7-33"),
-            Setting("loss precision", "float32 cross-entropy", f"{_L} main.py:L159",
-                    ours="float64", why="grokinterp computes every loss in float64; at "
-                    "Adam's lr 1e-3 this matters only once logits are large (softmax "
-                    "collapse, logged as softmax_collapse)"),
+            Setting("loss precision", "float32 cross-entropy of float32 logits",
+                    f"{_L} main.py:L159 (optim.loss='softmax32')"),
             Setting("budget", "3x10^5 updates (our runs stop at their first logged step "
                     "with test accuracy >= 95%, the step the card reads)",
                     f"{_L} main.py:L140, L246"),
@@ -140,13 +138,23 @@ CARDS = (
                     ">= 95%", f"{_L} README.md:L176-191; main.py:L185-194"),
         ),
         study="grokfast",
+        not_run=(
+            "the baseline (Adam, weight decay 0) and lr_matched arms at their 3x10^5 budget: "
+            "at 0.15 s an update on 2 shared cores a baseline seed takes about 2 hours to "
+            "their 39,890 iterations, and the session ended first; studies/grokfast/README.md "
+            "gives how far they got and the command that resumes them (the card reads an "
+            "arm once all its seeds are done)",
+        ),
         notes="Read from studies/grokfast (runs.csv; arms.csv has the median and range over "
         "seeds of steps and wall seconds per arm, report.txt the controls' ratios). The "
         "study's controls, not part of the authors' claim: lr_matched (the baseline with lr "
         "x 3 = 1 + lambda_EMA, the step the EMA filter gives the slow component under Adam "
         "when minibatch noise dominates; grokinterp.experiments.grokfast's docstring) and "
         "adamw_wd1 (AdamW, weight decay 1, where the baseline groks without a filter). The "
-        "old interventions study's ratio (1.24x) was measured on another model at weight "
-        "decay 1 and is replaced by this card.",
+        "first pass with a float64 loss (studies/grokfast/float64/: the same arms, stopped "
+        "when the baseline's float32 softmax began to collapse) gave EMA 1840, MA 1510, "
+        "AdamW weight decay 1 1780 median steps. The old interventions study's ratio "
+        "(1.24x) was measured on another model at weight decay 1 and is replaced by this "
+        "card.",
     ),
 )  # fmt: skip
