@@ -149,9 +149,7 @@ class _SingleRun:
         moments, adam_step = self.opt.moments()
         gen_state, perm = self.batches.state()
         grad_filter = (self.grad_filter.state, self.grad_filter.count) if self.grad_filter else None
-        writer.checkpoint(
-            self.params, moments, adam_step, self.loop, gen_state, perm, grad_filter
-        )
+        writer.checkpoint(self.params, moments, adam_step, self.loop, gen_state, perm, grad_filter)
 
     def _transform_gradients(self) -> None:
         """Grokfast's filter, then ⊥Grad, when the config asks for them."""
