@@ -160,7 +160,9 @@ def _start_and_wait(cmd: list[str], run_dir: Path, step: int, env: dict) -> subp
 @pytest.mark.slow
 @pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_sigint_and_sigterm_stop_cleanly_and_resume(sig, status, tmp_path):
-    cfg = replace(tiny_config(max_steps=800), {"schedule": {"ckpt_every": 50}})
+    # long enough that the signal lands mid-run on an idle machine (800 steps of this
+    # model took under a second once the run reached step 120: it finished first)
+    cfg = replace(tiny_config(max_steps=4000), {"schedule": {"ckpt_every": 50}})
     path = tmp_path / "cfg.json"
     path.write_text(cfg.to_json())
     out = tmp_path / "run"
