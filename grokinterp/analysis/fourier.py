@@ -185,12 +185,29 @@ def const_norm(W: Float[Tensor, "..."], dim: int = 0) -> float:
     return float(freq_norms(W, dim, include_const=True)[0])
 
 
+def token_embedding(params: Params) -> Tensor:
+    """The matrix whose rows embed the operand tokens: ``embed.W_E``; for an MLP on one-hot
+    inputs (``mlp_input="onehot"``, Prieto et al. 2025's MLP: no embedding, its first layer
+    reads ``[onehot(a), onehot(b)]``), the first layer's block of rows that reads ``a``,
+    ``blocks.0.mlp.W_in[:n]`` (row t is what token t adds to every neuron's pre-activation;
+    the block that reads ``b`` is its twin). ValueError for a model that has neither."""
+    if "embed.W_E" in params:
+        return params["embed.W_E"]
+    w_in = params.get("blocks.0.mlp.W_in")
+    if w_in is None or w_in.shape[0] % 2:
+        raise ValueError(
+            "the model has no token embedding (embed.W_E) and no one-hot first layer; the "
+            "Fourier measures of the embedding do not apply"
+        )
+    return w_in[: w_in.shape[0] // 2]
+
+
 def _check_rows(params: Params, p: int) -> None:
     check_odd_p(p)
-    if params["embed.W_E"].shape[0] < p:
+    rows = token_embedding(params).shape[0]
+    if rows < p:
         raise ValueError(
-            f"embed.W_E has {params['embed.W_E'].shape[0]} rows, fewer than p={p}; "
-            "pass the p of the model's task"
+            f"the token embedding has {rows} rows, fewer than p={p}; pass the p of the model's task"
         )
     if params["unembed.W_U"].shape[1] < p:
         raise ValueError(
@@ -200,12 +217,13 @@ def _check_rows(params: Params, p: int) -> None:
 
 
 def embedding_freq_norms(params: Params, p: int) -> Float[Tensor, " n_freqs"]:
-    """Per-frequency norms of the token embedding ``W_E[:p]`` (p x d_model) along the token axis.
+    """Per-frequency norms of the token embedding ``W_E[:p]`` (p x d_model) along the token axis
+    (:func:`token_embedding`: a one-hot MLP's first-layer rows for ``a``).
 
     Row p of ``W_E`` (the ``=`` token) is left out. Entry ``k - 1`` is frequency k.
     """
     _check_rows(params, p)
-    return freq_norms(params["embed.W_E"][:p].detach(), dim=0)
+    return freq_norms(token_embedding(params)[:p].detach(), dim=0)
 
 
 def logit_weight(params: Params, p: int) -> Float[Tensor, "d_mlp p"]:

@@ -354,3 +354,21 @@ def test_logit_weight_folds_the_final_layernorm():
         assert (ratio > 0).all()
     plain = {"blocks.0.mlp.W_out": w_out, "unembed.W_U": w_u, "embed.W_E": torch.zeros(p + 1, d)}
     torch.testing.assert_close(logit_weight(plain, p), w_out @ w_u)  # no LayerNorm: unchanged
+
+
+def test_a_one_hot_mlp_is_analyzed_through_its_first_layer(tmp_path):
+    # Prieto et al.'s MLP reads [onehot(a), onehot(b)]: its embedding of a is the first
+    # layer's block of rows for a; analyze used to fail with KeyError 'embed.W_E'
+    from grokinterp.analysis.fourier import token_embedding
+    from grokinterp.cli import main
+
+    w_in = torch.randn(22, 5)
+    assert torch.equal(token_embedding({"blocks.0.mlp.W_in": w_in}), w_in[:11])
+    with pytest.raises(ValueError, match="no token embedding"):
+        token_embedding({"blocks.0.mlp.W_in": torch.randn(7, 5)})
+    out = tmp_path / "run"
+    args = ["--arch", "mlp", "--mlp-input", "onehot", "--p", "11", "--train-fraction", "0.5"]
+    assert main(["train", "--out", str(out), *args, "--d-mlp", "16", "--max-steps", "6",
+                 "--no-progress"]) == 0  # fmt: skip
+    assert main(["analyze", str(out), "--no-figures", "--no-progress"]) == 0
+    assert (out / "analysis" / "measures.csv").exists()
