@@ -215,6 +215,12 @@ def _load_existing(out: Path) -> tuple[pd.DataFrame | None, dict[str, Any]]:
                 f"{out / MEASURES}: not a measures table (no integer 'step' column); the file "
                 f"was edited or damaged; delete it to recompute"
             )
+        words = [c for c in table if not pd.api.types.is_numeric_dtype(table[c])]
+        if words:  # every measure is a number (or empty); a word is damage
+            raise RunDirError(
+                f"{out / MEASURES}: column(s) {words[:3]} hold values that are not numbers; "
+                f"the file was edited or damaged; delete it to recompute"
+            )
     if (out / SUMMARY).exists():
         try:
             loaded = json.loads((out / SUMMARY).read_text())

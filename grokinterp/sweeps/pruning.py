@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from grokinterp.config import replace
+from grokinterp.errors import RunDirError
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.sweeps.spec import SweepRun
@@ -77,6 +78,32 @@ class Pruner:
     record: Mapping[str, Any] = field(default_factory=dict)
 
 
+def _recorded_runs(path: Path) -> dict[str, Any]:
+    """The ``runs`` of an earlier ``pruning.json`` ({} when there is none): each run's
+    ``p_grok`` (a number) and ``pruned`` (a boolean). RunDirError (one line) for a file of
+    valid JSON but another shape, which a hand edit or another program leaves."""
+    if not path.exists():
+        return {}
+    try:
+        runs = json.loads(path.read_text()).get("runs")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        runs = None
+    ok = isinstance(runs, dict) and all(
+        isinstance(v, dict)
+        and isinstance(v.get("pruned"), bool)
+        and isinstance(v.get("p_grok"), int | float)
+        and not isinstance(v.get("p_grok"), bool)
+        for v in runs.values()
+    )
+    if not ok:
+        raise RunDirError(
+            f"{path}: not a pruning record (a 'runs' map of p_grok and pruned per run); it "
+            f"was edited or damaged: delete it to decide again"
+        )
+    assert isinstance(runs, dict)
+    return runs
+
+
 def prune_runs(
     sweep_dir: Path,
     runs: Sequence[SweepRun],
@@ -90,7 +117,7 @@ def prune_runs(
     ``running``). Writes and returns ``SWEEP_DIR/pruning.json`` (:data:`PRUNING`)."""
     n = pruner.after
     path = sweep_dir / PRUNING
-    done: dict[str, Any] = json.loads(path.read_text())["runs"] if path.exists() else {}
+    done = _recorded_runs(path)
     open_runs = [
         r
         for r in runs

@@ -54,3 +54,33 @@ def test_a_pruner_refuses_a_sweep_before_anything_is_written(tmp_path):
     with pytest.raises(ConfigError, match="cannot judge 2 runs"):
         run_sweep(SPEC, tmp_path / "sw", progress=False, prune=pruner)
     assert not (tmp_path / "sw").exists()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ['{"runs": [1, 2]}', '["runs"]', '{"runs": {"a": {"p_grok": "high", "pruned": true}}}',
+     '{"runs": {"a": {"p_grok": 0.5, "pruned": "yes"}}}', "not json"],
+)  # fmt: skip
+def test_a_pruning_record_of_another_shape_is_one_line(tmp_path, damage):
+    from grokinterp.errors import RunDirError
+
+    asked: list[dict[str, int]] = []
+    run_sweep(SPEC, tmp_path / "sw", progress=False, prune=_stop_weight_decay_1(asked))
+    (tmp_path / "sw" / PRUNING).write_text(damage)
+    with pytest.raises(RunDirError, match="not a pruning record"):
+        run_sweep(SPEC, tmp_path / "sw", progress=False, prune=_stop_weight_decay_1(asked))
+
+
+def test_a_measures_table_with_words_in_it_is_one_line(tmp_path):
+    from grokinterp.analysis.table import MEASURES, measure_run
+    from grokinterp.errors import RunDirError
+
+    run = tmp_path / "sw" / "runs" / "weight_decay=0.3,seed=0"
+    run_sweep({**SPEC, "grid": {"weight_decay": [0.3]}}, tmp_path / "sw", progress=False)
+    measure_run(run, progress=False)
+    table = pd.read_csv(run / "analysis" / MEASURES)
+    table["gini_embed"] = table["gini_embed"].astype(object)
+    table.loc[0, "gini_embed"] = "high"
+    (run / "analysis" / MEASURES).write_text(table.to_csv(index=False))
+    with pytest.raises(RunDirError, match="not numbers"):
+        measure_run(run, progress=False)
