@@ -146,7 +146,17 @@ def test_sigkill_inside_analyze_leaves_a_table_that_resumes(n, tmp_path, straigh
 
 
 def _start_and_wait(cmd: list[str], run_dir: Path, step: int, env: dict) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    # the child gets SIGINT's default action even where the tests run with SIGINT ignored
+    # (a background job of a non-interactive shell inherits SIG_IGN, and Python then keeps
+    # ignoring it instead of raising KeyboardInterrupt: the run would finish, exit 0)
+    proc = subprocess.Popen(
+        cmd,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         rows = layout.read_metrics(run_dir) if (run_dir / layout.METRICS).exists() else []
@@ -160,9 +170,7 @@ def _start_and_wait(cmd: list[str], run_dir: Path, step: int, env: dict) -> subp
 @pytest.mark.slow
 @pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_sigint_and_sigterm_stop_cleanly_and_resume(sig, status, tmp_path):
-    # long enough that the signal lands mid-run on an idle machine (800 steps of this
-    # model took under a second once the run reached step 120: it finished first)
-    cfg = replace(tiny_config(max_steps=4000), {"schedule": {"ckpt_every": 50}})
+    cfg = replace(tiny_config(max_steps=800), {"schedule": {"ckpt_every": 50}})
     path = tmp_path / "cfg.json"
     path.write_text(cfg.to_json())
     out = tmp_path / "run"
