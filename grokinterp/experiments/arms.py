@@ -13,7 +13,8 @@ median and range over seeds.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,12 @@ import pandas as pd
 
 from grokinterp.analysis.milestones import first_step
 from grokinterp.runs import layout
+from grokinterp.runs.io import atomic_write_text
 from grokinterp.sweeps.engine import run_sweep
 from grokinterp.sweeps.spec import expand
 from grokinterp.sweeps.status import read_status
+from grokinterp.viz.overlay import training_curves
+from grokinterp.viz.report import write_figure_set
 
 METRIC_COLUMNS = (
     "step", "train_loss", "train_acc", "test_loss", "test_acc", "param_norm",
@@ -132,3 +136,59 @@ def describe_arms(table: pd.DataFrame, threshold: float) -> list[str]:
         head += f"; {int(r['finished'])} finished, trained up to {r['steps_trained_max']:.0f}"
         lines.append(head)
     return lines
+
+
+def run_arms(
+    out: Path,
+    all_specs: dict[str, dict[str, Any]],
+    *,
+    threshold: float,
+    device: str,
+    progress: bool,
+    static: bool | None,
+    report: Callable[[pd.DataFrame, float], str],
+    curves_title: str,
+    set_title: str,
+) -> pd.DataFrame:
+    """Train the arms one after another (each a resumable sweep under ``out/sweep/ARM``),
+    rewriting the tables after each (:func:`write_arm_tables`) and drawing the figures at
+    the end; returns the arms table. ``report(arms, minutes)`` is the study's report text."""
+    t0 = time.perf_counter()
+
+    def write(static: bool | None) -> pd.DataFrame:
+        minutes = (time.perf_counter() - t0) / 60
+        return write_arm_tables(
+            out, all_specs, threshold, report, minutes, static, curves_title, set_title
+        )
+
+    for arm, spec in all_specs.items():
+        train_arm(spec, out / "sweep" / arm, progress=progress, device=device)
+        write(static=False)
+    return write(static=static)
+
+
+def write_arm_tables(
+    out: Path,
+    all_specs: dict[str, dict[str, Any]],
+    threshold: float,
+    report: Callable[[pd.DataFrame, float], str],
+    minutes: float,
+    static: bool | None,
+    curves_title: str,
+    set_title: str,
+) -> pd.DataFrame:
+    """``runs.csv``, ``arms.csv``, ``metrics.csv`` and ``report.txt`` of the arms trained so
+    far, and (unless ``static`` is False) the training-curve figures; returns the arms
+    table."""
+    runs, metrics = runs_table(out, all_specs, threshold)
+    arms = arm_table(runs, list(all_specs))
+    atomic_write_text(out / "runs.csv", runs.to_csv(index=False))
+    atomic_write_text(out / "arms.csv", arms.to_csv(index=False))
+    atomic_write_text(out / "metrics.csv", metrics.to_csv(index=False))
+    atomic_write_text(out / "report.txt", report(arms, minutes))
+    if len(metrics) and static is not False:
+        curves = metrics.assign(arm=metrics["arm"] + " s" + metrics["seed"].astype(str))
+        figure = training_curves(curves, title=curves_title)
+        write_figure_set({"training_curves": figure}, out / "figures", title=set_title,
+                         static=static)  # fmt: skip
+    return arms

@@ -37,7 +37,6 @@ into ``out_dir``; the runs in ``sweep/<arm>/`` (not committed).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -45,7 +44,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from grokinterp.errors import ConfigError
-from grokinterp.experiments.arms import arm_spec, arm_table, describe_arms, runs_table, train_arm
+from grokinterp.experiments.arms import arm_spec, describe_arms, run_arms
 from grokinterp.experiments.cards import prieto2025
 from grokinterp.experiments.contract import (
     Study,
@@ -55,9 +54,6 @@ from grokinterp.experiments.contract import (
     collect,
     param,
 )
-from grokinterp.runs.io import atomic_write_text
-from grokinterp.viz.overlay import training_curves
-from grokinterp.viz.report import write_figure_set
 
 # their MLP (Figure 1), on the prieto_transformer preset's task; _P = their repository
 MLP_BASE: dict[str, Any] = {
@@ -182,32 +178,18 @@ def run(
 ) -> StudyResult:
     """Train the arms one after another (each resumable), writing the tables after each."""
     out = Path(out_dir)
-    t0 = time.perf_counter()
-    all_specs = specs(params)
-    arms = pd.DataFrame()
-    for arm, spec in all_specs.items():
-        train_arm(spec, out / "sweep" / arm, progress=progress, device=params.device)
-        arms = _write(out, all_specs, params, (time.perf_counter() - t0) / 60, static=False)
-    arms = _write(out, all_specs, params, (time.perf_counter() - t0) / 60, static=static)
+    arms = run_arms(
+        out,
+        specs(params),
+        threshold=params.threshold,
+        device=params.device,
+        progress=progress,
+        static=static,
+        report=lambda arms, minutes: report(arms, params, minutes),
+        curves_title=f"Prieto et al.'s {params.setting}",
+        set_title=f"Prieto et al.'s {params.setting}",
+    )
     return collect(out, data=arms)
-
-
-def _write(
-    out: Path, all_specs: dict[str, dict[str, Any]], params: Params, minutes: float,
-    static: bool | None,
-) -> pd.DataFrame:  # fmt: skip
-    runs, metrics = runs_table(out, all_specs, params.threshold)
-    arms = arm_table(runs, list(all_specs))
-    atomic_write_text(out / "runs.csv", runs.to_csv(index=False))
-    atomic_write_text(out / "arms.csv", arms.to_csv(index=False))
-    atomic_write_text(out / "metrics.csv", metrics.to_csv(index=False))
-    atomic_write_text(out / "report.txt", report(arms, params, minutes))
-    if len(metrics) and static is not False:
-        curves = metrics.assign(arm=metrics["arm"] + " s" + metrics["seed"].astype(str))
-        title = f"Prieto et al.'s {params.setting}"
-        write_figure_set({"training_curves": training_curves(curves, title=title)},
-                         out / "figures", title=title, static=static)  # fmt: skip
-    return arms
 
 
 STUDY = Study(
