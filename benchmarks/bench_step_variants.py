@@ -31,6 +31,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from bench_train import time_steps
 from results import record, spread, summary
 from torch import Tensor, nn
 
@@ -88,15 +89,6 @@ class _Decoder(nn.Module):
         for block in self.blocks:
             h = block(h)
         return self.head(self.ln_f(h))
-
-
-def time_steps(one: Callable[[], None], steps: int) -> float:
-    for _ in range(3):
-        one()
-    t = time.perf_counter()
-    for _ in range(steps):
-        one()
-    return (time.perf_counter() - t) / steps
 
 
 def bench(name: str, cfg: TrainConfig, steps: int, repeats: int, compile_: bool) -> dict:
