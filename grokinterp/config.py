@@ -34,7 +34,7 @@ MLPInput = Literal["tokens", "features", "onehot"]
 SplitMethod = Literal["seeded", "python_random"]
 GrokfastKind = Literal["none", "ema", "ma"]
 LossKind = Literal["softmax", "stablemax", "mse", "softmax32"]
-OptimizerKind = Literal["adamw", "adam", "sgd"]
+OptimizerKind = Literal["adamw", "adam", "sgd", "muon", "egd"]
 LinearInit = Literal["high_complexity", "xavier", "zeros"]
 MLPInit = Literal["normal", "uniform"]
 SequenceFormat = Literal["a_b_eq", "a_op_b_eq", "eos_a_op_b_eq", "a_b"]
@@ -354,7 +354,19 @@ class OptimConfig:
             ``torch.optim.Adam(weight_decay=...)``, as Grokfast's released recipes train; the
             same update as ``adamw`` when weight_decay is 0) or ``sgd`` (plain gradient
             descent, for the non-neural archs only: Miller et al. train their linear model
-            with it).
+            with it); ``muon`` or ``egd`` (the neural archs: the hidden weight matrices, every
+            ``blocks.*`` parameter of two or more axes, take Muon's step (Jordan et al. 2024,
+            ``torch.optim.Muon``: Nesterov momentum, then Newton-Schulz orthogonalization;
+            Tveit et al. 2025, arXiv 2504.16041) or egalitarian gradient descent's step
+            (Pasand & Dohmatob, ICLR 2026: the gradient with its singular values set to 1,
+            (G G^T)^(-1/2) G); the embeddings, unembedding and biases take AdamW's step with
+            ``lr``: :mod:`grokinterp.training.spectral`).
+        spectral_lr: the hidden matrices' learning rate under ``muon`` / ``egd`` (its warm-up
+            follows ``lr``'s); None: ``lr``.
+        spectral_momentum: Muon's momentum (torch.optim.Muon's default 0.95); unused by
+            ``egd``, which has none.
+        spectral_weight_decay: the hidden matrices' decoupled weight decay under ``muon`` /
+            ``egd`` (p <- p (1 - spectral_lr wd)); None: ``weight_decay``.
         fixed_norm: Omnigrok's constrained-norm training (Liu, Michaud & Tegmark 2023,
             arXiv 2210.01117): after every optimizer step (and once at step 0), all the
             parameters (every matrix and bias, embeddings included) are rescaled together
@@ -385,20 +397,23 @@ class OptimConfig:
     loss: LossKind = "softmax"
     orthogonal_grad: bool = False
     optimizer: OptimizerKind = "adamw"
+    spectral_lr: float | None = None
+    spectral_momentum: float = 0.95
+    spectral_weight_decay: float | None = None
     fixed_norm: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("lr", "weight_decay", "eps", "grokfast_alpha", "grokfast_lamb"):
             v = getattr(self, name)
             _check(math.isfinite(v), "optim", name, f"must be a finite number, got {v}")
-        for name in ("embed_lr", "embed_weight_decay"):
+        for name in ("embed_lr", "embed_weight_decay", "spectral_lr", "spectral_weight_decay"):
             v = getattr(self, name)
             if v is not None:
                 _check(
-                    math.isfinite(v) and v >= 0 and (v > 0 or name != "embed_lr"),
+                    math.isfinite(v) and v >= 0 and (v > 0 or not name.endswith("_lr")),
                     "optim",
                     name,
-                    f"must be {'positive' if name == 'embed_lr' else '>= 0'} and finite or "
+                    f"must be {'positive' if name.endswith('_lr') else '>= 0'} and finite or "
                     f"null, got {v}",
                 )
         _check(self.lr > 0, "optim", "lr", f"must be positive, got {self.lr}")
@@ -411,7 +426,7 @@ class OptimConfig:
         )
         _check(self.grokfast_lamb >= 0, "optim", "grokfast_lamb", "must be >= 0")
         _check(self.grokfast_window >= 1, "optim", "grokfast_window", "must be >= 1")
-        for name in ("beta1", "beta2"):
+        for name in ("beta1", "beta2", "spectral_momentum"):
             v = getattr(self, name)
             _check(0.0 <= v < 1.0, "optim", name, f"must be in [0, 1), got {v}")
         _check(self.eps > 0, "optim", "eps", "must be positive")
@@ -626,8 +641,8 @@ def _check_pairing(cfg: TrainConfig) -> None:
             cfg.optim.optimizer != "sgd",
             "optim",
             "optimizer",
-            f"sgd is for the non-neural archs (gp, linear); arch {arch!r} trains with adamw "
-            f"or adam",
+            f"sgd is for the non-neural archs (gp, linear); arch {arch!r} trains with adamw, "
+            f"adam, muon or egd",
         )
         return
     _check(
@@ -647,6 +662,12 @@ def _check_pairing(cfg: TrainConfig) -> None:
         f"task (gp: concealed_parity; linear: linear_features)",
     )
     o = cfg.optim
+    _check(
+        o.optimizer not in ("muon", "egd"),
+        "optim",
+        "optimizer",
+        f"{o.optimizer} updates hidden weight matrices; arch {arch!r} has none: use sgd or adamw",
+    )
     _check(
         o.weight_decay == 0,
         "optim",
