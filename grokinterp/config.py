@@ -36,7 +36,7 @@ GrokfastKind = Literal["none", "ema", "ma"]
 LossKind = Literal["softmax", "stablemax", "mse", "softmax32"]
 OptimizerKind = Literal["adamw", "adam", "sgd", "muon", "egd"]
 LinearInit = Literal["high_complexity", "xavier", "zeros"]
-MLPInit = Literal["normal", "uniform"]
+MLPInit = Literal["normal", "uniform", "embed_vocab"]
 SequenceFormat = Literal["a_b_eq", "a_op_b_eq", "eos_a_op_b_eq", "a_b"]
 Normalization = Literal["none", "pre", "post", "grokfast"]
 Positional = Literal["learned", "sinusoidal", "none"]
@@ -184,10 +184,19 @@ class ModelConfig:
             ``(2 n, d_mlp)`` over the n operand values (the ``=`` token has no row) and there
             is no embedding: Prieto et al. 2025's MLP (their utils.py:L186-187,
             datasets.py:L56-59). ``d_model`` and ``mlp_combine`` are unused.
-        mlp_init: the MLP arch's initial weights: ``normal`` (N(0, 1/fan_in), biases 0) or
-            ``uniform`` (Liu et al. 2022's toy code: PyTorch's default ``nn.Linear``, weights
-            and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the embedding U(-1/2, 1/2));
-            either times ``init_scale``.
+        mlp_init: the MLP arch's initial weights: ``normal`` (N(0, 1/fan_in), biases 0, the
+            embedding N(0, 1/d_model)), ``uniform`` (Liu et al. 2022's toy code: PyTorch's
+            default ``nn.Linear``, weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and
+            the embedding U(-1/2, 1/2)), or ``embed_vocab`` (as ``normal`` but the embedding
+            N(0, 1/n), n the operand values: Minegishi et al. 2024's OnlyMLP,
+            gouki510/Grokking-Tickets@bd705c8 model.py:L36-37); each times ``init_scale``.
+        mlp_out_proj: the MLP arch maps its last hidden layer back to ``d_model`` by a
+            linear ``blocks.{L-1}.mlp.W_out`` (d_mlp, d_model), no activation (and ``b_out``
+            with ``mlp_bias``), before the unembedding ``unembed.W_U`` (d_model,
+            d_vocab_out): ``logits = h_L W_out W_U``. With ``mlp_combine="sum"`` and
+            ``mlp_bias=False`` this is Minegishi et al. 2024's OnlyMLP (an embedding, a
+            projection shared by both tokens and summed, ReLU, a projection back, the
+            unembedding; their model.py:L338-385). Token inputs only.
         linear_init: the linear model's initial weights: ``high_complexity`` (Miller et al.'s
             start: 0.0005 on the feature the target needs and 0.9 on every other), ``xavier``
             (Xavier-uniform from ``seed``), or ``zeros``.
@@ -231,6 +240,7 @@ class ModelConfig:
     mlp_combine: MLPCombine = "sum"
     mlp_input: MLPInput = "tokens"
     mlp_init: MLPInit = "normal"
+    mlp_out_proj: bool = False
     linear_init: LinearInit = "high_complexity"
     noise_var: float = 0.002
     prior_var: float = 0.5
@@ -264,7 +274,14 @@ class ModelConfig:
             self.arch == "mlp" or self.mlp_init == "normal",
             "model",
             "mlp_init",
-            f"uniform is only available for arch=mlp, not {self.arch}",
+            f"{self.mlp_init} is only available for arch=mlp, not {self.arch}",
+        )
+        _check(
+            not self.mlp_out_proj or (self.arch == "mlp" and self.mlp_input == "tokens"),
+            "model",
+            "mlp_out_proj",
+            f"is only available for arch=mlp on token inputs, not arch={self.arch} with "
+            f"mlp_input={self.mlp_input}",
         )
         if self.d_vocab_out is not None:
             _check(self.d_vocab_out >= 2, "model", "d_vocab_out", "must be >= 2 or null")
