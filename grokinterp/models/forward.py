@@ -344,7 +344,9 @@ def mlp_forward(
     ``mlp_input="onehot"``, ``h_0 = [onehot(a), onehot(b)]``, computed as the rows
     ``W_in^0[a] + W_in^0[n + b]``, n the operand values);
     ``h_{i+1} = act(h_i W_in^i + b_in^i)`` (no ``b_in^i`` when ``cfg.mlp_bias`` is False);
-    ``logits = h_L W_U``; the ``=`` token is ignored.
+    ``logits = h_L W_U``, or with ``cfg.mlp_out_proj`` ``(h_L W_out + b_out) W_U`` (the
+    linear map back to ``d_model`` of Minegishi et al. 2024's OnlyMLP; hook
+    ``blocks.{L-1}.hook_mlp_out``); the ``=`` token is ignored.
     ``hook(name, x)``, when given, sees (and may replace) each activation under its
     TransformerLens name: ``hook_embed``, ``blocks.{i}.mlp.hook_pre`` / ``hook_post``,
     ``hook_logits`` (:class:`grokinterp.models.hooked.HookedMLP` passes its hook points).
@@ -369,4 +371,10 @@ def mlp_forward(
             lin = h @ w
         pre = at(f"blocks.{i}.mlp.hook_pre", lin if b is None else lin + b.unsqueeze(-2))
         h = at(f"blocks.{i}.mlp.hook_post", act(pre))  # (*m, batch, d_mlp)
-    return at("hook_logits", h @ params["unembed.W_U"]), h
+    out = h
+    if cfg.mlp_out_proj:
+        last = cfg.n_layers - 1
+        b_out = params.get(f"blocks.{last}.mlp.b_out")
+        out = h @ params[f"blocks.{last}.mlp.W_out"]
+        out = at(f"blocks.{last}.hook_mlp_out", out if b_out is None else out + b_out.unsqueeze(-2))
+    return at("hook_logits", out @ params["unembed.W_U"]), h

@@ -39,9 +39,10 @@ class HookedMLP(HookedRootModule):
     """The toy MLP of Liu et al. 2022 / Gromov 2023 with TransformerLens hook points.
 
     ``h_0 = E[a] + E[b]`` (or ``[E[a], E[b]]`` with ``mlp_combine="concat"``);
-    ``h_{i+1} = act(h_i W_in^i + b_in^i)``; ``logits = h_L W_U``. The ``=`` token is read
-    but ignored. Hooks: ``hook_embed`` (batch, 2, d_model), ``blocks.{i}.mlp.hook_pre``,
-    ``blocks.{i}.mlp.hook_post``, ``hook_logits``.
+    ``h_{i+1} = act(h_i W_in^i + b_in^i)``; ``logits = h_L W_U`` (with ``mlp_out_proj``,
+    ``(h_L W_out + b_out) W_U``). The ``=`` token is read but ignored. Hooks: ``hook_embed``
+    (batch, 2, d_model), ``blocks.{i}.mlp.hook_pre``, ``blocks.{i}.mlp.hook_post``, with
+    ``mlp_out_proj`` ``blocks.{L-1}.hook_mlp_out``, ``hook_logits``.
     """
 
     def __init__(self, cfg: ModelConfig, params: Params):
@@ -53,11 +54,18 @@ class HookedMLP(HookedRootModule):
         self.hook_embed = HookPoint()
         self.hook_pre = nn.ModuleList([HookPoint() for _ in range(cfg.n_layers)])
         self.hook_post = nn.ModuleList([HookPoint() for _ in range(cfg.n_layers)])
+        if cfg.mlp_out_proj:
+            self.hook_mlp_out = HookPoint()
         self.hook_logits = HookPoint()
         self.setup()  # type: ignore[no-untyped-call]  # TransformerLens: unannotated
         # expose TransformerLens-style names for the per-layer hooks
-        self.hook_dict = {self._tl_name(k): v for k, v in self.hook_dict.items()}
-        self.mod_dict = {self._tl_name(k): v for k, v in self.mod_dict.items()}
+        last = f"blocks.{cfg.n_layers - 1}.hook_mlp_out"
+        self.hook_dict = {
+            last if k == "hook_mlp_out" else self._tl_name(k): v for k, v in self.hook_dict.items()
+        }
+        self.mod_dict = {
+            last if k == "hook_mlp_out" else self._tl_name(k): v for k, v in self.mod_dict.items()
+        }
         for name, hp in self.hook_dict.items():
             hp.name = name
 

@@ -185,7 +185,8 @@ def transformer_shapes(
 def mlp_shapes(cfg: ModelConfig, d_vocab: int, d_vocab_out: int) -> dict[str, tuple[int, ...]]:
     """The MLP arch's parameter names and shapes: ``embed.W_E`` (none on feature vectors or
     one-hot inputs), ``blocks.{i}.mlp.W_in/b_in`` (no ``b_in`` when ``cfg.mlp_bias`` is
-    False) and ``unembed.W_U``. On one-hot inputs ``blocks.0.mlp.W_in`` has ``2 (d_vocab -
+    False), with ``cfg.mlp_out_proj`` the last block's ``W_out`` (d_mlp, d_model) and
+    ``b_out``, and ``unembed.W_U``. On one-hot inputs ``blocks.0.mlp.W_in`` has ``2 (d_vocab -
     1)`` rows: a's one-hot block, then b's (the ``=`` token, the last of ``d_vocab``, is not
     an input)."""
     dm, dmlp = cfg.d_model, cfg.d_mlp
@@ -201,7 +202,14 @@ def mlp_shapes(cfg: ModelConfig, d_vocab: int, d_vocab_out: int) -> dict[str, tu
         shapes[f"blocks.{i}.mlp.W_in"] = (d_in if i == 0 else dmlp, dmlp)
         if cfg.mlp_bias:
             shapes[f"blocks.{i}.mlp.b_in"] = (dmlp,)
-    shapes["unembed.W_U"] = (dmlp, d_vocab_out)
+    d_last = dmlp
+    if cfg.mlp_out_proj:  # h_L W_out: back to the embedding width, no activation
+        last = cfg.n_layers - 1
+        shapes[f"blocks.{last}.mlp.W_out"] = (dmlp, dm)
+        if cfg.mlp_bias:
+            shapes[f"blocks.{last}.mlp.b_out"] = (dm,)
+        d_last = dm
+    shapes["unembed.W_U"] = (d_last, d_vocab_out)
     return shapes
 
 
@@ -283,15 +291,19 @@ def _torch_transformer(
 def mlp_init_params(
     cfg: ModelConfig, d_vocab: int, d_vocab_out: int, generator: torch.Generator
 ) -> Params:
-    """The MLP arch's initialization: LeCun normal, or Liu et al.'s uniform one."""
+    """The MLP arch's initialization: LeCun normal (every matrix N(0, 1/fan_in); the
+    embedding N(0, 1/d_model), or with ``embed_vocab`` N(0, 1/n), n = d_vocab - 1 the operand
+    values, as Minegishi et al.'s ``Embed``, gouki510/Grokking-Tickets@bd705c8
+    model.py:L36-37), or Liu et al.'s uniform one."""
     shapes = mlp_shapes(cfg, d_vocab, d_vocab_out)
     if cfg.mlp_init == "uniform":
         return _uniform_mlp(cfg, shapes, generator)
+    embed_fan = d_vocab - 1 if cfg.mlp_init == "embed_vocab" else cfg.d_model
     return _normal(
         cfg,
         shapes,
         generator,
-        lambda name, shape: cfg.d_model if name == "embed.W_E" else shape[0],
+        lambda name, shape: embed_fan if name == "embed.W_E" else shape[0],
     )
 
 
@@ -328,7 +340,7 @@ def _uniform_mlp(
         if name == "embed.W_E":
             bound = 0.5
         else:
-            matrix = name.replace(".b_in", ".W_in")
+            matrix = name.replace(".b_in", ".W_in").replace(".b_out", ".W_out")
             bound = 1.0 / math.sqrt(shapes[matrix][0])
         u = torch.rand(shape, generator=generator) * 2 - 1
         params[name] = u * bound * cfg.init_scale
