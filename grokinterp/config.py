@@ -226,6 +226,12 @@ class ModelConfig:
             U(-1/sqrt(fan_in), 1/sqrt(fan_in)), LayerNorm 1 and 0), or ``torch_mha`` (the
             same but the attention initialized as nn.MultiheadAttention: Xavier-uniform Q, K,
             V, zero attention biases); either times ``init_scale``.
+        attention_rate: Zhong et al. 2023's attention rate alpha (arXiv 2306.17844, Sec. 5;
+            fjzzq2002/pizza@4c7f2f3 code/train-main.py:L111-114): every attention pattern is
+            ``alpha * softmax(scores) + (1 - alpha)``, each position the query may see
+            weighted ``1 - alpha`` more. 1 (default) is the standard attention; 0 their
+            constant attention (Model A), where the head sums the values of the positions
+            it sees, weight 1 each. In [0, 1].
     """
 
     arch: Arch = "transformer"
@@ -252,6 +258,7 @@ class ModelConfig:
     unembed_bias: bool = False
     causal: bool = True
     transformer_init: TransformerInit = "normal"
+    attention_rate: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("n_layers", "d_model", "n_heads", "d_head", "d_mlp"):
@@ -283,6 +290,12 @@ class ModelConfig:
             f"is only available for arch=mlp on token inputs, not arch={self.arch} with "
             f"mlp_input={self.mlp_input}",
         )
+        _check(
+            0.0 <= self.attention_rate <= 1.0,
+            "model",
+            "attention_rate",
+            f"must be in [0, 1] (1: standard attention, 0: constant), got {self.attention_rate}",
+        )
         if self.d_vocab_out is not None:
             _check(self.d_vocab_out >= 2, "model", "d_vocab_out", "must be >= 2 or null")
         for name in ("noise_var", "prior_var"):
@@ -311,6 +324,7 @@ TRANSFORMER_FIELDS = (
     "unembed_bias",
     "causal",
     "transformer_init",
+    "attention_rate",
 )
 
 
