@@ -274,10 +274,11 @@ def general_forward(
             k = k + vec(pre + "attn.b_K")
             v = v + vec(pre + "attn.b_V")
         scores = torch.einsum("...qhe,...khe->...hqk", q, k) * scale  # (*m, b, h, q, k)
+        mask = None
         if cfg.causal and not final:
             mask = torch.ones(n, n, dtype=torch.bool, device=x.device).triu(1)
             scores = scores.masked_fill(mask, float("-inf"))
-        pattern = torch.softmax(scores, dim=-1)
+        pattern = mix_attention(torch.softmax(scores, dim=-1), cfg.attention_rate, mask)
         z = torch.einsum("...hqk,...khe->...qhe", pattern, v)  # (*m, b, q, h, e)
         w_o = params[pre + "attn.W_O"].reshape(*lead, nh * dh, d_model)
         attn_out = mm(z.flatten(-2), w_o)
@@ -303,6 +304,19 @@ def general_forward(
     if cfg.unembed_bias:
         logits = logits + vec("unembed.b_U")
     return logits[..., 0, :], hidden[..., 0, :]
+
+
+def mix_attention(pattern: Tensor, rate: float, masked: Tensor | None = None) -> Tensor:
+    """Zhong et al. 2023's attention rate (arXiv 2306.17844, Sec. 5): ``rate * pattern +
+    (1 - rate)`` at every position the query may see (``masked``, True where it may not,
+    gets ``rate * pattern`` only, which is 0 there), as their ``Attention.forward``
+    (fjzzq2002/pizza@4c7f2f3 code/train-main.py:L111-114, where nothing is masked). Rate 1
+    returns ``pattern`` itself; rate 0 is their constant attention: weight 1 on each
+    visible position, so the head sums the values it sees."""
+    if rate == 1.0:
+        return pattern
+    constant = 1.0 - rate if masked is None else (1.0 - rate) * (~masked).to(pattern.dtype)
+    return rate * pattern + constant
 
 
 def member_mm(h: Tensor, w: Tensor, members: bool) -> Tensor:

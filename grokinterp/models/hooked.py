@@ -23,7 +23,7 @@ from transformer_lens.hook_points import HookPoint
 from transformer_lens.model_bridge.sources.native import boot
 
 from grokinterp.config import ModelConfig
-from grokinterp.models.forward import ACTIVATIONS, LN_EPS, mlp_forward
+from grokinterp.models.forward import ACTIVATIONS, LN_EPS, mix_attention, mlp_forward
 from grokinterp.models.params import (
     N_CTX,
     Params,
@@ -163,11 +163,13 @@ class _Attention(nn.Module):
 
         q, k, v = project("Q"), project("K"), project("V")
         scores = torch.einsum("bqhe,bkhe->bhqk", q, k) / math.sqrt(self.cfg.d_head)
+        future = None
         if self.cfg.causal:
             n = x.shape[1]
             future = torch.ones(n, n, dtype=torch.bool, device=x.device).triu(1)
             scores = scores.masked_fill(future, float("-inf"))
-        pattern = self.hook_pattern(torch.softmax(self.hook_attn_scores(scores), dim=-1))
+        pattern = torch.softmax(self.hook_attn_scores(scores), dim=-1)
+        pattern = self.hook_pattern(mix_attention(pattern, self.cfg.attention_rate, future))
         z = self.hook_z(torch.einsum("bhqk,bkhe->bqhe", pattern, v))
         out: Tensor = torch.einsum("bqhe,hed->bqd", z, self.W_O)
         return out + self.b_O if self.cfg.attn_bias else out

@@ -105,6 +105,7 @@ def is_nanda(cfg: ModelConfig) -> bool:
         and cfg.mlp_bias
         and not cfg.unembed_bias
         and cfg.causal
+        and cfg.attention_rate == 1.0
     )
 
 
