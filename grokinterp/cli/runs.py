@@ -243,7 +243,9 @@ def _analyze(args: argparse.Namespace) -> int:
     s = result.summary
     print(f"analyzed {s['steps_analyzed']} checkpoints -> {result.path}")
     if s.get("key_freqs") is not None:
-        print(f"key frequencies {s['key_freqs']} ({s['key_freqs_source']})")
+        group = (s.get("fourier_basis") or {}).get("name")
+        of = f" of {group}" if group else ""
+        print(f"key frequencies {s['key_freqs']}{of} ({s['key_freqs_source']})")
         check = s.get("key_freq_check") or {}
         if check and not check.get("sufficient", True):
             print(
