@@ -35,6 +35,7 @@ from torch import Tensor
 
 from grokinterp.config import TrainConfig
 from grokinterp.training.schedule import EMBEDDING, embed_settings, lr_at
+from grokinterp.training.spectral import hidden_names, spectral_settings_of, spectral_step_
 from grokinterp.training.state import Moments
 
 
@@ -95,13 +96,16 @@ def adamw_(
 
 class AdamW:
     """AdamW over one run's named parameters: their moments and the update counter, read
-    and written by name for the run's state file."""
+    and written by name for the run's state file. With ``optim.optimizer`` ``muon`` or
+    ``egd`` the hidden matrices take the spectral step instead
+    (:mod:`grokinterp.training.spectral`; Muon's momentum in their ``exp_avg``)."""
 
     def __init__(self, cfg: TrainConfig, params: dict[str, Tensor]):
         self.cfg, self.params = cfg, params
         self.exp_avg = {n: torch.zeros_like(p) for n, p in params.items()}
         self.exp_avg_sq = {n: torch.zeros_like(p) for n, p in params.items()}
         self.count = 0
+        self.hidden = hidden_names(cfg, ((n, tuple(p.shape)) for n, p in params.items()))
 
     def step(self, update: int) -> None:
         """Update number ``update`` (0-based: it sets the learning rate) from the
@@ -112,7 +116,7 @@ class AdamW:
         for setting, embedding in ((rest, False), (embed, True)):
             names, grads = [], []
             for n, p in self.params.items():
-                if (n == EMBEDDING) == embedding and p.grad is not None:
+                if (n == EMBEDDING) == embedding and p.grad is not None and n not in self.hidden:
                     names.append(n)
                     grads.append(p.grad)
             adamw_(
@@ -123,6 +127,11 @@ class AdamW:
                 self.count,
                 setting,
             )
+        spectral = spectral_settings_of(self.cfg, update)
+        for n in self.hidden:
+            p = self.params[n]
+            if spectral is not None and p.grad is not None:  # a run is a batch of one
+                spectral_step_(n, p.detach()[None], p.grad[None], self.exp_avg[n][None], spectral)
 
     def moments(self) -> tuple[Moments, int]:
         """Moments by parameter name and the update counter (empty and 0 before the first

@@ -56,10 +56,18 @@ from grokinterp.training.core import (
 from grokinterp.training.interventions import coefficients, make_filter, orthogonalize_
 from grokinterp.training.preflight import preflight
 from grokinterp.training.schedule import EMBEDDING, Schedule, lr_at
+from grokinterp.training.spectral import (
+    SPECTRAL,
+    SpectralSettings,
+    hidden_names,
+    spectral_settings_of,
+    spectral_step_,
+)
 from grokinterp.training.state import FilterState, LoopState, SavedState
 
 StatusFn = Callable[[Path, str, str | None], None]  # run dir, status, error
 _Slots = tuple[list[Tensor], list[Tensor], list[Tensor], list[Tensor]]  # p, grad, m, v
+_Group = tuple[TrainConfig, _Slots, _Slots, list[int]]  # a config, its slots, the members
 
 
 def shape_key(cfg: TrainConfig) -> str:
@@ -73,6 +81,8 @@ def shape_key(cfg: TrainConfig) -> str:
         "max_steps": cfg.optim.max_steps,
         # the interventions' kinds are shared; their alpha and lambda may differ per member
         "interventions": [getattr(cfg.optim, f) for f in SHARED_INTERVENTION_FIELDS],
+        # which parameters take a spectral step is shared; its settings may differ
+        "spectral": cfg.optim.optimizer if cfg.optim.optimizer in SPECTRAL else None,
     }
     return json.dumps(key, sort_keys=True)
 
@@ -253,6 +263,8 @@ class _Ensemble:
             for mb in members
         ]
         self.layout = [(n, tuple(t.shape)) for n, t in first[0].items()]
+        # muon / egd: these take the spectral step, per member over the members axis
+        self.hidden = hidden_names(members[0].cfg, self.layout)
         self.sizes = [int(np.prod(shape)) for _, shape in self.layout]
         self.params = self._flat(first).requires_grad_(True)
         saved = [mb.saved for mb in members]
@@ -283,7 +295,7 @@ class _Ensemble:
         self.grad = torch.zeros_like(self.params)
         self.params.grad = self.grad
         self._slots = [self._member_slots(i) for i in range(self.m)]
-        self._grouped: tuple[tuple[bool, ...], list[tuple[TrainConfig, _Slots, _Slots]]] | None
+        self._grouped: tuple[tuple[bool, ...], list[_Group]] | None
         self._grouped = None
         optim0 = members[0].cfg.optim
         self.loss_fn = loss_function(optim0.loss)
@@ -328,27 +340,35 @@ class _Ensemble:
         rest: _Slots = ([], [], [], [])
         embed: _Slots = ([], [], [], [])
         for name, _ in self.layout:
+            if name in self.hidden:  # updated by _spectral, all members at once
+                continue
             slots = embed if name == EMBEDDING else rest
             for views, lst in zip(named, slots, strict=True):
                 lst.append(views[name][i])
         return rest, embed
 
-    def _update_groups(self) -> list[tuple[TrainConfig, _Slots, _Slots]]:
+    def _update_groups(self) -> list[_Group]:
         """The active members grouped by optimizer settings (members of one group have the
         same settings at every update): a member's config, and the group's slots apart from
         the embedding and of the embedding. Rebuilt when a member stops."""
         active = tuple(mb.active for mb in self.members)
         if self._grouped is None or self._grouped[0] != active:
-            groups: dict[tuple[Settings, Settings, int, bool], tuple[TrainConfig, _Slots, _Slots]]
-            groups = {}
+            Key = tuple[Settings, Settings, SpectralSettings | None, int, bool]
+            groups: dict[Key, _Group] = {}
             for i, mb in enumerate(self.members):
                 if not mb.active:
                     continue
                 o = mb.cfg.optim
-                key = (*settings_of(mb.cfg, 0), o.warmup_steps, o.warmup_from_zero)
-                _, rest, embed = groups.setdefault(
-                    key, (mb.cfg, ([], [], [], []), ([], [], [], []))
+                key = (
+                    *settings_of(mb.cfg, 0),
+                    spectral_settings_of(mb.cfg, 0),
+                    o.warmup_steps,
+                    o.warmup_from_zero,
                 )
+                _, rest, embed, idx = groups.setdefault(
+                    key, (mb.cfg, ([], [], [], []), ([], [], [], []), [])
+                )
+                idx.append(i)
                 for into, slots in ((rest, self._slots[i][0]), (embed, self._slots[i][1])):
                     for lst, views in zip(into, slots, strict=True):
                         lst.extend(views)
@@ -361,9 +381,28 @@ class _Ensemble:
         settings (one fused call per distinct setting); members that have stopped are left
         unchanged."""
         self.adam_step += 1
-        for cfg, rest, embed in self._update_groups():
+        for cfg, rest, embed, idx in self._update_groups():
             for setting, (p, g, m, v) in zip(settings_of(cfg, update), (rest, embed), strict=True):
                 adamw_(p, g, m, v, self.adam_step, setting)
+            spectral = spectral_settings_of(cfg, update)
+            if spectral is not None:
+                self._spectral(idx, spectral)
+
+    def _spectral(self, idx: list[int], s: SpectralSettings) -> None:
+        """The spectral step of the hidden matrices of members ``idx`` (one setting),
+        batched over them (:func:`grokinterp.training.spectral.spectral_step_`)."""
+        params, grads = self.views(self.params.detach()), self.views(self.grad)
+        bufs = self.views(self.exp_avg)
+        every = idx == list(range(self.m))
+        rows = torch.tensor(idx, device=self.params.device)
+        for name in self.hidden:
+            if every:  # the stacked views themselves, updated in place
+                spectral_step_(name, params[name], grads[name], bufs[name], s)
+                continue
+            p, b = params[name][rows], bufs[name][rows]
+            spectral_step_(name, p, grads[name][rows], b, s)
+            params[name][rows] = p
+            bufs[name][rows] = b
 
     def _losses(
         self, params: dict[str, Tensor], x: Tensor, y: Tensor, w: Tensor

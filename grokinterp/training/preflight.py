@@ -20,6 +20,7 @@ from grokinterp.tasks import Dataset, get_task, make_dataset, train_size
 from grokinterp.training.core import initial_params, output_size
 from grokinterp.training.masks import load_mask
 from grokinterp.training.schedule import checkpoint_count
+from grokinterp.training.spectral import hidden_names
 
 EVAL_CHUNK = 16384  # rows per forward when evaluating (see loop.evaluate)
 _GIB = 2**30
@@ -129,4 +130,6 @@ def preflight(cfg: TrainConfig, device: str = "cpu", copies: int = 1) -> Dataset
         initial_params(cfg, ds.d_vocab, d_out)  # loads and checks the file
     if cfg.mask_from is not None:  # loads and checks the mask against the model's shapes
         load_mask(cfg.mask_from, param_shapes(cfg.model, ds.d_vocab, d_out))
+    # muon / egd need hidden weight matrices
+    hidden_names(cfg, param_shapes(cfg.model, ds.d_vocab, d_out).items())
     return ds
