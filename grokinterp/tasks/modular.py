@@ -12,6 +12,10 @@ except where the operation is undefined (``div`` drops ``b = 0``, leaving
 ``int_add`` is the addition table of Liu et al. 2022 (arXiv 2205.10343, their toy setting):
 ``a + b`` over the integers for ``0 <= a <= b < p``, so ``p (p + 1) / 2`` pairs (row-major
 over a, then b) and ``2p - 1`` classes ``0 .. 2p - 2``.
+
+``add_unordered`` is ``a + b mod p`` over the same pairs ``0 <= a <= b < p``: Minegishi et
+al. 2024's symmetric input (gouki510/Grokking-Tickets@8cee814 config.py:L16,
+data_module.py:L12-21: the grokking-tickets study).
 """
 
 from __future__ import annotations
@@ -38,6 +42,14 @@ for _spec in [
         lambda a, b, p: a + b,
         unordered=True,
         integer=True,
+    ),
+    TaskSpec(
+        "add_unordered",
+        "a + b mod p over the pairs 0 <= a <= b < p (Minegishi et al. 2024's symmetric input)",
+        "modular",
+        lambda a, b, p: (a + b) % p,
+        fourier="sum",
+        unordered=True,
     ),
     TaskSpec("sub", "a - b mod p", "modular", lambda a, b, p: (a - b) % p, fourier="difference"),
     TaskSpec("mul", "a * b mod p", "modular", lambda a, b, p: (a * b) % p),

@@ -74,7 +74,15 @@ def test_every_registered_task_is_tested():
     # the tasks of generated examples are tested in tests/tasks/test_samples.py, int_add in
     # tests/tasks/test_int_add.py, digits in tests/tasks/test_features.py
     samples = {"concealed_parity", "linear_features"}
-    others = {"perm", "perm_conj", "perm_xyx", "random_table", "int_add", "digits"}
+    others = {
+        "perm",
+        "perm_conj",
+        "perm_xyx",
+        "random_table",
+        "int_add",
+        "digits",
+        "add_unordered",
+    }  # tests/tasks/test_add_unordered.py
     assert set(TASKS) == set(BRUTE) | others | samples
 
 
