@@ -135,6 +135,12 @@ def _predict(args: argparse.Namespace) -> int:
         f"model: logistic regression on the {m.family} features ({len(m.features)}) at N = "
         f"{m.n}; trained on {m.trained_on}; held-out AUC {ho.get('auc', float('nan')):.2f}"
     )
+    if pred.outside:
+        print(
+            "warning: this run is outside the setups the predictor was trained on: "
+            + "; ".join(pred.outside)
+            + "; treat the probability as a guess"
+        )
     return 0
 
 

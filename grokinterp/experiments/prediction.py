@@ -45,6 +45,7 @@ from sklearn.preprocessing import StandardScaler
 from grokinterp.analysis.early import (
     FAMILIES,
     amplitude_spectrum,
+    chance_loss,
     early_features,
     early_loss,
     oscillation,
@@ -52,22 +53,26 @@ from grokinterp.analysis.early import (
 from grokinterp.errors import ConfigError, RunDirError
 from grokinterp.experiments.cards import notsawo2023
 from grokinterp.experiments.contract import Study, StudyResult, collect, param
-from grokinterp.experiments.predictor import Predictor, save_models
+from grokinterp.experiments.predictor import Predictor, domain_of, save_models
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
+from grokinterp.runs.run import Run
 from grokinterp.sweeps.engine import run_sweep
 from grokinterp.sweeps.spec import expand
 from grokinterp.sweeps.status import read_status
 from grokinterp.viz.prediction import auc_figure, spectra_figure
 from grokinterp.viz.report import write_figure_set
 
-#: a run "groks" when its test accuracy reaches this within its step budget (Liu et al.
-#: 2022's 90%; at 95%, only 6 of the first 100 runs qualified)
+#: a run "groks" when its test accuracy at the end of its budget is at least this (Liu et
+#: al. 2022's 90%): Notsawo et al.'s target is the validation accuracy at the end of training
+#: (10k steps; their blog post, Tikquuss/tikquuss.github.io@c8f595f
+#: _posts/2023-07-25-blog-post-1.md:L41); ours is 1,500 steps (the one knob scaled)
 GROK_THRESHOLD = 0.9
-#: the step budget of every study run
+#: the step budget of every study run (theirs: 10,000 steps; scaled for 2 CPU cores)
 BUDGET = 1500
-#: the steps N at which the predictors are evaluated (each a checkpoint of every run)
-STEPS_N = (50, 100, 150, 200, 300)
+#: the steps N at which the predictors are evaluated (each a checkpoint of every run);
+#: theirs: the first 400 training steps (blog post L41)
+STEPS_N = (50, 100, 150, 200, 300, 400)
 EARLY_LOSS_STEPS = max(STEPS_N)
 CELLS_PER_PART = 25
 SEEDS = (0, 1)
@@ -77,27 +82,60 @@ SMALL_MODEL = {"d_model": 32, "n_heads": 4, "d_head": 8, "d_mlp": 128}
 WIDE_MODEL = {"d_model": 64, "n_heads": 4, "d_head": 16, "d_mlp": 256}
 
 #: name -> (task, p, model, cells): the training sweeps, then the held-out ones (other p,
-#: other width). Three training sweeps of 50 runs: the fourth first planned (sub at p = 19)
-#: did not fit the study's time on 2 shared cores.
+#: other width). Full batch. Three training sweeps of 50 runs: the fourth first planned
+#: (sub at p = 19) did not fit the study's time on 2 shared cores.
 TRAIN_PARTS: dict[str, tuple[str, int, dict[str, int], int]] = {
     "add_p19": ("add", 19, SMALL_MODEL, CELLS_PER_PART),
     "sub_p23": ("sub", 23, SMALL_MODEL, CELLS_PER_PART),
     "add_p23": ("add", 23, SMALL_MODEL, CELLS_PER_PART),
+    "mb_add_p19": ("add", 19, SMALL_MODEL, CELLS_PER_PART),
+    "mb_sub_p23": ("sub", 23, SMALL_MODEL, CELLS_PER_PART),
 }
 HELDOUT_PARTS: dict[str, tuple[str, int, dict[str, int], int]] = {
     "heldout_add_p29": ("add", 29, SMALL_MODEL, 15),
     "heldout_sub_p23_wide": ("sub", 23, WIDE_MODEL, 15),
+    "mb_heldout_add_p29": ("add", 29, SMALL_MODEL, 15),
 }
-#: the order the study trains them in (the held-out sweeps before the last training one,
-#: so that a study cut short can still be evaluated)
-ORDER = ["add_p19", "sub_p23", "heldout_add_p29", "heldout_sub_p23_wide", "add_p23"]
+#: the minibatch parts (Notsawo et al. train with minibatches, as Power et al.'s code they
+#: reproduced: ``mb_<part>`` draws the same cells as ``<part>`` and trains each with batches
+#: of min(512, ceil(n_train / 2)) rows, the last of an epoch shorter: openai/grok
+#: grok/data.py ``ArithmeticIterator.calculate_batchsize`` (batchsize 0, the default of
+#: grok/training.py) and its iterator without drop_last)
+MINIBATCH_PREFIX = "mb_"
+#: the regimes evaluated separately (training parts, held-out parts), then pooled
+REGIMES = ("full_batch", "minibatch", "pooled")
+#: the order the study trains them in (minibatch first: the setting of the paper; the
+#: held-out sweeps before the last training one, so that a study cut short can still be
+#: evaluated)
+ORDER = [
+    "mb_add_p19", "mb_sub_p23", "mb_heldout_add_p29",
+    "add_p19", "sub_p23", "heldout_add_p29", "heldout_sub_p23_wide", "add_p23",
+]  # fmt: skip
+
+
+def is_minibatch(part: str) -> bool:
+    return part.startswith(MINIBATCH_PREFIX)
+
+
+def regime_parts(parts: Sequence[str], regime: str) -> list[str]:
+    """The parts of ``parts`` in ``regime`` (``pooled``: all of them)."""
+    if regime == "pooled":
+        return list(parts)
+    return [p for p in parts if is_minibatch(p) == (regime == "minibatch")]
+
+
+def power_batch_size(p: int, train_fraction: float) -> int:
+    """Power et al.'s default batch size for a training set of ``int(train_fraction * p^2)``
+    pairs (our split's size for a two-operand task mod p): min(512, ceil(n / 2))."""
+    return min(512, math.ceil(int(train_fraction * p * p) / 2))
 
 
 def _cells(part: str, n: int) -> list[dict[str, float]]:
-    """``n`` hyper-parameter cells drawn for ``part`` (seeded by its name): learning rate
-    and weight decay log-uniform, training fraction uniform, init scale log-uniform, over
-    ranges where a pilot sweep found grokking, memorizing and unfitted runs."""
-    rng = np.random.default_rng(sum(map(ord, part)))
+    """``n`` hyper-parameter cells drawn for ``part`` (seeded by its name; a minibatch
+    part draws its full-batch twin's): learning rate and weight decay log-uniform, training
+    fraction uniform, init scale log-uniform, over ranges where a pilot sweep found
+    grokking, memorizing and unfitted runs."""
+    rng = np.random.default_rng(sum(map(ord, part.removeprefix(MINIBATCH_PREFIX))))
     cells = []
     for _ in range(n):
         cells.append(
@@ -114,6 +152,11 @@ def _cells(part: str, n: int) -> list[dict[str, float]]:
 def part_spec(part: str) -> dict[str, Any]:
     """The sweep spec of one part of the study."""
     task, p, model, n_cells = {**TRAIN_PARTS, **HELDOUT_PARTS}[part]
+    cells = _cells(part, n_cells)
+    batch: dict[str, Any] = {}
+    if is_minibatch(part):
+        cells = [{**c, "batch_size": power_batch_size(p, c["train_fraction"])} for c in cells]
+        batch = {"drop_last": False}
     return {
         "base": {"preset": "quick"},
         "overrides": {
@@ -125,8 +168,9 @@ def part_spec(part: str) -> dict[str, Any]:
             "ckpt_log_count": 0,
             "ckpt_every": 50,
             "early_loss_steps": EARLY_LOSS_STEPS,
+            **batch,
         },
-        "runs": _cells(part, n_cells),
+        "runs": cells,
         "seeds": list(SEEDS),
         "backend": "ensemble",
     }
@@ -140,8 +184,10 @@ def train_parts(out: str | Path, parts: list[str], progress: bool = False) -> No
 
 # ---------------------------------------------------------------------------- labels, features
 def label(run_dir: Path) -> dict[str, Any]:
-    """A run's outcome within its budget: ``grokked`` (test accuracy reached
-    :data:`GROK_THRESHOLD` at a logged step), ``grok_step`` (the first such step), the final
+    """A run's outcome: ``grokked``, Notsawo et al.'s target (the validation accuracy at the
+    end of training; theirs 10k steps, ours the :data:`BUDGET`) at least
+    :data:`GROK_THRESHOLD`; ``reached`` (test accuracy reached it at some logged step, the
+    label of the study's first version) and ``grok_step`` (the first such step), the final
     train / test accuracy and its sweep status."""
     rows = layout.read_metrics(run_dir)
     st = read_status(run_dir)["status"]
@@ -149,7 +195,8 @@ def label(run_dir: Path) -> dict[str, Any]:
     last = rows[-1] if rows else {}
     return {
         "status": st,
-        "grokked": bool(hit) and st == "done",
+        "grokked": st == "done" and last.get("test_acc", 0.0) >= GROK_THRESHOLD,
+        "reached": bool(hit) and st == "done",
         "grok_step": hit[0] if hit and st == "done" else math.nan,
         "train_99_step": next((r["step"] for r in rows if r["train_acc"] >= 0.99), math.nan),
         "final_train_acc": last.get("train_acc", math.nan),
@@ -166,14 +213,16 @@ def part_features(out: Path, part: str, steps_n: Sequence[int] = STEPS_N) -> pd.
         lab = label(d)
         if lab["status"] not in ("done", "diverged"):
             continue
-        cell = ",".join(f"{k}={v}" for k, v in r.varied.items() if k != "seed")
+        cell = ",".join(f"{k}={v}" for k, v in r.varied.items() if k not in ("seed", "batch_size"))
         for n in steps_n:
             try:
                 feats = early_features(d, n)
             except (RunDirError, ConfigError):  # diverged before n: no curve to read
                 continue
+            # a minibatch part's cells are its full-batch twin's: one group for both
+            group = f"{part.removeprefix(MINIBATCH_PREFIX)}/{cell}"
             rows.append(
-                {"part": part, "name": r.name, "cell": f"{part}/{cell}", **r.varied, "N": n,
+                {"part": part, "name": r.name, "cell": group, **r.varied, "N": n,
                  **lab, **feats}
             )  # fmt: skip
     return pd.DataFrame(rows)
@@ -202,9 +251,9 @@ def _part_done(out: Path, part: str) -> bool:
 # ---------------------------------------------------------------------------- predictors
 #: nonnegative, heavy-tailed features that enter the models as log10(x + 1e-12)
 LOG_FEATURES = [
-    "spec_low_amp", "spec_high_amp", "hjorth_activity", "spec_low_amp_log",
-    "hjorth_activity_log", "sum_sq_weights", "train_loss", "test_loss", "restricted_loss",
-    "excluded_loss",
+    "spec_low_amp", "spec_high_amp", "hjorth_activity", "iso_spec_low_amp",
+    "iso_spec_high_amp", "iso_hjorth_activity", "mean_sq_weight", "train_loss_rel",
+    "test_loss_rel", "restricted_loss_rel", "excluded_loss_rel",
 ]  # fmt: skip
 FOLDS = 5
 #: the threshold keeps this share of the grokking runs (out-of-fold, training sweeps)
@@ -305,8 +354,11 @@ class Evaluation:
     models: dict[int, Predictor]
 
 
-def evaluate(table: pd.DataFrame, train: Sequence[str], heldout: Sequence[str]) -> Evaluation:
-    """For every N and feature family: grouped-CV AUC on the ``train`` parts, the model
+def evaluate(
+    table: pd.DataFrame, train: Sequence[str], heldout: Sequence[str], regime: str = "pooled"
+) -> Evaluation:
+    """For one ``regime`` (the rows of its tables carry its name), every N and feature
+    family: grouped-CV AUC on the ``train`` parts, the model
     fitted on all of them scored on each ``heldout`` part and on them pooled, confusion
     matrices at the threshold that keeps 95% of the grokking runs out of fold, and the
     pruning trade-off on the held-out parts. The model shipped at each N is the family with
@@ -325,7 +377,8 @@ def evaluate(table: pd.DataFrame, train: Sequence[str], heldout: Sequence[str]) 
             model = fit(tr, family, n)
             model = dataclasses.replace(model, threshold=recall_threshold(y_tr, oof))
             row: dict[str, Any] = {
-                "N": n, "family": family, "auc_cv": _auc(y_tr, oof), "runs_train": len(tr),
+                "regime": regime, "N": n, "family": family, "auc_cv": _auc(y_tr, oof),
+                "runs_train": len(tr),
                 "grokked_train": int(y_tr.sum()),
                 "median_grok_step_train": float(tr.loc[y_tr, "grok_step"].median()),
                 "auc_cv_late": _late_auc(tr, oof, n),
@@ -348,44 +401,58 @@ def evaluate(table: pd.DataFrame, train: Sequence[str], heldout: Sequence[str]) 
                     model, heldout={"auc": row["auc_heldout"], **pr, "parts": list(heldout)}
                 )
                 for t in np.unique(np.concatenate([[0.0], p_ho, [1.01]])):
-                    prune_rows.append({"N": n, "family": family, **pruning(y_ho, p_ho, t, n)})
+                    prune_rows.append(
+                        {"regime": regime, "N": n, "family": family, **pruning(y_ho, p_ho, t, n)}
+                    )
             auc_rows.append(row)
             for name, y, p in sets:
                 (tn, fp), (fn, tp) = confusion_matrix(y, p >= model.threshold, labels=[0, 1])
                 conf_rows.append(
-                    {"N": n, "family": family, "set": name, "threshold": model.threshold,
+                    {"regime": regime, "N": n, "family": family, "set": name,
+                     "threshold": model.threshold,
                      "tn": tn, "fp": fp, "fn": fn, "tp": tp}
                 )  # fmt: skip
             if best is None or row["auc_cv"] > best[0]:
                 best = (row["auc_cv"], model)
         assert best is not None
+        batches = sorted({"minibatch" if is_minibatch(p) else "full-batch" for p in train})
         models[n] = dataclasses.replace(
             best[1],
             trained_on=(
-                f"studies/prediction: {len(tr)} runs of {', '.join(train)} "
-                f"(1-layer transformer d_model 32, full-batch AdamW, {BUDGET}-step budget)"
+                f"studies/prediction: {len(tr)} runs of {', '.join(train)} (1-layer "
+                f"transformer d_model 32, {' and '.join(batches)} AdamW, {BUDGET}-step budget)"
             ),
+            domain=_domain(train),
         )
     return Evaluation(pd.DataFrame(auc_rows), pd.DataFrame(conf_rows), pd.DataFrame(prune_rows),
                       models)  # fmt: skip
 
 
+def _domain(train: Sequence[str]) -> dict[str, list[Any]]:
+    """The setups of the study's parts ``train`` (:func:`domain_of`); empty for parts that
+    are not the study's (a table built by hand)."""
+    if not all(p in TRAIN_PARTS or p in HELDOUT_PARTS for p in train):
+        return {}
+    return domain_of([r.config for p in train for r in expand(part_spec(p))])
+
+
 def spectra(out: Path, table: pd.DataFrame, n: int) -> pd.DataFrame:
-    """Mean amplitude spectrum of the early-loss oscillation (:func:`oscillation`, linear
-    and log scale) of the grokking and the other runs of ``table``, over their first ``n``
-    updates."""
+    """Mean amplitude spectrum of the first ``n`` updates' loss (in units of log C) of the
+    grokking and the other runs of ``table``, per batch regime: of the raw curve (the
+    paper's signal, ``raw``) and of the curve minus its monotone fit (our alternative,
+    ``isotonic``)."""
     runs = table[table["N"] == n].drop_duplicates("name")
-    acc: dict[tuple[bool, str], list[np.ndarray]] = {}
+    acc: dict[tuple[str, bool, str], list[np.ndarray]] = {}
     freqs = np.fft.rfftfreq(n)
     for _, r in runs.iterrows():
-        loss = early_loss(out / "sweep" / r["part"] / "runs" / r["name"], n)
-        for scale, x in (("linear", loss), ("log", np.log(np.maximum(loss, 1e-300)))):
-            acc.setdefault((bool(r["grokked"]), scale), []).append(
-                amplitude_spectrum(oscillation(x))[1]
-            )
+        d = out / "sweep" / r["part"] / "runs" / r["name"]
+        loss = early_loss(d, n) / chance_loss(Run(d))
+        regime = "minibatch" if is_minibatch(r["part"]) else "full_batch"
+        for kind, x in (("raw", loss), ("isotonic", oscillation(loss))):
+            acc.setdefault((regime, bool(r["grokked"]), kind), []).append(amplitude_spectrum(x)[1])
     cols = {"freq": freqs}
-    for (grokked, scale), amps in sorted(acc.items()):
-        cols[f"{'grokked' if grokked else 'not_grokked'}_{scale}"] = np.mean(amps, axis=0)
+    for (regime, grokked, kind), amps in sorted(acc.items()):
+        cols[f"{regime}_{'grokked' if grokked else 'not_grokked'}_{kind}"] = np.mean(amps, axis=0)
     return pd.DataFrame(cols)
 
 
@@ -457,14 +524,24 @@ def report(
     table = features_table(out, [])
     if not len(table):
         return None
-    train = [p for p in TRAIN_PARTS if p in set(table["part"])]
-    if not train:
+    train_all = [p for p in TRAIN_PARTS if p in set(table["part"])]
+    if not train_all:
         return None
-    heldout = [p for p in HELDOUT_PARTS if p in set(table["part"])]
-    ev = evaluate(table, train, heldout)
+    heldout_all = [p for p in HELDOUT_PARTS if p in set(table["part"])]
+    evs: dict[str, Evaluation] = {}
+    for regime in REGIMES:
+        train = regime_parts(train_all, regime)
+        if train and (regime == "pooled" or len(train) < len(train_all)):
+            evs[regime] = evaluate(table, train, regime_parts(heldout_all, regime), regime)
+    tables = {
+        k: pd.concat([getattr(e, k) for e in evs.values()], ignore_index=True)
+        for k in ("auc", "confusion", "pruning")
+    }
+    ev = Evaluation(tables["auc"], tables["confusion"], tables["pruning"], evs["pooled"].models)
     _write_csv(out / "auc.csv", ev.auc)
     _write_csv(out / "confusion.csv", ev.confusion)
     _write_csv(out / "pruning.csv", ev.pruning)
+    train, heldout = train_all, heldout_all
     n_max = max(STEPS_N)
     root = runs_from or out
     if (root / "sweep").is_dir() or runs_from is None:
@@ -477,8 +554,11 @@ def report(
             f"{root}; the early-loss spectra need one of them"
         )
     _write_csv(out / "spectra.csv", spec)
+    figs = {"early_loss_spectra": spectra_figure(spec, n_max)}
+    for regime in ev.auc["regime"].unique():
+        figs[f"auc_vs_n_{regime}"] = auc_figure(ev.auc[ev.auc["regime"] == regime], regime)
     write_figure_set(
-        {"early_loss_spectra": spectra_figure(spec, n_max), "auc_vs_n": auc_figure(ev.auc)},
+        figs,
         out / "figures",
         title="Predicting grokking early",
         static=static,
@@ -490,16 +570,20 @@ def report(
 
 
 def report_text(ev: Evaluation, train: Sequence[str], heldout: Sequence[str]) -> str:
-    """``report.txt``: the sweeps evaluated and the ROC AUC of every family at every N."""
+    """``report.txt``: the sweeps evaluated and the ROC AUC of every family at every N, per
+    regime (full batch, minibatch, pooled)."""
     cols = ["N", "family", "auc_cv", *(["auc_heldout"] if "auc_heldout" in ev.auc else [])]
     lines = [
         "Predicting grokking early (Notsawo et al. 2023, arXiv 2306.13253)",
         f"training sweeps: {', '.join(train)}; held-out sweeps: {', '.join(heldout) or 'none'}",
-        f"grokked = test accuracy >= {GROK_THRESHOLD:g} within {BUDGET} steps; ROC AUC by "
-        "feature family and N (auc_cv: grouped cross-validation on the training sweeps)",
-        "",
-        ev.auc[cols].to_string(index=False) if len(ev.auc) else "no N with both outcomes",
+        f"grokked = test accuracy >= {GROK_THRESHOLD:g} at the end of the {BUDGET}-step "
+        "budget; ROC AUC by feature family and N (auc_cv: grouped cross-validation on the "
+        "training sweeps of the regime; auc_heldout: the model fitted on them, on its "
+        "held-out sweeps)",
     ]
+    for regime, rows in ev.auc.groupby("regime", sort=False):
+        wide = rows.pivot_table(index="N", columns="family", values=cols[2:], sort=False)
+        lines += ["", f"[{regime}]", wide.round(2).to_string() if len(wide) else "no N"]
     return "\n".join(lines) + "\n"
 
 

@@ -5,7 +5,10 @@ trained at: the feature names, which of them enter as ``log10(x + 1e-12)``, the 
 that stand in for a feature that does not apply (NaN), the standardization (mean, scale),
 the coefficients and intercept of a scikit-learn ``LogisticRegression``, the decision
 threshold, the budget the probability is for, and what the model scored on held-out
-sweeps. :func:`probability` evaluates it with numpy; no pickle, no scikit-learn needed.
+sweeps, and its domain: the setups it was fitted on (task, p, model shape, full batch or
+minibatches, budget). :func:`probability` evaluates it with numpy; no pickle, no
+scikit-learn needed. :func:`outside_domain` says how a run differs from that domain
+(``grokinterp predict`` prints it as a warning).
 The file is written by :mod:`grokinterp.experiments.prediction` from the committed study
 (``studies/prediction/``). :func:`pruner` makes it the sweep engine's
 :class:`~grokinterp.sweeps.pruning.Pruner` (``grokinterp sweep --prune-after N``).
@@ -14,7 +17,6 @@ The file is written by :mod:`grokinterp.experiments.prediction` from the committ
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,7 +25,9 @@ from typing import Any
 import numpy as np
 
 from grokinterp.analysis.early import early_features
+from grokinterp.config import TrainConfig
 from grokinterp.errors import ConfigError, RunDirError
+from grokinterp.runs.run import Run
 from grokinterp.sweeps.pruning import Pruner, Verdict
 from grokinterp.sweeps.spec import SweepRun
 
@@ -52,6 +56,8 @@ class Predictor:
             stops them).
         trained_on: what the model was fitted on, in words.
         heldout: its scores on sweeps it never saw (AUC, grokking runs kept, compute saved).
+        domain: the setups of its training runs, field -> the values seen (:data:`DOMAIN`,
+            :func:`setup`); a run outside them gets a warning (:func:`outside_domain`).
     """
 
     n: int
@@ -68,6 +74,7 @@ class Predictor:
     threshold: float
     trained_on: str = ""
     heldout: dict[str, Any] = field(default_factory=dict)
+    domain: dict[str, list[Any]] = field(default_factory=dict)
 
     def transform(self, rows: np.ndarray) -> np.ndarray:
         """Raw feature rows (runs x features) to the standardized model inputs."""
@@ -87,6 +94,46 @@ class Predictor:
         """Each feature's term ``coef_i * z_i`` in the log-odds of one run."""
         z = self.transform(row)[0]
         return {f: float(c * v) for f, c, v in zip(self.features, self.coef, z, strict=True)}
+
+
+#: the setup fields a predictor's domain records: task family and size, the model's shape,
+#: full batch or minibatches, and the step budget of the run
+DOMAIN = ("task", "p", "arch", "n_layers", "d_model", "n_heads", "d_head", "d_mlp", "batch",
+          "budget")  # fmt: skip
+
+
+def setup(cfg: TrainConfig) -> dict[str, Any]:
+    """A run's values of the :data:`DOMAIN` fields."""
+    m = cfg.model
+    return {
+        "task": cfg.task.name, "p": cfg.task.p, "arch": m.arch, "n_layers": m.n_layers,
+        "d_model": m.d_model, "n_heads": m.n_heads, "d_head": m.d_head, "d_mlp": m.d_mlp,
+        "batch": "full" if cfg.optim.batch_size is None else "minibatch",
+        "budget": cfg.optim.max_steps,
+    }  # fmt: skip
+
+
+def domain_of(configs: Sequence[TrainConfig]) -> dict[str, list[Any]]:
+    """The domain of a predictor fitted on runs with these configs: every value each
+    :data:`DOMAIN` field takes among them."""
+    seen: dict[str, set[Any]] = {k: set() for k in DOMAIN}
+    for cfg in configs:
+        for k, v in setup(cfg).items():
+            seen[k].add(v)
+    return {k: sorted(v, key=str) for k, v in seen.items()}
+
+
+def outside_domain(model: Predictor, cfg: TrainConfig) -> list[str]:
+    """How a run's setup differs from the setups ``model`` was fitted on, one phrase per
+    field (empty: inside; a model file without a domain: one phrase saying so)."""
+    if not model.domain:
+        return ["the predictor file records no training domain"]
+    out = []
+    for k, v in setup(cfg).items():
+        seen = model.domain.get(k)
+        if seen is not None and v not in seen:
+            out.append(f"{k} {v} (trained on {', '.join(map(str, seen))})")
+    return out
 
 
 def save_models(models: dict[int, Predictor], path: str | Path = MODEL_FILE) -> None:
@@ -134,12 +181,14 @@ def choose(
 
 @dataclass(frozen=True)
 class Prediction:
-    """A run's probability of grokking within ``model.budget`` steps, and why."""
+    """A run's probability of grokking within ``model.budget`` steps, why, and how the run
+    lies outside the model's domain (``outside``: empty when inside)."""
 
     probability: float
     model: Predictor
     features: dict[str, float]
     contributions: dict[str, float]
+    outside: list[str] = field(default_factory=list)
 
     @property
     def groks(self) -> bool:
@@ -147,11 +196,21 @@ class Prediction:
 
 
 def predict_run(run_dir: str | Path, model: Predictor, device: str = "cpu") -> Prediction:
-    """Read ``model.n``'s early features of a run and apply ``model``."""
+    """Read ``model.n``'s early features of a run and apply ``model``; the prediction
+    records how the run lies outside the model's domain (:func:`outside_domain`)."""
     feats = early_features(run_dir, model.n, device)
-    row = np.array([[feats.get(f, math.nan) for f in model.features]])
+    missing = [f for f in model.features if f not in feats]
+    if missing:
+        raise ConfigError(
+            f"the predictor uses features this version does not compute ({', '.join(missing)}); "
+            f"use the shipped predictor or retrain the file with `grokinterp prediction-study`"
+        )
+    row = np.array([[feats[f] for f in model.features]])
     prob = float(model.probability(row)[0])
-    return Prediction(prob, model, {f: feats[f] for f in model.features}, model.contributions(row))
+    outside = outside_domain(model, Run(run_dir).config)
+    return Prediction(
+        prob, model, {f: feats[f] for f in model.features}, model.contributions(row), outside
+    )
 
 
 def pruner(after: int, model_file: str | Path | None = None, device: str = "cpu") -> Pruner:
@@ -175,8 +234,11 @@ def pruner(after: int, model_file: str | Path | None = None, device: str = "cpu"
     def decide(run_dirs: Mapping[str, Path]) -> dict[str, Verdict]:
         verdicts = {}
         for name, run_dir in run_dirs.items():
-            p = predict_run(run_dir, model, device).probability
+            pred = predict_run(run_dir, model, device)
+            p = pred.probability
             reason = f"predicted P(grok within {model.budget}) = {p:.3f}"
+            if pred.outside:
+                reason += f" (outside the predictor's domain: {'; '.join(pred.outside)})"
             verdicts[name] = Verdict(p, p < model.threshold, reason)
         return verdicts
 
@@ -193,8 +255,11 @@ __all__ = [
     "Prediction",
     "Predictor",
     "choose",
+    "domain_of",
     "load_models",
+    "outside_domain",
     "predict_run",
     "pruner",
     "save_models",
+    "setup",
 ]

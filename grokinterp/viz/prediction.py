@@ -13,36 +13,40 @@ from grokinterp.viz.overlay import COLORS
 
 
 def spectra_figure(spectra: pd.DataFrame, n: int) -> Any:
-    """Mean amplitude spectra of the early-loss oscillation, grokking vs other runs: a panel
-    for the linear and one for the log loss (``spectra.csv``)."""
-    fig = make_subplots(
-        rows=1, cols=2, subplot_titles=("training loss", "log training loss"),
-        horizontal_spacing=0.1,
-    )  # fmt: skip
+    """Mean amplitude spectra of the early training loss, grokking vs other runs
+    (``spectra.csv``): a panel per batch regime and signal (the raw curve, the paper's; the
+    curve minus its monotone fit, our alternative)."""
+    regimes = [r for r in ("minibatch", "full_batch") if any(str(c).startswith(r) for c in spectra)]
+    kinds = (("raw", "raw loss"), ("isotonic", "loss minus monotone fit"))
+    titles = [f"{r.replace('_', ' ')}: {t}" for r in regimes for _, t in kinds]
+    fig = make_subplots(rows=max(len(regimes), 1), cols=2, subplot_titles=titles,
+                        horizontal_spacing=0.1, vertical_spacing=0.15)  # fmt: skip
     f = spectra["freq"]
-    for col, scale in enumerate(("linear", "log"), start=1):
-        for i, (key, name) in enumerate((("grokked", "grokked"), ("not_grokked", "did not"))):
-            c = f"{key}_{scale}"
-            if c not in spectra:
-                continue
-            fig.add_trace(
-                go.Scatter(
-                    x=f[1:], y=spectra[c][1:], mode="lines", name=name, legendgroup=name,
-                    showlegend=col == 1, line=dict(color=COLORS[i], width=1.8),
-                ),
-                row=1, col=col,
-            )  # fmt: skip
-        fig.update_yaxes(type="log", title_text="mean amplitude" if col == 1 else None,
-                         row=1, col=col)  # fmt: skip
+    for row, regime in enumerate(regimes, start=1):
+        for col, (kind, _) in enumerate(kinds, start=1):
+            for i, (key, name) in enumerate((("grokked", "grokked"), ("not_grokked", "did not"))):
+                c = f"{regime}_{key}_{kind}"
+                if c not in spectra:
+                    continue
+                fig.add_trace(
+                    go.Scatter(
+                        x=f[1:], y=spectra[c][1:], mode="lines", name=name, legendgroup=name,
+                        showlegend=row == 1 and col == 1, line=dict(color=COLORS[i], width=1.8),
+                    ),
+                    row=row, col=col,
+                )  # fmt: skip
+            fig.update_yaxes(type="log", title_text="mean amplitude" if col == 1 else None,
+                             row=row, col=col)  # fmt: skip
     fig.update_xaxes(type="log", title_text="frequency (cycles per update)")
     fig.update_layout(
-        title=f"Spectrum of the first {n} updates' loss minus its monotone trend",
-        template="plotly_white", height=420, width=950, legend=dict(orientation="h", y=-0.2),
+        title=f"Spectrum of the first {n} updates' training loss (units of log C)",
+        template="plotly_white", height=380 * max(len(regimes), 1), width=950,
+        legend=dict(orientation="h", y=-0.12),
     )  # fmt: skip
     return fig
 
 
-def auc_figure(auc: pd.DataFrame) -> Any:
+def auc_figure(auc: pd.DataFrame, regime: str = "") -> Any:
     """ROC AUC against N per feature family: grouped cross-validation on the training sweeps
     (solid) and the held-out sweeps (dashed) (``auc.csv``)."""
     fig = go.Figure()
@@ -58,7 +62,8 @@ def auc_figure(auc: pd.DataFrame) -> Any:
                                      line=dict(color=color, dash="dash")))  # fmt: skip
     fig.add_hline(y=0.5, line=dict(color="gray", dash="dot"))
     fig.update_layout(
-        title="Predicting grokking within the budget from the first N updates",
+        title="Predicting grokking within the budget from the first N updates"
+        + (f" ({regime.replace('_', ' ')})" if regime else ""),
         xaxis_title="N (updates)", yaxis_title="ROC AUC", yaxis_range=[0.3, 1.02],
         template="plotly_white", height=450, width=800,
     )  # fmt: skip

@@ -24,8 +24,15 @@ from grokinterp.experiments.prediction import (
     pruning,
     recall_threshold,
 )
-from grokinterp.experiments.predictor import Predictor, load_models, save_models
-from grokinterp.runs import layout
+from grokinterp.experiments.predictor import (
+    DOMAIN,
+    Predictor,
+    domain_of,
+    load_models,
+    outside_domain,
+    save_models,
+)
+from grokinterp.runs import Run, layout
 from grokinterp.sweeps.engine import run_sweep
 from grokinterp.training import train
 
@@ -39,7 +46,7 @@ def _table(rng: np.random.Generator, parts: list[str], cells: int = 12) -> pd.Da
         for c in range(cells):
             groks = c % 2 == 0
             for seed in (0, 1):
-                row = {f: rng.normal() for f in FAMILIES["all"]}
+                row = {f: rng.normal() for fam in FAMILIES.values() for f in fam}
                 row["spec_low_amp"] = 10 ** (rng.normal(-1 if groks else -3, 0.3))
                 row.update(part=part, cell=f"{part}/{c}", name=f"{part}/{c}/{seed}", N=N,
                            grokked=groks, grok_step=500.0 if groks else np.nan)  # fmt: skip
@@ -49,7 +56,8 @@ def _table(rng: np.random.Generator, parts: list[str], cells: int = 12) -> pd.Da
 
 def test_evaluation_finds_the_informative_family():
     table = _table(np.random.default_rng(0), ["a", "b", "held"])
-    ev = evaluate(table, ["a", "b"], ["held"])
+    ev = evaluate(table, ["a", "b"], ["held"], regime="minibatch")
+    assert set(ev.auc["regime"]) == {"minibatch"}
     auc = ev.auc.set_index("family")
     assert auc.loc["spectral", "auc_cv"] > 0.95 and auc.loc["spectral", "auc_heldout"] > 0.95
     assert auc.loc["baseline", "auc_cv"] < 0.8  # noise only
@@ -86,13 +94,16 @@ def test_shipped_predictor_loads():
     assert models and all(m.n == n and m.budget > n for n, m in models.items())
 
 
-def _constant_model(path, intercept: float) -> None:
-    """A predictor at N that says the same for every run (a train_loss term with 0 weight)."""
+def _constant_model(path, intercept: float, domain: dict | None = None) -> None:
+    """A predictor at N that says the same for every run (a train_loss_rel term with 0
+    weight), with the training ``domain`` given (default: none recorded)."""
     save_models(
         {N: Predictor(n=N, budget=60, grok_threshold=0.95, family="baseline",
-                      features=["train_loss"], log_features=["train_loss"], impute=[0.0],
-                      mean=[0.0], scale=[1.0], coef=[0.0], intercept=intercept, threshold=0.5,
-                      heldout={"compute_saved": 0.5, "grokking_lost": 0, "grokking_runs": 3})},
+                      features=["train_loss_rel"], log_features=["train_loss_rel"],
+                      impute=[0.0], mean=[0.0], scale=[1.0], coef=[0.0], intercept=intercept,
+                      threshold=0.5,
+                      heldout={"compute_saved": 0.5, "grokking_lost": 0, "grokking_runs": 3},
+                      domain=domain or {})},
         path,
     )  # fmt: skip
 
@@ -163,8 +174,38 @@ def test_predict_prints_probability_drivers_and_model(short_run, tmp_path, capsy
     assert main(["predict", str(short_run), "--model", str(tmp_path / "m.json")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "P(test accuracy >= 0.95 within 60 steps) = 0.731 at N = 20" in lines[0]
-    assert lines[1].startswith("drivers (log-odds terms): train_loss = ")
+    assert lines[1].startswith("drivers (log-odds terms): train_loss_rel = ")
     assert lines[2].startswith("model: logistic regression on the baseline features")
+
+
+def test_predict_warns_outside_the_training_domain_only(short_run, tmp_path, capsys):
+    cfg = Run(short_run).config
+    inside = domain_of([cfg])
+    _constant_model(tmp_path / "in.json", intercept=1.0, domain=inside)
+    assert main(["predict", str(short_run), "--model", str(tmp_path / "in.json")]) == 0
+    said = capsys.readouterr().out
+    assert "warning" not in said and "outside" not in said
+    # another width and another task family than the run's
+    wider = domain_of([replace(cfg, {"model": {"d_model": 2 * cfg.model.d_model}})])
+    other = {**wider, "task": ["sub" if cfg.task.name != "sub" else "add"]}
+    _constant_model(tmp_path / "out.json", intercept=1.0, domain=other)
+    assert main(["predict", str(short_run), "--model", str(tmp_path / "out.json")]) == 0
+    warn = capsys.readouterr().out.splitlines()[-1]
+    assert warn.startswith("warning: this run is outside the setups the predictor was trained")
+    assert f"d_model {cfg.model.d_model} (trained on {2 * cfg.model.d_model})" in warn
+    assert f"task {cfg.task.name}" in warn
+    # another budget
+    longer = {**inside, "budget": [cfg.optim.max_steps * 10]}
+    assert outside_domain(dataclasses.replace(load_models(tmp_path / "in.json")[N],
+                                              domain=longer), cfg) == [
+        f"budget {cfg.optim.max_steps} (trained on {cfg.optim.max_steps * 10})"
+    ]  # fmt: skip
+
+
+def test_shipped_predictor_states_its_domain():
+    for m in load_models().values():
+        assert set(m.domain) == set(DOMAIN) and all(m.domain[k] for k in DOMAIN)
+        assert "studies/prediction" in m.trained_on
 
 
 def test_predict_bad_input_exits_2_with_one_line(short_run, tmp_path, capsys):
