@@ -5,27 +5,35 @@ Their claim: prune a network that has grokked by weight magnitude, reset the sur
 weights to the network's initial values and retrain with the mask held fixed (a lottery
 ticket, Frankle & Carbin 2019): this *grokking ticket* generalizes without the long delay
 of the dense network, and faster than a dense network whose weight norm is matched to the
-ticket's, so weight norm alone does not explain grokking. Their MLP setting: a + b mod 67,
-40% of the pairs for training, one-hot inputs through an embedding into one ReLU hidden
-layer, AdamW lr 1e-3, weight decay 1, full batch, global magnitude pruning of the weights.
+ticket's, so weight norm alone does not explain grokking.
 
-Ours, sized for 2 CPU cores: a + b mod ``p`` (default 31), half of the pairs for training, the
-MLP arch with the two embeddings concatenated (d_model 64) into one ReLU hidden layer of 128,
-AdamW lr 3e-3, betas (0.9, 0.98), weight decay 1, full batch, cross-entropy; ``steps``
-updates (default 8000). Per seed:
+The setup is the authors' MLP setting, read from their code
+(gouki510/Grokking-Tickets@8cee814 config.py and config_pruning.py, model.py, prune.py,
+pruner.py; the card :mod:`grokinterp.experiments.cards.minegishi2024` gives file and line):
+a + b mod ``p`` (67) over the pairs a <= b only (task ``add_unordered``), 40% of them for
+training, split by Python's ``random.seed(seed); shuffle`` of the row-major pair list
+(``split_method="python_random"``, ``split_seed`` = the seed); their OnlyMLP as an MLP
+configuration: 500-wide embeddings, a bias-free projection to 48 units shared by the two
+tokens and summed, ReLU, a bias-free projection back to 500, the unembedding
+(``mlp_combine="sum"``, ``mlp_bias=False``, ``mlp_out_proj``, ``mlp_init="embed_vocab"``);
+AdamW lr 1e-3, betas (0.9, 0.98), weight decay 1 (dense and ticket), no warm-up, full batch,
+cross-entropy in float64; ``steps`` updates of every run. Per seed:
 
 1. **dense**: the base run, trained from its seeded initialization (a sweep,
-   :mod:`grokinterp.sweeps`); it must reach test accuracy 95% for its ticket to
-   count as a grokking ticket (a seed whose base run does not is reported and skipped);
-2. for each ``sparsity``: the magnitude mask of its final weights
-   (:func:`grokinterp.training.masks.magnitude_mask`, global over the weight matrices, or
-   with ``prune="no_embed"`` over all but the embedding), and
-   three runs from the base run's step-0 weights (``init_from``), trained like it:
-   **ticket** (the mask held fixed, ``mask_from``), **random** (a random mask with the same
-   number of kept weights in every matrix, :func:`~grokinterp.training.masks.random_mask`),
-   and **dense_norm** (no mask; every initial weight scaled by
-   ``|mask * theta_0| / |theta_0|``, so the dense network starts at the ticket's weight norm,
-   the paper's norm-matched control).
+   :mod:`grokinterp.sweeps`); it must reach test accuracy 95% by ``mask_step`` for its
+   ticket to count as a grokking ticket (a seed whose base run does not is reported and
+   skipped);
+2. for each ``sparsity``: the magnitude mask of its weights at ``mask_step`` (theirs: the
+   final checkpoint) (:func:`grokinterp.training.masks.magnitude_mask`, global over the
+   weight matrices as their ``Mag`` pruner with ``scope="global"``, or with
+   ``prune="no_embed"`` over all but the embedding), and three runs from the base run's
+   step-0 weights (``init_from``), trained like it: **ticket** (the mask held fixed,
+   ``mask_from``), **random** (a random mask with the same number of kept weights in every
+   matrix, :func:`~grokinterp.training.masks.random_mask`: ours, a layer-matched version of
+   their global ``Rand`` pruner), and **dense_norm** (no mask; every initial weight scaled by
+   ``sum_l |m_l * theta_0,l| / sum_l |theta_0,l|``, the sum over weight matrices of their
+   L2 norms, as their ``get_weight_norm`` and ``set_weight_ratio``: utils.py:L345-361,
+   prune.py:L37-39, the paper's norm-matched control).
 
 The base runs are a sweep; the arms of all seeds, one shape, are trained together by the
 ensemble trainer (run directories ``out/sweep/arms/runs/<arm>_s<seed>_q<sparsity>``). Writes
@@ -72,9 +80,7 @@ from grokinterp.experiments.contract import (
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text, save_tensors
 from grokinterp.runs.run import Run
-from grokinterp.sweeps.engine import run_sweep
 from grokinterp.sweeps.spec import expand
-from grokinterp.sweeps.status import read_status
 from grokinterp.training import train_groups
 from grokinterp.training.masks import (
     apply_mask,
@@ -87,31 +93,52 @@ from grokinterp.viz.deep import tickets_figure, tickets_measures_figure
 from grokinterp.viz.report import write_figure_set
 
 SEEDS = (0, 1, 2)
-SPARSITIES = (0.3, 0.6, 0.9)
-STEPS = 8000
-P = 31
+SPARSITIES = (0.6,)  # their sparsity 0.4 is the fraction kept (pruner.py:L21-29)
+STEPS = 30000
+P = 67
+TRAIN_FRACTION = 0.4
+CKPT_EVERY = 1000  # fixed, so that a longer budget extends the runs (resume)
 ARMS = ("ticket", "random", "dense_norm")
 PRUNE = ("all", "no_embed")  # which weight matrices the masks prune
 TEST_TARGET = 0.95  # "generalized": test accuracy at least this
 
 
 def base_spec(seeds: Sequence[int] = SEEDS, steps: int = STEPS, p: int = P) -> dict[str, Any]:
-    """The dense base runs (module doc), one per seed."""
+    """The dense base runs (module doc), one per seed; the split seed is the seed, as in
+    their ``gen_train_test(frac_train, d_vocab, seed=config.seed, ...)`` (train.py)."""
     if steps < 100:
         raise ConfigError(f"steps must be >= 100, got {steps}")
     return {
         "base": {"preset": "quick"},  # every field below is set: the preset is a placeholder
         "overrides": {
-            "task.name": "add", "task.p": p, "task.train_fraction": 0.5,
-            "model.arch": "mlp", "model.n_layers": 1, "model.d_model": 64,
-            "model.d_mlp": 128, "model.mlp_combine": "concat", "model.act_fn": "relu",
-            "optim.lr": 3e-3, "optim.weight_decay": 1.0, "optim.max_steps": steps,
+            "task.name": "add_unordered", "task.p": p, "task.train_fraction": TRAIN_FRACTION,
+            "task.split_method": "python_random",
+            "model.arch": "mlp", "model.n_layers": 1, "model.d_model": 500,
+            "model.d_mlp": 48, "model.mlp_combine": "sum", "model.act_fn": "relu",
+            "model.mlp_bias": False, "model.mlp_out_proj": True,
+            "model.mlp_init": "embed_vocab",
+            "optim.lr": 1e-3, "optim.weight_decay": 1.0, "optim.beta1": 0.9,
+            "optim.beta2": 0.98, "optim.warmup_steps": 0, "optim.max_steps": steps,
             "schedule.log_every": 50, "schedule.ckpt_log_until": 400,
-            "schedule.ckpt_log_count": 6, "schedule.ckpt_every": max(steps // 20, 50),
+            "schedule.ckpt_log_count": 4, "schedule.ckpt_every": CKPT_EVERY,
         },
         "seeds": list(seeds),
         "backend": "ensemble",
     }  # fmt: skip
+
+
+def seed_config(spec: dict[str, Any], seed: int) -> TrainConfig:
+    """The base run of ``seed``: the spec's config with that seed for both the
+    initialization and the split (theirs: one ``config.seed`` for both)."""
+    cfg = expand({**spec, "seeds": [seed]})[0].config
+    return replace(cfg, {"task": {"split_seed": seed}})
+
+
+def base_jobs(out: Path, spec: dict[str, Any]) -> dict[int, tuple[TrainConfig, Path]]:
+    """seed -> (config, run directory ``out/sweep/base/runs/seed=<seed>``) of the dense
+    base runs."""
+    runs = out / "sweep" / "base" / "runs"
+    return {s: (seed_config(spec, s), runs / f"seed={s}") for s in spec["seeds"]}
 
 
 def _first(m: pd.DataFrame, col: str, at: float) -> float:
@@ -123,12 +150,25 @@ def _norm(params: dict[str, torch.Tensor]) -> float:
     return math.sqrt(sum(float(t.double().pow(2).sum()) for t in params.values()))
 
 
+def layer_norm_sum(params: dict[str, torch.Tensor], names: Sequence[str]) -> float:
+    """``sum_l |W_l|_2`` over the weight matrices ``names``: the weight norm that Minegishi et
+    al. match their dense control to (gouki510/Grokking-Tickets@8cee814 utils.py:L345-361,
+    ``get_weight_norm``'s l2 norms; its division by the number of matrices cancels in the
+    ratio)."""
+    return sum(float(params[n].double().norm()) for n in names)
+
+
 def prepare_arms(
-    out: Path, base_dirs: dict[int, Path], sparsities: Sequence[float], prune: str = "all"
+    out: Path,
+    base_dirs: dict[int, Path],
+    sparsities: Sequence[float],
+    prune: str = "all",
+    mask_step: int | None = None,
 ) -> list[dict[str, Any]]:
     """Masks and scaled initial weights under ``out/masks`` for every grokked base run; one
     entry per arm run: arm, seed, sparsity, and its config overrides (absolute paths).
-    ``prune``: ``all`` weight matrices, or ``no_embed`` (all but the embedding ``W_E``)."""
+    ``prune``: ``all`` weight matrices, or ``no_embed`` (all but the embedding ``W_E``);
+    ``mask_step``: the checkpoint the masks come from (None: the last)."""
     if prune not in PRUNE:
         raise ConfigError(f"prune must be one of {list(PRUNE)}, got {prune!r}")
     masks = (out / "masks").resolve()
@@ -136,7 +176,13 @@ def prepare_arms(
     for seed, run_dir in sorted(base_dirs.items()):
         run = Run(run_dir)
         init = layout.checkpoint_path(run.path, 0).resolve()
-        theta0, final = run.params(0), run.params(run.steps[-1])
+        at = run.steps[-1] if mask_step is None else mask_step
+        if at not in run.steps:
+            raise ConfigError(
+                f"mask_step {at}: the dense run {run_dir} has no checkpoint there; use a "
+                f"multiple of {CKPT_EVERY} or the last step"
+            )
+        theta0, final = run.params(0), run.params(at)
         for i, q in enumerate(sparsities):
             tag = f"s{seed}_q{q:g}"
             names = [n for n in prunable(final) if prune == "all" or n != "embed.W_E"]
@@ -144,7 +190,10 @@ def prepare_arms(
             rand = random_mask(ticket, seed=1000 * seed + i)
             ticket_path = save_mask(ticket, masks / f"{tag}_ticket.safetensors")
             rand_path = save_mask(rand, masks / f"{tag}_random.safetensors")
-            scale = _norm(apply_mask(theta0, ticket)) / _norm(theta0)
+            all_w = prunable(theta0)
+            scale = layer_norm_sum(apply_mask(theta0, ticket), all_w) / layer_norm_sum(
+                theta0, all_w
+            )
             scaled = {k: v * scale for k, v in theta0.items()}
             scaled_path = masks / f"{tag}_dense_norm_init.safetensors"
             save_tensors(scaled_path, scaled, {"step": "0"})
@@ -163,14 +212,16 @@ def prepare_arms(
 def arm_jobs(
     out: Path, arms: Sequence[dict[str, Any]], steps: int, p: int
 ) -> list[tuple[TrainConfig, Path]]:
-    """(config, run directory) of every arm run: the base config (seed 0: full batch and
-    ``init_from`` leave the seed no role) with the arm's ``init_from`` / ``mask_from``, in
-    ``out/sweep/arms/runs/<arm>_s<seed>_q<sparsity>`` (short names: the sweep engine would
-    name them by their long file-path fields)."""
-    base = expand(base_spec([0], steps, p))[0].config
+    """(config, run directory) of every arm run: its seed's base config (the split; full
+    batch and ``init_from`` leave the init seed no role) with the arm's ``init_from`` /
+    ``mask_from``, in ``out/sweep/arms/runs/<arm>_s<seed>_q<sparsity>``."""
+    spec = base_spec([0], steps, p)
     runs = out / "sweep" / "arms" / "runs"
     return [
-        (replace(base, {"": a["run"]}), runs / f"{a['arm']}_s{a['seed']}_q{a['sparsity']:g}")
+        (
+            replace(seed_config(spec, a["seed"]), {"": a["run"]}),
+            runs / f"{a['arm']}_s{a['seed']}_q{a['sparsity']:g}",
+        )
         for a in arms
     ]
 
@@ -210,7 +261,14 @@ class Params:
         STEPS,
         "training steps of every run",
         unit="steps",
-        paper="30000 (gouki510/Grokking-Tickets@8cee814 config.py:L17)",
+        paper="30000 (gouki510/Grokking-Tickets@8cee814 config.py:L17, config_pruning.py:L17)",
+    )
+    mask_step: int | None = param(
+        None,
+        "the dense run's checkpoint the masks come from (a multiple of 1000 or the last "
+        "step); null: the last",
+        unit="steps",
+        paper="the final checkpoint (gouki510/Grokking-Tickets@8cee814 config_pruning.py:L71-72)",
     )
     p: int = param(
         P,
@@ -231,6 +289,8 @@ class Params:
         check_open_unit("sparsities", self.sparsities)
         check_positive("steps", self.steps, minimum=100)
         check_positive("p", self.p, minimum=2)
+        if self.mask_step is not None and not 0 < self.mask_step <= self.steps:
+            raise ConfigError(f"mask_step must be in [1, steps={self.steps}], got {self.mask_step}")
         if self.prune not in PRUNE:
             raise ConfigError(f"prune must be one of {list(PRUNE)}, got {self.prune!r}")
         if not 0.0 <= self.base_target <= 1.0:
@@ -247,16 +307,20 @@ def run(
     seeds, sparsities, steps, p = params.seeds, params.sparsities, params.steps, params.p
     prune, base_target = params.prune, params.base_target
     spec = base_spec(seeds, steps, p)
-    run_sweep(spec, out / "sweep" / "base", backend="ensemble", progress=progress)
+    bases = base_jobs(out, spec)
+    todo = [(c, d) for c, d in bases.values() if not _finished(d, steps)]
+    if todo:  # one ensemble; finished runs are left alone, killed ones resume
+        train_groups(todo, progress=progress)
+    mask_at = steps if params.mask_step is None else params.mask_step
     base_dirs, skipped = {}, []
-    for r in expand(spec):
-        d = out / "sweep" / "base" / "runs" / r.name
-        ok = read_status(d).get("status") == "done"
-        if ok and not math.isnan(_first(Run(d).metrics, "test_acc", base_target)):
-            base_dirs[r.config.seed] = d
+    for seed, (_, d) in bases.items():
+        m = Run(d).metrics
+        hit = _first(m[m["step"] <= mask_at], "test_acc", base_target)
+        if not math.isnan(hit):
+            base_dirs[seed] = d
         else:
-            skipped.append(r.config.seed)
-    arms = prepare_arms(out, base_dirs, sparsities, prune)
+            skipped.append(seed)
+    arms = prepare_arms(out, base_dirs, sparsities, prune, mask_at)
     jobs = arm_jobs(out, arms, steps, p)
     # the arms share one shape: the ensemble trainer (the sweep's ensemble backend) trains
     # them together; finished ones are left alone, killed ones resume
@@ -302,7 +366,9 @@ def run(
             "measures": tickets_measures_figure(ms, seed0),
         }
         write_figure_set(figs, out / "figures", "Grokking tickets", static)
-    atomic_write_text(out / "report.txt", report(summary, spec, skipped, base_target, prune))
+    atomic_write_text(
+        out / "report.txt", report(summary, spec, skipped, base_target, prune, mask_at)
+    )
     return collect(out, data=table)
 
 
@@ -336,14 +402,21 @@ def report(
     skipped: Sequence[int],
     base_target: float = TEST_TARGET,
     prune: str = "all",
+    mask_step: int | None = None,
 ) -> str:
     """The setup and, per arm and sparsity, the steps to 95% test accuracy."""
     o = spec["overrides"]
+    steps = o["optim.max_steps"]
     lines = [
         "Grokking tickets (Minegishi, Iwasawa & Matsuo 2024, arXiv 2310.19470)",
-        f"setup: a + b mod {o['task.p']}, half the pairs for training, MLP (concat embeddings "
-        f"64, one ReLU layer of 128), AdamW lr 3e-3 wd 1, {o['optim.max_steps']} full-batch "
-        f"steps; seeds {spec['seeds']}; masks from the dense run's final weights, pruning "
+        f"setup (the authors' MLP setting): a + b mod {o['task.p']} over the pairs a <= b, "
+        f"{o['task.train_fraction']:g} of them for training (split seed = seed); embeddings "
+        f"{o['model.d_model']}, a shared bias-free projection to {o['model.d_mlp']} summed "
+        f"over the two tokens, ReLU, a projection back to {o['model.d_model']}, unembedding; "
+        f"AdamW lr {o['optim.lr']:g} betas ({o['optim.beta1']}, {o['optim.beta2']}) wd "
+        f"{o['optim.weight_decay']:g}, {steps} full-batch steps per run; seeds "
+        f"{spec['seeds']}; masks from the dense run's weights at step "
+        f"{steps if mask_step is None else mask_step}, global magnitude over "
         + ("every weight matrix" if prune == "all" else "every weight matrix but the embedding"),
     ]
     if skipped:

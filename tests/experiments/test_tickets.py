@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from grokinterp.errors import ConfigError
-from grokinterp.experiments.tickets import Params, base_spec, run, summarize
+from grokinterp.experiments.tickets import Params, base_spec, layer_norm_sum, run, summarize
 from grokinterp.runs import layout
 from grokinterp.runs.io import load_tensors
-from grokinterp.training.masks import load_mask
+from grokinterp.training.masks import load_mask, prunable
 
 
 def test_spec_checks_input():
@@ -22,6 +22,8 @@ def test_spec_checks_input():
         Params(sparsities=(1.0,))
     with pytest.raises(ConfigError, match="prune"):
         Params(prune="bias")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="mask_step"):
+        Params(steps=1000, mask_step=2000)
 
 
 def test_masks_can_spare_the_embedding(tmp_path):
@@ -43,11 +45,15 @@ def test_tiny_study_builds_the_arms(tmp_path):
         ("random", 0.8), ("ticket", 0.5), ("ticket", 0.8),
     ]  # fmt: skip
     by = {(r.arm, r.sparsity): r for r in table.itertuples()}
-    for q in (0.5, 0.8):
-        # the norm-matched dense network starts at the ticket's norm, below the dense one's
-        assert by[("dense_norm", q)].init_norm == pytest.approx(by[("ticket", q)].init_norm)
-        assert by[("ticket", q)].init_norm < by[("dense", 0.0)].init_norm
     runs = tmp_path / "sweep" / "arms" / "runs"
+    for q in (0.5, 0.8):
+        # the norm-matched dense network starts at the ticket's norm, summed over the weight
+        # matrices as the authors' get_weight_norm; below the dense one's
+        ticket0, _ = load_tensors(layout.checkpoint_path(runs / f"ticket_s0_q{q:g}", 0))
+        dense0, _ = load_tensors(layout.checkpoint_path(runs / f"dense_norm_s0_q{q:g}", 0))
+        names = prunable(ticket0)
+        assert layer_norm_sum(dense0, names) == pytest.approx(layer_norm_sum(ticket0, names))
+        assert by[("ticket", q)].init_norm < by[("dense", 0.0)].init_norm
     tickets = [d for d in runs.iterdir() if "ticket" in d.name]
     assert len(tickets) == 2
     for d in tickets:  # the ticket starts from the dense run's step 0, masked
