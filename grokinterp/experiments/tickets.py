@@ -17,7 +17,8 @@ configuration: 500-wide embeddings, a bias-free projection to 48 units shared by
 tokens and summed, ReLU, a bias-free projection back to 500, the unembedding
 (``mlp_combine="sum"``, ``mlp_bias=False``, ``mlp_out_proj``, ``mlp_init="embed_vocab"``);
 AdamW lr 1e-3, betas (0.9, 0.98), weight decay 1 (dense and ticket), no warm-up, full batch,
-cross-entropy in float64; ``steps`` updates of every run. Per seed:
+cross-entropy in float64; ``steps`` updates of the dense runs and ``arm_steps`` (default
+``steps``) of the ticket and its controls. Per seed:
 
 1. **dense**: the base run, trained from its seeded initialization (a sweep,
    :mod:`grokinterp.sweeps`); it must reach test accuracy 95% by ``mask_step`` for its
@@ -263,6 +264,12 @@ class Params:
         unit="steps",
         paper="30000 (gouki510/Grokking-Tickets@8cee814 config.py:L17, config_pruning.py:L17)",
     )
+    arm_steps: int | None = param(
+        None,
+        "training steps of the ticket, random and dense_norm runs; null: steps",
+        unit="steps",
+        paper="30000 (gouki510/Grokking-Tickets@8cee814 config_pruning.py:L17)",
+    )
     mask_step: int | None = param(
         None,
         "the dense run's checkpoint the masks come from (a multiple of 1000 or the last "
@@ -289,6 +296,8 @@ class Params:
         check_open_unit("sparsities", self.sparsities)
         check_positive("steps", self.steps, minimum=100)
         check_positive("p", self.p, minimum=2)
+        if self.arm_steps is not None:
+            check_positive("arm_steps", self.arm_steps, minimum=100)
         if self.mask_step is not None and not 0 < self.mask_step <= self.steps:
             raise ConfigError(f"mask_step must be in [1, steps={self.steps}], got {self.mask_step}")
         if self.prune not in PRUNE:
@@ -321,10 +330,11 @@ def run(
         else:
             skipped.append(seed)
     arms = prepare_arms(out, base_dirs, sparsities, prune, mask_at)
-    jobs = arm_jobs(out, arms, steps, p)
+    arm_steps = steps if params.arm_steps is None else params.arm_steps
+    jobs = arm_jobs(out, arms, arm_steps, p)
     # the arms share one shape: the ensemble trainer (the sweep's ensemble backend) trains
     # them together; finished ones are left alone, killed ones resume
-    todo = [(c, d) for c, d in jobs if not _finished(d, steps)]
+    todo = [(c, d) for c, d in jobs if not _finished(d, arm_steps)]
     if todo:
         train_groups(todo, progress=progress)
     entries: list[dict[str, Any]] = [
@@ -333,7 +343,7 @@ def run(
     entries += [{**a, "dir": d} for a, (_, d) in zip(arms, jobs, strict=True)]
     rows, traces, measures = [], [], []
     for e in entries:
-        if not _finished(e["dir"], steps):
+        if not _finished(e["dir"], steps if e["arm"] == "dense" else arm_steps):
             continue
         trained = Run(e["dir"])
         m = trained.metrics
@@ -367,7 +377,8 @@ def run(
         }
         write_figure_set(figs, out / "figures", "Grokking tickets", static)
     atomic_write_text(
-        out / "report.txt", report(summary, spec, skipped, base_target, prune, mask_at)
+        out / "report.txt",
+        report(summary, spec, skipped, base_target, prune, mask_at, arm_steps),
     )
     return collect(out, data=table)
 
@@ -403,6 +414,7 @@ def report(
     base_target: float = TEST_TARGET,
     prune: str = "all",
     mask_step: int | None = None,
+    arm_steps: int | None = None,
 ) -> str:
     """The setup and, per arm and sparsity, the steps to 95% test accuracy."""
     o = spec["overrides"]
@@ -414,7 +426,9 @@ def report(
         f"{o['model.d_model']}, a shared bias-free projection to {o['model.d_mlp']} summed "
         f"over the two tokens, ReLU, a projection back to {o['model.d_model']}, unembedding; "
         f"AdamW lr {o['optim.lr']:g} betas ({o['optim.beta1']}, {o['optim.beta2']}) wd "
-        f"{o['optim.weight_decay']:g}, {steps} full-batch steps per run; seeds "
+        f"{o['optim.weight_decay']:g}, full batch, {steps} steps of the dense runs and "
+        f"{steps if arm_steps is None else arm_steps} of the ticket, random and dense_norm "
+        f"runs; seeds "
         f"{spec['seeds']}; masks from the dense run's weights at step "
         f"{steps if mask_step is None else mask_step}, global magnitude over "
         + ("every weight matrix" if prune == "all" else "every weight matrix but the embedding"),
