@@ -11,12 +11,24 @@ reaches it, confusion if train does not) and its grokking delay (steps from 90% 
 with several seeds takes the most common phase (ties go to the phase listed first in
 :data:`grokinterp.viz.phases.PHASES`) and the median delay of its generalizing runs.
 
+When the representation forms: for every run that generalizes (comprehension or grokking)
+and has a table of numbers to embed, RQI over its checkpoints
+(:func:`grokinterp.analysis.representation.rqi_over_checkpoints`): ``rqi_step``, the first
+checkpoint whose RQI reaches ``rqi_threshold`` (0.95, as Liu et al.'s code), and
+``rqi_at_train``, the RQI at the last checkpoint at or before the step where train accuracy
+reached the threshold. A grokking run whose representation forms late (Liu et al.'s
+mechanism) has ``rqi_step`` after ``train_step``, near ``test_step``; one whose delay comes
+from elsewhere has a linear embedding before the training set is fit. The checkpoint series
+of every grokking run (the cells that generalize late) is kept in ``rqi.csv``.
+
 Written to ``out_dir``: ``sweep/`` (the sweep directory: run directories, ``results.csv``),
 ``runs.csv`` (one row per run, with the RQI of its final embedding:
-:func:`grokinterp.analysis.representation.rqi`), ``phases.csv`` (one row per cell: the two
-fields, phase, delay, mean final RQI, the count of each phase over seeds), ``figures/``
-(``phase_diagram``: the phase panel and the delay panel, HTML and PNG) and ``report.txt``
-(the phase counts and the diagram as text).
+:func:`grokinterp.analysis.representation.rqi`, and the timing above), ``phases.csv`` (one
+row per cell: the two fields, phase, delay, mean final RQI, the count of each phase over
+seeds), ``rqi.csv`` (step, RQI, effective loss and accuracies at each checkpoint of each
+grokking run), ``figures/`` (``phase_diagram``: the phase panel and the delay panel, HTML and
+PNG) and ``report.txt`` (the phase counts, the diagram as text and the grokking runs'
+timing).
 """
 
 from __future__ import annotations
@@ -30,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from grokinterp.analysis.phases import liu_phase
-from grokinterp.analysis.representation import rqi
+from grokinterp.analysis.representation import rqi, rqi_over_checkpoints
 from grokinterp.errors import ConfigError, UserError
 from grokinterp.experiments.cards import liu2022
 from grokinterp.experiments.contract import Study, StudyResult, check_positive, collect, param
@@ -108,6 +120,38 @@ def _final_rqi(run_dir: Path) -> float:
         return np.nan
 
 
+def representation_timing(
+    runs: pd.DataFrame, run_dirs: Sequence[Path], rqi_threshold: float = 0.95
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``runs`` (:func:`run_phases`' table) with ``rqi_step`` (the first checkpoint whose RQI
+    reaches ``rqi_threshold``) and ``rqi_at_train`` (the RQI at the last checkpoint at or
+    before ``train_step``) for every generalizing run (comprehension or grokking) with an
+    embedding of numbers (NaN for the others); and the checkpoint series (``name``, ``step``,
+    ``rqi``, the effective loss for ``int_add``, the logged accuracies) of its grokking
+    runs."""
+    out = runs.copy()
+    out["rqi_step"] = np.nan
+    out["rqi_at_train"] = np.nan
+    series = []
+    for i, d in zip(out.index, run_dirs, strict=True):
+        row = out.loc[i]
+        if row["phase"] not in ("comprehension", "grokking"):
+            continue
+        try:
+            curve = rqi_over_checkpoints(Run(d))
+        except (UserError, ValueError):  # no embedding of numbers: RQI does not apply
+            continue
+        reached = curve.loc[curve["rqi"] >= rqi_threshold, "step"]
+        out.loc[i, "rqi_step"] = float(reached.iloc[0]) if len(reached) else np.nan
+        before = curve[curve["step"] <= row["train_step"]]
+        out.loc[i, "rqi_at_train"] = float(before["rqi"].iloc[-1]) if len(before) else np.nan
+        if row["phase"] == "grokking":
+            series.append(curve.assign(name=row["name"]))
+    cols = ["name", "step", "rqi", "effective_loss", "train_acc", "test_acc"]
+    late = pd.concat(series, ignore_index=True) if series else pd.DataFrame(columns=cols)
+    return out, late[[c for c in cols if c in late]]
+
+
 def phase_cells(runs: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
     """One row per (x, y) cell: the most common phase over its runs (ties: the earlier of
     :data:`PHASES`), the median delay of its runs that reached the threshold on both sets,
@@ -157,11 +201,18 @@ class Params:
         unit="steps",
         paper="10^3 (the toy model)",
     )
+    rqi_threshold: float = param(
+        0.95,
+        "the representation has formed when RQI reaches this (rqi_step)",
+        paper="0.95 (their notebook, cell 1:L313-316)",
+    )
     force: bool = param(False, "delete the study's sweep folder first and retrain every run")
 
     def __post_init__(self) -> None:
-        if not 0 < self.threshold <= 1:
-            raise ConfigError(f"threshold must be in (0, 1], got {self.threshold}")
+        for name in ("threshold", "rqi_threshold"):
+            value = getattr(self, name)
+            if not 0 < value <= 1:
+                raise ConfigError(f"{name} must be in (0, 1], got {value}")
         check_positive("window", self.window, minimum=0)
         if self.x is not None and self.x == self.y:
             raise ConfigError(f"x and y: both are {self.x!r}; give two different grid fields")
@@ -182,18 +233,24 @@ def run(
     table = table.set_index("name").loc[names].reset_index()
     sweep_runs = [out / "sweep" / "runs" / n for n in names]
     runs = run_phases(table, sweep_runs, params.threshold, params.window)
+    runs, late = representation_timing(runs, sweep_runs, params.rqi_threshold)
     cells = phase_cells(runs, x, y)
     atomic_write_text(out / "runs.csv", runs.to_csv(index=False))
     atomic_write_text(out / "phases.csv", cells.to_csv(index=False))
+    atomic_write_text(out / "rqi.csv", late.to_csv(index=False))
     fig = phase_diagram(cells, x, y, f"Phase diagram: {y} against {x}")
     write_figure_set({"phase_diagram": fig}, out / "figures", "Phase diagram", static=static)
-    atomic_write_text(out / "report.txt", report(cells, x, y, params))
+    atomic_write_text(out / "report.txt", report(cells, x, y, params, runs))
     return collect(out, data=cells)
 
 
-def report(cells: pd.DataFrame, x: str, y: str, params: Params) -> str:
+def report(
+    cells: pd.DataFrame, x: str, y: str, params: Params, runs: pd.DataFrame | None = None
+) -> str:
     """The phase counts and the diagram as text: a row per ``y`` value, the phase (its first
-    four letters) and the delay in steps of each ``x`` cell."""
+    four letters) and the delay in steps of each ``x`` cell; then, given ``runs``
+    (:func:`representation_timing`'s table), each grokking run's steps to the accuracy
+    threshold on train and test and to the RQI threshold."""
     counts = cells["phase"].value_counts().to_dict()
     xs, ys = sorted(set(cells[x])), sorted(set(cells[y]))
     at = {(r[x], r[y]): r for _, r in cells.iterrows()}
@@ -220,6 +277,23 @@ def report(cells: pd.DataFrame, x: str, y: str, params: Params) -> str:
         "phase (first four letters) and delay in steps, by cell:",
         *("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in grid),
     ]
+    grok = runs[runs["phase"] == "grokking"] if runs is not None and "rqi_step" in runs else None
+    if grok is not None and len(grok):
+
+        def step(v: Any) -> str:
+            return "never" if pd.isna(v) else f"{v:.0f}"
+
+        lines += [
+            "",
+            f"grokking runs: steps to {params.threshold:g} train / test accuracy, to RQI >= "
+            f"{params.rqi_threshold:g} (first checkpoint), RQI when train reached the threshold:",
+            *(
+                f"  {r[x]:g} {x}, {r[y]:g} {y}, seed {r.get('seed', '-')}: train "
+                f"{step(r['train_step'])}, test {step(r['test_step'])}, RQI {step(r['rqi_step'])}"
+                f", RQI at train {r['rqi_at_train']:.2f}"
+                for _, r in grok.iterrows()
+            ),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -236,4 +310,13 @@ STUDY = Study(
 )
 
 
-__all__ = ["STUDY", "Params", "axes_of", "phase_cells", "report", "run", "run_phases"]
+__all__ = [
+    "STUDY",
+    "Params",
+    "axes_of",
+    "phase_cells",
+    "report",
+    "representation_timing",
+    "run",
+    "run_phases",
+]

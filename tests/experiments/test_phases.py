@@ -10,10 +10,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grokinterp.cli import main
 from grokinterp.errors import ConfigError
-from grokinterp.experiments.phases import Params, axes_of, phase_cells, run
+from grokinterp.experiments import phases as phases_module
+from grokinterp.experiments.phases import (
+    Params,
+    axes_of,
+    phase_cells,
+    representation_timing,
+    run,
+)
 from grokinterp.viz.phases import PHASE_COLORS, PHASES, phase_diagram
 
 
@@ -105,10 +114,11 @@ def test_phase_diagram_end_to_end(tmp_path):
     result = run(tmp_path / "pd", params, progress=False, static=False)
     cells = result.data
     assert len(cells) == 4 and set(cells["phase"]) <= set(PHASES)
-    assert set(result.tables) == {"runs", "phases"} and "4 cells" in result.report
+    assert set(result.tables) == {"runs", "phases", "rqi"} and "4 cells" in result.report
     runs = pd.read_csv(tmp_path / "pd" / "runs.csv")
     assert len(runs) == 4 and {"phase", "train_step", "test_step", "delay"} <= set(runs)
     assert runs["final_rqi"].between(0, 1).all() and cells["final_rqi"].between(0, 1).all()
+    assert {"rqi_step", "rqi_at_train"} <= set(runs)
     assert (tmp_path / "pd" / "figures" / "phase_diagram.html").exists()
     # a second call resumes: nothing to train, same table
     again = run(tmp_path / "pd", params, progress=False, static=False).data
@@ -140,3 +150,39 @@ def test_cli_refuses_a_one_field_grid(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "two fields" in err
     assert not (tmp_path / "o").exists()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rqis=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=12),
+    train_step=st.integers(0, 1200),
+    phase=st.sampled_from(PHASES),
+    threshold=st.floats(0.05, 1.0),
+)
+def test_representation_timing_reads_the_checkpoint_curve(rqis, train_step, phase, threshold):
+    # a synthetic RQI curve at checkpoints 0, 100, 200, ...: rqi_step is the first checkpoint
+    # at or above the threshold, rqi_at_train the last one at or before train_step; only the
+    # generalizing phases are timed, and only grokking runs keep their series
+    steps = [100 * i for i in range(len(rqis))]
+    curve = pd.DataFrame({"step": steps, "rqi": rqis, "train_acc": 0.5, "test_acc": 0.5})
+    runs = pd.DataFrame([{"name": "r", "phase": phase, "train_step": float(train_step)}])
+    original = phases_module.rqi_over_checkpoints
+    phases_module.rqi_over_checkpoints = lambda run: curve  # type: ignore[assignment]
+    original_run = phases_module.Run
+    phases_module.Run = lambda d: d  # type: ignore[assignment,misc]
+    try:
+        out, late = representation_timing(runs, [Path("unused")], threshold)
+    finally:
+        phases_module.rqi_over_checkpoints = original
+        phases_module.Run = original_run
+    row = out.iloc[0]
+    if phase not in ("comprehension", "grokking"):
+        assert np.isnan(row["rqi_step"]) and np.isnan(row["rqi_at_train"]) and late.empty
+        return
+    above = [s for s, v in zip(steps, rqis, strict=True) if v >= threshold]
+    assert (np.isnan(row["rqi_step"]) and not above) or row["rqi_step"] == above[0]
+    before = [v for s, v in zip(steps, rqis, strict=True) if s <= train_step]
+    assert row["rqi_at_train"] == before[-1]
+    assert len(late) == (len(steps) if phase == "grokking" else 0)
+    if phase == "grokking":
+        assert list(late["name"].unique()) == ["r"] and list(late["rqi"]) == rqis
