@@ -106,5 +106,7 @@ for _e in [
           "Nanda et al. 2023's progress measures on a trained (or the shipped) run"),
     Entry("tickets", "grokinterp.experiments.tickets",
           "grokking tickets: pruned subnetworks retrained from init (Minegishi et al. 2024)"),
+    Entry("clock-pizza", "grokinterp.experiments.clock_pizza",
+          "clock or pizza against the attention rate and width (Zhong et al. 2023)"),
 ]:  # fmt: skip
     register(_e)
