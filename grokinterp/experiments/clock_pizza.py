@@ -88,7 +88,7 @@ class Params:
         (32,), "d_model of each cell (4 heads of d_model / 4, MLP 4 d_model); multiples of 4",
         paper="128 (fixed-width runs) or int(2^U(5, 9)) in 32-511 (train-main.py:L541-543)",
     )  # fmt: skip
-    seeds: tuple[int, ...] = param((0, 1), "seeds (initialization and split) per cell",
+    seeds: tuple[int, ...] = param((0, 1), "seeds (initialization; the split is split_seed 0)",
                                    paper="one run per draw of alpha and width")  # fmt: skip
     p: int = param(59, "the modulus (odd: distance irrelevance needs it)",
                    paper="59 (train-main.py:L531)")  # fmt: skip
@@ -328,7 +328,7 @@ STUDY = Study(
     smoke={
         "p": 7,
         "rates": [0.0, 1.0],
-        "widths": [8],
+        "widths": [32],
         "seeds": [0],
         "steps": 20,
         "log_every": 10,
