@@ -270,7 +270,7 @@ def report(cells: pd.DataFrame, authors: pd.DataFrame | None, params: Params,
         f"a + b mod {params.p}, 80% of pairs, 1 layer, 4 heads, MLP 4 d_model, {params.steps} "
         f"full-batch steps, seeds {list(params.seeds)}",
         "",
-        "width  rate  finished  test>=0.99  grad. symmetricity med (range)  distance "
+        "width  rate  finished  test>=0.99  gradient symmetricity med (range)  distance "
         "irrelevance med (range)",
     ]
     for _, c in cells.iterrows():
