@@ -88,6 +88,8 @@ for _e in [
           "Grokfast-EMA/MA on the authors' setup vs matched controls (Lee et al. 2024)"),
     Entry("prieto", "grokinterp.experiments.prieto",
           "StableMax and ⊥AdamW on the authors' MLP and transformer (Prieto et al. 2025)"),
+    Entry("muon", "grokinterp.experiments.muon",
+          "Muon and EGD vs AdamW and an lr-matched AdamW, with progress measures (Tveit 2025)"),
     Entry("prediction", "grokinterp.experiments.prediction",
           "predicting grokking from the first N updates (Notsawo et al. 2023)",
           ("prediction-study",)),
