@@ -24,6 +24,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from grokinterp.analysis import fourier, measures
+from grokinterp.analysis.groups import task_basis, why_no_basis
+from grokinterp.models import answer_forward_chunked
 from grokinterp.runs.run import Run
 
 
@@ -100,7 +102,9 @@ def run_circuit_stats(run_dir: Path) -> dict[str, float]:
     and ``gen_share``, the share of the final logits' norm in the trigonometric subspace of
     the run's own key frequencies (:func:`grokinterp.analysis.measures.trig_logit_share`; Varma et
     al. 2023 call a network generalizing when it is above 95%). ``gen_share`` is NaN for
-    tasks with no cyclic structure, for an even p and for runs with no checkpoint."""
+    tasks with no cyclic structure (a sum or difference in Z_p or Z_p*:
+    :mod:`grokinterp.analysis.groups`), for the additive tasks at an even p and for runs
+    with no checkpoint."""
     out = {"norm_drift": math.nan, "gen_share": math.nan}
     if not (run_dir / "config.json").exists():
         return out
@@ -111,16 +115,16 @@ def run_circuit_stats(run_dir: Path) -> dict[str, float]:
         start = norms[int(len(norms) * (1 - DRIFT_TAIL))]
         out["norm_drift"] = float((norms[-1] - start) / norms[-1])
     task = run.config.task
-    if not run.steps or task.p is None or task.p % 2 == 0:
-        return out  # no checkpoint, or no real Fourier basis over Z_p (even p), as in analyze
-    try:
-        structure = measures.check_fourier_task(task.name)
-    except ValueError:
-        return out
+    if not run.steps or why_no_basis(task.name, task.p, task.random_labels):
+        return out  # no checkpoint, or no cyclic group basis (as in analyze)
+    basis = task_basis(task.name, task.p, task.random_labels)
     params = run.params(run.steps[-1])
-    keys = fourier.key_frequencies(params, task.p)
-    logits = measures.all_pairs_logits(params, run.config.model, run.dataset)
-    out["gen_share"] = measures.trig_logit_share(logits, keys, structure=structure).generalizing
+    keys = fourier.key_frequencies(params, basis)
+    logits, _ = answer_forward_chunked(
+        params, run.dataset.inputs, run.config.model, run.dataset.n_classes
+    )
+    grid = logits[basis.grid_index(run.dataset.inputs)]  # the group's (n, n, classes) grid
+    out["gen_share"] = measures.trig_logit_share(grid, keys, basis.structure).generalizing
     return out
 
 

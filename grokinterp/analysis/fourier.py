@@ -1,20 +1,31 @@
-"""Fourier analysis over Z_p for grokking models (Nanda et al. 2023, arXiv 2301.05217).
+"""Fourier analysis over a cyclic group Z_n for grokking models (Nanda et al. 2023,
+arXiv 2301.05217).
 
-The real Fourier basis of functions on Z_p (p odd) is the orthonormal p x p matrix ``F``
-whose rows are, in this fixed order (every function in the toolkit uses it):
+The real Fourier basis of functions on Z_n is the orthonormal n x n matrix ``F`` whose rows
+are, in this fixed order (every function in the toolkit uses it):
 
 ==========  ==============================================  ==========
-row         function of x in Z_p                            name
+row         function of x in Z_n                            name
 ==========  ==============================================  ==========
-0           1 / sqrt(p)                                     ``const``
-2k - 1      cos(w_k x) / ||cos(w_k .)||  = sqrt(2/p) cos    ``cos k``
-2k          sin(w_k x) / ||sin(w_k .)||  = sqrt(2/p) sin    ``sin k``
+0           1 / sqrt(n)                                     ``const``
+2k - 1      cos(w_k x) / ||cos(w_k .)||  = sqrt(2/n) cos    ``cos k``
+2k          sin(w_k x) / ||sin(w_k .)||  = sqrt(2/n) sin    ``sin k``
+n - 1       (n even only) cos(pi x) / sqrt(n) = (-1)^x / sqrt(n)   ``cos n/2``
 ==========  ==============================================  ==========
 
-with ``w_k = 2 pi k / p`` and k = 1 .. (p-1)/2 (:func:`n_freqs`); frequencies are always
-numbered from 1, and the highest, ``(p-1)/2``, is a frequency like any other. Even p has an
-extra Nyquist row (cos(pi x)) and no matching sine, so the basis and every measure built on
-it need odd p (prime or not).
+with ``w_k = 2 pi k / n`` and k = 1 .. n // 2 (:func:`n_freqs`); frequencies are always
+numbered from 1, and the highest is a frequency like any other. For odd n (the additive
+group Z_p of the ``add`` and ``sub`` tasks, p odd) every frequency has a cosine and a sine
+row. For even n the top frequency n/2 (the Nyquist frequency) has only its cosine row,
+``(-1)^x``: the sine of it vanishes on Z_n. Even orders arise for the multiplicative group
+Z_p* of ``mul`` and ``div`` (order p - 1; there ``(-1)^(log x)`` is the Legendre symbol, whether
+x is a square mod p); :mod:`grokinterp.analysis.groups` maps a task's tokens onto Z_n. The
+real basis is the real form of the characters ``exp(2 pi i k x / n)`` of Z_n: the cosine
+and sine of frequency k span the characters k and -k.
+
+Every function below reads n from the length of the axis it transforms, so it applies to
+any cyclic group once the task's tokens are indexed by it (the ``p`` of the arguments is
+then the group's order n, or a :class:`~grokinterp.analysis.groups.GroupBasis`).
 
 What is here:
 
@@ -37,6 +48,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from grokinterp.analysis.groups import GroupBasis, as_basis
 from grokinterp.errors import ConfigError
 from grokinterp.models import Params
 
@@ -45,45 +57,59 @@ KeySource = Literal["embed", "logit", "both"]
 
 
 # ----------------------------------------------------------------------------- basis
-def check_odd_p(p: int) -> None:
-    """Raise a one-line ValueError unless p is an odd integer >= 3."""
-    if isinstance(p, bool) or not isinstance(p, int) or p < 3 or p % 2 == 0:
+def check_order(n: int) -> None:
+    """Raise a one-line ValueError unless n is an integer >= 2 (the order of a cyclic
+    group with at least one non-constant frequency)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ValueError(
-            f"the real Fourier basis over Z_p needs an odd p >= 3, got p={p!r}; "
-            "use an odd modulus (e.g. 113)"
+            f"the real Fourier basis over Z_n needs a group order n >= 2, got n={n!r}; "
+            "use a modulus of at least 3 (e.g. 113)"
         )
 
 
 def n_freqs(p: int) -> int:
-    """Number of non-constant frequencies of Z_p: ``(p - 1) // 2`` (p odd)."""
-    check_odd_p(p)
-    return (p - 1) // 2
+    """Number of non-constant frequencies of Z_n (n = ``p``): ``n // 2``, that is
+    ``(n - 1) / 2`` for odd n and ``n / 2`` (the last being the Nyquist frequency, with a
+    cosine row only) for even n."""
+    check_order(p)
+    return p // 2
+
+
+def has_nyquist(p: int) -> bool:
+    """Whether Z_n (n = ``p``) has a Nyquist frequency n/2: n even. Its only basis row is
+    ``cos n/2`` = ``(-1)^x / sqrt(n)``; it has no sine row."""
+    check_order(p)
+    return p % 2 == 0
 
 
 def _check_freq(k: int, p: int | None) -> None:
     if k < 1 or (p is not None and k > n_freqs(p)):
-        top = "(p-1)/2" if p is None else f"{n_freqs(p)} = (p-1)/2"
+        top = "n // 2" if p is None else f"{n_freqs(p)} = {p} // 2"
         raise ValueError(f"frequency k={k} is out of range: frequencies are 1 .. {top}")
 
 
 def cos_row(k: int, p: int | None = None) -> int:
-    """Row of ``cos k`` in the basis: ``2k - 1`` (k = 1 .. (p-1)/2; p checks the range)."""
+    """Row of ``cos k`` in the basis: ``2k - 1`` (k = 1 .. n // 2; n = p checks the range)."""
     _check_freq(k, p)
     return 2 * k - 1
 
 
 def sin_row(k: int, p: int | None = None) -> int:
-    """Row of ``sin k`` in the basis: ``2k`` (k = 1 .. (p-1)/2; p checks the range)."""
+    """Row of ``sin k`` in the basis: ``2k`` (k = 1 .. n // 2, but not the Nyquist frequency
+    n/2 of an even n, which has no sine; n = p checks both)."""
     _check_freq(k, p)
+    if p is not None and p % 2 == 0 and 2 * k == p:
+        raise ValueError(f"frequency {k} = n/2 of Z_{p} (the Nyquist frequency) has no sine row")
     return 2 * k
 
 
 def basis_names(p: int) -> list[str]:
-    """Row names: ``["const", "cos 1", "sin 1", ..., "cos n", "sin n"]``."""
+    """Row names: ``["const", "cos 1", "sin 1", ..., "cos m", "sin m"]`` with m = n // 2,
+    the last ``sin`` left out for even n (the Nyquist frequency has only ``cos n/2``)."""
     names = ["const"]
     for k in range(1, n_freqs(p) + 1):
         names += [f"cos {k}", f"sin {k}"]
-    return names
+    return names[:p]
 
 
 def _angles(k: Tensor, x: Tensor, p: int) -> Tensor:
@@ -93,28 +119,43 @@ def _angles(k: Tensor, x: Tensor, p: int) -> Tensor:
 
 @lru_cache(maxsize=32)
 def _basis64(p: int) -> Tensor:
-    n = n_freqs(p)
+    check_order(p)
+    pairs = (p - 1) // 2  # frequencies with a cosine and a sine row
     x = torch.arange(p, dtype=torch.int64)
-    k = torch.arange(1, n + 1, dtype=torch.int64)[:, None]
-    ang = _angles(k, x[None, :], p)  # (n, p)
+    k = torch.arange(1, pairs + 1, dtype=torch.int64)[:, None]
+    ang = _angles(k, x[None, :], p)  # (pairs, p)
     F = torch.empty(p, p, dtype=torch.float64)
     F[0] = 1.0 / math.sqrt(p)
-    F[1::2] = torch.cos(ang) * math.sqrt(2.0 / p)
-    F[2::2] = torch.sin(ang) * math.sqrt(2.0 / p)
+    F[1 : 2 * pairs : 2] = torch.cos(ang) * math.sqrt(2.0 / p)
+    F[2 : 2 * pairs + 1 : 2] = torch.sin(ang) * math.sqrt(2.0 / p)
+    if p % 2 == 0:  # the Nyquist row cos(pi x) = (-1)^x, norm sqrt(p)
+        F[p - 1] = (1 - 2 * (x % 2)).to(torch.float64) / math.sqrt(p)
     return F
+
+
+def _padded(x: Tensor, dim: int = 0) -> Tensor:
+    """``x`` (indexed by basis rows along ``dim``) with a zero row appended for an even n
+    (the missing ``sin n/2``), so that rows ``2k - 1`` and ``2k`` exist for every k."""
+    if x.shape[dim] % 2 == 1:
+        return x
+    shape = list(x.shape)
+    shape[dim] = 1
+    return torch.cat([x, x.new_zeros(shape)], dim=dim)
 
 
 def fourier_basis(
     p: int, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
 ) -> tuple[Float[Tensor, "p p"], list[str]]:
-    """The orthonormal real Fourier basis of Z_p and its row names (Nanda et al. 2023).
+    """The orthonormal real Fourier basis of Z_n (n = ``p``) and its row names (Nanda et al.
+    2023 for Z_p).
 
-    ``F[0] = 1/sqrt(p)``, ``F[2k-1, x] = sqrt(2/p) cos(2 pi k x / p)``,
-    ``F[2k, x] = sqrt(2/p) sin(2 pi k x / p)`` for k = 1 .. (p-1)/2, so ``F F^T = I``.
-    A vector ``v`` over Z_p has coefficients ``F v`` and is recovered as ``F^T (F v)``.
+    ``F[0] = 1/sqrt(n)``, ``F[2k-1, x] = sqrt(2/n) cos(2 pi k x / n)``,
+    ``F[2k, x] = sqrt(2/n) sin(2 pi k x / n)`` for k = 1 .. (n-1) // 2 and, for even n,
+    ``F[n-1, x] = (-1)^x / sqrt(n)``; so ``F F^T = I``. A vector ``v`` over Z_n has
+    coefficients ``F v`` and is recovered as ``F^T (F v)``.
 
     Raises:
-        ValueError: p is even (the real basis with (p-1)/2 frequencies needs odd p).
+        ValueError: n < 2.
     """
     F = _basis64(p).to(device=device, dtype=dtype, copy=True)  # never the cached tensor
     return F, basis_names(p)
@@ -128,7 +169,7 @@ def _basis_like(p: int, x: Tensor) -> Tensor:
 def fourier_1d(
     x: Float[Tensor, "..."], dim: int = 0, inverse: bool = False
 ) -> Float[Tensor, "..."]:
-    """Project axis ``dim`` (of odd length p) onto the basis.
+    """Project axis ``dim`` (of length n, the group order) onto the basis.
 
     ``y[.., j, ..] = sum_x F[j, x] x[.., x, ..]`` (coefficients of row j).
     With ``inverse=True`` apply ``F^T`` instead (coefficients back to values).
@@ -164,16 +205,17 @@ def fourier_2d(x: Float[Tensor, "p p *rest"], inverse: bool = False) -> Float[Te
 def freq_norms(
     W: Float[Tensor, "..."], dim: int = 0, include_const: bool = False
 ) -> Float[Tensor, " n"]:
-    """Norm of each frequency of ``W`` along its axis ``dim`` of length p (Nanda et al. 2023).
+    """Norm of each frequency of ``W`` along its axis ``dim`` of length n (Nanda et al. 2023).
 
     With ``C = F W`` (transform along ``dim``), the norm of frequency k is
-    ``sqrt(||C_{cos k}||^2 + ||C_{sin k}||^2)``, the sums running over every other axis.
-    The result has length (p-1)/2 with entry ``k - 1`` for frequency k; with
-    ``include_const=True`` it has length (p+1)/2, entry 0 being ``||C_const||`` and entry k
-    frequency k. See :func:`const_norm` for the constant term alone.
+    ``sqrt(||C_{cos k}||^2 + ||C_{sin k}||^2)``, the sums running over every other axis
+    (``||C_{cos n/2}||`` alone for the Nyquist frequency of an even n). The result has
+    length n // 2 with entry ``k - 1`` for frequency k; with ``include_const=True`` it has
+    length n // 2 + 1, entry 0 being ``||C_const||`` and entry k frequency k. See
+    :func:`const_norm` for the constant term alone.
     """
     C = fourier_1d(W, dim).movedim(dim, 0)
-    sq = C.reshape(C.shape[0], -1).pow(2).sum(1)  # energy per basis row
+    sq = _padded(C.reshape(C.shape[0], -1).pow(2).sum(1))  # energy per basis row
     per_freq = (sq[1::2] + sq[2::2]).sqrt()
     if include_const:
         return torch.cat([sq[:1].sqrt(), per_freq])
@@ -202,8 +244,14 @@ def token_embedding(params: Params) -> Tensor:
     return w_in[: w_in.shape[0] // 2]
 
 
-def _check_rows(params: Params, p: int) -> None:
-    check_odd_p(p)
+def _check_rows(params: Params, p: int | GroupBasis) -> GroupBasis:
+    basis = as_basis(p)
+    p = basis.p
+    if basis.group == "additive" and p % 2 == 0:
+        raise ValueError(
+            f"the additive analysis is for odd p (p={p}); pass an odd modulus (e.g. 113)"
+        )
+    check_order(basis.order)
     rows = token_embedding(params).shape[0]
     if rows < p:
         raise ValueError(
@@ -214,20 +262,27 @@ def _check_rows(params: Params, p: int) -> None:
             f"unembed.W_U has {params['unembed.W_U'].shape[1]} columns, fewer than p={p}; "
             "pass the p of the model's task"
         )
+    return basis
 
 
-def embedding_freq_norms(params: Params, p: int) -> Float[Tensor, " n_freqs"]:
-    """Per-frequency norms of the token embedding ``W_E[:p]`` (p x d_model) along the token axis
-    (:func:`token_embedding`: a one-hot MLP's first-layer rows for ``a``).
+def embedding_freq_norms(params: Params, p: int | GroupBasis) -> Float[Tensor, " n_freqs"]:
+    """Per-frequency norms of the token embedding along the token axis (:func:`token_embedding`:
+    a one-hot MLP's first-layer rows for ``a``), in the group of ``p``.
 
-    Row p of ``W_E`` (the ``=`` token) is left out. Entry ``k - 1`` is frequency k.
+    ``p`` an int: the additive group Z_p, rows ``W_E[:p]`` (row p, the ``=`` token, is left
+    out). ``p`` a :class:`~grokinterp.analysis.groups.GroupBasis`: the rows of its elements
+    in group order (for Z_p*, row ``g^i`` as row i: the token 0 is left out). Entry ``k - 1``
+    is frequency k of the group.
     """
-    _check_rows(params, p)
-    return freq_norms(token_embedding(params)[:p].detach(), dim=0)
+    basis = _check_rows(params, p)
+    return freq_norms(basis.tokens(token_embedding(params).detach(), 0), dim=0)
 
 
-def logit_weight(params: Params, p: int) -> Float[Tensor, "d_mlp p"]:
+def logit_weight(params: Params, p: int | GroupBasis) -> Float[Tensor, "d_mlp n"]:
     """``W_logit = W_out W_U[:, :p]`` (d_mlp x p): the map from the last MLP's neurons to logits.
+
+    ``p`` a :class:`~grokinterp.analysis.groups.GroupBasis`: the columns of its elements, in
+    group order (d_mlp x n; for Z_p*, column ``g^i`` as column i, class 0 left out).
 
     Uses the ``W_out`` of the last block (the neurons that write the answer); only the first
     p output columns are answer classes (legacy models have p + 1). For the MLP arch (no
@@ -243,8 +298,8 @@ def logit_weight(params: Params, p: int) -> Float[Tensor, "d_mlp p"]:
     example, the same for every class, so it does not move power between frequencies) and
     the LayerNorm's bias (a constant logit per class, written by no neuron).
     """
-    _check_rows(params, p)
-    W_U = params["unembed.W_U"][:, :p].detach()
+    basis = _check_rows(params, p)
+    W_U = basis.tokens(params["unembed.W_U"].detach(), 1)
     layers = [
         int(k.split(".")[1]) for k in params if k.startswith("blocks.") and k.endswith(".mlp.W_out")
     ]
@@ -260,17 +315,19 @@ def logit_weight(params: Params, p: int) -> Float[Tensor, "d_mlp p"]:
     return w_out @ W_U
 
 
-def logit_weight_freq_norms(params: Params, p: int) -> Float[Tensor, " n_freqs"]:
+def logit_weight_freq_norms(params: Params, p: int | GroupBasis) -> Float[Tensor, " n_freqs"]:
     """Per-frequency norms of ``W_logit`` (:func:`logit_weight`) along its output (class) axis.
 
-    The transform runs over the p answer classes c (axis 1 of the d_mlp x p matrix) and the
-    norm sums over neurons (Nanda et al. 2023). Entry ``k - 1`` is frequency k.
+    The transform runs over the answer classes c of the group (axis 1 of the d_mlp x n
+    matrix) and the norm sums over neurons (Nanda et al. 2023). Entry ``k - 1`` is
+    frequency k.
     """
     return freq_norms(logit_weight(params, p), dim=1)
 
 
 def check_key_freqs(key_freqs: Sequence[int], p: int) -> list[int]:
-    """Validate an explicit key-frequency list: ints in 1 .. (p-1)/2; returned sorted, unique.
+    """Validate an explicit key-frequency list: ints in 1 .. n // 2 for the group order
+    n = ``p`` (p itself for Z_p, p - 1 for Z_p*); returned sorted, unique.
 
     Raises ConfigError (a ValueError) naming the frequencies out of range."""
     n = n_freqs(p)
@@ -278,8 +335,8 @@ def check_key_freqs(key_freqs: Sequence[int], p: int) -> list[int]:
     bad = [k for k in out if not 1 <= k <= n]
     if bad:
         raise ConfigError(
-            f"key frequencies {bad} are out of range for p={p}: frequencies are 1 .. {n} "
-            "((p-1)/2); the constant term is not a frequency"
+            f"key frequencies {bad} are out of range for a group of order {p}: frequencies "
+            f"are 1 .. {n} ({p} // 2); the constant term is not a frequency"
         )
     return out
 
@@ -316,9 +373,10 @@ def select_key_frequencies(norms: Float[Tensor, " n_freqs"], min_energy: float =
 
 
 def key_frequencies(
-    params: Params, p: int, source: KeySource = "embed", min_energy: float = 0.5
+    params: Params, p: int | GroupBasis, source: KeySource = "embed", min_energy: float = 0.5
 ) -> list[int]:
-    """Key frequencies of a trained model (ascending, each in 1 .. (p-1)/2).
+    """Key frequencies of a trained model (ascending, each in 1 .. n // 2) in the group of
+    ``p`` (an int: Z_p; or a :class:`~grokinterp.analysis.groups.GroupBasis`).
 
     Applies :func:`select_key_frequencies` (largest log-gap of the sorted per-frequency
     norms, among cuts holding at least ``min_energy`` of the energy) to the norms of:
@@ -367,7 +425,7 @@ def neuron_freq_fractions(
     if acts.ndim != 3 or acts.shape[0] != acts.shape[1]:
         raise ValueError(f"acts must have shape (p, p, d_mlp), got {tuple(acts.shape)}")
     p = acts.shape[0]
-    n = n_freqs(p)
+    n = n_freqs(p)  # for an even order the Nyquist block is {const, cos n/2} (a zero sine row)
     x = acts.detach().to(dtype)
     eps = torch.finfo(dtype).eps
     raw = x.pow(2).sum(dim=(0, 1))  # uncentered energy, for the dead-neuron test
@@ -377,8 +435,8 @@ def neuron_freq_fractions(
     # frequency k, only the b components {const, cos k, sin k} (3 p^2 d operations instead of
     # the p^3 d of a full second transform); row const needs every b component.
     total = x.pow(2).sum(dim=(0, 1))  # (d,)
-    Fb = _basis_like(p, x)
-    Y = fourier_1d(x, 0)  # (p, p, d): G before the b transform
+    Fb = _padded(_basis_like(p, x))
+    Y = _padded(fourier_1d(x, 0))  # (p, p, d): G before the b transform
     c = torch.arange(1, n + 1, device=x.device) * 2 - 1
     s = c + 1
     rows = torch.stack([torch.zeros_like(c), c, s], dim=1)  # (n, 3) basis rows of block k
@@ -492,7 +550,12 @@ def logit_cube_similarity(
     with ``cos(w(s - c)) = cos(ws) cos(wc) + sin(ws) sin(wc)`` and ``s = a + b mod p``,
     ``<L, D_k> = sum_{s, c} S[s, c] cos(w_k(s - c)) = (p/2) (G[cos k, cos k] + G[sin k, sin k])``
     with ``S`` = :func:`fold_grid` (p x p) and ``G = F S F^T``; ``||D_k||^2 = p^3 / 2``.
-    Extra memory is O(p^2) (the logits are read one row of a at a time, in float64).
+    Any cyclic group Z_n: ``logits`` indexed by group element along all three axes (n, n,
+    n) (:meth:`~grokinterp.analysis.groups.GroupBasis.tokens` on the class axis, the grid
+    from :meth:`~grokinterp.analysis.groups.GroupBasis.grid_index`); for an even n the
+    Nyquist direction ``D_{n/2} = (-1)^(a + b - c)`` has ``<L, D> = n G[cos n/2, cos n/2]``
+    and ``||D||^2 = n^3``. Extra memory is O(p^2) (the logits are read one row of a at a
+    time, in float64).
 
     Args:
         logits: ``L[a, b, c]`` over all pairs and the p answer classes.
@@ -510,12 +573,15 @@ def logit_cube_similarity(
     keys = check_key_freqs(key_freqs, p)
     _check_structure(structure)
     S = fold_grid(logits, structure)
-    G = fourier_2d(S)
+    G = _padded(_padded(fourier_2d(S), 0), 1)
     n = n_freqs(p)
     c = torch.arange(1, n + 1, device=G.device) * 2 - 1
-    inner = (p / 2) * (G[c, c] + G[c + 1, c + 1])  # <L, D_k>, k = 1..n
-    dnorm2 = p**3 / 2
-    coefs = inner / math.sqrt(dnorm2)
+    w = torch.ones(n, dtype=torch.float64, device=G.device)
+    if p % 2 == 0:
+        w[-1] = 2.0  # the Nyquist direction: one basis row of norm sqrt(p) instead of two
+    inner = (p / 2) * w * (G[c, c] + G[c + 1, c + 1])  # <L, D_k>, k = 1..n
+    dnorm2 = (p**3 / 2) * w
+    coefs = inner / dnorm2.sqrt()
     norm2 = 0.0
     for i in range(p):
         row = logits[i].to(torch.float64)

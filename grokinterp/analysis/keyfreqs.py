@@ -5,7 +5,9 @@ logit cube, the neuron clusters' colouring) takes a set K of key frequencies. Fo
 choose it, by name (:data:`RULES`):
 
 * ``causal`` (the default): a frequency is key when the model's output depends on it.
-  For each frequency k = 1 .. (p-1)/2, remove its directions ``u_k, v_k`` from the logits
+  For each frequency k = 1 .. n // 2 of the task's group (n = p for ``add`` / ``sub``,
+  p - 1 for ``mul`` / ``div`` in Z_p*: :mod:`grokinterp.analysis.groups`), remove its
+  directions ``u_k, v_k`` from the logits
   (:func:`grokinterp.analysis.measures.excluded_loss` with K = {k}, on the training set)
   and compare the training loss with that of the intact logits; k is key when removing it
   multiplies the training loss by at least ``factor`` (default :data:`EXCLUSION_FACTOR` = 10).
@@ -48,6 +50,7 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from grokinterp.analysis import fourier, measures
+from grokinterp.analysis.groups import GroupBasis
 from grokinterp.errors import ConfigError
 from grokinterp.models import Params
 
@@ -91,7 +94,7 @@ class KeyFreqChoice:
     Args:
         rule: the rule that chose them (one of :data:`RULES`, or ``given``).
         key_freqs: the key frequencies, ascending.
-        evidence: one row per frequency k = 1 .. (p-1)/2 (see :func:`frequency_evidence`).
+        evidence: one row per frequency k = 1 .. n // 2 (see :func:`frequency_evidence`).
         train_loss: the intact logits' training loss.
         restricted_train_loss: training loss of the logits restricted to ``key_freqs``.
         sufficient: ``restricted_train_loss <= RESTRICTED_FACTOR * train_loss``.
@@ -136,7 +139,7 @@ def frequency_evidence(
     embed_norms: Sequence[float] | None = None,
     logit_norms: Sequence[float] | None = None,
 ) -> list[dict[str, Any]]:
-    """Per frequency k = 1 .. (p-1)/2, the evidence for (or against) it being key.
+    """Per frequency k = 1 .. n // 2, the evidence for (or against) it being key.
 
     Each row: ``k``; ``key`` (k in ``key_freqs``); ``embed_norm``, ``logit_norm`` (the
     spectra, when given); ``excluded_loss`` (training loss with only k's directions removed,
@@ -213,12 +216,15 @@ def choose_key_frequencies(
     rule: str = DEFAULT_RULE,
     given: Sequence[int] | None = None,
     factor: float = EXCLUSION_FACTOR,
+    basis: GroupBasis | None = None,
 ) -> KeyFreqChoice:
     """Key frequencies of one (trained) model by ``rule``, or ``given``, with the evidence.
 
     Args:
         params: the model's weights (for the ``embed`` / ``logit`` spectra).
-        logits: its answer logits over the full grid, ``L[a, b, c]``, c over the p classes.
+        logits: its answer logits over the full grid, ``L[a, b, c]``, c over the p classes;
+            for a ``basis`` other than Z_p, the grid of its elements (``L[i, j, c]`` for the
+            pair ``(elements[i], elements[j])``, every class c).
         acts: its last MLP's activations over the grid (for ``neuron_argmax``); None for a
             model without neurons (that rule is then skipped in ``by_rule``).
         labels, train_mask: per pair, (p, p) or (p * p,), of the run's training split.
@@ -226,13 +232,18 @@ def choose_key_frequencies(
         rule: one of :data:`RULES`.
         given: key frequencies chosen by the user; ``rule`` is then recorded as ``given``.
         factor: the causal rule's exclusion factor.
+        basis: the group whose tokens index the grid (default: Z_p with p the grid's side),
+            for the ``embed`` / ``logit`` spectra.
     """
     check_rule(rule)
     p = logits.shape[0]
+    group = basis if basis is not None else p
+    if basis is not None and basis.order != p:
+        raise ValueError(f"the logits' grid has side {p}, not the order {basis.order} of the basis")
     by_rule: dict[str, list[int]] = {
         "causal": causal_key_frequencies(logits, labels, train_mask, structure, factor),
-        "embed": fourier.key_frequencies(params, p, "embed"),
-        "logit": fourier.key_frequencies(params, p, "logit"),
+        "embed": fourier.key_frequencies(params, group, "embed"),
+        "logit": fourier.key_frequencies(params, group, "logit"),
     }
     if acts is not None:
         by_rule["neuron_argmax"] = neuron_argmax_frequencies(acts)
@@ -258,8 +269,8 @@ def choose_key_frequencies(
         train_mask,
         keys,
         structure,
-        fourier.embedding_freq_norms(params, p).tolist(),
-        fourier.logit_weight_freq_norms(params, p).tolist(),
+        fourier.embedding_freq_norms(params, group).tolist(),
+        fourier.logit_weight_freq_norms(params, group).tolist(),
     )
     return KeyFreqChoice(
         rule=chosen,

@@ -14,6 +14,13 @@ The u_k, v_k of all k and the constant direction are orthonormal, so "keeping" o
 "removing" components is an orthogonal projection. Losses are cross-entropies computed in
 float64, as in the paper. Which structure a task has comes from the registry
 (:func:`check_fourier_task`).
+
+Every measure here works on a cyclic group Z_n, reading n from the grid's side: for the
+additive tasks the grid is the tokens' (n = p); for ``mul`` and ``div`` it is the grid of
+discrete logarithms over the nonzero pairs (n = p - 1), built by
+:class:`grokinterp.analysis.groups.GroupBasis` (which also says how the zero element is
+treated). For an even n the Nyquist frequency n/2 has the one direction
+``u_{n/2} ∝ cos(pi s) = (-1)^s`` (its sine vanishes on Z_n).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from grokinterp.analysis.fourier import (
     logit_weight_freq_norms,
     n_freqs,
 )
+from grokinterp.analysis.groups import GroupBasis
 from grokinterp.config import ModelConfig
 from grokinterp.errors import ConfigError
 from grokinterp.models import Params, answer_forward_chunked, cross_entropy64
@@ -44,18 +52,22 @@ from grokinterp.tasks import Dataset, get_task
 
 # ----------------------------------------------------------------------------- tasks, logits
 def check_fourier_task(task_name: str) -> Structure:
-    """The cyclic structure of a registered task: ``"sum"`` or ``"difference"``.
+    """The cyclic structure of a registered task: ``"sum"`` or ``"difference"``, in its
+    group's index coordinates (the registry's ``group``: Z_p for ``add`` / ``sub``, Z_p*
+    through the discrete logarithm for ``mul`` / ``div``; :mod:`grokinterp.analysis.groups`,
+    whose :func:`~grokinterp.analysis.groups.task_basis` gives the re-indexing too).
 
     Raises:
         ConfigError (a ValueError): the task is unknown, or has no cyclic structure
-            (``fourier=None`` in the registry, e.g. ``mul``, ``div``, ``perm``), so the
-            Fourier progress measures do not apply to it.
+            (``fourier=None`` in the registry, e.g. ``x2_y2``, ``perm``), so the Fourier
+            progress measures do not apply to it.
     """
     spec = get_task(task_name)
     if spec.fourier is None:
         raise ConfigError(
-            f"task {task_name!r} ({spec.description}) has no cyclic a+b or a-b structure, so "
-            "the Fourier progress measures do not apply; use them on 'add' or 'sub'"
+            f"task {task_name!r} ({spec.description}) has no cyclic structure (a sum or "
+            "difference in Z_p or Z_p*), so the Fourier progress measures do not apply; use "
+            "them on 'add', 'sub', 'mul' or 'div'"
         )
     return spec.fourier
 
@@ -110,7 +122,9 @@ def grid_directions(
     ``s = a + b`` (``sum``) or ``a - b`` (``difference``) mod p, ``w_k = 2 pi k / p`` and
     ``||cos(w_k s)|| = p / √2`` over the p^2 pairs (Nanda et al. 2023). Output row
     ``2i`` is ``u`` and row ``2i + 1`` is ``v`` of the i-th frequency (for all frequencies,
-    rows ``2k - 2`` and ``2k - 1`` are those of frequency k), shape (2 * n, p, p).
+    rows ``2k - 2`` and ``2k - 1`` are those of frequency k), shape (2 * n, p, p). Here p
+    is the group's order: for an even order the Nyquist frequency p/2 (the last, when
+    present) has only ``u = (-1)^s / p`` and no ``v`` row, so the shape is (2 * n - 1, p, p).
     """
     _check_structure(structure)
     keys = list(range(1, n_freqs(p) + 1)) if key_freqs is None else check_key_freqs(key_freqs, p)
@@ -130,7 +144,10 @@ def _directions64(p: int, structure: str, keys: tuple[int, ...]) -> Tensor:
     ang = _angles(k, s[None], p)  # (n, p, p)
     scale = math.sqrt(2.0) / p
     dirs = torch.stack([torch.cos(ang) * scale, torch.sin(ang) * scale], dim=1)
-    return dirs.reshape(2 * len(keys), p, p)
+    dirs = dirs.reshape(2 * len(keys), p, p)
+    if keys and 2 * keys[-1] == p:  # Nyquist: cos(pi s) = ±1 has norm p; its sine is 0
+        dirs = torch.cat([dirs[:-2], (1 - 2 * (s % 2)).to(torch.float64)[None] / p])
+    return dirs
 
 
 def sum_directions(
@@ -140,9 +157,10 @@ def sum_directions(
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> tuple[Float[Tensor, "p p"], Float[Tensor, "p p"]]:
-    """The unit grid directions ``(u_k, v_k)`` ∝ (cos, sin)(w_k(a ± b)) of frequency k."""
+    """The unit grid directions ``(u_k, v_k)`` ∝ (cos, sin)(w_k(a ± b)) of frequency k
+    (for the Nyquist frequency k = p/2 of an even order, v is zero: sin(pi s) vanishes)."""
     d = grid_directions(p, structure, [k], device=device, dtype=dtype)
-    return d[0], d[1]
+    return d[0], (d[1] if len(d) > 1 else torch.zeros_like(d[0]))
 
 
 def _trig_part64(L: Tensor, key_freqs: Sequence[int], structure: str) -> Tensor:
@@ -151,7 +169,7 @@ def _trig_part64(L: Tensor, key_freqs: Sequence[int], structure: str) -> Tensor:
     keys = check_key_freqs(key_freqs, p)
     if not keys:
         return torch.zeros_like(L)
-    dirs = _directions64(p, structure, tuple(keys)).to(L.device).reshape(2 * len(keys), p * p)
+    dirs = _directions64(p, structure, tuple(keys)).to(L.device).reshape(-1, p * p)
     flat = L.reshape(p * p, -1)
     return (dirs.T @ (dirs @ flat)).reshape(L.shape)
 
@@ -315,8 +333,9 @@ def gini(x: Float[Tensor, "*batch n"]) -> Float[Tensor, "*batch"]:
     return 1 - 2 * (xs * weights).sum(-1) / total.where(total > 0, torch.nan)
 
 
-def frequency_ginis(params: Params, p: int) -> dict[str, float]:
-    """Gini of the per-frequency norms of ``W_E[:p]`` (``embed``) and ``W_logit`` (``logit``)."""
+def frequency_ginis(params: Params, p: int | GroupBasis) -> dict[str, float]:
+    """Gini of the per-frequency norms of ``W_E[:p]`` (``embed``) and ``W_logit`` (``logit``),
+    in the group of ``p`` (an int: Z_p; or a :class:`~grokinterp.analysis.groups.GroupBasis`)."""
     return {
         "embed": float(gini(embedding_freq_norms(params, p))),
         "logit": float(gini(logit_weight_freq_norms(params, p))),

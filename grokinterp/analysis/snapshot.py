@@ -19,6 +19,8 @@ from torch import Tensor
 
 from grokinterp.analysis import fourier
 from grokinterp.analysis.fourier import NeuronClusters
+from grokinterp.analysis.groups import GroupBasis
+from grokinterp.analysis.table import run_basis
 from grokinterp.models import answer_forward_chunked, get_arch
 from grokinterp.models.params import sequence_labels
 from grokinterp.runs.run import Run
@@ -37,7 +39,8 @@ class Snapshot:
             Fourier measures do not apply.
         clusters: the neurons' frequency clusters (threshold 0.85); None likewise.
         top_neuron: the neuron with the most centered activation energy over the grid.
-        top_spectrum: its squared 2D Fourier coefficients, (p, p).
+        top_spectrum: its squared 2D Fourier coefficients, (n, n), in the basis of the
+            task's group (:func:`grokinterp.analysis.table.run_basis`).
         labels: the names of the attention's positions (the transformer's sequence,
             :func:`grokinterp.models.params.sequence_labels`).
     """
@@ -51,13 +54,20 @@ class Snapshot:
     labels: tuple[str, ...] = ("a", "b", "=")
 
 
-def grid_activations(run: Run, step: int, device: str = "cpu") -> Float[Tensor, "p p d_mlp"]:
-    """The last MLP layer's activations at checkpoint ``step`` over the full input grid,
-    shaped ``[a, b, neuron]`` (on the CPU)."""
-    p = run.dataset.size
+def grid_activations(
+    run: Run, step: int, device: str = "cpu", basis: GroupBasis | None = None
+) -> Float[Tensor, "n n d_mlp"]:
+    """The last MLP layer's activations at checkpoint ``step`` over the input grid of the
+    task's group (:func:`grokinterp.analysis.table.run_basis` unless ``basis`` is given),
+    shaped ``[i, j, neuron]`` for the pair (elements[i], elements[j]) (on the CPU); for
+    ``add`` / ``sub`` that is ``[a, b, neuron]`` over the full grid."""
+    basis = basis if basis is not None else run_basis(run)
     params = {k: v.to(device) for k, v in run.params(step).items()}
     _, hidden = answer_forward_chunked(params, run.dataset.inputs, run.config.model)
-    return hidden.reshape(p, p, -1).cpu()
+    if basis is None:
+        p = run.dataset.size
+        return hidden.reshape(p, p, -1).cpu()
+    return hidden.cpu()[basis.grid_index(run.dataset.inputs)]
 
 
 def snapshot(

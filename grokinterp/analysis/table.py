@@ -12,9 +12,13 @@ Writes into ``RUN_DIR/analysis/``:
 It is incremental: checkpoints already in ``measures.csv`` are not recomputed, unless the
 key frequencies changed (then every row is, since restricted / excluded losses depend on
 them) or the table was written by another version of the measures (``ANALYSIS_VERSION``).
-The Fourier measures need the labels to be a function of a + b (``add``) or a - b
-(``sub``) on the full p x p grid; for other tasks only the task-agnostic columns are
-computed and ``summary.json`` says why.
+The Fourier measures need the labels to be a sum or difference in a cyclic group: a + b
+(``add``) or a - b (``sub``) in Z_p, or a * b (``mul``) or a / b (``div``) in the
+multiplicative group Z_p* (p prime), whose characters are those of Z_{p-1} read through the
+discrete logarithm (:mod:`grokinterp.analysis.groups`: the measures then run over the
+(p - 1)^2 pairs with a, b != 0, and the plain train / test losses over every pair).
+``summary.json`` records the basis under ``fourier_basis``. For other tasks only the
+task-agnostic columns are computed and ``summary.json`` says why.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from grokinterp.analysis import fourier, keyfreqs, measures
+from grokinterp.analysis.groups import GroupBasis, task_basis, why_no_basis
 from grokinterp.analysis.phases import phase_boundaries
 from grokinterp.errors import ConfigError, RunDirError
 from grokinterp.models import Params, answer_forward_chunked, cross_entropy64
@@ -65,11 +70,13 @@ COLUMNS: dict[str, str] = {
     "the generalizing circuit's logit strength, to set against sum_sq_weights (Varma et al.)",
     "mem_logit_norm": "norm of the rest of the centered logits: the memorizing circuit's",
     "logit_cube_cos_sim": "cosine similarity of the (class-centered) logits L[a, b, c] with "
-    "their projection on cos(w_k(a + b - c)), k in the key frequencies (Nanda et al. 2023)",
+    "their projection on cos(w_k(a + b - c)), k in the key frequencies (Nanda et al. 2023); "
+    "a, b, c the group indices (discrete logarithms for mul / div, class 0 left out)",
     "logit_cube_residual": "norm of the rest of the logits, as a fraction of their norm",
     "frac_clustered": "fraction of MLP neurons with more than 85% of their grid variance in "
     "one frequency",
-    "embed_norm_k<k>": "norm of W_E in frequency k (cos and sin rows of the Fourier basis)",
+    "embed_norm_k<k>": "norm of W_E in frequency k (cos and sin rows of the Fourier basis of "
+    "the task's group: summary.json's fourier_basis)",
 }
 
 
@@ -83,29 +90,26 @@ class Analysis:
     key_freqs: list[int] | None = None  # None where the Fourier measures do not apply
 
 
+def run_basis(run: Run) -> GroupBasis | None:
+    """The group basis of the run's Fourier measures (:func:`grokinterp.analysis.groups.
+    task_basis`: Z_p for ``add`` / ``sub``, Z_p* for ``mul`` / ``div``), or None where they
+    do not apply (:func:`_why_not_fourier` says why)."""
+    t = run.config.task
+    if get_task(t.name).kind != "modular" or why_no_basis(t.name, t.p, t.random_labels):
+        return None
+    return task_basis(t.name, t.p, t.random_labels)
+
+
 def fourier_structure(run: Run) -> str | None:
-    """``sum`` / ``difference`` if the Fourier measures apply to the run's task, else None."""
-    spec = get_task(run.config.task.name)
-    if spec.fourier is None or run.config.task.random_labels or spec.kind != "modular":
-        return None
-    p = run.config.task.p
-    assert p is not None
-    if p % 2 == 0:
-        return None
-    return spec.fourier
+    """``sum`` / ``difference`` (in the group of :func:`run_basis`) if the Fourier measures
+    apply to the run's task, else None."""
+    basis = run_basis(run)
+    return None if basis is None else basis.structure
 
 
 def _why_not_fourier(run: Run) -> str:
     t = run.config.task
-    if t.random_labels:
-        return "the labels are randomly permuted, so there is no Fourier circuit to measure"
-    if t.p is not None and t.p % 2 == 0 and get_task(t.name).fourier is not None:
-        return f"the Fourier basis over Z_p used here needs an odd p (p={t.p})"
-    return (
-        f"task {t.name!r} ({get_task(t.name).description}) has no cyclic structure in "
-        f"a + b or a - b; the Fourier measures (restricted / excluded loss, Gini, "
-        f"logit shares, clusters) do not apply"
-    )
+    return why_no_basis(t.name, t.p, t.random_labels) or "no cyclic group basis"
 
 
 class _Context:
@@ -120,9 +124,19 @@ class _Context:
         self.labels = ds.labels.to(device)
         self.train = ds.train_mask.to(device)
         self.n_classes = ds.n_classes
-        self.structure = fourier_structure(run)
+        self.basis = run_basis(run)
+        self.structure = None if self.basis is None else self.basis.structure
         self.p = ds.size
         self.key_freqs = key_freqs
+        # dataset row of each pair of the group's (n, n) grid (pairs outside it left out)
+        self.grid_index = (
+            None if self.basis is None else self.basis.grid_index(ds.inputs).to(device)
+        )
+
+    def on_grid(self, x: Tensor) -> Tensor:
+        """Per-pair values (dataset rows first) on the group's (n, n, ...) grid."""
+        assert self.grid_index is not None
+        return x[self.grid_index]
 
     def forward(self, params: Params) -> tuple[Tensor, Tensor]:
         return answer_forward_chunked(params, self.inputs, self.cfg.model, self.n_classes)
@@ -135,16 +149,16 @@ class _Context:
         assert self.structure is not None
         params = {k: v.to(self.device) for k, v in self.run.params(step).items()}
         logits, hidden = self.forward(params)
-        p = self.p
         choice = keyfreqs.choose_key_frequencies(
             params,
-            logits.reshape(p, p, self.n_classes),
-            hidden.reshape(p, p, -1) if hidden.shape[-1] else None,
-            self.labels.reshape(p, p),
-            self.train.reshape(p, p),
+            self.on_grid(logits),
+            self.on_grid(hidden) if hidden.shape[-1] else None,
+            self.on_grid(self.labels),
+            self.on_grid(self.train),
             self.structure,
             rule=rule,
             given=given,
+            basis=self.basis,
         )
         self.key_freqs = choice.key_freqs
         return choice
@@ -169,12 +183,12 @@ def checkpoint_measures(ctx: _Context, step: int) -> dict[str, float]:
     for name, v in sq.items():
         if name != "total":
             row[f"sum_sq.{name}"] = float(v)
-    if ctx.structure is None:
+    if ctx.structure is None or ctx.basis is None:
         return row
-    p, keys = ctx.p, ctx.key_freqs
+    basis, keys = ctx.basis, ctx.key_freqs
     assert keys is not None
-    grid = logits.reshape(p, p, ctx.n_classes)
-    labels, train = ctx.labels.reshape(p, p), tr.reshape(p, p)
+    grid = ctx.on_grid(logits)  # (n, n, classes): every class stays in the softmax
+    labels, train = ctx.on_grid(ctx.labels), ctx.on_grid(tr)
     s = ctx.structure
     row["restricted_loss"] = measures.restricted_loss(grid, labels, keys, mask=~train, structure=s)
     row["restricted_loss_all"] = measures.restricted_loss(grid, labels, keys, structure=s)
@@ -185,16 +199,16 @@ def checkpoint_measures(ctx: _Context, step: int) -> dict[str, float]:
         strict=True,
     ):
         row[f"excluded_loss_k{k}"] = float(v)
-    embed_norms = fourier.embedding_freq_norms(params, p)
+    embed_norms = fourier.embedding_freq_norms(params, basis)
     row["gini_embed"] = float(measures.gini(embed_norms))
-    row["gini_logit"] = float(measures.gini(fourier.logit_weight_freq_norms(params, p)))
+    row["gini_logit"] = float(measures.gini(fourier.logit_weight_freq_norms(params, basis)))
     norms = measures.trig_logit_norms(grid, keys, structure=s)
     row["gen_share"], row["mem_share"] = norms.shares()
     row["gen_logit_norm"], row["mem_logit_norm"] = norms.generalizing, norms.memorizing
-    cube = fourier.logit_cube_similarity(grid, keys, structure=s)
+    cube = fourier.logit_cube_similarity(basis.tokens(grid, 2), keys, structure=s)
     row["logit_cube_cos_sim"] = cube.cos_sim
     row["logit_cube_residual"] = cube.residual_fraction
-    fractions = fourier.neuron_freq_fractions(hidden.reshape(p, p, -1))
+    fractions = fourier.neuron_freq_fractions(ctx.on_grid(hidden))
     row["frac_clustered"] = float(fourier.neuron_clusters(fractions)[1])
     for k, v in enumerate(embed_norms.tolist(), start=1):
         row[f"embed_norm_k{k}"] = v
@@ -257,13 +271,14 @@ def _key_frequencies(ctx: _Context, key_freqs: list[int] | None, rule: str) -> d
         "p": ctx.p if run.config.task.p is not None else None,
         "task": run.config.task.name,
     }
-    if ctx.structure is None:
+    if ctx.structure is None or ctx.basis is None:
         summary["key_freqs"] = None
+        summary["fourier_basis"] = None
         summary["fourier_measures"] = f"not computed: {_why_not_fourier(run)}"
         return summary
     if key_freqs is not None:
         try:
-            key_freqs = fourier.check_key_freqs(key_freqs, ctx.p)
+            key_freqs = fourier.check_key_freqs(key_freqs, ctx.basis.order)
         except ConfigError as e:
             raise ConfigError(f"key_freqs (--key-freqs): {e}") from None
     last = run.steps[-1]
@@ -276,6 +291,7 @@ def _key_frequencies(ctx: _Context, key_freqs: list[int] | None, rule: str) -> d
         + (f"; {choice.note}" if choice.note else "")
     )
     summary["fourier_structure"] = ctx.structure
+    summary["fourier_basis"] = ctx.basis.record()
     summary.update(choice.summary())
     summary["key_freq_evidence_step"] = last
     return summary

@@ -102,7 +102,13 @@ class TaskSpec:
         b_nonzero: pairs with ``b = 0`` are excluded (division).
         fourier: the cyclic structure that the Fourier measures assume: ``sum`` (labels
             depend on a + b), ``difference`` (on a - b), or None (no such structure:
-            the Fourier progress measures do not apply).
+            the Fourier progress measures do not apply). The sum or difference is that of
+            ``group``'s cyclic group.
+        group: the cyclic group whose characters the Fourier measures use: ``additive``
+            (Z_p, the residues themselves) or ``multiplicative`` (Z_p* = the nonzero
+            residues, cyclic of order p - 1 for prime p, indexed by the discrete logarithm:
+            a * b is a sum, a / b a difference of logarithms;
+            :mod:`grokinterp.analysis.groups`).
         target: ``class`` (labels are classes; for the sample tasks, 0 or 1) or ``real``
             (a regression target, for the sample tasks).
         uses_bits: the examples are bit strings of length ``n_bits`` whose label depends on
@@ -121,6 +127,7 @@ class TaskSpec:
     needs_prime: bool = False
     b_nonzero: bool = False
     fourier: Literal["sum", "difference"] | None = None
+    group: Literal["additive", "multiplicative"] = "additive"
     target: Literal["class", "real"] = "class"
     uses_bits: bool = False
     unordered: bool = False

@@ -231,7 +231,15 @@ def headline(summary: Mapping[str, Any], run_name: str = "") -> str:
     task = str(summary.get("task") or "?")
     p = summary.get("p")
     task_cell = _v("task", task) + (f", p = {_v('p', str(int(p)))}" if p is not None else "")
-    if summary.get("fourier_structure"):
+    basis = summary.get("fourier_basis")
+    if isinstance(basis, Mapping) and basis.get("name"):
+        structure = summary.get("fourier_structure") or basis.get("structure")
+        pairs = f"; {basis['pairs']}" if basis.get("group") == "multiplicative" else ""
+        task_cell += (
+            f" <small>(Fourier basis: {_v('fourier_basis', str(basis['name']))}, "
+            f"{html.escape(str(structure) + pairs)})</small>"
+        )
+    elif summary.get("fourier_structure"):
         task_cell += (
             f" <small>(Fourier structure: {html.escape(str(summary['fourier_structure']))})</small>"
         )

@@ -78,7 +78,7 @@ def build_figures(run: Run, result: Analysis, device: str = "cpu") -> dict[str, 
         )
         out["neuron_spectrum"] = figs.neuron_spectrum(
             snap.top_spectrum,
-            fourier.basis_names(run.dataset.size),
+            fourier.basis_names(snap.top_spectrum.shape[0]),
             snap.top_neuron,
             why=why,
             key_freqs=key_freqs,

@@ -57,14 +57,23 @@ def test_basis_row_order(p):
     assert basis_names(p)[-1] == f"sin {(p - 1) // 2}"
 
 
-@pytest.mark.parametrize("p", [2, 4, 8, 114])
-def test_even_p_raises(p):
+@pytest.mark.parametrize("p", [4, 8, 114])
+def test_even_p_additive_is_refused_but_even_orders_have_a_basis(p):
+    """An even order has a basis (the Nyquist row; the multiplicative group Z_q* has order
+    q - 1: tests/analysis/test_groups.py); the additive analysis of an even p is refused."""
+    assert fourier_basis(p)[0].shape == (p, p) and n_freqs(p) == p // 2
+    assert freq_norms(torch.randn(p, 3)).shape == (p // 2,)
+    params = {"embed.W_E": torch.randn(p + 1, 4), "unembed.W_U": torch.randn(4, p)}
     with pytest.raises(ValueError, match="odd p"):
-        fourier_basis(p)
-    with pytest.raises(ValueError, match="odd p"):
-        n_freqs(p)
-    with pytest.raises(ValueError, match="odd p"):
-        freq_norms(torch.randn(p, 3))
+        embedding_freq_norms(params, p)
+
+
+@pytest.mark.parametrize("n", [0, 1, -3])
+def test_order_below_two_raises(n):
+    with pytest.raises(ValueError, match="n >= 2"):
+        fourier_basis(n)
+    with pytest.raises(ValueError, match="n >= 2"):
+        n_freqs(n)
 
 
 def test_row_index_range():

@@ -161,8 +161,8 @@ def test_bad_inputs():
         excluded_logits(L, [4])
     with pytest.raises(ValueError, match=r"\(p, p, classes\)"):
         restricted_logits(torch.zeros(49, 7), [1])
-    with pytest.raises(ValueError, match="odd p"):
-        grid_directions(8)
+    with pytest.raises(ValueError, match="n >= 2"):
+        grid_directions(1)
     assert all(math.isnan(x) for x in trig_logit_share(L, [1]))
 
 
@@ -197,7 +197,10 @@ def test_sum_squared_weights():
 def test_check_fourier_task():
     assert check_fourier_task("add") == "sum"
     assert check_fourier_task("sub") == "difference"
-    for name in ("mul", "div", "x2_y2", "random_table", "perm"):
+    # in Z_p* through the discrete logarithm (grokinterp.analysis.groups)
+    assert check_fourier_task("mul") == "sum"
+    assert check_fourier_task("div") == "difference"
+    for name in ("x2_y2", "div_or_sub", "random_table", "perm"):
         with pytest.raises(ValueError, match="no cyclic"):
             check_fourier_task(name)
     with pytest.raises(ConfigError, match="unknown task"):

@@ -195,15 +195,16 @@ def test_figures_render_without_script_errors(grokked, tmp_path):
 @pytest.mark.slow
 def test_non_cyclic_task_gets_a_clear_note(tmp_path, capsys):
     cfg = TrainConfig(
-        task=TaskConfig(name="mul", p=13, train_fraction=0.5),
+        task=TaskConfig(name="x2_y2", p=13, train_fraction=0.5),
         model=ModelConfig(d_model=32, d_head=8, d_mlp=64),
         optim=OptimConfig(max_steps=20),
         schedule=ScheduleConfig(ckpt_log_count=3, ckpt_log_until=5, ckpt_every=10),
     )
-    run_dir = train(cfg, tmp_path / "mul", progress=False)
+    run_dir = train(cfg, tmp_path / "x2_y2", progress=False)
     assert main(["analyze", str(run_dir), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "no cyclic structure" in out
+    assert sum("no cyclic structure" in line for line in out.splitlines()) == 1
     table = pd.read_csv(run_dir / "analysis" / "measures.csv")
     assert "restricted_loss" not in table and "test_loss" in table and "sum_sq_weights" in table
     index = (run_dir / "analysis" / "figures" / "index.html").read_text()
@@ -230,3 +231,33 @@ def test_analyze_a_legacy_checkpoint_file(tmp_path, capsys):
     assert main(["analyze", str(path), "--no-progress", "--no-figures", "--key-freqs", "1,3"]) == 0
     out = capsys.readouterr().out
     assert "imported" in out and (tmp_path / "model-run" / "analysis" / "measures.csv").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["mul", "div"])
+def test_multiplicative_tasks_are_measured_in_z_p_star(tmp_path, capsys, task):
+    """mul and div are analyzed in the characters of Z_p* (issue 30): summary.json names the
+    basis, the Fourier columns are there, and the report's headline shows the basis."""
+    cfg = TrainConfig(
+        task=TaskConfig(name=task, p=13, train_fraction=0.5),
+        model=ModelConfig(d_model=32, d_head=8, d_mlp=64),
+        optim=OptimConfig(max_steps=20),
+        schedule=ScheduleConfig(ckpt_log_count=3, ckpt_log_until=5, ckpt_every=10),
+    )
+    run_dir = train(cfg, tmp_path / task, progress=False)
+    assert main(["analyze", str(run_dir), "--no-progress", "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    assert "of Z_13* (multiplicative, x = 2^i mod 13)" in out and "no cyclic" not in out
+    summary = json.loads((run_dir / "analysis" / "summary.json").read_text())
+    basis = summary["fourier_basis"]
+    assert basis["group"] == "multiplicative" and basis["order"] == 12 and basis["generator"] == 2
+    assert basis["structure"] == ("sum" if task == "mul" else "difference")
+    assert all(1 <= k <= 6 for k in summary["key_freqs"])
+    assert len(summary["key_freq_evidence"]) == 6
+    table = pd.read_csv(run_dir / "analysis" / "measures.csv")
+    cols = {"restricted_loss", "excluded_loss", "gini_embed", "logit_cube_cos_sim"}
+    assert cols <= set(table) and "embed_norm_k6" in table and "embed_norm_k7" not in table
+    assert table[sorted(cols)].notna().all().all()
+    analyze(run_dir, progress=False, figures=True, static=False)
+    index = (run_dir / "analysis" / "figures" / "index.html").read_text()
+    assert "Z_13* (multiplicative" in index and "neuron_spectrum" in index
