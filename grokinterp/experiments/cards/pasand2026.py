@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import math
 
-from grokinterp.experiments.cards import Card, Quantity, Setting
-from grokinterp.experiments.cards.tveit2025 import ratio
+from grokinterp.experiments.cards import Card, Quantity, Setting, tveit2025
 
 _E = "asahebpa/Egalitarian-Gradient-Descent@046e066"
 
@@ -31,7 +30,7 @@ CARDS = (
                 accept=(1.2, math.inf),
                 tolerance="our bar: EGD on the hidden matrices reaches 95% at least x1.2 "
                 "sooner than AdamW alone; median of 3 seeds",
-                read=ratio("adamw", "egd"),
+                read=tveit2025.ratio("adamw", "egd"),
                 files=("runs.csv",),
             ),
         ),
