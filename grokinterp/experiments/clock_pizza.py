@@ -81,8 +81,8 @@ class Params:
     """The clock-and-pizza study's parameters (module doc)."""
 
     rates: tuple[float, ...] = param(
-        (0.0, 0.25, 0.5, 0.75, 1.0), "attention rates alpha (0: constant attention, 1: "
-        "standard)", paper="uniform in [0, 1] per run (train-main.py:L535)",
+        (0.0, 1.0, 0.5, 0.25, 0.75), "attention rates alpha (0: constant attention, 1: "
+        "standard), in training order", paper="uniform in [0, 1] per run (train-main.py:L535)",
     )  # fmt: skip
     widths: tuple[int, ...] = param(
         (32,), "d_model of each cell (4 heads of d_model / 4, MLP 4 d_model); multiples of 4",
@@ -132,7 +132,7 @@ def specs(params: Params) -> dict[str, dict[str, Any]]:
     schedule = {
         "optim.max_steps": n, "schedule.log_every": params.log_every,
         "schedule.ckpt_log_until": min(100, n), "schedule.ckpt_log_count": 1,
-        "schedule.ckpt_every": n,
+        "schedule.ckpt_every": max(n // 4, 1),  # resumable mid-run
     }  # fmt: skip
     out = {}
     for w in params.widths:
@@ -297,22 +297,25 @@ def report(cells: pd.DataFrame, authors: pd.DataFrame | None, params: Params,
 def run(
     out_dir: str | Path, params: Params, *, progress: bool = True, static: bool | None = None
 ) -> StudyResult:
-    """Train the cells one after another (each resumable), then measure every run."""
+    """Train the cells one after another (each resumable), measuring every finished run
+    and rewriting the tables after each cell."""
     out = Path(out_dir)
     t0 = time.perf_counter()
     authors = None
     if params.authors_models:
         authors = measure_authors_models(Path(params.authors_models))
         atomic_write_text(out / "authors_models.csv", authors.to_csv(index=False))
+    cells = pd.DataFrame()
     for arm, spec in specs(params).items():
         train_arm(spec, out / "sweep" / arm, progress=progress, device=params.device)
-    runs = measure_runs(out, params)
-    cells = cell_table(runs)
-    atomic_write_text(out / "runs.csv", runs.to_csv(index=False))
-    atomic_write_text(out / "cells.csv", cells.to_csv(index=False))
-    minutes = (time.perf_counter() - t0) / 60
-    atomic_write_text(out / "report.txt", report(cells, authors, params, minutes))
-    if len(cells):
+        # the tables after every cell, so that a study stopped by its budget keeps them
+        runs = measure_runs(out, params)
+        cells = cell_table(runs)
+        atomic_write_text(out / "runs.csv", runs.to_csv(index=False))
+        atomic_write_text(out / "cells.csv", cells.to_csv(index=False))
+        minutes = (time.perf_counter() - t0) / 60
+        atomic_write_text(out / "report.txt", report(cells, authors, params, minutes))
+    if len(cells) and static is not False:
         write_figure_set({"clock_pizza": figure(cells)}, out / "figures",
                          title="Clock or pizza by attention rate", static=static)  # fmt: skip
     return collect(out, data=cells)
