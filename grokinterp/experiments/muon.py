@@ -76,10 +76,11 @@ from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.runs.run import Run
 from grokinterp.sweeps.spec import expand
+from grokinterp.sweeps.status import read_status
 
 BASE_LR = 1e-3
 BASE_WD = 1.0
-ARM_NAMES = ("adamw", "muon", "egd", "adamw_lr_matched")
+ARM_NAMES = ("adamw", "muon", "adamw_lr_matched", "egd")
 
 
 def muon_step_ratio(model: ModelConfig, spectral_lr: float, lr: float = BASE_LR) -> float:
@@ -174,24 +175,25 @@ def specs(params: Params) -> dict[str, dict[str, Any]]:
     }
 
 
-def progress_table(out: Path, params: Params) -> pd.DataFrame:
-    """Per run that finished: its milestones (analysis/ written into the run directory)."""
-    rows = []
+def progress_table(out: Path, params: Params, known: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per run that finished: its milestones (analysis/ written into the run directory);
+    the rows of ``known`` (a previous table) are kept rather than measured again."""
+    rows: list[dict[Any, Any]] = []
     for arm, spec in specs(params).items():
         for r in expand(spec):
             d = out / "sweep" / arm / "runs" / r.name
-            if not (d / layout.METRICS).exists():
+            if known is not None and len(known):
+                old = known[(known["arm"] == arm) & (known["seed"] == r.config.seed)]
+                if len(old):
+                    rows.append(old.iloc[0].to_dict())
+                    continue
+            if read_status(d)["status"] != "done":
                 continue
             metrics = pd.DataFrame(layout.read_metrics(d))
-            if (
-                not metrics["step"].iloc[-1] >= r.config.optim.max_steps
-                and not (metrics["test_acc"] >= params.threshold).any()
-            ):
-                continue
             analysis = measure_run(d, progress=False)
             row: dict[str, Any] = {"arm": arm, "seed": r.config.seed}
             row.update(milestones(metrics, analysis.table))
-            freqs = sorted(int(k) for k in analysis.key_freqs)
+            freqs = sorted(int(k) for k in analysis.key_freqs or [])
             row["key_freqs"] = " ".join(str(k) for k in freqs)
             row["key_freqs_settle_step"] = key_frequencies_settle(Run(d), freqs)
             row["test_95_step"] = first_step(metrics, "test_acc", params.threshold)
@@ -258,25 +260,29 @@ def run(
     def read_progress() -> pd.DataFrame:
         return pd.read_csv(prog_path) if prog_path.exists() else pd.DataFrame()
 
-    table = run_arms(
-        out,
-        specs(params),
-        threshold=params.threshold,
-        device=params.device,
-        progress=progress,
-        static=static,
-        report=lambda t, minutes: report(t, params, minutes, read_progress()),
-        curves_title="AdamW, Muon and EGD",
-        set_title="Muon and EGD against AdamW",
-    )
-    if params.analyze:
-        prog = progress_table(out, params)
-        atomic_write_text(prog_path, prog.to_csv(index=False))
-        text = (out / "report.txt").read_text()
-        head = text.split("\nprogress measures")[0].rstrip("\n")
-        atomic_write_text(
-            out / "report.txt", head + "\n\n" + "\n".join(_progress_lines(prog)) + "\n"
+    all_specs = specs(params)
+    names = list(all_specs)
+    table = pd.DataFrame()
+    for k in range(len(names)):  # one arm more each pass: tables and progress after each
+        last = k == len(names) - 1
+        table = run_arms(
+            out,
+            {n: all_specs[n] for n in names[: k + 1]},
+            threshold=params.threshold,
+            device=params.device,
+            progress=progress,
+            static=static if last else False,
+            report=lambda t, minutes: report(t, params, minutes, read_progress()),
+            curves_title="AdamW, Muon and EGD",
+            set_title="Muon and EGD against AdamW",
         )
+        if params.analyze:
+            prog = progress_table(out, params, read_progress())
+            atomic_write_text(prog_path, prog.to_csv(index=False))
+            text = (out / "report.txt").read_text()
+            head = text.split("\nprogress measures")[0].rstrip("\n")
+            lines = "\n".join(_progress_lines(prog))
+            atomic_write_text(out / "report.txt", f"{head}\n\n{lines}\n")
     return collect(out, data=table)
 
 
