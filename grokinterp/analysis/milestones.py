@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from grokinterp.analysis import fourier
+from grokinterp.analysis.table import run_basis
 from grokinterp.runs.run import Run
 
 RESTRICTED_LOSS_BELOW = 1.0  # nats
@@ -36,12 +37,15 @@ def first_step(table: pd.DataFrame, column: str, level: float, below: bool = Fal
 
 def key_frequencies_settle(run: Run, final: list[int]) -> int | None:
     """The first checkpoint from which the embedding's key frequencies
-    (:func:`grokinterp.analysis.fourier.key_frequencies`) stay equal to ``final``."""
-    p = run.config.task.p
-    assert p is not None
+    (:func:`grokinterp.analysis.fourier.key_frequencies`, in the task's group: Z_p, or Z_p*
+    for ``mul`` / ``div``, as ``analyze`` reads them) stay equal to ``final``; None for a
+    task with no such group (:func:`grokinterp.analysis.table.run_basis`)."""
+    basis = run_basis(run)
+    if basis is None:
+        return None
     settled: int | None = None
     for step in run.steps:
-        same = sorted(int(k) for k in fourier.key_frequencies(run.params(step), p)) == final
+        same = sorted(int(k) for k in fourier.key_frequencies(run.params(step), basis)) == final
         settled = (settled if settled is not None else step) if same else None
     return settled
 
