@@ -181,7 +181,8 @@ def _add_analyze(p: argparse.ArgumentParser) -> None:
         "--key-freqs",
         type=int_list,
         default=None,
-        help="comma-separated key frequencies (default: chosen at the last step by the rule)",
+        help="comma-separated key frequencies of the task's group, 1 .. n//2 (n = p, or p - 1 "
+        "for mul / div; default: chosen at the last step by the rule)",
     )
     p.add_argument(
         "--key-freq-rule",
@@ -411,7 +412,9 @@ COMMANDS = [
         "analyze",
         "progress measures and figures over a run's checkpoints",
         "Compute the progress measures of every checkpoint of a run (Fourier structure, "
-        "restricted / excluded loss, Gini, weight norms, logit shares, neuron clusters), "
+        "restricted / excluded loss, Gini, weight norms, logit shares, neuron clusters; in "
+        "the task's group: Z_p for add / sub, Z_p* through the discrete logarithm for mul / "
+        "div), "
         "locate the phases, and write RUN_DIR/analysis/ (measures.csv, summary.json, "
         "figures/index.html). Incremental: re-running computes only new checkpoints. TARGET "
         "may also be a checkpoint file saved by the progress-measures code, which is first "
