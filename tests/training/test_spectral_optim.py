@@ -209,6 +209,20 @@ def test_ensemble_members_equal_their_lone_runs(tmp_path, kind):
     assert_runs_close(dirs[1], train(longer, tmp_path / "straight", progress=False), rtol=1e-4)
 
 
+@pytest.mark.parametrize("kind", sorted(SPECTRAL))
+def test_ensemble_of_one_setting_equals_lone_runs_and_stops_members(tmp_path, kind):
+    # every member shares the settings (the in-place path over the whole members axis),
+    # and one member stops early (then the others are updated through an index)
+    base = replace(tiny_config(max_steps=STEPS[kind]), {"optim": SPECTRAL[kind]})
+    cfgs = [base, replace(base, {"": {"seed": 1}, "optim": {"max_steps": 1}})]
+    cfgs[1] = replace(cfgs[1], {"optim": {"max_steps": base.optim.max_steps, "stop_loss": 1e9}})
+    dirs = [tmp_path / "e0", tmp_path / "e1"]
+    train_ensemble(cfgs, dirs, progress=False)
+    for i, cfg in enumerate(cfgs):
+        assert_runs_close(dirs[i], train(cfg, tmp_path / f"s{i}", progress=False), rtol=1e-4)
+    assert layout.read_metrics(dirs[1])[-1]["step"] == 0  # stopped at once
+
+
 def test_spectral_optimizer_without_hidden_matrices_is_one_clear_error():
     cfg = replace(tiny_config(), {"optim": {"optimizer": "muon"}})
     assert hidden_names(cfg, [("embed.W_E", (4, 3)), ("blocks.0.mlp.W_in", (3, 5))])
