@@ -15,15 +15,19 @@ ensemble backend batches them), each until test accuracy reaches ``threshold`` (
   steps;
 * ``figures/steps_vs_fraction`` and ``report.txt``.
 
-The model and optimizer come from the base preset (``preset``); Power et al.'s own
-2-layer decoder and batch 512 are not the default here (see the card,
-:mod:`grokinterp.experiments.cards.power2022`, for what differs).
+The model and optimizer come from the base preset (``preset``), by default ``power``:
+Power et al.'s own 2-layer post-LN decoder and AdamW settings, each value citing their code.
+With ``batch_rule="power"`` every run trains on minibatches of
+:func:`power_batch_size` rows of its own training set, their rule (so the batch shrinks with
+the fraction where half the training set is under 512); ``"preset"`` keeps the preset's
+batch size for every fraction. The card, :mod:`grokinterp.experiments.cards.power2022`,
+lists what differs from their setup and why.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,12 +45,13 @@ from grokinterp.experiments.contract import (
     collect,
     param,
 )
-from grokinterp.presets import PRESETS
+from grokinterp.presets import PRESETS, get_preset
 from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.sweeps.engine import run_sweep
 from grokinterp.sweeps.spec import expand
 from grokinterp.sweeps.status import read_status
+from grokinterp.tasks.dataset import train_size
 from grokinterp.viz.power import steps_vs_fraction
 from grokinterp.viz.report import write_figure_set
 
@@ -67,7 +72,15 @@ class Params:
     max_steps: int = param(10_000, "step budget of every run", unit="steps", paper="10^5")
     threshold: float = param(0.99, "test accuracy that counts as generalized", unit="accuracy")
     patience: int = param(200, "steps trained on after reaching the threshold", unit="steps")
-    preset: str = param("quick", "base preset: the model and optimizer")
+    preset: str = param(
+        "power", "base preset: the model and optimizer", paper="their decoder (`power` preset)"
+    )
+    batch_rule: Literal["power", "preset"] = param(
+        "power",
+        "minibatch size per run: 'power' = min(512, ceil(n_train / 2)) of each run's own "
+        "training set, their rule; 'preset' = the preset's batch size for every fraction",
+        paper="min(512, ceil(n / 2)) (openai/grok grok/data.py:L434-435)",
+    )
     backend: Literal["ensemble", "local"] = param("ensemble", "sweep backend")
 
     def __post_init__(self) -> None:
@@ -82,19 +95,40 @@ class Params:
             raise ConfigError(f"preset: unknown {self.preset!r}; known: {sorted(PRESETS)}")
 
 
+def power_batch_size(n_train: int) -> int:
+    """Power et al.'s minibatch size for a training set of ``n_train`` examples:
+    ``min(512, ceil(n_train / 2))``, so that every epoch has at least two updates (openai/grok
+    @3d64b1d grok/data.py:L434-435; the epoch's remainder is a shorter last batch,
+    ``optim.drop_last=False`` in the ``power`` preset)."""
+    if n_train < 1:
+        raise ConfigError(f"power_batch_size: a training set has at least 1 example, got {n_train}")
+    return min(512, math.ceil(n_train / 2))
+
+
 def spec(params: Params) -> dict[str, Any]:
-    """The sweep: one run per training fraction and seed."""
-    return {
+    """The sweep: one run per training fraction and seed; with ``batch_rule="power"`` each
+    fraction's runs carry the batch size :func:`power_batch_size` gives their training set."""
+    overrides = {
+        "task.name": params.task, "task.p": params.p,
+        "optim.max_steps": params.max_steps, "stop_acc": params.threshold,
+        "stop_patience": params.patience,
+    }  # fmt: skip
+    common = {
         "base": {"preset": params.preset},
-        "overrides": {
-            "task.name": params.task, "task.p": params.p,
-            "optim.max_steps": params.max_steps, "stop_acc": params.threshold,
-            "stop_patience": params.patience,
-        },
-        "grid": {"train_fraction": list(params.fractions)},
+        "overrides": overrides,
         "seeds": list(params.seeds),
         "backend": params.backend,
-    }  # fmt: skip
+    }
+    if params.batch_rule == "preset":
+        return {**common, "grid": {"train_fraction": list(params.fractions)}}
+    task = get_preset(params.preset).task
+    runs = []
+    for q in params.fractions:
+        n = train_size(
+            replace(task, name=params.task, p=params.p, train_fraction=q, train_size=None)
+        )
+        runs.append({"train_fraction": q, "optim.batch_size": power_batch_size(n)})
+    return {**common, "runs": runs}
 
 
 def tables(sweep_dir: Path, params: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -137,7 +171,8 @@ def report(curve: pd.DataFrame, params: Params) -> str:
     """The setup and, per fraction, how many runs generalized and how fast."""
     lines = [
         "Steps to generalize against the training fraction (Power et al. 2022, arXiv 2201.02177)",
-        f"setup: {params.task} mod {params.p}, preset {params.preset}, seeds "
+        f"setup: {params.task} mod {params.p}, preset {params.preset}, batch rule "
+        f"{params.batch_rule}, seeds "
         f"{list(params.seeds)}, budget {params.max_steps} steps, generalized = test accuracy "
         f">= {params.threshold:g}",
         "",

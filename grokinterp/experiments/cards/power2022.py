@@ -58,8 +58,9 @@ _GROK = "openai/grok@3d64b1d"
 _NEEDS_26 = (
     "the committed study ran before grokinterp had Power et al.'s decoder and minibatch "
     "ensembles; both exist now (the `power` preset: their 2-layer post-LN decoder over "
-    "'<eos> x op y =', batches of 512 with their short last batch), and the study has not "
-    "been rerun on them yet"
+    "'<eos> x op y =', batches of 512 with their short last batch), the study's defaults "
+    "now (preset power, batch rule min(512, ceil(n_train / 2)) per fraction); the committed "
+    "files are from the run before, which has not been redone on them yet"
 )
 _COST = "10^5 steps per run for 18 runs do not fit a 2-core session; budget scaled, named here"
 
