@@ -12,19 +12,23 @@ from grokinterp.viz.overlay import COLORS, panels
 
 
 def accuracy_vs_fraction(summary: pd.DataFrame) -> Any:
-    """Final test accuracy of the trained network and of NTK regression (kernel at init and
-    at the last checkpoint) against the training fraction."""
+    """Final test accuracy of the trained network and of the NTK predictors (the network
+    linearized at init, at memorization and at the end; the final full and trace kernels
+    alone) against the training fraction."""
     fig = go.Figure()
     curves = [
         ("net_test_acc", "trained network"),
-        ("ntk_init_test_acc", "NTK regression, kernel at init"),
-        ("ntk_final_test_acc", "NTK regression, final kernel"),
+        ("linearized_init_test_acc", "linearized at init (full NTK)"),
+        ("linearized_memorized_test_acc", "linearized at memorization"),
+        ("linearized_final_test_acc", "linearized at the end"),
+        ("kernel_final_test_acc", "final full NTK alone"),
+        ("trace_final_test_acc", "final trace NTK alone (approximation)"),
     ]
     for i, (col, name) in enumerate(curves):
         fig.add_trace(
             go.Scatter(
                 x=summary["train_fraction"], y=summary[col], mode="lines+markers", name=name,
-                line=dict(color=COLORS[i]),
+                line=dict(color=COLORS[i % len(COLORS)]),
             )
         )  # fmt: skip
     fig.update_layout(
@@ -45,6 +49,7 @@ def kernel_over_training(kernel: pd.DataFrame) -> Any:
     fig = panels(
         t,
         [
+            ("linearized_test_acc", "test acc., linearized around t (full NTK)", False),
             ("kernel_distance", "kernel distance from init", False),
             ("kernel_alignment", "kernel-label alignment", False),
             ("test_acc", "test accuracy", False),

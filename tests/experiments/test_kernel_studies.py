@@ -28,17 +28,36 @@ def test_params_name_the_bad_parameter() -> None:
 
 @pytest.mark.slow
 def test_kernel_study(tmp_path: Path) -> None:
-    params = kernels.Params(p=7, fractions=(0.8, 0.5), max_steps=20, n_points=20)
+    params = kernels.Params(p=7, fractions=(0.8, 0.5), max_steps=20, n_points=20, kernel_steps=3)
     result = kernels.run(tmp_path / "k", params, progress=False, static=False)
     summary = result.data
     assert set(result.tables) == {"summary", "kernel_over_training", "metrics"}
     assert summary["train_fraction"].tolist() == [0.5, 0.8]
-    for col in ("net_test_acc", "ntk_init_test_acc", "ntk_final_test_acc"):
-        assert summary[col].between(0, 1).all()
+    for col in (
+        "net_test_acc",
+        "linearized_init_test_acc",
+        "kernel_init_test_acc",
+        "trace_init_test_acc",
+        "linearized_final_test_acc",
+        "kernel_final_test_acc",
+    ):
+        assert summary[col].between(0, 1).all()  # fmt: skip
     kernel = pd.read_csv(tmp_path / "k" / "kernel_over_training.csv")
     assert (kernel.groupby("train_fraction")["kernel_distance"].first().abs() < 1e-9).all()
+    # the full-NTK predictors at the first and last checkpoints of every run
+    per_run = kernel.dropna(subset=["linearized_test_acc"]).groupby("train_fraction")["step"]
+    assert (per_run.min() == 0).all() and (per_run.max() == 20).all()
     assert (tmp_path / "k" / "figures" / "index.html").exists()
-    assert "ntk@init" in (tmp_path / "k" / "report.txt").read_text()
+    assert "lin@init" in (tmp_path / "k" / "report.txt").read_text()
+
+
+def test_kernel_checkpoints_keep_the_ends_and_the_required() -> None:
+    steps = [0, 1, 2, 5, 10, 50, 100, 500, 1000, 3000]
+    chosen = kernels.kernel_checkpoints(steps, [50], 4)
+    assert chosen[0] == 0 and chosen[-1] == 3000 and 50 in chosen
+    assert set(chosen) <= set(steps) and len(chosen) <= 5
+    with pytest.raises(ConfigError, match="kernel_steps"):
+        kernels.Params(kernel_steps=1)
 
 
 @pytest.mark.slow
