@@ -70,3 +70,27 @@ def test_tiny_study_builds_the_arms(tmp_path):
     assert all(math.isnan(x) or x >= 0 for x in summary["median_test_95_step"])
     for name in ("arms.csv", "summary.csv", "measures.csv", "traces.csv", "report.txt"):
         assert (tmp_path / name).is_file(), name
+
+
+def test_card_censors_each_arm_at_its_own_budget(tmp_path):
+    """The dense runs train 30000 steps, the arms 6000 (``arm_steps``): a control that never
+    reached 95% counts as 6000, the dense run as 30000."""
+    import pandas as pd
+
+    from grokinterp.experiments.cards.minegishi2024 import _speedup_at
+
+    nan = math.nan
+    rows = [("dense", 0.0, 24000.0), ("dense", 0.0, nan), ("ticket", 0.6, 2000.0),
+            ("ticket", 0.6, 3000.0), ("dense_norm", 0.6, nan), ("dense_norm", 0.6, nan),
+            ("random", 0.6, nan), ("random", 0.6, 5000.0)]  # fmt: skip
+    pd.DataFrame(rows, columns=["arm", "sparsity", "test_95_step"]).to_csv(
+        tmp_path / "arms.csv", index=False
+    )
+    last = [("dense", 0.0, 30000), ("ticket", 0.6, 6000), ("dense_norm", 0.6, 6000),
+            ("random", 0.6, 6000)]  # fmt: skip
+    pd.DataFrame(last, columns=["arm", "sparsity", "step"]).to_csv(
+        tmp_path / "traces.csv", index=False
+    )
+    assert _speedup_at(0.6)(tmp_path) == pytest.approx(27000 / 2500)
+    assert _speedup_at(0.6, "dense_norm")(tmp_path) == pytest.approx(6000 / 2500)
+    assert _speedup_at(0.6, "random")(tmp_path) == pytest.approx(5500 / 2500)
