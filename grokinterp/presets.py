@@ -82,6 +82,15 @@ biases, ``causal`` and ``transformer_init``); every value cites the authors' cod
   (datasets.py:L134; ours include 0); their split is ``random_split`` with seed 42. The loss
   is their float32 cross-entropy (``loss="softmax32"``; ``softmax`` is the float64 one).
 
+* ``minegishi_mlp``: Minegishi et al. 2024's dense MLP (arXiv 2310.19470; gouki510/Grokking-
+  Tickets@8cee814), the base run of their grokking tickets: a + b mod 67 over the 2,278 pairs
+  a <= b, 40% for training split by their ``random.seed(seed)`` shuffle (``split_seed`` is
+  their seed, also the init's), their OnlyMLP (500-wide embeddings N(0, 1/67), a bias-free
+  500 -> 48 projection shared by both tokens and summed, ReLU, a bias-free 48 -> 500, the
+  500 -> 67 unembedding), full-batch AdamW lr 1e-3, betas (0.9, 0.98), weight decay 1, no
+  warm-up, 30,000 steps. Where we differ: our embedding has one more row (the ``=`` token,
+  never read); the loss is float64 as theirs (``cross_entropy_high_precision``).
+
 The non-neural presets (:data:`NONNEURAL_PRESETS`, for ``grokinterp nonneural``) are the
 settings of Miller, O'Neill and Bui 2024 (arXiv 2310.17247), read from their public code:
 
@@ -274,6 +283,40 @@ PRESETS: dict[str, TrainConfig] = {
         ),
         schedule=ScheduleConfig(
             log_every=10, ckpt_log_until=1000, ckpt_log_count=20, ckpt_every=250
+        ),
+    ),
+    # Minegishi et al. 2024; _M = gouki510/Grokking-Tickets@8cee814
+    "minegishi_mlp": TrainConfig(
+        task=TaskConfig(
+            name="add_unordered",  # 'add', is_symmetric_input: _M config.py:L13, L16
+            p=67,  # _M config.py:L10
+            train_fraction=0.4,  # _M config.py:L15
+            split_method="python_random",  # random.seed; shuffle: _M data_module.py:L19-22
+            split_seed=1,  # their config.seed: _M config.py:L23; train.py:L48
+        ),
+        model=ModelConfig(
+            arch="mlp",  # OnlyMLP, num_layers 0 hidden-to-hidden: _M config.py:L25, L28
+            n_layers=1,  # inproj then outproj: _M model.py:L270-310
+            d_model=500,  # d_emb: _M config.py:L11
+            d_mlp=48,  # d_model: _M config.py:L12
+            act_fn="relu",  # _M config.py:L36
+            mlp_combine="sum",  # x.sum(dim=1) after inproj (linear): _M model.py:L299-303
+            mlp_bias=False,  # MLP has W only: _M model.py:L139-155
+            mlp_out_proj=True,  # outproj 48 -> 500 before Unembed: _M model.py:L307-308
+            mlp_init="embed_vocab",  # Embed N(0, 1/d_vocab): _M model.py:L32-36
+        ),
+        optim=OptimConfig(
+            lr=1e-3,  # _M config.py:L8
+            weight_decay=1.0,  # _M config.py:L9
+            beta1=0.9,  # _M train.py:L45
+            beta2=0.98,  # _M train.py:L45
+            warmup_steps=0,  # the LambdaLR warm-up is commented out: _M train.py:L46
+            batch_size=None,  # full batch: _M train.py (full_loss_mlp on all of train)
+            max_steps=30000,  # num_epochs: _M config.py:L17
+        ),
+        seed=1,  # _M config.py:L23
+        schedule=ScheduleConfig(
+            log_every=50, ckpt_log_until=400, ckpt_log_count=4, ckpt_every=1000
         ),
     ),
 }

@@ -94,3 +94,10 @@ def test_card_censors_each_arm_at_its_own_budget(tmp_path):
     assert _speedup_at(0.6)(tmp_path) == pytest.approx(27000 / 2500)
     assert _speedup_at(0.6, "dense_norm")(tmp_path) == pytest.approx(6000 / 2500)
     assert _speedup_at(0.6, "random")(tmp_path) == pytest.approx(5500 / 2500)
+
+
+def test_the_minegishi_preset_is_the_studys_dense_run():
+    from grokinterp.experiments.tickets import seed_config
+    from grokinterp.presets import PRESETS
+
+    assert seed_config(base_spec([1], 30000, 67), 1) == PRESETS["minegishi_mlp"]
