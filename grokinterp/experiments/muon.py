@@ -14,8 +14,8 @@ This study trains, per seed, on x + y mod ``p`` with half the pairs for training
 1-layer transformer of Nanda et al. (d_model 128, 4 heads, ReLU MLP 512), full batch, the
 *arms*:
 
-* ``adamw``: AdamW lr 1e-3, betas (0.9, 0.98), weight decay 1 (the regime in which this
-  model groks; the baseline);
+* ``adamw``: AdamW lr ``lr`` (3e-3, the library's ``quick`` recipe), betas (0.9, 0.98),
+  weight decay 1 (the regime in which this model groks; the baseline);
 * ``muon``: the hidden matrices (attention and MLP weights) take Muon's step
   (``optim.optimizer="muon"``: Nesterov momentum 0.95, Newton-Schulz orthogonalization,
   torch's shape factor) with lr ``spectral_lr`` (0.02, Jordan et al.'s and torch's example
@@ -27,10 +27,11 @@ This study trains, per seed, on x + y mod ``p`` with half the pairs for training
   normalized step is about +-lr per weight and Muon's orthogonalized step has singular
   values about 1, that ratio is ``spectral_lr * sqrt(max(1, out/in)) * sqrt(min(out, in) /
   (out in)) / lr`` per matrix, averaged (as a root mean square over weights) over the hidden
-  matrices: 1.53 for this model.
+  matrices: 0.51 for this model at lr 3e-3 and spectral_lr 0.02 (Muon's step is the
+  smaller one, so the matched AdamW is the slower one).
 
 Every arm decays the hidden weights by the same factor per update: Muon's and EGD's
-``spectral_weight_decay`` is ``lr * weight_decay / spectral_lr`` (0.05), and the lr-matched
+``spectral_weight_decay`` is ``lr * weight_decay / spectral_lr`` (0.15), and the lr-matched
 AdamW's weight decay is divided by its lr factor. The learning-rate schedule (10-step
 linear warm-up, then constant) is every arm's.
 
@@ -78,12 +79,11 @@ from grokinterp.runs.run import Run
 from grokinterp.sweeps.spec import expand
 from grokinterp.sweeps.status import read_status
 
-BASE_LR = 1e-3
 BASE_WD = 1.0
 ARM_NAMES = ("adamw", "muon", "adamw_lr_matched", "egd")
 
 
-def muon_step_ratio(model: ModelConfig, spectral_lr: float, lr: float = BASE_LR) -> float:
+def muon_step_ratio(model: ModelConfig, spectral_lr: float, lr: float) -> float:
     """Root mean square over the hidden weights of (Muon's step / AdamW's step) per update:
     ``spectral_lr sqrt(max(1, out/in)) sqrt(min(out, in) / (out in)) / lr`` for each hidden
     (out, in) matrix (module doc), for the transformer's attention and MLP matrices."""
@@ -104,11 +104,12 @@ class Params:
     p: int = param(31, "the modulus (the one scaled knob)", paper="97 (Tveit et al.), 127 (_E)")
     seeds: tuple[int, ...] = param((0, 1, 2), "seeds (initialization; one split for all)")
     arms: tuple[str, ...] = param(ARM_NAMES, f"the arms, in training order, from {ARM_NAMES}")
+    lr: float = param(3e-3, "AdamW's lr (every arm's, for the non-hidden parameters)")
     spectral_lr: float = param(0.02, "Muon's and EGD's lr for the hidden matrices")
-    max_steps: int = param(6000, "step budget of every run", unit="steps")
+    max_steps: int = param(3000, "step budget of every run", unit="steps")
     threshold: float = param(0.95, "test accuracy to reach", unit="accuracy",
                              paper="0.95 (both papers)")  # fmt: skip
-    patience: int = param(400, "updates trained past the threshold (the cleanup)", unit="steps")
+    patience: int = param(200, "updates trained past the threshold (the cleanup)", unit="steps")
     log_every: int = param(10, "metrics logged every this many updates", unit="steps")
     ckpt_every: int = param(100, "a checkpoint every this many updates", unit="steps")
     analyze: bool = param(True, "measure the key frequencies and progress measures per run")
@@ -123,8 +124,10 @@ class Params:
             raise ConfigError(f"arms: give distinct arms from {list(ARM_NAMES)}, got {self.arms}")
         for name in ("max_steps", "log_every", "ckpt_every"):
             check_positive(name, getattr(self, name))
-        if not (self.spectral_lr > 0 and math.isfinite(self.spectral_lr)):
-            raise ConfigError(f"spectral_lr must be positive, got {self.spectral_lr}")
+        for name in ("lr", "spectral_lr"):
+            v = getattr(self, name)
+            if not (v > 0 and math.isfinite(v)):
+                raise ConfigError(f"{name} must be positive, got {v}")
         if not 0.0 < self.threshold <= 1.0:
             raise ConfigError(f"threshold must be in (0, 1], got {self.threshold}")
         if self.patience < 0:
@@ -133,16 +136,17 @@ class Params:
 
 def arms(params: Params) -> dict[str, dict[str, Any]]:
     """Each arm's optimizer fields."""
-    ratio = muon_step_ratio(ModelConfig(), params.spectral_lr)
-    spectral_wd = BASE_LR * BASE_WD / params.spectral_lr  # the same decay per update
+    lr = params.lr
+    ratio = muon_step_ratio(ModelConfig(), params.spectral_lr, lr)
+    spectral_wd = lr * BASE_WD / params.spectral_lr  # the same decay per update
     spectral = {"spectral_lr": params.spectral_lr, "spectral_weight_decay": spectral_wd}
     return {
-        "adamw": {"optimizer": "adamw", "lr": BASE_LR, "weight_decay": BASE_WD},
-        "muon": {"optimizer": "muon", "lr": BASE_LR, "weight_decay": BASE_WD, **spectral},
-        "egd": {"optimizer": "egd", "lr": BASE_LR, "weight_decay": BASE_WD, **spectral},
+        "adamw": {"optimizer": "adamw", "lr": lr, "weight_decay": BASE_WD},
+        "muon": {"optimizer": "muon", "lr": lr, "weight_decay": BASE_WD, **spectral},
+        "egd": {"optimizer": "egd", "lr": lr, "weight_decay": BASE_WD, **spectral},
         "adamw_lr_matched": {
             "optimizer": "adamw",
-            "lr": BASE_LR * ratio,
+            "lr": lr * ratio,
             "weight_decay": BASE_WD / ratio,
         },  # fmt: skip
     }
@@ -227,13 +231,14 @@ def _progress_lines(progress: pd.DataFrame) -> list[str]:
 def report(arms_table: pd.DataFrame, params: Params, minutes: float, progress: pd.DataFrame) -> str:
     """Per arm the median (range) of steps and wall seconds to the threshold, the ratios the
     cards read, and the progress measures."""
-    ratio = muon_step_ratio(ModelConfig(), params.spectral_lr)
+    ratio = muon_step_ratio(ModelConfig(), params.spectral_lr, params.lr)
     lines = [
         "Muon and EGD against AdamW (Tveit et al. 2025; Pasand & Dohmatob, ICLR 2026)",
         f"x + y mod {params.p}, 50% of pairs, nanda 1-layer transformer, full batch, seeds "
         f"{list(params.seeds)}, budget {params.max_steps}, threshold {params.threshold:g} "
         f"test accuracy (+{params.patience} updates), logged every {params.log_every}",
-        f"hidden-matrix lr {params.spectral_lr:g} (Muon, EGD); lr-matched AdamW lr x {ratio:.2f}",
+        f"AdamW lr {params.lr:g}; hidden-matrix lr {params.spectral_lr:g} (Muon, EGD); "
+        f"lr-matched AdamW lr x {ratio:.2f}",
         "Tveit et al.: mean grokking epoch AdamW 153.09, Muon 102.89 (ratio 1.49)",
         "",
         *describe_arms(arms_table, params.threshold),
