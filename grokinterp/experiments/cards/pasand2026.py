@@ -55,13 +55,13 @@ CARDS = (
                     "hidden matrices' step"),
             Setting("optimizer", "plain SGD, lr 0.7, L2 1e-4 on W1 and W2 in the loss "
                     "(so inside G)", f"{_E} main-results/mod_add.py:L65-66, L99-102, L119-121",
-                    ours="lr 0.02 for the EGD step with decoupled weight decay 0.05 (the same "
-                    "decay per update as AdamW's lr 1e-3 x 1); AdamW lr 1e-3, weight decay 1 "
+                    ours="lr 0.02 for the EGD step with decoupled weight decay 0.15 (the same "
+                    "decay per update as AdamW's lr 3e-3 x 1); AdamW lr 3e-3, weight decay 1 "
                     "for the rest", why="on a transformer whose embeddings train with AdamW; "
                     "the lr is Muon's, so that EGD and Muon take steps of one size"),
             Setting("batch and budget", "batch 512, 15,000 epochs; after test accuracy passes "
                     "95% the run switches to plain SGD", f"{_E} main-results/mod_add.py:L67-68,"
-                    " L224-228", ours="full batch (480 rows); EGD throughout; runs stop 400 "
+                    " L224-228", ours="full batch (480 rows); EGD throughout; runs stop 200 "
                     "updates after 95%", why="the training set is smaller than their batch"),
             Setting("criterion", "first epoch with test accuracy > 95%",
                     f"{_E} main-results/mod_add.py:L224-225"),
