@@ -11,8 +11,11 @@ from helpers import _chromium_dom, _js_errors, legacy_state, needs_chromium
 
 from grokinterp import analyze
 from grokinterp.analysis import table as A
+from grokinterp.analysis.efficiency import run_circuit_stats
+from grokinterp.analysis.milestones import key_frequencies_settle
 from grokinterp.cli import main
 from grokinterp.config import ModelConfig, OptimConfig, ScheduleConfig, TaskConfig, TrainConfig
+from grokinterp.runs.run import Run
 from grokinterp.training import train
 
 # groks in ~1.5k full-batch steps (train 99% at ~70, test 99% at ~500): about 20 s here
@@ -261,3 +264,9 @@ def test_multiplicative_tasks_are_measured_in_z_p_star(tmp_path, capsys, task):
     analyze(run_dir, progress=False, figures=True, static=False)
     index = (run_dir / "analysis" / "figures" / "index.html").read_text()
     assert "Z_13* (multiplicative" in index and "neuron_spectrum" in index
+    # the efficiency study's generalizing share reads the same grid
+    stats = run_circuit_stats(run_dir)
+    assert 0 <= stats["gen_share"] <= 1
+    # the last checkpoint's embed-rule frequencies, read in the same basis, match themselves
+    settle = key_frequencies_settle(Run(run_dir), summary["key_freqs_by_rule"]["embed"])
+    assert settle in Run(run_dir).steps
