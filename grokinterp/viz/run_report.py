@@ -75,6 +75,13 @@ def build_figures(run: Run, result: Analysis, device: str = "cpu") -> dict[str, 
         why = (
             f"chosen as the neuron with the largest activation variance over the (a, b) grid "
             f"at step {snap.step}; frequency {k} explains {float(share[k - 1]):.0%} of it"
+            + (
+                f" (grid and frequencies of {basis['name']}: a, b indexed by their "
+                f"discrete logarithms, the pairs with a zero operand left out)"
+                if isinstance(basis := result.summary.get("fourier_basis"), dict)
+                and basis.get("group") == "multiplicative"
+                else ""
+            )
         )
         out["neuron_spectrum"] = figs.neuron_spectrum(
             snap.top_spectrum,
