@@ -260,10 +260,12 @@ FOLDS = 5
 TARGET_RECALL = 0.95
 
 
-def fit(rows: pd.DataFrame, family: str, n: int) -> Predictor:
+def fit(
+    rows: pd.DataFrame, family: str, n: int, features: Sequence[str] | None = None
+) -> Predictor:
     """A logistic regression (scikit-learn, balanced class weights) on ``family``'s
     features of ``rows``, as a :class:`Predictor` (threshold 0.5 until chosen)."""
-    feats = FAMILIES[family]
+    feats = list(features if features is not None else FAMILIES[family])
     logs = [f for f in feats if f in LOG_FEATURES]
     raw = rows[feats].to_numpy(np.float64)
     shell = Predictor(
@@ -289,7 +291,9 @@ def fit(rows: pd.DataFrame, family: str, n: int) -> Predictor:
     )
 
 
-def out_of_fold(rows: pd.DataFrame, family: str, n: int) -> np.ndarray:
+def out_of_fold(
+    rows: pd.DataFrame, family: str, n: int, features: Sequence[str] | None = None
+) -> np.ndarray:
     """Each row's probability from a model fitted without its hyper-parameter cell
     (``GroupKFold`` over cells: no seed of a test cell is in training)."""
     prob = np.full(len(rows), np.nan)
@@ -299,9 +303,8 @@ def out_of_fold(rows: pd.DataFrame, family: str, n: int) -> np.ndarray:
         if fold["grokked"].nunique() < 2:
             prob[test_idx] = float(fold["grokked"].mean())
             continue
-        prob[test_idx] = fit(fold, family, n).probability(
-            rows.iloc[test_idx][FAMILIES[family]].to_numpy(np.float64)
-        )
+        model = fit(fold, family, n, features)
+        prob[test_idx] = model.probability(rows.iloc[test_idx][model.features].to_numpy(np.float64))
     return prob
 
 
@@ -358,11 +361,13 @@ def evaluate(
     table: pd.DataFrame, train: Sequence[str], heldout: Sequence[str], regime: str = "pooled"
 ) -> Evaluation:
     """For one ``regime`` (the rows of its tables carry its name), every N and feature
-    family: grouped-CV AUC on the ``train`` parts, the model
-    fitted on all of them scored on each ``heldout`` part and on them pooled, confusion
-    matrices at the threshold that keeps 95% of the grokking runs out of fold, and the
-    pruning trade-off on the held-out parts. The model shipped at each N is the family with
-    the best grouped-CV AUC (chosen on the training sweeps only)."""
+    family: grouped-CV AUC on the ``train`` parts, the model fitted on all of them scored on
+    each ``heldout`` part and on them pooled, confusion matrices at the threshold that keeps
+    95% of the grokking runs out of fold, and the pruning trade-off on the held-out parts. A
+    feature that no training run has (runs whose features predate it) is left out of its
+    family (``n_features`` counts the rest; a family left empty is not fitted). The model
+    shipped at each N is the family with the best grouped-CV AUC (chosen on the training
+    sweeps only)."""
     auc_rows, conf_rows, prune_rows = [], [], []
     models: dict[int, Predictor] = {}
     for n in sorted({int(v) for v in table["N"]}):
@@ -373,12 +378,16 @@ def evaluate(
         y_tr = tr["grokked"].to_numpy(bool)
         best: tuple[float, Predictor] | None = None
         for family in FAMILIES:
-            oof = out_of_fold(tr, family, n)
-            model = fit(tr, family, n)
+            # a feature no training run has (runs that predate it) is left out of its family
+            feats = [f for f in FAMILIES[family] if not tr[f].isna().all()]
+            if not feats:
+                continue
+            oof = out_of_fold(tr, family, n, feats)
+            model = fit(tr, family, n, feats)
             model = dataclasses.replace(model, threshold=recall_threshold(y_tr, oof))
             row: dict[str, Any] = {
                 "regime": regime, "N": n, "family": family, "auc_cv": _auc(y_tr, oof),
-                "runs_train": len(tr),
+                "n_features": len(feats), "runs_train": len(tr),
                 "grokked_train": int(y_tr.sum()),
                 "median_grok_step_train": float(tr.loc[y_tr, "grok_step"].median()),
                 "auc_cv_late": _late_auc(tr, oof, n),
@@ -438,10 +447,14 @@ def _domain(train: Sequence[str]) -> dict[str, list[Any]]:
 
 def spectra(out: Path, table: pd.DataFrame, n: int) -> pd.DataFrame:
     """Mean amplitude spectrum of the first ``n`` updates' loss (in units of log C) of the
-    grokking and the other runs of ``table``, per batch regime: of the raw curve (the
-    paper's signal, ``raw``) and of the curve minus its monotone fit (our alternative,
-    ``isotonic``)."""
+    grokking and the other runs of ``table`` whose run directories are under ``out`` (the
+    others are left out), per batch regime: of the raw curve (the paper's signal, ``raw``)
+    and of the curve minus its monotone fit (our alternative, ``isotonic``)."""
     runs = table[table["N"] == n].drop_duplicates("name")
+    d = out / "sweep"
+    runs = runs[
+        [(d / p / "runs" / r).is_dir() for p, r in zip(runs["part"], runs["name"], strict=True)]
+    ]
     acc: dict[tuple[str, bool, str], list[np.ndarray]] = {}
     freqs = np.fft.rfftfreq(n)
     for _, r in runs.iterrows():
@@ -531,7 +544,7 @@ def report(
     evs: dict[str, Evaluation] = {}
     for regime in REGIMES:
         train = regime_parts(train_all, regime)
-        if train and (regime == "pooled" or len(train) < len(train_all)):
+        if train:
             evs[regime] = evaluate(table, train, regime_parts(heldout_all, regime), regime)
     tables = {
         k: pd.concat([getattr(e, k) for e in evs.values()], ignore_index=True)
@@ -544,11 +557,11 @@ def report(
     train, heldout = train_all, heldout_all
     n_max = max(STEPS_N)
     root = runs_from or out
-    if (root / "sweep").is_dir() or runs_from is None:
-        spec = spectra(root, table[table["part"].isin(train)], n_max)
-    elif (root / "spectra.csv").is_file():
-        spec = pd.read_csv(root / "spectra.csv")
-    else:
+    spec = spectra(root, table[table["part"].isin(train)], n_max)
+    if len(spec.columns) == 1 and (root / "spectra.csv").is_file():
+        spec = pd.read_csv(root / "spectra.csv")  # no run directory here: the committed one
+        n_max = round(1 / spec["freq"].iloc[1])
+    elif len(spec.columns) == 1:
         raise ConfigError(
             f"features: neither run directories ({root / 'sweep'}) nor a spectra.csv beside "
             f"{root}; the early-loss spectra need one of them"
