@@ -59,6 +59,7 @@ from grokinterp.models.params import Params as ModelParams
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.runs.run import Run
 from grokinterp.sweeps.spec import expand
+from grokinterp.viz.clock_pizza import clock_pizza_figure
 from grokinterp.viz.report import write_figure_set
 
 # their configuration (module doc); the width and rate are set per cell
@@ -242,27 +243,6 @@ def measure_authors_models(folder: Path, p: int = AUTHORS_P) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def figure(cells: pd.DataFrame) -> Any:
-    """Both measures against the attention rate, one line per width (median, min-max bars)."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("gradient symmetricity",
-                                                        "distance irrelevance"))  # fmt: skip
-    for col, m in enumerate(("gradient_symmetricity", "distance_irrelevance"), start=1):
-        for w, g in cells.groupby("width"):
-            fig.add_trace(go.Scatter(
-                x=g["rate"], y=g[m], mode="lines+markers", name=f"d_model {w}",
-                showlegend=col == 1, error_y={"type": "data", "symmetric": False,
-                "array": g[m + "_max"] - g[m], "arrayminus": g[m] - g[m + "_min"]},
-            ), row=1, col=col)  # fmt: skip
-        fig.update_xaxes(title_text="attention rate", row=1, col=col)
-        fig.update_yaxes(range=[0, 1.05], row=1, col=col)
-    fig.update_layout(title="Clock (low symmetricity, high irrelevance) or pizza, by attention "
-                      "rate", width=900, height=420)  # fmt: skip
-    return fig
-
-
 def report(cells: pd.DataFrame, authors: pd.DataFrame | None, params: Params,
            minutes: float) -> str:  # fmt: skip
     lines = [
@@ -316,7 +296,7 @@ def run(
         minutes = (time.perf_counter() - t0) / 60
         atomic_write_text(out / "report.txt", report(cells, authors, params, minutes))
     if len(cells) and static is not False:
-        write_figure_set({"clock_pizza": figure(cells)}, out / "figures",
+        write_figure_set({"clock_pizza": clock_pizza_figure(cells)}, out / "figures",
                          title="Clock or pizza by attention rate", static=static)  # fmt: skip
     return collect(out, data=cells)
 

@@ -15,6 +15,7 @@ from grokinterp.experiments import clock_pizza as cp
 from grokinterp.experiments.cards import read_card
 from grokinterp.experiments.contract import params_from
 from grokinterp.models import answer_forward
+from grokinterp.viz.clock_pizza import clock_pizza_figure
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "models"))
 from test_attention_rate import authors_forward  # noqa: E402  (their module, re-implemented)
@@ -88,3 +89,6 @@ def test_smoke_run_is_read_by_the_card(tmp_path):
     reading = read_card(card, tmp_path)
     assert all(v is not None for v in reading.values)
     assert "gradient symmetricity" in result.report
+    fig = clock_pizza_figure(cells)
+    assert [t.name for t in fig.data] == ["d_model 32", "d_model 32"]
+    assert list(fig.data[0].y) == list(cells["gradient_symmetricity"])
