@@ -306,7 +306,7 @@ STUDY = Study(
     committed="studies/phase_diagrams/toy",
     smoke={"spec": str(SMOKE_SPEC), "window": 10},
     cards=liu2022.PHASES_CARDS,
-    runtime="about 5 min",
+    runtime="14 min",
 )
 
 
