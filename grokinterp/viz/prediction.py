@@ -22,6 +22,7 @@ def spectra_figure(spectra: pd.DataFrame, n: int) -> Any:
     fig = make_subplots(rows=max(len(regimes), 1), cols=2, subplot_titles=titles,
                         horizontal_spacing=0.1, vertical_spacing=0.15)  # fmt: skip
     f = spectra["freq"]
+    shown: set[str] = set()
     for row, regime in enumerate(regimes, start=1):
         for col, (kind, _) in enumerate(kinds, start=1):
             for i, (key, name) in enumerate((("grokked", "grokked"), ("not_grokked", "did not"))):
@@ -31,15 +32,16 @@ def spectra_figure(spectra: pd.DataFrame, n: int) -> Any:
                 fig.add_trace(
                     go.Scatter(
                         x=f[1:], y=spectra[c][1:], mode="lines", name=name, legendgroup=name,
-                        showlegend=row == 1 and col == 1, line=dict(color=COLORS[i], width=1.8),
+                        showlegend=name not in shown, line=dict(color=COLORS[i], width=1.8),
                     ),
                     row=row, col=col,
                 )  # fmt: skip
+                shown.add(name)
             fig.update_yaxes(type="log", title_text="mean amplitude" if col == 1 else None,
                              row=row, col=col)  # fmt: skip
     fig.update_xaxes(type="log", title_text="frequency (cycles per update)")
     fig.update_layout(
-        title=f"Spectrum of the first {n} updates' training loss (units of log C)",
+        title=f"Mean amplitude spectrum of the first {n} updates' training loss",
         template="plotly_white", height=380 * max(len(regimes), 1), width=950,
         legend=dict(orientation="h", y=-0.12),
     )  # fmt: skip
