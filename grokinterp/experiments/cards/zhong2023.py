@@ -115,14 +115,17 @@ CARDS = (
                     f"{_T}:L357-366, L391, L395-396, L555-557"),
             Setting("budget", "20,000 full-batch updates", f"{_T}:L554",
                     ours="4,000 updates (the study's steps)", why="cost: 10 runs of 20,000 "
-                    "updates do not fit the session's 2 shared cores; every run reaches test "
-                    "accuracy 1 well before (runs.csv)"),
+                    "updates do not fit the session's 2 shared cores; every run reached 99% "
+                    "test accuracy by update 500-600 (runs.csv)"),
             Setting("measures", "gradient symmetricity over 100 triples (random.Random(42)); "
                     "distance irrelevance over all pairs", f"{_Z} code/eval-main.ipynb "
                     "('Gradient Symmetricity', 'Distance Irrelevance'); paper Sec. 4"),
         ),
         study="clock-pizza",
         not_run=(
+            "the transition itself: the committed study finished the rates 0 and 1 (2 seeds "
+            "each); 0.5, 0.25 and 0.75 were cut by the session's CPU budget (rerunning the "
+            "study's command resumes them)",
             "their fixed-width sweep at d_model 128 and the width axis of their phase "
             "diagram (result/1l_varywidth.svg, d_model 32-511): `grokinterp study run "
             "clock-pizza --widths 32 64 128 256` runs it; not run in this session for cost",
