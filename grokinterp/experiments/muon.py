@@ -59,6 +59,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from grokinterp.analysis import fourier
 from grokinterp.analysis.milestones import first_step, key_frequencies_settle, milestones
 from grokinterp.analysis.table import measure_run
 from grokinterp.config import ModelConfig
@@ -199,7 +200,14 @@ def progress_table(out: Path, params: Params, known: pd.DataFrame | None = None)
             row.update(milestones(metrics, analysis.table))
             freqs = sorted(int(k) for k in analysis.key_freqs or [])
             row["key_freqs"] = " ".join(str(k) for k in freqs)
-            row["key_freqs_settle_step"] = key_frequencies_settle(Run(d), freqs)
+            # the embedding's own key frequencies at the end (the analysis's causal choice
+            # above may differ from them) and the checkpoint from which they stay so
+            run = Run(d)
+            p = run.config.task.p
+            assert p is not None
+            embed = sorted(int(k) for k in fourier.key_frequencies(run.params(run.steps[-1]), p))
+            row["embed_key_freqs"] = " ".join(str(k) for k in embed)
+            row["key_freqs_settle_step"] = key_frequencies_settle(run, embed)
             row["test_95_step"] = first_step(metrics, "test_acc", params.threshold)
             rows.append(row)
     return pd.DataFrame(rows)

@@ -72,7 +72,12 @@ CARDS = (
             "the training core has no SGD for the neural archs yet, and the session's CPU "
             "time went to the transformer comparison",
         ),
-        notes="Read from studies/muon (runs.csv, arms.csv, progress.csv). EGD's direction is "
+        notes="Measured (x + y mod 31, 3 seeds, median steps to 95%): EGD 790 (770-980) "
+        "against AdamW 1370 (910-2520), x1.73; the restricted loss fell below 1 nat at about "
+        "the same step (400 against 300) but the generalizing share passed 50% at 700 against "
+        "600 and test accuracy 95% at 790 against 1370: on this setup EGD shortened the step "
+        "from the formed circuit to the test-accuracy jump (the cleanup), not the formation. "
+        "Read from studies/muon (runs.csv, arms.csv, progress.csv). EGD's direction is "
         "the exact polar factor U V^T of the gradient; Muon's is an approximation of the "
         "polar factor of its Nesterov momentum: the two arms differ in momentum and in that "
         "approximation.",
