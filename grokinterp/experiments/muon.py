@@ -317,6 +317,7 @@ STUDY = Study(
         "patience": 0,
     },
     cards=tveit2025.CARDS + pasand2026.CARDS,
-    runtime="",
+    runtime="5 min for the four arms x 3 seeds and their progress measures (one thread, 2 "
+    "cores shared with other jobs)",
     threads=1,
 )
