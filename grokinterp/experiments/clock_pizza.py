@@ -317,7 +317,7 @@ STUDY = Study(
         "log_every": 10,
     },  # fmt: skip
     cards=zhong2023.CARDS,
-    runtime="24 min: rates 0 and 1 (4,000 updates, 2 seeds) and part of 0.5; 2 shared cores",
+    runtime="27 min: 5 rates x 2 seeds, 4,000 updates (2 invocations; 2 shared cores)",
     committed_params={"steps": 4000},
     threads=1,
 )

@@ -123,9 +123,6 @@ CARDS = (
         ),
         study="clock-pizza",
         not_run=(
-            "the transition itself: the committed study finished the rates 0 and 1 (2 seeds "
-            "each); 0.5, 0.25 and 0.75 were cut by the session's CPU budget (rerunning the "
-            "study's command resumes them)",
             "their fixed-width sweep at d_model 128 and the width axis of their phase "
             "diagram (result/1l_varywidth.svg, d_model 32-511): `grokinterp study run "
             "clock-pizza --widths 32 64 128 256` runs it; not run in this session for cost",
