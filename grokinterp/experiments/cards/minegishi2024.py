@@ -160,13 +160,13 @@ CARDS = (
                     why="a stricter control: only the positions differ from the ticket's"),
             Setting("seeds", "one per configuration (seed 1 in config_pruning.py; run.sh "
                     "loops seed 0)", f"{_REPO} config_pruning.py:L23; {_HEAD} run.sh:L3-7",
-                    ours="seed 0", why="one seed: the session's share of the 2 cores held "
-                    "one dense run of 30000 steps and its three arms (`--seeds 0 1 2` adds "
-                    "seeds; finished runs are kept)"),
+                    ours="seeds 0, 1, 2 (each its own split and init)",
+                    why="three seeds, for a median and a range over splits"),
         ),
         study="tickets",
         notes="Our sparsity is the fraction pruned: ours 0.6 is their 0.4. The committed study "
-        "ran `grokinterp study run tickets --seeds 0 --steps 30000 --arm-steps 6000`. "
+        "ran `grokinterp study run tickets --seeds 0 1 2 --steps 30000 --arm-steps 6000` "
+        "(12 min on 2 shared cores). "
         "`p31_concat/` and `no_embed/` keep the earlier study on our own smaller setup (p = 31, "
         "concatenated 64-d embeddings, 128 units with biases, lr 3e-3, 8000 steps), where the "
         "tickets did not speed grokking up (dense / ticket 0.54; sparing the embedding 0.59).",
