@@ -104,7 +104,7 @@ def run_circuit_stats(run_dir: Path) -> dict[str, float]:
     al. 2023 call a network generalizing when it is above 95%). ``gen_share`` is NaN for
     tasks with no cyclic structure (a sum or difference in Z_p or Z_p*:
     :mod:`grokinterp.analysis.groups`), for the additive tasks at an even p and for runs
-    with no checkpoint."""
+    with no checkpoint; a run with random labels is measured in its inputs' group."""
     out = {"norm_drift": math.nan, "gen_share": math.nan}
     if not (run_dir / "config.json").exists():
         return out
@@ -115,9 +115,12 @@ def run_circuit_stats(run_dir: Path) -> dict[str, float]:
         start = norms[int(len(norms) * (1 - DRIFT_TAIL))]
         out["norm_drift"] = float((norms[-1] - start) / norms[-1])
     task = run.config.task
-    if not run.steps or why_no_basis(task.name, task.p, task.random_labels):
+    # the basis of the task's inputs, random labels or not: a memorization-only run (random
+    # labels) is measured in its inputs' group too, where its low gen_share is the evidence
+    # that its circuit is not the Fourier one (Varma et al. 2023's memorizing circuit)
+    if not run.steps or why_no_basis(task.name, task.p):
         return out  # no checkpoint, or no cyclic group basis (as in analyze)
-    basis = task_basis(task.name, task.p, task.random_labels)
+    basis = task_basis(task.name, task.p)
     params = run.params(run.steps[-1])
     keys = fourier.key_frequencies(params, basis)
     logits, _ = answer_forward_chunked(
