@@ -36,7 +36,7 @@ GrokfastKind = Literal["none", "ema", "ma"]
 LossKind = Literal["softmax", "stablemax", "mse", "softmax32"]
 OptimizerKind = Literal["adamw", "adam", "sgd", "muon", "egd"]
 LinearInit = Literal["high_complexity", "xavier", "zeros"]
-MLPInit = Literal["normal", "uniform", "embed_vocab"]
+MLPInit = Literal["normal", "uniform", "embed_vocab", "doshi"]
 SequenceFormat = Literal["a_b_eq", "a_op_b_eq", "eos_a_op_b_eq", "a_b"]
 Normalization = Literal["none", "pre", "post", "grokfast"]
 Positional = Literal["learned", "sinusoidal", "none"]
@@ -94,7 +94,14 @@ class TaskConfig:
             progress-measures code does: with seed 0 it reproduces that paper's split).
         random_labels: replace the labels by a seeded permutation of themselves (a
             memorization-only control with the same label marginal).
-        label_seed: seed of that permutation, and of the table of ``random_table``.
+        label_seed: seed of that permutation, of the table of ``random_table``, and of the
+            label corruption (``label_noise``).
+        label_noise: the fraction of the TRAINING labels that are corrupted (Doshi et al.
+            2024, arXiv 2310.13061): ``int(label_noise * D)`` training examples, a seeded
+            choice, each get a wrong label drawn uniformly from the other classes; the test
+            labels are untouched. 0 (default): no corruption. In [0, 1); not with
+            ``random_labels``. The run directory records the corrupted examples
+            (``corrupted_labels.csv``).
         n_bits: length of the bit strings of ``concealed_parity`` (Miller et al. 2024 use 40);
             null for every other task.
         parity_bits: how many of those bits (the first ones) the parity label depends on
@@ -113,6 +120,7 @@ class TaskConfig:
     split_method: SplitMethod = "seeded"
     random_labels: bool = False
     label_seed: int = 0
+    label_noise: float = 0.0
     n_bits: int | None = None
     parity_bits: int | None = None
     n_samples: int | None = None
@@ -133,6 +141,25 @@ class TaskConfig:
                 "train_fraction",
                 f"must be in (0, 1), got {self.train_fraction}",
             )
+        _check(
+            0.0 <= self.label_noise < 1.0,
+            "task",
+            "label_noise",
+            f"must be in [0, 1) (the fraction of training labels corrupted), got "
+            f"{self.label_noise}",
+        )
+        _check(
+            self.label_noise == 0.0 or not self.random_labels,
+            "task",
+            "label_noise",
+            "corrupts true labels; with random_labels there are none: set one of them",
+        )
+        _check(
+            self.label_noise == 0.0 or not spec.is_samples,
+            "task",
+            "label_noise",
+            f"is for the tasks of pairs and features; {self.name!r} generates its examples",
+        )
         spec.validate(self)
         if self.train_size is not None:
             n_pairs = spec.n_pairs(self)
@@ -189,7 +216,9 @@ class ModelConfig:
             default ``nn.Linear``, weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and
             the embedding U(-1/2, 1/2)), or ``embed_vocab`` (as ``normal`` but the embedding
             N(0, 1/n), n the operand values: Minegishi et al. 2024's OnlyMLP,
-            gouki510/Grokking-Tickets@bd705c8 model.py:L36-37); each times ``init_scale``.
+            gouki510/Grokking-Tickets@bd705c8 model.py:L36-37), or ``doshi`` (every matrix
+            N(0, 1 / (4 (2 d_mlp)^(2/3))), biases 0: the ``fcn`` of Doshi et al. 2024,
+            d-doshi/Grokking@0b4335f utils/models.py:L39-40); each times ``init_scale``.
         mlp_out_proj: the MLP arch maps its last hidden layer back to ``d_model`` by a
             linear ``blocks.{L-1}.mlp.W_out`` (d_mlp, d_model), no activation (and ``b_out``
             with ``mlp_bias``), before the unembedding ``unembed.W_U`` (d_model,

@@ -295,10 +295,15 @@ def mlp_init_params(
     """The MLP arch's initialization: LeCun normal (every matrix N(0, 1/fan_in); the
     embedding N(0, 1/d_model), or with ``embed_vocab`` N(0, 1/n), n = d_vocab - 1 the operand
     values, as Minegishi et al.'s ``Embed``, gouki510/Grokking-Tickets@bd705c8
-    model.py:L36-37), or Liu et al.'s uniform one."""
+    model.py:L36-37), Liu et al.'s uniform one, or Doshi et al. 2024's ``doshi`` (every
+    matrix, the embedding included, N(0, 1 / (4 (2 d_mlp)^(2/3))): their ``fcn``,
+    d-doshi/Grokking@0b4335f utils/models.py:L39-40)."""
     shapes = mlp_shapes(cfg, d_vocab, d_vocab_out)
     if cfg.mlp_init == "uniform":
         return _uniform_mlp(cfg, shapes, generator)
+    if cfg.mlp_init == "doshi":  # std 0.25**0.5 / (2 N)^(1/3): variance 1 / (4 (2N)^(2/3))
+        fan_doshi = 4.0 * (2 * cfg.d_mlp) ** (2.0 / 3.0)
+        return _normal(cfg, shapes, generator, lambda name, shape: fan_doshi)
     embed_fan = d_vocab - 1 if cfg.mlp_init == "embed_vocab" else cfg.d_model
     return _normal(
         cfg,
@@ -312,7 +317,7 @@ def _normal(
     cfg: ModelConfig,
     shapes: dict[str, tuple[int, ...]],
     generator: torch.Generator,
-    fan: Callable[[str, tuple[int, ...]], int],
+    fan: Callable[[str, tuple[int, ...]], float],
 ) -> Params:
     """Every weight N(0, 1 / fan(name, shape)) times ``init_scale``, in the order of
     ``shapes``; biases 0; LayerNorm gains (``ln1.w`` ...) 1 times ``init_scale``."""
