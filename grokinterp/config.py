@@ -672,7 +672,7 @@ def _check_pairing(cfg: TrainConfig) -> None:
     non-neural archs, and those archs with the options their trainer has."""
     spec = get_task(cfg.task.name)
     arch = cfg.model.arch
-    features = spec.is_features
+    features = spec.is_vectors  # the MLP reads float feature vectors
     _check(
         cfg.model.mlp_input in (("features",) if features else ("tokens", "onehot"))
         or arch != "mlp",
@@ -683,7 +683,7 @@ def _check_pairing(cfg: TrainConfig) -> None:
         f"{'features' if features else 'tokens'}",
     )
     _check(
-        not features or arch == "mlp",
+        not features or arch == "mlp" or (spec.is_samples and arch in NONNEURAL_ARCHS),
         "model",
         "arch",
         f"task {spec.name!r} is a data set of feature vectors: use arch mlp (with mlp_input "
@@ -691,7 +691,7 @@ def _check_pairing(cfg: TrainConfig) -> None:
     )
     if arch not in NONNEURAL_ARCHS:
         _check(
-            not spec.is_samples,
+            not spec.is_samples or spec.neural,
             "model",
             "arch",
             f"task {spec.name!r} is a task of generated examples: use arch gp or linear "
@@ -920,9 +920,9 @@ def replace(
                 unused += ["p", "n"]
             for name in unused:
                 task.setdefault(name, None)
-            if not spec.is_samples:  # what the MLP reads follows the task
+            if not spec.is_samples or spec.neural:  # what the MLP reads follows the task
                 model = dict(overrides.get("model", {}))
-                model.setdefault("mlp_input", "features" if spec.is_features else "tokens")
+                model.setdefault("mlp_input", "features" if spec.is_vectors else "tokens")
                 overrides = {**overrides, "model": model}
         overrides = {**overrides, "task": task}
     sections = {

@@ -121,7 +121,7 @@ def make_dataset(cfg: TaskSettings) -> Dataset:
     """Build every pair, its label and the seeded split of a task config (for a feature
     task, every example: ``inputs`` are then float feature rows, ``eq_token`` is -1)."""
     spec = get_task(cfg.name)
-    if spec.is_features:
+    if spec.is_vectors:
         return _feature_dataset(cfg)
     if spec.is_samples:
         raise ConfigError(
@@ -166,9 +166,11 @@ def make_dataset(cfg: TaskSettings) -> Dataset:
 
 
 def _feature_dataset(cfg: TaskSettings) -> Dataset:
-    """A feature task's examples (:mod:`grokinterp.tasks.features`) and their seeded split."""
+    """A feature task's examples (:mod:`grokinterp.tasks.features`), or the generated
+    examples of a ``neural`` sample task (:mod:`grokinterp.tasks.samples`, the same
+    generator as :func:`make_samples`), and their seeded split."""
     spec = get_task(cfg.name)
-    x, y = load_features(cfg.name)
+    x, y = load_features(cfg.name) if spec.is_features else GENERATORS[cfg.name](cfg)[:2]
     labels = torch.from_numpy(y).long()
     if cfg.random_labels:  # as for the pair tasks
         labels = labels[torch.randperm(len(labels), generator=_generator(cfg.label_seed + 1))]
@@ -180,9 +182,9 @@ def _feature_dataset(cfg: TaskSettings) -> Dataset:
         labels=labels,
         train_mask=train_mask,
         order=order,
-        size=spec.classes,
+        size=spec.size(cfg),
         eq_token=-1,
-        n_classes=spec.classes,
+        n_classes=spec.n_classes(cfg),
     )
 
 

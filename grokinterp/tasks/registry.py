@@ -114,7 +114,12 @@ class TaskSpec:
         target: ``class`` (labels are classes; for the sample tasks, 0 or 1) or ``real``
             (a regression target, for the sample tasks).
         uses_bits: the examples are bit strings of length ``n_bits`` whose label depends on
-            ``parity_bits`` of them (the sample task ``concealed_parity``).
+            ``parity_bits`` of them (the sample tasks ``concealed_parity``, ``sparse_parity``).
+        distinct: the ``n_samples`` generated strings are distinct (so ``n_samples`` is at
+            most ``2 ** n_bits``), so no held-out string is also a training string.
+        neural: a task of generated examples that the neural trainer also trains on: the MLP
+            with ``mlp_input="features"`` reads the ``n_bits`` features of an example and
+            scores its 2 classes (``sparse_parity``).
         unordered: the pairs are ``a <= b`` only, ``p (p + 1) / 2`` of them (an operation
             that is symmetric by construction and that the data set lists once per unordered
             pair, as Liu et al. 2022 do for their addition table).
@@ -132,6 +137,8 @@ class TaskSpec:
     group: Literal["additive", "multiplicative"] = "additive"
     target: Literal["class", "real"] = "class"
     uses_bits: bool = False
+    distinct: bool = False
+    neural: bool = False
     unordered: bool = False
     integer: bool = False
     n_features: int = 0
@@ -149,13 +156,25 @@ class TaskSpec:
         :mod:`grokinterp.tasks.features`), trained by the neural trainer."""
         return self.kind == "features"
 
+    @property
+    def is_vectors(self) -> bool:
+        """Whether the neural trainer reads the examples as float feature vectors (the MLP
+        with ``mlp_input="features"``): a feature task, or a ``neural`` sample task."""
+        return self.is_features or (self.is_samples and self.neural)
+
     def d_vocab(self, cfg: TaskSettings) -> int:
         """The model's input width: tokens (size + 1, the ``=`` token included) for a pair
-        task, ``n_features`` for a feature task."""
+        task, ``n_features`` for a feature task, ``n_bits`` for a ``neural`` sample task."""
+        if self.is_samples and self.neural:
+            assert cfg.n_bits is not None
+            return cfg.n_bits
         return self.n_features if self.is_features else self.size(cfg) + 1
 
     def size(self, cfg: TaskSettings) -> int:
-        """Number of group/ring elements: p for modular tasks, n! for S_n."""
+        """Number of group/ring elements: p for modular tasks, n! for S_n; the number of
+        classes (2) of a ``neural`` sample task."""
+        if self.is_samples and self.neural:
+            return 2
         if self.is_samples:
             raise ConfigError(
                 f"config field task.name: {self.name!r} is a task of generated examples, "
@@ -256,6 +275,12 @@ class TaskSpec:
                     f"config field task.parity_bits: task {self.name!r} needs the number of "
                     f"bits whose parity is the label, 1 <= parity_bits <= n_bits "
                     f"({cfg.n_bits}), got {cfg.parity_bits}"
+                )
+            if self.distinct and cfg.n_samples > 2**cfg.n_bits:
+                raise ConfigError(
+                    f"config field task.n_samples: task {self.name!r} draws distinct strings "
+                    f"and there are only 2^{cfg.n_bits} = {2**cfg.n_bits} of {cfg.n_bits} "
+                    f"bits, got n_samples={cfg.n_samples}; lower it or raise n_bits"
                 )
             return
         for name in ("n_bits", "parity_bits"):
