@@ -2,10 +2,21 @@
 
 The split is a seeded permutation of all pairs; the training set is its first D entries,
 so training sets of one ``split_seed`` are nested (D' < D gives a subset).
+
+Label corruption (``TaskConfig.label_noise``, Doshi et al. 2024, arXiv 2310.13061): of the D
+training examples, ``int(label_noise * D)`` (their count, d-doshi/Grokking@0b4335f
+utils/datasets.py:L37) are chosen by a permutation seeded with ``label_seed + 2`` (a stream
+of its own, apart from ``random_labels``' and ``random_table``'s), and each gets the label
+``(y + k) mod C``, k uniform in 1 .. C - 1 from the same stream (C the task's classes): a
+label that is always wrong, uniform over the other classes. (Doshi et al. draw it uniformly
+over all p classes, L42, so about 1 in p of their corrupted labels is the true one.) Test
+labels are never corrupted. :attr:`Dataset.labels` holds what the network is trained on,
+:attr:`Dataset.clean_labels` the true labels.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 
@@ -33,6 +44,8 @@ class Dataset:
         size: number of elements (p, or n! for S_n); tokens ``0 .. size-1``.
         eq_token: the ``=`` token (equal to ``size``).
         n_classes: number of possible answers (``size``; ``2 size - 1`` for ``int_add``).
+        clean_labels: the true answers where ``labels`` has corrupted training labels
+            (``TaskConfig.label_noise``); None when no label is corrupted.
     """
 
     inputs: Int[Tensor, "pair 3"]
@@ -42,6 +55,18 @@ class Dataset:
     size: int
     eq_token: int
     n_classes: int
+    clean_labels: Int[Tensor, " pair"] | None = None
+
+    @property
+    def true_labels(self) -> Int[Tensor, " pair"]:
+        """The uncorrupted answer of every pair (``labels`` when none is corrupted)."""
+        return self.labels if self.clean_labels is None else self.clean_labels
+
+    @property
+    def corrupted(self) -> Bool[Tensor, " pair"]:
+        """True for the training pairs whose label is corrupted (none without
+        ``label_noise``; a corrupted label always differs from the true one)."""
+        return self.labels != self.true_labels
 
     @property
     def d_vocab(self) -> int:
@@ -117,6 +142,42 @@ def _split_order(cfg: TaskSettings, n: int) -> Tensor:
     return torch.randperm(n, generator=_generator(cfg.split_seed))
 
 
+LABEL_NOISE_SEED_OFFSET = 2  # the corruption's stream: label_seed + this
+
+
+def corrupt_labels(
+    labels: Int[Tensor, " pair"],
+    train_rows: Int[Tensor, " train"],
+    fraction: float,
+    n_classes: int,
+    seed: int,
+) -> Int[Tensor, " pair"]:
+    """``labels`` with ``int(fraction * len(train_rows))`` of the training rows (a choice
+    seeded by ``seed``) given a wrong label, ``(y + k) mod n_classes``, k uniform in
+    1 .. n_classes - 1 (module doc); the other rows untouched."""
+    n_noise = int(fraction * len(train_rows))
+    if n_noise == 0:
+        return labels
+    if n_classes < 2:
+        raise ConfigError("config field task.label_noise: a task of one class has no wrong label")
+    gen = _generator(seed)
+    rows = train_rows[torch.randperm(len(train_rows), generator=gen)[:n_noise]]
+    shift = torch.randint(1, n_classes, (n_noise,), generator=gen)
+    out = labels.clone()
+    out[rows] = (labels[rows] + shift) % n_classes
+    return out
+
+
+def _with_noise(ds: Dataset, cfg: TaskSettings) -> Dataset:
+    """``ds`` with its training labels corrupted as ``cfg.label_noise`` says (module doc)."""
+    if cfg.label_noise == 0.0:
+        return ds
+    seed = cfg.label_seed + LABEL_NOISE_SEED_OFFSET
+    noisy = corrupt_labels(ds.labels, ds.order[: int(ds.train_mask.sum())], cfg.label_noise,
+                           ds.n_classes, seed)  # fmt: skip
+    return dataclasses.replace(ds, labels=noisy, clean_labels=ds.labels)
+
+
 def make_dataset(cfg: TaskSettings) -> Dataset:
     """Build every pair, its label and the seeded split of a task config (for a feature
     task, every example: ``inputs`` are then float feature rows, ``eq_token`` is -1)."""
@@ -154,7 +215,7 @@ def make_dataset(cfg: TaskSettings) -> Dataset:
     train_mask[order[:d]] = True
     eq = torch.full((n_pairs,), size, dtype=torch.long)
     inputs = torch.stack([torch.from_numpy(a), torch.from_numpy(b), eq], dim=1)
-    return Dataset(
+    ds = Dataset(
         inputs=inputs,
         labels=labels.long(),
         train_mask=train_mask,
@@ -163,6 +224,7 @@ def make_dataset(cfg: TaskSettings) -> Dataset:
         eq_token=size,
         n_classes=spec.n_classes(cfg),
     )
+    return _with_noise(ds, cfg)
 
 
 def _feature_dataset(cfg: TaskSettings) -> Dataset:
@@ -177,7 +239,7 @@ def _feature_dataset(cfg: TaskSettings) -> Dataset:
     order = _split_order(cfg, len(labels))
     train_mask = torch.zeros(len(labels), dtype=torch.bool)
     train_mask[order[: train_size(cfg)]] = True
-    return Dataset(
+    ds = Dataset(
         inputs=torch.from_numpy(x).float(),
         labels=labels,
         train_mask=train_mask,
@@ -186,6 +248,7 @@ def _feature_dataset(cfg: TaskSettings) -> Dataset:
         eq_token=-1,
         n_classes=spec.n_classes(cfg),
     )
+    return _with_noise(ds, cfg)
 
 
 @dataclass(frozen=True)

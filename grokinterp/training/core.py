@@ -27,8 +27,9 @@ from grokinterp.models import Params, init_params, param_shapes
 from grokinterp.runs import layout
 from grokinterp.runs.guard import check_no_links
 from grokinterp.runs.io import atomic_write_text, load_tensors, save_tensors
+from grokinterp.runs.labels import record_corruption
 from grokinterp.runs.sinks import Sink
-from grokinterp.tasks import Dataset
+from grokinterp.tasks import Dataset, make_dataset
 from grokinterp.training.state import (
     FilterState,
     LoopState,
@@ -44,6 +45,7 @@ BATCH_SEED_OFFSET = 1_000_003  # the minibatch stream is seeded with cfg.seed + 
 def begin(cfg: TrainConfig, run_dir: Path, *, resume: bool, force: bool) -> SavedState | None:
     """Prepare ``run_dir`` (:func:`grokinterp.runs.layout.prepare_run_dir`) and return the
     state to continue from, with the metrics from its step on dropped; None to start afresh.
+    A run with corrupted labels records them (:mod:`grokinterp.runs.labels`).
 
     The caller holds the run directory's lock (:mod:`grokinterp.runs.lock`), so temporary
     files left in it by a killed write are stale and removed. A resumed run may change its
@@ -53,7 +55,10 @@ def begin(cfg: TrainConfig, run_dir: Path, *, resume: bool, force: bool) -> Save
     # no write (nor the clean-up of temporaries) follows a link out of the run directory
     check_no_links(run_dir, layout.CHECKPOINTS, "state", layout.METRICS, layout.ANALYSIS)
     layout.remove_stale_temporaries(run_dir, run_dir / layout.CHECKPOINTS, run_dir / "state")
-    if not layout.prepare_run_dir(cfg, run_dir, resume=resume, force=force):
+    resumed = layout.prepare_run_dir(cfg, run_dir, resume=resume, force=force)
+    if cfg.task.label_noise > 0:  # the corrupted labels, kept beside the config
+        record_corruption(run_dir, make_dataset(cfg.task), resume=resumed)
+    if not resumed:
         return None
     # the state and checkpoints were written under this config (a config.json edited in
     # place passes prepare_run_dir's comparison: it is both the stored and the given one)
