@@ -91,6 +91,17 @@ biases, ``causal`` and ``transformer_init``); every value cites the authors' cod
   warm-up, 30,000 steps. Where we differ: our embedding has one more row (the ``=`` token,
   never read); the loss is float64 as theirs (``cross_entropy_high_precision``).
 
+* ``doshi_mlp``: Doshi et al. 2024's coexistence run (arXiv 2310.13061; d-doshi/Grokking@
+  0b4335f, ``Notebooks/Grokking_with_label_corruption.ipynb``, "Pruning (from Coexistence
+  phase)"): a + b mod 97, half the pairs for training (split by ``random.seed(420)``'s
+  shuffle), 35% of the training labels corrupted, their ``fcn``: one-hot pairs (2p inputs),
+  a bias-free 2p -> 500 layer, x^2, a bias-free 500 -> p readout, both N(0, 1/(4 (2 N)^(2/3))),
+  MSE against one-hot labels, full-batch AdamW lr 1e-2, betas (0.9, 0.98), eps 1e-8, no
+  weight decay, no warm-up, 1,000 steps. Where we differ: each corrupted label is a wrong
+  class uniform over the p - 1 others (theirs: uniform over all p, ``torch.manual_seed(0)``),
+  and which training examples are corrupted is our seeded draw (theirs: the first 35% of
+  their shuffled training set).
+
 The non-neural presets (:data:`NONNEURAL_PRESETS`, for ``grokinterp nonneural``) are the
 settings of Miller, O'Neill and Bui 2024 (arXiv 2310.17247), read from their public code:
 
@@ -317,6 +328,44 @@ PRESETS: dict[str, TrainConfig] = {
         seed=1,  # _M config.py:L23
         schedule=ScheduleConfig(
             log_every=50, ckpt_log_until=400, ckpt_log_count=4, ckpt_every=1000
+        ),
+    ),
+    # Doshi et al. 2024; _D = d-doshi/Grokking@0b4335f, _N = _D's
+    # Notebooks/Grokking_with_label_corruption.ipynb, "Pruning (from Coexistence phase)":
+    # cell 31 (hyper-parameters) and cell 32 (model and training), 0-based over all cells
+    "doshi_mlp": TrainConfig(
+        task=TaskConfig(
+            name="add",  # operation='addition': _N cell 31 L21; _D utils/datasets.py:L18
+            p=97,  # _N cell 31 L3
+            train_fraction=0.5,  # data_frac: _N cell 31 L4; _D utils/datasets.py:L34
+            split_method="python_random",  # random.seed; shuffle: _D utils/datasets.py:L23-26
+            split_seed=420,  # pair_seed: _N cell 0 L28
+            label_noise=0.35,  # noise_level: _N cell 31 L5; _D utils/datasets.py:L37-44
+        ),
+        model=ModelConfig(
+            arch="mlp",  # fcn(2*p, N, p): _N cell 32 L4; _D utils/models.py:L23-45
+            n_layers=1,  # fc1, act, fc2: _D utils/models.py:L31-34, L42-45
+            d_mlp=500,  # N: _N cell 31 L7
+            act_fn="quadratic",  # nnPower(2): _D utils/models.py:L10-16, L33
+            mlp_input="onehot",  # F.one_hot of both operands, flattened: _D datasets.py:L32
+            mlp_bias=False,  # bias=False: _D utils/models.py:L31-32
+            mlp_init="doshi",  # std 0.25**0.5 / (2N)^(1/3): _D utils/models.py:L39-40
+        ),
+        optim=OptimConfig(
+            lr=1e-2,  # _N cell 31 L13
+            weight_decay=0.0,  # wd: _N cell 31 L14 (the coexistence phase)
+            beta1=0.9,  # _N cell 32 L39
+            beta2=0.98,  # _N cell 32 L39
+            eps=1e-8,  # _N cell 32 L39
+            warmup_steps=0,  # no scheduler: _N cell 32 L49-52
+            batch_size=None,  # the whole training set each step: _D optimization.py:L112-124
+            max_steps=1000,  # epochs (full-batch steps): _N cell 31 L10
+            loss="mse",  # losstype='MSE', nn.MSELoss on one-hot: _N cell 32 L51;
+            # _D utils/optimization.py:L87-88, L116-120
+        ),
+        seed=0,
+        schedule=ScheduleConfig(  # their data_every = epochs // 50 = 20: _N cell 31 L11
+            log_every=20, ckpt_log_until=20, ckpt_log_count=1, ckpt_every=50
         ),
     ),
 }
