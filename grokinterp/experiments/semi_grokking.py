@@ -1,28 +1,32 @@
-"""Semi-grokking, tried on long runs around D_crit (Varma et al. 2023, arXiv 2309.02390).
+"""Semi-grokking, tried on true-label runs around and above D_crit (Varma et al. 2023, arXiv
+2309.02390).
 
 Varma et al. predict that at a training-set size D near the critical size D_crit, where the
 memorizing and the generalizing circuit are about equally efficient, a network can show
 *semi-grokking*: a delayed rise of the test accuracy to a middling plateau rather than to
-100%. :func:`run` trains true-label networks at several D below, at and above a given
-D_crit, several seeds each, for a long step budget with sparse logging, and classifies
-each run by its test-accuracy plateau (:func:`grokinterp.analysis.phases.plateau_class`:
-grokked / semi-grokked / undecided / memorized / unfitted).
+100%. :func:`run` trains true-label networks at several D (by default 1.5-3.2 D_crit of the
+``efficiency`` preset, where networks start to find the generalizing circuit from scratch
+within a budget), at several weight decays, several seeds each, for a long step budget with
+sparse logging, and classifies each run by its test-accuracy plateau
+(:func:`grokinterp.analysis.phases.plateau_class`: grokked / semi-grokked / undecided /
+memorized / unfitted).
 
-The runs are sweeps of :mod:`grokinterp.sweeps`, trained by the ``ensemble``
-backend by default, one sweep per size (``out/sweep/D=<d>``, every seed of that size trained
-together: members of one size need no padding), the largest D first (where the generalizing
-circuit is cheapest to find); the tables are rewritten after each size, so a long study has
-usable results before it ends. Re-running the same command skips finished sizes and resumes
-a killed one from its last checkpoints. Writes into ``out``:
+The runs are sweeps of :mod:`grokinterp.sweeps`, trained by the ``ensemble`` backend by
+default, one sweep per size (``out/sweep/D=<d>``: every weight decay and seed of that size
+trained together, members of one size need no padding), the largest D first (where the
+generalizing circuit is cheapest to find); the tables are rewritten after each size, so a
+long study has usable results before it ends. Re-running the same command skips finished
+sizes and resumes a killed one from its last checkpoints. Writes into ``out``:
 
-* ``runs.csv``: one row per run (D, D / D_crit, seed, plateau class, plateau / final / max
-  test accuracy, the steps where train accuracy reached 99% and test accuracy 50%, final
-  training loss and parameter norm, the final logits' share in the trigonometric subspace
-  ``gen_share``);
+* ``runs.csv``: one row per run (D, D / D_crit, weight decay, seed, plateau class, plateau /
+  final / max test accuracy, the steps where train accuracy reached 99% and test accuracy
+  50%, final training loss and parameter norm, the final logits' share in the trigonometric
+  subspace ``gen_share``);
 * ``test_acc.csv``: every run's train / test accuracy, train loss and parameter norm, one row
   per ``trace_every`` steps (and the last);
-* ``figures/test_acc_by_d.png`` (and HTML): test accuracy against step, a panel per D;
-* ``report.txt``: the setup, the classes per D and the verdict.
+* ``figures/test_acc_by_d.png`` (and HTML): test accuracy against step, a panel per D and
+  weight decay, and the parameter norms;
+* ``report.txt``: the setup, the classes per D and weight decay, and the verdicts.
 """
 
 from __future__ import annotations
@@ -62,9 +66,9 @@ NEAR_FACTOR = 1.5  # "near D_crit": within this factor of it (as the efficiency 
 
 # the columns of runs.csv, in order
 RUN_COLUMNS = [
-    "D", "D_over_dcrit", "seed", "name", "status", "steps", "plateau_class", "plateau_test_acc",
-    "final_test_acc", "max_test_acc", "max_test_step", "train_99_step", "test_50_step",
-    "final_train_loss", "final_param_norm", "gen_share",
+    "D", "D_over_dcrit", "weight_decay", "seed", "name", "status", "steps", "plateau_class",
+    "plateau_test_acc", "final_test_acc", "max_test_acc", "max_test_step", "train_99_step",
+    "test_50_step", "final_train_loss", "final_param_norm", "gen_share",
 ]  # fmt: skip
 TRACE_COLUMNS = ["step", "train_loss", "train_acc", "test_acc", "param_norm"]
 
@@ -87,11 +91,13 @@ def semi_spec(
     max_steps: int,
     log_every: int,
     ckpt_every: int,
+    weight_decays: Sequence[float] | None = None,
 ) -> dict[str, Any]:
-    """The sweep of one size: true-label runs on the first ``size`` pairs, one per seed,
-    trained for ``max_steps`` with no early stop, logged every ``log_every`` steps,
-    checkpointed at step 0, every ``ckpt_every`` steps (where a killed run resumes from) and
-    at the end."""
+    """The sweep of one size: true-label runs on the first ``size`` pairs, one per weight
+    decay (a grid over ``weight_decays``; None: the base's own) and seed, trained for
+    ``max_steps`` with no early stop, logged every ``log_every`` steps, checkpointed at step
+    0, every ``ckpt_every`` steps (where a killed run resumes from) and at the end."""
+    grid = {} if weight_decays is None else {"weight_decay": [float(w) for w in weight_decays]}
     return {
         "base": {k: v for k, v in base.items() if k != "overrides"},
         "overrides": {
@@ -105,6 +111,7 @@ def semi_spec(
             "ckpt_every": ckpt_every,
             "ckpt_log_count": 0,
         },
+        **({"grid": grid} if grid else {}),
         "seeds": [int(s) for s in seeds],
     }
 
@@ -121,25 +128,37 @@ class Params:
     preset: str = param("efficiency", "base preset of every run (the CPU-sized study)")
     config: Path | None = param(None, "a config.json as the base of every run, instead of preset")
     sizes: tuple[int, ...] = param(
-        (200, 246, 300, 360),
-        "training-set sizes D, ascending, below, at and above D_crit (default: the committed "
-        "run's, 0.81-1.46 D_crit of the efficiency preset)",
+        (369, 485, 638, 795),
+        "training-set sizes D, ascending (default: 1.50, 1.97, 2.59 and 3.23 D_crit of the "
+        "efficiency preset, where true-label runs start to generalize from scratch)",
         unit="pairs",
+        paper="D = 1532 of a + b mod 113 (Fig. 6, one run shown)",
     )
-    seeds: tuple[int, ...] = param((0, 1, 2, 3, 4), "initialization seeds, each once")
+    weight_decays: tuple[float, ...] = param(
+        (0.5, 1.0, 2.0),
+        "AdamW weight decays, ascending; every size runs at each (the efficiency study's "
+        "ungrokking runs used 0.5 and 2, the preset 1)",
+    )
+    seeds: tuple[int, ...] = param((0, 1, 2), "initialization seeds, each once")
     d_crit: float | None = param(
-        None,
-        "the D_crit the sizes are placed around (from the efficiency study), for the "
-        "D / D_crit column and the verdict; none: not judged",
+        246.0,
+        "the D_crit the sizes are placed around, for the D / D_crit column and the verdict "
+        "(default: the efficiency preset's, studies/efficiency with version 0.1; give your "
+        "own for another base); none: not judged",
         unit="pairs",
     )
-    max_steps: int = param(100_000, "steps of every run (no early stop)", unit="steps")
-    log_every: int = param(200, "metrics every this many steps", unit="steps")
+    max_steps: int = param(
+        10_000,
+        "steps of every run (no early stop); the knob scaled to fit ~25 core-minutes",
+        unit="steps",
+        paper=">= 3.2e7 epochs of full-batch training (Fig. 6)",
+    )
+    log_every: int = param(100, "metrics every this many steps", unit="steps")
     ckpt_every: int = param(
-        20_000, "checkpoint spacing; a killed size resumes from the last", unit="steps"
+        2000, "checkpoint spacing; a killed size resumes from the last", unit="steps"
     )
     trace_every: int = param(
-        1000, "one row in this many steps in test_acc.csv (a multiple of log_every)", unit="steps"
+        500, "one row in this many steps in test_acc.csv (a multiple of log_every)", unit="steps"
     )
     threads: int | None = param(
         None,
@@ -154,6 +173,15 @@ class Params:
     def __post_init__(self) -> None:
         check_base(self)
         check_ascending("sizes", self.sizes)
+        if (
+            not self.weight_decays
+            or list(self.weight_decays) != sorted(set(self.weight_decays))
+            or self.weight_decays[0] <= 0
+        ):
+            raise ConfigError(
+                "weight_decays: give distinct positive values in ascending order, got "
+                f"{list(self.weight_decays)}"
+            )
         check_nonempty("seeds", self.seeds)
         if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds: give each seed once, got {list(self.seeds)}")
@@ -181,7 +209,15 @@ def run(
     sizes, seeds = params.sizes, params.seeds
     out = Path(out_dir)
     specs = {
-        d: semi_spec(base, d, seeds, params.max_steps, params.log_every, params.ckpt_every)
+        d: semi_spec(
+            base,
+            d,
+            seeds,
+            params.max_steps,
+            params.log_every,
+            params.ckpt_every,
+            params.weight_decays,
+        )  # fmt: skip
         for d in sizes
     }
     for s in specs.values():  # every size's configs are valid before anything trains
@@ -198,13 +234,19 @@ def run(
             )
         except RunDirError as e:
             raise RunDirError(
-                f"{where}: holds runs made with other settings (base, seeds or steps); choose "
+                f"{where}: holds runs made with other settings (base, weight decays, seeds or "
+                f"steps); choose "
                 f"another output directory, or remove that folder to redo them ({e})"
             ) from None
         done[d] = specs[d]
         study = write_tables(out, done, params.d_crit, params.trace_every, static)
     assert study is not None
-    return collect(out, data=study, verdicts={"semi-grokking near D_crit": _held(study.verdict)})
+    anywhere = "held" if (study.runs["plateau_class"] == "semi-grokked").any() else "did not hold"
+    verdicts = {
+        "semi-grokking near D_crit": _held(study.verdict),
+        "semi-grokking at any size run": anywhere,
+    }
+    return collect(out, data=study, verdicts=verdicts)
 
 
 def _held(verdict: str) -> str:
@@ -228,13 +270,20 @@ def write_tables(
         where = size_dir(out, d)
         for r in expand(spec):
             row, trace = _run_row(where / "runs" / r.name, r.name, d_crit, trace_every)
-            rows.append({**row, "D": r.config.task.train_size, "seed": r.config.seed})
-            traces.append(trace.assign(D=r.config.task.train_size, seed=r.config.seed))
+            key = {
+                "D": r.config.task.train_size,
+                "weight_decay": r.config.optim.weight_decay,
+                "seed": r.config.seed,
+            }
+            rows.append({**row, **key})
+            traces.append(trace.assign(**key))
     runs = pd.DataFrame(rows)
     runs["D_over_dcrit"] = runs["D"] / d_crit if d_crit else math.nan
     runs = runs.reindex(columns=RUN_COLUMNS)
-    runs = runs.sort_values(["D", "seed"], ignore_index=True)
-    trace_table = pd.concat(traces, ignore_index=True)[["D", "seed", *TRACE_COLUMNS]]
+    runs = runs.sort_values(["D", "weight_decay", "seed"], ignore_index=True)
+    trace_table = pd.concat(traces, ignore_index=True)[
+        ["D", "weight_decay", "seed", *TRACE_COLUMNS]
+    ]
     atomic_write_text(out / "runs.csv", runs.to_csv(index=False))
     atomic_write_text(out / "test_acc.csv", trace_table.to_csv(index=False))
     verdict = judge_semi(runs, d_crit)
@@ -301,27 +350,38 @@ def judge_semi(runs: pd.DataFrame, d_crit: float | None) -> str:
 
 
 def report(runs: pd.DataFrame, spec: dict[str, Any], d_crit: float | None, verdict: str) -> str:
-    """The setup, one line per D (classes, plateau and max test accuracy) and the verdict."""
+    """The setup, one line per D and weight decay (classes, plateau and max test accuracy),
+    the semi-grokked runs wherever they are, and the verdict."""
     ov = spec["overrides"]
     lines = [
         "Semi-grokking around D_crit (Varma et al. 2023, arXiv 2309.02390)",
         f"base {spec['base']}; {ov['max_steps']} steps per run, metrics every "
         f"{ov['log_every']} steps, no early stop; D_crit "
         + (f"{d_crit:g}" if d_crit else "not given"),
-        f"sizes D: {sorted(set(runs['D']))}; seeds: {sorted(set(runs['seed']))}",
+        f"sizes D: {sorted(set(runs['D']))}; weight decays: "
+        f"{sorted(set(runs['weight_decay']))}; seeds: {sorted(set(runs['seed']))}",
         "",
-        "D      D/D_crit  runs  classes                                  "
+        "D      D/D_crit  wd     runs  classes                                  "
         "plateau test acc (median, range)   max test acc (range)",
     ]
-    for d in sorted(set(runs["D"])):
-        g = runs[runs["D"] == d]
+    cells = runs[["D", "weight_decay"]].drop_duplicates().sort_values(["D", "weight_decay"])
+    for d, wd in cells.itertuples(index=False, name=None):
+        g = runs[(runs["D"] == d) & (runs["weight_decay"] == wd)]
         ratio = f"{d / d_crit:.2f}" if d_crit else "-"
         classes = ", ".join(f"{k} {v}" for k, v in g["plateau_class"].value_counts().items())
         pl, mx = g["plateau_test_acc"], g["max_test_acc"]
         lines.append(
-            f"{d:<6} {ratio:>8}  {len(g):>4}  {classes:<40} "
+            f"{d:<6} {ratio:>8}  {wd:<6g} {len(g):>4}  {classes:<40} "
             f"{pl.median():.3f} ({pl.min():.3f}-{pl.max():.3f})      "
             f"{mx.min():.3f}-{mx.max():.3f}"
+        )
+    semi = runs[runs["plateau_class"] == "semi-grokked"]
+    lines += ["", f"semi-grokked runs: {len(semi)} of {len(runs)}"]
+    for r in semi.itertuples(index=False):
+        lines.append(
+            f"  D={r.D}, weight decay {r.weight_decay:g}, seed {r.seed}: plateau "
+            f"{r.plateau_test_acc:.3f}, train 99% at step {r.train_99_step:g}, test 50% at "
+            f"step {r.test_50_step:g}"
         )
     lines += ["", f"verdict: {verdict}"]
     return "\n".join(lines) + "\n"
@@ -337,6 +397,7 @@ STUDY = Study(
     smoke={
         "config": str(SMOKE_CONFIG),
         "sizes": [40, 200],
+        "weight_decays": [0.5, 1.0],
         "seeds": [0],
         "d_crit": 100.0,
         "max_steps": 100,
@@ -345,9 +406,8 @@ STUDY = Study(
         "trace_every": 100,
     },  # fmt: skip
     cards=varma2023.SEMI_GROKKING_CARDS,
-    runtime="about 1 h",
-    # studies/semi_grokking/README.md: --d-crit 246 --threads 1 (the other values are defaults)
-    committed_params={"d_crit": 246.0, "threads": 1},
+    runtime="about 25 min",
+    threads=1,  # 1 is faster on shared cores (Params.threads)
 )
 
 

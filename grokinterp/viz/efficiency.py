@@ -4,6 +4,7 @@ drawn from the experiments' tables; none computes a measure."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -224,57 +225,80 @@ def steps_to_generalize_figure(curves: pd.DataFrame, max_steps: int) -> Any:
 
 
 def semi_test_acc_figure(traces: pd.DataFrame, runs: pd.DataFrame, d_crit: float | None) -> Any:
-    """Test accuracy (top row) and parameter norm (bottom row) against step, a column per
-    training-set size D (titled with D / D_crit when ``d_crit`` is given), a line per seed
-    coloured by its plateau class: the long runs of
+    """Test accuracy (a row per weight decay) and parameter norm (the bottom row, every
+    weight decay) against step, a column per training-set size D (titled with D / D_crit
+    when ``d_crit`` is given), a line per run coloured by its plateau class: the long runs of
     :mod:`grokinterp.experiments.semi_grokking` (Varma et al. 2023: semi-grokking is a
-    delayed rise to a middling plateau near D_crit)."""
+    delayed rise to a middling plateau near D_crit). Tables without a ``weight_decay``
+    column are drawn as one weight decay."""
+    if "weight_decay" not in runs:
+        runs = runs.assign(weight_decay=math.nan)
+        traces = traces.assign(weight_decay=math.nan)
     sizes = sorted(set(runs["D"]))
+    decays = sorted(set(runs["weight_decay"]), key=lambda w: (math.isnan(w), w))
+    n_rows = len(decays) + 1
     titles = [f"D = {d}" + (f" ({d / d_crit:.2f} D_crit)" if d_crit else "") for d in sizes]
     fig = make_subplots(
-        rows=2,
+        rows=n_rows,
         cols=len(sizes),
-        subplot_titles=titles + [""] * len(sizes),
+        subplot_titles=titles + [""] * (len(sizes) * (n_rows - 1)),
         shared_xaxes=True,
-        vertical_spacing=0.08,
+        vertical_spacing=0.06,
         horizontal_spacing=0.03,
     )
     norms = traces["param_norm"].astype(float)
     pad = 0.05 * float(norms.max() - norms.min()) if len(norms) else 1.0
     norm_range = [float(norms.min()) - pad, float(norms.max()) + pad] if len(norms) else None
+    dashes = ("solid", "dash", "dot", "dashdot", "longdash")
     shown: set[str] = set()
+
+    def same(col: pd.Series, value: float) -> pd.Series:
+        return col.isna() if math.isnan(value) else col == value
+
     for c, d in enumerate(sizes, start=1):
-        members = runs.loc[runs["D"] == d, ["seed", "plateau_class"]]
-        for seed, cls in members.itertuples(index=False):
-            t = traces[(traces["D"] == d) & (traces["seed"] == seed)]
-            name = str(cls) if isinstance(cls, str) else "not started"
-            line = dict(color=PLATEAU_COLORS.get(name, "#1f77b4"), width=1.2)
-            for row, col in ((1, "test_acc"), (2, "param_norm")):
-                fig.add_trace(
-                    go.Scatter(
-                        x=t["step"],
-                        y=t[col],
-                        mode="lines",
-                        name=name,
-                        legendgroup=name,
-                        showlegend=name not in shown,
-                        hovertext=f"D={d}, seed {seed} ({name})",
-                        line=line,
-                    ),
-                    row=row,
-                    col=c,
-                )
-                shown.add(name)
-        # the same ranges in every column (plotly's shared axes drew the norms empty)
-        fig.update_yaxes(range=[0, 1.02], showticklabels=c == 1, row=1, col=c)
-        fig.update_yaxes(range=norm_range, showticklabels=c == 1, row=2, col=c)
-        fig.update_xaxes(title_text="step", row=2, col=c)
-    fig.update_yaxes(title_text="test accuracy", row=1, col=1)
-    fig.update_yaxes(title_text="parameter norm", row=2, col=1)
+        for r, wd in enumerate(decays, start=1):
+            members = runs.loc[
+                (runs["D"] == d) & same(runs["weight_decay"], wd), ["seed", "plateau_class"]
+            ]
+            wd_text = "" if math.isnan(wd) else f", weight decay {wd:g}"
+            for seed, cls in members.itertuples(index=False):
+                t = traces[
+                    (traces["D"] == d) & same(traces["weight_decay"], wd) & (traces["seed"] == seed)
+                ]
+                name = str(cls) if isinstance(cls, str) else "not started"
+                color = PLATEAU_COLORS.get(name, "#1f77b4")
+                for row, col, dash in (
+                    (r, "test_acc", "solid"),
+                    (n_rows, "param_norm", dashes[(r - 1) % len(dashes)]),
+                ):
+                    fig.add_trace(
+                        go.Scatter(
+                            x=t["step"],
+                            y=t[col],
+                            mode="lines",
+                            name=name,
+                            legendgroup=name,
+                            showlegend=name not in shown,
+                            hovertext=f"D={d}{wd_text}, seed {seed} ({name})",
+                            line=dict(color=color, width=1.2, dash=dash),
+                        ),
+                        row=row,
+                        col=c,
+                    )
+                    shown.add(name)
+            # the same ranges in every column (plotly's shared axes drew the norms empty)
+            fig.update_yaxes(range=[0, 1.02], showticklabels=c == 1, row=r, col=c)
+            if c == 1:
+                label = "test accuracy" + ("" if math.isnan(wd) else f"<br>(wd {wd:g})")
+                fig.update_yaxes(title_text=label, row=r, col=1)
+        fig.update_yaxes(range=norm_range, showticklabels=c == 1, row=n_rows, col=c)
+        fig.update_xaxes(title_text="step", row=n_rows, col=c)
+    norm_label = "parameter norm" + ("" if len(decays) < 2 else "<br>(dash: weight decay)")
+    fig.update_yaxes(title_text=norm_label, row=n_rows, col=1)
     fig.update_layout(
-        title="True-label runs by training-set size D (colour: plateau class)",
+        title="True-label runs by training-set size D and weight decay (colour: plateau class)",
         template="plotly_white",
-        height=620,
+        height=220 * n_rows + 180,
         width=max(900, 280 * len(sizes) + 200),
     )
     return fig

@@ -283,18 +283,24 @@ def test_power_smallest_fraction_needs_a_lower_edge(tmp_path):
     assert smallest([0, 0, 1]) == math.inf
 
 
-def test_semi_grokking_plateau_is_not_hidden_by_a_grokked_run(tmp_path):
-    from grokinterp.analysis.phases import plateau_class
-    from grokinterp.experiments.cards.varma2023 import FULL_PLATEAU, _best_plateau_near
+def test_semi_grokking_counts_read_the_earlier_run_too(tmp_path):
+    from grokinterp.experiments.cards.varma2023 import (
+        EARLIER_RUN,
+        _semi_anywhere,
+        _semi_near,
+    )
 
-    def best(plateaus: list[float]) -> float | None:
-        runs = pd.DataFrame({"D_over_dcrit": [1.0] * len(plateaus) + [3.0],
-                             "plateau_test_acc": [*plateaus, 0.6]})  # fmt: skip
-        runs.to_csv(tmp_path / "runs.csv", index=False)
-        return _best_plateau_near(tmp_path)
+    def write(where: Path, ratios: list[float], classes: list[str]) -> None:
+        where.mkdir(parents=True, exist_ok=True)
+        runs = pd.DataFrame({"D_over_dcrit": ratios, "plateau_class": classes})
+        runs.to_csv(where / "runs.csv", index=False)
 
-    assert best([1.0, 0.6, 0.1]) == pytest.approx(0.6)  # the grokked run does not hide it
-    assert best([1.0, 0.97]) is None  # every run near D_crit plateaued full
-    assert best([0.1, 0.05]) == pytest.approx(0.1)  # far from D_crit (0.6) is not read
-    sig = plateau_class.__defaults__
-    assert sig is not None and sig[0] == FULL_PLATEAU
+    write(tmp_path, [1.5, 2.0, 3.2], ["semi-grokked", "semi-grokked", "grokked"])
+    # the window is closed: 1.5 D_crit is near, 2.0 is not
+    assert _semi_near(tmp_path) == 1.0 and _semi_anywhere(tmp_path) == 2.0
+    write(tmp_path / EARLIER_RUN, [0.8, 1.2], ["semi-grokked", "memorized"])
+    assert _semi_near(tmp_path) == 2.0 and _semi_anywhere(tmp_path) == 3.0
+    # no D_crit given: nothing is near, but the phenomenon still counts
+    write(tmp_path, [math.nan] * 2, ["semi-grokked", "memorized"])
+    write(tmp_path / EARLIER_RUN, [math.nan], ["memorized"])
+    assert _semi_near(tmp_path) is None and _semi_anywhere(tmp_path) == 1.0
