@@ -293,7 +293,9 @@ def semi_test_acc_figure(traces: pd.DataFrame, runs: pd.DataFrame, d_crit: float
                 fig.update_yaxes(title_text=label, row=r, col=1)
         fig.update_yaxes(range=norm_range, showticklabels=c == 1, row=n_rows, col=c)
         fig.update_xaxes(title_text="step", row=n_rows, col=c)
-    norm_label = "parameter norm" + ("" if len(decays) < 2 else "<br>(dash: weight decay)")
+    styles = " / ".join(dashes[i % len(dashes)] for i in range(len(decays)))
+    wds = " / ".join(f"{w:g}" for w in decays)
+    norm_label = "parameter norm" + ("" if len(decays) < 2 else f"<br>({styles}: wd {wds})")
     fig.update_yaxes(title_text=norm_label, row=n_rows, col=1)
     fig.update_layout(
         title="True-label runs by training-set size D and weight decay (colour: plateau class)",
