@@ -48,6 +48,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from grokinterp.analysis import symmetric
 from grokinterp.analysis.groups import GroupBasis, as_basis
 from grokinterp.errors import ConfigError
 from grokinterp.models import Params
@@ -275,7 +276,18 @@ def embedding_freq_norms(params: Params, p: int | GroupBasis) -> Float[Tensor, "
     is frequency k of the group.
     """
     basis = _check_rows(params, p)
-    return freq_norms(basis.tokens(token_embedding(params).detach(), 0), dim=0)
+    return component_norms(basis.tokens(token_embedding(params).detach(), 0), basis, dim=0)
+
+
+def component_norms(W: Float[Tensor, "..."], basis: GroupBasis, dim: int = 0) -> Tensor:
+    """Per-component norms of ``W`` along ``dim`` (indexed by the group's elements, in group
+    order): :func:`freq_norms` for a cyclic group, the per-representation norms
+    (:func:`grokinterp.analysis.symmetric.component_norms`) for S_n. Entry ``k - 1`` is
+    component k."""
+    if basis.cyclic:
+        return freq_norms(W, dim=dim)
+    out = symmetric.component_norms(W, basis.degree, dim=dim)
+    return out.to(W.dtype) if W.is_floating_point() else out.to(torch.float32)
 
 
 def logit_weight(params: Params, p: int | GroupBasis) -> Float[Tensor, "d_mlp n"]:
@@ -322,7 +334,7 @@ def logit_weight_freq_norms(params: Params, p: int | GroupBasis) -> Float[Tensor
     matrix) and the norm sums over neurons (Nanda et al. 2023). Entry ``k - 1`` is
     frequency k.
     """
-    return freq_norms(logit_weight(params, p), dim=1)
+    return component_norms(logit_weight(params, p), as_basis(p), dim=1)
 
 
 def check_key_freqs(key_freqs: Sequence[int], p: int) -> list[int]:

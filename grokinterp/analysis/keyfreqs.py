@@ -33,6 +33,17 @@ choose it, by name (:data:`RULES`):
   key set is every frequency some neuron picks. Dead neurons (no variance) pick none here;
   the released loop also stops one short of (p-1)/2, which is searched here.
 
+**The symmetric group.** For the ``perm`` task (x o y in S_n) the same rules run over the
+irreducible representations of S_n instead of the frequencies (pass ``basis``, a
+:class:`~grokinterp.analysis.groups.GroupBasis` of group ``symmetric``): the ``causal``
+rule removes one representation's grid directions ``rho_ij(a o b)`` at a time, ``embed``
+and ``logit`` cut the per-representation norms, and ``neuron_argmax`` (a cyclic notion)
+does not apply. ``by_rule`` then also holds ``character``: Chughtai, Chan & Nanda 2023's
+rule (their ``determine_key_reps``, rep-theory-mech-interp ``utils/metrics.py:L80-89``),
+the representations whose character cube ``chi(a o b o c^-1)`` has a cosine similarity
+above :data:`CHARACTER_THRESHOLD` with the class-centered logits
+(:func:`grokinterp.analysis.symmetric.character_similarity`).
+
 Measured on the paper's own saved models (docs/reference/key-frequencies.md): the causal rule
 returns exactly the frequencies whose removal matters; ``embed`` includes a frequency the
 output does not use on one of them, and ``neuron_argmax`` over-includes on two.
@@ -49,7 +60,7 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
-from grokinterp.analysis import fourier, measures
+from grokinterp.analysis import fourier, measures, symmetric
 from grokinterp.analysis.groups import GroupBasis
 from grokinterp.errors import ConfigError
 from grokinterp.models import Params
@@ -60,6 +71,8 @@ DEFAULT_RULE = "causal"
 EXCLUSION_FACTOR = 10.0
 #: the sufficiency check: restricted training loss within this factor of the full one
 RESTRICTED_FACTOR = 10.0
+#: Chughtai et al. 2023's threshold on the logits' character similarity (metrics.py:L87)
+CHARACTER_THRESHOLD = 0.005
 
 
 def check_rule(rule: str) -> str:
@@ -138,6 +151,7 @@ def frequency_evidence(
     structure: str = "sum",
     embed_norms: Sequence[float] | None = None,
     logit_norms: Sequence[float] | None = None,
+    basis: GroupBasis | None = None,
 ) -> list[dict[str, Any]]:
     """Per frequency k = 1 .. n // 2, the evidence for (or against) it being key.
 
@@ -147,16 +161,18 @@ def frequency_evidence(
     ``restricted_loss_with`` and ``restricted_loss_without``: training loss of the logits
     restricted to ``K ∪ {k}`` and to ``K \\ {k}`` (with the constant term), so that for a
     key k, ``without / with`` is what the restriction loses without it, and for another k,
-    ``without / with`` is what adding it would gain.
+    ``without / with`` is what adding it would gain. With a ``basis`` of S_n the rows are its
+    representations (``k`` numbering them), each with its ``name`` (the partition) and
+    ``dim``, and ``character_similarity`` (Chughtai et al. 2023's logit similarity).
     """
     p = logits.shape[0]
-    keys = fourier.check_key_freqs(key_freqs, p)
+    keys = _check_keys(key_freqs, p, basis)
     L = logits.detach().to(torch.float64)
     full = _grid_loss(L, labels, train_mask)
     tiny = torch.finfo(torch.float64).tiny
     rows = []
-    for k in range(1, fourier.n_freqs(p) + 1):
-        excl = measures.excluded_loss(L, labels, [k], train_mask, structure)
+    for k in _components(p, basis):
+        excl = measures.excluded_loss(L, labels, [k], train_mask, structure, basis)
         with_k = sorted(set(keys) | {k})
         without_k = [j for j in keys if j != k]
         row: dict[str, Any] = {
@@ -165,12 +181,17 @@ def frequency_evidence(
             "excluded_loss": excl,
             "excluded_ratio": excl / max(full, tiny),
             "restricted_loss_with": measures.restricted_loss(
-                L, labels, with_k, train_mask, structure
+                L, labels, with_k, train_mask, structure, basis=basis
             ),
             "restricted_loss_without": measures.restricted_loss(
-                L, labels, without_k, train_mask, structure
+                L, labels, without_k, train_mask, structure, basis=basis
             ),
         }
+        if basis is not None and not basis.cyclic:
+            shape = symmetric.partitions(basis.degree)[k]
+            row["name"] = basis.component_name(k)
+            row["dim"] = symmetric.dimension(shape)
+            row["character_similarity"] = symmetric.character_similarity(L, basis.degree, k)
         if embed_norms is not None:
             row["embed_norm"] = float(embed_norms[k - 1])
         if logit_norms is not None:
@@ -179,12 +200,46 @@ def frequency_evidence(
     return rows
 
 
+def _components(p: int, basis: GroupBasis | None) -> list[int]:
+    """Every component of the group of a (p, p) grid: frequencies 1 .. p // 2 of Z_p, or the
+    representations 1 .. m of a ``basis`` of S_n."""
+    if basis is not None and not basis.cyclic:
+        if basis.order != p:
+            raise ValueError(
+                f"the grid has side {p}, not the order {basis.order} of {basis.name()}"
+            )
+        return list(range(1, basis.n_components() + 1))
+    return list(range(1, fourier.n_freqs(p) + 1))
+
+
+def _check_keys(keys: Sequence[int], p: int, basis: GroupBasis | None) -> list[int]:
+    if basis is not None and not basis.cyclic:
+        return basis.check_components(keys)
+    return fourier.check_key_freqs(keys, p)
+
+
+def character_key_representations(
+    logits: Float[Tensor, "n n n"], basis: GroupBasis, threshold: float = CHARACTER_THRESHOLD
+) -> list[int]:
+    """Chughtai et al. 2023's key representations: those whose character cube has a cosine
+    similarity above ``threshold`` with the class-centered logits (module docstring)."""
+    if basis.cyclic:
+        raise ValueError("the character rule is for the symmetric group's basis")
+    n = basis.degree
+    return [
+        k
+        for k in range(1, basis.n_components() + 1)
+        if symmetric.character_similarity(logits, n, k) > threshold
+    ]
+
+
 def causal_key_frequencies(
     logits: Float[Tensor, "p p c"],
     labels: Int[Tensor, "..."],
     train_mask: Bool[Tensor, "..."],
     structure: str = "sum",
     factor: float = EXCLUSION_FACTOR,
+    basis: GroupBasis | None = None,
 ) -> list[int]:
     """The frequencies whose removal from the logits multiplies the training loss by at
     least ``factor`` (the ``causal`` rule; module docstring). May be empty.
@@ -201,8 +256,8 @@ def causal_key_frequencies(
     p = logits.shape[0]
     L = logits.detach().to(torch.float64)
     full = max(_grid_loss(L, labels, train_mask), torch.finfo(torch.float64).tiny)
-    every = list(range(1, fourier.n_freqs(p) + 1))
-    excl = measures.excluded_loss_per_freq(L, labels, every, train_mask, structure)
+    every = _components(p, basis)
+    excl = measures.excluded_loss_per_freq(L, labels, every, train_mask, structure, basis)
     return [k for k, e in zip(every, excl, strict=True) if e >= factor * full]
 
 
@@ -241,17 +296,25 @@ def choose_key_frequencies(
     if basis is not None and basis.order != p:
         raise ValueError(f"the logits' grid has side {p}, not the order {basis.order} of the basis")
     by_rule: dict[str, list[int]] = {
-        "causal": causal_key_frequencies(logits, labels, train_mask, structure, factor),
+        "causal": causal_key_frequencies(logits, labels, train_mask, structure, factor, basis),
         "embed": fourier.key_frequencies(params, group, "embed"),
         "logit": fourier.key_frequencies(params, group, "logit"),
     }
+    if basis is not None and not basis.cyclic:
+        by_rule["character"] = character_key_representations(logits, basis)
+        if rule == "neuron_argmax":
+            raise ConfigError(
+                "key-frequency rule 'neuron_argmax' is for cyclic groups (neurons' Fourier "
+                "frequencies); S_n's key representations take 'causal', 'embed' or 'logit'"
+            )
+        acts = None  # neurons' frequencies are a cyclic notion
     if acts is not None:
         by_rule["neuron_argmax"] = neuron_argmax_frequencies(acts)
     elif rule == "neuron_argmax":
         raise ConfigError("key-frequency rule 'neuron_argmax' needs a model with MLP neurons")
     note = None
     if given is not None:
-        keys, chosen = fourier.check_key_freqs(given, p), "given"
+        keys, chosen = _check_keys(given, p, basis), "given"
     else:
         keys, chosen = by_rule[rule], rule
         if rule == "causal" and not keys:
@@ -262,7 +325,7 @@ def choose_key_frequencies(
             )
     L = logits.detach().to(torch.float64)
     full = _grid_loss(L, labels, train_mask)
-    restricted = measures.restricted_loss(L, labels, keys, train_mask, structure)
+    restricted = measures.restricted_loss(L, labels, keys, train_mask, structure, basis=basis)
     evidence = frequency_evidence(
         L,
         labels,
@@ -271,6 +334,7 @@ def choose_key_frequencies(
         structure,
         fourier.embedding_freq_norms(params, group).tolist(),
         fourier.logit_weight_freq_norms(params, group).tolist(),
+        basis,
     )
     return KeyFreqChoice(
         rule=chosen,

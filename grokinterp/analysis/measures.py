@@ -21,6 +21,15 @@ discrete logarithms over the nonzero pairs (n = p - 1), built by
 :class:`grokinterp.analysis.groups.GroupBasis` (which also says how the zero element is
 treated). For an even n the Nyquist frequency n/2 has the one direction
 ``u_{n/2} ∝ cos(pi s) = (-1)^s`` (its sine vanishes on Z_n).
+
+The same measures run on the symmetric group S_n (the ``perm`` task, x o y) when given
+``basis`` (a :class:`~grokinterp.analysis.groups.GroupBasis` of group ``symmetric``): the key
+components are then irreducible representations rho and their grid directions are the
+functions ``rho_ij(a o b)`` (:func:`grokinterp.analysis.symmetric.grid_directions`), the
+constant direction being the trivial representation's; everything else (the projection,
+the losses, the shares) is the one code path below. Chughtai, Chan & Nanda 2023 (arXiv
+2302.03025) restrict and exclude representations this way (on the hidden layer, in their
+code; here on the logits, as for the frequencies).
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
+from grokinterp.analysis import symmetric
 from grokinterp.analysis.fourier import (
     Structure,
     _angles,
@@ -163,13 +173,34 @@ def sum_directions(
     return d[0], (d[1] if len(d) > 1 else torch.zeros_like(d[0]))
 
 
-def _trig_part64(L: Tensor, key_freqs: Sequence[int], structure: str) -> Tensor:
-    """Projection of float64 logits (p, p, c) onto span{u_k, v_k : k in key_freqs} per class."""
+def component_directions64(
+    n: int, key_freqs: Sequence[int], structure: str = "sum", basis: GroupBasis | None = None
+) -> Tensor:
+    """Orthonormal grid directions (float64, cached: do not modify) of the components
+    ``key_freqs`` of the group of an (n, n) grid: frequencies of Z_n
+    (:func:`grid_directions`), or, for a ``basis`` of S_n, irreducible representations
+    (:func:`grokinterp.analysis.symmetric.grid_directions`)."""
+    if basis is not None and not basis.cyclic:
+        if basis.order != n:
+            raise ValueError(
+                f"the grid has side {n}, not the order {basis.order} of {basis.name()}"
+            )
+        keys = basis.check_components(key_freqs)
+        return symmetric.grid_directions(basis.degree, tuple(keys))
+    keys = check_key_freqs(key_freqs, n)
+    return _directions64(n, structure, tuple(keys))
+
+
+def _trig_part64(
+    L: Tensor, key_freqs: Sequence[int], structure: str, basis: GroupBasis | None = None
+) -> Tensor:
+    """Projection of float64 logits (p, p, c) onto span{u_k, v_k : k in key_freqs} per class
+    (the representations' directions for a ``basis`` of S_n)."""
     p = L.shape[0]
-    keys = check_key_freqs(key_freqs, p)
-    if not keys:
+    dirs = component_directions64(p, key_freqs, structure, basis)
+    if not len(dirs):
         return torch.zeros_like(L)
-    dirs = _directions64(p, structure, tuple(keys)).to(L.device).reshape(-1, p * p)
+    dirs = dirs.to(L.device).reshape(-1, p * p)
     flat = L.reshape(p * p, -1)
     return (dirs.T @ (dirs @ flat)).reshape(L.shape)
 
@@ -185,18 +216,24 @@ def _as_grid64(logits: Tensor) -> Tensor:
 
 
 def _restricted64(
-    logits: Tensor, key_freqs: Sequence[int], structure: str, add_mean: bool
+    logits: Tensor,
+    key_freqs: Sequence[int],
+    structure: str,
+    add_mean: bool,
+    basis: GroupBasis | None = None,
 ) -> Tensor:
     L = _as_grid64(logits)
-    out = _trig_part64(L, key_freqs, structure)
+    out = _trig_part64(L, key_freqs, structure, basis)
     if add_mean:
         out = out + L.mean(dim=(0, 1), keepdim=True)
     return out
 
 
-def _excluded64(logits: Tensor, key_freqs: Sequence[int], structure: str) -> Tensor:
+def _excluded64(
+    logits: Tensor, key_freqs: Sequence[int], structure: str, basis: GroupBasis | None = None
+) -> Tensor:
     L = _as_grid64(logits)
-    return L - _trig_part64(L, key_freqs, structure)
+    return L - _trig_part64(L, key_freqs, structure, basis)
 
 
 def restricted_logits(
@@ -204,8 +241,10 @@ def restricted_logits(
     key_freqs: Sequence[int],
     structure: str = "sum",
     add_mean: bool = True,
+    basis: GroupBasis | None = None,
 ) -> Float[Tensor, "p p c"]:
-    """Logits restricted to the key frequencies (Nanda et al. 2023, restricted loss).
+    """Logits restricted to the key frequencies (Nanda et al. 2023, restricted loss); with
+    a ``basis`` of S_n, to the key representations (module docstring).
 
     ``R[a, b, c] = sum_{k in K} (<L_c, u_k> u_k[a, b] + <L_c, v_k> v_k[a, b]) + m_c`` with
     ``L_c = L[:, :, c]`` and, if ``add_mean``, ``m_c = mean_{a,b} L[a, b, c]`` (else 0).
@@ -221,17 +260,20 @@ def restricted_logits(
     loss for something unrelated to the algorithm. ``add_mean=False`` gives the pure
     trigonometric part. Returned in the dtype of ``logits``.
     """
-    return _restricted64(logits, key_freqs, structure, add_mean).to(logits.dtype)
+    return _restricted64(logits, key_freqs, structure, add_mean, basis).to(logits.dtype)
 
 
 def excluded_logits(
-    logits: Float[Tensor, "p p c"], key_freqs: Sequence[int], structure: str = "sum"
+    logits: Float[Tensor, "p p c"],
+    key_freqs: Sequence[int],
+    structure: str = "sum",
+    basis: GroupBasis | None = None,
 ) -> Float[Tensor, "p p c"]:
     """Logits with the key-frequency components removed (Nanda et al. 2023, excluded loss).
 
     ``X[a, b, c] = L[a, b, c] - sum_{k in K} (<L_c, u_k> u_k[a, b] + <L_c, v_k> v_k[a, b])``.
     """
-    return _excluded64(logits, key_freqs, structure).to(logits.dtype)
+    return _excluded64(logits, key_freqs, structure, basis).to(logits.dtype)
 
 
 # ----------------------------------------------------------------------------- losses
@@ -267,13 +309,17 @@ def restricted_loss(
     mask: Bool[Tensor, "..."] | None = None,
     structure: str = "sum",
     add_mean: bool = True,
+    basis: GroupBasis | None = None,
 ) -> float:
-    """Cross-entropy (float64) of :func:`restricted_logits` over the pairs in ``mask``.
+    """Cross-entropy (float64) of :func:`restricted_logits` over the pairs in ``mask``
+    (``basis``: of S_n, for its representations).
 
     Nanda et al. 2023 evaluate it on the test set (``mask=~dataset.train_mask``); None means
     all pairs. It falls as the generalizing circuit forms, before the test loss does.
     """
-    return grid_cross_entropy(_restricted64(logits, key_freqs, structure, add_mean), labels, mask)
+    return grid_cross_entropy(
+        _restricted64(logits, key_freqs, structure, add_mean, basis), labels, mask
+    )
 
 
 def excluded_loss(
@@ -282,14 +328,16 @@ def excluded_loss(
     key_freqs: Sequence[int],
     mask: Bool[Tensor, "..."] | None = None,
     structure: str = "sum",
+    basis: GroupBasis | None = None,
 ) -> float:
-    """Cross-entropy (float64) of :func:`excluded_logits` over the pairs in ``mask``.
+    """Cross-entropy (float64) of :func:`excluded_logits` over the pairs in ``mask``
+    (``basis``: of S_n, for its representations).
 
     Nanda et al. 2023 evaluate it on the training set (``mask=dataset.train_mask``); None
     means all pairs. It rises during circuit formation: the training set is fitted more and
     more through the key frequencies, which this removes.
     """
-    return grid_cross_entropy(_excluded64(logits, key_freqs, structure), labels, mask)
+    return grid_cross_entropy(_excluded64(logits, key_freqs, structure, basis), labels, mask)
 
 
 def excluded_loss_per_freq(
@@ -298,15 +346,16 @@ def excluded_loss_per_freq(
     key_freqs: Sequence[int],
     mask: Bool[Tensor, "..."] | None = None,
     structure: str = "sum",
+    basis: GroupBasis | None = None,
 ) -> list[float]:
-    """:func:`excluded_loss` removing one key frequency at a time.
+    """:func:`excluded_loss` removing one key frequency (representation) at a time.
 
     Returns one loss per entry of ``key_freqs``, in the given order: entry i is the
     excluded loss with only frequency ``key_freqs[i]``'s directions removed.
     """
     p = logits.shape[0]
-    check_key_freqs(key_freqs, p)
-    return [excluded_loss(logits, labels, [k], mask, structure) for k in key_freqs]
+    component_directions64(p, key_freqs, structure, basis)  # checks the keys
+    return [excluded_loss(logits, labels, [k], mask, structure, basis) for k in key_freqs]
 
 
 # ----------------------------------------------------------------------------- weights
@@ -379,7 +428,10 @@ class LogitNorms(NamedTuple):
 
 
 def trig_logit_norms(
-    logits: Float[Tensor, "p p c"], key_freqs: Sequence[int], structure: str = "sum"
+    logits: Float[Tensor, "p p c"],
+    key_freqs: Sequence[int],
+    structure: str = "sum",
+    basis: GroupBasis | None = None,
 ) -> LogitNorms:
     """Logit strength of the generalizing and the memorizing circuit (Varma et al. 2023).
 
@@ -392,14 +444,17 @@ def trig_logit_norms(
     L = _as_grid64(logits)
     L = L - L.mean(dim=-1, keepdim=True)
     L = L - L.mean(dim=(0, 1), keepdim=True)
-    P = _trig_part64(L, key_freqs, structure)
+    P = _trig_part64(L, key_freqs, structure, basis)
     gen = float(P.pow(2).sum())
     mem = float((L - P).pow(2).sum())
     return LogitNorms(math.sqrt(gen), math.sqrt(mem), math.sqrt(gen + mem))
 
 
 def trig_logit_share(
-    logits: Float[Tensor, "p p c"], key_freqs: Sequence[int], structure: str = "sum"
+    logits: Float[Tensor, "p p c"],
+    key_freqs: Sequence[int],
+    structure: str = "sum",
+    basis: GroupBasis | None = None,
 ) -> LogitShare:
     """Share of the logits in the trigonometric subspace of the key frequencies.
 
@@ -415,4 +470,4 @@ def trig_logit_share(
     structure (a random lookup table) have a generalizing share of about 2|K| / p^2.
     Constant logits (``L' = 0``) give NaN.
     """
-    return trig_logit_norms(logits, key_freqs, structure).shares()
+    return trig_logit_norms(logits, key_freqs, structure, basis).shares()

@@ -88,9 +88,11 @@ def snapshot(
         with torch.no_grad():
             _, cache = model.run_with_cache(sample, names_filter="blocks.0.attn.hook_pattern")
         attention = cache["blocks.0.attn.hook_pattern"].cpu()
-    if not fourier_measures:
+    basis = run_basis(run)
+    if not fourier_measures or basis is None or not basis.cyclic:
+        # the neuron views are per Fourier frequency: none for S_n (its representations)
         return Snapshot(step, attention, None, None, None, None, labels)
-    acts = grid_activations(run, step, device)
+    acts = grid_activations(run, step, device, basis)
     fractions = fourier.neuron_freq_fractions(acts)
     centered = acts - acts.mean(dim=(0, 1), keepdim=True)
     neuron = int(centered.pow(2).sum(dim=(0, 1)).argmax())

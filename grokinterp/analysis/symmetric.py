@@ -27,10 +27,15 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from functools import cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import torch
+from jaxtyping import Float
+from torch import Tensor
 
 from grokinterp.errors import ConfigError
 
@@ -159,3 +164,222 @@ def characters(n: int) -> dict[Partition, npt.NDArray[np.float64]]:
 def dimension(shape: Partition) -> int:
     """The dimension of the representation of ``shape``: its number of standard tableaux."""
     return len(standard_tableaux(shape))
+
+
+# ----------------------------------------------------------------------------- measures
+# The group measures on S_n (issue 30, item 2): what the cyclic measures do with the
+# frequencies of Z_n, done with the irreducible representations. Component k (1 .. number
+# of partitions - 1) is ``partitions(n)[k]``; k = 0, the trivial representation, is the
+# constant term, as frequency 0 is for Z_n.
+
+
+def _component(n: int, k: int) -> npt.NDArray[np.float64]:
+    shapes = partitions(n)
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < len(shapes):
+        raise ConfigError(
+            f"S_{n} has representations 0 .. {len(shapes) - 1} (0 the trivial one), got {k!r}"
+        )
+    return irreps(n)[shapes[k]]
+
+
+@cache
+def _element_basis64(n: int, k: int) -> torch.Tensor:
+    """(n!, d^2) orthonormal columns spanning the matrix elements of representation k."""
+    R = _component(n, k)
+    d = R.shape[1]
+    # Schur: sum_g rho_ij(g) rho_kl(g) = (n!/d) [i=k][j=l], so sqrt(d/n!) rho_ij is orthonormal
+    cols = R.reshape(len(R), d * d) * math.sqrt(d / len(R))
+    return torch.from_numpy(np.ascontiguousarray(cols))
+
+
+def element_basis(n: int, k: int) -> Float[Tensor, "order dd"]:
+    """The orthonormal basis ``sqrt(d / n!) rho_ij(g)`` (columns, over the n! elements g) of
+    the functions on S_n spanned by the matrix elements of representation k (dimension d,
+    d^2 columns). Over every k (the trivial one included) these columns are an orthonormal
+    basis of all functions on S_n (Peter-Weyl; Serre, *Linear Representations of Finite
+    Groups*, section 2.4). Chughtai et al. 2023's ``orth_rep`` spans the same subspace (their
+    ``utils/representations.py:L57-75`` orthonormalizes the matrix elements by QR)."""
+    return _element_basis64(n, k).clone()
+
+
+def component_norms(
+    W: Float[Tensor, "..."], n: int, dim: int = 0, include_trivial: bool = False
+) -> Float[Tensor, " m"]:
+    """Norm of each representation of ``W`` along its axis ``dim`` (of length n!, indexed by
+    the elements of S_n): ``||P_k W||`` with ``P_k`` the projection on the span of the
+    matrix elements of representation k (:func:`element_basis`), summed over every other
+    axis; the analogue of :func:`grokinterp.analysis.fourier.freq_norms`. Entry ``k - 1`` is
+    representation k (``partitions(n)[k]``); with ``include_trivial`` entry 0 is the
+    trivial representation (the mean) and entry k representation k. The squares add up
+    to ``||W||^2``."""
+    _check_n(n)
+    x = W.detach().to(torch.float64).movedim(dim, 0)
+    if x.shape[0] != math.factorial(n):
+        raise ValueError(
+            f"axis {dim} has {x.shape[0]} entries, not the {math.factorial(n)} elements of S_{n}"
+        )
+    flat = x.reshape(x.shape[0], -1)
+    ks = range(0 if include_trivial else 1, len(partitions(n)))
+    return torch.stack(
+        [(_element_basis64(n, k).to(flat.device).T @ flat).pow(2).sum().sqrt() for k in ks]
+    )
+
+
+@cache
+def _grid_directions64(n: int, keys: tuple[int, ...]) -> torch.Tensor:
+    """(sum d^2, n!, n!) orthonormal grid directions ``(a, b) -> rho_ij(a o b) sqrt(d) / n!``
+    of the representations in ``keys``, in the perm task's element numbering."""
+    from grokinterp.tasks.permutation import _perm_tables
+
+    comp = torch.from_numpy(_perm_tables(n)[0])  # (x o y) by element numbers
+    N = math.factorial(n)
+    blocks = []
+    for k in keys:
+        basis = _element_basis64(n, k)  # (N, d^2), orthonormal over the elements
+        # over the grid each product s appears N times: divide by sqrt(N)
+        blocks.append(basis[comp].permute(2, 0, 1) / math.sqrt(N))
+    if not blocks:
+        return torch.zeros(0, N, N, dtype=torch.float64)
+    return torch.cat(blocks)
+
+
+def grid_directions(n: int, keys: tuple[int, ...]) -> Float[Tensor, "dirs order order"]:
+    """Orthonormal directions over the (a, b) grid of S_n for the representations ``keys``:
+    ``rho_ij(a o b) sqrt(d) / n!`` for every matrix element (i, j) of each, in float64
+    (Schur orthogonality makes them orthonormal: each product s = a o b occurs n! times on
+    the grid). The representation-theoretic counterpart of the cyclic measures' ``u_k, v_k
+    ∝ cos, sin(w_k (a + b))``: the functions of a o b in representation k. Callers must not
+    modify the result (cached)."""
+    _check_n(n)
+    for k in keys:
+        _component(n, k)
+    return _grid_directions64(n, tuple(keys))
+
+
+@cache
+def _character_cube64(n: int, k: int) -> torch.Tensor:
+    """``chi_k(a o b o c^-1)`` over (a, b, c), float64."""
+    from grokinterp.tasks.permutation import _perm_tables
+
+    comp, inv, _ = _perm_tables(n)
+    chi = torch.from_numpy(np.trace(_component(n, k), axis1=1, axis2=2).copy())
+    ab = torch.from_numpy(comp)  # (a, b) -> a o b
+    abc = torch.from_numpy(comp)[ab[:, :, None], torch.from_numpy(inv)[None, None, :]]
+    return chi[abc]
+
+
+def character_cube(n: int, k: int) -> Float[Tensor, "order order order"]:
+    """``T_k[a, b, c] = chi_k(a o b o c^-1)`` (float64): the logits that representation k
+    alone would give if the network computed ``tr(rho(a) rho(b) rho(c^-1))``, Chughtai et
+    al. 2023's hypothesis (their ``compute_logit_trace_tensor_cube``,
+    ``utils/representations.py:L78-106``). For the cyclic group Z_n and frequency k this is
+    ``2 cos(w_k (a + b - c))``, the logit cube of Nanda et al. 2023."""
+    _check_n(n)
+    return _character_cube64(n, k).clone()
+
+
+def character_similarity(logits: Float[Tensor, "order order c"], n: int, k: int) -> float:
+    """Cosine similarity of the class-centered logits ``L[a, b, c] - mean_c L[a, b, c]``
+    with the character cube of representation k (:func:`character_cube`), over every
+    (a, b, c): Chughtai et al. 2023's ``logit_trace_similarity`` (their
+    ``utils/metrics.py:L223-238``), whose key representations are those above 0.005
+    (``determine_key_reps``, ``utils/metrics.py:L80-89``). ``logits`` is the grid of the
+    elements, classes in element order (n! of them). The cubes of different
+    representations are orthogonal, so the squares of these over every representation add
+    up to at most 1."""
+    L = _class_centered(logits, n)
+    T = _character_cube64(n, k).to(L.device)
+    den = float(L.norm() * T.norm())
+    return float((L * T).sum()) / den if den > 0 else math.nan
+
+
+def _class_centered(logits: Tensor, n: int) -> Tensor:
+    N = math.factorial(n)
+    if logits.ndim != 3 or logits.shape != (N, N, N):
+        raise ValueError(
+            f"logits must be ({N}, {N}, {N}): every pair of S_{n} and its {N} classes, got "
+            f"{tuple(logits.shape)}"
+        )
+    L = logits.detach().to(torch.float64)
+    return L - L.mean(-1, keepdim=True)
+
+
+def character_cube_similarity(
+    logits: Float[Tensor, "order order c"], n: int, keys: Sequence[int]
+) -> tuple[float, float]:
+    """``(cos_sim, residual_fraction)`` of the class-centered logits against their
+    projection on the span of the character cubes of ``keys``: the S_n counterpart of the
+    logit cube (:func:`grokinterp.analysis.fourier.logit_cube_similarity`). The cubes are
+    mutually orthogonal (character orthogonality), so ``cos_sim^2`` is the sum of the
+    squared :func:`character_similarity` of the keys, and ``residual_fraction =
+    sqrt(1 - cos_sim^2)``."""
+    L = _class_centered(logits, n)
+    total = float(L.pow(2).sum())
+    if total == 0:
+        return math.nan, math.nan
+    share = 0.0
+    for k in keys:
+        T = _character_cube64(n, k).to(L.device)
+        share += float((L * T).sum()) ** 2 / float(T.pow(2).sum()) / total
+    share = min(share, 1.0)
+    return math.sqrt(share), math.sqrt(max(0.0, 1.0 - share))
+
+
+def representation_measures(
+    params: dict[str, Tensor], logits: Float[Tensor, "order order c"], n: int
+) -> dict[str, Any]:
+    """Chughtai, Chan & Nanda 2023's per-representation readings of one model of S_n (their
+    rep-theory-mech-interp ``utils/metrics.py``, commit 01b2063): for every irreducible
+    representation k (0 the trivial one), in ``rows``:
+
+    * ``character_similarity``: :func:`character_similarity` (their
+      ``logit_trace_similarity``, L223-238; nontrivial representations only);
+    * ``embed_fraction``: the fraction of ``||W_E||^2`` (rows of the n! elements) in the span
+      of k's matrix elements along the token axis (:func:`element_basis`);
+    * ``embed_a_fraction``, ``embed_b_fraction``: the same for the embeddings as the first
+      layer sees them, ``W_E W_in[:d]`` and ``W_E W_in[d:]`` (an MLP that concatenates the
+      two embeddings): their ``percent_total_embed`` of ``W_x W[:d]``, ``W_y W[d:]``
+      (L300-322);
+    * ``unembed_fraction``: the same for the map from the last neurons to the logits along
+      the class axis (:func:`grokinterp.analysis.fourier.logit_weight`; ``W_U`` for the
+      MLP): their ``percent_unembed`` (L282-298).
+
+    The fractions of all representations add up to 1 (Peter-Weyl). ``logit_explained`` is
+    the sum of the squared character similarities (their ``percent_logits_explained``).
+    """
+    from grokinterp.analysis import fourier  # fourier imports this module
+    from grokinterp.analysis.groups import symmetric_basis
+
+    _check_n(n)
+    N = math.factorial(n)
+    shapes = partitions(n)
+
+    def fractions(W: Tensor, dim: int) -> list[float]:
+        sq = component_norms(W, n, dim=dim, include_trivial=True).pow(2)
+        total = float(sq.sum())
+        return [float(v) / total if total > 0 else math.nan for v in sq]
+
+    cols: dict[str, list[float]] = {}
+    if "embed.W_E" in params:
+        W_E = params["embed.W_E"].detach().to(torch.float64)[:N]
+        cols["embed_fraction"] = fractions(W_E, 0)
+        w_in = params.get("blocks.0.mlp.W_in")
+        d = W_E.shape[1]
+        if w_in is not None and w_in.ndim == 2 and w_in.shape[0] == 2 * d:
+            w = w_in.detach().to(torch.float64)
+            cols["embed_a_fraction"] = fractions(W_E @ w[:d], 0)
+            cols["embed_b_fraction"] = fractions(W_E @ w[d:], 0)
+    W_logit = fourier.logit_weight(params, symmetric_basis(n)).to(torch.float64)
+    cols["unembed_fraction"] = fractions(W_logit, 1)
+    rows = []
+    sims = []
+    for k, shape in enumerate(shapes):
+        row: dict[str, Any] = {"k": k, "name": "(" + ",".join(map(str, shape)) + ")"}
+        row["dim"] = dimension(shape)
+        if k > 0:
+            sim = character_similarity(logits, n, k)
+            row["character_similarity"] = sim
+            sims.append(sim)
+        row.update({c: v[k] for c, v in cols.items()})
+        rows.append(row)
+    return {"rows": rows, "logit_explained": float(sum(x * x for x in sims))}

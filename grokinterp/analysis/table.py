@@ -17,8 +17,14 @@ The Fourier measures need the labels to be a sum or difference in a cyclic group
 multiplicative group Z_p* (p prime), whose characters are those of Z_{p-1} read through the
 discrete logarithm (:mod:`grokinterp.analysis.groups`: the measures then run over the
 (p - 1)^2 pairs with a, b != 0, and the plain train / test losses over every pair).
-``summary.json`` records the basis under ``fourier_basis``. For other tasks only the
-task-agnostic columns are computed and ``summary.json`` says why.
+``summary.json`` records the basis under ``fourier_basis``. The ``perm`` task (x o y in
+S_n, n <= 5) gets the same measures over the irreducible representations of S_n
+(:mod:`grokinterp.analysis.symmetric`; Chughtai, Chan & Nanda 2023): its key components
+(``key_freqs``, named in ``key_representations``) are representations, the logit cube is
+the character cube ``chi(a o b o c^-1)``, the neuron clusters (a cyclic notion) are left
+out, and ``summary.json`` adds ``representation_measures``, Chughtai et al.'s per-
+representation readings of the last checkpoint. For other tasks only the task-agnostic
+columns are computed and ``summary.json`` says why.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import pandas as pd
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from grokinterp.analysis import fourier, keyfreqs, measures
+from grokinterp.analysis import fourier, keyfreqs, measures, symmetric
 from grokinterp.analysis.groups import GroupBasis, task_basis, why_no_basis
 from grokinterp.analysis.phases import phase_boundaries
 from grokinterp.errors import ConfigError, RunDirError
@@ -95,9 +101,11 @@ def run_basis(run: Run) -> GroupBasis | None:
     task_basis`: Z_p for ``add`` / ``sub``, Z_p* for ``mul`` / ``div``), or None where they
     do not apply (:func:`_why_not_fourier` says why)."""
     t = run.config.task
-    if get_task(t.name).kind != "modular" or why_no_basis(t.name, t.p, t.random_labels):
+    if get_task(t.name).kind not in ("modular", "perm") or why_no_basis(
+        t.name, t.p, t.random_labels, t.n
+    ):
         return None
-    return task_basis(t.name, t.p, t.random_labels)
+    return task_basis(t.name, t.p, t.random_labels, n=t.n)
 
 
 def fourier_structure(run: Run) -> str | None:
@@ -109,7 +117,7 @@ def fourier_structure(run: Run) -> str | None:
 
 def _why_not_fourier(run: Run) -> str:
     t = run.config.task
-    return why_no_basis(t.name, t.p, t.random_labels) or "no cyclic group basis"
+    return why_no_basis(t.name, t.p, t.random_labels, t.n) or "no group basis"
 
 
 class _Context:
@@ -190,26 +198,36 @@ def checkpoint_measures(ctx: _Context, step: int) -> dict[str, float]:
     grid = ctx.on_grid(logits)  # (n, n, classes): every class stays in the softmax
     labels, train = ctx.on_grid(ctx.labels), ctx.on_grid(tr)
     s = ctx.structure
-    row["restricted_loss"] = measures.restricted_loss(grid, labels, keys, mask=~train, structure=s)
-    row["restricted_loss_all"] = measures.restricted_loss(grid, labels, keys, structure=s)
-    row["excluded_loss"] = measures.excluded_loss(grid, labels, keys, mask=train, structure=s)
+    row["restricted_loss"] = measures.restricted_loss(
+        grid, labels, keys, mask=~train, structure=s, basis=basis
+    )
+    row["restricted_loss_all"] = measures.restricted_loss(
+        grid, labels, keys, structure=s, basis=basis
+    )
+    row["excluded_loss"] = measures.excluded_loss(
+        grid, labels, keys, mask=train, structure=s, basis=basis
+    )
     for k, v in zip(
         keys,
-        measures.excluded_loss_per_freq(grid, labels, keys, mask=train, structure=s),
+        measures.excluded_loss_per_freq(grid, labels, keys, mask=train, structure=s, basis=basis),
         strict=True,
     ):
         row[f"excluded_loss_k{k}"] = float(v)
     embed_norms = fourier.embedding_freq_norms(params, basis)
     row["gini_embed"] = float(measures.gini(embed_norms))
     row["gini_logit"] = float(measures.gini(fourier.logit_weight_freq_norms(params, basis)))
-    norms = measures.trig_logit_norms(grid, keys, structure=s)
+    norms = measures.trig_logit_norms(grid, keys, structure=s, basis=basis)
     row["gen_share"], row["mem_share"] = norms.shares()
     row["gen_logit_norm"], row["mem_logit_norm"] = norms.generalizing, norms.memorizing
-    cube = fourier.logit_cube_similarity(basis.tokens(grid, 2), keys, structure=s)
-    row["logit_cube_cos_sim"] = cube.cos_sim
-    row["logit_cube_residual"] = cube.residual_fraction
-    fractions = fourier.neuron_freq_fractions(ctx.on_grid(hidden))
-    row["frac_clustered"] = float(fourier.neuron_clusters(fractions)[1])
+    if basis.cyclic:
+        cube = fourier.logit_cube_similarity(basis.tokens(grid, 2), keys, structure=s)
+        row["logit_cube_cos_sim"] = cube.cos_sim
+        row["logit_cube_residual"] = cube.residual_fraction
+        fractions = fourier.neuron_freq_fractions(ctx.on_grid(hidden))
+        row["frac_clustered"] = float(fourier.neuron_clusters(fractions)[1])
+    else:  # the character cube chi(a o b o c^-1) of the key representations
+        cos, rest = symmetric.character_cube_similarity(grid, basis.degree, keys)
+        row["logit_cube_cos_sim"], row["logit_cube_residual"] = cos, rest
     for k, v in enumerate(embed_norms.tolist(), start=1):
         row[f"embed_norm_k{k}"] = v
     return row
@@ -278,7 +296,7 @@ def _key_frequencies(ctx: _Context, key_freqs: list[int] | None, rule: str) -> d
         return summary
     if key_freqs is not None:
         try:
-            key_freqs = fourier.check_key_freqs(key_freqs, ctx.basis.order)
+            key_freqs = ctx.basis.check_components(key_freqs)
         except ConfigError as e:
             raise ConfigError(f"key_freqs (--key-freqs): {e}") from None
     last = run.steps[-1]
@@ -294,6 +312,17 @@ def _key_frequencies(ctx: _Context, key_freqs: list[int] | None, rule: str) -> d
     summary["fourier_basis"] = ctx.basis.record()
     summary.update(choice.summary())
     summary["key_freq_evidence_step"] = last
+    if not ctx.basis.cyclic:
+        keys = ctx.key_freqs or []
+        summary["key_representations"] = [ctx.basis.component_name(k) for k in keys]
+        params = ctx.run.params(last)
+        logits, _ = ctx.forward({k: v.to(ctx.device) for k, v in params.items()})
+        summary["representation_measures"] = {
+            "step": last,
+            "source": "Chughtai, Chan & Nanda 2023 (arXiv 2302.03025): "
+            "grokinterp.analysis.symmetric.representation_measures",
+            **symmetric.representation_measures(params, ctx.on_grid(logits), ctx.basis.degree),
+        }
     return summary
 
 

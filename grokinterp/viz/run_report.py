@@ -117,6 +117,15 @@ def _scrubbed(run: Run, result: Analysis, device: str) -> dict[str, Any]:
     key_freqs = result.key_freqs
     if key_freqs is None:
         return {"embed_freq_scrub": NOT_FOURIER, "neuron_cluster_scrub": NOT_FOURIER}
+    basis = result.summary.get("fourier_basis")
+    if isinstance(basis, dict) and basis.get("group") == "symmetric":
+        return {
+            "embed_freq_scrub": attempt(
+                lambda: figs.embed_freq_scrub(result.table, result.summary)
+            ),
+            "neuron_cluster_scrub": "skipped: neuron clusters are per Fourier frequency, and "
+            "S_n has representations instead",
+        }
     steps = spread([int(s) for s in result.table["step"]], SCRUB_CHECKPOINTS)
     return {
         "embed_freq_scrub": attempt(lambda: figs.embed_freq_scrub(result.table, result.summary)),

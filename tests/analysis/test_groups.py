@@ -106,8 +106,10 @@ def test_task_bases_and_why_not():
     assert "no cyclic structure" in (why_no_basis("x2_y2", 31) or "")
     assert "prime" in (why_no_basis("mul", 15) or "")
     assert "randomly permuted" in (why_no_basis("div", 31, random_labels=True) or "")
-    with pytest.raises(ConfigError, match="no cyclic structure"):
+    with pytest.raises(ConfigError, match="degree n"):  # perm: S_n, given its degree
         task_basis("perm", None)
+    with pytest.raises(ConfigError, match="no product x o y"):
+        task_basis("perm_xyx", None, n=4)
 
 
 # ----------------------------------------------------------------------------- a model
