@@ -1,0 +1,322 @@
+"""Complexity measures maintained by neighbouring fields, per checkpoint: the local learning
+coefficient (singular learning theory, through ``devinterp``) and the power-law exponents
+of the weight matrices' spectra (heavy-tailed self-regularization, through
+``weightwatcher``). Both libraries are the optional ``complexity`` extra
+(``pip install "grokinterp[complexity]"``); :func:`require` names it in one line where it
+is missing.
+
+**Local learning coefficient** (LLC; Lau, Furman, Wang, Murfet & Wei 2023, arXiv
+2308.12108). For a loss ``L_n`` (the mean per-example negative log-likelihood over the n
+training examples) and a local minimum ``w*``, the estimator is
+
+    lambda_hat(w*) = n beta (E_w[L_n(w)] - L_n(w*)),
+
+the expectation over the localized tempered posterior
+``p(w) ∝ exp(-n beta L_n(w) - (gamma / 2) |w - w*|^2)``, sampled by SGLD (Welling & Teh
+2011):
+
+    w <- w - (eps / 2) (n beta grad L_m(w) + gamma (w - w*)) + N(0, eps)
+
+with ``L_m`` the loss of a minibatch of m examples. devinterp 2.0 implements both
+(``devinterp.slt.llc.llc``; ``devinterp.optim.SGMCMC.sgld``); its LLC averages the sampled
+minibatch losses over every SGLD step of each chain and subtracts the mean initial loss.
+For a regular model (an identifiable one with a non-degenerate Fisher information, such
+as a full-rank linear regression) the learning coefficient is d/2, d the number of
+parameters (Watanabe 2009); a singular model has a smaller one, and a lower LLC is a
+simpler (more degenerate) solution. The defaults of :class:`LLCSettings` are those of
+devinterp's grokking example on modular addition (examples/grokking.ipynb of
+timaeus-research/devinterp at commit a646b9dc8110d2b51da0e9babf0b99996c6626f4, cells 17
+and 21: eps = 3e-3, n beta = 2, gamma = 5, 500 draws, minibatches of 128 examples of the
+training set, the cross-entropy loss), where the LLC rises while the network memorizes and
+falls when it generalizes. The loss is the run's training loss (``optim.loss``) without
+its weight decay, on the run's training set.
+
+**Heavy-tailed self-regularization** (HTSR; Martin & Mahoney 2021, JMLR 22(165), arXiv
+1810.01075). The empirical spectral density of ``X = W^T W / N`` of a trained N x M weight
+matrix W has a power-law tail ``rho(lambda) ~ lambda^-alpha``, fitted above ``lambda_min``
+by maximum likelihood (Clauset, Shalizi & Newman 2009), the KS distance choosing
+``lambda_min``. A matrix with i.i.d. Pareto entries of tail index mu < 2 has
+alpha = 1 + mu/2 (Martin & Mahoney's Table 1, after Bouchaud & Potters); weightwatcher finds
+it within 0.15 on 1000 x 500 matrices for mu <= 1.2 (finite-size effects grow as mu nears
+2). A random Gaussian matrix has a Marchenko-Pastur spectrum with no power-law tail: the
+fit there is not a tail exponent and scatters widely (from about 3.5 to above 20 over seeds
+at 400 x 200), never in the heavy-tailed range. HTSR reads 2 <= alpha <= 6 as well trained
+and alpha < 2 as very heavy-tailed (over-fitted: the "anti-grokking" warning of Prakash &
+Martin 2025, arXiv 2506.04434). weightwatcher 0.7 fits each matrix with its default
+settings (``WeightWatcher.analyze()``: the power-law fit, at least 8 eigenvalues); a
+matrix too small for the fit has no alpha (NaN).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import io
+import logging
+import math
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from types import ModuleType
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from grokinterp.config import ModelConfig
+from grokinterp.errors import ConfigError
+from grokinterp.models import Params, answer_logits, loss_function
+
+EXTRA = "complexity"
+INSTALL = f'pip install "grokinterp[{EXTRA}]"'
+
+#: (model, rows) -> the per-example losses of those training examples, shape (rows,)
+RowLoss = Callable[[nn.Module, Tensor], Tensor]
+
+
+def has(module: str) -> bool:
+    """Whether ``module`` (``devinterp`` or ``weightwatcher``) is installed."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules
+        return False
+
+
+def require(module: str, what: str) -> ModuleType:
+    """Import ``module`` (``devinterp`` or ``weightwatcher``, the ``complexity`` extra), or
+    raise a ConfigError naming ``what`` needs it and how to install it. Both libraries print
+    banners and log warnings on import and while fitting; they are silenced here (the
+    results are returned, not printed)."""
+    try:
+        with _quiet():
+            return importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(f"{what} needs {module}, the {EXTRA} extra: {INSTALL}") from None
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence the libraries' prints and warnings (weightwatcher prints its SVD backend at
+    import and warns about every fit; devinterp draws a progress bar per chain)."""
+    sink = io.StringIO()
+    logger = logging.getLogger("weightwatcher")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                yield
+    finally:
+        logger.setLevel(level)
+
+
+# ------------------------------------------------------------------ local learning coefficient
+@dataclass(frozen=True)
+class LLCSettings:
+    """The SGLD sampler of the LLC estimate (the names are devinterp's). The defaults are
+    devinterp's grokking example's (module docstring): ``lr`` (eps), ``n_beta``,
+    ``localization`` (gamma), ``num_draws`` and ``batch_size`` from its cells 17 and 21;
+    ``num_chains`` = 2 as its cell 17 sets (its per-checkpoint loop ran 1); ``seed`` is
+    devinterp's default ``init_seed`` (chain c uses seed + c)."""
+
+    lr: float = 3e-3
+    n_beta: float = 2.0
+    localization: float = 5.0
+    num_draws: int = 500
+    num_chains: int = 2
+    batch_size: int = 128
+    seed: int = 100
+
+    def __post_init__(self) -> None:
+        for name in ("lr", "n_beta"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"LLC setting {name} must be positive, got {getattr(self, name)}")
+        if self.localization < 0:
+            raise ConfigError(f"LLC setting localization must be >= 0, got {self.localization}")
+        for name in ("num_draws", "num_chains", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"LLC setting {name} must be >= 1, got {getattr(self, name)}")
+
+    def record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LLCEstimate:
+    """``mean`` over chains of each chain's LLC estimate, their standard deviation
+    (``std``, NaN for one chain), each chain's (``per_chain``), and the loss at w*."""
+
+    mean: float
+    std: float
+    per_chain: tuple[float, ...]
+    init_loss: float
+
+
+class _RowsDataset(torch.utils.data.Dataset[dict[str, Tensor]]):
+    """Training rows as devinterp's language-model batches: ``input_ids`` is the pair
+    (row, row), so that its per-token loss, of shape (batch, 1), is the per-example loss."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict[str, Tensor]:
+        return {"input_ids": torch.tensor([i, i])}
+
+
+def estimate_llc(
+    model: nn.Module, n_examples: int, row_loss: RowLoss, settings: LLCSettings | None = None
+) -> LLCEstimate:
+    """The LLC of ``model``'s parameters (taken as w*) with devinterp's SGLD estimator.
+
+    Args:
+        model: any module; every parameter is sampled (the module itself is not changed:
+            devinterp samples a copy per chain).
+        n_examples: the number n of training examples, indexed 0 .. n - 1.
+        row_loss: ``(model, rows) -> per-example losses`` (the negative log-likelihood of
+            each example, whose mean is L_n).
+        settings: the sampler (:class:`LLCSettings`; default its defaults).
+
+    Raises:
+        ConfigError: devinterp is missing, or a minibatch is larger than the training set.
+    """
+    s = settings or LLCSettings()
+    llc = require("devinterp.slt.llc", "the local learning coefficient")
+    if s.batch_size > n_examples:
+        raise ConfigError(
+            f"LLC batch_size {s.batch_size} is larger than the training set ({n_examples} "
+            "examples); use a smaller batch_size"
+        )
+
+    def loss_fn(m: nn.Module, ids: Tensor) -> Tensor:
+        return row_loss(m, ids[:, 0])[:, None]
+
+    device = str(next(model.parameters()).device)
+    with tempfile.TemporaryDirectory() as tmp, _quiet():
+        result = llc.llc(
+            model,
+            _RowsDataset(n_examples),
+            {},
+            lr=s.lr,
+            n_beta=s.n_beta,
+            localization=s.localization,
+            num_chains=s.num_chains,
+            num_draws=s.num_draws,
+            batch_size=s.batch_size,
+            num_init_loss_batches=max(1, n_examples // s.batch_size),
+            init_seed=s.seed,
+            device=device,
+            loss_fn=loss_fn,
+            output_path=f"{tmp}/samples.zarr",
+        )
+        per_chain = tuple(float(v) for v in result["llc_per_chain"].values)
+        init_loss = float(result["init_loss"].values)
+    if not all(math.isfinite(v) for v in per_chain):  # devinterp warns and leaves NaN
+        raise ConfigError("the LLC's SGLD chain diverged (a non-finite loss); use a smaller LLC lr")
+    std = float(torch.tensor(per_chain).std()) if len(per_chain) > 1 else math.nan
+    return LLCEstimate(sum(per_chain) / len(per_chain), std, per_chain, init_loss)
+
+
+class ParamsModule(nn.Module):
+    """A checkpoint's parameters (:data:`~grokinterp.models.Params`) as a module whose
+    forward is the run's answer-position logits (the first ``n_classes``), so that a
+    library that samples or inspects ``nn.Module`` parameters can use it."""
+
+    def __init__(self, params: Params, cfg: ModelConfig, n_classes: int):
+        super().__init__()
+        self.names = list(params)
+        self.weights = nn.ParameterList(
+            [nn.Parameter(v.detach().clone().float()) for v in params.values()]
+        )
+        self.cfg, self.n_classes = cfg, n_classes
+
+    def params(self) -> Params:
+        return dict(zip(self.names, self.weights, strict=True))
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        return answer_logits(self.params(), tokens, self.cfg)[..., : self.n_classes]
+
+
+def checkpoint_llc(
+    params: Params,
+    cfg: ModelConfig,
+    loss: str,
+    inputs: Tensor,
+    labels: Tensor,
+    n_classes: int,
+    settings: LLCSettings | None = None,
+) -> LLCEstimate:
+    """The LLC of one checkpoint on its training set: ``inputs`` / ``labels`` the training
+    examples, ``loss`` the run's ``optim.loss`` (per example, without weight decay)."""
+    model = ParamsModule(params, cfg, n_classes).to(inputs.device)
+    lossf = loss_function(loss)
+
+    def row_loss(m: nn.Module, rows: Tensor) -> Tensor:
+        rows = rows.to(inputs.device)
+        return lossf(m(inputs[rows]), labels[rows], reduction="none")
+
+    return estimate_llc(model, len(inputs), row_loss, settings)
+
+
+# ------------------------------------------------------------ heavy-tailed self-regularization
+def weight_matrices(params: Params) -> dict[str, Tensor]:
+    """The weight matrices of a checkpoint, each as one (in, out) matrix: 2-D parameters as
+    they are; TransformerLens's per-head attention weights concatenated over heads
+    (``W_Q``/``W_K``/``W_V`` (heads, d_model, d_head) -> (d_model, heads d_head), ``W_O``
+    (heads, d_head, d_model) -> (heads d_head, d_model)). Only weights (TransformerLens
+    names ``W_*``) are matrices: biases (``b_*``, even the per-head (heads, d_head) ones) and
+    normalization gains are left out."""
+    out: dict[str, Tensor] = {}
+    for name, v in params.items():
+        last = name.rsplit(".", 1)[-1]
+        if not last.startswith("W_"):
+            continue
+        if v.ndim == 2:
+            out[name] = v
+        elif v.ndim == 3 and last in ("W_Q", "W_K", "W_V"):
+            h, d_model, d_head = v.shape
+            out[name] = v.permute(1, 0, 2).reshape(d_model, h * d_head)
+        elif v.ndim == 3 and last == "W_O":
+            h, d_head, d_model = v.shape
+            out[name] = v.reshape(h * d_head, d_model)
+    return out
+
+
+def power_law_alphas(matrices: dict[str, Tensor]) -> dict[str, float]:
+    """weightwatcher's power-law exponent alpha of the spectrum of each matrix (NaN where
+    it fits none: fewer than 8 eigenvalues, min(N, M) < 8). One ``analyze()`` over a module
+    holding one linear layer per matrix, with weightwatcher's default settings."""
+    ww = require("weightwatcher", "the power-law alphas (HTSR)")
+    if not matrices:
+        return {}
+    names = list(matrices)
+    layers = nn.ModuleList()
+    for name in names:
+        w = matrices[name].detach().to("cpu", torch.float32)
+        layer = nn.Linear(w.shape[0], w.shape[1], bias=False)
+        layer.weight.data = w.T.contiguous()  # Linear stores (out, in)
+        layers.append(layer)
+    with _quiet():
+        details = ww.WeightWatcher(model=layers).analyze()
+    alphas = dict.fromkeys(names, math.nan)
+    for _, row in details.iterrows():
+        idx = int(str(row["longname"]))
+        a = float(row["alpha"])
+        alphas[names[idx]] = a if math.isfinite(a) and a > 0 else math.nan
+    return alphas
+
+
+def checkpoint_alphas(params: Params) -> dict[str, float]:
+    """Columns ``alpha.<param>`` (:func:`power_law_alphas` of :func:`weight_matrices`) and
+    ``alpha_mean``, their mean over the matrices with a fit (weightwatcher's summary
+    ``alpha``: NaN if none has one)."""
+    alphas = power_law_alphas(weight_matrices(params))
+    fitted = [a for a in alphas.values() if math.isfinite(a)]
+    row = {f"alpha.{k}": v for k, v in alphas.items()}
+    row["alpha_mean"] = sum(fitted) / len(fitted) if fitted else math.nan
+    return row
