@@ -82,6 +82,7 @@ STAGE_GAP = 500
 
 LR = 1e-3  # theirs (train_mnist_mlp.py:L320), not scaled
 RANK_CHECKPOINTS = 30  # their rank every 5 * ceil(steps / 150) steps: 30 over a run (L221-243)
+LOG_EVERY = 50  # train / test accuracy every this many steps (theirs: 150 points a run, L221)
 
 # where the authors' values of the parameters below were read
 _THEIR_FILE = "Olivia-fsm/Deep-Grokking@52a0cab mnist/grokking/train_mnist_mlp.py"
@@ -163,8 +164,8 @@ class Params:
 
 def deep_spec(params: Params) -> dict[str, Any]:
     """The sweep spec of the study (module doc)."""
-    steps, log_every = params.run_steps, 25
-    ckpt_every = max(log_every, steps // RANK_CHECKPOINTS // log_every * log_every)
+    steps, log_every = params.run_steps, LOG_EVERY
+    ckpt_every = max(log_every, round(steps / RANK_CHECKPOINTS / log_every) * log_every)
     return {
         "base": {"preset": "quick"},  # every field below is set: the preset is a placeholder
         "overrides": {
