@@ -110,5 +110,9 @@ for _e in [
           "grokking tickets: pruned subnetworks retrained from init (Minegishi et al. 2024)"),
     Entry("clock-pizza", "grokinterp.experiments.clock_pizza",
           "clock or pizza against the attention rate and width (Zhong et al. 2023)"),
+    Entry("label-noise", "grokinterp.experiments.label_noise",
+          "memorizing corrupted labels beside generalizing; pruning by IPR (Doshi et al. 2024)"),
+    Entry("sparse-parity", "grokinterp.experiments.sparse_parity",
+          "sparse parity: the grokking delay against n at k = 3 (Barak et al. 2022, PAIR)"),
 ]:  # fmt: skip
     register(_e)

@@ -70,7 +70,8 @@ def parity_labels(bits: np.ndarray, relevant: list[int], *, signs: bool = False)
     1 of x = 1 - 2 b, so the label is 1 exactly where prod_{i in S} x_i = -1)."""
     chosen = np.asarray(bits)[:, relevant]
     ones = chosen < 0 if signs else chosen > 0
-    return (ones.sum(axis=1) % 2).astype(np.float64)
+    labels: FloatArray = (ones.sum(axis=1) % 2).astype(np.float64)
+    return labels
 
 
 def distinct_strings(rng: np.random.Generator, count: int, n_bits: int) -> np.ndarray:

@@ -74,8 +74,10 @@ def shape_key(cfg: TrainConfig) -> str:
     """Runs with equal keys can be trained together."""
     model = asdict(cfg.model)
     model.pop("init_scale")
+    t = cfg.task
     key = {
-        "task": (cfg.task.name, cfg.task.p, cfg.task.n),
+        # members share the inputs: a generated task's (n_bits, n_samples, data_seed) too
+        "task": (t.name, t.p, t.n, t.n_bits, t.n_samples, t.data_seed),
         "model": model,
         "schedule": asdict(cfg.schedule),
         "max_steps": cfg.optim.max_steps,
