@@ -32,7 +32,7 @@ def write_params(out_dir: Path, study: str, params: Any) -> None:
 
 
 # parameters that say how a study runs, not what it computes: resuming may change them
-_EXECUTION = {"force", "threads", "device", "backend"}
+_EXECUTION = {"force", "threads", "device", "backend", "workers"}
 
 
 def _claim(out: Path, study: Study, params: Any, force: bool) -> None:
