@@ -112,6 +112,8 @@ for _e in [
           "clock or pizza against the attention rate and width (Zhong et al. 2023)"),
     Entry("label-noise", "grokinterp.experiments.label_noise",
           "memorizing corrupted labels beside generalizing; pruning by IPR (Doshi et al. 2024)"),
+    Entry("sn-representations", "grokinterp.experiments.sn_representations",
+          "which irreducible representations an MLP trained on S_5 uses (Chughtai 2023)"),
     Entry("sparse-parity", "grokinterp.experiments.sparse_parity",
           "sparse parity: the grokking delay against n at k = 3 (Barak et al. 2022, PAIR)"),
 ]:  # fmt: skip
