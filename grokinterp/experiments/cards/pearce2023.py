@@ -16,13 +16,32 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from grokinterp.experiments.cards import Card, Quantity, Setting
-from grokinterp.experiments.cards.barak2022 import LARGEST_N, at_n
+import pandas as pd
+
+from grokinterp.experiments.cards import Card, Quantity, Reader, Setting
 
 _P = "PAIR-code/ai-explorables@64ac8eb"
 _SWEEP = f"{_P} source/grokking/sweep-sparse-parity"
 _POST = f"{_P} source/_posts/2023-05-32-grokking.md"
 _CSV = f"{_SWEEP}/data__hypers_sparse_parity_v4.csv"
+LARGEST_N = 30  # the explorable's n
+
+
+def at_n(column: str, n: int = LARGEST_N, *, fraction: bool = False) -> Reader:
+    """``column`` of ``scaling.csv`` at n (``fraction``: generalized / runs); None where the
+    study did not run that n."""
+
+    def read(folder: Path) -> float | None:
+        table = pd.read_csv(folder / "scaling.csv")
+        row = table[table["n_bits"] == n]
+        if len(row) != 1:
+            return None
+        if fraction:
+            return float(row["generalized"].iloc[0]) / float(row["runs"].iloc[0])
+        v = float(row[column].iloc[0])
+        return None if math.isnan(v) else v
+
+    return read
 
 
 def _ratio(folder: Path) -> float | None:
