@@ -282,9 +282,9 @@ SEMI_GROKKING_CARDS = (
                 "at least 3.2e7 epochs (full batch: steps): the caption notes the test loss "
                 "rising at epoch 3.2e7",
                 _FIG,
-                ours="10,000 steps (earlier run: 100,000)",
-                why="the knob scaled to fit ~25 core-minutes on 2 shared CPU cores: 36 runs at "
-                "about 0.15 s an ensemble step; 3.2e7 steps are ~3,000x that",
+                ours="8,000 steps (earlier run: 100,000)",
+                why="the knob scaled to fit one ~20-minute hold of a shared CPU core: 36 runs "
+                "at about 0.15 s an ensemble step; 3.2e7 steps are 4,000x that",
             ),
             Setting(
                 "seeds",
@@ -307,7 +307,7 @@ SEMI_GROKKING_CARDS = (
             "undecided)",
         ),
         notes="The study's committed folder holds two runs: the defaults (studies/semi_grokking, "
-        "1.5-3.2 D_crit, weight decays 0.5 / 1 / 2, 10k steps) and the earlier run at "
+        "1.5-3.2 D_crit, weight decays 0.5 / 1 / 2, 8k steps) and the earlier run at "
         "0.81-1.46 D_crit (near_dcrit/, weight decay 1, 100k steps, all 20 runs memorized); "
         "both quantities read both. Fig. 6's caption also notes several phases in the long "
         "run, perhaps mixtures of circuits of increasing efficiency.",
