@@ -72,6 +72,9 @@ from grokinterp.models import Params, answer_logits, loss_function
 EXTRA = "complexity"
 INSTALL = f'pip install "grokinterp[{EXTRA}]"'
 
+#: the minibatch of devinterp's grokking example (LLCSettings.batch_size)
+DEFAULT_BATCH = 128
+
 #: (model, rows) -> the per-example losses of those training examples, shape (rows,)
 RowLoss = Callable[[nn.Module, Tensor], Tensor]
 
@@ -120,14 +123,16 @@ class LLCSettings:
     devinterp's grokking example's (module docstring): ``lr`` (eps), ``n_beta``,
     ``localization`` (gamma), ``num_draws`` and ``batch_size`` from its cells 17 and 21;
     ``num_chains`` = 2 as its cell 17 sets (its per-checkpoint loop ran 1); ``seed`` is
-    devinterp's default ``init_seed`` (chain c uses seed + c)."""
+    devinterp's default ``init_seed`` (chain c uses seed + c). ``batch_size`` None is the
+    example's 128, or the whole training set where it has fewer examples (small p: the
+    example's 40% of 53^2 pairs had 1123); :meth:`batch` says which."""
 
     lr: float = 3e-3
     n_beta: float = 2.0
     localization: float = 5.0
     num_draws: int = 500
     num_chains: int = 2
-    batch_size: int = 128
+    batch_size: int | None = None
     seed: int = 100
 
     def __post_init__(self) -> None:
@@ -137,8 +142,19 @@ class LLCSettings:
         if self.localization < 0:
             raise ConfigError(f"LLC setting localization must be >= 0, got {self.localization}")
         for name in ("num_draws", "num_chains", "batch_size"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"LLC setting {name} must be >= 1, got {getattr(self, name)}")
+
+    def batch(self, n_examples: int) -> int:
+        """The minibatch size on a training set of ``n_examples``."""
+        if self.batch_size is None:
+            return min(DEFAULT_BATCH, n_examples)
+        if self.batch_size > n_examples:
+            raise ConfigError(
+                f"LLC batch_size {self.batch_size} is larger than the training set "
+                f"({n_examples} examples); use a smaller batch_size"
+            )
+        return self.batch_size
 
     def record(self) -> dict[str, Any]:
         return asdict(self)
@@ -187,11 +203,7 @@ def estimate_llc(
     """
     s = settings or LLCSettings()
     llc = require("devinterp.slt.llc", "the local learning coefficient")
-    if s.batch_size > n_examples:
-        raise ConfigError(
-            f"LLC batch_size {s.batch_size} is larger than the training set ({n_examples} "
-            "examples); use a smaller batch_size"
-        )
+    batch = s.batch(n_examples)
 
     def loss_fn(m: nn.Module, ids: Tensor) -> Tensor:
         return row_loss(m, ids[:, 0])[:, None]
@@ -207,8 +219,8 @@ def estimate_llc(
             localization=s.localization,
             num_chains=s.num_chains,
             num_draws=s.num_draws,
-            batch_size=s.batch_size,
-            num_init_loss_batches=max(1, n_examples // s.batch_size),
+            batch_size=batch,
+            num_init_loss_batches=n_examples // batch,
             init_seed=s.seed,
             device=device,
             loss_fn=loss_fn,
@@ -233,13 +245,14 @@ class ParamsModule(nn.Module):
         self.weights = nn.ParameterList(
             [nn.Parameter(v.detach().clone().float()) for v in params.values()]
         )
-        self.cfg, self.n_classes = cfg, n_classes
+        # not ``cfg``: devinterp takes a module with ``cfg.n_heads`` for TransformerLens's
+        self.model_config, self.n_classes = cfg, n_classes
 
     def params(self) -> Params:
         return dict(zip(self.names, self.weights, strict=True))
 
     def forward(self, tokens: Tensor) -> Tensor:
-        return answer_logits(self.params(), tokens, self.cfg)[..., : self.n_classes]
+        return answer_logits(self.params(), tokens, self.model_config)[..., : self.n_classes]
 
 
 def checkpoint_llc(

@@ -39,7 +39,9 @@ import pandas as pd
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from grokinterp.analysis import complexity as complexity_measures
 from grokinterp.analysis import fourier, keyfreqs, measures, symmetric
+from grokinterp.analysis.complexity import LLCSettings
 from grokinterp.analysis.groups import GroupBasis, task_basis, why_no_basis
 from grokinterp.analysis.phases import phase_boundaries
 from grokinterp.errors import ConfigError, RunDirError
@@ -83,6 +85,12 @@ COLUMNS: dict[str, str] = {
     "one frequency",
     "embed_norm_k<k>": "norm of W_E in frequency k (cos and sin rows of the Fourier basis of "
     "the task's group: summary.json's fourier_basis)",
+    "llc": "local learning coefficient on the training set, devinterp's SGLD estimate (Lau et "
+    "al. 2023; the complexity extra; summary.json's complexity has the sampler)",
+    "llc_std": "standard deviation of the LLC over the SGLD chains",
+    "alpha.<param>": "power-law exponent of the spectrum of one weight matrix, weightwatcher's "
+    "fit (heavy-tailed self-regularization, Martin & Mahoney 2021; the complexity extra)",
+    "alpha_mean": "mean of the fitted alpha.<param> (weightwatcher's summary alpha)",
 }
 
 
@@ -351,6 +359,59 @@ def _updated_table(
     return table.sort_values("step").reset_index(drop=True)
 
 
+def _complexity_record(settings: LLCSettings, loss: str, n_train: int) -> dict[str, Any]:
+    from importlib.metadata import version
+
+    return {
+        "columns": ["llc", "llc_std", "alpha.<param>", "alpha_mean"],
+        "llc_sampler": settings.record(),
+        "llc_batch_size": settings.batch(n_train),
+        "n_train": n_train,
+        "llc_loss": f"{loss} (the run's optim.loss, per example, without weight decay), "
+        "on the training set",
+        "llc_reference": "devinterp examples/grokking.ipynb (commit a646b9d, cells 17, 21)",
+        "alpha_fit": "weightwatcher analyze() defaults; attention weights over heads as one "
+        "matrix (grokinterp.analysis.complexity.weight_matrices)",
+        "versions": {m: version(m) for m in ("devinterp", "weightwatcher")},
+    }
+
+
+def _with_complexity(
+    ctx: _Context,
+    table: pd.DataFrame,
+    old: dict[str, Any],
+    settings: LLCSettings,
+    progress: bool,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The table with the complexity columns (``llc``, ``llc_std``, ``alpha.<param>``,
+    ``alpha_mean``: :mod:`grokinterp.analysis.complexity`) filled in every row: rows that
+    have them from an earlier analysis with the same sampler are kept."""
+    complexity_measures.require("devinterp", "--complexity (the local learning coefficient)")
+    complexity_measures.require("weightwatcher", "--complexity (the power-law alphas)")
+    record = _complexity_record(settings, ctx.cfg.optim.loss, int(ctx.train.sum()))
+    same = (old.get("complexity") or {}).get("llc_sampler") == record["llc_sampler"]
+    have = table["llc"].notna() if same and "llc" in table else pd.Series(False, table.index)
+    todo = [int(s) for s in table.loc[~have, "step"]]
+    train_x, train_y = ctx.inputs[ctx.train], ctx.labels[ctx.train]
+    rows = []
+    for step in tqdm(todo, disable=not progress or not todo, desc="complexity", unit="ckpt"):
+        params = {k: v.to(ctx.device) for k, v in ctx.run.params(step).items()}
+        est = complexity_measures.checkpoint_llc(
+            params, ctx.cfg.model, ctx.cfg.optim.loss, train_x, train_y, ctx.n_classes, settings
+        )
+        alphas = complexity_measures.checkpoint_alphas(params)
+        rows.append({"step": step, "llc": est.mean, "llc_std": est.std, **alphas})
+    if rows:
+        new = pd.DataFrame(rows).set_index("step")
+        table = table.set_index("step")
+        for col in new.columns:
+            if col not in table:
+                table[col] = math.nan
+            table.loc[new.index, col] = new[col]
+        table = table.reset_index()
+    return table, record
+
+
 PHASES = ("memorization_end", "circuit_formation_end", "cleanup_end")
 LANDMARKS = ("grokking_step", "train_99_step", "test_99_step")
 
@@ -389,7 +450,7 @@ def _phases_and_final(run: Run, table: pd.DataFrame) -> dict[str, Any]:
         "final": {
             k: (None if isinstance(v, float) and math.isnan(v) else v)
             for k, v in table.iloc[-1].to_dict().items()
-            if not str(k).startswith(("embed_norm_k", "sum_sq."))
+            if not str(k).startswith(("embed_norm_k", "sum_sq.", "alpha."))
         },
         "columns": COLUMNS,
     }
@@ -403,6 +464,7 @@ def measure_run(
     key_freq_rule: str = keyfreqs.DEFAULT_RULE,
     device: str = "cpu",
     progress: bool = True,
+    complexity: LLCSettings | None = None,
 ) -> Analysis:
     """Compute the progress measures of every checkpoint (or of ``steps``) of a run.
 
@@ -415,13 +477,23 @@ def measure_run(
             ``causal``); ``summary.json`` records every rule's choice and the evidence.
         device: torch device for the computation.
         progress: show a progress bar.
+        complexity: also the complexity columns (``llc``, ``llc_std``, ``alpha.<param>``,
+            ``alpha_mean``; :mod:`grokinterp.analysis.complexity`, the ``complexity`` extra),
+            the LLC sampled with these settings (``LLCSettings()``: devinterp's grokking
+            example's). Without it, complexity columns computed before are kept (new rows
+            have none) and ``summary.json`` keeps their record.
     """
     run = Run(run_dir)
     out = run.path / layout.ANALYSIS
     todo_steps = _steps_to_measure(run, steps)
     ctx = _Context(run, None, device)
     summary = _key_frequencies(ctx, key_freqs, key_freq_rule)
+    old = _load_existing(out)[1]
     table = _updated_table(ctx, out, todo_steps, summary, progress)
+    if complexity is not None:
+        table, summary["complexity"] = _with_complexity(ctx, table, old, complexity, progress)
+    elif "llc" in table and old.get("complexity"):
+        summary["complexity"] = old["complexity"]
     out.mkdir(exist_ok=True)
     atomic_write_text(out / MEASURES, table.to_csv(index=False))
     summary.update(_phases_and_final(run, table))

@@ -195,6 +195,14 @@ def _add_analyze(p: argparse.ArgumentParser) -> None:
         "all four and the evidence",
     )
     options.add_device(p)
+    p.add_argument(
+        "--complexity",
+        action="store_true",
+        help="also the local learning coefficient (devinterp's SGLD estimate, with the "
+        "hyper-parameters of its grokking example) and weightwatcher's power-law alpha of "
+        'each weight matrix, per checkpoint (the complexity extra: pip install "grokinterp'
+        '[complexity]"; about a second of SGLD per checkpoint at small p)',
+    )
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     options.add_no_progress(p)
     options.add_out(
@@ -210,6 +218,7 @@ def _add_analyze(p: argparse.ArgumentParser) -> None:
 
 
 def _analyze(args: argparse.Namespace) -> int:
+    from grokinterp.analysis.complexity import LLCSettings
     from grokinterp.runs import import_legacy
     from grokinterp.viz import analyze
 
@@ -240,6 +249,7 @@ def _analyze(args: argparse.Namespace) -> int:
         device=args.device,
         progress=progress(args),
         figures=not args.no_figures,
+        complexity=LLCSettings() if args.complexity else None,
     )
     s = result.summary
     print(f"analyzed {s['steps_analyzed']} checkpoints -> {result.path}")

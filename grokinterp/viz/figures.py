@@ -371,6 +371,47 @@ def gini_and_norm(
     return _finish(fig, "Sparsity in the Fourier basis and total weight norm", 600)
 
 
+def complexity_curves(
+    table: pd.DataFrame, summary: Mapping[str, Any], log_x: bool = False
+) -> go.Figure:
+    """The local learning coefficient (``llc``, with ``llc_std`` over the SGLD chains as a
+    band) on top, weightwatcher's power-law alphas (``alpha.<param>`` and ``alpha_mean``)
+    below, with alpha = 2 (HTSR's heavy-tailed boundary) dashed: the ``--complexity``
+    columns (:mod:`grokinterp.analysis.complexity`)."""
+    alpha_cols = [c for c in table.columns if str(c).startswith("alpha.")]
+    steps, v = _series(
+        table, ["llc", "alpha_mean"], "complexity_curves", log_x, ["llc_std", *alpha_cols]
+    )
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    if "llc_std" in v and np.isfinite(v["llc_std"]).any():
+        lo, hi = v["llc"] - v["llc_std"], v["llc"] + v["llc_std"]
+        fig.add_trace(
+            go.Scatter(
+                x=np.concatenate([steps, steps[::-1]]),
+                y=np.concatenate([hi, lo[::-1]]),
+                fill="toself",
+                fillcolor="rgba(44,160,44,0.2)",
+                line=dict(width=0),
+                name="LLC ± std over chains",
+                hoverinfo="skip",
+            ),
+            row=1,
+            col=1,
+        )
+    fig.add_trace(_line(steps, v["llc"], "local learning coefficient", "#2ca02c"), row=1, col=1)
+    palette = ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
+    for i, c in enumerate(alpha_cols):
+        color = palette[i % len(palette)]
+        fig.add_trace(_line(steps, v[c], f"alpha {c[len('alpha.') :]}", color), row=2, col=1)
+    fig.add_trace(_line(steps, v["alpha_mean"], "alpha (mean)", "#000000", "dot"), row=2, col=1)
+    fig.add_hline(y=2.0, line=dict(color="#d62728", dash="dash", width=1), row=2, col=1)
+    fig.update_yaxes(title_text="LLC (lambda hat)", row=1, col=1)
+    fig.update_yaxes(title_text="power-law alpha", row=2, col=1)
+    _step_axes(fig, log_x, rows=2)
+    _shade_phases(fig, summary, steps, log_x)
+    return _finish(fig, "Complexity: local learning coefficient and heavy-tailed alphas", 650)
+
+
 def logit_shares(table: pd.DataFrame, summary: Mapping[str, Any], log_x: bool = False) -> go.Figure:
     """The generalizing and memorizing shares of the logits (``gen_share``, ``mem_share``)."""
     steps, v = _series(table, ["gen_share", "mem_share"], "logit_shares", log_x)

@@ -159,6 +159,12 @@ CAPTIONS: dict[str, str] = {
         "Drag the slider through the checkpoints: the neurons gather into the key "
         "frequencies' clusters (red) as the run groks."
     ),
+    "complexity": (
+        "With --complexity: the local learning coefficient (devinterp's SGLD estimate, top; "
+        "the band is its spread over chains), a complexity that should rise while the "
+        "network memorizes and fall at cleanup; weightwatcher's power-law alpha of each "
+        "weight matrix's spectrum (below), alpha < 2 (dashed) being heavy-tailed."
+    ),
 }
 
 

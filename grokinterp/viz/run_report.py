@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from grokinterp.analysis import fourier
+from grokinterp.analysis.complexity import LLCSettings
 from grokinterp.analysis.snapshot import cluster_sizes, snapshot, spread
 from grokinterp.analysis.table import Analysis, measure_run
 from grokinterp.runs.guard import check_no_links
@@ -93,6 +94,8 @@ def build_figures(run: Run, result: Analysis, device: str = "cpu") -> dict[str, 
     else:
         out["neuron_clusters"] = out["neuron_spectrum"] = NOT_FOURIER
     out.update(_scrubbed(run, result, device))
+    if "llc" in table:  # the complexity columns (analyze --complexity)
+        out["complexity"] = attempt(lambda: figs.complexity_curves(table, summary))
     return out
 
 
@@ -162,6 +165,7 @@ def analyze(
     progress: bool = True,
     figures: bool = True,
     static: bool | None = None,
+    complexity: LLCSettings | None = None,
 ) -> Analysis:
     """Compute the progress measures of every checkpoint (or of ``steps``) of a run and
     draw them: what ``grokinterp analyze`` does.
@@ -177,6 +181,9 @@ def analyze(
         progress: show a progress bar (none when every checkpoint is already measured).
         figures: also write ``analysis/figures/`` (HTML and an ``index.html``).
         static: also export PNGs; default: when kaleido and a Chromium are installed.
+        complexity: also the LLC and power-law alpha columns and their figure, the LLC
+            sampled with these settings (:mod:`grokinterp.analysis.complexity`; the
+            ``complexity`` extra).
     """
     run = run_dir if isinstance(run_dir, Run) else Run(run_dir)  # one line if not a run dir
     check_no_links(run.path, ANALYSIS)  # writes only inside the run directory
@@ -189,6 +196,7 @@ def analyze(
             key_freq_rule=key_freq_rule,
             device=device,
             progress=progress,
+            complexity=complexity,
         )
         if figures:
             write_run_figures(run, result, device=device, static=static)

@@ -85,7 +85,7 @@ def test_captions_name_the_report_figures():
         "loss_curves", "restricted_excluded", "logit_shares", "norm_vs_logit_strength",
         "gini_and_norm", "embed_freq_heatmap", "key_freq_evidence", "embed_freq_bars",
         "attention_patterns", "neuron_clusters", "neuron_spectrum", "embed_freq_scrub",
-        "neuron_cluster_scrub",
+        "neuron_cluster_scrub", "complexity",
     }  # fmt: skip
 
 
