@@ -113,7 +113,7 @@ class Card:
     Attributes:
         name: unique, e.g. ``"minegishi2024-tickets"``.
         paper: authors and year (``"Minegishi et al. 2024"``).
-        arxiv: the arXiv id.
+        arxiv: the arXiv id (``""`` for a work not on arXiv, such as a web explorable).
         claim: the headline claim in one sentence.
         quantities: the claim as numbers.
         setup: the authors' configuration, each value with its source.
@@ -233,7 +233,7 @@ def describe(reading: Reading, study_dir: str) -> str:
     """The card as text (``grokinterp reproduce show``)."""
     c = reading.card
     lines = [
-        f"{c.name}: {c.paper} (arXiv {c.arxiv})",
+        f"{c.name}: {c.paper}" + (f" (arXiv {c.arxiv})" if c.arxiv else ""),
         f"claim: {c.claim}",
         f"study: {c.study} (committed results: {study_dir})",
         f"verdict: {reading.verdict}",
@@ -272,7 +272,8 @@ def markdown_table(rows: Sequence[tuple[Reading, str, str]]) -> str:
         if c.not_run:
             diffs += f"{'; ' if diffs else ''}{len(c.not_run)} item(s) not run or not known"
         diffs = diffs or "none"
-        cells = [f"{c.paper} ({c.arxiv})", c.claim, paper_vals, ours, f"**{r.verdict}**",
+        paper = f"{c.paper} ({c.arxiv})" if c.arxiv else c.paper
+        cells = [paper, c.claim, paper_vals, ours, f"**{r.verdict}**",
                  diffs, f"`{study}` ({runtime or 'not yet run'})"]  # fmt: skip
         out.append("| " + " | ".join(_cell(x) for x in cells) + " |")
     return "\n".join(out) + "\n"
