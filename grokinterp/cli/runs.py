@@ -182,7 +182,8 @@ def _add_analyze(p: argparse.ArgumentParser) -> None:
         type=int_list,
         default=None,
         help="comma-separated key frequencies of the task's group, 1 .. n//2 (n = p, or p - 1 "
-        "for mul / div; default: chosen at the last step by the rule)",
+        "for mul / div; for perm, S_n's representations by number, as summary.json's "
+        "fourier_basis lists them; default: chosen at the last step by the rule)",
     )
     p.add_argument(
         "--key-freq-rule",
@@ -256,7 +257,11 @@ def _analyze(args: argparse.Namespace) -> int:
     if s.get("key_freqs") is not None:
         group = (s.get("fourier_basis") or {}).get("name")
         of = f" of {group}" if group else ""
-        print(f"key frequencies {s['key_freqs']}{of} ({s['key_freqs_source']})")
+        if s.get("key_representations") is not None:  # S_n: irreducible representations
+            reps = ", ".join(s["key_representations"]) or "none"
+            print(f"key representations {reps}{of} ({s['key_freqs_source']})")
+        else:
+            print(f"key frequencies {s['key_freqs']}{of} ({s['key_freqs_source']})")
         check = s.get("key_freq_check") or {}
         if check and not check.get("sufficient", True):
             print(
