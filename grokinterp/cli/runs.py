@@ -93,6 +93,7 @@ def _info(args: argparse.Namespace) -> int:
         f"task       {t.name} {size}, {split} ({int(ds.train_mask.sum())} train / "
         f"{int((~ds.train_mask).sum())} test pairs), split_seed={t.split_seed}"
         f"{', random labels' if t.random_labels else ''}"
+        f"{f', {int(ds.corrupted.sum())} training labels corrupted' if t.label_noise else ''}"
     )
     arch = get_arch(m.arch).describe(m)
     print(f"model      {arch}, init_scale={m.init_scale}, seed={cfg.seed}")
