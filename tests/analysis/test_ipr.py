@@ -16,6 +16,7 @@ from grokinterp.analysis.ipr import (
     fourier_ipr,
     ipr_bounds,
     ipr_order,
+    ipr_table,
     neuron_ipr,
     pruning_curve,
 )
@@ -136,3 +137,31 @@ def test_pruning_the_lowest_ipr_neurons_removes_exactly_the_memorization():
     assert empty["fraction"] == 1.0 and empty["test_acc"] < 0.2  # nothing left: all logits 0
     with pytest.raises(ValueError, match="permutation"):
         pruning_curve(params, cfg, ds, order[:-1], [0])
+
+
+def test_ipr_table_covers_every_checkpoint_of_a_run(tmp_path):
+    from grokinterp.config import ModelConfig, OptimConfig, ScheduleConfig, TrainConfig
+    from grokinterp.runs import Run
+    from grokinterp.training import train
+
+    cfg = TrainConfig(
+        task=TaskConfig(name="add", p=7, train_fraction=0.5, label_noise=0.2),
+        model=ModelConfig(
+            arch="mlp",
+            mlp_input="onehot",
+            act_fn="quadratic",
+            mlp_bias=False,
+            d_mlp=12,
+            mlp_init="doshi",
+        ),  # fmt: skip
+        optim=OptimConfig(lr=1e-2, weight_decay=0.0, warmup_steps=0, loss="mse", max_steps=10),
+        schedule=ScheduleConfig(log_every=5, ckpt_log_until=5, ckpt_log_count=1, ckpt_every=5),
+    )
+    run = Run(train(cfg, tmp_path / "r", progress=False))
+    table = ipr_table(run)
+    assert sorted(set(table["step"])) == run.steps and len(table) == 12 * len(run.steps)
+    last = table[table["step"] == run.steps[-1]].reset_index(drop=True)
+    direct = neuron_ipr(run.params(run.steps[-1]), cfg.model, 7)
+    assert np.allclose(last["ipr"], direct["ipr"])
+    with pytest.raises(ConfigError, match="one-hidden-layer MLP"):
+        neuron_ipr(run.params(0), ModelConfig(), 7)
