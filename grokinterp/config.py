@@ -102,13 +102,16 @@ class TaskConfig:
             labels are untouched. 0 (default): no corruption. In [0, 1); not with
             ``random_labels``. The run directory records the corrupted examples
             (``corrupted_labels.csv``).
-        n_bits: length of the bit strings of ``concealed_parity`` (Miller et al. 2024 use 40);
-            null for every other task.
-        parity_bits: how many of those bits (the first ones) the parity label depends on
-            (theirs: 3); the others conceal them.
+        n_bits: length of the bit strings of ``concealed_parity`` (Miller et al. 2024 use 40)
+            and ``sparse_parity`` (Barak et al. 2022's n); null for every other task.
+        parity_bits: how many of those bits the parity label depends on (theirs: 3; the
+            first ones for ``concealed_parity``, a seeded choice for ``sparse_parity``); the
+            others conceal them.
         n_samples: number of examples that a task of generated examples (``concealed_parity``,
-            ``linear_features``) draws, train and test together; null for the pair tasks.
-        data_seed: seed of the generated examples of those tasks.
+            ``sparse_parity``, ``linear_features``) draws, train and test together (for
+            ``sparse_parity`` distinct strings, at most 2^n_bits); null for the pair tasks.
+        data_seed: seed of the generated examples of those tasks (and of ``sparse_parity``'s
+            relevant bits).
     """
 
     name: str = "add"
