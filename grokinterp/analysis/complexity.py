@@ -50,6 +50,7 @@ matrix too small for the fit has no alpha (NaN).
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import importlib.util
 import io
@@ -209,25 +210,32 @@ def estimate_llc(
         return row_loss(m, ids[:, 0])[:, None]
 
     device = str(next(model.parameters()).device)
-    with tempfile.TemporaryDirectory() as tmp, _quiet():
-        result = llc.llc(
-            model,
-            _RowsDataset(n_examples),
-            {},
-            lr=s.lr,
-            n_beta=s.n_beta,
-            localization=s.localization,
-            num_chains=s.num_chains,
-            num_draws=s.num_draws,
-            batch_size=batch,
-            num_init_loss_batches=n_examples // batch,
-            init_seed=s.seed,
-            device=device,
-            loss_fn=loss_fn,
-            output_path=f"{tmp}/samples.zarr",
-        )
-        per_chain = tuple(float(v) for v in result["llc_per_chain"].values)
-        init_loss = float(result["init_loss"].values)
+    # devinterp runs gc.collect() twice per chain; with TransformerLens and datasets loaded
+    # each takes ~1 s on 2 CPU cores, more than the chain's SGLD at small p. Freezing the
+    # objects that exist now (none of which the sampling frees) makes it cost milliseconds.
+    gc.freeze()
+    try:
+        with tempfile.TemporaryDirectory() as tmp, _quiet():
+            result = llc.llc(
+                model,
+                _RowsDataset(n_examples),
+                {},
+                lr=s.lr,
+                n_beta=s.n_beta,
+                localization=s.localization,
+                num_chains=s.num_chains,
+                num_draws=s.num_draws,
+                batch_size=batch,
+                num_init_loss_batches=n_examples // batch,
+                init_seed=s.seed,
+                device=device,
+                loss_fn=loss_fn,
+                output_path=f"{tmp}/samples.zarr",
+            )
+            per_chain = tuple(float(v) for v in result["llc_per_chain"].values)
+            init_loss = float(result["init_loss"].values)
+    finally:
+        gc.unfreeze()
     if not all(math.isfinite(v) for v in per_chain):  # devinterp warns and leaves NaN
         raise ConfigError("the LLC's SGLD chain diverged (a non-finite loss); use a smaller LLC lr")
     std = float(torch.tensor(per_chain).std()) if len(per_chain) > 1 else math.nan
