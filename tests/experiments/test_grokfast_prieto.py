@@ -39,8 +39,17 @@ def test_grokfast_arms_are_the_authors_recipes_on_their_epoch():
         "adamw", 1.0)  # fmt: skip
     assert (runs["baseline"].optim.optimizer, runs["baseline"].optim.weight_decay,
             runs["baseline"].optim.lr) == ("adam", 0.0, 1e-3)  # fmt: skip
+    # the arms that may run the whole budget keep a state file every 1,000 updates (resumable
+    # in pieces on CPU); the others keep the sparse schedule their committed runs used
+    long_arms = [a for a, c in runs.items() if c.schedule.ckpt_every == 1000]
+    assert long_arms == ["lr_matched", "baseline"]
+    assert {runs[a].schedule.ckpt_every for a in ("grokfast_ema", "adamw_wd1")} == {75_000}
+    specs = grokfast.specs(grokfast.Params(workers=3))
+    assert {s["workers"] for s in specs.values()} == {3}
     with pytest.raises(ConfigError, match="arms"):
         grokfast.Params(arms=("nope",))
+    with pytest.raises(ConfigError, match="workers"):
+        grokfast.Params(workers=0)
 
 
 def test_prieto_mlp_is_their_figure_1():
