@@ -178,6 +178,7 @@ def measure(out: Path, params: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
                 gen_share=final["gen_share"], logit_cube_cos_sim=final["logit_cube_cos_sim"],
                 logit_explained=sm["representation_measures"]["logit_explained"],
                 restricted_train_loss=sm["key_freq_check"]["restricted_train_loss"],
+                key_rule_note=sm["key_freq_check"].get("note", ""),
             )  # fmt: skip
             evidence = {e["k"]: e for e in sm["key_freq_evidence"]}
             for m in sm["representation_measures"]["rows"]:
