@@ -127,3 +127,61 @@ def test_missing_extra_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
         complexity.power_law_alphas({"w": torch.randn(20, 10)})
     assert "\n" not in str(e.value)
     assert not complexity.has("weightwatcher")
+
+
+# ----------------------------------------------------------------- the measures table, the CLI
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):  # type: ignore[no-untyped-def]
+    from helpers import tiny_config
+
+    from grokinterp.training import train
+
+    return train(tiny_config(), tmp_path_factory.mktemp("cx") / "run", progress=False)
+
+
+@needs_devinterp
+@needs_weightwatcher
+@pytest.mark.slow
+def test_complexity_columns_of_the_measures_table(tiny_run) -> None:  # type: ignore[no-untyped-def]
+    """``measure_run(complexity=...)`` adds llc, llc_std, alpha.<param> and alpha_mean to
+    every checkpoint's row, records the sampler, keeps them on a rerun with the same sampler
+    and recomputes them with another; the LLC of the checkpoint equals estimate_llc's."""
+    from grokinterp.analysis.table import measure_run
+    from grokinterp.runs.run import Run
+
+    quick = LLCSettings(num_draws=20)
+    res = measure_run(tiny_run, progress=False, complexity=quick)
+    t, s = res.table, res.summary
+    assert {"llc", "llc_std", "alpha_mean", "alpha.unembed.W_U", "alpha.blocks.0.mlp.W_in"} <= set(
+        t.columns
+    )
+    assert t["llc"].notna().all() and t["alpha.unembed.W_U"].notna().all()
+    assert s["complexity"]["llc_sampler"]["num_draws"] == 20
+    assert s["complexity"]["llc_batch_size"] == s["complexity"]["n_train"] == 60  # 121 / 2
+    run = Run(tiny_run)
+    ds, last = run.dataset, run.steps[-1]
+    direct = complexity.checkpoint_llc(
+        run.params(last), run.config.model, "softmax", ds.inputs[ds.train_mask],
+        ds.labels[ds.train_mask], ds.n_classes, quick,
+    )  # fmt: skip
+    assert float(t.loc[t["step"] == last, "llc"].iloc[0]) == pytest.approx(direct.mean)
+    # rerun without complexity: the columns and their record stay
+    again = measure_run(tiny_run, progress=False)
+    assert again.table["llc"].equals(t["llc"]) and again.summary["complexity"] == s["complexity"]
+    # another sampler: recomputed
+    other = measure_run(tiny_run, progress=False, complexity=LLCSettings(num_draws=30))
+    assert not other.table["llc"].equals(t["llc"])
+    assert other.summary["complexity"]["llc_sampler"]["num_draws"] == 30
+
+
+def test_analyze_complexity_without_the_extra_is_one_line(
+    tiny_run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from grokinterp.cli import main
+
+    monkeypatch.setitem(sys.modules, "devinterp", None)
+    assert main(["analyze", str(tiny_run), "--complexity", "--no-figures", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and 'pip install "grokinterp[complexity]"' in err, err
