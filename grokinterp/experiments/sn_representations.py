@@ -40,6 +40,7 @@ published), ``report.txt`` and ``figures/``; the runs in ``sweep/`` (not committ
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -48,6 +49,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
+import torch
 
 from grokinterp.analysis.groups import symmetric_basis
 from grokinterp.analysis.table import measure_run
@@ -64,6 +66,7 @@ from grokinterp.experiments.contract import (
 )
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.sweeps.spec import expand
+from grokinterp.tasks.permutation import _perm_tables
 from grokinterp.viz.report import write_figure_set
 from grokinterp.viz.representations import representations_figure
 
@@ -124,6 +127,11 @@ class Params:
     ckpt_every: int = param(1000, "a checkpoint every this many updates", unit="steps")
     d_model: int = param(256, "embedding width", paper="256 (cfg.json embed_dim)")
     d_mlp: int = param(128, "hidden width", paper="128 (cfg.json hidden_dim)")
+    authors_models: str = param(
+        "", "a folder of their released S_5 MLP runs (S5_MLP_seed*/ with model.pt and "
+        "summary_metrics.json, from _C rep_theory/batch_experiments): also read their models "
+        "with our measures ('' skips)",
+    )  # fmt: skip
     backend: Literal["ensemble", "local"] = param("local", "sweep backend")
     device: str = param("cpu", "torch device (cpu, cuda, cuda:N)")
 
@@ -192,6 +200,107 @@ def measure(out: Path, params: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows), pd.DataFrame(reps)
 
 
+def their_element_map(n: int = 5) -> torch.Tensor:
+    """Our element number of each of their element numbers: theirs are sympy's
+    ``SymmetricGroup(n)`` elements in generation order (``_C rep_theory/utils/groups.py``,
+    ``idx_to_perm``: ``G._elements[x]``), composed as sympy does, ``(p * q)(i) = q(p(i))``
+    (``compose``); ours compose ``(x o y)(i) = x(y(i))``. Their element pi is our pi^-1,
+    which turns their products into ours (checked: the map is an isomorphism)."""
+    from sympy.combinatorics.named_groups import SymmetricGroup  # type: ignore[import-untyped]
+
+    group = SymmetricGroup(n)
+    _ = group.elements  # fills _elements in generation order
+    elems = list(group._elements)
+    ours = {p: i for i, p in enumerate(itertools.permutations(range(n)))}
+    inv = [tuple(int(k) for k in (~e).array_form) for e in elems]
+    phi = torch.tensor([ours[t] for t in inv])
+    theirs = {e: i for i, e in enumerate(elems)}
+    table = torch.tensor([[theirs[a * b] for b in elems] for a in elems])
+    comp = torch.from_numpy(_perm_tables(n)[0])
+    if not torch.equal(phi[table], comp[phi[:, None], phi[None, :]]):
+        raise RuntimeError("their element numbering does not map onto ours (sympy changed?)")
+    return phi
+
+
+def authors_params(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], Any]:
+    """Their ``OneLayerMLP`` (``_C utils/models.py:L54-92``: ``relu([W_x[x], W_y[y]] W) W_U``)
+    in our MLP's layout, exactly: ``W_E[g] = [W_x[g], W_y[g]]`` (width 2 x 256) and
+    ``W_in`` reading W_x's half of a's embedding and W_y's half of b's; their element
+    numbering, not yet mapped (see :func:`their_element_map`)."""
+    from grokinterp.config import ModelConfig
+
+    w_x, w_y, w, w_u = (state[k].detach().float() for k in ("W_x", "W_y", "W", "W_U"))
+    n_el, d = w_x.shape
+    hidden = w.shape[1]
+    w_in = torch.zeros(4 * d, hidden)
+    w_in[:d] = w[:d]  # a's W_x half
+    w_in[3 * d :] = w[d:]  # b's W_y half
+    params = {
+        "embed.W_E": torch.cat([torch.cat([w_x, w_y], 1), torch.zeros(1, 2 * d)]),
+        "blocks.0.mlp.W_in": w_in,
+        "unembed.W_U": w_u,
+    }
+    cfg = ModelConfig(arch="mlp", n_layers=1, d_model=2 * d, d_mlp=hidden, act_fn="relu",
+                      mlp_combine="concat", mlp_bias=False, unembed_bias=False)  # fmt: skip
+    return params, cfg
+
+
+SIM_NAMES = {"sign": "(1,1,1,1,1)", "standard": "(4,1)", "standard_sign": "(2,1,1,1)",
+             "s5_5d_a": "(2,2,1)", "s5_5d_b": "(3,2)", "s5_6d": "(3,1,1)"}  # fmt: skip
+
+
+def measure_authors_models(folder: Path) -> pd.DataFrame:
+    """Their released S_5 MLPs read with our measures, beside their own readings
+    (``summary_metrics.json``): per seed and representation, our character similarity and
+    theirs, our causal key representations over all pairs (their models fit every pair;
+    their split is not reconstructed), their key representations (``key_reps.txt``)."""
+    from grokinterp.analysis import keyfreqs, measures, symmetric
+    from grokinterp.models import answer_forward_chunked
+
+    n, basis = 5, symmetric_basis(5)
+    N = basis.order
+    phi = their_element_map(n)
+    back = torch.argsort(phi)  # our element -> their number
+    rows = []
+    for d in sorted(folder.glob("S5_MLP_seed*"), key=lambda x: int(x.name.split("seed")[1])):
+        seed = int(d.name.split("seed")[1])
+        params, cfg = authors_params(torch.load(d / "model.pt", map_location="cpu"))
+        # in our numbering: embedding rows and unembedding columns permuted by phi
+        params["embed.W_E"] = torch.cat([params["embed.W_E"][:N][back], params["embed.W_E"][N:]])
+        params["unembed.W_U"] = params["unembed.W_U"][:, back]
+        a, b = torch.meshgrid(torch.arange(N), torch.arange(N), indexing="ij")
+        inputs = torch.stack([a.flatten(), b.flatten(), torch.full((N * N,), N)], 1)
+        logits, _ = answer_forward_chunked(params, inputs, cfg, N)
+        L = logits.reshape(N, N, N).double()
+        labels = torch.from_numpy(_perm_tables(n)[0])
+        every = torch.ones(N, N, dtype=torch.bool)
+        causal = keyfreqs.causal_key_frequencies(L, labels, every, basis=basis)
+        keys = keyfreqs.character_key_representations(L, basis)
+        readings = symmetric.representation_measures(params, L, n)
+        theirs = json.loads((d / "summary_metrics.json").read_text())
+        their_keys = (d / "key_reps.txt").read_text().split()
+        row: dict[str, Any] = {
+            "seed": seed,
+            "accuracy": float((L.argmax(-1) == labels).double().mean()),
+            "loss": measures.grid_cross_entropy(L, labels),
+            "key_reps_causal": " ".join(basis.component_name(k) for k in causal),
+            "key_reps_character": " ".join(basis.component_name(k) for k in keys),
+            "their_key_reps": " ".join(SIM_NAMES[k] for k in their_keys),
+            "restricted_loss": measures.restricted_loss(L, labels, causal, basis=basis),
+            "excluded_loss": measures.excluded_loss(L, labels, causal, basis=basis),
+            "logit_explained": readings["logit_explained"],
+            "their_logit_explained": theirs.get("percent_logits_explained", math.nan),
+        }
+        by_name = {r["name"]: r for r in readings["rows"]}
+        for their, name in SIM_NAMES.items():
+            row[f"sim {name}"] = by_name[name]["character_similarity"]
+            row[f"their sim {name}"] = theirs.get(f"logit_{their}_rep_trace_similarity", math.nan)
+            row[f"embed_a {name}"] = by_name[name]["embed_a_fraction"]
+            row[f"their embed_x {name}"] = theirs.get(f"percent_x_embed_{their}_rep", math.nan)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def authors_table() -> pd.DataFrame:
     """Their 16 seeds' key representations (:data:`AUTHORS_KEY_REPS`), one row per seed."""
     return pd.DataFrame(
@@ -207,7 +316,13 @@ def share_with(table: pd.DataFrame, column: str, rep: str) -> float:
     return float(vals.map(lambda v: rep in v.split()).mean()) if len(vals) else math.nan
 
 
-def report(runs: pd.DataFrame, reps: pd.DataFrame, params: Params, minutes: float) -> str:
+def report(
+    runs: pd.DataFrame,
+    reps: pd.DataFrame,
+    params: Params,
+    minutes: float,
+    authors: pd.DataFrame | None = None,
+) -> str:
     lines = [
         f"S_{params.n} composition, Chughtai et al.'s 1-layer MLP (embed {params.d_model}, "
         f"hidden {params.d_mlp}), train fraction {params.train_fraction} (theirs 0.4), "
@@ -244,6 +359,28 @@ def report(runs: pd.DataFrame, reps: pd.DataFrame, params: Params, minutes: floa
         f"{rep} {share_with(theirs, 'key_reps_character', rep):.0%}"
         for rep in ("(4,1)", "(1,1,1,1,1)", "(2,1,1,1)", "(2,2,1)", "(3,2)", "(3,1,1)")
     )]  # fmt: skip
+    if authors is not None and len(authors):
+        sims = [str(c) for c in authors.columns if str(c).startswith("sim ")]
+        diff = max(float((authors[c] - authors["their " + c]).abs().max()) for c in sims)
+        ours_sorted = authors["key_reps_character"].map(lambda v: sorted(v.split()))
+        theirs_sorted = authors["their_key_reps"].map(lambda v: sorted(v.split()))
+        same = int((ours_sorted == theirs_sorted).sum())
+        causal_std = share_with(authors, "key_reps_causal", "(4,1)")
+        lines += [
+            "",
+            f"their {len(authors)} released models read with our measures (authors_models.csv): "
+            f"accuracy {authors['accuracy'].min():.4f}-{authors['accuracy'].max():.4f}; "
+            f"character similarity within {diff:.1e} of theirs; our character rule gives "
+            f"their key representations on {same}/{len(authors)}; the causal rule names "
+            f"(4,1) on {causal_std:.0%} and the sign on "
+            f"{share_with(authors, 'key_reps_causal', '(1,1,1,1,1)'):.0%}",
+        ]
+        for _, a in authors.iterrows():
+            lines.append(
+                f"  seed {a['seed']}: causal {a['key_reps_causal']}; character "
+                f"{a['key_reps_character']}; theirs {a['their_key_reps']}; restricted "
+                f"{a['restricted_loss']:.3g}, excluded {a['excluded_loss']:.3g}"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -258,8 +395,12 @@ def run(
     atomic_write_text(out / "runs.csv", runs.to_csv(index=False))
     atomic_write_text(out / "representations.csv", reps.to_csv(index=False))
     atomic_write_text(out / "authors.csv", authors_table().to_csv(index=False))
+    authors = None
+    if params.authors_models:
+        authors = measure_authors_models(Path(params.authors_models))
+        atomic_write_text(out / "authors_models.csv", authors.to_csv(index=False))
     minutes = (time.perf_counter() - t0) / 60
-    atomic_write_text(out / "report.txt", report(runs, reps, params, minutes))
+    atomic_write_text(out / "report.txt", report(runs, reps, params, minutes, authors))
     if len(reps) and static is not False:
         write_figure_set({"representations": representations_figure(reps)}, out / "figures",
                          title="Irreducible representations of S_5 in a trained MLP",
