@@ -47,3 +47,27 @@ def test_smoke_run_is_read_by_the_card(tmp_path):
     reading = read_card(chughtai2023.CARDS[0], tmp_path)
     assert all(v is not None for v in reading.values)
     assert "key representations, causal rule" in result.report
+
+
+def test_their_model_in_our_layout_gives_their_logits_in_our_numbering():
+    """Their OneLayerMLP (relu([W_x[x], W_y[y]] W) W_U, rep-theory-mech-interp
+    utils/models.py:L84-92) on random weights, written on their layout, against our forward
+    of :func:`authors_params`; and their element numbering maps onto ours as a group
+    isomorphism (:func:`their_element_map` raises otherwise)."""
+    import torch
+
+    from grokinterp.models import answer_forward
+
+    g = torch.Generator().manual_seed(0)
+    state = {
+        "W_x": torch.randn(120, 16, generator=g), "W_y": torch.randn(120, 16, generator=g),
+        "W": torch.randn(32, 8, generator=g) / 4, "W_U": torch.randn(8, 120, generator=g),
+    }  # fmt: skip
+    params, cfg = sr.authors_params(state)
+    x, y = torch.randint(0, 120, (50,), generator=g), torch.randint(0, 120, (50,), generator=g)
+    hidden = torch.relu(torch.cat([state["W_x"][x], state["W_y"][y]], 1) @ state["W"])
+    theirs = hidden @ state["W_U"]
+    tokens = torch.stack([x, y, torch.full((50,), 120)], 1)
+    torch.testing.assert_close(answer_forward(params, tokens, cfg)[0][:, :120], theirs)
+    phi = sr.their_element_map(5)
+    assert sorted(phi.tolist()) == list(range(120))
