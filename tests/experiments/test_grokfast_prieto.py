@@ -54,13 +54,18 @@ def test_grokfast_arms_are_the_authors_recipes_on_their_epoch():
 
 def test_prieto_mlp_is_their_figure_1():
     runs = {arm: expand(s)[0].config for arm, s in prieto.specs(prieto.Params()).items()}
-    for cfg in runs.values():
+    for arm, cfg in runs.items():
         m = cfg.model
         assert (m.arch, m.n_layers, m.d_mlp, m.mlp_input, m.mlp_bias, m.mlp_init) == (
             "mlp", 2, 200, "onehot", False, "uniform")  # fmt: skip
-        assert (cfg.task.name, cfg.task.p, cfg.task.train_fraction) == ("add", 113, 0.4)
+        p = 113 if arm in prieto.MLP_SHORT else 23  # long_p: the one knob scaled for cost
+        assert (cfg.task.name, cfg.task.p, cfg.task.train_fraction) == ("add", p, 0.4)
+        assert m.d_vocab_out == p  # their output_size = modulo (utils.py:L186)
         assert cfg.optim.batch_size is None and cfg.optim.warmup_steps == 0
         assert cfg.optim.weight_decay == 0.0
+        long = arm not in prieto.MLP_SHORT
+        assert cfg.schedule.log_every == (500 if long else 10)
+        assert cfg.schedule.ckpt_every == (5000 if long else 150)  # resumable long arms
     o = runs["orthoadamw"].optim
     assert (o.orthogonal_grad, o.lr, o.beta2, o.eps, o.loss, o.max_steps) == (
         True, 0.01, 0.999, 1e-8, "softmax32", 300)  # fmt: skip
@@ -72,8 +77,12 @@ def test_prieto_mlp_is_their_figure_1():
     t = prieto.specs(prieto.Params(setting="transformer", arms=("orthoadamw", "wd1.5")))
     cfg = expand(t["wd1.5"])[0].config
     assert (cfg.model.sequence, cfg.optim.weight_decay, cfg.optim.max_steps) == ("a_b", 1.5, 5000)
+    small = prieto.specs(prieto.Params(setting="transformer", arms=("baseline",), p=23))
+    assert expand(small["baseline"])[0].config.model.d_vocab_out == 23
     with pytest.raises(ConfigError, match="arms"):
         prieto.Params(setting="transformer")  # the MLP's arms
+    with pytest.raises(ConfigError, match="long_p"):
+        prieto.Params(long_p=2)
 
 
 @pytest.mark.parametrize("name", ["grokfast", "prieto"])
@@ -123,15 +132,18 @@ def test_prieto_readers(tmp_path):
     folder = _runs(tmp_path, [
         ("orthoadamw", "done", 110, 1.0), ("orthoadamw", "done", None, 0.9),
         ("orthoadamw", "done", 130, 1.0), ("adamw_control", "done", None, 0.2),
-        ("stablemax", "done", None, 0.3),
+        ("stablemax", "done", None, 0.3), ("softmax64", "done", None, 0.01),
+        ("softmax64", "done", None, 0.02), ("softmax32", "running", None, 0.01),
     ])  # fmt: skip
     ortho, stable = prieto2025.CARDS
     assert read_card(ortho, folder).values == (130, 0.2)
-    assert read_card(stable, folder).values == (0.3,)
+    reading = read_card(stable, folder)
+    assert reading.values == (0.3, 0.015, None)  # softmax32 not finished: not read
+    assert reading.agree == (False, True, None)
     assert math.isinf(prieto2025._median_steps("adamw_control")(folder) or 0.0)
     short = pd.read_csv(folder / "runs.csv").assign(max_steps=500)
     short.to_csv(folder / "runs.csv", index=False)
-    assert read_card(stable, folder).values == (None,)  # shorter than their 80,000 steps
+    assert read_card(stable, folder).values == (None,) * 3  # shorter than their 80,000 steps
 
 
 @pytest.mark.parametrize("card", [*lee2024.CARDS, *prieto2025.CARDS], ids=lambda c: c.name)
@@ -141,3 +153,38 @@ def test_committed_files_read(card):
         pytest.skip(f"studies/{card.study} not committed yet")
     reading = read_card(card, folder)
     assert len(reading.values) == len(card.quantities)
+
+
+def test_lee_speedup_bound_while_the_baseline_trains(tmp_path):
+    """The censored reading: per seed the steps trained below 95% (runs.csv's unfinished
+    baseline runs, the first pass's metrics), 0 for a seed without a record; their median
+    over the study's seeds bounds the baseline's median, read only where it clears x10."""
+    (tmp_path / "study.json").write_text('{"study": "grokfast", "params": {"seeds": [0, 1, 2]}}')
+    first = pd.DataFrame({"seed": [0, 0, 1, 1], "step": [100, 30_000, 100, 20_000],
+                          "max_test_acc_so_far": [0.01, 0.02, 0.01, 0.03]})  # fmt: skip
+    first.to_csv(tmp_path / lee2024.FIRST_PASS, index=False)
+    ema = [("grokfast_ema", "done", 1000, 1), ("grokfast_ema", "done", 900, 1)]
+
+    def read(rows: list[tuple[str, str, float | None, float]], steps: dict[int, float]):
+        _runs(tmp_path, rows)
+        runs = pd.read_csv(tmp_path / "runs.csv").assign(seed=0, steps=1.0)
+        base = runs["arm"] == "baseline"  # its rows: the seeds and steps of ``steps``, in order
+        runs.loc[base, "seed"], runs.loc[base, "steps"] = list(steps), list(steps.values())
+        runs.to_csv(tmp_path / "runs.csv", index=False)
+        return read_card(lee2024.CARDS[0], tmp_path).values[-1]
+
+    running = [("baseline", "running", None, 0.02)]
+    # seed 2 has no record: median of (30000, 20000, 0) = 20000 over the EMA median 950
+    assert read([*ema, *running], {2: 0.0}) == pytest.approx(20_000 / 950)
+    # seed 2 trained 40,000 steps below 95% in this pass: median of (30000, 20000, 40000)
+    assert read([*ema, *running], {2: 40_000}) == pytest.approx(30_000 / 950)
+    # seed 0 resumed past its first pass: the larger record counts
+    assert read([*ema, *running, *running], {0: 50_000, 2: 40_000}) == pytest.approx(40_000 / 950)
+    slow = [("grokfast_ema", "done", 5000, 1)]  # 20000 / 5000 = 4: below the bar, no reading
+    assert read([*slow, *running], {2: 0.0}) is None
+    reached = [("baseline", "running", 35_000, 0.96)]  # a run that got there is no bound
+    assert read([*ema, *reached], {2: 36_000}) is None
+    done = [("baseline", "done", 40_000, 1)] * 3  # finished: the speed-up itself is read
+    assert read([*ema, *done], {0: 40_000, 1: 40_000, 2: 40_000}) is None
+    (tmp_path / "study.json").unlink()  # the seeds are unknown: no bound
+    assert read([*ema, *running], {2: 40_000}) is None
