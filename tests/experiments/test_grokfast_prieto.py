@@ -153,3 +153,38 @@ def test_committed_files_read(card):
         pytest.skip(f"studies/{card.study} not committed yet")
     reading = read_card(card, folder)
     assert len(reading.values) == len(card.quantities)
+
+
+def test_lee_speedup_bound_while_the_baseline_trains(tmp_path):
+    """The censored reading: per seed the steps trained below 95% (runs.csv's unfinished
+    baseline runs, the first pass's metrics), 0 for a seed without a record; their median
+    over the study's seeds bounds the baseline's median, read only where it clears x10."""
+    (tmp_path / "study.json").write_text('{"study": "grokfast", "params": {"seeds": [0, 1, 2]}}')
+    first = pd.DataFrame({"seed": [0, 0, 1, 1], "step": [100, 30_000, 100, 20_000],
+                          "max_test_acc_so_far": [0.01, 0.02, 0.01, 0.03]})  # fmt: skip
+    first.to_csv(tmp_path / lee2024.FIRST_PASS, index=False)
+    ema = [("grokfast_ema", "done", 1000, 1), ("grokfast_ema", "done", 900, 1)]
+
+    def read(rows: list[tuple[str, str, float | None, float]], steps: dict[int, float]):
+        _runs(tmp_path, rows)
+        runs = pd.read_csv(tmp_path / "runs.csv").assign(seed=0, steps=1.0)
+        base = runs["arm"] == "baseline"  # its rows: the seeds and steps of ``steps``, in order
+        runs.loc[base, "seed"], runs.loc[base, "steps"] = list(steps), list(steps.values())
+        runs.to_csv(tmp_path / "runs.csv", index=False)
+        return read_card(lee2024.CARDS[0], tmp_path).values[-1]
+
+    running = [("baseline", "running", None, 0.02)]
+    # seed 2 has no record: median of (30000, 20000, 0) = 20000 over the EMA median 950
+    assert read([*ema, *running], {2: 0.0}) == pytest.approx(20_000 / 950)
+    # seed 2 trained 40,000 steps below 95% in this pass: median of (30000, 20000, 40000)
+    assert read([*ema, *running], {2: 40_000}) == pytest.approx(30_000 / 950)
+    # seed 0 resumed past its first pass: the larger record counts
+    assert read([*ema, *running, *running], {0: 50_000, 2: 40_000}) == pytest.approx(40_000 / 950)
+    slow = [("grokfast_ema", "done", 5000, 1)]  # 20000 / 5000 = 4: below the bar, no reading
+    assert read([*slow, *running], {2: 0.0}) is None
+    reached = [("baseline", "running", 35_000, 0.96)]  # a run that got there is no bound
+    assert read([*ema, *reached], {2: 36_000}) is None
+    done = [("baseline", "done", 40_000, 1)] * 3  # finished: the speed-up itself is read
+    assert read([*ema, *done], {0: 40_000, 1: 40_000, 2: 40_000}) is None
+    (tmp_path / "study.json").unlink()  # the seeds are unknown: no bound
+    assert read([*ema, *running], {2: 40_000}) is None
