@@ -45,7 +45,10 @@ def test_smoke_run_is_read_by_the_card(tmp_path):
     assert list(reps["name"]) == ["(3)", "(2,1)", "(1,1,1)"]
     assert reps["embed_fraction"].sum() == pytest.approx(1.0, abs=1e-6)
     reading = read_card(chughtai2023.CARDS[0], tmp_path)
-    assert all(v is not None for v in reading.values)
+    files = [q.files for q in chughtai2023.CARDS[0].quantities]
+    pairs = list(zip(reading.values, files, strict=True))
+    assert all(v is not None for v, f in pairs if f == ("runs.csv",))
+    assert all(v is None for v, f in pairs if f != ("runs.csv",))  # authors' models: not read
     assert "key representations, causal rule" in result.report
 
 

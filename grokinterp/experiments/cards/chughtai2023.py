@@ -71,6 +71,36 @@ def median_count(column: str) -> Reader:
     return read
 
 
+def authors_similarity_gap(folder: Path) -> float | None:
+    """Largest |our character similarity - theirs| over their released models and the
+    nontrivial representations (``authors_models.csv``); None where not measured."""
+    path = folder / "authors_models.csv"
+    if not path.exists():
+        return None
+    t = pd.read_csv(path)
+    sims = [str(c) for c in t.columns if str(c).startswith("sim ")]
+    if not len(t) or not sims:
+        return None
+    return max(float((t[c] - t["their " + c]).abs().max()) for c in sims)
+
+
+def authors_share_naming(rep: str) -> Reader:
+    """Fraction of their released models whose causal key representations include ``rep``."""
+
+    def read(folder: Path) -> float | None:
+        path = folder / "authors_models.csv"
+        if not path.exists():
+            return None
+        t = pd.read_csv(path)
+        if not len(t):
+            return None
+        return float(
+            t["key_reps_causal"].fillna("").astype(str).map(lambda v: rep in v.split()).mean()
+        )
+
+    return read
+
+
 _FILES = ("runs.csv",)
 _P = "Chughtai et al. 2023, arXiv 2302.03025"
 
@@ -127,6 +157,25 @@ CARDS = (
                 tolerance="within their range over 16 seeds (0.39 to 0.86)",
                 read=median_of("logit_explained"),
                 files=_FILES,
+            ),
+            Quantity(
+                name="their 16 released models read with our measures: largest difference "
+                "of our character similarity from theirs (summary_metrics.json)",
+                paper=0.0,
+                accept=(0.0, 1e-4),
+                tolerance="the same numbers up to float32 rounding (their metric recomputed "
+                "through our basis, numbering and model layout)",
+                read=authors_similarity_gap,
+                files=("authors_models.csv",),
+            ),
+            Quantity(
+                name="their 16 released models: share whose causal key representations "
+                "include the standard (4,1)",
+                paper=1.0,
+                accept=(0.99, 1.0),
+                tolerance="every one, as their character rule says",
+                read=authors_share_naming("(4,1)"),
+                files=("authors_models.csv",),
             ),
         ),
         setup=(
