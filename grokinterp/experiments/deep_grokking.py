@@ -34,9 +34,10 @@ tolerance (``matrix_rank``'s default). Writes into ``out``:
   reaches 99%, the test accuracy then, the steps test accuracy first comes within 1% of its
   final value and reaches 50% / 80%, the final and maximal test accuracy, the number of
   *stages* (surges of the test accuracy after train accuracy reached 99%,
-  :func:`count_stages`), and the feature rank of the middle layer at the train-99% step and
-  at the end, the mean over layers of both, and the Spearman correlation over checkpoints
-  (from the train-99% step on) between the mean rank and the test accuracy;
+  :func:`count_stages`: a rise of 5 points within a 16th of the run, surges an 8th of it
+  apart), the feature rank of the middle layer at the train-99% step and at the end, the
+  mean over layers of both, and the Spearman correlation over checkpoints (from the
+  train-99% step on) between the mean rank and the test accuracy;
 * ``ranks.csv``: one row per (run, step, layer): numerical and effective rank (``split``
   test), with train / test accuracy;
 * ``figures/deep_grokking.png`` (and HTML): a column per depth (seed 0): train and test
@@ -75,10 +76,14 @@ from grokinterp.viz.deep import deep_grokking_figure
 from grokinterp.viz.report import write_figure_set
 
 # a stage: the test accuracy rises by at least STAGE_RISE within STAGE_WINDOW steps; rises
-# closer than STAGE_GAP steps apart are one stage
+# closer than STAGE_GAP steps apart are one stage (count_stages' defaults); the study scales
+# both with the run's length: a 16th and an 8th of it (125 and 250 of 2,000 steps, 6,250 and
+# 12,500 of the authors' 100,000)
 STAGE_RISE = 0.05
 STAGE_WINDOW = 250
 STAGE_GAP = 500
+STAGE_WINDOW_FRACTION = 1 / 16
+STAGE_GAP_FRACTION = 1 / 8
 
 LR = 1e-3  # theirs (train_mnist_mlp.py:L320), not scaled
 RANK_CHECKPOINTS = 30  # their rank every 5 * ceil(steps / 150) steps: 30 over a run (L221-243)
@@ -127,7 +132,7 @@ class Params:
         paper=f"100000 ({_THEIR_FILE}:L314)",
     )
     time_scale: int = param(
-        25,
+        50,
         "the one knob scaled for 2 CPU cores: train steps / time_scale steps with weight "
         "decay x time_scale (AdamW's total decay lr x wd x steps unchanged); 1 is theirs",
         paper="1",
@@ -234,6 +239,7 @@ def run_row(run: Run, ranks: pd.DataFrame) -> dict[str, Any]:
     m = run.metrics
     cfg = run.config
     final = float(m["test_acc"].iloc[-1])
+    steps = int(m["step"].iloc[-1])
     t99 = _first(m, "train_acc", 0.99)
     at_t99 = float(m.loc[m["step"] >= t99, "test_acc"].iloc[0]) if t99 == t99 else math.nan
     near = m.loc[m["test_acc"] >= final - 0.01, "step"]
@@ -253,7 +259,7 @@ def run_row(run: Run, ranks: pd.DataFrame) -> dict[str, Any]:
     return {
         "depth": cfg.model.n_layers + 1,
         "seed": cfg.seed,
-        "steps": int(m["step"].iloc[-1]),
+        "steps": steps,
         "train_99_step": t99,
         "test_acc_at_train_99": at_t99,
         "test_50_step": _first(m, "test_acc", 0.5),
@@ -261,7 +267,13 @@ def run_row(run: Run, ranks: pd.DataFrame) -> dict[str, Any]:
         "test_final_minus_1pct_step": float(near.iloc[0]) if len(near) else math.nan,
         "final_test_acc": final,
         "max_test_acc": float(m["test_acc"].max()),
-        "stages": count_stages(m["step"].tolist(), m["test_acc"].tolist(), start=t99)
+        "stages": count_stages(
+            m["step"].tolist(),
+            m["test_acc"].tolist(),
+            start=t99,
+            window=round(steps * STAGE_WINDOW_FRACTION),
+            gap=round(steps * STAGE_GAP_FRACTION),
+        )
         if t99 == t99
         else 0,
         "mid_layer": mid,
