@@ -72,8 +72,8 @@ class Params:
     label_noise: float = param(0.35, "fraction xi of the training labels corrupted",
                                paper="0.35 (cell 31 L5)")  # fmt: skip
     weight_decays: tuple[float, ...] = param(
-        (0.0, 5.0), "AdamW weight decay of each arm (0: their coexistence run, read by the "
-        "card; 5: their partial-inversion run)", paper="0 (pruning run, cell 31 L14); 5 "
+        (0.0,), "AdamW weight decay of each arm (0: their coexistence run, read by the card; "
+        "add 5 for their partial-inversion run)", paper="0 (pruning run, cell 31 L14); 5 "
         "(partial inversion, cell 11 L14)",
     )  # fmt: skip
     seeds: tuple[int, ...] = param((0, 1, 2), "initialization seeds (the split and the "

@@ -153,10 +153,14 @@ CARDS = (
                     "instead of one draw"),
         ),
         study="label-noise",
+        not_run=(
+            "their regularization claims (weight decay 5 and 15: partial and full inversion, "
+            "cells 11 and 15; dropout; BatchNorm): `grokinterp study run label-noise "
+            "--weight-decays 0 5 15` runs the weight-decay ones; not run in this session "
+            "(the shared CPU queue)",
+        ),
         notes="Read from studies/label_noise (runs.csv; curves.csv per checkpoint, "
         "neurons.csv, pruning.csv, report.txt, figures/). No knob is scaled: the authors' "
-        "full configuration runs on one CPU core in about a minute a run. The weight-decay "
-        "5 arm is their partial-inversion setting (cell 11), shown for the regularization "
-        "claim and not read by the card.",
+        "full configuration runs on one CPU core in about a minute a run.",
     ),
 )  # fmt: skip
