@@ -59,7 +59,7 @@ import math
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from types import ModuleType
 from typing import Any
 
@@ -159,6 +159,31 @@ class LLCSettings:
 
     def record(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def parse(cls, text: str) -> LLCSettings:
+        """Settings from ``"lr=1e-4,n_beta=50,localization=100"`` (the others default);
+        ConfigError for an unknown name or a value that is not a number."""
+        kinds = {f.name: f.type for f in fields(cls)}
+        given: dict[str, Any] = {}
+        for item in filter(None, (t.strip() for t in text.split(","))):
+            name, eq, value = item.partition("=")
+            name = name.strip()
+            if not eq or name not in kinds:
+                raise ConfigError(
+                    f"LLC setting {item!r}: expected NAME=VALUE with NAME one of {', '.join(kinds)}"
+                )
+            try:
+                number = float(value)
+                given[name] = number if kinds[name] == "float" else int(number)
+                if kinds[name] != "float" and number != int(number):
+                    raise ValueError
+            except ValueError:
+                raise ConfigError(
+                    f"LLC setting {name}: {value.strip()!r} is not a number of "
+                    f"the right kind ({kinds[name]})"
+                ) from None
+        return cls(**given)
 
 
 @dataclass(frozen=True)

@@ -205,6 +205,15 @@ def _add_analyze(p: argparse.ArgumentParser) -> None:
         'each weight matrix, per checkpoint (the complexity extra: pip install "grokinterp'
         '[complexity]"; about a second of SGLD per checkpoint at small p)',
     )
+    p.add_argument(
+        "--llc",
+        metavar="NAME=VALUE,...",
+        default="",
+        help="with --complexity: the LLC's SGLD sampler, e.g. lr=1e-4,n_beta=50,localization=100 "
+        "(names: lr, n_beta, localization, num_draws, num_chains, batch_size, seed; the others "
+        "keep the defaults of devinterp's grokking example: lr=3e-3, n_beta=2, localization=5, "
+        "500 draws, 2 chains, batches of 128)",
+    )
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     options.add_no_progress(p)
     options.add_out(
@@ -233,6 +242,8 @@ def _analyze(args: argparse.Namespace) -> int:
         target = run_dir
     elif args.out is not None:
         raise ConfigError("--out only applies when TARGET is a checkpoint file")
+    if args.llc and not args.complexity:
+        raise ConfigError("--llc sets the sampler of --complexity; add --complexity")
     from grokinterp.runs import layout
     from grokinterp.runs.guard import check_no_links
 
@@ -251,7 +262,7 @@ def _analyze(args: argparse.Namespace) -> int:
         device=args.device,
         progress=progress(args),
         figures=not args.no_figures,
-        complexity=LLCSettings() if args.complexity else None,
+        complexity=LLCSettings.parse(args.llc) if args.complexity else None,
     )
     s = result.summary
     print(f"analyzed {s['steps_analyzed']} checkpoints -> {result.path}")

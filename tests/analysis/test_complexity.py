@@ -185,3 +185,14 @@ def test_analyze_complexity_without_the_extra_is_one_line(
     assert main(["analyze", str(tiny_run), "--complexity", "--no-figures", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and 'pip install "grokinterp[complexity]"' in err, err
+
+
+def test_llc_settings_parse() -> None:
+    s = LLCSettings.parse("lr=1e-4, n_beta=55,localization=100,num_draws=200")
+    assert (s.lr, s.n_beta, s.localization, s.num_draws) == (1e-4, 55.0, 100.0, 200)
+    assert (s.num_chains, s.batch_size) == (LLCSettings().num_chains, None)
+    assert LLCSettings.parse("") == LLCSettings()
+    for bad, why in [("foo=1", "NAME one of"), ("lr", "NAME=VALUE"), ("num_draws=2.5", "int"),
+                     ("lr=x", "not a number"), ("num_chains=0", ">= 1")]:  # fmt: skip
+        with pytest.raises(ConfigError, match=why):
+            LLCSettings.parse(bad)
