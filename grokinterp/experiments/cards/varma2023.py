@@ -198,14 +198,17 @@ def _semi_anywhere(folder: Path) -> float | None:
     return float((runs["plateau_class"] == "semi-grokked").sum()) if len(runs) else None
 
 
-# what could be read of the paper: its abstract, a summary's model line, and the caption of
-# the semi-grokking figure as quoted by a third-party reading card (module docstring)
-_FIG = "paper, Sec. 5.3 and Fig. 6 (arXiv 2309.02390v1)"
-_READ = (
-    "the paper's body and appendix could not be opened here; what we have of its setup is "
-    "its abstract, a summary's model line and the semi-grokking figure's caption as quoted "
-    "by a third-party reading card; no code released (none found by search)"
+# what could be read of the paper's setup: its abstract, a summary's model line, notes that
+# cite its Sec. 3-5, and the semi-grokking figure's caption as a third-party reading card
+# quotes it; its body and appendix could not be opened here, and no code was released
+_FIG = (
+    "paper Sec. 5.3, Fig. 6 caption (arXiv 2309.02390v1), as a third-party reading card quotes it"
 )
+_NOT_READ = (
+    "the paper's body and appendix could not be opened here and no code was released (none "
+    "found by search)"
+)
+
 
 SEMI_GROKKING_CARDS = (
     Card(
@@ -240,7 +243,8 @@ SEMI_GROKKING_CARDS = (
             Setting(
                 "task",
                 "a + b mod 113 (12,769 pairs)",
-                f"{_FIG}; {_READ}",
+                "paper Sec. 3-5, as notes that cite it give it (one-layer transformer, modular "
+                "addition mod 113, AdamW)",
                 ours="a + b mod 47 (2,209 pairs), the `efficiency` preset",
                 why="one run of p = 113 with their model (the `nanda` preset) at D = 1532 took "
                 "0.11 s a step on one shared core here, 5-6x ours at D = 638, and their budget "
@@ -249,14 +253,14 @@ SEMI_GROKKING_CARDS = (
             Setting(
                 "model",
                 "1-layer transformer, d_model 128, 4 heads, d_mlp 512",
-                f"paper, Sec. 5 (via a summary's model line); {_READ}",
+                "a summary of the paper (its model line)",
                 ours="1-layer transformer, d_model 64, 4 heads of 16, d_mlp 256",
                 why="the CPU-sized preset in which our D_crit (246) was measured",
             ),
             Setting(
                 "optimizer",
                 "AdamW, full batch (learning rate not read)",
-                f"paper, Sec. 5; {_READ}",
+                "paper Sec. 3-5, as notes that cite it give it",
                 ours="AdamW lr 3e-3, betas 0.9 / 0.98, full batch",
                 why="the efficiency preset's; their learning rate could not be read",
             ),
@@ -283,8 +287,8 @@ SEMI_GROKKING_CARDS = (
                 "rising at epoch 3.2e7",
                 _FIG,
                 ours="8,000 steps (earlier run: 100,000)",
-                why="the knob scaled to fit one ~20-minute hold of a shared CPU core: 36 runs "
-                "at about 0.15 s an ensemble step; 3.2e7 steps are 4,000x that",
+                why="the knob scaled to fit one ~20-minute hold of a shared CPU core: the 36 "
+                "runs (four ensembles) took 0.1 s a step together; 3.2e7 is 4,000x 8,000",
             ),
             Setting(
                 "seeds",
@@ -299,12 +303,11 @@ SEMI_GROKKING_CARDS = (
             "the authors' own setting (p = 113, their model, D = 1532, 3.2e7 epochs): not run; "
             "CPU only (no GPU lent to this task), where 3.2e7 steps at 0.11 s would take about "
             "40 days for that one run",
-            f"their D_crit for p = 113: {_READ}; ours (246) is the circuit-efficiency study's "
-            "estimate made with version 0.1 (studies/efficiency), the ungrokking transition "
-            "236 beside it",
-            f"how they decide a run semi-grokked: {_READ}; ours is plateau_class (a delayed "
-            "rise to a flat test-accuracy plateau of 20-95%; still rising at the end: "
-            "undecided)",
+            f"their learning rate, weight decay value, seeds, D_crit for p = 113 and rule for "
+            f"calling a run semi-grokked: {_NOT_READ}; our D_crit (246) is the "
+            "circuit-efficiency study's estimate made with version 0.1 (studies/efficiency), "
+            "the ungrokking transition 236 beside it; our rule is plateau_class (a delayed rise "
+            "to a flat test-accuracy plateau of 20-95%; still rising at the end: undecided)",
         ),
         notes="The study's committed folder holds two runs: the defaults (studies/semi_grokking, "
         "1.5-3.2 D_crit, weight decays 0.5 / 1 / 2, 8k steps) and the earlier run at "
