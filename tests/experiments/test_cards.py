@@ -283,24 +283,37 @@ def test_power_smallest_fraction_needs_a_lower_edge(tmp_path):
     assert smallest([0, 0, 1]) == math.inf
 
 
-def test_semi_grokking_counts_read_the_earlier_run_too(tmp_path):
+def test_semi_grokking_counts_read_the_other_runs_once(tmp_path):
     from grokinterp.experiments.cards.varma2023 import (
         EARLIER_RUN,
+        LONGER_RUN,
         _semi_anywhere,
         _semi_near,
     )
 
-    def write(where: Path, ratios: list[float], classes: list[str]) -> None:
+    def write(where: Path, d: list[int], classes: list[str], steps: int = 100, wd=1.0) -> None:
         where.mkdir(parents=True, exist_ok=True)
-        runs = pd.DataFrame({"D_over_dcrit": ratios, "plateau_class": classes})
+        runs = pd.DataFrame({"D": d, "D_over_dcrit": [x / 100 for x in d], "seed": 0,
+                             "steps": steps, "plateau_class": classes})  # fmt: skip
+        if wd is not None:
+            runs["weight_decay"] = wd
         runs.to_csv(where / "runs.csv", index=False)
 
-    write(tmp_path, [1.5, 2.0, 3.2], ["semi-grokked", "semi-grokked", "grokked"])
+    write(tmp_path, [150, 200, 320], ["semi-grokked", "semi-grokked", "grokked"])
     # the window is closed: 1.5 D_crit is near, 2.0 is not
     assert _semi_near(tmp_path) == 1.0 and _semi_anywhere(tmp_path) == 2.0
-    write(tmp_path / EARLIER_RUN, [0.8, 1.2], ["semi-grokked", "memorized"])
+    # the earlier run (no weight-decay column) adds its own runs
+    write(tmp_path / EARLIER_RUN, [80, 120], ["semi-grokked", "memorized"], wd=None)
     assert _semi_near(tmp_path) == 2.0 and _semi_anywhere(tmp_path) == 3.0
+    # a run trained longer replaces the shorter one of the same D, weight decay and seed
+    write(tmp_path / LONGER_RUN, [200, 320], ["grokked", "semi-grokked"], steps=300)
+    assert _semi_near(tmp_path) == 2.0 and _semi_anywhere(tmp_path) == 3.0
+    write(tmp_path / LONGER_RUN, [200], ["semi-grokked"], steps=300, wd=2.0)  # another cell
+    assert _semi_anywhere(tmp_path) == 4.0
     # no D_crit given: nothing is near, but the phenomenon still counts
-    write(tmp_path, [math.nan] * 2, ["semi-grokked", "memorized"])
-    write(tmp_path / EARLIER_RUN, [math.nan], ["memorized"])
+    (tmp_path / LONGER_RUN / "runs.csv").unlink()
+    (tmp_path / EARLIER_RUN / "runs.csv").unlink()
+    pd.DataFrame({"D": [1, 2], "D_over_dcrit": [math.nan] * 2, "seed": 0, "steps": 1,
+                  "plateau_class": ["semi-grokked", "memorized"]}).to_csv(
+        tmp_path / "runs.csv", index=False)  # fmt: skip
     assert _semi_near(tmp_path) is None and _semi_anywhere(tmp_path) == 1.0

@@ -169,16 +169,23 @@ EFFICIENCY_CARDS = (
 
 
 EARLIER_RUN = "near_dcrit"  # the semi-grokking study's earlier run (0.81-1.46 D_crit), kept
+LONGER_RUN = "long"  # its follow-up: the boundary sizes at weight decay 1, 3x the steps
 
 
 def _semi_runs(folder: Path) -> pd.DataFrame:
-    """The study's ``runs.csv`` with the earlier committed run's (``near_dcrit/runs.csv``,
-    made at 0.81-1.46 D_crit with one weight decay) where the folder keeps it."""
+    """The study's ``runs.csv`` with the other committed runs' (``near_dcrit/``: made at
+    0.81-1.46 D_crit with one weight decay; ``long/``: the same configs as some of the
+    defaults' runs, trained longer) where the folder keeps them; a run (D, weight decay,
+    seed) trained in more than one counts once, by its longest."""
     runs = [pd.read_csv(folder / "runs.csv")]
-    earlier = folder / EARLIER_RUN / "runs.csv"
-    if earlier.is_file():
-        runs.append(pd.read_csv(earlier))
-    return pd.concat(runs, ignore_index=True)
+    for sub in (EARLIER_RUN, LONGER_RUN):
+        if (folder / sub / "runs.csv").is_file():
+            runs.append(pd.read_csv(folder / sub / "runs.csv"))
+    table = pd.concat(runs, ignore_index=True)
+    if "weight_decay" not in table:
+        table["weight_decay"] = math.nan
+    table = table.sort_values("steps", kind="stable")
+    return table.drop_duplicates(["D", "weight_decay", "seed"], keep="last")
 
 
 def _semi_near(folder: Path) -> float | None:
