@@ -71,9 +71,10 @@ def test_s5_has_120_elements_and_identity_is_element_0():
 
 
 def test_every_registered_task_is_tested():
-    # the tasks of generated examples are tested in tests/tasks/test_samples.py, int_add in
-    # tests/tasks/test_int_add.py, digits in tests/tasks/test_features.py
-    samples = {"concealed_parity", "linear_features"}
+    # the tasks of generated examples are tested in tests/tasks/test_samples.py (sparse_parity
+    # in tests/tasks/test_sparse_parity.py), int_add in tests/tasks/test_int_add.py, digits in
+    # tests/tasks/test_features.py
+    samples = {"concealed_parity", "linear_features", "sparse_parity"}
     others = {
         "perm",
         "perm_conj",
