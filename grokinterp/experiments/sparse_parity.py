@@ -76,7 +76,7 @@ class Params:
     """The sparse-parity study's parameters (module doc)."""
 
     n_bits: tuple[int, ...] = param(
-        (12, 18, 24, 30, 36, 42),
+        (12, 15, 18, 21, 24, 27, 30, 36, 42),
         "input lengths n (the one knob scaled), one set of runs each",
         paper="30 (PAIR hyper_shared.json); Barak et al. n in {10, 20, 30} (Sec. 3, p. 6)",
     )
@@ -98,7 +98,10 @@ class Params:
         20000, "full-batch updates at most", unit="steps", paper="20000 (PAIR max_steps)"
     )
     patience: int = param(
-        500, "updates a run goes on after its test accuracy first reaches 99%", unit="steps"
+        20000,
+        "updates a run goes on after its test accuracy first reaches 99% (at least steps: "
+        "every run trains the whole budget, so the weights' cleanup is seen)",
+        unit="steps",
     )
 
     def __post_init__(self) -> None:
@@ -325,4 +328,5 @@ STUDY = Study(
     cards=barak2022.CARDS + pearce2023.CARDS,
     runtime="2.3 min",
     threads=1,  # the committed run trained with one thread on 2 shared cores
+    committed_params={"n_bits": [12, 18, 24, 30, 36, 42], "patience": 500},
 )

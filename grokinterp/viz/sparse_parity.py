@@ -42,7 +42,8 @@ def sparse_parity_figure(
         )  # fmt: skip
         med = runs.groupby("n_bits")[col].median().dropna()
         fig.add_trace(
-            go.Scatter(x=med.index, y=med.values, mode="lines", name=f"{name} (median)",
+            go.Scatter(x=med.index, y=med.values, mode="lines",
+                       name=f"{name} (median of the runs that got there)",
                        line=dict(color=color, width=2)),
             row=1, col=1,
         )  # fmt: skip
