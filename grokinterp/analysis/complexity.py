@@ -23,13 +23,20 @@ minibatch losses over every SGLD step of each chain and subtracts the mean initi
 For a regular model (an identifiable one with a non-degenerate Fisher information, such
 as a full-rank linear regression) the learning coefficient is d/2, d the number of
 parameters (Watanabe 2009); a singular model has a smaller one, and a lower LLC is a
-simpler (more degenerate) solution. The defaults of :class:`LLCSettings` are those of
-devinterp's grokking example on modular addition (examples/grokking.ipynb of
-timaeus-research/devinterp at commit a646b9dc8110d2b51da0e9babf0b99996c6626f4, cells 17
-and 21: eps = 3e-3, n beta = 2, gamma = 5, 500 draws, minibatches of 128 examples of the
-training set, the cross-entropy loss), where the LLC rises while the network memorizes and
-falls when it generalizes. The loss is the run's training loss (``optim.loss``) without
-its weight decay, on the run's training set.
+simpler (more degenerate) solution. The loss is the run's training loss (``optim.loss``)
+without its weight decay, on the run's training set.
+
+The sampler's defaults (:class:`LLCSettings`) are devinterp's documented recipe: eps = 4e-4,
+gamma = 100, n beta = devinterp's ``default_nbeta`` (m / log m for minibatches of m; the
+README's minimal example and examples/introduction.ipynb cell 6 of timaeus-research/devinterp
+at commit a646b9dc8110d2b51da0e9babf0b99996c6626f4), with 500 draws, 2 chains and minibatches
+of 128 from its grokking example on modular addition (examples/grokking.ipynb, cells 17 and
+21), where the LLC rises while the network memorizes and falls when it generalizes. That
+example's own eps = 3e-3, n beta = 2, gamma = 5 (:meth:`LLCSettings.grokking_example`) were
+calibrated for a small MLP (embedding 12, hidden 48, p = 53); on our 1-layer transformer at
+p = 23 its chains leave the basin (gamma = 5 lets each weight wander by about 1/sqrt(5)) and
+the estimate stays near 300 at every checkpoint, while the recipe's falls from 62 at the end
+of memorization to 13 at the end of cleanup (docs/how-to/complexity.md).
 
 **Heavy-tailed self-regularization** (HTSR; Martin & Mahoney 2021, JMLR 22(165), arXiv
 1810.01075). The empirical spectral density of ``X = W^T W / N`` of a trained N x M weight
@@ -121,16 +128,17 @@ def _quiet() -> Iterator[None]:
 @dataclass(frozen=True)
 class LLCSettings:
     """The SGLD sampler of the LLC estimate (the names are devinterp's). The defaults are
-    devinterp's grokking example's (module docstring): ``lr`` (eps), ``n_beta``,
-    ``localization`` (gamma), ``num_draws`` and ``batch_size`` from its cells 17 and 21;
-    ``num_chains`` = 2 as its cell 17 sets (its per-checkpoint loop ran 1); ``seed`` is
-    devinterp's default ``init_seed`` (chain c uses seed + c). ``batch_size`` None is the
-    example's 128, or the whole training set where it has fewer examples (small p: the
-    example's 40% of 53^2 pairs had 1123); :meth:`batch` says which."""
+    devinterp's documented recipe (module docstring): ``lr`` (eps) 4e-4, ``localization``
+    (gamma) 100 and ``n_beta`` None, devinterp's ``default_nbeta``: m / log m for minibatches
+    of m examples (:meth:`nbeta`); ``num_draws`` 500, ``num_chains`` 2 and minibatches of 128
+    from its grokking example (:meth:`grokking_example` has that example's eps, n beta and
+    gamma too). ``batch_size`` None is 128, or the whole training set where it has fewer
+    examples (:meth:`batch`). ``seed`` is devinterp's default ``init_seed`` (chain c uses
+    seed + c)."""
 
-    lr: float = 3e-3
-    n_beta: float = 2.0
-    localization: float = 5.0
+    lr: float = 4e-4
+    n_beta: float | None = None
+    localization: float = 100.0
     num_draws: int = 500
     num_chains: int = 2
     batch_size: int | None = None
@@ -138,7 +146,7 @@ class LLCSettings:
 
     def __post_init__(self) -> None:
         for name in ("lr", "n_beta"):
-            if not getattr(self, name) > 0:
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
                 raise ConfigError(f"LLC setting {name} must be positive, got {getattr(self, name)}")
         if self.localization < 0:
             raise ConfigError(f"LLC setting localization must be >= 0, got {self.localization}")
@@ -156,6 +164,21 @@ class LLCSettings:
                 f"({n_examples} examples); use a smaller batch_size"
             )
         return self.batch_size
+
+    def nbeta(self, n_examples: int) -> float:
+        """The inverse temperature n beta: ``n_beta``, or devinterp's ``default_nbeta``
+        m / log m for the minibatch size m of :meth:`batch` (1 where m = 1)."""
+        if self.n_beta is not None:
+            return self.n_beta
+        m = self.batch(n_examples)
+        return m / math.log(m) if m > 1 else 1.0
+
+    @classmethod
+    def grokking_example(cls) -> LLCSettings:
+        """The sampler of devinterp's grokking example (eps 3e-3, n beta 2, gamma 5; module
+        docstring), calibrated there for a small MLP. On our 1-layer transformer at p = 23
+        its chains leave the basin and the LLC stays near 300 at every checkpoint."""
+        return cls(lr=3e-3, n_beta=2.0, localization=5.0)
 
     def record(self) -> dict[str, Any]:
         return asdict(self)
@@ -175,8 +198,9 @@ class LLCSettings:
                 )
             try:
                 number = float(value)
-                given[name] = number if kinds[name] == "float" else int(number)
-                if kinds[name] != "float" and number != int(number):
+                is_float = str(kinds[name]).startswith("float")
+                given[name] = number if is_float else int(number)
+                if not is_float and number != int(number):
                     raise ValueError
             except ValueError:
                 raise ConfigError(
@@ -246,7 +270,7 @@ def estimate_llc(
                 _RowsDataset(n_examples),
                 {},
                 lr=s.lr,
-                n_beta=s.n_beta,
+                n_beta=s.nbeta(n_examples),
                 localization=s.localization,
                 num_chains=s.num_chains,
                 num_draws=s.num_draws,

@@ -366,6 +366,7 @@ def _complexity_record(settings: LLCSettings, loss: str, n_train: int) -> dict[s
         "columns": ["llc", "llc_std", "alpha.<param>", "alpha_mean"],
         "llc_sampler": settings.record(),
         "llc_batch_size": settings.batch(n_train),
+        "llc_n_beta": settings.nbeta(n_train),
         "n_train": n_train,
         "llc_loss": f"{loss} (the run's optim.loss, per example, without weight decay), "
         "on the training set",

@@ -200,8 +200,8 @@ def _add_analyze(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--complexity",
         action="store_true",
-        help="also the local learning coefficient (devinterp's SGLD estimate, with the "
-        "hyper-parameters of its grokking example) and weightwatcher's power-law alpha of "
+        help="also the local learning coefficient (devinterp's SGLD estimate with its "
+        "documented sampler, see --llc) and weightwatcher's power-law alpha of "
         'each weight matrix, per checkpoint (the complexity extra: pip install "grokinterp'
         '[complexity]"; about a second of SGLD per checkpoint at small p)',
     )
@@ -210,9 +210,10 @@ def _add_analyze(p: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE,...",
         default="",
         help="with --complexity: the LLC's SGLD sampler, e.g. lr=1e-4,n_beta=50,localization=100 "
-        "(names: lr, n_beta, localization, num_draws, num_chains, batch_size, seed; the others "
-        "keep the defaults of devinterp's grokking example: lr=3e-3, n_beta=2, localization=5, "
-        "500 draws, 2 chains, batches of 128)",
+        "(names: lr, n_beta, localization, num_draws, num_chains, batch_size, seed); the others "
+        "keep devinterp's recipe: lr=4e-4, localization=100, n_beta=m/log m for batches of m=128 "
+        "(or the whole training set if smaller), 500 draws, 2 chains. Its grokking example's "
+        "sampler, lr=3e-3,n_beta=2,localization=5, suits small MLPs only",
     )
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     options.add_no_progress(p)

@@ -158,6 +158,7 @@ def test_complexity_columns_of_the_measures_table(tiny_run) -> None:  # type: ig
     assert t["llc"].notna().all() and t["alpha.unembed.W_U"].notna().all()
     assert s["complexity"]["llc_sampler"]["num_draws"] == 20
     assert s["complexity"]["llc_batch_size"] == s["complexity"]["n_train"] == 60  # 121 / 2
+    assert s["complexity"]["llc_n_beta"] == pytest.approx(60 / math.log(60))  # default_nbeta
     run = Run(tiny_run)
     ds, last = run.dataset, run.steps[-1]
     direct = complexity.checkpoint_llc(
@@ -192,6 +193,7 @@ def test_llc_settings_parse() -> None:
     assert (s.lr, s.n_beta, s.localization, s.num_draws) == (1e-4, 55.0, 100.0, 200)
     assert (s.num_chains, s.batch_size) == (LLCSettings().num_chains, None)
     assert LLCSettings.parse("") == LLCSettings()
+    assert LLCSettings.parse("lr=3e-3,n_beta=2,localization=5") == LLCSettings.grokking_example()
     for bad, why in [("foo=1", "NAME one of"), ("lr", "NAME=VALUE"), ("num_draws=2.5", "int"),
                      ("lr=x", "not a number"), ("num_chains=0", ">= 1")]:  # fmt: skip
         with pytest.raises(ConfigError, match=why):
