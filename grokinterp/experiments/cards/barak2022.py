@@ -4,9 +4,9 @@ learns parities near the computational limit* (NeurIPS 2022, arXiv 2207.08799).
 Its card is measured by the ``sparse-parity`` study
 (:mod:`grokinterp.experiments.sparse_parity`), read from ``studies/sparse_parity/``:
 ``scaling.csv`` (per n: how many runs generalized, median steps), ``fits.csv`` (the
-steps to generalize as a power law of n) and ``runs.csv`` (per run). No code was released with the paper; its
-configuration is read from the text (arXiv v3): Sec. 2-3 (pp. 4-6), Sec. 5 (p. 10) and
-Appendices C.5 (p. 43) and D (p. 48).
+steps to generalize as a power law of n) and ``runs.csv`` (per run). No code was released
+with the paper; its configuration is read from the text (arXiv v3): Sec. 2-3 (pp. 4-6),
+Sec. 5 (p. 10) and Appendices C.5 (p. 43) and D (p. 48).
 """
 
 from __future__ import annotations
