@@ -9,7 +9,8 @@ tables), :mod:`~grokinterp.analysis.snapshot` (one checkpoint's views for the fi
 :mod:`~grokinterp.analysis.rank` (numerical and effective rank of each MLP layer's features,
 Fan et al. 2024), :mod:`~grokinterp.analysis.representation` (parallelograms, RQI, the
 effective loss and the effective theory's ideal accuracy and critical fraction, Liu et al.
-2022).
+2022), :mod:`~grokinterp.analysis.complexity` (the local learning coefficient through
+devinterp and heavy-tailed power-law alphas through weightwatcher: the ``complexity`` extra).
 Analysis reads run directories; it never imports training.
 """
 
