@@ -387,8 +387,6 @@ def _with_complexity(
     """The table with the complexity columns (``llc``, ``llc_std``, ``alpha.<param>``,
     ``alpha_mean``: :mod:`grokinterp.analysis.complexity`) filled in every row: rows that
     have them from an earlier analysis with the same sampler are kept."""
-    complexity_measures.require("devinterp", "--complexity (the local learning coefficient)")
-    complexity_measures.require("weightwatcher", "--complexity (the power-law alphas)")
     record = _complexity_record(settings, ctx.cfg.optim.loss, int(ctx.train.sum()))
     same = (old.get("complexity") or {}).get("llc_sampler") == record["llc_sampler"]
     have = table["llc"].notna() if same and "llc" in table else pd.Series(False, table.index)
@@ -484,6 +482,9 @@ def measure_run(
             example's). Without it, complexity columns computed before are kept (new rows
             have none) and ``summary.json`` keeps their record.
     """
+    if complexity is not None:  # before any work: one line if the extra is missing
+        complexity_measures.require("devinterp", "--complexity (the local learning coefficient)")
+        complexity_measures.require("weightwatcher", "--complexity (the power-law alphas)")
     run = Run(run_dir)
     out = run.path / layout.ANALYSIS
     todo_steps = _steps_to_measure(run, steps)

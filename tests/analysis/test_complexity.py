@@ -176,16 +176,19 @@ def test_complexity_columns_of_the_measures_table(tiny_run) -> None:  # type: ig
 
 
 def test_analyze_complexity_without_the_extra_is_one_line(
-    tiny_run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tiny_run, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:  # type: ignore[no-untyped-def]
+    import shutil
     import sys
 
     from grokinterp.cli import main
 
+    run = shutil.copytree(tiny_run, tmp_path / "run", ignore=shutil.ignore_patterns("analysis"))
     monkeypatch.setitem(sys.modules, "devinterp", None)
-    assert main(["analyze", str(tiny_run), "--complexity", "--no-figures", "--no-progress"]) == 2
+    assert main(["analyze", str(run), "--complexity", "--no-figures", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and 'pip install "grokinterp[complexity]"' in err, err
+    assert not (run / "analysis" / "measures.csv").exists()  # stopped before any work
 
 
 def test_llc_settings_parse() -> None:
