@@ -611,8 +611,8 @@ STUDY = Study(
     # features of two sweeps (the training path has its own tests)
     smoke={
         "features": str(Path(__file__).resolve().parents[2] / "studies/prediction/features.csv"),
-        "parts": ["add_p19", "heldout_add_p29"],
+        "parts": ["mb_add_p19", "mb_heldout_add_p29"],
     },
     cards=notsawo2023.CARDS,
-    runtime="20.6 min",
+    runtime="about 75 min (8 sweeps, 340 runs; 2 shared cores)",
 )
