@@ -227,7 +227,7 @@ SEMI_GROKKING_CARDS = (
         quantities=(
             Quantity(
                 name="runs within a factor 1.5 of D_crit classified semi-grokked (this run and "
-                "the earlier one kept in near_dcrit/)",
+                "the others kept in near_dcrit/ and long/)",
                 paper=None,
                 accept=(1.0, math.inf),
                 tolerance="the paper shows semi-grokking at D near D_crit (abstract; Fig. 6 "
@@ -293,7 +293,8 @@ SEMI_GROKKING_CARDS = (
                 "at least 3.2e7 epochs (full batch: steps): the caption notes the test loss "
                 "rising at epoch 3.2e7",
                 _FIG,
-                ours="8,000 steps (earlier run: 100,000)",
+                ours="8,000 steps (follow-up at D = 638, 795, weight decay 1: 24,000; earlier "
+                "run: 100,000)",
                 why="the knob scaled to fit one ~20-minute hold of a shared CPU core: the 36 "
                 "runs (four ensembles) took 0.1 s a step together; 3.2e7 is 4,000x 8,000",
             ),
@@ -316,11 +317,13 @@ SEMI_GROKKING_CARDS = (
             "the ungrokking transition 236 beside it; our rule is plateau_class (a delayed rise "
             "to a flat test-accuracy plateau of 20-95%; still rising at the end: undecided)",
         ),
-        notes="The study's committed folder holds two runs: the defaults (studies/semi_grokking, "
-        "1.5-3.2 D_crit, weight decays 0.5 / 1 / 2, 8k steps) and the earlier run at "
-        "0.81-1.46 D_crit (near_dcrit/, weight decay 1, 100k steps, all 20 runs memorized); "
-        "both quantities read both. Fig. 6's caption also notes several phases in the long "
-        "run, perhaps mixtures of circuits of increasing efficiency.",
+        notes="The study's committed folder holds three runs: the defaults (studies/semi_grokking, "
+        "1.5-3.2 D_crit, weight decays 0.5 / 1 / 2, 8k steps), a follow-up at D = 638 and 795, "
+        "weight decay 1, to 24k steps (long/: the run still climbing at 795 grokked fully, two at "
+        "638 creep upward, to 9.5% and 16%), and the earlier run at 0.81-1.46 D_crit (near_dcrit/, "
+        "weight decay 1, 100k steps, all 20 runs memorized); both quantities read all three. "
+        "Fig. 6's caption also notes several phases in the long run, perhaps mixtures of "
+        "circuits of increasing efficiency.",
     ),
 )
 
