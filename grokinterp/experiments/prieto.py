@@ -238,6 +238,7 @@ STUDY = Study(
     },  # fmt: skip
     cards=prieto2025.CARDS,
     runtime="12.9 min (MLP, long arms at 500 steps; 2 cores shared with other jobs)",
-    committed_params={"long_steps": 500},
+    # the committed run predates long_p and long_log_every: its long arms at p 113, 500 steps
+    committed_params={"long_steps": 500, "long_p": 113, "long_log_every": 10},
     threads=2,
 )
