@@ -406,7 +406,7 @@ STUDY = Study(
         "trace_every": 100,
     },  # fmt: skip
     cards=varma2023.SEMI_GROKKING_CARDS,
-    runtime="about 20 min",
+    runtime="14 min",
     threads=1,  # 1 is faster on shared cores (Params.threads)
 )
 
