@@ -159,8 +159,12 @@ CARDS = (
             "--weight-decays 0 5 15` runs the weight-decay ones; not run in this session "
             "(the shared CPU queue)",
         ),
-        notes="Read from studies/label_noise (runs.csv; curves.csv per checkpoint, "
-        "neurons.csv, pruning.csv, report.txt, figures/). No knob is scaled: the authors' "
-        "full configuration runs on one CPU core in about a minute a run.",
+        notes="Not yet run: the committed study (3 seeds of the authors' run, `grokinterp "
+        "study run label-noise --out studies/label_noise --threads 1`) waited 80 minutes in "
+        "the shared CPU queue of this session and was withdrawn unstarted. No knob needs "
+        "scaling: 50 steps of the authors' configuration took 4 s on one shared core, so "
+        "about 80 s of training a run (our estimate, not a measured study runtime). Once "
+        "run, it is read from studies/label_noise (runs.csv; curves.csv per checkpoint, "
+        "neurons.csv, pruning.csv, report.txt, figures/).",
     ),
 )  # fmt: skip
