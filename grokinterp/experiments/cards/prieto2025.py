@@ -216,11 +216,15 @@ CARDS = (
         ),
         study="prieto",
         not_run=(
+            "the 80,000-step arms at long_p 23 (`grokinterp study run prieto --out "
+            "studies/prieto --force`, about 25 core-minutes): queued in the session that "
+            "designed them, they got no CPU slot before its deadline; the committed files "
+            "are still the 500-step runs at p = 113, which the quantities do not read",
             "their transformer (Figure 6: the prieto_transformer preset, ⊥AdamW, weight decay "
             "1.5 and the baseline, 5,000 steps; `grokinterp study run prieto --setting "
-            "transformer --arms orthoadamw wd1.5 baseline`): its 2048-wide feed-forward "
-            "layer on 5,017 pairs costs seconds a step on one CPU core, 5,000 steps of 3 arms "
-            "do not fit this session's 2 shared cores even at p = 23",
+            "transformer --arms orthoadamw wd1.5 baseline`): at p = 113 about 0.8 s a step "
+            "for one seed on a loaded CPU core (over an hour a run); at p = 23 about 35 ms, "
+            "some 26 core-minutes for 3 arms of 3 seeds, beyond this session's budget",
         ),
         notes="Read from studies/prieto (runs.csv; report.txt, metrics.csv and figures/ show "
         "every arm). metrics.csv logs softmax_collapse, the fraction of training examples "
