@@ -73,7 +73,8 @@ def test_s5_has_120_elements_and_identity_is_element_0():
 def test_every_registered_task_is_tested():
     # the tasks of generated examples are tested in tests/tasks/test_samples.py (sparse_parity
     # in tests/tasks/test_sparse_parity.py), int_add in tests/tasks/test_int_add.py, digits in
-    # tests/tasks/test_features.py
+    # tests/tasks/test_features.py, mnist in tests/experiments/test_deep_grokking.py (the
+    # mnist extra)
     samples = {"concealed_parity", "linear_features", "sparse_parity"}
     others = {
         "perm",
@@ -82,6 +83,7 @@ def test_every_registered_task_is_tested():
         "random_table",
         "int_add",
         "digits",
+        "mnist",
         "add_unordered",
     }  # tests/tasks/test_add_unordered.py
     assert set(TASKS) == set(BRUTE) | others | samples
