@@ -233,7 +233,7 @@ STUDY = Study(
     },  # fmt: skip
     cards=lee2024.CARDS,
     runtime="21 min for the EMA, MA and weight-decay-1 arms (3 seeds each); the baseline "
-    "and lr_matched arms about 0.2 s an update on one shared core, 2-3 hours a baseline "
+    "and lr_matched arms 0.05-0.2 s an update on one shared core, 1-2 hours a baseline "
     "seed (resumable in pieces: a state file every 1,000 updates)",
     threads=2,
 )
