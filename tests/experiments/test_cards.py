@@ -317,3 +317,31 @@ def test_semi_grokking_counts_read_the_other_runs_once(tmp_path):
                   "plateau_class": ["semi-grokked", "memorized"]}).to_csv(
         tmp_path / "runs.csv", index=False)  # fmt: skip
     assert _semi_near(tmp_path) is None and _semi_anywhere(tmp_path) == 1.0
+
+
+def test_fan_card_reads_only_runs_that_generalized_within_the_budget(tmp_path):
+    """A run cut off before 80% test accuracy neither confirms nor refutes deep grokking:
+    the delay is not read when the deepest depth never got there, and the surges are counted
+    only in runs that did."""
+    from grokinterp.experiments.cards import fan2024
+
+    rows = [
+        # depth, seed, train_99_step, test_80_step, stages
+        (4, 0, 100, 400, 1),
+        (4, 1, 120, 500, 3),
+        (12, 0, 900, None, 5),  # never generalized: its 5 "surges" must not count
+        (12, 1, 950, None, 4),
+    ]
+    pd.DataFrame(rows, columns=["depth", "seed", "train_99_step", "test_80_step", "stages"]).to_csv(
+        tmp_path / "runs.csv", index=False
+    )
+    assert fan2024._delay_growth(tmp_path) is None
+    assert fan2024._most_stages(tmp_path) == 3.0
+
+    pd.DataFrame(
+        [r[:3] + (r[2] + 1000, r[4]) if r[3] is None else r for r in rows],
+        columns=["depth", "seed", "train_99_step", "test_80_step", "stages"],
+    ).to_csv(tmp_path / "runs.csv", index=False)
+    # deepest median delay 1000, shallowest median (300 + 380) / 2 = 340
+    assert fan2024._delay_growth(tmp_path) == 660.0
+    assert fan2024._most_stages(tmp_path) == 5.0
