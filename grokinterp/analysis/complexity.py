@@ -35,7 +35,7 @@ of 128 from its grokking example on modular addition (examples/grokking.ipynb, c
 example's own eps = 3e-3, n beta = 2, gamma = 5 (:meth:`LLCSettings.grokking_example`) were
 calibrated for a small MLP (embedding 12, hidden 48, p = 53); on our 1-layer transformer at
 p = 23 its chains leave the basin (gamma = 5 lets each weight wander by about 1/sqrt(5)) and
-the estimate stays near 300 at every checkpoint, while the recipe's falls from 62 at the end
+the estimate stays near 300 at every checkpoint, while the recipe's falls from 64 at the end
 of memorization to 13 at the end of cleanup (docs/how-to/complexity.md).
 
 **Heavy-tailed self-regularization** (HTSR; Martin & Mahoney 2021, JMLR 22(165), arXiv
