@@ -92,6 +92,7 @@ COLUMNS: dict[str, str] = {
     "fit (heavy-tailed self-regularization, Martin & Mahoney 2021; the complexity extra)",
     "alpha_mean": "mean of the fitted alpha.<param> (weightwatcher's summary alpha)",
 }
+_COMPLEXITY_COLUMNS = ("llc", "llc_std", "alpha.<param>", "alpha_mean")
 
 
 @dataclass
@@ -451,7 +452,10 @@ def _phases_and_final(run: Run, table: pd.DataFrame) -> dict[str, Any]:
             for k, v in table.iloc[-1].to_dict().items()
             if not str(k).startswith(("embed_norm_k", "sum_sq.", "alpha."))
         },
-        "columns": COLUMNS,
+        # the complexity columns are documented where the table has them (analyze --complexity)
+        "columns": COLUMNS
+        if "llc" in table
+        else {k: v for k, v in COLUMNS.items() if k not in _COMPLEXITY_COLUMNS},
     }
 
 

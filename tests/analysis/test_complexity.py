@@ -77,13 +77,18 @@ def _pareto(mu: float, shape: tuple[int, int], seed: int) -> torch.Tensor:
 
 
 @needs_weightwatcher
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=4, deadline=None)
 @given(mu=st.floats(0.3, 1.2), seed=st.integers(0, 2**16))
 def test_alpha_of_pareto_entries_is_one_plus_half_mu(mu: float, seed: int) -> None:
     """Martin & Mahoney 2021 (Table 1): i.i.d. Pareto(mu) entries, mu < 2, give an ESD with
-    a power-law tail of exponent 1 + mu/2."""
-    alphas = complexity.power_law_alphas({"w": _pareto(mu, (1000, 500), seed)})
-    assert abs(alphas["w"] - (1 + mu / 2)) < 0.15
+    a power-law tail of exponent 1 + mu/2. One 1000 x 500 draw is usually within 0.07 of it,
+    but a rare draw misses by 0.2 (seed 5786 at mu = 1: 1.72), so the median of three
+    independent draws is held to 0.15."""
+    fits = [
+        complexity.power_law_alphas({"w": _pareto(mu, (1000, 500), seed + i)})["w"]
+        for i in range(3)
+    ]
+    assert abs(float(np.median(fits)) - (1 + mu / 2)) < 0.15
 
 
 @needs_weightwatcher
