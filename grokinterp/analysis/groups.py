@@ -65,6 +65,7 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
+from grokinterp.analysis.symmetric import partitions
 from grokinterp.errors import ConfigError
 from grokinterp.tasks import get_task, is_prime
 from grokinterp.tasks.modular import power_table, primitive_root
@@ -158,16 +159,12 @@ class GroupBasis:
         cyclic group, the nontrivial irreducible representations of S_n."""
         if self.cyclic:
             return self.order // 2
-        from grokinterp.analysis.symmetric import partitions
-
         return len(partitions(self.degree)) - 1
 
     def component_name(self, k: int) -> str:
         """``k`` for a frequency; the partition, e.g. ``(4,1)``, for a representation of S_n."""
         if self.cyclic:
             return str(k)
-        from grokinterp.analysis.symmetric import partitions
-
         return "(" + ",".join(map(str, partitions(self.degree)[k])) + ")"
 
     def check_components(self, keys: Sequence[int]) -> list[int]:

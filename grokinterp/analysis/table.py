@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from grokinterp.analysis import fourier, keyfreqs, measures, symmetric
 from grokinterp.analysis.complexity import LLCSettings
 from grokinterp.analysis.groups import GroupBasis, task_basis, why_no_basis
 from grokinterp.analysis.phases import phase_boundaries
+from grokinterp.analysis.representation_measures import representation_measures
 from grokinterp.errors import ConfigError, RunDirError
 from grokinterp.models import Params, answer_forward_chunked, cross_entropy64
 from grokinterp.runs import layout
@@ -329,8 +331,8 @@ def _key_frequencies(ctx: _Context, key_freqs: list[int] | None, rule: str) -> d
         summary["representation_measures"] = {
             "step": last,
             "source": "Chughtai, Chan & Nanda 2023 (arXiv 2302.03025): "
-            "grokinterp.analysis.symmetric.representation_measures",
-            **symmetric.representation_measures(params, ctx.on_grid(logits), ctx.basis.degree),
+            "grokinterp.analysis.representation_measures.representation_measures",
+            **representation_measures(params, ctx.on_grid(logits), ctx.basis.degree),
         }
     return summary
 
@@ -361,8 +363,6 @@ def _updated_table(
 
 
 def _complexity_record(settings: LLCSettings, loss: str, n_train: int) -> dict[str, Any]:
-    from importlib.metadata import version
-
     return {
         "columns": ["llc", "llc_std", "alpha.<param>", "alpha_mean"],
         "llc_sampler": settings.record(),

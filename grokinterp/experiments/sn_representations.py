@@ -29,7 +29,7 @@ reaches 99%; then ``grokinterp analyze`` (:func:`grokinterp.analysis.table.measu
 reads the key representations by the causal rule (removing one representation's
 directions rho_ij(a o b) from the logits multiplies the training loss by 10 or more), by
 their character rule, and their per-representation readings
-(:func:`grokinterp.analysis.symmetric.representation_measures`).
+(:func:`grokinterp.analysis.representation_measures.representation_measures`).
 
 Writes into ``out_dir``: ``runs.csv`` (per seed: steps to 99%, final accuracies, the key
 representations by each rule, restricted and excluded loss), ``representations.csv`` (per
@@ -50,9 +50,13 @@ from typing import Any, Literal
 
 import pandas as pd
 import torch
+from sympy.combinatorics.named_groups import SymmetricGroup  # type: ignore[import-untyped]
 
+from grokinterp.analysis import keyfreqs, measures
 from grokinterp.analysis.groups import symmetric_basis
+from grokinterp.analysis.representation_measures import representation_measures
 from grokinterp.analysis.table import measure_run
+from grokinterp.config import ModelConfig
 from grokinterp.errors import ConfigError
 from grokinterp.experiments.arms import arm_spec, runs_table, train_arm
 from grokinterp.experiments.cards import chughtai2023
@@ -64,6 +68,7 @@ from grokinterp.experiments.contract import (
     collect,
     param,
 )
+from grokinterp.models import answer_forward_chunked
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.sweeps.spec import expand
 from grokinterp.tasks.permutation import _perm_tables
@@ -206,8 +211,6 @@ def their_element_map(n: int = 5) -> torch.Tensor:
     ``idx_to_perm``: ``G._elements[x]``), composed as sympy does, ``(p * q)(i) = q(p(i))``
     (``compose``); ours compose ``(x o y)(i) = x(y(i))``. Their element pi is our pi^-1,
     which turns their products into ours (checked: the map is an isomorphism)."""
-    from sympy.combinatorics.named_groups import SymmetricGroup  # type: ignore[import-untyped]
-
     group = SymmetricGroup(n)
     _ = group.elements  # fills _elements in generation order
     elems = list(group._elements)
@@ -227,8 +230,6 @@ def authors_params(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tens
     in our MLP's layout, exactly: ``W_E[g] = [W_x[g], W_y[g]]`` (width 2 x 256) and
     ``W_in`` reading W_x's half of a's embedding and W_y's half of b's; their element
     numbering, not yet mapped (see :func:`their_element_map`)."""
-    from grokinterp.config import ModelConfig
-
     w_x, w_y, w, w_u = (state[k].detach().float() for k in ("W_x", "W_y", "W", "W_U"))
     n_el, d = w_x.shape
     hidden = w.shape[1]
@@ -254,9 +255,6 @@ def measure_authors_models(folder: Path) -> pd.DataFrame:
     (``summary_metrics.json``): per seed and representation, our character similarity and
     theirs, our causal key representations over all pairs (their models fit every pair;
     their split is not reconstructed), their key representations (``key_reps.txt``)."""
-    from grokinterp.analysis import keyfreqs, measures, symmetric
-    from grokinterp.models import answer_forward_chunked
-
     n, basis = 5, symmetric_basis(5)
     N = basis.order
     phi = their_element_map(n)
@@ -276,7 +274,7 @@ def measure_authors_models(folder: Path) -> pd.DataFrame:
         every = torch.ones(N, N, dtype=torch.bool)
         causal = keyfreqs.causal_key_frequencies(L, labels, every, basis=basis)
         keys = keyfreqs.character_key_representations(L, basis)
-        readings = symmetric.representation_measures(params, L, n)
+        readings = representation_measures(params, L, n)
         theirs = json.loads((d / "summary_metrics.json").read_text())
         their_keys = (d / "key_reps.txt").read_text().split()
         row: dict[str, Any] = {
@@ -399,6 +397,9 @@ def run(
     if params.authors_models:
         authors = measure_authors_models(Path(params.authors_models))
         atomic_write_text(out / "authors_models.csv", authors.to_csv(index=False))
+    else:  # the card's readers find the table and read nothing from it (not measured)
+        empty = pd.DataFrame(columns=["seed", "key_reps_causal"])
+        atomic_write_text(out / "authors_models.csv", empty.to_csv(index=False))
     minutes = (time.perf_counter() - t0) / 60
     atomic_write_text(out / "report.txt", report(runs, reps, params, minutes, authors))
     if len(reps) and static is not False:

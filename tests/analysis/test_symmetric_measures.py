@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from grokinterp.analysis import fourier, keyfreqs, measures, symmetric
 from grokinterp.analysis.groups import GroupBasis, symmetric_basis, task_basis, why_no_basis
+from grokinterp.analysis.representation_measures import representation_measures
 from grokinterp.config import ModelConfig, TaskConfig
 from grokinterp.errors import ConfigError
 from grokinterp.models import answer_forward_chunked
@@ -114,7 +115,7 @@ def test_character_logits_recover_the_key_representation_and_losses(case):
     assert keyfreqs.character_key_representations(L, basis) == [k]
     assert fourier.key_frequencies(params, basis, "embed") == [k]
     assert fourier.key_frequencies(params, basis, "logit") == [k]
-    readings = symmetric.representation_measures(params, L, n)
+    readings = representation_measures(params, L, n)
     row = readings["rows"][k]
     assert row["character_similarity"] == pytest.approx(1.0, abs=1e-6)
     for col in ("embed_fraction", "embed_a_fraction", "embed_b_fraction", "unembed_fraction"):
