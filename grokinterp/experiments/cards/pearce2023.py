@@ -18,30 +18,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from grokinterp.experiments.cards import Card, Quantity, Reader, Setting
+from grokinterp.experiments.cards import Card, Quantity, Setting, barak2022
 
 _P = "PAIR-code/ai-explorables@64ac8eb"
 _SWEEP = f"{_P} source/grokking/sweep-sparse-parity"
 _POST = f"{_P} source/_posts/2023-05-32-grokking.md"
 _CSV = f"{_SWEEP}/data__hypers_sparse_parity_v4.csv"
 LARGEST_N = 30  # the explorable's n
-
-
-def at_n(column: str, n: int = LARGEST_N, *, fraction: bool = False) -> Reader:
-    """``column`` of ``scaling.csv`` at n (``fraction``: generalized / runs); None where the
-    study did not run that n."""
-
-    def read(folder: Path) -> float | None:
-        table = pd.read_csv(folder / "scaling.csv")
-        row = table[table["n_bits"] == n]
-        if len(row) != 1:
-            return None
-        if fraction:
-            return float(row["generalized"].iloc[0]) / float(row["runs"].iloc[0])
-        v = float(row[column].iloc[0])
-        return None if math.isnan(v) else v
-
-    return read
 
 
 def _generalized(folder: Path) -> pd.DataFrame:
@@ -82,7 +65,7 @@ CARDS = (
                 tolerance="theirs 9 of 9 runs with test loss below 0.1 in 20,000 steps (v4 "
                 "sweep, train_size 1000, hidden 64, weight decay 0.1); of our 5 seeds at most "
                 "one may miss (0.8: within the spread of a 90% rate)",
-                read=at_n("generalized", fraction=True),
+                read=barak2022.at_n("generalized", LARGEST_N, fraction=True),
                 files=("scaling.csv",),
             ),
             Quantity(
