@@ -145,3 +145,22 @@ def assert_runs_close(a: Path, b: Path, rtol: float) -> None:
         pb = load_tensors(layout.checkpoint_path(b, s))[0]
         for k in pb:
             assert torch.allclose(pa[k], pb[k], rtol=rtol, atol=1e-5), (s, k)
+
+
+def quadratic_mlp(
+    W_E: torch.Tensor, W_in: torch.Tensor, W_U: torch.Tensor
+) -> tuple[dict[str, torch.Tensor], ModelConfig]:
+    """A hand-built one-layer MLP (the two tokens' embeddings concatenated, x^2, no
+    biases) from its weights: the parameters and the config that run them."""
+    d_model, d_mlp = W_E.shape[1], W_in.shape[1]
+    params = {
+        "embed.W_E": W_E.float(),
+        "blocks.0.mlp.W_in": W_in.float(),
+        "blocks.0.mlp.b_in": torch.zeros(d_mlp),
+        "unembed.W_U": W_U.float(),
+    }
+    cfg = ModelConfig(
+        arch="mlp", n_layers=1, d_model=d_model, d_mlp=d_mlp, act_fn="quadratic",
+        mlp_combine="concat",
+    )  # fmt: skip
+    return params, cfg

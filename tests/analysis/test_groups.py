@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from helpers import quadratic_mlp
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -162,17 +163,7 @@ def character_model(
             W_in[v, col] = float(inner) * (sign_b if v == sin_b else 1.0)
             wave = torch.cos(w) if out == 0 else torch.sin(w)
             W_U[col] = outer * scale / 4 * wave * inside
-    params = {
-        "embed.W_E": W_E.float(),
-        "blocks.0.mlp.W_in": W_in.float(),
-        "blocks.0.mlp.b_in": torch.zeros(d_mlp),
-        "unembed.W_U": W_U.float(),
-    }
-    cfg = ModelConfig(
-        arch="mlp", n_layers=1, d_model=d_model, d_mlp=d_mlp, act_fn="quadratic",
-        mlp_combine="concat",
-    )  # fmt: skip
-    return params, cfg
+    return quadratic_mlp(W_E, W_in, W_U)
 
 
 def _on_grid(task: str, p: int, used: list[int], scale: float | None = None):

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from helpers import quadratic_mlp
 
 from grokinterp.analysis import fourier, keyfreqs, measures
 from grokinterp.config import ModelConfig, TaskConfig
@@ -49,17 +50,7 @@ def gromov_style_model(
             col = 8 * i + n
             W_in[u, col], W_in[v, col] = 1.0, float(inner)
             W_U[col] = outer * scale / 4 * (torch.cos(wc) if out == 0 else torch.sin(wc))
-    params = {
-        "embed.W_E": W_E.float(),
-        "blocks.0.mlp.W_in": W_in.float(),
-        "blocks.0.mlp.b_in": torch.zeros(d_mlp),
-        "unembed.W_U": W_U.float(),
-    }
-    cfg = ModelConfig(
-        arch="mlp", n_layers=1, d_model=d_model, d_mlp=d_mlp, act_fn="quadratic",
-        mlp_combine="concat",
-    )  # fmt: skip
-    return params, cfg
+    return quadratic_mlp(W_E, W_in, W_U)
 
 
 def _grid(params, cfg):

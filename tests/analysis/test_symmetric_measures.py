@@ -6,13 +6,14 @@ import math
 
 import pytest
 import torch
+from helpers import quadratic_mlp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grokinterp.analysis import fourier, keyfreqs, measures, symmetric
 from grokinterp.analysis.groups import GroupBasis, symmetric_basis, task_basis, why_no_basis
 from grokinterp.analysis.representation_measures import representation_measures
-from grokinterp.config import ModelConfig, TaskConfig
+from grokinterp.config import TaskConfig
 from grokinterp.errors import ConfigError
 from grokinterp.models import answer_forward_chunked
 from grokinterp.tasks import make_dataset
@@ -59,17 +60,7 @@ def character_model(n: int, used: list[int], scale: float = 10.0):
                         W_U[col] = sign * scale / 4 * m[:, i, m_]
                         col += 1
         off += d * d
-    params = {
-        "embed.W_E": W_E.float(),
-        "blocks.0.mlp.W_in": W_in.float(),
-        "blocks.0.mlp.b_in": torch.zeros(d_mlp),
-        "unembed.W_U": W_U.float(),
-    }
-    cfg = ModelConfig(
-        arch="mlp", n_layers=1, d_model=d_model, d_mlp=d_mlp, act_fn="quadratic",
-        mlp_combine="concat",
-    )  # fmt: skip
-    return params, cfg
+    return quadratic_mlp(W_E, W_in, W_U)
 
 
 def on_grid(n: int, used: list[int], scale: float = 10.0):
