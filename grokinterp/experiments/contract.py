@@ -283,6 +283,18 @@ def check_open_unit(name: str, values: Sequence[float]) -> None:
         raise ConfigError(f"{name} must be in (0, 1), got {list(values)}")
 
 
+def check_choices(
+    name: str, values: Sequence[str], choices: Sequence[str], *, of: str = ""
+) -> None:
+    """``values`` are distinct, non-empty, and each one of ``choices`` (``of`` names where
+    the choices come from, e.g. ``"of setting mlp "``)."""
+    unknown = [v for v in values if v not in choices]
+    if unknown or not values or len(set(values)) != len(values):
+        raise ConfigError(
+            f"{name}: give distinct {name} {of}from {list(choices)}, got {list(values)}"
+        )
+
+
 def check_nonempty(name: str, values: Sequence[Any]) -> None:
     """At least one value."""
     if not values:

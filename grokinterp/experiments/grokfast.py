@@ -74,6 +74,7 @@ from grokinterp.experiments.cards import lee2024
 from grokinterp.experiments.contract import (
     Study,
     StudyResult,
+    check_choices,
     check_nonempty,
     check_positive,
     collect,
@@ -128,9 +129,7 @@ class Params:
     def __post_init__(self) -> None:
         check_positive("p", self.p, minimum=3)
         check_nonempty("seeds", self.seeds)
-        unknown = [a for a in self.arms if a not in ARMS]
-        if unknown or not self.arms or len(set(self.arms)) != len(self.arms):
-            raise ConfigError(f"arms: give distinct arms from {list(ARMS)}, got {list(self.arms)}")
+        check_choices("arms", self.arms, list(ARMS))
         check_positive("max_steps", self.max_steps)
         check_positive("log_every", self.log_every)
         check_positive("workers", self.workers)

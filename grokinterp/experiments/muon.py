@@ -69,6 +69,7 @@ from grokinterp.experiments.cards import pasand2026, tveit2025
 from grokinterp.experiments.contract import (
     Study,
     StudyResult,
+    check_choices,
     check_nonempty,
     check_positive,
     collect,
@@ -120,9 +121,7 @@ class Params:
     def __post_init__(self) -> None:
         check_positive("p", self.p, minimum=3)
         check_nonempty("seeds", self.seeds)
-        unknown = [a for a in self.arms if a not in ARM_NAMES]
-        if unknown or not self.arms or len(set(self.arms)) != len(self.arms):
-            raise ConfigError(f"arms: give distinct arms from {list(ARM_NAMES)}, got {self.arms}")
+        check_choices("arms", self.arms, ARM_NAMES)
         for name in ("max_steps", "log_every", "ckpt_every"):
             check_positive(name, getattr(self, name))
         for name in ("lr", "spectral_lr"):

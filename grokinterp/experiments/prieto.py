@@ -58,6 +58,7 @@ from grokinterp.experiments.cards import prieto2025
 from grokinterp.experiments.contract import (
     Study,
     StudyResult,
+    check_choices,
     check_nonempty,
     check_positive,
     collect,
@@ -136,12 +137,7 @@ class Params:
 
     def __post_init__(self) -> None:
         known = MLP_ARMS if self.setting == "mlp" else TRANSFORMER_ARMS
-        unknown = [a for a in self.arms if a not in known]
-        if unknown or not self.arms or len(set(self.arms)) != len(self.arms):
-            raise ConfigError(
-                f"arms: give distinct arms of setting {self.setting} from {list(known)}, got "
-                f"{list(self.arms)}"
-            )
+        check_choices("arms", self.arms, list(known), of=f"of setting {self.setting} ")
         check_nonempty("seeds", self.seeds)
         check_positive("p", self.p, minimum=3)
         check_positive("long_p", self.long_p, minimum=3)

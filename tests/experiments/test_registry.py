@@ -9,10 +9,12 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from grokinterp.errors import ConfigError
 from grokinterp.experiments import registry
-from grokinterp.experiments.contract import param_docs, params_from, params_to_dict
+from grokinterp.experiments.contract import check_choices, param_docs, params_from, params_to_dict
 from grokinterp.experiments.registry import STUDIES, Entry, load, register
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -62,3 +64,16 @@ def test_readme_reproduction_table_is_current():
     assert BEGIN in text and END in text, "README has no generated reproduction table"
     current = text.split(BEGIN)[1].split(END)[0].strip()
     assert current == table().strip(), "run `grokinterp reproduce table --write`"
+
+
+@given(
+    values=st.lists(st.sampled_from(["a", "b", "c", "d"]), max_size=5),
+    choices=st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=3, unique=True),
+)
+def test_check_choices_accepts_exactly_distinct_nonempty_known_values(values, choices):
+    ok = bool(values) and len(set(values)) == len(values) and set(values) <= set(choices)
+    if ok:
+        check_choices("arms", values, choices)
+    else:
+        with pytest.raises(ConfigError, match=r"^arms: give distinct arms from"):
+            check_choices("arms", values, choices)
