@@ -26,7 +26,7 @@ from grokinterp._version import __version__
 from grokinterp.errors import ConfigError
 from grokinterp.tasks import get_task
 
-Arch = Literal["transformer", "mlp", "gp", "linear"]
+Arch = Literal["transformer", "mlp", "gp", "linear", "rfm"]
 NONNEURAL_ARCHS = ("gp", "linear")
 ActFn = Literal["relu", "gelu", "silu", "quadratic", "tanh"]
 MLPCombine = Literal["sum", "concat"]
@@ -190,7 +190,12 @@ class ModelConfig:
             dimension (ARD), a Bernoulli likelihood, and the training inputs as fixed inducing
             points; ``linear`` is y = w . x without bias, trained on the negative log
             posterior of a Gaussian likelihood and a Gaussian prior (``linear_init``,
-            ``noise_var``, ``prior_var``).
+            ``noise_var``, ``prior_var``). ``rfm``: a recursive feature machine (Mallinar et
+            al. 2025, arXiv 2407.20199) on a pair task: kernel ridge regression on the
+            concatenated one-hot vectors of a and b with a Mahalanobis Gaussian kernel, whose
+            matrix M is replaced by the average gradient outer product at every step
+            (``rfm_bandwidth``, ``rfm_ridge``, ``rfm_agop_power``, ``rfm_centering``;
+            :mod:`grokinterp.models.rfm`, trained by ``grokinterp nonneural``).
         n_layers: transformer blocks, or hidden layers of the MLP.
         d_model: residual width of the transformer; embedding width of the MLP.
         n_heads: attention heads per block (transformer only).
@@ -264,6 +269,14 @@ class ModelConfig:
             weighted ``1 - alpha`` more. 1 (default) is the standard attention; 0 their
             constant attention (Model A), where the head sums the values of the positions
             it sees, weight 1 each. In [0, 1].
+        rfm_bandwidth: the RFM's Gaussian kernel bandwidth L in
+            exp(-(x - z)^T M (x - z) / (2 L^2)) (Mallinar et al.'s default 2.5).
+        rfm_ridge: the RFM's ridge added to the kernel matrix before the solve (theirs: 0,
+            the interpolating solution).
+        rfm_agop_power: the power s of the AGOP that becomes the next M (theirs: 1/2, the
+            matrix square root).
+        rfm_centering: the RFM subtracts the mean Jacobian over the training inputs before
+            the outer product (theirs: True).
     """
 
     arch: Arch = "transformer"
@@ -291,6 +304,10 @@ class ModelConfig:
     causal: bool = True
     transformer_init: TransformerInit = "normal"
     attention_rate: float = 1.0
+    rfm_bandwidth: float = 2.5
+    rfm_ridge: float = 0.0
+    rfm_agop_power: float = 0.5
+    rfm_centering: bool = True
 
     def __post_init__(self) -> None:
         for name in ("n_layers", "d_model", "n_heads", "d_head", "d_mlp"):
@@ -330,11 +347,17 @@ class ModelConfig:
         )
         if self.d_vocab_out is not None:
             _check(self.d_vocab_out >= 2, "model", "d_vocab_out", "must be >= 2 or null")
-        for name in ("noise_var", "prior_var"):
+        for name in ("noise_var", "prior_var", "rfm_bandwidth", "rfm_agop_power"):
             v = getattr(self, name)
             _check(
                 v > 0 and math.isfinite(v), "model", name, f"must be positive and finite, got {v}"
             )
+        _check(
+            self.rfm_ridge >= 0 and math.isfinite(self.rfm_ridge),
+            "model",
+            "rfm_ridge",
+            f"must be >= 0 and finite, got {self.rfm_ridge}",
+        )
         if self.arch != "transformer":
             for f in fields(self):
                 if f.name in TRANSFORMER_FIELDS:
