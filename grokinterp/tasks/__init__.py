@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from grokinterp._lazy import lazy_attributes
 from grokinterp.tasks import (  # noqa: F401  (they register tasks)
+    counterfactual,
     features,
     modular,
     permutation,

@@ -166,6 +166,8 @@ class TaskSpec:
         """The model's input width: tokens (size + 1, the ``=`` token included) for a pair
         task, ``n_features`` for a feature task, ``n_bits`` for a ``neural`` sample task."""
         if self.is_samples and self.neural:
+            if self.n_features:  # a fixed number of covariates (``counterfactual``)
+                return self.n_features
             assert cfg.n_bits is not None
             return cfg.n_bits
         return self.n_features if self.is_features else self.size(cfg) + 1
