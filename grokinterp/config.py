@@ -33,7 +33,7 @@ MLPCombine = Literal["sum", "concat"]
 MLPInput = Literal["tokens", "features", "onehot"]
 SplitMethod = Literal["seeded", "python_random"]
 GrokfastKind = Literal["none", "ema", "ma"]
-LossKind = Literal["softmax", "stablemax", "mse", "softmax32"]
+LossKind = Literal["softmax", "stablemax", "mse", "softmax32", "factual_mse"]
 OptimizerKind = Literal["adamw", "adam", "sgd", "muon", "egd"]
 LinearInit = Literal["high_complexity", "xavier", "zeros"]
 MLPInit = Literal["normal", "uniform", "embed_vocab", "doshi"]
@@ -432,6 +432,9 @@ class OptimConfig:
             the one-hot label, as Omnigrok trains its MNIST MLP); all computed in float64;
             ``softmax32`` is the cross-entropy computed in float32, whose softmax collapses
             (Prieto et al.'s default ``--softmax_precision 32``, their utils.py:L52-67, L269).
+            ``factual_mse`` is the ``counterfactual`` task's (and only its) loss: the squared
+            error of the output of each unit's assigned arm against its factual outcome
+            (two heads, mu0 and mu1; :func:`grokinterp.models.factual_mse64`).
         orthogonal_grad: ⊥Grad (Prieto et al. 2025): remove from each parameter's gradient
             its component along the parameter, rescaled back to the gradient's norm, before
             the optimizer step.
@@ -707,6 +710,21 @@ def _check_pairing(cfg: TrainConfig) -> None:
         f"task {spec.name!r} gives the MLP "
         f"{'feature vectors' if features else 'tokens'}: set mlp_input to "
         f"{'features' if features else 'tokens'}",
+    )
+    effects = spec.neural and spec.target == "real"  # counterfactual: outcomes, two heads
+    _check(
+        effects == (cfg.optim.loss == "factual_mse"),
+        "optim",
+        "loss",
+        f"task {spec.name!r} trains on factual outcomes: set loss to factual_mse"
+        if effects
+        else f"factual_mse is the counterfactual task's loss, not task {spec.name!r}'s",
+    )
+    _check(
+        not effects or arch == "mlp",
+        "model",
+        "arch",
+        f"task {spec.name!r} is trained by the MLP with two heads (arch mlp), not {arch!r}",
     )
     _check(
         not features or arch == "mlp" or (spec.is_samples and arch in NONNEURAL_ARCHS),

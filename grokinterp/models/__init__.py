@@ -22,6 +22,7 @@ from grokinterp.models.forward import answer_forward, answer_forward_chunked, an
 from grokinterp.models.loss import (
     cross_entropy32,
     cross_entropy64,
+    factual_mse64,
     loss_function,
     softmax_collapse,
     stablemax,
@@ -47,6 +48,7 @@ __all__ = [
     "build_model",
     "cross_entropy32",
     "cross_entropy64",
+    "factual_mse64",
     "get_arch",
     "init_params",
     "loss_function",

@@ -93,16 +93,42 @@ def mse64(
     return _reduce(losses, labels, reduction)
 
 
+def factual_mse64(
+    outputs: Float[Tensor, "*batch 2"],
+    labels: Float[Tensor, "*batch 2"],
+    reduction: str = "mean",
+) -> Tensor:
+    """The factual squared error of a two-headed outcome model, in float64: ``labels`` are
+    rows ``(t, y)`` (the arm a unit was assigned, 0 or 1, and its observed outcome) and each
+    unit's loss is ``(outputs[t] - y)^2``, so only the head of the assigned arm is trained
+    (the factual loss of TARNet, Shalit et al. 2017, arXiv 1606.03976, Sec. 4, with unit
+    weights; the ``counterfactual`` task, :mod:`grokinterp.tasks.counterfactual`).
+    ``reduction`` as :func:`cross_entropy64`, ``none`` giving ``labels.shape[:-1]``."""
+    if labels.shape[-1] != 2 or outputs.shape[-1] < 2:
+        raise ValueError(
+            f"factual_mse64 needs (t, y) label rows and two outputs, got labels "
+            f"{tuple(labels.shape)} and outputs {tuple(outputs.shape)}"
+        )
+    arm = labels[..., 0].long().unsqueeze(-1)
+    y = labels[..., 1].to(torch.float64)
+    pred = outputs.to(torch.float64).gather(-1, arm).squeeze(-1)
+    losses = (pred - y).pow(2)
+    return _reduce(losses.reshape(-1), labels[..., 0], reduction)
+
+
 LOSSES: dict[str, LossFn] = {
     "softmax": cross_entropy64,
     "stablemax": stablemax_cross_entropy64,
     "mse": mse64,
+    "factual_mse": factual_mse64,
 }
+REGRESSION_LOSSES = frozenset({"factual_mse"})  # no classes: no accuracy, no softmax
 
 
 def loss_function(kind: str) -> LossFn:
-    """The training loss named by ``OptimConfig.loss``: ``softmax``, ``stablemax``, ``mse``
-    or ``softmax32`` (:func:`cross_entropy32`: the only loss not computed in float64)."""
+    """The training loss named by ``OptimConfig.loss``: ``softmax``, ``stablemax``, ``mse``,
+    ``factual_mse`` or ``softmax32`` (:func:`cross_entropy32`: the only loss not computed in
+    float64)."""
     return LOSSES[kind]
 
 

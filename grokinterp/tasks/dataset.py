@@ -26,6 +26,7 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from grokinterp.errors import ConfigError
+from grokinterp.tasks.counterfactual import counterfactual
 from grokinterp.tasks.features import load_features
 from grokinterp.tasks.registry import TaskSettings, get_task
 from grokinterp.tasks.samples import GENERATORS
@@ -46,6 +47,9 @@ class Dataset:
         n_classes: number of possible answers (``size``; ``2 size - 1`` for ``int_add``).
         clean_labels: the true answers where ``labels`` has corrupted training labels
             (``TaskConfig.label_noise``); None when no label is corrupted.
+        potential: for the ``counterfactual`` task, every unit's noise-free potential
+            outcomes ``(mu0, mu1)`` (its ``labels`` are then float rows ``(t, y)``: the arm
+            and the factual outcome; :mod:`grokinterp.tasks.counterfactual`); else None.
     """
 
     inputs: Int[Tensor, "pair 3"]
@@ -56,6 +60,7 @@ class Dataset:
     eq_token: int
     n_classes: int
     clean_labels: Int[Tensor, " pair"] | None = None
+    potential: Float[Tensor, "pair 2"] | None = None
 
     @property
     def true_labels(self) -> Int[Tensor, " pair"]:
@@ -232,6 +237,8 @@ def _feature_dataset(cfg: TaskSettings) -> Dataset:
     examples of a ``neural`` sample task (:mod:`grokinterp.tasks.samples`, the same
     generator as :func:`make_samples`), and their seeded split."""
     spec = get_task(cfg.name)
+    if cfg.name == "counterfactual":
+        return _effect_dataset(cfg)
     x, y = load_features(cfg.name) if spec.is_features else GENERATORS[cfg.name](cfg)[:2]
     labels = torch.from_numpy(y).long()
     if cfg.random_labels:  # as for the pair tasks
@@ -249,6 +256,32 @@ def _feature_dataset(cfg: TaskSettings) -> Dataset:
         n_classes=spec.n_classes(cfg),
     )
     return _with_noise(ds, cfg)
+
+
+def _effect_dataset(cfg: TaskSettings) -> Dataset:
+    """The ``counterfactual`` task's units (:mod:`grokinterp.tasks.counterfactual`): the
+    covariates as inputs, ``(t, y)`` as float labels, ``(mu0, mu1)`` as ``potential``, and
+    the seeded split of the units."""
+    if cfg.random_labels or cfg.label_noise > 0:
+        raise ConfigError(
+            "config field task.random_labels / task.label_noise: the counterfactual task's "
+            "labels are outcomes, not classes; leave them at false / 0"
+        )
+    data = counterfactual(cfg)
+    labels = torch.from_numpy(np.stack([data.t.astype(np.float64), data.y], axis=1)).float()
+    order = _split_order(cfg, len(labels))
+    train_mask = torch.zeros(len(labels), dtype=torch.bool)
+    train_mask[order[: train_size(cfg)]] = True
+    return Dataset(
+        inputs=torch.from_numpy(data.x).float(),
+        labels=labels,
+        train_mask=train_mask,
+        order=order,
+        size=2,
+        eq_token=-1,
+        n_classes=2,
+        potential=torch.from_numpy(np.stack([data.mu0, data.mu1], axis=1)),
+    )
 
 
 @dataclass(frozen=True)
