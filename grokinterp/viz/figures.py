@@ -209,9 +209,31 @@ def _as_array(a: Any) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
 
 
-def _freq_labels(n: int, key_freqs: Sequence[int]) -> list[str]:
+def components(summary: Mapping[str, Any] | None) -> tuple[str, str, dict[int, str]]:
+    """How the figures name the components of the summary's group basis
+    (``summary["fourier_basis"]``, :class:`grokinterp.analysis.groups.GroupBasis`): the
+    axis title, the noun for titles, and each component's label by index. Z_p and Z_p*
+    have frequencies k (labelled k); S_n has irreducible representations (labelled by
+    their partitions, e.g. ``(4,1)``)."""
+    basis = (summary or {}).get("fourier_basis")
+    if isinstance(basis, dict) and basis.get("group") == "symmetric":
+        reps = {int(k): str(v) for k, v in (basis.get("representations") or {}).items()}
+        return "representation", "irreducible representation", reps
+    return "frequency k", "Fourier frequency", {}
+
+
+def _plural(names: Mapping[int, str]) -> str:
+    return "representations" if names else "frequencies"
+
+
+def _freq_labels(
+    n: int, key_freqs: Sequence[int], names: Mapping[int, str] | None = None
+) -> list[str]:
     keys = set(key_freqs)
-    return [f"<b>{k}*</b>" if k in keys else str(k) for k in range(1, n + 1)]
+    names = names or {}
+    return [
+        f"<b>{names.get(k, k)}*</b>" if k in keys else str(names.get(k, k)) for k in range(1, n + 1)
+    ]
 
 
 # --------------------------------------------------------------------------- time series
@@ -525,42 +547,49 @@ def embed_freq_heatmap(
             z=z,
             colorscale="Viridis",
             colorbar=dict(title=dict(text="norm", side="right")),
-            hovertemplate="step %{x}<br>frequency %{y}<br>norm %{z:.3g}<extra></extra>",
+            hovertemplate="step %{x}<br>component %{y}<br>norm %{z:.3g}<extra></extra>",
             name="embedding norm",
         )
     )
     ticks = freqs if n <= 60 else np.array(sorted({*range(5, n + 1, 5), *key_freqs}))
-    labels = _freq_labels(n, key_freqs)
+    axis, noun, names = components(summary)
+    labels = _freq_labels(n, key_freqs, names)
     fig.update_yaxes(
-        title_text="frequency k (key: bold*)",
+        title_text=f"{axis} (key: bold*)",
         tickmode="array",
         tickvals=ticks,
         ticktext=[labels[k - 1] for k in ticks],
     )
     _step_axes(fig, log_x)
-    keys = ", ".join(str(k) for k in key_freqs) or "none"
+    keys = ", ".join(names.get(k, str(k)) for k in key_freqs) or "none"
     height = int(np.clip(12 * n + 160, 350, 900))
-    return _finish(fig, f"Embedding norm per Fourier frequency (key frequencies: {keys})", height)
+    return _finish(fig, f"Embedding norm per {noun} (key: {keys})", height)
 
 
 # --------------------------------------------------------------------------- one checkpoint
 
 
 def embed_freq_bars(
-    norms: Sequence[float] | np.ndarray, key_freqs: Sequence[int], step: int | None = None
+    norms: Sequence[float] | np.ndarray,
+    key_freqs: Sequence[int],
+    step: int | None = None,
+    summary: Mapping[str, Any] | None = None,
 ) -> go.Figure:
-    """Embedding norm per frequency k = 1..n at one step, key frequencies in red.
+    """Embedding norm per frequency k = 1..n at one step, key frequencies in red (per
+    irreducible representation, labelled by its partition, where ``summary`` holds an
+    S_n basis: :func:`components`).
 
     Two bar traces, ``"key frequencies"`` and ``"other frequencies"``, with different
     colours.
     """
+    axis, noun, names = components(summary)
     y = _as_array(norms).ravel()
     freqs = np.arange(1, len(y) + 1)
     is_key = np.isin(freqs, np.asarray(list(key_freqs), dtype=np.int64))
     fig = go.Figure()
     for mask, name, color in (
-        (is_key, "key frequencies", KEY_COLOR),
-        (~is_key, "other frequencies", OTHER_COLOR),
+        (is_key, f"key {_plural(names)}", KEY_COLOR),
+        (~is_key, f"other {_plural(names)}", OTHER_COLOR),
     ):
         fig.add_trace(
             go.Bar(
@@ -569,14 +598,18 @@ def embed_freq_bars(
                 name=name,
                 marker_color=color,
                 width=0.8,
-                hovertemplate="frequency %{x}<br>norm %{y:.3g}<extra></extra>",
+                hovertemplate="component %{x}<br>norm %{y:.3g}<extra></extra>",
             )
         )
     fig.update_layout(barmode="overlay")
-    fig.update_xaxes(title_text="frequency k", range=[0.4, len(y) + 0.6])
+    fig.update_xaxes(title_text=axis, range=[0.4, len(y) + 0.6])
+    if names:
+        fig.update_xaxes(
+            tickmode="array", tickvals=freqs, ticktext=[names.get(int(k), str(k)) for k in freqs]
+        )
     fig.update_yaxes(title_text="embedding norm")
     at = "final step" if step is None else f"step {step}"
-    return _finish(fig, f"Embedding norm per Fourier frequency at {at}", 420)
+    return _finish(fig, f"Embedding norm per {noun} at {at}", 420)
 
 
 def key_freq_evidence(summary: Mapping[str, Any]) -> go.Figure:
@@ -597,7 +630,10 @@ def key_freq_evidence(summary: Mapping[str, Any]) -> go.Figure:
     keys = {int(x) for x in k[key]}
     round_ks = {int(x) for x in k if x % 5 == 0 or x == 1}
     ticks = sorted(keys | {x for x in round_ks if all(abs(x - j) > 2 for j in keys)})
-    labels = [f"<b>{t}*</b>" if t in keys else str(t) for t in ticks]
+    axis, noun, names = components(summary)
+    if names:  # few components: every one is labelled
+        ticks = sorted(int(x) for x in k)
+    labels = [f"<b>{names.get(t, t)}*</b>" if t in keys else str(names.get(t, t)) for t in ticks]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
     for mask, name, color in ((key, "key", KEY_COLOR), (~key, "not key", OTHER_COLOR)):
         fig.add_trace(
@@ -610,7 +646,7 @@ def key_freq_evidence(summary: Mapping[str, Any]) -> go.Figure:
                 customdata=ev[
                     ["excluded_loss", "restricted_loss_with", "restricted_loss_without"]
                 ].to_numpy()[mask],
-                hovertemplate="frequency %{x}<br>excluded / full: %{y:.3g}<br>excluded loss "
+                hovertemplate="component %{x}<br>excluded / full: %{y:.3g}<br>excluded loss "
                 "%{customdata[0]:.3g}<br>restricted loss with k %{customdata[1]:.3g}, "
                 "without %{customdata[2]:.3g}<extra></extra>",
             ),
@@ -644,11 +680,12 @@ def key_freq_evidence(summary: Mapping[str, Any]) -> go.Figure:
     fig.update_yaxes(title_text="norm / max", row=2, col=1)
     for row in (1, 2):
         fig.update_xaxes(tickvals=ticks, ticktext=labels, tickangle=0, row=row, col=1)
-    fig.update_xaxes(title_text="frequency k (key: *)", row=2, col=1)
+    fig.update_xaxes(title_text=f"{axis} (key: *)", row=2, col=1)
     at = summary.get("key_freq_evidence_step")
     rule = summary.get("key_freq_rule", "?")
     where = f" at step {at}" if at is not None else ""
-    return _finish(fig, f"Key frequencies{where} (rule: {rule}): removal and spectra", 620)
+    what = "Key representations" if names else "Key frequencies"
+    return _finish(fig, f"{what}{where} (rule: {rule}): removal and spectra", 620)
 
 
 def neuron_clusters(
@@ -910,6 +947,7 @@ def scrub(
     key: Sequence[bool],
     title: str,
     axis_titles: tuple[str, str],
+    key_name: str = "key frequencies",
 ) -> go.Figure:
     """Bars over ``x`` at one checkpoint, and a step slider underneath that switches to the
     bars of any other checkpoint (``frames``: step -> one value per bar). The slider
@@ -927,7 +965,7 @@ def scrub(
 
     first_key, first_other = split(frames[steps[-1]])
     fig = go.Figure([
-        go.Bar(x=[str(v) for v in xs[mask]], y=first_key, name="key frequencies",
+        go.Bar(x=[str(v) for v in xs[mask]], y=first_key, name=key_name,
                marker_color=KEY_COLOR),
         go.Bar(x=[str(v) for v in xs[~mask]], y=first_other, name="other",
                marker_color=OTHER_COLOR),
@@ -961,13 +999,15 @@ def embed_freq_scrub(table: pd.DataFrame, summary: Mapping[str, Any]) -> go.Figu
         raise ValueError("the table has no embed_norm_k columns (no Fourier measures)")
     keys = set(summary.get("key_freqs") or [])
     freqs = [int(c[len("embed_norm_k") :]) for c in cols]
+    axis, noun, names = components(summary)
     frames = {int(r["step"]): [float(r[c]) for c in cols] for _, r in table.iterrows()}
     return scrub(
-        freqs,
+        [names.get(k, k) for k in freqs],
         frames,
         [k in keys for k in freqs],
-        "Embedding norm per Fourier frequency, checkpoint by checkpoint",
-        ("frequency k", "embedding norm"),
+        f"Embedding norm per {noun}, checkpoint by checkpoint",
+        (axis, "embedding norm"),
+        key_name=f"key {_plural(names)}",
     )
 
 

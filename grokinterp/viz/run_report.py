@@ -52,7 +52,9 @@ def build_figures(run: Run, result: Analysis, device: str = "cpu") -> dict[str, 
     if norm_cols and key_freqs is not None:
         final = table.iloc[-1]
         norms = [float(final[f"embed_norm_k{k}"]) for k in range(1, len(norm_cols) + 1)]
-        out["embed_freq_bars"] = figs.embed_freq_bars(norms, key_freqs, step=int(final["step"]))
+        out["embed_freq_bars"] = figs.embed_freq_bars(
+            norms, key_freqs, step=int(final["step"]), summary=summary
+        )
     else:
         out["embed_freq_bars"] = NOT_FOURIER
     snap = snapshot(run, fourier_measures=key_freqs is not None, device=device)

@@ -461,3 +461,32 @@ def test_norm_vs_logit_strength_has_arrows_and_step_labels(table):
         near = lambda at: min(steps, key=lambda s: abs(s - at))  # noqa: E731
         assert set(labelled) == {steps[0], steps[-1], near(100), near(250)}
         assert labelled[steps[-1]] == f"step {steps[-1]}"
+
+
+def test_symmetric_basis_figures_name_representations_not_frequencies():
+    """An S_n run's figures label each component by its partition ("representation" on the
+    axis), a Z_p run's by its frequency k: the labels come from summary["fourier_basis"]."""
+    reps = {"1": "(4,1)", "2": "(3,2)", "3": "(3,1,1)"}
+    sym = {"key_freqs": [1, 3], "fourier_basis": {"group": "symmetric", "representations": reps}}
+    table = pd.DataFrame(
+        {"step": [0, 10], **{f"embed_norm_k{k}": [1.0, float(k)] for k in (1, 2, 3)}}
+    )
+    heat = F.embed_freq_heatmap(table, sym)
+    assert heat.layout.yaxis.title.text.startswith("representation")
+    assert list(heat.layout.yaxis.ticktext) == ["<b>(4,1)*</b>", "(3,2)", "<b>(3,1,1)*</b>"]
+    assert "(4,1), (3,1,1)" in heat.layout.title.text
+    bars = F.embed_freq_bars([1.0, 2.0, 3.0], [1, 3], summary=sym)
+    assert [t.name for t in bars.data] == ["key representations", "other representations"]
+    assert list(bars.layout.xaxis.ticktext) == ["(4,1)", "(3,2)", "(3,1,1)"]
+    scrub = F.embed_freq_scrub(table, sym)
+    assert list(scrub.layout.xaxis.categoryarray) == ["(4,1)", "(3,2)", "(3,1,1)"]
+    assert list(scrub.data[0].x) == ["(4,1)", "(3,1,1)"]
+    losses = {"excluded_loss": 1.0, "excluded_ratio": 2.0, "restricted_loss_with": 0.1}
+    rows = [{"k": k, "key": k != 2, "restricted_loss_without": 0.2, **losses} for k in (1, 2, 3)]
+    ev = F.key_freq_evidence({**sym, "key_freq_evidence": rows})
+    assert ev.layout.xaxis2.title.text.startswith("representation")
+    assert list(ev.layout.xaxis2.ticktext) == ["<b>(4,1)*</b>", "(3,2)", "<b>(3,1,1)*</b>"]
+    # the cyclic basis keeps frequencies
+    cyc = {"key_freqs": [1], "fourier_basis": {"group": "cyclic"}}
+    assert F.embed_freq_heatmap(table, cyc).layout.yaxis.title.text.startswith("frequency k")
+    assert F.embed_freq_bars([1.0, 2.0], [1], summary=cyc).data[0].name == "key frequencies"
