@@ -27,7 +27,7 @@ from grokinterp.errors import ConfigError
 from grokinterp.tasks import get_task
 
 Arch = Literal["transformer", "mlp", "gp", "linear", "rfm"]
-NONNEURAL_ARCHS = ("gp", "linear")
+NONNEURAL_ARCHS = ("gp", "linear", "rfm")
 ActFn = Literal["relu", "gelu", "silu", "quadratic", "tanh"]
 MLPCombine = Literal["sum", "concat"]
 MLPInput = Literal["tokens", "features", "onehot"]
@@ -702,6 +702,20 @@ def _check_pairing(cfg: TrainConfig) -> None:
     spec = get_task(cfg.task.name)
     arch = cfg.model.arch
     features = spec.is_vectors  # the MLP reads float feature vectors
+    if arch == "rfm":
+        _check(
+            not spec.is_samples and not features and cfg.model.d_vocab_out is None,
+            "model",
+            "arch",
+            f"arch 'rfm' reads the one-hot vectors of a pair task's operands (add, sub, ...) and "
+            f"scores its classes (d_vocab_out null), not task {spec.name!r}",
+        )
+        if cfg.init_from is not None or cfg.mask_from is not None:
+            raise ConfigError(
+                "config field init_from: arch 'rfm' starts from M = I: leave init_from and "
+                "mask_from unset"
+            )
+        return
     _check(
         cfg.model.mlp_input in (("features",) if features else ("tokens", "onehot"))
         or arch != "mlp",

@@ -11,6 +11,8 @@
   hooked.HookedMLP`);
 * ``gp`` and ``linear``: the non-neural models of Miller et al. 2024
   (:mod:`grokinterp.models.nonneural`), trained by ``grokinterp nonneural``.
+* ``rfm``: the recursive feature machine of Mallinar et al. 2025 (:mod:`grokinterp.models.
+  rfm`) on pair tasks, trained by ``grokinterp nonneural``.
 
 The hooked models are built by functions that import :mod:`grokinterp.models.hooked`
 (and TransformerLens with it) when called, so that training never imports it.
@@ -36,6 +38,7 @@ from grokinterp.models.params import (
     transformer_shapes,
 )
 from grokinterp.models.registry import Architecture, register
+from grokinterp.models.rfm import describe_rfm, load_rfm
 
 
 def describe_transformer(m: ModelConfig) -> str:
@@ -145,3 +148,4 @@ GP = register(
 LINEAR = register(
     Architecture(name="linear", summary=describe_linear, neural=False, load=load_linear)
 )
+RFM = register(Architecture(name="rfm", summary=describe_rfm, neural=False, load=load_rfm))

@@ -25,6 +25,7 @@ from grokinterp.errors import RunDirError
 from grokinterp.models import Params, get_arch
 from grokinterp.models.hooked import build_model
 from grokinterp.models.nonneural import build_nonneural
+from grokinterp.models.rfm import onehot_pairs
 from grokinterp.runs import layout
 from grokinterp.runs.io import load_tensors
 from grokinterp.runs.metrics import Landmarks, landmarks
@@ -137,6 +138,10 @@ class Run:
         the non-neural archs, the linear model or the GPyTorch GP classifier (eval mode; its
         likelihood is Bernoulli), see :mod:`grokinterp.models.nonneural`."""
         cfg = self.config.model
+        if cfg.arch == "rfm":  # its inputs: the one-hot rows of the training pairs
+            x_train = onehot_pairs(self.dataset.a, self.dataset.b, self.dataset.size)
+            x_tr = x_train[self.dataset.train_mask]
+            return build_nonneural(cfg, self.params(step), x_tr).to(device)
         if not get_arch(cfg.arch).neural:
             return build_nonneural(cfg, self.params(step), self.samples.x_train).to(device)
         return build_model(cfg, self.params(step), device=device)

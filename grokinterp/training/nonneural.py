@@ -61,6 +61,7 @@ from grokinterp.runs.io import save_tensors
 from grokinterp.runs.lock import dir_lock
 from grokinterp.tasks import Samples, make_samples
 from grokinterp.training.core import RunWriter, check_finite
+from grokinterp.training.rfm import train_rfm
 from grokinterp.training.schedule import Schedule, lr_at
 from grokinterp.training.state import LoopState
 
@@ -197,7 +198,8 @@ def _exact_linear_algebra(gpytorch_model: bool) -> Iterator[None]:
 def train_nonneural(
     cfg: TrainConfig, out: str | Path, *, force: bool = False, progress: bool = False
 ) -> Path:
-    """Train ``cfg`` (``arch`` ``gp`` or ``linear``) into the run directory ``out``.
+    """Train ``cfg`` (``arch`` ``gp``, ``linear`` or ``rfm``) into the run directory ``out``
+    (``rfm``: :func:`grokinterp.training.rfm.train_rfm`).
 
     A directory holding anything is refused unless ``force`` (which empties it first);
     every check of the config (and GPyTorch's presence, for the GP) comes before the disk is
@@ -210,6 +212,8 @@ def train_nonneural(
             f"config field model.arch: {arch!r} is a neural arch; train it with `grokinterp "
             f"train` (the non-neural trainer takes {', '.join(arch_names(neural=False))})"
         )
+    if arch == "rfm":  # no gradient steps: its own loop (grokinterp.training.rfm)
+        return train_rfm(cfg, out, force=force, progress=progress)
     data = make_samples(cfg.task)
     if spec.needs_gpytorch:
         require_gpytorch()
