@@ -51,6 +51,7 @@ from grokinterp.analysis.early import (
     oscillation,
 )
 from grokinterp.errors import ConfigError, RunDirError
+from grokinterp.experiments import power
 from grokinterp.experiments.cards import notsawo2023
 from grokinterp.experiments.contract import Study, StudyResult, collect, param
 from grokinterp.experiments.predictor import Predictor, domain_of, save_models
@@ -126,8 +127,9 @@ def regime_parts(parts: Sequence[str], regime: str) -> list[str]:
 
 def power_batch_size(p: int, train_fraction: float) -> int:
     """Power et al.'s default batch size for a training set of ``int(train_fraction * p^2)``
-    pairs (our split's size for a two-operand task mod p): min(512, ceil(n / 2))."""
-    return min(512, math.ceil(int(train_fraction * p * p) / 2))
+    pairs (our split's size for a two-operand task mod p): min(512, ceil(n / 2)), through
+    :func:`grokinterp.experiments.power.power_batch_size`."""
+    return power.power_batch_size(int(train_fraction * p * p))
 
 
 def _cells(part: str, n: int) -> list[dict[str, float]]:
