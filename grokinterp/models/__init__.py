@@ -20,6 +20,7 @@ from grokinterp._lazy import lazy_attributes
 from grokinterp.models import archs  # noqa: F401  (registers the built-in architectures)
 from grokinterp.models.forward import answer_forward, answer_forward_chunked, answer_logits
 from grokinterp.models.loss import (
+    REGRESSION_LOSSES,
     cross_entropy32,
     cross_entropy64,
     factual_mse64,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ARCHS",
     "N_CTX",
+    "REGRESSION_LOSSES",
     "Architecture",
     "HookedMLP",
     "HookedPaperTransformer",

@@ -200,6 +200,12 @@ def train_ensemble(
             "use train_groups to split them"
         )
     dirs = [Path(d) for d in run_dirs]
+    if any(c.optim.loss == "factual_mse" for c in cfgs):
+        raise ConfigError(
+            "config field optim.loss: factual_mse (the counterfactual task) trains one run at "
+            "a time (grokinterp train, or a sweep with backend local); the ensemble trainer "
+            "does not log its effect metrics"
+        )
     check_kinds(log_to)
     # every check before anything on disk is touched; the members are held at once
     datasets = [preflight(cfg, device, copies=len(cfgs)) for cfg in cfgs]

@@ -13,6 +13,7 @@ uninterrupted run (tests/training/test_loop.py kills a run and checks this).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from tqdm.auto import tqdm
 
 from grokinterp.config import TrainConfig
 from grokinterp.models import (
+    REGRESSION_LOSSES,
     Params,
     answer_logits,
     cross_entropy32,
@@ -44,6 +46,7 @@ from grokinterp.training.core import (
     metrics_row,
     output_size,
 )
+from grokinterp.training.effects import EffectProbe
 from grokinterp.training.interventions import coefficients, make_filter, orthogonalize_
 from grokinterp.training.preflight import preflight
 from grokinterp.training.schedule import Schedule, lr_at
@@ -57,15 +60,20 @@ def evaluate(
     """Over ``inputs``, in chunks: the mean loss (the run's loss, float64), the accuracy, the
     fraction in softmax collapse and the mean float32 cross-entropy."""
     loss_fn = loss_function(cfg.optim.loss)
+    regression = cfg.optim.loss in REGRESSION_LOSSES  # no classes: accuracy etc. are NaN
     sums = [0.0, 0.0, 0.0, 0.0]
     for i in range(0, len(inputs), chunk):
         logits = answer_logits(params, inputs[i : i + chunk], cfg.model)
         y = labels[i : i + chunk]
         sums[0] += float(loss_fn(logits, y, reduction="sum"))
+        if regression:
+            continue
         sums[1] += int((logits.argmax(-1) == y).sum())
         sums[2] += int(softmax_collapse(logits).sum())
         sums[3] += float(cross_entropy32(logits, y, reduction="sum"))
     loss, acc, collapse, loss32 = (s / len(inputs) for s in sums)
+    if regression:
+        return loss, math.nan, math.nan, math.nan
     return loss, acc, collapse, loss32
 
 
@@ -107,6 +115,8 @@ class _SingleRun:
         else:
             apply_constraints_(self.constraints, single(self.params))
         self._full: tuple[Tensor, Tensor] | None = None  # (loss, logits) of this step
+        # the counterfactual task: PEHE and ATE error on every metrics line
+        self.effects = EffectProbe(ds, device) if ds.potential is not None else None
 
     def forward_full_batch(self, grad: bool) -> None:
         """Full-batch training: the step's loss, whose forward also gives the logged train
@@ -120,7 +130,9 @@ class _SingleRun:
     def log(self, writer: RunWriter) -> tuple[float, float]:
         """Write this step's metrics line, apply the stopping rule; return the train and
         test accuracy."""
-        if self._full is not None:
+        if self._full is not None and self.cfg.optim.loss in REGRESSION_LOSSES:
+            train_m, numerics = (float(self._full[0].detach()), math.nan), (math.nan, math.nan)
+        elif self._full is not None:
             loss, logits = self._full
             with torch.no_grad():
                 n = len(self.y_train)  # counts over n, exact (a float32 mean can read 0.99999994)
@@ -140,6 +152,8 @@ class _SingleRun:
         row = metrics_row(
             step, train_m, (test_loss, test_acc), norms, lr, writer.elapsed(), numerics
         )
+        if self.effects is not None:
+            row.update(self.effects(self.params, self.cfg.model))
         writer.log(row)
         check_finite(row, writer.run_dir)
         self.loop.observe(self.cfg, train_m[0], test_acc)
