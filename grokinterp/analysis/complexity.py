@@ -70,6 +70,7 @@ from dataclasses import asdict, dataclass, fields
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -361,7 +362,21 @@ def power_law_alphas(matrices: dict[str, Tensor]) -> dict[str, float]:
     """weightwatcher's power-law exponent alpha of the spectrum of each matrix (NaN where
     it fits none: fewer than 8 eigenvalues, min(N, M) < 8). One ``analyze()`` over a module
     holding one linear layer per matrix, with weightwatcher's default settings."""
-    ww = require("weightwatcher", "the power-law alphas (HTSR)")
+    rows = _analyze(matrices, "the power-law alphas (HTSR)")
+    return {name: _positive(rows[name]["alpha"]) if name in rows else math.nan for name in matrices}
+
+
+def _positive(value: Any) -> float:
+    """A weightwatcher fit as a number: NaN where it has none (it writes -1 or NaN)."""
+    v = float(value)
+    return v if math.isfinite(v) and v > 0 else math.nan
+
+
+def _analyze(matrices: dict[str, Tensor], what: str, **options: Any) -> dict[str, dict[str, Any]]:
+    """weightwatcher's ``analyze(**options)`` of a module holding one linear layer per
+    matrix (an (in, out) matrix as a ``Linear(in, out)``); its row of details per matrix
+    (none for a matrix it skips: fewer than its minimum number of eigenvalues)."""
+    ww = require("weightwatcher", what)
     if not matrices:
         return {}
     names = list(matrices)
@@ -372,13 +387,56 @@ def power_law_alphas(matrices: dict[str, Tensor]) -> dict[str, float]:
         layer.weight.data = w.T.contiguous()  # Linear stores (out, in)
         layers.append(layer)
     with _quiet():
-        details = ww.WeightWatcher(model=layers).analyze()
-    alphas = dict.fromkeys(names, math.nan)
-    for _, row in details.iterrows():
-        idx = int(str(row["longname"]))
-        a = float(row["alpha"])
-        alphas[names[idx]] = a if math.isfinite(a) and a > 0 else math.nan
-    return alphas
+        details = ww.WeightWatcher(model=layers).analyze(**options)
+    return {names[int(str(row["longname"]))]: dict(row) for _, row in details.iterrows()}
+
+
+#: the columns of :func:`correlation_traps`, per matrix
+TRAP_COLUMNS = ("alpha", "num_traps", "rand_distance", "lambda_max", "max_rand_eval",
+                "rand_bulk_max")  # fmt: skip
+
+
+def correlation_traps(
+    matrices: dict[str, Tensor], *, fix_fingers: str | None = "clip_xmax", seed: int = 0
+) -> dict[str, dict[str, float]]:
+    """HTSR's layer quality and Correlation Traps of each matrix, as Prakash & Martin 2025
+    (arXiv 2506.04434) measure them: weightwatcher's ``analyze(randomize=True,
+    fix_fingers="clip_xmax")``. Per matrix (:data:`TRAP_COLUMNS`):
+
+    * ``alpha``: the power-law exponent of the ESD's tail (:func:`power_law_alphas`), here
+      with ``fix_fingers`` (``clip_xmax``: the largest eigenvalues that sit apart from the
+      tail, "fingers", are clipped before the fit; None: the plain fit); NaN where there is
+      no fit;
+    * ``num_traps``: Correlation Traps, the number of eigenvalues of ``X = W^T W / N`` of
+      the element-wise *shuffled* W above the Marchenko-Pastur bulk edge (weightwatcher's
+      ``rand_num_spikes``: the MP fit's edge ``(sigma (1 + 1/sqrt(Q)))^2`` plus its
+      Tracy-Widom margin, Q = N/M). Shuffling destroys correlations, so a random matrix has
+      none; a few atypically large *entries* survive shuffling and make such outliers,
+      whereas a correlated low-rank structure spread over many entries is a spike of W (an
+      eigenvalue of W above the bulk), not a trap;
+    * ``rand_distance``: the Jensen-Shannon distance between the ESD of W and that of the
+      shuffled W;
+    * ``lambda_max``, ``max_rand_eval``, ``rand_bulk_max``: the largest eigenvalue of W,
+      of the shuffled W, and the shuffled W's bulk edge.
+
+    weightwatcher shuffles with numpy's global generator: it is seeded with ``seed`` for
+    the call (and restored after), so the result is a function of the matrices and ``seed``.
+    """
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        rows = _analyze(
+            matrices, "the Correlation Traps (HTSR)", randomize=True, fix_fingers=fix_fingers
+        )
+    finally:
+        np.random.set_state(state)
+    out: dict[str, dict[str, float]] = {}
+    for name in matrices:  # a matrix too small for weightwatcher has no row: all NaN
+        row = rows.get(name, {})
+        rec = {c: float(row.get(c, math.nan)) for c in TRAP_COLUMNS}
+        rec["alpha"] = _positive(rec["alpha"])
+        out[name] = rec
+    return out
 
 
 def checkpoint_alphas(params: Params) -> dict[str, float]:
