@@ -102,6 +102,13 @@ biases, ``causal`` and ``transformer_init``); every value cites the authors' cod
   and which training examples are corrupted is our seeded draw (theirs: the first 35% of
   their shuffled training set).
 
+* ``counterfactual``: a TARNet-like network on the ``counterfactual`` task (Hill 2011's IHDP
+  response surface B on 747 simulated units, 672 for training), as Samothrakis et al. 2022
+  (IJCNN) configure theirs in their released code (ssamot/starnet@cc942a0): one tanh
+  representation layer and a linear head per arm (ours: 128 units, no batch norm, linear
+  heads on the raw outcomes), Adam lr 1e-3 with their L2 penalty 0.001 w^2 as ``adam``
+  weight decay 0.002, the factual squared error, full batch, 30,000 steps.
+
 The non-neural presets (:data:`NONNEURAL_PRESETS`, for ``grokinterp nonneural``) are the
 settings of Miller, O'Neill and Bui 2024 (arXiv 2310.17247), read from their public code:
 
@@ -366,6 +373,38 @@ PRESETS: dict[str, TrainConfig] = {
         seed=0,
         schedule=ScheduleConfig(  # their data_every = epochs // 50 = 20: _N cell 31 L11
             log_every=20, ckpt_log_until=20, ckpt_log_count=1, ckpt_every=50
+        ),
+    ),
+    # Samothrakis et al. 2022 (IJCNN, "Grokking-like effects in counterfactual inference");
+    # _S = ssamot/starnet@cc942a0 (their "selected code"): a TARNet-like two-headed network
+    # on the counterfactual task (Hill's IHDP surface B on simulated covariates)
+    "counterfactual": TrainConfig(
+        task=TaskConfig(
+            name="counterfactual",
+            p=None,
+            n_samples=747,  # IHDP's 747 units (Hill 2011)
+            train_fraction=0.9,  # 672 training units, 75 held out (ours)
+            train_size=None,
+        ),
+        model=ModelConfig(
+            arch="mlp",  # one representation layer, then a head per arm: _S common.py:L92-128
+            n_layers=1,
+            d_mlp=128,  # their n_neurons is an argument tuned per data set (ours: 128)
+            act_fn="tanh",  # Activation("tanh"): _S common.py:L95
+            mlp_input="features",
+        ),
+        optim=OptimConfig(
+            optimizer="adam",  # Adam(learning_rate=0.001): _S common.py:L31
+            lr=1e-3,
+            beta2=0.999,  # Keras' Adam default
+            weight_decay=0.002,  # l2(0.001) adds 0.001 w^2: gradient 0.002 w (_S L39)
+            warmup_steps=0,
+            batch_size=None,  # 512 per arm (_S common.py:L12, counterfactualnn.py:L123-124)
+            loss="factual_mse",  # each head on its arm's units: _S counterfactualnn.py:L155-173
+            max_steps=30_000,  # their n_iterations is the caller's (not released; ours)
+        ),
+        schedule=ScheduleConfig(
+            log_every=100, ckpt_log_until=1000, ckpt_log_count=3, ckpt_every=5000
         ),
     ),
 }
