@@ -116,7 +116,7 @@ for _e in [
           "which irreducible representations an MLP trained on S_5 uses (Chughtai 2023)"),
     Entry("sparse-parity", "grokinterp.experiments.sparse_parity",
           "sparse parity: the grokking delay against n at k = 3 (Barak et al. 2022, PAIR)"),
-    Entry("anti-grokking", "grokinterp.experiments.anti_grokking",
-          "late test-accuracy collapse, HTSR alpha and Correlation Traps (Prakash & Martin 2025)"),
+    Entry("counterfactual", "grokinterp.experiments.counterfactual",
+          "do treatment-effect estimates grok? PEHE over training (Samothrakis et al. 2022)"),
 ]:  # fmt: skip
     register(_e)
