@@ -118,5 +118,7 @@ for _e in [
           "sparse parity: the grokking delay against n at k = 3 (Barak et al. 2022, PAIR)"),
     Entry("counterfactual", "grokinterp.experiments.counterfactual",
           "do treatment-effect estimates grok? PEHE over training (Samothrakis et al. 2022)"),
+    Entry("anti-grokking", "grokinterp.experiments.anti_grokking",
+          "late test-accuracy collapse, HTSR alpha and Correlation Traps (Prakash & Martin 2025)"),
 ]:  # fmt: skip
     register(_e)
