@@ -49,7 +49,8 @@ def begin(cfg: TrainConfig, run_dir: Path, *, resume: bool, force: bool) -> Save
 
     The caller holds the run directory's lock (:mod:`grokinterp.runs.lock`), so temporary
     files left in it by a killed write are stale and removed. A resumed run may change its
-    stopping rule: ``config.json`` is rewritten with it, and a ``max_steps`` below the steps
+    stopping rule: ``config.json`` is rewritten with it, a run resumed without one goes on to
+    ``max_steps`` even where the old rule had ended it, and a ``max_steps`` below the steps
     already trained is refused.
     """
     # no write (nor the clean-up of temporaries) follows a link out of the run directory
@@ -71,6 +72,8 @@ def begin(cfg: TrainConfig, run_dir: Path, *, resume: bool, force: bool) -> Save
             f"{saved.loop.step} steps {run_dir} has trained; a run cannot be shortened "
             f"(analyze --steps reads a part of it); give max_steps >= {saved.loop.step}"
         )
+    if cfg.optim.stop_acc is None and cfg.optim.stop_loss is None:
+        saved.loop.stop_at = None  # the rule removed: the run goes on to max_steps
     layout.truncate_metrics(run_dir, saved.loop.step)
     atomic_write_text(run_dir / layout.CONFIG, cfg.to_json())
     return saved

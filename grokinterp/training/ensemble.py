@@ -218,9 +218,20 @@ def train_ensemble(
             member = _Member(cfg, ds, d, begin(cfg, d, resume=True, force=False))
             by_start.setdefault(member.loop.step, []).append(member)
         for _step, members in sorted(by_start.items()):
-            sinks = [open_sinks(log_to, m.dir, m.cfg.to_dict(), wandb_project) for m in members]
-            _Ensemble(members, device).run(progress, status, sinks)
+            while members:  # a batch that sheds stopped members goes on as a smaller one
+                sinks = [open_sinks(log_to, m.dir, m.cfg.to_dict(), wandb_project) for m in members]
+                going = _Ensemble(members, device).run(progress, status, sinks, shed=not log_to)
+                members = [
+                    _Member(m.cfg, m.dataset, m.dir, begin(m.cfg, m.dir, resume=True, force=False))
+                    for m in going
+                ]
     return dirs
+
+
+# A batch whose stopping rules have ended at least this share of its members goes on
+# without them (at a checkpoint step, where every running member has just saved its state,
+# resumed from there): its forward and backward no longer pay for members that stopped.
+SHED_SHARE = 0.25
 
 
 class _Member:
@@ -572,8 +583,16 @@ class _Ensemble:
                     status(mb.dir, "done", None)
 
     def run(
-        self, progress: bool, status: StatusFn | None, sinks: Sequence[Sequence[Sink]] = ()
-    ) -> None:
+        self,
+        progress: bool,
+        status: StatusFn | None,
+        sinks: Sequence[Sequence[Sink]] = (),
+        shed: bool = False,
+    ) -> list[_Member]:
+        """Train the members to their ends; with ``shed``, stop instead at the first
+        checkpoint step where at least :data:`SHED_SHARE` of
+        them have ended, and return the members still running (each has just saved its
+        state there), to go on in a smaller batch; else return []."""
         cfg0 = self.members[0].cfg
         self.schedule = Schedule.of(cfg0)
         step = self.members[0].loop.step
@@ -617,8 +636,16 @@ class _Ensemble:
                     for i, mb in enumerate(self.members):
                         if mb.active:
                             self.early.write(i, step)
-                if not any(mb.active for mb in self.members):
+                running = [mb for mb in self.members if mb.active]
+                if not running:
                     break
+                if (
+                    shed
+                    and logs
+                    and step in self.schedule.checkpoints
+                    and len(running) <= (1 - SHED_SHARE) * self.m
+                ):
+                    return running
                 if self.minibatch:  # drawn after the state of this step is written
                     x, y, weights = self._next_batch()
                     loss = self._losses(params, x, y, weights)[0]
@@ -642,6 +669,7 @@ class _Ensemble:
                 if not w.closed:
                     w.close()
             bar.close()
+        return []
 
 
 __all__ = ["shape_key", "split_by_size", "step_rows", "train_ensemble", "train_groups"]
