@@ -204,6 +204,15 @@ class ModelConfig:
         act_fn: ``relu``, ``gelu``, ``silu``, ``tanh``; the MLP arch also takes ``quadratic``
             (x^2, Gromov). Liu et al. 2022's toy decoder uses ``tanh``.
         init_scale: Omnigrok's alpha: every initial weight is multiplied by it.
+        output_scale: Kumar et al. 2024's laziness alpha (arXiv 2310.06110, Sec. 4.1 and
+            App. 8.1): the logits are multiplied by it (with ``center_output``, the predictor
+            is ``alpha (f(x; theta) - f(x; theta_0))``, their Eq. 7). Large alpha trains
+            lazily (near the initial NTK), small alpha richly. Their learning rate is
+            ``eta_0 / alpha^2`` (App. 8.1), which ``lr`` must be set to: the option does not
+            change it. 1 (default): the logits as they are. Positive and finite.
+        center_output: subtract the network's output at the initial weights (the step-0
+            checkpoint), so the predictor is 0 at initialization (Chizat et al. 2019; Kumar
+            et al.'s Eq. 7); neural archs only. False (default): no centering.
         d_vocab_out: number of output logits; None means the task's number of classes
             (``p`` for modular tasks). Models imported from the progress-measures code have
             ``p + 1`` (their unembedding also scores the ``=`` token).
@@ -287,6 +296,8 @@ class ModelConfig:
     d_mlp: int = 512
     act_fn: ActFn = "relu"
     init_scale: float = 1.0
+    output_scale: float = 1.0
+    center_output: bool = False
     d_vocab_out: int | None = None
     mlp_combine: MLPCombine = "sum"
     mlp_input: MLPInput = "tokens"
@@ -318,6 +329,18 @@ class ModelConfig:
             "model",
             "init_scale",
             f"must be positive and finite, got {self.init_scale}",
+        )
+        _check(
+            self.output_scale > 0 and math.isfinite(self.output_scale),
+            "model",
+            "output_scale",
+            f"must be positive and finite (Kumar et al.'s alpha), got {self.output_scale}",
+        )
+        _check(
+            self.arch not in NONNEURAL_ARCHS or (self.output_scale == 1 and not self.center_output),
+            "model",
+            "output_scale",
+            f"output_scale and center_output are for the neural archs, not {self.arch}",
         )
         if self.arch == "transformer":
             _check(
@@ -442,9 +465,10 @@ class OptimConfig:
             archs: Adam with the weight decay added to the gradient as an L2 term,
             ``torch.optim.Adam(weight_decay=...)``, as Grokfast's released recipes train; the
             same update as ``adamw`` when weight_decay is 0) or ``sgd`` (plain gradient
-            descent, for the non-neural archs only: Miller et al. train their linear model
-            with it); ``muon`` or ``egd`` (the neural archs: the hidden weight matrices, every
-            ``blocks.*`` parameter of two or more axes, take Muon's step (Jordan et al. 2024,
+            descent, ``p <- p (1 - lr wd) - lr g``, no momentum: Miller et al. train their linear
+            model with it, Kumar et al. 2024 and Gromov 2023 their MLPs); ``muon`` or
+            ``egd`` (the neural archs: the hidden weight matrices, every ``blocks.*``
+            parameter of two or more axes, take Muon's step (Jordan et al. 2024,
             ``torch.optim.Muon``: Nesterov momentum, then Newton-Schulz orthogonalization;
             Tveit et al. 2025, arXiv 2504.16041) or egalitarian gradient descent's step
             (Pasand & Dohmatob, ICLR 2026: the gradient with its singular values set to 1,
@@ -754,13 +778,6 @@ def _check_pairing(cfg: TrainConfig) -> None:
             "arch",
             f"task {spec.name!r} is a task of generated examples: use arch gp or linear "
             f"(`grokinterp nonneural`), not {arch!r}",
-        )
-        _check(
-            cfg.optim.optimizer != "sgd",
-            "optim",
-            "optimizer",
-            f"sgd is for the non-neural archs (gp, linear); arch {arch!r} trains with adamw, "
-            f"adam, muon or egd",
         )
         return
     _check(

@@ -20,6 +20,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from grokinterp.config import ModelConfig
+from grokinterp.errors import ConfigError
 from grokinterp.models.params import (
     N_CTX,
     Params,
@@ -44,10 +45,30 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 
 
 def answer_logits(
-    params: Params, tokens: Int[Tensor, "batch 3"], cfg: ModelConfig
+    params: Params,
+    tokens: Int[Tensor, "batch 3"],
+    cfg: ModelConfig,
+    base: Params | None = None,
 ) -> Float[Tensor, "batch d_vocab_out"]:
-    """Logits at the answer (last) position, computing only what they depend on."""
-    return answer_forward(params, tokens, cfg)[0]
+    """Logits at the answer (last) position, computing only what they depend on: the
+    network's, times ``cfg.output_scale``; with ``cfg.center_output`` the predictor of Kumar
+    et al. 2024 (arXiv 2310.06110, App. 8.1, Eq. 7; Chizat et al. 2019),
+    ``alpha (f(x; params) - f(x; base))``, ``base`` the initial weights (no gradient flows
+    into them). With the defaults (scale 1, no centering) the network's logits, unchanged.
+    """
+    logits = answer_forward(params, tokens, cfg)[0]
+    if cfg.center_output:
+        if base is None:
+            raise ConfigError(
+                "config field model.center_output: the centered predictor "
+                "alpha (f(theta) - f(theta_0)) needs the initial weights theta_0 (base=)"
+            )
+        with torch.no_grad():
+            initial = answer_forward(base, tokens, cfg)[0]
+        logits = logits - initial
+    if cfg.output_scale != 1.0:
+        logits = logits * cfg.output_scale
+    return logits
 
 
 @torch.no_grad()
@@ -60,7 +81,15 @@ def answer_forward_chunked(
 ) -> tuple[Float[Tensor, "batch n_classes"], Float[Tensor, "batch d_mlp"]]:
     """:func:`answer_forward` without gradients, in chunks of ``chunk_size`` rows, keeping
     the first ``n_classes`` logits (models imported from the progress-measures code also
-    score the ``=`` token). The analysis's forward over every pair."""
+    score the ``=`` token). The analysis's forward over every pair: the network's own
+    logits, so a run with Kumar et al.'s output scale (``output_scale``, ``center_output``),
+    whose predictor they are not, is refused."""
+    if cfg.output_scale != 1.0 or cfg.center_output:
+        raise ConfigError(
+            f"config field model.output_scale: this run's predictor is alpha (f - f_0) "
+            f"(alpha={cfg.output_scale}, centered={cfg.center_output}); the analysis reads "
+            f"the network's own logits: use grokinterp.analysis.kernels.ntk_table on it"
+        )
     device = next(iter(params.values())).device
     logits, hidden = [], []
     for start in range(0, len(tokens), chunk_size):

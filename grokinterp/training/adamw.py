@@ -49,6 +49,7 @@ class Settings:
     weight_decay: float
     eps: float
     decoupled: bool = True  # AdamW's decay; False: Adam's L2 term in the gradient
+    sgd: bool = False  # plain gradient descent, p (1 - lr wd) - lr g (the betas, eps unused)
 
 
 def settings_of(cfg: TrainConfig, update: int) -> tuple[Settings, Settings]:
@@ -58,9 +59,9 @@ def settings_of(cfg: TrainConfig, update: int) -> tuple[Settings, Settings]:
     o = cfg.optim
     lr = lr_at(cfg, update)
     scale, embed_wd = embed_settings(cfg)
-    decoupled = o.optimizer != "adam"
-    rest = Settings(lr, o.beta1, o.beta2, o.weight_decay, o.eps, decoupled)
-    return rest, Settings(lr * scale, o.beta1, o.beta2, embed_wd, o.eps, decoupled)
+    decoupled, sgd = o.optimizer != "adam", o.optimizer == "sgd"
+    rest = Settings(lr, o.beta1, o.beta2, o.weight_decay, o.eps, decoupled, sgd)
+    return rest, Settings(lr * scale, o.beta1, o.beta2, embed_wd, o.eps, decoupled, sgd)
 
 
 def adamw_(
@@ -72,8 +73,15 @@ def adamw_(
     s: Settings,
 ) -> None:
     """Update number ``step`` (1-based, for the bias corrections) of every tensor of
-    ``params`` and its moments, in place, with one setting."""
+    ``params`` and its moments, in place, with one setting; with ``s.sgd`` plain gradient
+    descent (``optim.optimizer = "sgd"``: Kumar et al. 2024's and Gromov 2023's vanilla GD),
+    which leaves the moments at zero."""
     if not params:
+        return
+    if s.sgd:  # elementwise per tensor: a member's update is a lone run's, bit for bit
+        if s.weight_decay:
+            torch._foreach_mul_(list(params), 1.0 - s.lr * s.weight_decay)
+        torch._foreach_add_(list(params), list(grads), alpha=-s.lr)
         return
     steps = [torch.tensor(float(step), device=params[0].device)] * len(params)
     kernel = torch._fused_adamw_ if s.decoupled else torch._fused_adam_

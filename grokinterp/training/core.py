@@ -107,6 +107,21 @@ def initial_params(cfg: TrainConfig, d_vocab: int, d_out: int) -> Params:
     return {k: v.float() for k, v in params.items()}
 
 
+def initial_weights(
+    cfg: TrainConfig, run_dir: Path, params: Params, saved: SavedState | None
+) -> Params | None:
+    """theta_0 of a run whose predictor is centered (``model.center_output``, Kumar et al.
+    2024's Eq. 7): the run's step-0 checkpoint when it resumes, else a copy of ``params``,
+    the weights it starts from (constraints applied); None for any other run."""
+    if not cfg.model.center_output:
+        return None
+    if saved is None:
+        return {k: v.detach().clone() for k, v in params.items()}
+    device = next(iter(params.values())).device
+    weights, _ = load_tensors(layout.checkpoint_path(run_dir, 0))
+    return {k: v.to(device) for k, v in weights.items()}
+
+
 def batch_stream(cfg: TrainConfig, n_train: int) -> tuple[torch.Generator, Tensor]:
     """The minibatch RNG of a fresh run and its first permutation of the training rows."""
     gen = torch.Generator()

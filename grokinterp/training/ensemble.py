@@ -50,6 +50,7 @@ from grokinterp.training.core import (
     begin,
     check_finite,
     initial_params,
+    initial_weights,
     metrics_row,
     output_size,
 )
@@ -293,6 +294,15 @@ class _Ensemble:
         fresh = torch.tensor([s is None for s in saved])
         if fresh.any():
             apply_constraints_(self.constraints, self.views(self.params.detach()), fresh)
+        # Kumar et al.'s centered predictor: each member's initial weights (core.py)
+        self.base: dict[str, Tensor] | None = None
+        if self.model_cfg.center_output:
+            start = [
+                initial_weights(mb.cfg, mb.dir, {n: t[i] for n, t in self.views(
+                    self.params.detach()).items()}, mb.saved)
+                for i, mb in enumerate(members)
+            ]  # fmt: skip
+            self.base = self.views(self._flat([w for w in start if w is not None]))
         if saved[0] is not None and saved[0].moments:  # a group shares its start step
             names = [n for n, _ in self.layout]
             self.adam_step = saved[0].adam_step
@@ -427,7 +437,7 @@ class _Ensemble:
         self, params: dict[str, Tensor], x: Tensor, y: Tensor, w: Tensor
     ) -> tuple[Tensor, Tensor]:
         """Per-member weighted mean loss (float64) over rows of x, and the logits."""
-        logits = answer_logits(params, x, self.model_cfg)  # (M, rows, d_out), batched natively
+        logits = answer_logits(params, x, self.model_cfg, self.base)  # (M, rows, d_out)
         ce = self.loss_fn(logits, y, reduction="none")
         return (ce * w).sum(1), logits
 

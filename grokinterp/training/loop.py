@@ -43,6 +43,7 @@ from grokinterp.training.core import (
     begin,
     check_finite,
     initial_params,
+    initial_weights,
     metrics_row,
     output_size,
 )
@@ -55,15 +56,21 @@ from grokinterp.training.state import LoopState, SavedState
 
 @torch.no_grad()
 def evaluate(
-    params: Params, cfg: TrainConfig, inputs: Tensor, labels: Tensor, chunk: int = 16384
+    params: Params,
+    cfg: TrainConfig,
+    inputs: Tensor,
+    labels: Tensor,
+    chunk: int = 16384,
+    base: Params | None = None,
 ) -> tuple[float, float, float, float]:
     """Over ``inputs``, in chunks: the mean loss (the run's loss, float64), the accuracy, the
-    fraction in softmax collapse and the mean float32 cross-entropy."""
+    fraction in softmax collapse and the mean float32 cross-entropy. ``base``: the initial
+    weights of a centered predictor (:func:`grokinterp.models.answer_logits`)."""
     loss_fn = loss_function(cfg.optim.loss)
     regression = cfg.optim.loss in REGRESSION_LOSSES  # no classes: accuracy etc. are NaN
     sums = [0.0, 0.0, 0.0, 0.0]
     for i in range(0, len(inputs), chunk):
-        logits = answer_logits(params, inputs[i : i + chunk], cfg.model)
+        logits = answer_logits(params, inputs[i : i + chunk], cfg.model, base)
         y = labels[i : i + chunk]
         sums[0] += float(loss_fn(logits, y, reduction="sum"))
         if regression:
@@ -114,6 +121,8 @@ class _SingleRun:
                 self.grad_filter.load(*saved.grad_filter)
         else:
             apply_constraints_(self.constraints, single(self.params))
+        # Kumar et al.'s centered predictor subtracts the network at these weights
+        self.base = initial_weights(cfg, run_dir, self.params, saved)
         self._full: tuple[Tensor, Tensor] | None = None  # (loss, logits) of this step
         # the counterfactual task: PEHE and ATE error on every metrics line
         self.effects = EffectProbe(ds, device) if ds.potential is not None else None
@@ -124,7 +133,7 @@ class _SingleRun:
         self._full = None
         if self.batches.full:
             with torch.set_grad_enabled(grad):
-                logits = answer_logits(self.params, self.x_train, self.cfg.model)
+                logits = answer_logits(self.params, self.x_train, self.cfg.model, self.base)
                 self._full = (self.loss_fn(logits, self.y_train), logits)
 
     def log(self, writer: RunWriter) -> tuple[float, float]:
@@ -142,10 +151,12 @@ class _SingleRun:
             train_m, numerics = (float(loss.detach()), acc), (collapse, loss32)
         else:
             train_loss, acc, collapse, loss32 = evaluate(
-                self.params, self.cfg, self.x_train, self.y_train
+                self.params, self.cfg, self.x_train, self.y_train, base=self.base
             )
             train_m, numerics = (train_loss, acc), (collapse, loss32)
-        test_loss, test_acc, _, _ = evaluate(self.params, self.cfg, self.x_test, self.y_test)
+        test_loss, test_acc, _, _ = evaluate(
+            self.params, self.cfg, self.x_test, self.y_test, base=self.base
+        )
         with torch.no_grad():
             norms = {n: float(p.norm()) for n, p in self.params.items()}
         step, lr = self.loop.step, lr_at(self.cfg, self.loop.step)
@@ -181,7 +192,7 @@ class _SingleRun:
             loss = self._full[0]
         else:
             idx = self.batches.next(self.loop).to(self.x_train.device)
-            logits = answer_logits(self.params, self.x_train[idx], self.cfg.model)
+            logits = answer_logits(self.params, self.x_train[idx], self.cfg.model, self.base)
             loss = self.loss_fn(logits, self.y_train[idx])
         for p in self.params.values():
             p.grad = None

@@ -139,7 +139,22 @@ def test_presets_are_valid_and_paired():
             ],
             "model.arch",
         ),  # fmt: skip
-        (["train", "--optimizer", "sgd"], "optim.optimizer"),
+        (
+            [
+                "train",
+                "--task",
+                "linear_features",
+                "--n-samples",
+                "50",
+                "--arch",
+                "linear",
+                "--weight-decay",
+                "0",
+                "--optimizer",
+                "muon",
+            ],
+            "optim.optimizer",
+        ),  # fmt: skip
         (["nonneural-study", "--n-bits", "2"], "n_bits"),
     ],
 )
