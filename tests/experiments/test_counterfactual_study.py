@@ -18,8 +18,10 @@ from grokinterp.sweeps.spec import expand
 
 
 def test_bad_parameters_are_one_line_errors():
-    for bad in ({"arms": ("none", "none")}, {"arms": ("sgd",)}, {"realizations": ()},
-                {"realizations": (0, 0)}, {"n_units": 5}, {"log_every": 10, "steps": 5}):  # fmt: skip
+    bad_values = ({"arms": ("none", "none")}, {"arms": ("sgd",)}, {"realizations": ()},
+                  {"realizations": (0, 0)}, {"n_units": 5},
+                  {"log_every": 10, "steps": 5})  # fmt: skip
+    for bad in bad_values:
         with pytest.raises(ConfigError):
             cf.Params(**bad)
 
@@ -72,9 +74,7 @@ def test_smoke_run_is_read_by_the_card(tmp_path):
     for name in ("runs", "arms", "metrics"):
         assert name in result.tables
     metrics = pd.read_csv(tmp_path / "metrics.csv")
-    assert {"pehe_in", "pehe_out", "ate_error_in", "ate_error_out", "rel_pehe_out"} <= set(
-        metrics
-    )
+    assert {"pehe_in", "pehe_out", "ate_error_in", "ate_error_out", "rel_pehe_out"} <= set(metrics)
     assert (metrics["pehe_out"] > 0).all()
     (card,) = cf.STUDY.cards
     reading = read_card(card, tmp_path)  # the smoke runs never fit: nothing to read
