@@ -153,7 +153,7 @@ def run_row(arm: str, seed: int, m: pd.DataFrame, zero_in: float, zero_out: floa
     """One run's summary (module doc) from its logged rows ``m``."""
     m = m.sort_values("step")
     last = m.iloc[-1]
-    best = m.loc[m["pehe_out"].idxmin()]
+    best = m.iloc[int(np.argmin(m["pehe_out"].to_numpy()))]
     row: dict[str, Any] = {
         "arm": arm, "data_seed": seed, "steps": int(last["step"]),
         "zero_pehe_in": zero_in, "zero_pehe_out": zero_out,
@@ -167,7 +167,7 @@ def run_row(arm: str, seed: int, m: pd.DataFrame, zero_in: float, zero_out: floa
     if len(fit):
         f = fit.iloc[0]
         after = m[m["step"] >= f["step"]]
-        low = after.loc[after["pehe_out"].idxmin()]
+        low = after.iloc[int(np.argmin(after["pehe_out"].to_numpy()))]
         between = after[after["step"] <= low["step"]]
         row.update(
             fit_step=int(f["step"]), pehe_at_fit=f["pehe_out"],
