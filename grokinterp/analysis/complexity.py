@@ -413,7 +413,9 @@ def correlation_traps(
       Tracy-Widom margin, Q = N/M). Shuffling destroys correlations, so a random matrix has
       none; a few atypically large *entries* survive shuffling and make such outliers,
       whereas a correlated low-rank structure spread over many entries is a spike of W (an
-      eigenvalue of W above the bulk), not a trap;
+      eigenvalue of W above the bulk), not a trap. For a matrix with fewer than 100
+      eigenvalues weightwatcher pools the spectra of 5 shuffles (``apply_random_esd``), so
+      there one atypical entry counts 5 times;
     * ``rand_distance``: the Jensen-Shannon distance between the ESD of W and that of the
       shuffled W;
     * ``lambda_max``, ``max_rand_eval``, ``rand_bulk_max``: the largest eigenvalue of W,
