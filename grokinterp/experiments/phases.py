@@ -21,6 +21,12 @@ mechanism) has ``rqi_step`` after ``train_step``, near ``test_step``; one whose 
 from elsewhere has a linear embedding before the training set is fit. The checkpoint series
 of every grokking run (the cells that generalize late) is kept in ``rqi.csv``.
 
+A spec with a stopping rule (``stop_acc``: the toy study stops a run 1000 steps after its
+test accuracy first reaches 90%, when both steps the phase reads are known, and the
+ensemble sheds the stopped runs) has every run that the rule ended before its train
+accuracy reached ``threshold`` continued to ``max_steps`` without the rule
+(:func:`continue_unfitted`), so that no phase is read from a run cut short.
+
 Written to ``out_dir``: ``sweep/`` (the sweep directory: run directories, ``results.csv``),
 ``runs.csv`` (one row per run, with the RQI of its final embedding:
 :func:`grokinterp.analysis.representation.rqi`, and the timing above), ``phases.csv`` (one
@@ -43,6 +49,7 @@ import pandas as pd
 
 from grokinterp.analysis.phases import liu_phase
 from grokinterp.analysis.representation import rqi, rqi_over_checkpoints
+from grokinterp.config import replace
 from grokinterp.errors import ConfigError, UserError
 from grokinterp.experiments.cards import liu2022
 from grokinterp.experiments.contract import Study, StudyResult, check_positive, collect, param
@@ -51,7 +58,10 @@ from grokinterp.runs.io import atomic_write_text
 from grokinterp.runs.metrics import landmarks
 from grokinterp.runs.run import Run
 from grokinterp.sweeps.engine import run_sweep
-from grokinterp.sweeps.spec import expand, load_spec
+from grokinterp.sweeps.results import RESULTS, results
+from grokinterp.sweeps.spec import SweepRun, expand, load_spec
+from grokinterp.sweeps.status import read_status
+from grokinterp.training import train_groups
 from grokinterp.viz.phases import PHASES, phase_diagram
 from grokinterp.viz.report import write_figure_set
 
@@ -79,6 +89,34 @@ def axes_of(spec: dict[str, Any], x: str | None, y: str | None) -> tuple[str, st
     if x == y:
         raise ConfigError(f"x and y: both are {x!r}; give two different grid fields")
     return x, y
+
+
+def continue_unfitted(
+    runs: Sequence[SweepRun], sweep_dir: Path, threshold: float = 0.9, *, progress: bool = True
+) -> list[str]:
+    """Continue to ``max_steps``, without the stopping rule, every finished run of the sweep
+    that its stopping rule (``stop_acc`` / ``stop_loss``) ended before train accuracy reached
+    ``threshold``: its phase needs the step where train accuracy does (or the budget's end,
+    for confusion). A run stopped after both accuracies reached the threshold keeps its
+    steps to them, all the phase reads. The continued runs resume from their last state
+    (exact resume; ``config.json`` records the stopping rule removed), batched by the
+    ensemble trainer; returns their names. A spec without a stopping rule continues none."""
+    jobs = []
+    for r in runs:
+        o = r.config.optim
+        if o.stop_acc is None and o.stop_loss is None:
+            continue
+        d = sweep_dir / "runs" / r.name
+        metrics = pd.DataFrame(layout.read_metrics(d)) if (d / layout.METRICS).exists() else None
+        if metrics is None or metrics.empty or read_status(d)["status"] != "done":
+            continue
+        fitted = bool((metrics["train_acc"] >= threshold).any())
+        if fitted or int(metrics["step"].iloc[-1]) >= o.max_steps:
+            continue
+        jobs.append((r, replace(r.config, {"optim": {"stop_acc": None, "stop_loss": None}}), d))
+    if jobs:
+        train_groups([(cfg, d) for _, cfg, d in jobs], progress=progress)
+    return [r.name for r, _, _ in jobs]
 
 
 def run_phases(
@@ -230,6 +268,9 @@ def run(
     table = run_sweep(
         spec, out / "sweep", backend=params.backend, force=params.force, progress=progress
     )
+    if continue_unfitted(expand(spec), out / "sweep", params.threshold, progress=progress):
+        table = results(out / "sweep", expand(spec))  # the continued runs' rows anew
+        atomic_write_text(out / "sweep" / RESULTS, table.to_csv(index=False))
     table = table.set_index("name").loc[names].reset_index()
     sweep_runs = [out / "sweep" / "runs" / n for n in names]
     runs = run_phases(table, sweep_runs, params.threshold, params.window)
@@ -314,6 +355,7 @@ __all__ = [
     "STUDY",
     "Params",
     "axes_of",
+    "continue_unfitted",
     "phase_cells",
     "report",
     "representation_timing",

@@ -19,10 +19,14 @@ from grokinterp.experiments import phases as phases_module
 from grokinterp.experiments.phases import (
     Params,
     axes_of,
+    continue_unfitted,
     phase_cells,
     representation_timing,
     run,
 )
+from grokinterp.runs import layout
+from grokinterp.sweeps.engine import run_sweep
+from grokinterp.sweeps.spec import expand
 from grokinterp.viz.phases import PHASE_COLORS, PHASES, phase_diagram
 
 
@@ -123,6 +127,27 @@ def test_phase_diagram_end_to_end(tmp_path):
     # a second call resumes: nothing to train, same table
     again = run(tmp_path / "pd", params, progress=False, static=False).data
     pd.testing.assert_frame_equal(cells, again)
+
+
+def test_runs_the_stopping_rule_ended_before_fitting_go_on_to_max_steps(tmp_path):
+    # test accuracy 30% is reached long before train accuracy 99%: the rule ends the run,
+    # and the phase needs the step where train accuracy gets there, so it is continued
+    spec = {
+        "base": {"preset": "liu_toy"},
+        "overrides": {"max_steps": 200, "log_every": 10, "ckpt_log_count": 0,
+                      "ckpt_every": 50, "stop_acc": 0.3, "stop_patience": 0},
+        "grid": {"lr": [1e-3], "weight_decay": [0.0]},
+    }  # fmt: skip
+    runs = expand(spec)
+    sweep = tmp_path / "sweep"
+    run_sweep(spec, sweep, backend="ensemble", progress=False)
+    metrics = layout.read_metrics(sweep / "runs" / runs[0].name)
+    assert metrics[-1]["step"] < 200 and max(m["train_acc"] for m in metrics) < 0.99
+    # a threshold train accuracy has reached: nothing to continue
+    assert continue_unfitted(runs, sweep, threshold=0.05, progress=False) == []
+    assert continue_unfitted(runs, sweep, threshold=0.99, progress=False) == [runs[0].name]
+    assert layout.read_metrics(sweep / "runs" / runs[0].name)[-1]["step"] == 200
+    assert continue_unfitted(runs, sweep, threshold=0.99, progress=False) == []  # done
 
 
 def test_params_name_the_bad_parameter():
