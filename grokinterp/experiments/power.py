@@ -1,19 +1,21 @@
 """Steps to generalize against the training fraction (Power et al. 2022, "Grokking:
 generalization beyond overfitting on small algorithmic datasets", arXiv 2201.02177).
 
-Their headline figure: on a binary-operation table (x / y mod 97 among others), the number
-of optimization steps until validation accuracy first exceeds 99% grows steeply as the
-fraction of the table used for training falls, and below about 25-30% nothing generalizes
-within their budget. This study trains one run per training fraction and seed (a sweep; the
+Their claim: on a binary-operation table, the number of optimization steps until validation
+accuracy first exceeds 99% grows steeply (exponentially, Sec. 3.1.1) as the fraction of the
+table used for training falls, and below some fraction nothing generalizes within their
+budget of 10^5 updates; symmetric operations (x + y) need less data than their
+non-symmetric relatives (x / y, Sec. 3.2). This study trains one run per task (``tasks``,
+by default x / y and x + y, the arms of one sweep), training fraction and seed (the
 ensemble backend batches them), each until test accuracy reaches ``threshold`` (then
 ``patience`` steps more) or ``max_steps``, and writes into ``out_dir``:
 
-* ``runs.csv``: per run: training fraction, seed, status, steps to ``threshold`` test
-  accuracy (``steps_to_generalize``, empty when it never got there), steps to 99% train
-  accuracy, final accuracies;
-* ``curve.csv``: per fraction: runs, how many generalized, the median, min and max of their
-  steps;
-* ``figures/steps_vs_fraction`` and ``report.txt``.
+* ``runs.csv``: per run: task, training fraction, seed, batch size, status, steps to
+  ``threshold`` test accuracy (``steps_to_generalize``, empty when it never got there),
+  steps to 99% train accuracy, final accuracies, wall time;
+* ``curve.csv``: per task and fraction: runs, how many generalized, the median, min and max
+  of their steps;
+* ``figures/steps_vs_fraction_<task>`` and ``report.txt``.
 
 The model and optimizer come from the base preset (``preset``), by default ``power``:
 Power et al.'s own 2-layer post-LN decoder and AdamW settings, each value citing their code.
@@ -39,6 +41,7 @@ from grokinterp.experiments.cards import power2022
 from grokinterp.experiments.contract import (
     Study,
     StudyResult,
+    check_choices,
     check_nonempty,
     check_open_unit,
     check_positive,
@@ -51,25 +54,34 @@ from grokinterp.runs.io import atomic_write_text
 from grokinterp.sweeps.engine import run_sweep
 from grokinterp.sweeps.spec import expand
 from grokinterp.sweeps.status import read_status
+from grokinterp.tasks import TASKS
 from grokinterp.tasks.dataset import train_size
 from grokinterp.viz.power import steps_vs_fraction
 from grokinterp.viz.report import write_figure_set
+
+P_DEFAULT = 23
+"""The modulus of the committed run: the one knob scaled from Power et al.'s 97 (the card,
+:mod:`grokinterp.experiments.cards.power2022`, says why)."""
 
 
 @dataclass(frozen=True)
 class Params:
     """The training-fraction study's parameters (module doc)."""
 
-    task: str = param("div", "the binary operation (a registered task)", paper="x / y mod 97")
-    p: int = param(47, "the modulus", paper="97 (Sec. 3)")
+    tasks: tuple[str, ...] = param(
+        ("div", "add"),
+        "the binary operations (registered tasks), one curve each",
+        paper="x / y mod 97 (Fig. 1 left), x + y among others (Fig. 2 right)",
+    )
+    p: int = param(P_DEFAULT, "the modulus (the one knob scaled)", paper="97 (App. A.1.1)")
     fractions: tuple[float, ...] = param(
         (0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
         "training fractions, each in (0, 1)",
         unit="fraction of all pairs",
-        paper="0.1 to 0.9 (Fig. 1)",
+        paper="their curves span about 0.2 to 0.95 (Fig. 1 centre, Fig. 2)",
     )
     seeds: tuple[int, ...] = param((0, 1, 2), "seeds (initialization; the split is fixed)")
-    max_steps: int = param(10_000, "step budget of every run", unit="steps", paper="10^5")
+    max_steps: int = param(4_000, "step budget of every run", unit="steps", paper="10^5")
     threshold: float = param(0.99, "test accuracy that counts as generalized", unit="accuracy")
     patience: int = param(200, "steps trained on after reaching the threshold", unit="steps")
     preset: str = param(
@@ -84,6 +96,7 @@ class Params:
     backend: Literal["ensemble", "local"] = param("ensemble", "sweep backend")
 
     def __post_init__(self) -> None:
+        check_choices("tasks", self.tasks, sorted(TASKS))
         check_open_unit("fractions", self.fractions)
         check_nonempty("seeds", self.seeds)
         check_positive("max_steps", self.max_steps)
@@ -106,39 +119,40 @@ def power_batch_size(n_train: int) -> int:
 
 
 def spec(params: Params) -> dict[str, Any]:
-    """The sweep: one run per training fraction and seed; with ``batch_rule="power"`` each
-    fraction's runs carry the batch size :func:`power_batch_size` gives their training set."""
+    """The sweep: one run per task, training fraction and seed; with ``batch_rule="power"``
+    each run carries the batch size :func:`power_batch_size` gives its own training set."""
     overrides = {
-        "task.name": params.task, "task.p": params.p,
-        "optim.max_steps": params.max_steps, "stop_acc": params.threshold,
-        "stop_patience": params.patience,
+        "task.p": params.p, "optim.max_steps": params.max_steps,
+        "stop_acc": params.threshold, "stop_patience": params.patience,
     }  # fmt: skip
-    common = {
+    base_task = get_preset(params.preset).task
+    runs: list[dict[str, Any]] = []
+    for name in params.tasks:
+        for q in params.fractions:
+            run: dict[str, Any] = {"task.name": name, "train_fraction": q}
+            if params.batch_rule == "power":
+                task = replace(base_task, name=name, p=params.p, train_fraction=q, train_size=None)
+                run["optim.batch_size"] = power_batch_size(train_size(task))
+            runs.append(run)
+    return {
         "base": {"preset": params.preset},
         "overrides": overrides,
+        "runs": runs,
         "seeds": list(params.seeds),
         "backend": params.backend,
     }
-    if params.batch_rule == "preset":
-        return {**common, "grid": {"train_fraction": list(params.fractions)}}
-    task = get_preset(params.preset).task
-    runs = []
-    for q in params.fractions:
-        n = train_size(
-            replace(task, name=params.task, p=params.p, train_fraction=q, train_size=None)
-        )
-        runs.append({"train_fraction": q, "optim.batch_size": power_batch_size(n)})
-    return {**common, "runs": runs}
 
 
 def tables(sweep_dir: Path, params: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``runs.csv`` and ``curve.csv`` from the sweep's run directories."""
+    """``runs.csv`` and ``curve.csv`` (one row per task and fraction) from the sweep's run
+    directories."""
     rows = []
     for r in expand(spec(params)):
         d = sweep_dir / "runs" / r.name
         m = pd.DataFrame(layout.read_metrics(d)) if (d / layout.METRICS).exists() else None
         row: dict[str, Any] = {
-            "train_fraction": r.config.task.train_fraction, "seed": r.config.seed,
+            "task": r.config.task.name, "train_fraction": r.config.task.train_fraction,
+            "seed": r.config.seed, "batch_size": r.config.optim.batch_size,
             "status": read_status(d)["status"],
         }  # fmt: skip
         if m is not None and len(m):
@@ -148,17 +162,18 @@ def tables(sweep_dir: Path, params: Params) -> tuple[pd.DataFrame, pd.DataFrame]
                 steps=int(m["step"].iloc[-1]),
                 final_train_acc=float(m["train_acc"].iloc[-1]),
                 final_test_acc=float(m["test_acc"].iloc[-1]),
+                wall_s=float(m["wall_time"].iloc[-1]),
             )
         rows.append(row)
     runs = pd.DataFrame(rows)
     if "steps_to_generalize" not in runs:
         runs["steps_to_generalize"] = math.nan
     curve = []
-    for q, g in runs.groupby("train_fraction"):
+    for (task, q), g in runs.groupby(["task", "train_fraction"], sort=False):
         hit = g["steps_to_generalize"].dropna()
         curve.append(
             {
-                "train_fraction": q, "runs": len(g), "generalized": len(hit),
+                "task": task, "train_fraction": q, "runs": len(g), "generalized": len(hit),
                 "median_steps": float(hit.median()) if len(hit) else math.nan,
                 "min_steps": float(hit.min()) if len(hit) else math.nan,
                 "max_steps": float(hit.max()) if len(hit) else math.nan,
@@ -168,25 +183,25 @@ def tables(sweep_dir: Path, params: Params) -> tuple[pd.DataFrame, pd.DataFrame]
 
 
 def report(curve: pd.DataFrame, params: Params) -> str:
-    """The setup and, per fraction, how many runs generalized and how fast."""
+    """The setup and, per task and fraction, how many runs generalized and how fast."""
     lines = [
         "Steps to generalize against the training fraction (Power et al. 2022, arXiv 2201.02177)",
-        f"setup: {params.task} mod {params.p}, preset {params.preset}, batch rule "
-        f"{params.batch_rule}, seeds "
-        f"{list(params.seeds)}, budget {params.max_steps} steps, generalized = test accuracy "
-        f">= {params.threshold:g}",
-        "",
+        f"setup: {', '.join(params.tasks)} mod {params.p}, preset {params.preset}, batch rule "
+        f"{params.batch_rule}, seeds {list(params.seeds)}, budget {params.max_steps} steps, "
+        f"generalized = test accuracy >= {params.threshold:g}",
     ]
-    for _, r in curve.iterrows():
-        steps = (
-            f"median {r['median_steps']:.0f} (range {r['min_steps']:.0f}-{r['max_steps']:.0f})"
-            if r["generalized"]
-            else f"none within {params.max_steps}"
-        )
-        lines.append(
-            f"fraction {r['train_fraction']:.2f}: {int(r['generalized'])}/{int(r['runs'])} "
-            f"generalized, steps {steps}"
-        )
+    for task, rows in curve.groupby("task", sort=False):
+        lines += ["", f"{task}:"]
+        for _, r in rows.iterrows():
+            steps = (
+                f"median {r['median_steps']:.0f} (range {r['min_steps']:.0f}-{r['max_steps']:.0f})"
+                if r["generalized"]
+                else f"none within {params.max_steps}"
+            )
+            lines.append(
+                f"  fraction {r['train_fraction']:.2f}: {int(r['generalized'])}/{int(r['runs'])} "
+                f"generalized, steps {steps}"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -199,11 +214,14 @@ def run(
     runs, curve = tables(out / "sweep", params)
     atomic_write_text(out / "runs.csv", runs.to_csv(index=False))
     atomic_write_text(out / "curve.csv", curve.to_csv(index=False))
-    title = f"Steps to {params.threshold:.0%} test accuracy, {params.task} mod {params.p}"
-    write_figure_set(
-        {"steps_vs_fraction": steps_vs_fraction(runs, curve, title)},
-        out / "figures", "Training fraction", static,
-    )  # fmt: skip
+    figures = {
+        f"steps_vs_fraction_{task}": steps_vs_fraction(
+            runs[runs["task"] == task], curve[curve["task"] == task],
+            f"Steps to {params.threshold:.0%} test accuracy, {task} mod {params.p}",
+        )
+        for task in params.tasks
+    }  # fmt: skip
+    write_figure_set(figures, out / "figures", "Training fraction", static)
     atomic_write_text(out / "report.txt", report(curve, params))
     return collect(out, data=curve)
 

@@ -1,15 +1,19 @@
-"""The training-fraction study's batch rule (Power et al. 2022's min(512, ceil(n / 2)))."""
+"""The training-fraction study (Power et al. 2022): their batch rule min(512, ceil(n / 2)), one
+run per task, fraction and seed, and the card's readers per task."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grokinterp.errors import ConfigError
 from grokinterp.experiments import power
+from grokinterp.experiments.cards import power2022
 from grokinterp.sweeps.spec import expand
 from grokinterp.tasks.dataset import make_dataset
 
@@ -34,13 +38,74 @@ def test_batch_of_an_empty_set_is_one_line():
     st.sampled_from(["div", "add"]),
 )
 def test_each_run_gets_the_rule_applied_to_its_own_training_set(p, fractions, task):
-    params = power.Params(task=task, p=p, fractions=tuple(fractions), seeds=(0,))
+    params = power.Params(tasks=(task,), p=p, fractions=tuple(fractions), seeds=(0,))
     runs = expand(power.spec(params))
     assert len(runs) == len(fractions)
     for r in runs:
         n = len(make_dataset(r.config.task).train_labels)
         assert r.config.optim.batch_size == min(512, math.ceil(n / 2))
         assert r.config.optim.drop_last is False  # the power preset's shorter last batch
-    kept = expand(power.spec(power.Params(task=task, p=p, fractions=tuple(fractions),
+    kept = expand(power.spec(power.Params(tasks=(task,), p=p, fractions=tuple(fractions),
                                           seeds=(0,), batch_rule="preset")))  # fmt: skip
     assert {r.config.optim.batch_size for r in kept} == {512}
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    st.lists(st.sampled_from(["div", "add", "sub"]), min_size=1, max_size=3, unique=True),
+    st.lists(st.sampled_from([0.3, 0.5, 0.7]), min_size=1, max_size=3, unique=True),
+    st.lists(st.integers(0, 5), min_size=1, max_size=2, unique=True),
+)
+def test_one_run_per_task_fraction_and_seed(tasks, fractions, seeds):
+    params = power.Params(tasks=tuple(tasks), p=11, fractions=tuple(fractions), seeds=tuple(seeds))
+    runs = expand(power.spec(params))
+    got = sorted((r.config.task.name, r.config.task.train_fraction, r.config.seed) for r in runs)
+    assert got == sorted((t, q, s) for t in tasks for q in fractions for s in seeds)
+    assert len({r.name for r in runs}) == len(runs)  # each its own run directory
+    assert {r.config.task.p for r in runs} == {11}
+    assert {r.config.optim.stop_acc for r in runs} == {params.threshold}
+
+
+def test_an_unknown_task_is_one_line():
+    with pytest.raises(ConfigError, match="tasks"):
+        power.Params(tasks=("nope",))
+
+
+def _write(folder: Path, rows: list[tuple[str, float, float]], budget: int = 1000) -> None:
+    """runs.csv and curve.csv as the study writes them, from (task, fraction, steps to
+    generalize or nan) rows."""
+    runs = pd.DataFrame(rows, columns=["task", "train_fraction", "steps_to_generalize"])
+    runs["steps"] = budget
+    runs.to_csv(folder / "runs.csv", index=False)
+    g = runs.groupby(["task", "train_fraction"])["steps_to_generalize"]
+    curve = pd.DataFrame({"runs": g.size(), "generalized": g.count()}).reset_index()
+    curve.to_csv(folder / "curve.csv", index=False)
+
+
+@given(st.floats(1.0, 5.0), st.integers(100, 400))
+@settings(max_examples=20, deadline=None)
+def test_readers_take_each_task_on_its_own(tmp_path_factory, ratio, t_next):
+    """The growth per 1% is (T(0.3) / T(0.4)) ** (1/10) - 1 for each task, whatever the other
+    task's numbers; the x + y edge below x / y's is the difference of their edges."""
+    folder = tmp_path_factory.mktemp("power")
+    nan = math.nan
+    div = [("div", 0.3, nan)] * 3 + [("div", 0.4, ratio * t_next)] * 3
+    div += [("div", 0.5, float(t_next))] * 3
+    add = [("add", 0.3, 50.0)] * 3 + [("add", 0.4, 10.0)] * 3 + [("add", 0.5, 10.0)] * 3
+    _write(folder, div + add)
+    growth = {q.name.split(":")[0]: q.read for q in power2022.CARDS[0].quantities[:2]}
+    assert growth["div"](folder) == pytest.approx(ratio**0.1 - 1.0)
+    assert growth["add"](folder) == pytest.approx(5.0**0.1 - 1.0)
+    edge, less = (q.read for q in power2022.CARDS[0].quantities[2:])
+    assert edge(folder) == pytest.approx(0.4)
+    assert less(folder) == pytest.approx(0.1)  # a bound: add generalizes at the grid's 0.3
+
+
+def test_no_edge_for_either_task_is_unknown(tmp_path):
+    _write(tmp_path, [("div", 0.3, 10.0), ("div", 0.4, 5.0), ("add", 0.3, 10.0)])
+    edge, less = (q.read for q in power2022.CARDS[0].quantities[2:])
+    assert edge(tmp_path) is None and less(tmp_path) is None
+    _write(tmp_path, [("div", 0.3, math.nan), ("add", 0.3, math.nan)])
+    assert edge(tmp_path) == math.inf and less(tmp_path) is None
+    _write(tmp_path, [("div", 0.3, math.nan), ("div", 0.4, math.nan), ("add", 0.3, 10.0)])
+    assert less(tmp_path) == math.inf  # x + y generalizes where x / y never did
