@@ -118,6 +118,8 @@ for _e in [
           "sparse parity: the grokking delay against n at k = 3 (Barak et al. 2022, PAIR)"),
     Entry("counterfactual", "grokinterp.experiments.counterfactual",
           "do treatment-effect estimates grok? PEHE over training (Samothrakis et al. 2022)"),
+    Entry("lazy-rich", "grokinterp.experiments.lazy_rich",
+          "the output scale alpha: grokking delay, NTK distance and alignment (Kumar 2024)"),
     Entry("anti-grokking", "grokinterp.experiments.anti_grokking",
           "late test-accuracy collapse, HTSR alpha and Correlation Traps (Prakash & Martin 2025)"),
 ]:  # fmt: skip

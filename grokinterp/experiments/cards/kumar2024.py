@@ -1,0 +1,224 @@
+"""Kumar, Bordelon, Gershman & Pehlevan 2024: *Grokking as the transition from lazy to rich
+training dynamics* (ICLR 2024, arXiv 2310.06110).
+
+Its card ``kumar2024-lazy-rich`` is measured by the ``lazy-rich`` study
+(:mod:`grokinterp.experiments.lazy_rich`). We found no code released by the authors (the
+paper names none; its Papers with Code page lists none), so every setting is read from the
+paper's text (v3, 11 Apr 2024; sections and pages as printed). The quantities are computed
+here from the study's ``runs.csv`` and ``alphas.csv``; :func:`readings` gives them to the
+study's report.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from grokinterp.experiments.cards import Card, Quantity, Setting
+
+GROKKED = 2.0  # a run groks when it generalizes at >= this multiple of its fit step (ours)
+
+
+def _spearman(x: pd.Series, y: pd.Series) -> float | None:
+    """Spearman's rank correlation (average ranks; inf ranks last); None below 3 points or
+    when either side is constant."""
+    ok = x.notna() & y.notna()
+    if int(ok.sum()) < 3:
+        return None
+    rx, ry = x[ok].rank(), y[ok].rank()
+    if rx.std() == 0 or ry.std() == 0:
+        return None
+    return float(rx.corr(ry))
+
+
+def delay_rank_correlation(alphas: pd.DataFrame) -> float | None:
+    """Spearman's rho between alpha and the median grokking delay (steps from fitting the
+    training set to generalizing; inf where a run never generalized)."""
+    return _spearman(alphas["alpha"], alphas["delay"])
+
+
+def smallest_alpha_ratio(runs: pd.DataFrame) -> float | None:
+    """At the smallest alpha: the median over seeds of generalize_step / fit_step (1: the
+    test accuracy follows the training accuracy; inf: it never generalized)."""
+    g = runs[runs["alpha"] == runs["alpha"].min()]
+    ratio = g["generalize_step"].astype(float) / g["fit_step"].astype(float).clip(lower=1)
+    ratio = ratio.where(g["generalize_step"].notna(), math.inf)
+    return float(ratio.median()) if len(g) and g["fit_step"].notna().all() else None
+
+
+def _grokked(runs: pd.DataFrame) -> pd.DataFrame:
+    fit, gen = runs["fit_step"].astype(float), runs["generalize_step"].astype(float)
+    return runs[gen.notna() & (gen >= GROKKED * fit.clip(lower=1))]
+
+
+def kernel_moved_at_fit(runs: pd.DataFrame) -> float | None:
+    """Over the runs that grokked: the median of the kernel distance from step 0 when the
+    training set is fit, divided by the distance when the test set is (0: the kernel had not
+    moved while the network memorized; 1: it had moved all the way)."""
+    g = _grokked(runs)
+    r = g["kernel_distance_fit"] / g["kernel_distance_generalize"]
+    r = r[g["kernel_distance_generalize"] > 0]
+    return float(r.median()) if len(r) else None
+
+
+def alignment_gain(runs: pd.DataFrame) -> float | None:
+    """Over the runs that grokked: the median rise of the kernel-label alignment from the
+    fit step to the generalization step."""
+    g = _grokked(runs)
+    d = (g["kernel_alignment_generalize"] - g["kernel_alignment_fit"]).dropna()
+    return float(d.median()) if len(d) else None
+
+
+def norm_growth(runs: pd.DataFrame) -> float | None:
+    """The smallest, over runs, of the parameter norm at the end over at the start."""
+    if not len(runs):
+        return None
+    return float((runs["param_norm_end"] / runs["param_norm_start"]).min())
+
+
+def lazy_kernel_rank_correlation(alphas: pd.DataFrame) -> float | None:
+    """Spearman's rho between alpha and the median kernel distance at the fit step: how far
+    the kernel moved while the network fit its training set (lazier: less)."""
+    return _spearman(alphas["alpha"], alphas["kernel_distance_fit"])
+
+
+def _runs(folder: Path) -> pd.DataFrame:
+    return pd.read_csv(folder / "runs.csv")
+
+
+def _alphas(folder: Path) -> pd.DataFrame:
+    return pd.read_csv(folder / "alphas.csv")
+
+
+def readings(runs: pd.DataFrame, alphas: pd.DataFrame) -> list[str]:
+    """The card's quantities as report lines."""
+
+    def num(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    return [
+        f"Spearman rho(alpha, delay): {num(delay_rank_correlation(alphas))}",
+        f"generalize / fit step at the smallest alpha: {num(smallest_alpha_ratio(runs))}",
+        f"runs that grokked (generalize >= {GROKKED:g} x fit step): {len(_grokked(runs))}",
+        f"kernel distance at fit / at generalization, grokked runs: "
+        f"{num(kernel_moved_at_fit(runs))}",
+        f"kernel alignment gain fit -> generalization, grokked runs: {num(alignment_gain(runs))}",
+        f"Spearman rho(alpha, kernel distance at fit): {num(lazy_kernel_rank_correlation(alphas))}",
+    ]
+
+
+_P = "paper (arXiv 2310.06110v3)"
+_NOT_READ = "a figure axis; its values could not be read in the text here"
+
+CARDS = (
+    Card(
+        name="kumar2024-lazy-rich",
+        paper="Kumar, Bordelon, Gershman & Pehlevan 2024",
+        arxiv="2310.06110",
+        claim="without weight decay, grokking is a lazy (kernel) fit followed by late feature "
+        "learning; a larger output scale alpha delays generalization more, a small one removes "
+        "the delay",
+        quantities=(
+            Quantity(
+                name="Spearman rho between alpha and the median grokking delay (test >= 90% "
+                "step minus train >= 99% step)",
+                paper=None,
+                accept=(0.8, 1.0),
+                tolerance="Sec. 5.1 / Fig. 2c, 3a: the delay grows with alpha; a direction, so "
+                "a rank correlation >= 0.8 over our alpha grid counts",
+                read=lambda f: delay_rank_correlation(_alphas(f)),
+                files=("alphas.csv",),
+            ),
+            Quantity(
+                name="at the smallest alpha, generalization step / fit step (median)",
+                paper=None,
+                accept=(0.0, 1.5),
+                tolerance="Sec. 5.1: 'small alpha can eliminate grokking altogether'; ours: "
+                "the test accuracy reaches 90% within 1.5x the step the training accuracy "
+                "reaches 99%",
+                read=lambda f: smallest_alpha_ratio(_runs(f)),
+                files=("runs.csv",),
+            ),
+            Quantity(
+                name="runs that grokked: kernel distance from init at the fit step / at the "
+                "generalization step (median)",
+                paper=None,
+                accept=(0.0, 0.5),
+                tolerance="abstract, Sec. 4: the network first fits with its initial features "
+                "(lazy), then learns features; ours: less than half of the kernel's movement "
+                "by the time the training set is fit",
+                read=lambda f: kernel_moved_at_fit(_runs(f)),
+                files=("runs.csv",),
+            ),
+            Quantity(
+                name="runs that grokked: kernel-label alignment gain from fit to "
+                "generalization (median)",
+                paper=None,
+                accept=(0.0, math.inf),
+                tolerance="Fig. 1c, Sec. 5: features get aligned as it groks; a direction",
+                read=lambda f: alignment_gain(_runs(f)),
+                files=("runs.csv",),
+            ),
+            Quantity(
+                name="parameter norm at the end / at the start, smallest over runs",
+                paper=None,
+                accept=(1.0, math.inf),
+                tolerance="Sec. 3, Fig. 2a: the weight norm increases while it groks (no "
+                "weight decay); a direction",
+                read=lambda f: norm_growth(_runs(f)),
+                files=("runs.csv",),
+            ),
+            Quantity(
+                name="Spearman rho between alpha and the kernel distance at the fit step",
+                paper=None,
+                accept=(-1.0, -0.8),
+                tolerance="Sec. 4.1, App. 8.2 (Fig. 7d-f): larger alpha keeps the network "
+                "nearer its linearization; a direction",
+                read=lambda f: lazy_kernel_rank_correlation(_alphas(f)),
+                files=("alphas.csv",),
+            ),
+        ),
+        setup=(
+            Setting("task", "a + b mod p, p = 23 (also 13, 17, 19, 29, 31 'in the same way')",
+                    f"{_P}, App. 8.3, p. 14"),
+            Setting("training fraction", "90% of the p^2 pairs", f"{_P}, App. 8.3, p. 14"),
+            Setting("network", "one-hidden-layer perceptron on the concatenated one-hot a, b "
+                    "(D = 2p), N = 100 hidden units, one-hot output (p)",
+                    f"{_P}, App. 8.3, p. 13-14"),
+            Setting("activation, biases", "not stated (they say their results agree with "
+                    "Gromov 2023, whose network is x^2 without biases)", f"{_P}, App. 8.3",
+                    ours="x^2, no biases, N(0, 1/fan_in) weights",
+                    why="ours: Gromov's network, which the paper cites as agreeing"),
+            Setting("loss", "MSE on the one-hot answer", f"{_P}, Sec. 3, p. 4"),
+            Setting("optimizer", "vanilla full-batch gradient descent, learning rate 100, no "
+                    "weight decay", f"{_P}, App. 8.3, p. 14"),
+            Setting("output scale", "predictor alpha (f(x; theta) - f(x; theta_0)), gradients "
+                    "through it, learning rate eta_0 / alpha^2", f"{_P}, App. 8.1, Eq. 7, p. 13"),
+            Setting("alpha values", _NOT_READ, f"{_P}, Fig. 2c",
+                    ours="1, 2, 3, 4, 6, 10", why="ours: their grid could not be read"),
+            Setting("steps", _NOT_READ, f"{_P}, Fig. 2",
+                    ours="at most 6000 full-batch steps, stopping 500 after test 99%",
+                    why="our budget on 2 shared cores (the one scaled knob)"),
+            Setting("thresholds", "the paper reads delays off loss curves (Sec. 3), not "
+                    "accuracy thresholds", f"{_P}, Sec. 3 and App. 16",
+                    ours="fit: train acc >= 99%; generalize: test acc >= 90%",
+                    why="ours: accuracy crossings give one number per run"),
+            Setting("kernel measures", "CKA y^T K_0 y / (||K||_F ||y||^2) of the NTK on the "
+                    "test set (Sec. 5); NTK movement sketched (Fig. 1)", f"{_P}, Sec. 5",
+                    ours="trace NTK on 256 seeded pairs: Fort et al.'s kernel distance from "
+                    "step 0 and Cortes et al.'s centered alignment with the one-hot labels",
+                    why="the toolkit's kernel measures (grokinterp.analysis.kernels)"),
+        ),
+        study="lazy-rich",
+        not_run=(
+            "their polynomial-regression toy (Sec. 5, the paper's main model) is not a task "
+            "of the toolkit; this card tests the modular-arithmetic network of Sec. 3",
+            "their MNIST, one-layer transformer and student-teacher sweeps (Sec. 6, App. 8.3.1)",
+        ),
+        notes="The paper's modular-arithmetic claims are Fig. 2: accuracy and loss curves at "
+        "one alpha (its value is not stated in the text) and a sweep over alpha (Fig. 2c). Our "
+        "number for each is in runs.csv / alphas.csv; the curves are in the study's figures.",
+    ),
+)  # fmt: skip
