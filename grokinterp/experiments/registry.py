@@ -122,5 +122,7 @@ for _e in [
           "the output scale alpha: grokking delay, NTK distance and alignment (Kumar 2024)"),
     Entry("anti-grokking", "grokinterp.experiments.anti_grokking",
           "late test-accuracy collapse, HTSR alpha and Correlation Traps (Prakash & Martin 2025)"),
+    Entry("rfm", "grokinterp.experiments.rfm",
+          "RFM groks modular arithmetic at zero training loss; circulant AGOP (Mallinar 2025)"),
 ]:  # fmt: skip
     register(_e)

@@ -70,6 +70,7 @@ def solve_kernel_ridge(
     """``alpha = (K + ridge I)^-1 Y`` in float64; ConfigError when the system is singular
     (ridge 0 with two training inputs the current M cannot tell apart)."""
     a = k.double() + ridge * torch.eye(len(k), dtype=torch.float64)
+    sol: Tensor
     sol, info = torch.linalg.solve_ex(a, y.double())
     if int(info) != 0:
         raise ConfigError(
@@ -89,11 +90,16 @@ def jacobians(
     """``J(x_j) = d f / d x`` at every row of ``x`` of ``f(x) = sum_i alpha_i K_M(x, c_i)``:
     ``J(x)[c] = (1/L^2) sum_i alpha_ic K_M(x, c_i) M (c_i - x)``."""
     k = gaussian_kernel(x, centers, m, bandwidth)  # (n, m)
-    cm = centers @ m  # rows (M c_i)^T
-    xm = x @ m
-    pulled = torch.einsum("nm,mc,md->ncd", k, alpha, cm)  # sum_i alpha_ic k_i (M c_i)
+    # sum_i alpha_ic k(x, c_i) M c_i = (sum_i k(x, c_i) alpha_ic c_i)^T M; the inner sum one
+    # input coordinate at a time over the centers where it is not 0 (one-hot rows: 2 each)
+    kt = k.T.contiguous()  # rows: one center each
+    parts = []
+    for col in range(centers.shape[1]):
+        rows = torch.nonzero(centers[:, col]).squeeze(1)
+        parts.append((kt[rows] * centers[rows, col, None]).T @ alpha[rows])  # (n, c)
+    inner = torch.stack(parts, dim=2)  # (n, c, d)
     f = k @ alpha  # (n, c)
-    return (pulled - f[:, :, None] * xm[:, None, :]) / bandwidth**2
+    return (inner @ m - f[:, :, None] * (x @ m)[:, None, :]) / bandwidth**2
 
 
 def matrix_power_psd(a: Float[Tensor, "d d"], power: float) -> Float[Tensor, "d d"]:
@@ -102,7 +108,8 @@ def matrix_power_psd(a: Float[Tensor, "d d"], power: float) -> Float[Tensor, "d 
     a = (a + a.T) / 2
     vals, vecs = torch.linalg.eigh(a)
     vals = vals.clamp_min(0) ** power
-    return (vecs * vals) @ vecs.T
+    out: Tensor = (vecs * vals) @ vecs.T
+    return out
 
 
 def agop(
@@ -121,7 +128,8 @@ def agop(
     j = jacobians(x, centers, alpha, m, bandwidth)
     if centering:
         j = j - j.mean(0)
-    g = torch.einsum("ncd,nce->de", j, j) / len(x)
+    flat = j.reshape(-1, j.shape[-1])
+    g = flat.T @ flat / len(x)
     return g if power == 1.0 else matrix_power_psd(g, power)
 
 
@@ -131,6 +139,9 @@ class RFMPredictor(nn.Module):
 
     def __init__(self, params: Params, x_train: Float[Tensor, "n d"], bandwidth: float):
         super().__init__()
+        self.M: Tensor
+        self.alpha: Tensor
+        self.centers: Tensor
         self.register_buffer("M", params["M"].double())
         self.register_buffer("alpha", params["alpha"].double())
         self.register_buffer("centers", x_train.double())
