@@ -191,7 +191,11 @@ CARDS = (
                     "Gromov 2023, whose network is x^2 without biases)", f"{_P}, App. 8.3",
                     ours="x^2, no biases, N(0, 1/fan_in) weights",
                     why="ours: Gromov's network, which the paper cites as agreeing"),
-            Setting("loss", "MSE on the one-hot answer", f"{_P}, Sec. 3, p. 4"),
+            Setting("loss", "MSE on the one-hot answer; its normalization is not stated",
+                    f"{_P}, Sec. 3, p. 4", ours="the mean over examples and classes "
+                    "(torch.nn.MSELoss), lr 100 at alpha = 1",
+                    why="ours: the scale their learning rate 100 goes with is not stated; at "
+                    "this one the alpha = 1 run trains without diverging"),
             Setting("optimizer", "vanilla full-batch gradient descent, learning rate 100, no "
                     "weight decay", f"{_P}, App. 8.3, p. 14"),
             Setting("output scale", "predictor alpha (f(x; theta) - f(x; theta_0)), gradients "
