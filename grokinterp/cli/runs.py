@@ -393,7 +393,8 @@ def _nonneural(args: argparse.Namespace) -> int:
     train_at, test_at = _reached(lm.train_step), _reached(lm.test_step)
     print(
         f"run written to {run_dir}  (train acc >= 99%: {train_at}, test acc >= 99%: {test_at}; "
-        f"final test acc {last['test_acc']:.3f}, complexity {last['complexity']:.4g})"
+        f"final test acc {last['test_acc']:.3f}"
+        + (f", complexity {last['complexity']:.4g})" if "complexity" in last else ")")
     )
     return 0
 
