@@ -164,7 +164,7 @@ def get_arch(name: str) -> Architecture:
 
 def arch_names(**flags: bool) -> list[str]:
     """Names of the registered architectures whose flags have the given values, in
-    registration order: ``arch_names(neural=False)`` is ``["gp", "linear"]``."""
+    registration order: ``arch_names(neural=False)`` is ``["gp", "linear", "rfm"]``."""
     return [
         name
         for name, arch in ARCHS.items()
