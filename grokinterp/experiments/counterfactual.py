@@ -83,8 +83,8 @@ class Params:
     """The counterfactual study's parameters (module doc)."""
 
     arms: tuple[str, ...] = param(
-        ("none", "l2", "adamw"), "regularizer arms: none (adam, no weight decay), l2 (the "
-        "authors' L2 0.001 as adam weight decay 0.002), adamw (decoupled weight decay 1)",
+        ("l2", "none", "adamw"), "regularizer arms: l2 (the authors' L2 0.001 as adam weight "
+        "decay 0.002), none (adam, no weight decay), adamw (decoupled weight decay 1)",
         paper="l2 (ssamot/starnet@cc942a0 common.py:L39)",
     )  # fmt: skip
     realizations: tuple[int, ...] = param(
