@@ -10,15 +10,18 @@ and its test loss stays constant over the first iterations; what changes is M, w
 block-circulant. The study (:func:`run`) runs arch ``rfm`` (:func:`grokinterp.training.rfm.
 train_rfm`) for every task and seed at the authors' defaults (p = 61, half of all pairs for
 training, bandwidth 2.5, ridge 0, s = 1/2, 50 iterations) and measures, at every iteration's
-checkpoint, how circulant M's operand block is (:func:`grokinterp.analysis.agop.
-agop_circulant_share`). It writes
+checkpoint, how circulant M's operand blocks are (our circulant share, and the paper's
+circulant deviation) and how close M is to the final M (their AGOP alignment;
+:mod:`grokinterp.analysis.agop`). It writes
 
-* ``curves.csv``: per run and iteration, train / test loss and accuracy, trace of M, and the
-  circulant share of ``M_ab``;
+* ``curves.csv``: per run and iteration, train / test loss and accuracy, trace of M, the
+  circulant share of ``M_ab``, the circulant deviation of ``M_ba``, the AGOP alignment;
 * ``summary.csv``: per run, the largest training loss over all iterations, test accuracy at
   iteration 0 and at the end, the first iterations where test accuracy reaches 50% and 99%,
-  the circulant share at iteration 1 and at the end, the first iteration where it reaches 0.9,
-  and the test loss at iteration 5 over that at iteration 0;
+  the test loss at iteration 5 over that at iteration 0 and the first iteration where it is
+  5% below it, the circulant share at iteration 1 and at the end and the first iteration
+  where it reaches 0.9, the circulant deviation at iterations 1 and 10 and at the end, the
+  AGOP alignment at iterations 1 and 10;
 * ``report.txt`` and ``figures/``.
 
 The run directories go to ``out_dir/runs`` (ordinary run directories: ``grokinterp.Run``
@@ -34,7 +37,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from grokinterp.analysis.agop import LOG_TASKS, agop_circulant_share
+from grokinterp.analysis.agop import (
+    LOG_TASKS,
+    agop_alignment,
+    agop_circulant_deviation,
+    agop_circulant_share,
+)
 from grokinterp.config import TrainConfig, replace
 from grokinterp.errors import ConfigError
 from grokinterp.experiments.cards import mallinar2025
@@ -59,7 +67,7 @@ from grokinterp.viz.rfm import rfm_figures
 TASKS = ("add", "sub", "mul", "div")
 CURVE_COLUMNS = [
     "run", "task", "seed", "step", "train_loss", "train_acc", "test_loss", "test_acc",
-    "agop_trace", "circulant_share",
+    "agop_trace", "circulant_share", "circulant_deviation", "agop_alignment",
 ]  # fmt: skip
 
 
@@ -126,12 +134,21 @@ def _complete(run_dir: Path, cfg: TrainConfig) -> bool:
 
 
 def curves(run: Run, name: str, task: str, seed: int, p: int) -> pd.DataFrame:
-    """One row per iteration of a finished run: its metrics and the circulant share of
-    ``M_ab`` (NaN at iteration 0, where M = I has an all-zero operand block)."""
+    """One row per iteration of a finished run: its metrics, the circulant share of
+    ``M_ab``, Mallinar et al.'s circulant deviation of ``M_ba`` (both NaN at iteration 0,
+    where M = I has all-zero operand blocks) and the AGOP alignment of M_t with the run's
+    last M."""
     m = run.metrics
-    share = {s: agop_circulant_share(run.params(s)["M"], task, p) for s in run.steps}
+    mats = {s: run.params(s)["M"] for s in run.steps}
+    final = mats[max(mats)]
     out = m[["step", "train_loss", "train_acc", "test_loss", "test_acc", "agop_trace"]].copy()
-    out["circulant_share"] = out["step"].map(share)
+    out["circulant_share"] = out["step"].map(
+        {s: agop_circulant_share(v, task, p) for s, v in mats.items()}
+    )
+    out["circulant_deviation"] = out["step"].map(
+        {s: agop_circulant_deviation(v, task, p) for s, v in mats.items()}
+    )
+    out["agop_alignment"] = out["step"].map({s: agop_alignment(v, final) for s, v in mats.items()})
     out.insert(0, "seed", seed)
     out.insert(0, "task", task)
     out.insert(0, "run", name)
@@ -160,9 +177,15 @@ def summarize(c: pd.DataFrame) -> dict[str, Any]:
         "step_test_50": _first(c["step"], c["test_acc"], 0.5),
         "step_test_99": _first(c["step"], c["test_acc"], 0.99),
         "test_loss_ratio_5": float(at["test_loss"].get(5, np.nan) / first["test_loss"]),
+        "step_test_loss_drop": _first(c["step"], -c["test_loss"], -0.95 * first["test_loss"]),
         "circulant_share_1": float(at["circulant_share"].get(1, np.nan)),
         "final_circulant_share": float(last["circulant_share"]),
         "step_share_90": _first(c["step"], c["circulant_share"], 0.9),
+        "circulant_deviation_1": float(at["circulant_deviation"].get(1, np.nan)),
+        "circulant_deviation_10": float(at["circulant_deviation"].get(10, np.nan)),
+        "final_circulant_deviation": float(last["circulant_deviation"]),
+        "agop_alignment_1": float(at["agop_alignment"].get(1, np.nan)),
+        "agop_alignment_10": float(at["agop_alignment"].get(10, np.nan)),
     }
 
 
@@ -222,6 +245,19 @@ def report(summary: pd.DataFrame, params: Params) -> str:
             f"{f(r['final_test_acc'], '.3f'):>10}  {f(r['circulant_share_1'], '.3f'):>7}  "
             f"{f(r['final_circulant_share'], '.3f'):>9}  {f(r['step_share_90']):>14}  "
             f"{f(r['test_loss_ratio_5'], '.4f'):>13}"
+        )
+    lines += [
+        "the paper's progress measures: circulant deviation of M_ba (0 for a circulant) and AGOP "
+        "alignment with the last M; the first iteration with test MSE 5% below iteration 0's",
+        "run           deviation_1  deviation_10  deviation_end  alignment_1  alignment_10  "
+        "step_test_loss_-5%",
+    ]
+    for r in summary.to_dict("records"):
+        lines.append(
+            f"{r['run']:<13} {f(r['circulant_deviation_1'], '.3f'):>11}  "
+            f"{f(r['circulant_deviation_10'], '.3f'):>12}  "
+            f"{f(r['final_circulant_deviation'], '.4f'):>13}  {f(r['agop_alignment_1'], '.3f'):>11}"
+            f"  {f(r['agop_alignment_10'], '.3f'):>12}  {f(r['step_test_loss_drop']):>18}"
         )
     return "\n".join(lines) + "\n"
 

@@ -17,15 +17,19 @@ _PANELS = [
     ("train_loss", "train MSE", True),
     ("test_loss", "test MSE", False),
     ("circulant_share", "circulant share of M_ab", False),
+    ("circulant_deviation", "circulant deviation of M_ba", False),
+    ("agop_alignment", "alignment with the last M", False),
 ]
 
 
 def rfm_curves(curves: pd.DataFrame) -> Any:
-    """Per task (colour) and seed (one line each): test accuracy, training and test loss and
-    the circulant share of M's operand block over the RFM iterations."""
-    fig = make_subplots(rows=len(_PANELS), cols=1, shared_xaxes=True, vertical_spacing=0.05)
+    """Per task (colour) and seed (one line each): test accuracy, training and test loss, the
+    circulant share of M's operand block, the paper's circulant deviation and AGOP alignment,
+    over the RFM iterations."""
+    panels = [p for p in _PANELS if p[0] in curves]
+    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.04)
     tasks = list(dict.fromkeys(curves["task"]))
-    for row, (col, label, log_y) in enumerate(_PANELS, start=1):
+    for row, (col, label, log_y) in enumerate(panels, start=1):
         for i, task in enumerate(tasks):
             for j, (_seed, g) in enumerate(curves[curves["task"] == task].groupby("seed")):
                 y = g[col].clip(lower=1e-35) if log_y else g[col]
@@ -38,10 +42,10 @@ def rfm_curves(curves: pd.DataFrame) -> Any:
                     row=row, col=1,
                 )  # fmt: skip
         fig.update_yaxes(title_text=label, type="log" if log_y else "linear", row=row, col=1)
-    fig.update_xaxes(title_text="RFM iteration", row=len(_PANELS), col=1)
+    fig.update_xaxes(title_text="RFM iteration", row=len(panels), col=1)
     fig.update_layout(
         title="RFM: test accuracy jumps while the training loss stays at round-off",
-        template="plotly_white", height=190 * len(_PANELS) + 140,
+        template="plotly_white", height=180 * len(panels) + 140,
         legend=dict(orientation="h", y=-0.08),
     )  # fmt: skip
     return fig

@@ -12,8 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grokinterp.analysis.agop import (
+    agop_alignment,
+    agop_circulant_deviation,
     agop_circulant_share,
     circulant_pattern,
+    pattern_deviation,
     pattern_share,
     task_pattern,
 )
@@ -107,3 +110,56 @@ def test_bad_input_is_one_clear_line() -> None:
     with pytest.raises(ConfigError, match="sign"):
         circulant_pattern(5, 2)
     assert math.isnan(pattern_share(torch.ones(3, 3), circulant_pattern(3)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(3, 15), sign=st.sampled_from([1, -1]), seed=st.integers(0, 10**6))
+def test_circulant_deviation_is_zero_on_circulants_and_their_variance_otherwise(
+    n: int, sign: int, seed: int
+) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    col = torch.randn(n, generator=gen, dtype=torch.float64)
+    classes = circulant_pattern(n, sign)
+    assert pattern_deviation(_circulant(col, sign), classes) == pytest.approx(0.0, abs=1e-12)
+    # their definition: the summed variance of each wrapped diagonal over |B|_F^2
+    b = torch.randn(n, n, generator=gen, dtype=torch.float64)
+    i = torch.arange(n)
+    diagonals = [b[i, (k + sign * i) % n] for k in range(n)]  # entries with i - sign*j = -k
+    want = sum(float(((d - d.mean()) ** 2).sum()) for d in diagonals) / float((b**2).sum())
+    assert pattern_deviation(b, classes) == pytest.approx(want, rel=1e-10)
+
+
+@pytest.mark.parametrize("p", [5, 13])
+def test_a_gaussian_block_deviates_by_one_minus_one_over_p(p: int) -> None:
+    # zero-mean isotropic noise: |B - P B|^2 / |B|^2 ~ Beta((N - k)/2, k/2), mean 1 - k/N
+    gen = torch.Generator().manual_seed(p + 100)
+    draws = 400
+    devs = [
+        pattern_deviation(torch.randn(p, p, generator=gen, dtype=torch.float64),
+                          circulant_pattern(p))
+        for _ in range(draws)
+    ]  # fmt: skip
+    a, b = (p * p - p) / 2, p / 2
+    sd = math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    assert np.mean(devs) == pytest.approx(1 - 1 / p, abs=4 * sd / math.sqrt(draws))
+
+
+def test_the_deviation_reads_the_bottom_left_block() -> None:
+    p = 7
+    col = torch.randn(p, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    m = torch.zeros(2 * p, 2 * p, dtype=torch.float64)
+    m[p:, :p] = _circulant(col, 1).T  # M_ba of a symmetric M whose M_ab is circulant
+    m[:p, p:] = torch.randn(p, p, generator=torch.Generator().manual_seed(4))
+    assert agop_circulant_deviation(m, "add", p) == pytest.approx(0.0, abs=1e-12)
+    assert agop_circulant_deviation(m, "sub", p) > 0.3
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10**6), scale=st.floats(0.01, 100))
+def test_alignment_is_the_cosine_of_the_vectorized_matrices(seed: int, scale: float) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    a, b = torch.randn(2, 6, 6, generator=gen, dtype=torch.float64)
+    assert agop_alignment(a, scale * a) == pytest.approx(1.0)
+    assert agop_alignment(a, -a) == pytest.approx(-1.0)
+    want = float((a * b).sum() / (a.norm() * b.norm()))
+    assert agop_alignment(a, b) == pytest.approx(want) == pytest.approx(agop_alignment(b, a))
