@@ -392,7 +392,7 @@ def _analyze(matrices: dict[str, Tensor], what: str, **options: Any) -> dict[str
 
 
 #: the columns of :func:`correlation_traps`, per matrix
-TRAP_COLUMNS = ("alpha", "num_traps", "rand_distance", "lambda_max", "max_rand_eval",
+TRAP_COLUMNS = ("alpha", "alpha_ww", "num_traps", "rand_distance", "lambda_max", "max_rand_eval",
                 "rand_bulk_max")  # fmt: skip
 
 
@@ -407,6 +407,8 @@ def correlation_traps(
       with ``fix_fingers`` (``clip_xmax``: the largest eigenvalues that sit apart from the
       tail, "fingers", are clipped before the fit; None: the plain fit); NaN where there is
       no fit;
+    * ``alpha_ww``: the same as weightwatcher writes it (-1 where there is no fit): what a
+      plain mean of its ``alpha`` column, as Prakash & Martin's notebook takes, averages;
     * ``num_traps``: Correlation Traps, the number of eigenvalues of ``X = W^T W / N`` of
       the element-wise *shuffled* W above the Marchenko-Pastur bulk edge (weightwatcher's
       ``rand_num_spikes``: the MP fit's edge ``(sigma (1 + 1/sqrt(Q)))^2`` plus its
@@ -435,7 +437,8 @@ def correlation_traps(
     out: dict[str, dict[str, float]] = {}
     for name in matrices:  # a matrix too small for weightwatcher has no row: all NaN
         row = rows.get(name, {})
-        rec = {c: float(row.get(c, math.nan)) for c in TRAP_COLUMNS}
+        rec = {c: float(row.get(c, math.nan)) for c in TRAP_COLUMNS if c != "alpha_ww"}
+        rec["alpha_ww"] = rec["alpha"]
         rec["alpha"] = _positive(rec["alpha"])
         out[name] = rec
     return out

@@ -68,7 +68,11 @@ def _metrics(curve: list[float], every: int = 100, train: float = 1.0) -> pd.Dat
 
 
 def _htsr(steps: list[int], alphas: list[float], traps: list[float]) -> pd.DataFrame:
-    return pd.DataFrame({"step": steps, "layer": 0, "alpha": alphas, "num_traps": traps, "seed": 0})
+    ww = [-1.0 if math.isnan(a) else a for a in alphas]  # weightwatcher's -1: no fit
+    return pd.DataFrame(
+        {"step": steps, "layer": 0, "alpha": alphas, "alpha_ww": ww, "num_traps": traps,
+         "seed": 0}
+    )  # fmt: skip
 
 
 def test_run_row_reads_a_known_collapse() -> None:
@@ -151,7 +155,7 @@ def test_spec_is_their_notebook_with_one_knob() -> None:
     assert (o.loss, o.lr, o.weight_decay, o.batch_size, o.max_steps) == (
         "mse", 5e-4, 0.0, 200, 5000
     )  # fmt: skip
-    assert Params().steps == 100000
+    assert Params().steps == 250000
     with pytest.raises(ConfigError, match="^depth"):
         Params(depth=1)
     with pytest.raises(ConfigError, match="^steps"):
