@@ -23,8 +23,10 @@ the network fits the noise of the outcomes it was shown, i.e. memorizes):
   pehe_at_fit`` (the share of the out-of-sample PEHE removed after the fit);
 * ``best_step`` / ``best_pehe_out`` (the lowest out-of-sample PEHE of the run) and
   ``delay = best_step - fit_step``;
-* ``peak_after_fit``: the highest out-of-sample PEHE between the fit and the best step (an
-  overfitting bump before a second descent shows as a peak above ``pehe_at_fit``);
+* ``peak_after_fit``: the highest out-of-sample PEHE between the fit and the lowest one
+  after it, and ``second_descent = 1 - min_pehe_after_fit / peak_after_fit``: the share of
+  the PEHE removed after an overfitting bump, while the training loss stays at its floor (a
+  grokking-like late improvement even where the best step came before the fit);
 * every PEHE also relative to the zero predictor's (``sqrt(mean tau^2)`` over the same
   units), so realizations of different effect scales compare.
 
@@ -174,12 +176,13 @@ def run_row(arm: str, seed: int, m: pd.DataFrame, zero_in: float, zero_out: floa
             min_pehe_after_fit=low["pehe_out"], min_after_fit_step=int(low["step"]),
             late_gain=1.0 - low["pehe_out"] / f["pehe_out"],
             peak_after_fit=between["pehe_out"].max(),
+            second_descent=1.0 - low["pehe_out"] / between["pehe_out"].max(),
             delay=int(best["step"]) - int(f["step"]),
         )  # fmt: skip
     else:  # never below the noise floor: no memorization to grok after
         row.update(fit_step=math.nan, pehe_at_fit=math.nan, min_pehe_after_fit=math.nan,
                    min_after_fit_step=math.nan, late_gain=math.nan, peak_after_fit=math.nan,
-                   delay=math.nan)  # fmt: skip
+                   second_descent=math.nan, delay=math.nan)  # fmt: skip
     return row
 
 
@@ -207,7 +210,8 @@ def arm_table(runs: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     """Per arm, the median over realizations of the run summaries (and how many fit)."""
     cols = ["final_train_loss", "final_pehe_in", "final_pehe_out", "final_rel_pehe_out",
             "best_pehe_out", "best_rel_pehe_out", "best_step", "fit_step", "pehe_at_fit",
-            "min_pehe_after_fit", "late_gain", "delay", "final_ate_error_out"]  # fmt: skip
+            "min_pehe_after_fit", "late_gain", "second_descent", "delay",
+            "final_ate_error_out"]  # fmt: skip
     out = []
     for arm in order:
         g = runs[runs["arm"] == arm]
@@ -236,8 +240,8 @@ def report(arms: pd.DataFrame, runs: pd.DataFrame, params: Params, minutes: floa
         if not math.isnan(r["fit_step"]):
             fit = (f"fit at {int(r['fit_step'])}: PEHE_out {r['pehe_at_fit']:.3f} -> min after "
                    f"fit {r['min_pehe_after_fit']:.3f} at {int(r['min_after_fit_step'])} "
-                   f"(late gain {r['late_gain']:.3f}, peak between "
-                   f"{r['peak_after_fit']:.3f})")  # fmt: skip
+                   f"(late gain {r['late_gain']:.3f}; peak between {r['peak_after_fit']:.3f}, "
+                   f"second descent {r['second_descent']:.3f})")  # fmt: skip
         lines.append(
             f"{r['arm']:6s} data_seed {int(r['data_seed'])}: final train "
             f"{r['final_train_loss']:.4f}, "
@@ -252,7 +256,7 @@ def report(arms: pd.DataFrame, runs: pd.DataFrame, params: Params, minutes: floa
             f"{a['final_pehe_out']:.3f} (relative {a['final_rel_pehe_out']:.3f}), best "
             f"{a['best_pehe_out']:.3f} (relative {a['best_rel_pehe_out']:.3f}) at step "
             f"{a['best_step']:.0f}, fit step {a['fit_step']:.0f}, late gain {a['late_gain']:.3f}, "
-            f"delay best - fit {a['delay']:.0f} steps"
+            f"second descent {a['second_descent']:.3f}, delay best - fit {a['delay']:.0f} steps"
         )
     lines += ["", f"study wall time (this invocation): {minutes:.1f} min"]
     return "\n".join(lines) + "\n"

@@ -52,10 +52,12 @@ def test_run_row_reads_the_fit_and_the_late_gain():
     assert row["min_pehe_after_fit"] == 2 and row["min_after_fit_step"] == 500
     assert row["late_gain"] == pytest.approx(0.5) and row["delay"] == 300
     assert row["peak_after_fit"] == 5 and row["best_step"] == 500
+    assert row["second_descent"] == pytest.approx(0.6)
     assert row["best_rel_pehe_out"] == pytest.approx(0.25)
     # best before the fit: a negative delay and no late gain
     early = cf.run_row("none", 0, curve([50, 3, 0.9, 0.1, 0.01, 0], [9, 2, 4, 5, 6, 6]), 1, 1)
     assert early["delay"] == -100 and early["late_gain"] == 0.0
+    assert early["second_descent"] == 0.0  # rising after the fit: no second descent
     # never below the noise variance: nothing to read after a fit
     never = cf.run_row("adamw", 0, curve([50, 9, 5, 3, 2, 1.5], [9, 5, 4, 3, 2, 1]), 1, 1)
     assert math.isnan(never["fit_step"]) and math.isnan(never["late_gain"])
@@ -78,7 +80,8 @@ def test_smoke_run_is_read_by_the_card(tmp_path):
     assert (metrics["pehe_out"] > 0).all()
     (card,) = cf.STUDY.cards
     reading = read_card(card, tmp_path)  # the smoke runs never fit: nothing to read
-    assert list(reading.values) == [None, None]
+    assert list(reading.values) == [None, None, None]
     # on runs that fit, the card reads the l2 arm's medians
-    runs.assign(late_gain=0.2, delay=500.0).to_csv(tmp_path / "runs.csv", index=False)
-    assert list(read_card(card, tmp_path).values) == [0.2, 500.0]
+    fitted = runs.assign(second_descent=0.1, late_gain=0.2, delay=500.0)
+    fitted.to_csv(tmp_path / "runs.csv", index=False)
+    assert list(read_card(card, tmp_path).values) == [0.1, 0.2, 500.0]
