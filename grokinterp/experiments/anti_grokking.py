@@ -179,7 +179,11 @@ def htsr_table(run_dir: Path, seed: int, state: pd.DataFrame) -> pd.DataFrame:
     run = Run(run_dir)
     key = _fingerprint(run_dir)
     usable = len(state) and set(TRAP_COLUMNS) <= set(state.columns)  # else measured anew
-    done = state[(state["run"] == run_dir.name) & (state["config"] == key)] if usable else state
+    done = (
+        state[(state["run"] == run_dir.name) & (state["config"] == key)]
+        if usable
+        else state.iloc[0:0]
+    )
     rows: list[dict[str, Any]] = []
     for step in run.steps:
         old = done[done["step"] == step] if len(done) else done

@@ -184,3 +184,9 @@ def test_tiny_study_writes_its_tables(tmp_path, monkeypatch) -> None:  # type: i
     monkeypatch.setattr(anti_grokking, "correlation_traps", refuse)
     again = run(tmp_path, params, progress=False, static=False)
     pd.testing.assert_frame_equal(again.data[1], htsr)
+    # a state from before a column existed is measured anew, not read
+    monkeypatch.undo()
+    state = tmp_path / "sweep" / anti_grokking.STATE
+    pd.read_csv(state).drop(columns=["alpha_ww"]).to_csv(state, index=False)
+    fresh = run(tmp_path, params, progress=False, static=False).data[1]
+    pd.testing.assert_frame_equal(fresh, htsr)
