@@ -21,8 +21,10 @@ the network fits the noise of the outcomes it was shown, i.e. memorizes):
 * ``fit_step``: the first logged step whose factual training loss is at most 1;
 * ``pehe_at_fit`` and ``min_pehe_after_fit``, and ``late_gain = 1 - min_pehe_after_fit /
   pehe_at_fit`` (the share of the out-of-sample PEHE removed after the fit);
-* ``best_step`` / ``best_pehe_out`` (the lowest out-of-sample PEHE of the run) and
-  ``delay = best_step - fit_step``;
+* ``best_step`` / ``best_pehe_out`` (the lowest out-of-sample PEHE of the run),
+  ``delay = best_step - fit_step`` and ``delay_ratio = best_step / fit_step`` (grokking's
+  generalization comes many times the fitting time after the start: Power et al. 2022's
+  delays are orders of magnitude);
 * ``peak_after_fit``: the highest out-of-sample PEHE between the fit and the lowest one
   after it, and ``second_descent = 1 - min_pehe_after_fit / peak_after_fit``: the share of
   the PEHE removed after an overfitting bump, while the training loss stays at its floor (a
@@ -178,11 +180,12 @@ def run_row(arm: str, seed: int, m: pd.DataFrame, zero_in: float, zero_out: floa
             peak_after_fit=between["pehe_out"].max(),
             second_descent=1.0 - low["pehe_out"] / between["pehe_out"].max(),
             delay=int(best["step"]) - int(f["step"]),
+            delay_ratio=int(best["step"]) / max(int(f["step"]), 1),
         )  # fmt: skip
     else:  # never below the noise floor: no memorization to grok after
         row.update(fit_step=math.nan, pehe_at_fit=math.nan, min_pehe_after_fit=math.nan,
                    min_after_fit_step=math.nan, late_gain=math.nan, peak_after_fit=math.nan,
-                   second_descent=math.nan, delay=math.nan)  # fmt: skip
+                   second_descent=math.nan, delay=math.nan, delay_ratio=math.nan)  # fmt: skip
     return row
 
 
@@ -210,7 +213,7 @@ def arm_table(runs: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     """Per arm, the median over realizations of the run summaries (and how many fit)."""
     cols = ["final_train_loss", "final_pehe_in", "final_pehe_out", "final_rel_pehe_out",
             "best_pehe_out", "best_rel_pehe_out", "best_step", "fit_step", "pehe_at_fit",
-            "min_pehe_after_fit", "late_gain", "second_descent", "delay",
+            "min_pehe_after_fit", "late_gain", "second_descent", "delay", "delay_ratio",
             "final_ate_error_out"]  # fmt: skip
     out = []
     for arm in order:

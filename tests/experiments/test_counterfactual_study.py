@@ -53,6 +53,7 @@ def test_run_row_reads_the_fit_and_the_late_gain():
     assert row["late_gain"] == pytest.approx(0.5) and row["delay"] == 300
     assert row["peak_after_fit"] == 5 and row["best_step"] == 500
     assert row["second_descent"] == pytest.approx(0.6)
+    assert row["delay_ratio"] == pytest.approx(2.5)
     assert row["best_rel_pehe_out"] == pytest.approx(0.25)
     # best before the fit: a negative delay and no late gain
     early = cf.run_row("none", 0, curve([50, 3, 0.9, 0.1, 0.01, 0], [9, 2, 4, 5, 6, 6]), 1, 1)
@@ -82,6 +83,6 @@ def test_smoke_run_is_read_by_the_card(tmp_path):
     reading = read_card(card, tmp_path)  # the smoke runs never fit: nothing to read
     assert list(reading.values) == [None, None, None]
     # on runs that fit, the card reads the l2 arm's medians
-    fitted = runs.assign(second_descent=0.1, late_gain=0.2, delay=500.0)
+    fitted = runs.assign(second_descent=0.1, late_gain=0.2, delay_ratio=3.0)
     fitted.to_csv(tmp_path / "runs.csv", index=False)
-    assert list(read_card(card, tmp_path).values) == [0.1, 0.2, 500.0]
+    assert list(read_card(card, tmp_path).values) == [0.1, 0.2, 3.0]

@@ -73,12 +73,15 @@ CARDS = (
                 files=("runs.csv",),
             ),
             Quantity(
-                name="steps from that fit to the lowest out-of-sample PEHE (their L2 arm)",
+                name="step of the lowest out-of-sample PEHE over the step of that fit "
+                "(their L2 arm)",
                 paper=None,
-                accept=(1.0, math.inf),
-                tolerance="the abstract gives a direction only: the best effect estimates "
-                "come after the fit (a positive delay)",
-                read=_median("delay"),
+                accept=(2.0, math.inf),
+                tolerance="the abstract gives a direction only; grokking's generalization "
+                "comes long after the fit (Power et al. 2022: orders of magnitude), so the "
+                "best effect estimates at least twice the fitting time count (this ratio "
+                "replaced the raw step delay after the first realizations were seen)",
+                read=_median("delay_ratio"),
                 files=("runs.csv",),
             ),
         ),
