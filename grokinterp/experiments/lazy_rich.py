@@ -87,7 +87,7 @@ class Params:
     train_level: float = param(0.99, "training accuracy that counts as fitting the training "
                                "set (ours)")  # fmt: skip
     test_level: float = param(0.9, "test accuracy that counts as generalizing (ours)")
-    ntk_points: int = param(256, "pairs (train and test alike, a fixed seeded sample) the "
+    ntk_points: int = param(128, "pairs (train and test alike, a fixed seeded sample) the "
                             "NTK is computed on at every checkpoint", unit="pairs")  # fmt: skip
     backend: Literal["ensemble", "local"] = param("ensemble", "sweep backend")
     device: str = param("cpu", "torch device (cpu, cuda, cuda:N)")
@@ -129,7 +129,7 @@ def specs(params: Params) -> dict[str, dict[str, Any]]:
         "optim.warmup_steps": 0, "optim.max_steps": n, "optim.stop_acc": 0.99,
         "optim.stop_patience": params.stop_patience,
         "schedule.log_every": 10, "schedule.ckpt_log_until": min(1000, n),
-        "schedule.ckpt_log_count": 20, "schedule.ckpt_every": max(n // 30, 1),
+        "schedule.ckpt_log_count": 12, "schedule.ckpt_every": max(n // 20, 1),
         "schedule.early_loss_steps": 0,
     }  # fmt: skip
     return {

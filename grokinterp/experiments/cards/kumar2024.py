@@ -211,7 +211,7 @@ CARDS = (
                     why="ours: accuracy crossings give one number per run"),
             Setting("kernel measures", "CKA y^T K_0 y / (||K||_F ||y||^2) of the NTK on the "
                     "test set (Sec. 5); NTK movement sketched (Fig. 1)", f"{_P}, Sec. 5",
-                    ours="trace NTK on 256 seeded pairs: Fort et al.'s kernel distance from "
+                    ours="trace NTK on 128 seeded pairs: Fort et al.'s kernel distance from "
                     "step 0 and Cortes et al.'s centered alignment with the one-hot labels",
                     why="the toolkit's kernel measures (grokinterp.analysis.kernels)"),
         ),
