@@ -191,7 +191,7 @@ CARDS = (
                     "remainder a shorter last batch",
                     f"{_GROK} grok/data.py:L434-435, L464-470"),
             Setting("budget", "10^5 updates", f"paper, App. A.1.2; {_GROK} "
-                    "grok/training.py:L846", ours="3,000 updates (each run stops 200 "
+                    "grok/training.py:L846", ours="2,000 updates (each run stops 200 "
                     "updates after reaching 99%)", why=_COST),
             Setting("seeds", "medians (Fig. 1 centre); 3 seeds (Fig. 2 right)",
                     "paper, Sec. 3.1.1-3.2", ours="3 seeds (initialization; one split)",
