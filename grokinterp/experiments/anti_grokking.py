@@ -336,6 +336,10 @@ def anti_grokking_figure(traces: pd.DataFrame, htsr: pd.DataFrame, seed: int = 0
     return fig
 
 
+def _at(step: float) -> str:
+    return "never" if step != step else f"{step:.0f}"
+
+
 def report(runs: pd.DataFrame, spec: dict[str, Any]) -> str:
     """The setup and one line per run (module doc)."""
     o = spec["overrides"]
@@ -355,20 +359,21 @@ def report(runs: pd.DataFrame, spec: dict[str, Any]) -> str:
         return "\n".join(lines + ["no finished runs"]) + "\n"
     for _, r in runs.sort_values("seed").iterrows():
         alphas = ", ".join(
-            f"{r[c]:.2f}" for c in sorted(k for k in r.index if k.startswith("final_alpha_")
-                                          and k[-1].isdigit())
+            "-" if r[c] != r[c] else f"{r[c]:.2f}"
+            for c in sorted(k for k in r.index if k.startswith("final_alpha_") and k[-1].isdigit())
         )  # fmt: skip
         traps = ", ".join(
             f"{r[c]:.0f}" for c in sorted(k for k in r.index if k.startswith("final_traps_"))
         )
         lines.append(
-            f"seed {int(r['seed'])}: {int(r['steps'])} steps; train 99% at "
-            f"{r['train_99_step']:.0f}; peak test {r['peak_test_acc']:.3f} at "
-            f"{r['peak_test_step']:.0f}; final train {r['final_train_acc']:.3f} test "
-            f"{r['final_test_acc']:.3f} (drop {r['test_drop']:.3f}); collapse at "
-            f"{r['collapse_step']:.0f}; first alpha < 2 at {r['alpha_below_2_step']:.0f}; "
-            f"first trap at {r['first_trap_step']:.0f}; final alpha per layer [{alphas}] "
-            f"(mean {r['final_alpha_mean']:.2f}), traps [{traps}]"
+            f"seed {int(r['seed'])}: {int(r['steps'])} steps; train 99%: "
+            f"{_at(r['train_99_step'])}; peak test {r['peak_test_acc']:.3f} at "
+            f"{_at(r['peak_test_step'])}; final train {r['final_train_acc']:.3f} test "
+            f"{r['final_test_acc']:.3f} (drop {r['test_drop']:.3f}); collapse: "
+            f"{_at(r['collapse_step'])}; first alpha < 2: {_at(r['alpha_below_2_step'])}; "
+            f"first trap: {_at(r['first_trap_step'])}; final alpha per layer [{alphas}] "
+            f"(mean {r['final_alpha_mean']:.2f} over the fitted layers, "
+            f"{r['final_alpha_ww_mean']:.2f} as weightwatcher's column), traps [{traps}]"
         )
     return "\n".join(lines) + "\n"
 
@@ -389,7 +394,7 @@ STUDY = Study(
         "checkpoints": 2,
     },
     cards=prakash2025.CARDS,
-    runtime="",
+    runtime="13 min (250,000 steps and 61 weightwatcher checkpoints; 2 shared cores)",
     threads=1,
     needs=("weightwatcher",),
 )

@@ -84,8 +84,8 @@ _CELL = f"{_NB}, cell c2e37326"
 _KNOB = (
     "cost on 2 CPU cores: the study's one scaled knob, the step budget (no weight decay, so "
     "no time scale can stand in for steps); 250,000 steps, 2.5 times the released "
-    "notebook's own budget; at ~3.6 ms a step here the paper's 10^7 would take ~10 "
-    "core-hours"
+    "notebook's own budget, trained in 12 min (2.9 ms a step on one shared core): the "
+    "paper's 10^7 would take ~8 core-hours"
 )
 
 CARDS = (
@@ -197,7 +197,7 @@ CARDS = (
         study="anti-grokking",
         not_run=(
             "the authors' budget of 10^7 steps (abstract), 40 times the committed 250,000 "
-            "steps (~10 core-hours here): where no run collapses within the budget, the "
+            "steps (~8 core-hours here): where no run collapses within the budget, the "
             "collapse and what heralds it are not read (not reproduced is not claimed)",
             "the paper's own figures (the step of its collapse, its per-layer alphas): only "
             "its abstract, the caption of its Fig. 1 and the authors' notebook could be read "
