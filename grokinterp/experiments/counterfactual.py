@@ -26,9 +26,10 @@ the network fits the noise of the outcomes it was shown, i.e. memorizes):
   generalization comes many times the fitting time after the start: Power et al. 2022's
   delays are orders of magnitude);
 * ``peak_after_fit``: the highest out-of-sample PEHE between the fit and the lowest one
-  after it, and ``second_descent = 1 - min_pehe_after_fit / peak_after_fit``: the share of
-  the PEHE removed after an overfitting bump, while the training loss stays at its floor (a
-  grokking-like late improvement even where the best step came before the fit);
+  after it, and ``second_descent = 1 - min_pehe_after_fit / peak_after_fit`` where that
+  peak is a bump above ``pehe_at_fit`` (else 0: a first descent that merely continues past
+  the fit is not a second one): the share of the PEHE removed after an overfitting bump,
+  while the training loss stays at its floor;
 * every PEHE also relative to the zero predictor's (``sqrt(mean tau^2)`` over the same
   units), so realizations of different effect scales compare.
 
@@ -173,12 +174,13 @@ def run_row(arm: str, seed: int, m: pd.DataFrame, zero_in: float, zero_out: floa
         after = m[m["step"] >= f["step"]]
         low = after.iloc[int(np.argmin(after["pehe_out"].to_numpy()))]
         between = after[after["step"] <= low["step"]]
+        peak = float(between["pehe_out"].max())
         row.update(
             fit_step=int(f["step"]), pehe_at_fit=f["pehe_out"],
             min_pehe_after_fit=low["pehe_out"], min_after_fit_step=int(low["step"]),
             late_gain=1.0 - low["pehe_out"] / f["pehe_out"],
             peak_after_fit=between["pehe_out"].max(),
-            second_descent=1.0 - low["pehe_out"] / between["pehe_out"].max(),
+            second_descent=1.0 - low["pehe_out"] / peak if peak > f["pehe_out"] else 0.0,
             delay=int(best["step"]) - int(f["step"]),
             delay_ratio=int(best["step"]) / max(int(f["step"]), 1),
         )  # fmt: skip

@@ -59,6 +59,9 @@ def test_run_row_reads_the_fit_and_the_late_gain():
     early = cf.run_row("none", 0, curve([50, 3, 0.9, 0.1, 0.01, 0], [9, 2, 4, 5, 6, 6]), 1, 1)
     assert early["delay"] == -100 and early["late_gain"] == 0.0
     assert early["second_descent"] == 0.0  # rising after the fit: no second descent
+    # a first descent that continues past the fit is a late gain, not a second descent
+    on = cf.run_row("l2", 0, curve([50, 3, 0.9, 0.1, 0.01, 0], [9, 5, 4, 3, 3.5, 3.6]), 1, 1)
+    assert on["late_gain"] == pytest.approx(0.25) and on["second_descent"] == 0.0
     # never below the noise variance: nothing to read after a fit
     never = cf.run_row("adamw", 0, curve([50, 9, 5, 3, 2, 1.5], [9, 5, 4, 3, 2, 1]), 1, 1)
     assert math.isnan(never["fit_step"]) and math.isnan(never["late_gain"])
