@@ -52,8 +52,8 @@ CARDS = (
         "factual training outcomes",
         quantities=(
             Quantity(
-                name="share of the out-of-sample PEHE removed after its peak that follows "
-                "the fit, the training loss at its floor (second descent, their L2 arm)",
+                name="share of the out-of-sample PEHE removed after a bump above its value "
+                "at the fit, the training loss at its floor (second descent, their L2 arm)",
                 paper=None,
                 accept=(0.05, math.inf),
                 tolerance="the abstract gives a direction only; a fall of at least 5% from "
