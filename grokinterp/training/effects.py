@@ -37,9 +37,12 @@ class EffectProbe:
         self.train = ds.train_mask.numpy()
 
     @torch.no_grad()
-    def __call__(self, params: Params, cfg: ModelConfig) -> dict[str, float]:
-        """The four effect metrics (module doc) of the model ``params``."""
-        out = answer_logits(params, self.inputs, cfg).double().cpu().numpy()
+    def __call__(
+        self, params: Params, cfg: ModelConfig, base: Params | None = None
+    ) -> dict[str, float]:
+        """The four effect metrics (module doc) of the model ``params`` (``base``: the
+        initial weights of a centered predictor, :func:`grokinterp.models.answer_logits`)."""
+        out = answer_logits(params, self.inputs, cfg, base).double().cpu().numpy()
         tau_hat: np.ndarray = out[:, 1] - out[:, 0]
         pehe_in, ate_in = effect_errors(tau_hat[self.train], self.tau[self.train])
         pehe_out, ate_out = effect_errors(tau_hat[~self.train], self.tau[~self.train])

@@ -164,7 +164,7 @@ class _SingleRun:
             step, train_m, (test_loss, test_acc), norms, lr, writer.elapsed(), numerics
         )
         if self.effects is not None:
-            row.update(self.effects(self.params, self.cfg.model))
+            row.update(self.effects(self.params, self.cfg.model, self.base))
         writer.log(row)
         check_finite(row, writer.run_dir)
         self.loop.observe(self.cfg, train_m[0], test_acc)

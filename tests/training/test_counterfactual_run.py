@@ -92,3 +92,19 @@ def test_a_resumed_run_equals_a_straight_one(tmp_path):
 def test_the_ensemble_trainer_refuses_the_factual_loss(tmp_path):
     with pytest.raises(ConfigError, match="one run at a time"):
         train_ensemble([tiny()], [tmp_path / "e0"], progress=False)
+
+
+def test_a_centered_predictor_starts_at_the_zero_predictors_pehe(tmp_path):
+    """With ``center_output`` the predictor is 0 at step 0 (Kumar et al.'s Eq. 7), so the
+    logged PEHE there is the zero predictor's ``sqrt(mean tau^2)`` and the ATE error
+    ``|mean tau|``, on each set of units."""
+    cfg = replace(tiny(), {"model": {"center_output": True, "output_scale": 2.0}})
+    run = train(cfg, tmp_path / "run", progress=False)
+    first = layout.read_metrics(run)[0]
+    ds = make_dataset(cfg.task)
+    assert ds.potential is not None
+    tau = (ds.potential[:, 1] - ds.potential[:, 0]).double().numpy()
+    m = ds.train_mask.numpy()
+    for rows, pehe, ate in ((m, "pehe_in", "ate_error_in"), (~m, "pehe_out", "ate_error_out")):
+        assert first[pehe] == pytest.approx(np.sqrt(np.mean(tau[rows] ** 2)), rel=1e-9)
+        assert first[ate] == pytest.approx(abs(tau[rows].mean()), rel=1e-9, abs=1e-12)
