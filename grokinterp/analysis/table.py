@@ -490,6 +490,12 @@ def measure_run(
         complexity_measures.require("devinterp", "--complexity (the local learning coefficient)")
         complexity_measures.require("weightwatcher", "--complexity (the power-law alphas)")
     run = Run(run_dir)
+    task = get_task(run.config.task.name)
+    if task.target == "real":  # a regression run (counterfactual): no classes to measure
+        raise ConfigError(
+            f"{run.path}: task {task.name!r} has real-valued targets, and the progress "
+            f"measures read class logits; its metrics.jsonl logs its own measures (e.g. PEHE)"
+        )
     out = run.path / layout.ANALYSIS
     todo_steps = _steps_to_measure(run, steps)
     ctx = _Context(run, None, device)

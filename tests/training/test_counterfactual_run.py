@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from grokinterp.analysis.table import measure_run
 from grokinterp.config import TrainConfig, replace
 from grokinterp.errors import ConfigError
 from grokinterp.models import answer_logits
@@ -87,6 +88,13 @@ def test_a_resumed_run_equals_a_straight_one(tmp_path):
     wa, _ = load_tensors(layout.checkpoint_path(straight, 40))
     wb, _ = load_tensors(layout.checkpoint_path(half, 40))
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_analyze_refuses_a_regression_run_in_one_line(tmp_path):
+    run = train(tiny(), tmp_path / "run", progress=False)
+    with pytest.raises(ConfigError, match="real-valued targets"):
+        measure_run(run, progress=False)
+    assert not (run / layout.ANALYSIS).exists()  # nothing written
 
 
 def test_the_ensemble_trainer_refuses_the_factual_loss(tmp_path):
