@@ -60,6 +60,7 @@ from grokinterp.runs import layout
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.runs.run import Run
 from grokinterp.sweeps.spec import expand
+from grokinterp.sweeps.status import read_status
 from grokinterp.viz.lazy_rich import lazy_rich_figures
 from grokinterp.viz.report import write_figure_set
 
@@ -79,8 +80,8 @@ class Params:
         (1.0, 2.0, 3.0, 4.0, 6.0, 10.0), "output scales alpha, one arm each (ours: the "
         "values of their Fig. 2c sweep could not be read)",
     )  # fmt: skip
-    seeds: tuple[int, ...] = param((0, 1), "initialization seeds (the split is fixed)")
-    steps: int = param(6000, "full-batch updates per run at most (our budget: their step "
+    seeds: tuple[int, ...] = param((0, 1, 2), "initialization seeds (the split is fixed)")
+    steps: int = param(20000, "full-batch updates per run at most (our budget: their step "
                        "count is on a figure axis we could not read)", unit="steps")  # fmt: skip
     stop_patience: int = param(500, "a run stops this many steps after its test accuracy "
                                "first reaches 99% (our budget rule)", unit="steps")  # fmt: skip
@@ -186,11 +187,14 @@ ALPHA_COLUMNS = (
 
 
 def alpha_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per alpha: the runs, how many generalized, and the median over seeds of each of
-    :data:`ALPHA_COLUMNS` (a delay of a run that never generalized counts as inf)."""
+    """Per alpha: the runs, how many diverged (left out of the rest), how many generalized,
+    and the median over the others of each of :data:`ALPHA_COLUMNS` (a delay of a run that
+    never generalized counts as inf)."""
     out = []
-    for alpha, g in runs.groupby("alpha", sort=True):
-        row: dict[str, Any] = {"alpha": alpha, "runs": len(g),
+    for alpha, every in runs.groupby("alpha", sort=True):
+        g = every[every["status"] != "diverged"] if "status" in every else every
+        row: dict[str, Any] = {"alpha": alpha, "runs": len(every),
+                               "diverged": len(every) - len(g),
                                "generalized": int(g["generalize_step"].notna().sum())}  # fmt: skip
         for c in ALPHA_COLUMNS:
             v = g[c].astype(float)
@@ -215,12 +219,18 @@ def run(
         for r in expand(spec):
             run_ = Run(out / "sweep" / arm / "runs" / r.name)
             m = pd.DataFrame(layout.read_metrics(run_.path))
+            status = read_status(run_.path)["status"]
+            if status == "diverged":  # its last weights are not finite: no kernel, no row
+                rows.append({"alpha": alpha, "seed": r.config.seed, "status": status,
+                             "steps": int(m["step"].iloc[-1])})  # fmt: skip
+                continue
             k = ntk_table(run_, n_points=params.ntk_points)
-            rows.append(run_row(alpha, r.config.seed, m, k, params))
+            rows.append({**run_row(alpha, r.config.seed, m, k, params), "status": status})
             metrics.append(m[["step", "train_loss", "test_loss", "train_acc", "test_acc",
                               "param_norm"]].assign(alpha=alpha, seed=r.config.seed))  # fmt: skip
             kernels.append(k.assign(alpha=alpha, seed=r.config.seed))
-    runs, alphas = pd.DataFrame(rows), alpha_table(pd.DataFrame(rows))
+    runs = pd.DataFrame(rows)
+    alphas = alpha_table(runs)
     metrics_t, kernels_t = pd.concat(metrics, ignore_index=True), pd.concat(kernels)
     for name, table in (("runs", runs), ("alphas", alphas), ("metrics", metrics_t),
                         ("kernels", kernels_t)):  # fmt: skip
@@ -247,20 +257,22 @@ def report(runs: pd.DataFrame, alphas: pd.DataFrame, params: Params,
         f"fit: train acc >= {params.train_level:g}; generalize: test acc >= "
         f"{params.test_level:g}; kernel: trace NTK on {params.ntk_points} pairs",
         "",
-        "alpha  runs  gen  fit   gen    delay  test_end  kd@fit  kd@gen  kd@end  "
+        "alpha  runs  div  gen  fit   gen    delay  test_end  kd@fit  kd@gen  kd@end  "
         "al@0   al@fit  al@gen",
     ]
     for _, r in alphas.iterrows():
         lines.append(
-            f"{r['alpha']:<6g} {int(r['runs']):>4} {int(r['generalized']):>4} "
+            f"{r['alpha']:<6g} {int(r['runs']):>4} {int(r['diverged']):>4} "
+            f"{int(r['generalized']):>4} "
             f"{_step(r['fit_step']):>5} {_step(r['generalize_step']):>6} "
             f"{r['delay']:>6.0f}  {r['final_test_acc']:>8.3f}  {r['kernel_distance_fit']:>6.3f}"
             f"  {r['kernel_distance_generalize']:>6.3f}  {r['kernel_distance_end']:>6.3f}  "
             f"{r['kernel_alignment_start']:>5.3f}  {r['kernel_alignment_fit']:>6.3f}  "
             f"{r['kernel_alignment_generalize']:>6.3f}"
         )
-    lines += ["", "(medians over seeds; kd: kernel distance from step 0; al: kernel-label "
-              "alignment; a run that never generalized has delay inf)", ""]  # fmt: skip
+    lines += ["", "(medians over the seeds that did not diverge; div: runs whose loss became "
+              "NaN, left out; kd: kernel distance from step 0; al: kernel-label alignment; a "
+              "run that never generalized has delay inf)", ""]  # fmt: skip
     ratio = (runs["param_norm_end"] / runs["param_norm_start"]).min()
     lines.append(f"parameter norm end / start, smallest over runs: {ratio:.3f}")
     for reading in kumar2024.readings(runs, alphas):

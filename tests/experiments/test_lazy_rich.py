@@ -32,7 +32,7 @@ def test_every_arm_is_the_authors_network_at_eta0_over_alpha_squared():
     assert list(specs) == ["alpha1", "alpha2", "alpha3", "alpha4", "alpha6", "alpha10"]
     for alpha, spec in zip(params.alphas, specs.values(), strict=True):
         cfgs = [r.config for r in expand(spec)]
-        assert [c.seed for c in cfgs] == [0, 1]
+        assert [c.seed for c in cfgs] == [0, 1, 2]
         for c in cfgs:
             t, m, o = c.task, c.model, c.optim
             assert (t.name, t.p, t.train_fraction) == ("add", 23, 0.9)
