@@ -347,7 +347,7 @@ STUDY = Study(
     committed="studies/phase_diagrams/toy",
     smoke={"spec": str(SMOKE_SPEC), "window": 10},
     cards=liu2022.PHASES_CARDS,
-    runtime="14 min",
+    runtime="39 min",
 )
 
 
