@@ -299,6 +299,6 @@ STUDY = Study(
         "ntk_points": 16,
     },  # fmt: skip
     cards=kumar2024.CARDS,
-    runtime="not yet run",
+    runtime="5 min (one of 2 shared cores)",
     threads=1,
 )
