@@ -117,3 +117,17 @@ def test_smoke_run_is_read_by_the_card(tmp_path):
     reading = read_card(card, tmp_path)
     assert reading.values[4] is not None  # the norm ratio is always read
     assert "Spearman rho(alpha, delay)" in result.report
+
+
+def test_a_diverged_run_is_counted_and_left_out_of_the_medians():
+    runs = pd.DataFrame({
+        "alpha": [1.0, 1.0, 1.0], "seed": [0, 1, 2], "status": ["done", "diverged", "done"],
+        "fit_step": [40, None, 60], "generalize_step": [100, None, None],
+        "delay": [60.0, None, math.inf],
+    })  # fmt: skip
+    for c in lr.ALPHA_COLUMNS:
+        if c not in runs:
+            runs[c] = 0.5
+    (row,) = lr.alpha_table(runs).to_dict("records")
+    assert (row["runs"], row["diverged"], row["generalized"]) == (3, 1, 1)
+    assert row["fit_step"] == 50.0 and row["delay"] == math.inf  # median of 60 and inf
