@@ -101,11 +101,33 @@ def test_readers_take_each_task_on_its_own(tmp_path_factory, ratio, t_next):
     assert less(folder) == pytest.approx(0.1)  # a bound: add generalizes at the grid's 0.3
 
 
+FULL = power2022.AUTHORS_BUDGET
+
+
 def test_no_edge_for_either_task_is_unknown(tmp_path):
     _write(tmp_path, [("div", 0.3, 10.0), ("div", 0.4, 5.0), ("add", 0.3, 10.0)])
     edge, less = (q.read for q in power2022.CARDS[0].quantities[2:])
     assert edge(tmp_path) is None and less(tmp_path) is None
-    _write(tmp_path, [("div", 0.3, math.nan), ("add", 0.3, math.nan)])
+    _write(tmp_path, [("div", 0.3, math.nan), ("add", 0.3, math.nan)], budget=FULL)
     assert edge(tmp_path) == math.inf and less(tmp_path) is None
-    _write(tmp_path, [("div", 0.3, math.nan), ("div", 0.4, math.nan), ("add", 0.3, 10.0)])
+    rows = [("div", 0.3, math.nan), ("div", 0.4, math.nan), ("add", 0.3, 10.0)]
+    _write(tmp_path, rows, budget=FULL)
     assert less(tmp_path) == math.inf  # x + y generalizes where x / y never did
+
+
+@given(st.integers(1, FULL - 1), st.sampled_from([0.5, 0.6, 0.7]))
+@settings(max_examples=20, deadline=None)
+def test_a_budget_below_theirs_bounds_the_edge_and_never_refutes(tmp_path_factory, budget, q):
+    """Runs given fewer updates than the authors' 10^5 bound the edge from above: an edge
+    above the card's range, or none at all, is not read (None); an edge within it is."""
+    folder = tmp_path_factory.mktemp("power")
+    nan = math.nan
+    edge, less = (qq.read for qq in power2022.CARDS[0].quantities[2:])
+    _write(folder, [("div", 0.3, nan), ("div", q, 10.0), ("add", 0.3, 10.0)], budget=budget)
+    assert edge(folder) is None  # above 0.45: unknown at this budget
+    _write(folder, [("div", 0.3, nan), ("div", 0.4, 10.0), ("add", 0.3, 10.0)], budget=budget)
+    assert edge(folder) == pytest.approx(0.4)  # within the range: the bound settles it
+    _write(folder, [("div", 0.3, nan), ("div", q, nan), ("add", 0.3, 10.0)], budget=budget)
+    assert edge(folder) is None and less(folder) is None  # nothing generalized: unknown
+    _write(folder, [("div", 0.3, nan), ("div", q, 10.0), ("add", 0.3, 10.0)], budget=FULL)
+    assert edge(folder) == pytest.approx(q)  # at their budget an edge above the range is read
