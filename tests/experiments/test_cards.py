@@ -271,16 +271,18 @@ def test_power_growth_counts_runs_that_never_generalized_as_the_budget(tmp_path)
 def test_power_smallest_fraction_needs_a_lower_edge(tmp_path):
     from grokinterp.experiments.cards.power2022 import _smallest_generalizing
 
-    def smallest(generalized: list[int]) -> float | None:
+    def smallest(generalized: list[int], budget: int = 100_000) -> float | None:
         curve = pd.DataFrame(
             {"train_fraction": [0.2, 0.3, 0.4], "runs": [3, 3, 3], "generalized": generalized}
         )
         curve.to_csv(tmp_path / "curve.csv", index=False)
+        pd.DataFrame({"steps": [budget]}).to_csv(tmp_path / "runs.csv", index=False)
         return _smallest_generalizing(tmp_path)
 
     assert smallest([0, 2, 3]) == pytest.approx(0.3)
     assert smallest([3, 3, 3]) is None  # it may generalize below the grid as well
-    assert smallest([0, 0, 1]) == math.inf
+    assert smallest([0, 0, 1]) == math.inf  # at the authors' 10^5 updates
+    assert smallest([0, 0, 1], budget=2000) is None  # cut short: unknown, not inf
 
 
 def test_semi_grokking_counts_read_the_other_runs_once(tmp_path):
