@@ -182,11 +182,16 @@ CARDS = (
                 "a + b mod 113 over all 113^2 pairs, 40% for training (5,107)",
                 f"{_P} utils.py:L215, L233; datasets.py:L49-63; run_main_experiments.sh:"
                 "L50-52",
-                ours="a + b mod 23, 40% for training (211 of 529 pairs): the study's long_p",
+                ours="a + b mod 47, 40% for training (883 of 2,209 pairs): the study's long_p, "
+                "the smallest modulus tried (23, 41, 47) at which their ⊥AdamW run "
+                "generalizes within its 300 steps on every seed (scaled_p.csv: 3/3 at 200-280 "
+                "steps; 0 of 3 at 23, test accuracy 0.62 at 41)",
                 why="cost: 80,000 full-batch steps of their p = 113 MLP take about 0.5 s a "
-                "step for 3 seeds on 2 shared CPU cores (some 35 hours for the three arms); "
-                "at p = 23 the three arms of 3 seeds fit in about 25 core-minutes. Every "
-                "other value, the 80,000 steps included, is theirs",
+                "step for 3 seeds on 2 shared CPU cores (some 11 hours an arm); at p = 47 "
+                "about 40 minutes an arm. A smaller p is not a test: at p = 23 (211 training "
+                "pairs) ⊥AdamW, which generalizes at 113 in 110 steps, stays at test accuracy "
+                "0 as every long arm did over 80,000 steps (scaled_p.csv). Every other value, "
+                "the 80,000 steps included, is theirs",
             ),
             _MLP_SETUP[1],
             Setting(
@@ -195,7 +200,7 @@ CARDS = (
                 "one-hot vectors of a and b; nn.Linear's default init; float32",
                 f"{_P} utils.py:L186-187, L206, L272; models.py:L4-28; datasets.py:L56-59 "
                 "(mlp_input='onehot', mlp_bias=False, mlp_init='uniform')",
-                ours="46-200-200-23: the input and output follow the modulus",
+                ours="94-200-200-47: the input and output follow the modulus",
                 why="the scaled modulus (above); the hidden layers are theirs",
             ),
             _MLP_SETUP[3],
@@ -216,15 +221,14 @@ CARDS = (
         ),
         study="prieto",
         not_run=(
-            "the 80,000-step arms at long_p 23 (`grokinterp study run prieto --out "
-            "studies/prieto --force`, about 25 core-minutes): queued in the session that "
-            "designed them, they got no CPU slot before its deadline; the committed files "
-            "are still the 500-step runs at p = 113, which the quantities do not read",
+            "the 80,000-step arms at their p = 113: about 0.5 s a step for 3 seeds on 2 "
+            "shared CPU cores, some 11 hours an arm",
             "their transformer (Figure 6: the prieto_transformer preset, ⊥AdamW, weight decay "
             "1.5 and the baseline, 5,000 steps; `grokinterp study run prieto --setting "
             "transformer --arms orthoadamw wd1.5 baseline`): at p = 113 about 0.8 s a step "
-            "for one seed on a loaded CPU core (over an hour a run); at p = 23 about 35 ms, "
-            "some 26 core-minutes for 3 arms of 3 seeds, beyond this session's budget",
+            "for one seed on a loaded CPU core (over an hour a run); a smaller p would first "
+            "need the learnability check the MLP's long arms had (at p = 23 nothing "
+            "generalizes)",
         ),
         notes="Read from studies/prieto (runs.csv; report.txt, metrics.csv and figures/ show "
         "every arm). metrics.csv logs softmax_collapse, the fraction of training examples "
