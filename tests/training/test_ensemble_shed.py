@@ -4,6 +4,7 @@ trained alone. A run resumed without its stopping rule goes on to max_steps."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from helpers import assert_runs_close, tiny_config
 
@@ -21,15 +22,21 @@ def _members():
     return [replace(base, {"optim": {"lr": lr}}) for lr in (1e-2, 3e-3, 3e-4)]
 
 
-def test_stopped_members_leave_the_batch_and_the_rest_equal_their_lone_runs(tmp_path, monkeypatch):
-    sizes: list[int] = []
+@pytest.fixture
+def sizes(monkeypatch) -> list[int]:
+    """The member count of every batch the ensemble trains, in order."""
+    seen: list[int] = []
     run = ensemble._Ensemble.run
 
     def spy(self, *args, **kwargs):
-        sizes.append(self.m)
+        seen.append(self.m)
         return run(self, *args, **kwargs)
 
     monkeypatch.setattr(ensemble._Ensemble, "run", spy)
+    return seen
+
+
+def test_stopped_members_leave_the_batch_and_the_rest_equal_their_lone_runs(tmp_path, sizes):
     cfgs = _members()
     dirs = [tmp_path / f"e{i}" for i in range(len(cfgs))]
     train_ensemble(cfgs, dirs, progress=False)
@@ -40,15 +47,7 @@ def test_stopped_members_leave_the_batch_and_the_rest_equal_their_lone_runs(tmp_
         assert_runs_close(dirs[i], train(cfg, tmp_path / f"s{i}", progress=False), rtol=1e-4)
 
 
-def test_no_shedding_without_a_stopping_rule(tmp_path, monkeypatch):
-    sizes: list[int] = []
-    run = ensemble._Ensemble.run
-
-    def spy(self, *args, **kwargs):
-        sizes.append(self.m)
-        return run(self, *args, **kwargs)
-
-    monkeypatch.setattr(ensemble._Ensemble, "run", spy)
+def test_no_shedding_without_a_stopping_rule(tmp_path, sizes):
     cfgs = [replace(c, {"optim": {"stop_loss": None}}) for c in _members()]
     train_ensemble(cfgs, [tmp_path / f"e{i}" for i in range(3)], progress=False)
     assert sizes == [3]
