@@ -45,6 +45,7 @@ def param(
     unit: str | None = None,
     paper: str | None = None,
     positional: bool = False,
+    budget: bool = False,
 ) -> Any:
     """A field of a study's ``Params``: its default and documentation.
 
@@ -56,8 +57,12 @@ def param(
             e.g. ``"100000 (Fig. 1)"``.
         positional: on the command line a positional argument rather than a flag (for the
             commands whose first argument has always been positional).
+        budget: the step budget the study's sweep trains every run to (``optim.max_steps``):
+            a study folder may be resumed with a larger value, which extends its runs
+            (:func:`grokinterp.sweeps.engine.run_sweep` continues the runs that trained to
+            the old budget); a smaller one is refused like any other change.
     """
-    meta = {"help": help, "unit": unit, "paper": paper, "positional": positional}
+    meta = {"help": help, "unit": unit, "paper": paper, "positional": positional, "budget": budget}
     if isinstance(default, list):
         raise TypeError("a Params default must be immutable: give a tuple, not a list")
     return field(default=default, metadata=meta)
@@ -74,6 +79,7 @@ class ParamDoc:
     unit: str | None
     paper: str | None
     positional: bool
+    budget: bool = False
 
 
 def param_docs(params_cls: type) -> list[ParamDoc]:
@@ -93,6 +99,7 @@ def param_docs(params_cls: type) -> list[ParamDoc]:
                 unit=meta.get("unit"),
                 paper=meta.get("paper"),
                 positional=bool(meta.get("positional")),
+                budget=bool(meta.get("budget")),
             )
         )
     return docs

@@ -81,7 +81,13 @@ class Params:
         paper="their curves span about 0.2 to 0.95 (Fig. 1 centre, Fig. 2)",
     )
     seeds: tuple[int, ...] = param((0, 1, 2), "seeds (initialization; the split is fixed)")
-    max_steps: int = param(2_000, "step budget of every run", unit="steps", paper="10^5")
+    max_steps: int = param(
+        2_000,
+        "step budget of every run (a larger one extends a study folder's runs)",
+        unit="steps",
+        paper="10^5",
+        budget=True,
+    )
     threshold: float = param(0.99, "test accuracy that counts as generalized", unit="accuracy")
     patience: int = param(200, "steps trained on after reaching the threshold", unit="steps")
     preset: str = param(

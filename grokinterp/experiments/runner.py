@@ -4,7 +4,8 @@ whether the output folder may be written:
 
 * missing or empty: the study runs there;
 * holding a ``study.json`` of the same study and the same parameters: the study resumes
-  (finished runs are reused);
+  (finished runs are reused); a larger step budget (a parameter declared with
+  ``param(..., budget=True)``) extends the runs that trained to the old one;
 * the study's own committed folder (``studies/<name>``, written before ``study.json``
   existed): resumed likewise, so the committed results can be regenerated in place;
 * anything else (other files, another study, other parameters): refused with one line that
@@ -19,7 +20,13 @@ from typing import Any
 
 from grokinterp._version import __version__
 from grokinterp.errors import ConfigError, RunDirError, UserError
-from grokinterp.experiments.contract import PARAMS_FILE, Study, StudyResult, params_to_dict
+from grokinterp.experiments.contract import (
+    PARAMS_FILE,
+    Study,
+    StudyResult,
+    param_docs,
+    params_to_dict,
+)
 from grokinterp.experiments.registry import load
 from grokinterp.runs.io import atomic_write_text
 from grokinterp.runs.layout import claim_dir, config_diffs
@@ -53,9 +60,16 @@ def _claim(out: Path, study: Study, params: Any, force: bool) -> None:
                 f"{out}: holds the study {stored_study!r}, not {study.name!r}; choose another "
                 f"folder, or pass force (--force) to delete it and start over"
             )
+        new = params_to_dict(params)
+        budgets = {d.name for d in param_docs(study.params) if d.budget}
+        extended = {  # a larger budget extends the runs (the sweep continues them)
+            k for k in budgets
+            if isinstance(stored.get(k), int) and isinstance(new.get(k), int)
+            and new[k] > stored[k]
+        }  # fmt: skip
         diffs = config_diffs(
-            {k: v for k, v in stored.items() if k not in _EXECUTION},
-            {k: v for k, v in params_to_dict(params).items() if k not in _EXECUTION},
+            {k: v for k, v in stored.items() if k not in _EXECUTION | extended},
+            {k: v for k, v in new.items() if k not in _EXECUTION | extended},
         )
         if diffs:
             raise RunDirError(

@@ -9,7 +9,9 @@ the error; the traceback of a failure in ``<name>.log``), trains them with a bac
 (:mod:`grokinterp.sweeps.backends`) and writes ``results.csv``, one row per run
 (:mod:`grokinterp.sweeps.results`). Re-running the same spec skips finished runs and
 resumes killed ones (``grokinterp train --resume`` semantics); a failing run is recorded
-and the others go on.
+and the others go on. A spec whose only change is a larger ``max_steps`` extends the sweep:
+every run that trained to the end of the old budget continues from its last state (runs
+that a stopping rule ended stay as they are); a smaller budget is refused.
 
 Backends: ``local`` (a pool of worker processes), ``ensemble`` (runs of the same shape
 trained together as one batched computation, see :mod:`grokinterp.training.ensemble`),
@@ -40,7 +42,7 @@ from grokinterp.sweeps.backends import BACKENDS, train_runs
 from grokinterp.sweeps.pruning import Pruner, prune_runs
 from grokinterp.sweeps.results import RESULTS, results
 from grokinterp.sweeps.spec import SPEC, SweepRun, expand
-from grokinterp.sweeps.status import is_finished
+from grokinterp.sweeps.status import is_finished, read_status
 from grokinterp.training.preflight import check_bounds
 
 
@@ -122,11 +124,9 @@ def _prepare(sweep_dir: Path, spec: dict[str, Any], runs: Sequence[SweepRun], fo
                 f"{spec_path}: not the JSON mapping a sweep writes; restore it, or pass --force "
                 f"to start the sweep over"
             ) from None
-        if json.dumps({"runs": _normalized(stored.get("runs"))}, sort_keys=True) != normalized:
-            raise RunDirError(
-                f"{sweep_dir}: holds a sweep with a different spec; choose "
-                f"another directory or pass --force to start over"
-            )
+        stored_runs = _normalized(stored.get("runs"))
+        if json.dumps({"runs": stored_runs}, sort_keys=True) != normalized:
+            _check_extension(sweep_dir, stored_runs, runs)
         same = True
     layout.claim_dir(
         sweep_dir,
@@ -143,6 +143,49 @@ def _prepare(sweep_dir: Path, spec: dict[str, Any], runs: Sequence[SweepRun], fo
         spec_path,
         json.dumps({"spec": spec, "runs": json.loads(normalized)["runs"]}, indent=1, default=str),
     )
+
+
+def _check_extension(sweep_dir: Path, stored: Any, runs: Sequence[SweepRun]) -> None:
+    """Accept a spec that differs from the stored one only by a larger ``max_steps`` (the
+    sweep is extended: :func:`_ended_by_budget` runs continue); refuse any other change, and
+    a smaller budget."""
+    new = {r.name: r.config.to_dict() for r in runs}
+
+    def budgetless(cfgs: dict[str, Any]) -> str:
+        out = json.loads(json.dumps(cfgs))
+        for cfg in out.values():
+            cfg.get("optim", {}).pop("max_steps", None)
+        return json.dumps(out, sort_keys=True)
+
+    if not isinstance(stored, dict) or budgetless(stored) != budgetless(new):
+        raise RunDirError(
+            f"{sweep_dir}: holds a sweep with a different spec; choose "
+            f"another directory or pass --force to start over"
+        )
+    budget = {n: (stored[n]["optim"]["max_steps"], c["optim"]["max_steps"]) for n, c in new.items()}
+    shorter = [n for n, (old, given) in budget.items() if given < old]
+    if shorter:
+        n = shorter[0]
+        old, given = budget[n]
+        raise RunDirError(
+            f"{sweep_dir}: max_steps {given} is below the {old} its runs were given (run {n}); "
+            f"a sweep can be extended, not shortened: give max_steps >= {old} (analyze --steps "
+            f"reads a part of a run)"
+        )
+
+
+def _ended_by_budget(run_dir: Path, cfg: TrainConfig) -> bool:
+    """A finished run that trained to the end of a smaller budget than ``cfg``'s (its
+    ``config.json`` holds the budget it last trained under): it continues when the sweep is
+    extended. A run its stopping rule ended, or that diverged or was pruned, does not."""
+    if read_status(run_dir).get("status") != "done" or not (run_dir / layout.CONFIG).exists():
+        return False
+    try:
+        old = TrainConfig.load(run_dir / layout.CONFIG).optim.max_steps
+    except ConfigError:
+        return False
+    steps = layout.checkpoint_steps_on_disk(run_dir)
+    return old < cfg.optim.max_steps and bool(steps) and max(steps) >= old
 
 
 def _normalized(runs: Any) -> Any:
@@ -169,7 +212,12 @@ def _run_prepared(
     ray_address: str | None,
 ) -> pd.DataFrame:
     """The runs of a prepared sweep directory not finished yet, then the results table."""
-    todo = [r for r in runs if not is_finished(sweep_dir / "runs" / r.name)]
+    todo = [
+        r
+        for r in runs
+        if not is_finished(sweep_dir / "runs" / r.name)
+        or _ended_by_budget(sweep_dir / "runs" / r.name, r.config)
+    ]
     n_workers = (  # processes of the local backend
         max(1, min(workers or spec.get("workers") or os.cpu_count() or 1, len(todo) or 1))
         if backend == "local"

@@ -3,6 +3,7 @@ run per task, fraction and seed, and the card's readers per task."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -11,9 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grokinterp.errors import ConfigError
+from grokinterp.errors import ConfigError, RunDirError
 from grokinterp.experiments import power
 from grokinterp.experiments.cards import power2022
+from grokinterp.experiments.runner import run_study
+from grokinterp.runs import layout
 from grokinterp.sweeps.spec import expand
 from grokinterp.tasks.dataset import make_dataset
 
@@ -131,3 +134,18 @@ def test_a_budget_below_theirs_bounds_the_edge_and_never_refutes(tmp_path_factor
     assert edge(folder) is None and less(folder) is None  # nothing generalized: unknown
     _write(folder, [("div", 0.3, nan), ("div", q, 10.0), ("add", 0.3, 10.0)], budget=FULL)
     assert edge(folder) == pytest.approx(q)  # at their budget an edge above the range is read
+
+
+@pytest.mark.slow
+def test_a_larger_budget_extends_the_study_folder_and_a_smaller_is_refused(tmp_path):
+    small = power.Params(tasks=("add",), p=7, fractions=(0.6,), seeds=(0,), max_steps=20,
+                         patience=5, threshold=1.0)  # fmt: skip
+    out = tmp_path / "power"
+    run_study("power", out, small, progress=False)
+    (run,) = (out / "sweep" / "runs").iterdir()
+    assert layout.read_metrics(run)[-1]["step"] == 20
+    bigger = dataclasses.replace(small, max_steps=40)
+    run_study("power", out, bigger, progress=False)
+    assert layout.read_metrics(run)[-1]["step"] == 40
+    with pytest.raises(RunDirError, match="max_steps: stored 40, given 20"):
+        run_study("power", out, small, progress=False)

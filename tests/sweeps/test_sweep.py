@@ -313,3 +313,37 @@ def test_the_command_line_offers_every_backend():
     from grokinterp.sweeps.backends import BACKENDS
 
     assert list(BACKENDS) == cli.BACKENDS
+
+
+@pytest.mark.parametrize("backend", ["local", "ensemble"])
+def test_raising_max_steps_extends_the_sweep(tmp_path, backend):
+    # run 0 trains to the end of its budget; run 1's stopping rule (train loss below 10,
+    # true at its first log) ends it early: only run 0 continues when the budget is raised
+    short = spec(runs=[{"weight_decay": 1.0}, {"weight_decay": 0.3, "stop_loss": 10.0}])
+    short["overrides"]["max_steps"] = 10
+    sw = tmp_path / "sw"
+    run_sweep(short, sw, backend=backend, workers=1, progress=False)
+    names = [r.name for r in expand(short)]
+    stopped_before = layout.read_metrics(sw / "runs" / names[1])
+    assert stopped_before[-1]["step"] < 10
+    longer = json.loads(json.dumps(short))
+    longer["overrides"]["max_steps"] = 20
+    table = run_sweep(longer, sw, backend=backend, workers=1, progress=False)
+    assert list(table["status"]) == ["done", "done"]
+    extended = layout.read_metrics(sw / "runs" / names[0])
+    assert extended[-1]["step"] == 20
+    assert layout.read_metrics(sw / "runs" / names[1]) == stopped_before
+    # the extended run equals the same config trained to 20 steps in one go
+    train(expand(longer)[0].config, tmp_path / "alone", progress=False)
+    alone = layout.read_metrics(tmp_path / "alone")
+    assert [r["step"] for r in extended] == [r["step"] for r in alone]
+    np.testing.assert_allclose(
+        [r["test_loss"] for r in extended], [r["test_loss"] for r in alone], rtol=1e-5
+    )
+    # a smaller budget, or any other change, is refused
+    with pytest.raises(Exception, match="extended, not shortened"):
+        run_sweep(short, sw, backend=backend, progress=False)
+    other = json.loads(json.dumps(longer))
+    other["overrides"]["lr"] = 1e-3
+    with pytest.raises(Exception, match="different spec"):
+        run_sweep(other, sw, backend=backend, progress=False)
