@@ -63,45 +63,59 @@ CARDS = (
             ),
         ),
         setup=(
-            Setting("tasks", "seven numerical tasks, primarily modular arithmetic",
-                    f"{_P}, abstract", ours="x + y mod 31, half the pairs for training",
+            Setting("tasks", "six tasks listed (the abstract says seven): gcd (50% of the "
+                    "pairs for training), x + y (80%), x / y (80%), x^y (70%), x * y (50%), all "
+                    "mod 97, and the parity of 10 bits (50%)",
+                    f"{_P}, Sec. 2.1 and the task table of Fig. 2",
+                    ours="x + y mod 31, half the pairs for training",
                     why="one task; p scaled from their modular tasks to fit 2 shared CPU "
                     "cores (the one scaled knob), the training fraction kept at 50%"),
-            Setting("model", "a modern transformer with RoPE and RMSNorm", f"{_P}, abstract",
+            Setting("model", "a transformer with RoPE, RMSNorm, a SiLU feed-forward and "
+                    "dropout; no depth, width or head count stated", f"{_P}, Sec. 2.3",
                     ours="Nanda et al.'s 1-layer transformer (d_model 128, 4 heads, ReLU MLP "
                     "512, learned positions, no normalization)",
-                    why="the paper's text beyond its abstract (widths, depth, lr, weight decay, "
-                    "batch) and any code could not be reached from this session; we use the "
+                    why="the paper gives no sizes, and the code it cites "
+                    "(atveit/torch_grokking@94d5736, an AdamW-only port: 2 layers, width 128, "
+                    "1 head, dropout 0.2, batch 512, main.py:L26-41) has no Muon; we use the "
                     "library's reference grokking model"),
             Setting("softmax", "standard softmax, stablemax and sparsemax", f"{_P}, abstract",
                     ours="softmax (float64 cross-entropy)",
                     why="the claim is pooled over the three; we test the standard softmax"),
             Setting("Muon", "Muon on the hidden matrices (spectral-norm constrained, "
                     "Newton-Schulz orthogonalized momentum); AdamW for the rest",
-                    f"{_P}, abstract; the Muon convention (torch.optim.Muon's documentation)",
+                    f"{_P}, Sec. 2.4 (no Muon setting is given: lr, momentum, weight decay "
+                    "and which weights are Muon's are not stated); the Muon convention "
+                    "(torch.optim.Muon's documentation)",
                     ours="torch.optim.Muon's update (momentum 0.95, Nesterov, 5 Newton-Schulz "
                     "steps in float32) on attention and MLP matrices, lr 0.02, decoupled "
                     "weight decay 0.15; embeddings, unembedding and biases AdamW lr 3e-3, "
                     "weight decay 1",
-                    why="their hyper-parameters could not be read; lr 0.02 is Jordan et al.'s "
+                    why="their Muon hyper-parameters were not published; lr 0.02 is Jordan "
+                    "et al.'s "
                     "and torch's example, the weight decay matches AdamW's per-update decay "
                     "(lr x wd = 3e-3); float32 rather than bfloat16 Newton-Schulz "
                     "(grokinterp.training.spectral)"),
-            Setting("AdamW", "AdamW baseline", f"{_P}, abstract",
+            Setting("AdamW", "AdamW, betas (0.9, 0.98), a weight decay 'equivalent' to "
+                    "Muon's (value not stated); lr, batch and budget not stated",
+                    f"{_P}, Sec. 2.4",
                     ours="AdamW lr 3e-3, betas (0.9, 0.98), weight decay 1, 10-step warm-up, "
                     "full batch", why="the library's quick recipe (Nanda et al.'s at 3x "
                     "their lr), in which this model groks within what 2 shared cores allow"),
             Setting("criterion", "first epoch with validation accuracy >= 95% once training "
                     "accuracy is about 100%",
-                    "their definition as summarized at gonzoml.substack.com/p/muon-optimizer-"
-                    "accelerates-grokking (the paper's section itself not read)",
+                    f"{_P}, Sec. 2.3 (no number for 'about 100%'; the mean grokking epochs are "
+                    "pooled over every task, softmax and seed, Sec. 3)",
                     ours="first logged step (every 10 updates) with test accuracy >= 95%",
                     why="full batch: an epoch is an update"),
         ),
         study="muon",
         not_run=(
-            "their seven tasks, three softmax variants and their transformer (RoPE, RMSNorm): "
-            "one task, softmax and the reference model only, 3 seeds per arm",
+            "their configuration: the paper states no learning rate, weight decay, batch, "
+            "budget, model size or Muon setting (Sec. 2.3-2.4), and no code for its Muon, "
+            "stablemax or sparsemax runs was released (the cited atveit/torch_grokking is "
+            "AdamW-only), so their runs cannot be repeated; read from the arXiv text (v1)",
+            "their six tasks and three softmax variants: one task and softmax only, 3 seeds "
+            "per arm",
         ),
         notes="Measured (x + y mod 31, 3 seeds, median steps to 95%): AdamW 1370 (910-2520), "
         "Muon 1440 (1360-1460), the lr-matched AdamW (lr x 0.51, Muon's RMS step) 1355 over the "
