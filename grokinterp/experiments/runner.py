@@ -72,9 +72,11 @@ def _claim(out: Path, study: Study, params: Any, force: bool) -> None:
             {k: v for k, v in new.items() if k not in _EXECUTION | extended},
         )
         if diffs:
+            larger = f" (a larger {', '.join(sorted(budgets))} extends it)" if budgets else ""
             raise RunDirError(
                 f"{out}: holds this study run with other parameters ({'; '.join(diffs)}); "
-                f"give the same ones to resume, another folder, or force (--force) to start over"
+                f"give the same ones to resume{larger}, another folder, or force (--force) to "
+                f"start over"
             )
         return
     committed = study.committed is not None and (

@@ -42,7 +42,7 @@ from grokinterp.sweeps.backends import BACKENDS, train_runs
 from grokinterp.sweeps.pruning import Pruner, prune_runs
 from grokinterp.sweeps.results import RESULTS, results
 from grokinterp.sweeps.spec import SPEC, SweepRun, expand
-from grokinterp.sweeps.status import is_finished, read_status
+from grokinterp.sweeps.status import is_finished, read_status, write_status
 from grokinterp.training.preflight import check_bounds
 
 
@@ -151,17 +151,29 @@ def _check_extension(sweep_dir: Path, stored: Any, runs: Sequence[SweepRun]) -> 
     a smaller budget."""
     new = {r.name: r.config.to_dict() for r in runs}
 
-    def budgetless(cfgs: dict[str, Any]) -> str:
-        out = json.loads(json.dumps(cfgs))
+    def budgetless(cfgs: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = json.loads(json.dumps(cfgs))
         for cfg in out.values():
-            cfg.get("optim", {}).pop("max_steps", None)
-        return json.dumps(out, sort_keys=True)
+            if isinstance(cfg, dict) and isinstance(cfg.get("optim"), dict):
+                cfg["optim"].pop("max_steps", None)
+        return out
 
-    if not isinstance(stored, dict) or budgetless(stored) != budgetless(new):
-        raise RunDirError(
-            f"{sweep_dir}: holds a sweep with a different spec; choose "
-            f"another directory or pass --force to start over"
+    def refuse(what: str) -> RunDirError:
+        return RunDirError(
+            f"{sweep_dir}: holds a sweep with a different spec ({what}); only a larger "
+            f"max_steps extends a sweep: choose another directory or pass --force to start over"
         )
+
+    if not isinstance(stored, dict) or not all(isinstance(c, dict) for c in stored.values()):
+        raise refuse(f"its {SPEC} holds no run configs")
+    if set(stored) != set(new):
+        changed = sorted(set(stored) ^ set(new))
+        raise refuse(f"runs {'added' if changed[0] in new else 'removed'}: {changed[0]}")
+    old_cfgs, new_cfgs = budgetless(stored), budgetless(new)
+    for name in new:
+        diffs = layout.config_diffs(old_cfgs[name], new_cfgs[name])
+        if diffs:
+            raise refuse(f"run {name}: {diffs[0]}")
     budget = {n: (stored[n]["optim"]["max_steps"], c["optim"]["max_steps"]) for n, c in new.items()}
     shorter = [n for n, (old, given) in budget.items() if given < old]
     if shorter:
@@ -212,12 +224,13 @@ def _run_prepared(
     ray_address: str | None,
 ) -> pd.DataFrame:
     """The runs of a prepared sweep directory not finished yet, then the results table."""
-    todo = [
-        r
-        for r in runs
-        if not is_finished(sweep_dir / "runs" / r.name)
-        or _ended_by_budget(sweep_dir / "runs" / r.name, r.config)
-    ]
+    extended = [r for r in runs if _ended_by_budget(sweep_dir / "runs" / r.name, r.config)]
+    for r in extended:
+        # no longer finished: a sweep killed while it trains other runs first (the ensemble
+        # trains members by starting step, and rewrites every member's config.json before
+        # it starts) must still continue these runs when run again
+        write_status(sweep_dir / "runs" / r.name, "pending")
+    todo = [r for r in runs if not is_finished(sweep_dir / "runs" / r.name)]
     n_workers = (  # processes of the local backend
         max(1, min(workers or spec.get("workers") or os.cpu_count() or 1, len(todo) or 1))
         if backend == "local"

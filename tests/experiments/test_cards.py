@@ -338,12 +338,32 @@ def test_fan_card_reads_only_runs_that_generalized_within_the_budget(tmp_path):
         tmp_path / "runs.csv", index=False
     )
     assert fan2024._delay_growth(tmp_path) is None
-    assert fan2024._most_stages(tmp_path) == 3.0
+    surges = fan2024._surges_deepest(None)
+    assert surges(tmp_path) is None  # no stages_all column: an older runs.csv
+    cols = ["depth", "seed", "train_99_step", "test_80_step", "stages", "stages_all"]
+    pd.DataFrame([r + (r[4] + 1,) for r in rows], columns=cols).to_csv(
+        tmp_path / "runs.csv", index=False
+    )
+    assert surges(tmp_path) is None  # the deepest depth's seed 0 never reached 80%
 
-    pd.DataFrame(
-        [r[:3] + (r[2] + 1000, r[4]) if r[3] is None else r for r in rows],
-        columns=["depth", "seed", "train_99_step", "test_80_step", "stages"],
-    ).to_csv(tmp_path / "runs.csv", index=False)
+    generalized = [r[:3] + (r[2] + 1000, r[4]) if r[3] is None else r for r in rows]
+    pd.DataFrame([r + (r[4] + 1,) for r in generalized], columns=cols).to_csv(
+        tmp_path / "runs.csv", index=False
+    )
     # deepest median delay 1000, shallowest median (300 + 380) / 2 = 340
     assert fan2024._delay_growth(tmp_path) == 660.0
-    assert fan2024._most_stages(tmp_path) == 5.0
+    # the deepest depth's first seed: its surges from step 0 (5 + 1), not its seed 1's
+    assert surges(tmp_path) == 6.0
+    # a run with no surge after memorization shows no stages of grokking
+    pd.DataFrame(
+        [r[:4] + (0, 1) if r[:2] == (12, 0) else r + (r[4] + 1,) for r in generalized],
+        columns=cols,
+    ).to_csv(tmp_path / "runs.csv", index=False)
+    assert surges(tmp_path) is None
+    # the weight-decay-0.05 quantity reads its own folder, and is not run without it
+    assert fan2024._surges_deepest(fan2024.WD_05)(tmp_path) is None
+    (tmp_path / fan2024.WD_05).mkdir()
+    pd.DataFrame([r + (r[4] + 1,) for r in generalized], columns=cols).to_csv(
+        tmp_path / fan2024.WD_05 / "runs.csv", index=False
+    )
+    assert fan2024._surges_deepest(fan2024.WD_05)(tmp_path) == 6.0

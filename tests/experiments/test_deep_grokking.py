@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 
 from grokinterp.errors import ConfigError
-from grokinterp.experiments.deep_grokking import Params, count_stages, deep_spec, run
+from grokinterp.experiments.deep_grokking import (
+    STAGE_GAP_FRACTION,
+    STAGE_WINDOW_FRACTION,
+    Params,
+    count_stages,
+    deep_spec,
+    run,
+)
 from grokinterp.sweeps.spec import expand
 
 
@@ -90,8 +97,16 @@ def test_tiny_study_writes_its_tables(tmp_path):
     for name in ("runs.csv", "ranks.csv", "traces.csv", "report.txt", "figures/index.html"):
         assert (tmp_path / name).is_file(), name
     assert "depth  3 seed 0" in (tmp_path / "report.txt").read_text()
-    # every surge from step 0 includes those after memorization
-    assert (runs["stages_all"] >= runs["stages"]).all()
+    # stages_all counts the surges of the run's own test curve from step 0 (traces.csv),
+    # stages those from the step train accuracy reached 99%
+    traces = pd.read_csv(tmp_path / "traces.csv")
+    for _, r in runs.iterrows():
+        t = traces[(traces["depth"] == r["depth"]) & (traces["seed"] == r["seed"])]
+        w, g = round(100 * STAGE_WINDOW_FRACTION), round(100 * STAGE_GAP_FRACTION)
+        assert r["stages_all"] == count_stages(t["step"], t["test_acc"], window=w, gap=g)
+        t99 = r["train_99_step"]
+        late = count_stages(t["step"], t["test_acc"], start=t99, window=w, gap=g)
+        assert r["stages"] == (late if t99 == t99 else 0)
 
 
 def test_mnist_task_is_the_shipped_images():

@@ -16,8 +16,9 @@ from helpers import assert_runs_close, tiny_config
 
 from grokinterp.cli import main
 from grokinterp.config import TrainConfig, replace
-from grokinterp.errors import ConfigError
+from grokinterp.errors import ConfigError, RunDirError
 from grokinterp.runs import layout
+from grokinterp.sweeps import engine
 from grokinterp.sweeps.engine import run_sweep
 from grokinterp.sweeps.spec import expand
 from grokinterp.tasks import make_dataset
@@ -324,6 +325,7 @@ def test_raising_max_steps_extends_the_sweep(tmp_path, backend):
     sw = tmp_path / "sw"
     run_sweep(short, sw, backend=backend, workers=1, progress=False)
     names = [r.name for r in expand(short)]
+    first_budget = layout.read_metrics(sw / "runs" / names[0])
     stopped_before = layout.read_metrics(sw / "runs" / names[1])
     assert stopped_before[-1]["step"] < 10
     longer = json.loads(json.dumps(short))
@@ -332,6 +334,11 @@ def test_raising_max_steps_extends_the_sweep(tmp_path, backend):
     assert list(table["status"]) == ["done", "done"]
     extended = layout.read_metrics(sw / "runs" / names[0])
     assert extended[-1]["step"] == 20
+    # continued, not retrained: its rows before the old budget are the very rows written
+    # then (wall_time included, which a second training would not reproduce; the row at the
+    # old budget is logged again on resume)
+    assert len(first_budget) > 2
+    assert extended[: len(first_budget) - 1] == first_budget[:-1]
     assert layout.read_metrics(sw / "runs" / names[1]) == stopped_before
     # the extended run equals the same config trained to 20 steps in one go
     train(expand(longer)[0].config, tmp_path / "alone", progress=False)
@@ -341,9 +348,36 @@ def test_raising_max_steps_extends_the_sweep(tmp_path, backend):
         [r["test_loss"] for r in extended], [r["test_loss"] for r in alone], rtol=1e-5
     )
     # a smaller budget, or any other change, is refused
-    with pytest.raises(Exception, match="extended, not shortened"):
+    with pytest.raises(RunDirError, match="extended, not shortened"):
         run_sweep(short, sw, backend=backend, progress=False)
     other = json.loads(json.dumps(longer))
     other["overrides"]["lr"] = 1e-3
-    with pytest.raises(Exception, match="different spec"):
+    # the refusal names the first field that differs
+    with pytest.raises(RunDirError, match=r"different spec \(run .*optim\.lr: stored"):
         run_sweep(other, sw, backend=backend, progress=False)
+
+
+def test_an_interrupted_extension_still_continues(tmp_path, monkeypatch):
+    # the ensemble rewrites every member's config.json (the new budget) before it trains
+    # any, and trains members by starting step: a sweep killed in between must not leave
+    # the runs to extend reading as finished at the old budget
+    short = spec(runs=[{"weight_decay": 1.0}])
+    short["overrides"]["max_steps"] = 10
+    sw = tmp_path / "sw"
+    run_sweep(short, sw, backend="ensemble", progress=False)
+    longer = json.loads(json.dumps(short))
+    longer["overrides"]["max_steps"] = 20
+    (run,) = expand(longer)
+
+    def killed(sweep_dir, todo, *args, **kwargs):
+        for r in todo:  # what the ensemble's begin() does first, then the kill
+            (sweep_dir / "runs" / r.name / layout.CONFIG).write_text(r.config.to_json())
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "train_runs", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(longer, sw, backend="ensemble", progress=False)
+    monkeypatch.undo()
+    table = run_sweep(longer, sw, backend="ensemble", progress=False)
+    assert list(table["status"]) == ["done"]
+    assert layout.read_metrics(sw / "runs" / run.name)[-1]["step"] == 20

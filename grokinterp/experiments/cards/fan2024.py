@@ -73,13 +73,6 @@ def _generalized(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[runs["test_80_step"].notna()]
 
 
-def _most_stages(folder: Path) -> float | None:
-    """The most surges of test accuracy after memorization in any run that generalized
-    within the budget (``runs.csv``); None where none did."""
-    runs = _generalized(pd.read_csv(folder / "runs.csv"))
-    return float(runs["stages"].max()) if len(runs) else None
-
-
 def _test_rank_spearman(folder: Path) -> float | None:
     """Median over runs of the Spearman correlation, over the checkpoints from the step
     train accuracy reached 99%, between the mean numerical rank of the layers' features on
@@ -146,7 +139,7 @@ CARDS = (
                 "run, surges an 8th of the run apart (deep_grokking.count_stages from step 0); "
                 "read where the run reached 80% test accuracy with a surge after memorization",
                 read=_surges_deepest(WD_05),
-                files=("runs.csv",),
+                files=(f"{WD_05}/runs.csv",),
             ),
             Quantity(
                 name="surges of test accuracy over the run, deepest depth, weight decay 0.01",
