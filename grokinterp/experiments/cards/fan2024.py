@@ -139,7 +139,9 @@ CARDS = (
                 "run, surges an 8th of the run apart (deep_grokking.count_stages from step 0); "
                 "read where the run reached 80% test accuracy with a surge after memorization",
                 read=_surges_deepest(WD_05),
-                files=(f"{WD_05}/runs.csv",),
+                # the file the study writes (reproduce check runs it once, into the main
+                # folder); the reader takes it from wd0.05/, the same study run again
+                files=("runs.csv",),
             ),
             Quantity(
                 name="surges of test accuracy over the run, deepest depth, weight decay 0.01",
