@@ -268,6 +268,15 @@ def run_row(run: Run, ranks: pd.DataFrame) -> dict[str, Any]:
         x = r[(r["step"] == step) & (r["layer"] == mid)]["numerical_rank"]
         return float(x.iloc[0]) if len(x) else math.nan
 
+    def surges(start: float) -> int:  # the run's test curve, the rule scaled to its length
+        return count_stages(
+            m["step"].tolist(),
+            m["test_acc"].tolist(),
+            start=start,
+            window=round(steps * STAGE_WINDOW_FRACTION),
+            gap=round(steps * STAGE_GAP_FRACTION),
+        )
+
     first_ckpt = ckpt_at_t99[0] if ckpt_at_t99 else math.nan
     last_ckpt = float(mean_rank.index[-1])
     return {
@@ -281,24 +290,10 @@ def run_row(run: Run, ranks: pd.DataFrame) -> dict[str, Any]:
         "test_final_minus_1pct_step": float(near.iloc[0]) if len(near) else math.nan,
         "final_test_acc": final,
         "max_test_acc": float(m["test_acc"].max()),
-        "stages": count_stages(
-            m["step"].tolist(),
-            m["test_acc"].tolist(),
-            start=t99,
-            window=round(steps * STAGE_WINDOW_FRACTION),
-            gap=round(steps * STAGE_GAP_FRACTION),
-        )
-        if t99 == t99
-        else 0,
+        "stages": surges(t99) if t99 == t99 else 0,
         # Fan et al.'s two stages: the first while the training set is being fit, the
         # second after it is (their Fig. 1c, 2d-f): every surge from step 0
-        "stages_all": count_stages(
-            m["step"].tolist(),
-            m["test_acc"].tolist(),
-            start=0,
-            window=round(steps * STAGE_WINDOW_FRACTION),
-            gap=round(steps * STAGE_GAP_FRACTION),
-        ),
+        "stages_all": surges(0),
         "mid_layer": mid,
         "mid_rank_at_train_99": mid_rank(first_ckpt),
         "mid_rank_final": mid_rank(last_ckpt),
