@@ -116,7 +116,10 @@ def run_study(
     out = Path(out_dir)
     created = not out.exists()
     # a study with its own `force` parameter (it deletes its sweep folder) forces this too
-    _claim(out, study, params, force or bool(getattr(params, "force", False)))
+    forced = force or bool(getattr(params, "force", False))
+    _claim(out, study, params, forced)
+    record = out / PARAMS_FILE
+    previous = record.read_text() if record.is_file() and not forced else None
     write_params(out, study.name, params)
     try:
         return study.run(out, params, progress=progress, static=static)
@@ -124,6 +127,11 @@ def run_study(
         # refused before it wrote anything (a bad spec, a modulus the task cannot take):
         # leave no folder behind that only holds the record of a run that never started
         if created and [p.name for p in out.iterdir()] == [PARAMS_FILE]:
-            (out / PARAMS_FILE).unlink()
+            record.unlink()
             out.rmdir()
+        elif previous is not None:
+            # a resume the sweep refused (say, a larger budget over runs whose configs
+            # changed): keep the record of the runs the folder holds, so that the same
+            # command as before still resumes them
+            atomic_write_text(record, previous)
         raise

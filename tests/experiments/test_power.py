@@ -4,6 +4,7 @@ run per task, fraction and seed, and the card's readers per task."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from grokinterp.experiments import power
 from grokinterp.experiments.cards import power2022
 from grokinterp.experiments.runner import run_study
 from grokinterp.runs import layout
-from grokinterp.sweeps.spec import expand
+from grokinterp.sweeps.spec import SPEC, expand
 from grokinterp.tasks.dataset import make_dataset
 
 
@@ -149,3 +150,20 @@ def test_a_larger_budget_extends_the_study_folder_and_a_smaller_is_refused(tmp_p
     assert layout.read_metrics(run)[-1]["step"] == 40
     with pytest.raises(RunDirError, match="max_steps: stored 40, given 20"):
         run_study("power", out, small, progress=False)
+
+
+@pytest.mark.slow
+def test_a_larger_budget_the_sweep_refuses_leaves_the_record_as_it_was(tmp_path):
+    small = power.Params(tasks=("add",), p=7, fractions=(0.6,), seeds=(0,), max_steps=20,
+                         patience=5, threshold=1.0)  # fmt: skip
+    out = tmp_path / "power"
+    run_study("power", out, small, progress=False)
+    record = (out / "study.json").read_text()
+    spec = out / "sweep" / SPEC  # a run's stored config no longer matches the study's
+    stored = json.loads(spec.read_text())
+    (name,) = stored["runs"]
+    stored["runs"][name]["optim"]["lr"] *= 2
+    spec.write_text(json.dumps(stored))
+    with pytest.raises(RunDirError, match="optim.lr"):
+        run_study("power", out, dataclasses.replace(small, max_steps=40), progress=False)
+    assert (out / "study.json").read_text() == record  # the same command still names its runs
