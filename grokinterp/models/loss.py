@@ -66,8 +66,8 @@ def stablemax_cross_entropy64(
 ) -> Tensor:
     """StableMax cross-entropy in float64 (Prieto et al. 2025):
     ``-log(s(x_y) / sum_j s(x_j))`` with :func:`stablemax` s; same shapes and ``reduction``
-    as :func:`cross_entropy64`. (Prieto et al.'s code first hard-coded float64, later made
-    the precision an option; here every loss is float64.)
+    as :func:`cross_entropy64`. (Prieto et al.'s code computes StableMax in float64 at every
+    commit; its precision option applies to their softmax only.)
     """
     flat = logits.reshape(-1, logits.shape[-1]).to(torch.float64)
     s = stablemax(flat)
