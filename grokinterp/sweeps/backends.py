@@ -79,8 +79,9 @@ def train_runs(
     ray_address: str | None,
 ) -> None:
     """Train ``todo`` (runs of the sweep in ``sweep_dir``, ``total`` runs in all) with
-    ``backend``; ``workers`` processes for the local one; ``log`` is (log_to, comma-separated;
-    W&B project)."""
+    ``backend``; ``workers`` processes for the local one, each with an equal share of this
+    process's torch threads (at least 1); ``log`` is (log_to, comma-separated; W&B
+    project)."""
     log_to, wandb_project = [k for k in log[0].split(",") if k], log[1]
     if backend == "ensemble":
         jobs = [(r.config, sweep_dir / "runs" / r.name) for r in todo]
@@ -106,7 +107,10 @@ def train_runs(
         statuses = ray_units(units, sweep_dir, ray_address, gpus)
         _track(statuses, total, len(todo), progress, f"sweep ({backend})")
     else:
-        threads = max(1, (os.cpu_count() or 1) // workers)
+        # the caller's thread budget (``--threads``, else torch's default, one per core)
+        # shared among the workers: a spawned worker starts with torch's default, so a
+        # study given --threads 1 beside another job would otherwise oversubscribe the cores
+        threads = max(1, torch.get_num_threads() // workers)
         local = [_job(r, sweep_dir, threads, device, log) for r in todo]
         _track(_run_local(local, workers), total, len(todo), progress, "sweep")
 

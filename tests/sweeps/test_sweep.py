@@ -8,17 +8,22 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from helpers import assert_runs_close, tiny_config
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grokinterp.cli import main
 from grokinterp.config import TrainConfig, replace
 from grokinterp.errors import ConfigError, RunDirError
 from grokinterp.runs import layout
-from grokinterp.sweeps import engine
+from grokinterp.sweeps import backends, engine
 from grokinterp.sweeps.engine import run_sweep
 from grokinterp.sweeps.spec import expand
 from grokinterp.tasks import make_dataset
@@ -381,3 +386,26 @@ def test_an_interrupted_extension_still_continues(tmp_path, monkeypatch):
     table = run_sweep(longer, sw, backend="ensemble", progress=False)
     assert list(table["status"]) == ["done"]
     assert layout.read_metrics(sw / "runs" / run.name)[-1]["step"] == 20
+
+
+@given(budget=st.integers(1, 8), workers=st.integers(1, 4))
+@settings(max_examples=20, deadline=None)
+def test_local_workers_share_the_callers_threads(budget, workers):
+    """Each local worker gets an equal share of the caller's torch threads (``--threads``),
+    at least one: a spawned worker would otherwise start with one thread per core."""
+    seen: list[int] = []
+
+    def capture(jobs, n):
+        seen.extend(j[3] for j in jobs)
+        return iter(())
+
+    runs = expand(spec(seeds=[0, 1]))
+    before = torch.get_num_threads()
+    torch.set_num_threads(budget)
+    try:
+        with mock.patch.object(backends, "_run_local", capture):
+            backends.train_runs(Path("unused"), runs, 2, "local", workers, False, "cpu",
+                                ("", "grokinterp"), None)  # fmt: skip
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [max(1, budget // workers)] * 2
