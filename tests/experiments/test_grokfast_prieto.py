@@ -4,6 +4,7 @@ on tiny tables."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -138,12 +139,28 @@ def test_prieto_readers(tmp_path):
     ortho, stable = prieto2025.CARDS
     assert read_card(ortho, folder).values == (130, 0.2)
     reading = read_card(stable, folder)
-    assert reading.values == (0.3, 0.015, None)  # softmax32 not finished: not read
-    assert reading.agree == (False, True, None)
+    # the p113 folder not run, softmax32 not finished: neither read
+    assert reading.values == (0.3, None, 0.015, None)
+    assert reading.agree == (False, None, True, None)
     assert math.isinf(prieto2025._median_steps("adamw_control")(folder) or 0.0)
     short = pd.read_csv(folder / "runs.csv").assign(max_steps=500)
     short.to_csv(folder / "runs.csv", index=False)
-    assert read_card(stable, folder).values == (None,) * 3  # shorter than their 80,000 steps
+    assert read_card(stable, folder).values == (None,) * 4  # shorter than their 80,000 steps
+
+
+@pytest.mark.parametrize("long_p", [47, 113])
+def test_prieto_stablemax_at_their_modulus_is_read_from_its_folder(tmp_path, long_p):
+    """The p113 quantity reads the subfolder's StableMax runs, and only a run at p = 113."""
+    sub = tmp_path / prieto2025.P113
+    sub.mkdir()
+    _runs(sub, [("stablemax", "done", 52_000, 0.96), ("softmax64", "done", None, 0.01)])
+    (sub / "study.json").write_text(json.dumps({"study": "prieto", "params": {"long_p": long_p}}))
+    read = prieto2025.CARDS[1].quantities[1].read
+    if long_p == 113:
+        assert read(tmp_path) == 0.96
+    else:
+        with pytest.raises(ValueError, match="not a run at p = 113"):
+            read(tmp_path)
 
 
 @pytest.mark.parametrize("card", [*lee2024.CARDS, *prieto2025.CARDS], ids=lambda c: c.name)

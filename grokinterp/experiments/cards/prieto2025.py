@@ -11,6 +11,7 @@ their repository's ``paper_plots.ipynb`` stores (commit 0cc9e8d).
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -18,8 +19,15 @@ import pandas as pd
 
 from grokinterp.experiments.cards import Card, Quantity, Reader, Setting
 
+#: the StableMax arm run again at the authors' modulus (one seed: their one run), a
+#: subfolder of the committed study: ``grokinterp study run prieto --long-p 113 --arms
+#: stablemax --seeds 0 --backend local --out studies/prieto/p113``
+P113 = "p113"
+
 
 def _rows(folder: Path, arm: str) -> pd.DataFrame | None:
+    if not (folder / "runs.csv").is_file():
+        return None
     runs = pd.read_csv(folder / "runs.csv")
     rows = runs[runs["arm"] == arm]
     if not len(rows) or (rows["status"] != "done").any():
@@ -40,18 +48,31 @@ def _median_steps(arm: str) -> Reader:
     return read
 
 
-def _median_max_acc(arm: str, budget: int = 0) -> Reader:
-    """Median over seeds of ``arm``'s best logged test accuracy within its budget; None
-    where its runs had a budget below ``budget`` (the authors': a shorter run cannot test a
-    claim about what happens by their last step)."""
+def _median_max_acc(arm: str, budget: int = 0, sub: str | None = None) -> Reader:
+    """Median over seeds of ``arm``'s best logged test accuracy within its budget (in the
+    folder's ``sub`` folder where given); None where its runs had a budget below ``budget``
+    (the authors': a shorter run cannot test a claim about what happens by their last step)
+    or the folder was not run."""
 
     def read(folder: Path) -> float | None:
-        rows = _rows(folder, arm)
+        rows = _rows(folder / sub if sub else folder, arm)
         if rows is None or (rows["max_steps"] < budget).any():
             return None
         return float(rows["max_test_acc"].median())
 
     return read
+
+
+def _stablemax_at_their_p(folder: Path) -> float | None:
+    """StableMax's best test accuracy within 80,000 steps in the ``p113`` folder (median
+    over its seeds), read only where that folder's ``study.json`` shows the authors'
+    modulus 113 for the long arms; None where the folder was not run."""
+    record = folder / P113 / "study.json"
+    if not record.is_file():
+        return None
+    if json.loads(record.read_text())["params"].get("long_p") != 113:
+        raise ValueError(f"{record}: not a run at p = 113 (long_p); the card reads one there")
+    return _median_max_acc("stablemax", budget=80_000, sub=P113)(folder)
 
 
 _P = "LucasPrietoAl/grokking-at-the-edge-of-numerical-stability@0cc9e8d"
@@ -152,6 +173,19 @@ CARDS = (
                 "read only from runs given their 80,000 steps (a shorter run does not test "
                 "the claim)",
                 read=_median_max_acc("stablemax", budget=80_000),
+                files=("runs.csv",),
+            ),
+            Quantity(
+                name="StableMax at their p = 113, one seed (the p113 folder): best test "
+                "accuracy within 80,000 steps (MLP)",
+                paper=0.98,
+                accept=(0.95, 1.0),
+                tolerance="their Figure 1b as above, which is one run (seed 42, "
+                "utils.py:L293); the same arm, settings and budget as the quantity above at "
+                "their modulus, one seed, 95% our bar",
+                read=_stablemax_at_their_p,
+                # the file the study writes (reproduce check runs it once, into the main
+                # folder); the reader takes it from p113/, the same study run again
                 files=("runs.csv",),
             ),
             Quantity(
