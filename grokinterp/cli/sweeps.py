@@ -31,7 +31,8 @@ def _add_sweep(p: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=None,
-        help="processes for the local backend (default: one per core)",
+        help="processes for the local backend, each with an equal share of the cores' threads "
+        "(default: one per core)",
     )
     options.add_force(p, "delete the sweep directory first")
     options.add_device(
