@@ -100,6 +100,9 @@ class Params:
         paper="min(512, ceil(n / 2)) (openai/grok grok/data.py:L434-435)",
     )
     backend: Literal["ensemble", "local"] = param("ensemble", "sweep backend")
+    device: str = param(
+        "cpu", "torch device (cpu, cuda, cuda:N): their 10^5 updates need a GPU (card)"
+    )
 
     def __post_init__(self) -> None:
         check_choices("tasks", self.tasks, sorted(TASKS))
@@ -216,7 +219,7 @@ def run(
 ) -> StudyResult:
     """Train the sweep (resumable), then write the tables, figure and report (module doc)."""
     out = Path(out_dir)
-    run_sweep(spec(params), out / "sweep", progress=progress)
+    run_sweep(spec(params), out / "sweep", progress=progress, device=params.device)
     runs, curve = tables(out / "sweep", params)
     atomic_write_text(out / "runs.csv", runs.to_csv(index=False))
     atomic_write_text(out / "curve.csv", curve.to_csv(index=False))

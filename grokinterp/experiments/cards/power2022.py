@@ -240,7 +240,10 @@ CARDS = (
             "(batches of 133 and 127), trained alone to 10^4 updates, reach test accuracy "
             "0.83 (x + y) and 0.11 (x / y), "
             "neither 99%, at 19 ms an update on one shared core; the 36 runs at 10^5 "
-            "updates are about 19 core-hours here, beyond a session on 2 CPU cores",
+            "updates are about 19 core-hours here, beyond a session on 2 CPU cores. On a "
+            "GPU, `grokinterp study run power --out studies/power --max-steps 100000 "
+            "--device cuda` runs the study at their budget (where the folder still holds its "
+            "sweep, it extends those runs)",
         ),
         notes="The paper's only steps-against-fraction curve is the S5 product's (Fig. 1 "
         "centre, 7 seeds, 5 x 10^5 updates; read from its pixels: median steps to 99% "
