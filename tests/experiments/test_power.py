@@ -137,27 +137,28 @@ def test_a_budget_below_theirs_bounds_the_edge_and_never_refutes(tmp_path_factor
     assert edge(folder) == pytest.approx(q)  # at their budget an edge above the range is read
 
 
+# one run of 20 steps that never stops early (threshold 1.0): the budget tests' study
+SMALL = power.Params(tasks=("add",), p=7, fractions=(0.6,), seeds=(0,), max_steps=20,
+                     patience=5, threshold=1.0)  # fmt: skip
+
+
 @pytest.mark.slow
 def test_a_larger_budget_extends_the_study_folder_and_a_smaller_is_refused(tmp_path):
-    small = power.Params(tasks=("add",), p=7, fractions=(0.6,), seeds=(0,), max_steps=20,
-                         patience=5, threshold=1.0)  # fmt: skip
     out = tmp_path / "power"
-    run_study("power", out, small, progress=False)
+    run_study("power", out, SMALL, progress=False)
     (run,) = (out / "sweep" / "runs").iterdir()
     assert layout.read_metrics(run)[-1]["step"] == 20
-    bigger = dataclasses.replace(small, max_steps=40)
+    bigger = dataclasses.replace(SMALL, max_steps=40)
     run_study("power", out, bigger, progress=False)
     assert layout.read_metrics(run)[-1]["step"] == 40
     with pytest.raises(RunDirError, match="max_steps: stored 40, given 20"):
-        run_study("power", out, small, progress=False)
+        run_study("power", out, SMALL, progress=False)
 
 
 @pytest.mark.slow
 def test_a_larger_budget_the_sweep_refuses_leaves_the_record_as_it_was(tmp_path):
-    small = power.Params(tasks=("add",), p=7, fractions=(0.6,), seeds=(0,), max_steps=20,
-                         patience=5, threshold=1.0)  # fmt: skip
     out = tmp_path / "power"
-    run_study("power", out, small, progress=False)
+    run_study("power", out, SMALL, progress=False)
     record = (out / "study.json").read_text()
     spec = out / "sweep" / SPEC  # a run's stored config no longer matches the study's
     stored = json.loads(spec.read_text())
@@ -165,5 +166,5 @@ def test_a_larger_budget_the_sweep_refuses_leaves_the_record_as_it_was(tmp_path)
     stored["runs"][name]["optim"]["lr"] *= 2
     spec.write_text(json.dumps(stored))
     with pytest.raises(RunDirError, match="optim.lr"):
-        run_study("power", out, dataclasses.replace(small, max_steps=40), progress=False)
+        run_study("power", out, dataclasses.replace(SMALL, max_steps=40), progress=False)
     assert (out / "study.json").read_text() == record  # the same command still names its runs
