@@ -148,6 +148,24 @@ CARDS = (
             Setting("budget", "300 full-batch steps", f"{_SH}:L51"),
         ),
         study="prieto",
+        not_run=(
+            "their transformer (Figure 6: ⊥AdamW, AdamW with weight decay 1.5 and AdamW "
+            "without, lr 1e-3, 5,000 full-batch steps, one seed; run_main_experiments.sh:"
+            "L87-94; the prieto_transformer preset, `grokinterp study run prieto --setting "
+            "transformer --arms orthoadamw wd1.5 baseline`), not run to the end: 0.4 s a step "
+            "for one seed on one CPU thread beside two other runs (2,000 steps in 13 min), "
+            "some 30 min a run. Their curves, read off "
+            "the image of paper_plots.ipynb cell 16 (which plots its logged points 500 apart "
+            "while the runs logged every 200, so the panel's 0-5,000 is their first 2,000 "
+            "steps; the caption says subtraction, the script runs addition): ⊥AdamW 87% test "
+            "accuracy at step 400 and 99% at 600, weight decay 1.5 48% at 1,000 and 93% at "
+            "1,200, the baseline at most 0.5% through 2,000. A first look on our preset "
+            "(transformer_first_look.csv: ⊥AdamW, seed 0, stopped at step 2,000 for CPU): "
+            "train accuracy 1 from step 80, test accuracy at most 0.55% through 2,000 (chance "
+            "0.9%), the weight norm flat at 127.6. Our preset has no dropout (theirs 0.1 in "
+            "training, PyTorch's default for the encoder layer) and includes the operand 0; "
+            "grokinterp's transformer has no dropout option yet, so no verdict is read",
+        ),
         notes="Read from studies/prieto (runs.csv; report.txt and figures/ show every arm). "
         "The control adamw_control is ours: the paper's Figure 1 panels are curves, with no "
         "number to compare. The figure's arrow labels panel (a) '⊥AdamW + StableMax', but "
@@ -263,12 +281,6 @@ CARDS = (
             "0.04 s a step for one seed on one CPU thread, 45-55 min a seed (a softmax run "
             "trains all 80,000 steps), some 6 core-hours in all; `grokinterp study run prieto "
             "--long-p 113 --arms stablemax softmax64 softmax32 --backend local --out DIR`",
-            "their transformer (Figure 6: the prieto_transformer preset, ⊥AdamW, weight decay "
-            "1.5 and the baseline, 5,000 steps; `grokinterp study run prieto --setting "
-            "transformer --arms orthoadamw wd1.5 baseline`): at p = 113 about 0.8 s a step "
-            "for one seed on a loaded CPU core (over an hour a run); a smaller p would first "
-            "need the learnability check the MLP's long arms had (at p = 23 nothing "
-            "generalizes)",
         ),
         notes="Read from studies/prieto (runs.csv; report.txt, metrics.csv and figures/ show "
         "every arm) and studies/prieto/p113 (StableMax at their modulus, seed 0). "
