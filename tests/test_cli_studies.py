@@ -192,3 +192,21 @@ def test_a_study_never_overwrites_what_is_not_its_own(tmp_path, capsys):
     assert (out / "summary.csv").read_text() == summary
     assert main(["tickets", "--out", str(mine), *smoke, "--force"]) == 0
     assert not (mine / "report.txt").read_text() == "my notes"
+
+
+def test_a_study_refused_before_it_writes_leaves_the_folder_as_it_was(tmp_path, capsys):
+    """A refusal from inside the study (here: a modulus its task cannot take) leaves no
+    study.json behind, in a folder it made and in an empty one that was there, so the
+    corrected command runs."""
+    bad = ["--p", "8", "--tasks", "div", "--fractions", "0.5", "--seeds", "0",
+           "--max-steps", "5", "--no-progress"]  # fmt: skip
+    made = tmp_path / "made"
+    assert main(["study", "run", "power", "--out", str(made), *bad]) == 2
+    assert "p must be prime" in capsys.readouterr().err
+    assert not made.exists()
+    there = tmp_path / "there"
+    there.mkdir()
+    assert main(["study", "run", "power", "--out", str(there), *bad]) == 2
+    assert list(there.iterdir()) == []
+    good = [*bad[:1], "7", *bad[2:]]
+    assert main(["study", "run", "power", "--out", str(there), *good]) == 0

@@ -119,19 +119,22 @@ def run_study(
     forced = force or bool(getattr(params, "force", False))
     _claim(out, study, params, forced)
     record = out / PARAMS_FILE
-    previous = record.read_text() if record.is_file() and not forced else None
+    previous = record.read_text() if record.is_file() else None
+    before = {p.name for p in out.iterdir()} if out.is_dir() else set()
     write_params(out, study.name, params)
     try:
         return study.run(out, params, progress=progress, static=static)
     except UserError:
-        # refused before it wrote anything (a bad spec, a modulus the task cannot take):
-        # leave no folder behind that only holds the record of a run that never started
-        if created and [p.name for p in out.iterdir()] == [PARAMS_FILE]:
-            record.unlink()
-            out.rmdir()
-        elif previous is not None:
+        # refused: put the record back as it was, so that a corrected command (or, on a
+        # resume, the command the folder was made with) is not refused for it
+        if previous is not None:
             # a resume the sweep refused (say, a larger budget over runs whose configs
-            # changed): keep the record of the runs the folder holds, so that the same
-            # command as before still resumes them
+            # changed). In a study of several sweeps, one may already have been extended:
+            # it then holds more than the record says, and the larger budget resumes it
             atomic_write_text(record, previous)
+        elif {p.name for p in out.iterdir()} <= before | {PARAMS_FILE}:
+            # refused before it wrote anything (a bad spec, a modulus the task cannot take)
+            record.unlink()
+            if created and not any(out.iterdir()):
+                out.rmdir()  # leave no folder behind that a run never used
         raise
