@@ -367,3 +367,26 @@ def test_fan_card_reads_only_runs_that_generalized_within_the_budget(tmp_path):
         tmp_path / fan2024.WD_05 / "runs.csv", index=False
     )
     assert fan2024._surges_deepest(fan2024.WD_05)(tmp_path) == 6.0
+
+
+def test_notsawo_readers_take_the_full_batch_runs(tmp_path):
+    """The card reads the full-batch sweeps (the paper's setting): here they separate
+    perfectly (AUC 1) while the minibatch ones are reversed (AUC 0), at the largest N only."""
+    from grokinterp.experiments.cards import notsawo2023
+
+    rows = []
+    for part, sign in (("add_p19", 1.0), ("mb_add_p19", -1.0)):
+        for i, grokked in enumerate([True, True, False, False]):
+            activity = sign * (10.0 if grokked else 1.0) + i * 0.01
+            rows += [
+                {"part": part, "N": 400, "grokked": grokked, "hjorth_activity": activity},
+                {"part": part, "N": 50, "grokked": grokked, "hjorth_activity": -activity},
+            ]
+    pd.DataFrame(rows).to_csv(tmp_path / "features.csv", index=False)
+    pd.DataFrame([
+        {"family": "spectral", "regime": "full_batch", "N": 400, "auc_cv": 0.9},
+        {"family": "spectral", "regime": "full_batch", "N": 50, "auc_cv": 0.1},
+        {"family": "spectral", "regime": "minibatch", "N": 400, "auc_cv": 0.2},
+    ]).to_csv(tmp_path / "auc.csv", index=False)  # fmt: skip
+    assert notsawo2023._hjorth_auc(tmp_path) == 1.0
+    assert notsawo2023._spectral_auc_cv(tmp_path) == 0.9
