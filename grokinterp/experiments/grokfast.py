@@ -122,7 +122,7 @@ class Params:
         "of this preset measured far slower than its members run alone)",
     )
     workers: int = param(
-        1, "processes of the local backend: runs trained at once (each with --threads)"
+        1, "processes of the local backend: runs trained at once (sharing --threads)"
     )
     device: str = param("cpu", "torch device (cpu, cuda, cuda:N)")
 

@@ -29,7 +29,9 @@ generalization without weight decay, ⊥AdamW quickly. ``setting`` picks their m
   The long arms log every ``long_log_every`` steps (theirs 5,000) and keep a checkpoint
   (the state a run resumes from) every 5,000 steps (their model checkpoints,
   grokking_experiments.py:L84); ``long_p`` is the one knob scaled for cost (their 113:
-  80,000 steps of their MLP at p = 113 take some 11 hours an arm on 2 shared CPU cores).
+  80,000 steps of their MLP at p = 113 take about 0.04 s a step for one seed on one CPU
+  thread, 45-55 min a seed; ``--long-p 113 --backend local`` runs them, as
+  ``studies/prieto/p113`` was for StableMax).
   The default 47 is the smallest modulus tried (23, 41, 47) at which the ``orthoadamw``
   arm generalizes within its 300 steps on every seed: at 23 (211 training pairs) nothing
   generalizes, so a run there does not test a claim (``studies/prieto/scaled_p.csv``).

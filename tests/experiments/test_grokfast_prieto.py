@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from grokinterp.errors import ConfigError
+from grokinterp.errors import ConfigError, RunDirError
 from grokinterp.experiments import grokfast, prieto
 from grokinterp.experiments.cards import lee2024, prieto2025, read_card
 from grokinterp.experiments.contract import params_from
@@ -159,8 +159,11 @@ def test_prieto_stablemax_at_their_modulus_is_read_from_its_folder(tmp_path, lon
     if long_p == 113:
         assert read(tmp_path) == 0.96
     else:
-        with pytest.raises(ValueError, match="not a run at p = 113"):
+        with pytest.raises(RunDirError, match="long_p 47, not 113"):
             read(tmp_path)
+    (sub / "study.json").write_text("{")
+    with pytest.raises(RunDirError, match="not the study.json of a prieto run"):
+        read(tmp_path)
 
 
 @pytest.mark.parametrize("card", [*lee2024.CARDS, *prieto2025.CARDS], ids=lambda c: c.name)
