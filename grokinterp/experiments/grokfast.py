@@ -231,8 +231,9 @@ STUDY = Study(
         "backend": "ensemble",  # in-process: no worker start-up
     },  # fmt: skip
     cards=lee2024.CARDS,
-    runtime="21 min for the EMA, MA and weight-decay-1 arms (3 seeds each); the baseline "
-    "and lr_matched arms 0.05-0.2 s an update on one shared core, 1-2 hours a baseline "
-    "seed (resumable in pieces: a state file every 1,000 updates)",
+    runtime="52 min for the EMA, MA, weight-decay-1 and lr_matched arms (3 seeds each, two "
+    "runs at a time on one thread each); the baseline arm about 0.08 s an update, 55 min a "
+    "seed to their 39,890, some 7 hours to their budget (resumable in pieces: a state file "
+    "every 1,000 updates)",
     threads=2,
 )
