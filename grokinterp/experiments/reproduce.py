@@ -127,7 +127,7 @@ def check(out_dir: Path, names: list[str] | None = None, *, progress: bool = Fal
                 failed = f"the study failed at smoke scale: {type(e).__name__}: {e}"
             ran[study.name] = (time.perf_counter() - start, failed)
         seconds, problem = ran[study.name]
-        for q in card.quantities if problem is None else ():
+        for q in (q.in_folder() for q in card.quantities) if problem is None else ():
             absent = [f for f in q.files if not (folder / f).is_file()]
             if absent:
                 problem = f"{q.name}: the study wrote no {', '.join(absent)}"

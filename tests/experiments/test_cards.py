@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import json
 import math
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from grokinterp.errors import RunDirError
 from grokinterp.experiments import registry
 from grokinterp.experiments.cards import (
     DISAGREES_ON_OUR_SETUP,
@@ -24,6 +26,7 @@ from grokinterp.experiments.cards import (
     REPRODUCED,
     Card,
     Quantity,
+    Reading,
     Setting,
     describe,
     markdown_table,
@@ -129,6 +132,50 @@ def test_a_different_setup_qualifies_every_verdict(tmp_path):
     text = describe(r, "studies/s")
     assert "100k steps: 2 cores" in text and f"verdict: {DISAGREES_ON_OUR_SETUP}" in text
     assert "1 item(s) not run or not known" in markdown_table([(r, "s", "1 min")])
+
+
+@given(
+    long_p=st.integers(min_value=2, max_value=200),
+    study=st.sampled_from(["s", "other"]),
+    record=st.sampled_from(["ok", "missing", "broken"]),
+)
+def test_a_subfolder_quantity_reads_only_the_run_it_describes(
+    tmp_path_factory, long_p, study, record
+):
+    """A quantity read from a subfolder: its value where the subfolder's study.json records
+    the card's study with the expected parameters; one clear refusal for any other record;
+    not yet run without files; reproduce check reads the folder itself (in_folder)."""
+    folder = tmp_path_factory.mktemp("study")
+    q = Quantity("q", 1.0, (0.0, 2.0), "t", _quantity(0, 0, 1).read, ("values.txt",),
+                 sub="p113", sub_params={"long_p": 113})  # fmt: skip
+    card = Card("c", "A", "0", "x", (q,), (), "s")
+    (folder / "values.txt").write_text("0.25\n")  # the folder's own value: not this one's
+    assert read_card(card, folder).values == (None,)  # the subfolder not run
+    (folder / "p113").mkdir()
+    (folder / "p113" / "values.txt").write_text("1.5\n")
+    doc = {"study": study, "params": {"long_p": long_p, "steps": 10}}
+    if record == "ok":
+        (folder / "p113" / "study.json").write_text(json.dumps(doc))
+    elif record == "broken":
+        (folder / "p113" / "study.json").write_text("{")
+    if record == "ok" and study == "s" and long_p == 113:
+        assert read_card(card, folder).values == (1.5,)
+    else:
+        with pytest.raises(RunDirError, match=r"p113/study.json: .*rerun"):
+            read_card(card, folder)
+    assert "from p113/values.txt" in describe(Reading(card, (None,), (None,), NOT_YET_RUN), "s")
+    own = Card("c", "A", "0", "x", (q.in_folder(),), (), "s")
+    assert read_card(own, folder).values == (0.25,)
+
+
+def test_a_subfolder_needs_its_parameters():
+    read = _quantity(0, 0, 1).read
+    with pytest.raises(ValueError, match="sub_params"):
+        Quantity("q", 1.0, (0.0, 2.0), "t", read, ("v",), sub="p113")
+    with pytest.raises(ValueError, match="sub_params"):
+        Quantity("q", 1.0, (0.0, 2.0), "t", read, ("v",), sub_params={"p": 1})
+    with pytest.raises(ValueError, match="inside the folder"):
+        Quantity("q", 1.0, (0.0, 2.0), "t", read, ("v",), sub="../x", sub_params={"p": 1})
 
 
 def test_the_table_escapes_its_cells(tmp_path):
@@ -338,7 +385,7 @@ def test_fan_card_reads_only_runs_that_generalized_within_the_budget(tmp_path):
         tmp_path / "runs.csv", index=False
     )
     assert fan2024._delay_growth(tmp_path) is None
-    surges = fan2024._surges_deepest(None)
+    surges = fan2024._surges_deepest
     assert surges(tmp_path) is None  # no stages_all column: an older runs.csv
     cols = ["depth", "seed", "train_99_step", "test_80_step", "stages", "stages_all"]
     pd.DataFrame([r + (r[4] + 1,) for r in rows], columns=cols).to_csv(
@@ -360,13 +407,10 @@ def test_fan_card_reads_only_runs_that_generalized_within_the_budget(tmp_path):
         columns=cols,
     ).to_csv(tmp_path / "runs.csv", index=False)
     assert surges(tmp_path) is None
-    # the weight-decay-0.05 quantity reads its own folder, and is not run without it
-    assert fan2024._surges_deepest(fan2024.WD_05)(tmp_path) is None
-    (tmp_path / fan2024.WD_05).mkdir()
-    pd.DataFrame([r + (r[4] + 1,) for r in generalized], columns=cols).to_csv(
-        tmp_path / fan2024.WD_05 / "runs.csv", index=False
-    )
-    assert fan2024._surges_deepest(fan2024.WD_05)(tmp_path) == 6.0
+    # the weight-decay-0.05 quantity reads the same runs from its own folder, the study run
+    # again at weight decay 0.05
+    (q,) = [q for c in fan2024.CARDS for q in c.quantities if q.sub]
+    assert (q.sub, dict(q.sub_params)) == (fan2024.WD_05, {"weight_decay": 0.05})
 
 
 def test_notsawo_readers_take_the_full_batch_runs(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 
 from grokinterp.errors import ConfigError, RunDirError
 from grokinterp.experiments import grokfast, prieto
-from grokinterp.experiments.cards import lee2024, prieto2025, read_card
+from grokinterp.experiments.cards import describe, lee2024, prieto2025, read_card
 from grokinterp.experiments.contract import params_from
 from grokinterp.experiments.registry import load
 from grokinterp.experiments.runner import run_study
@@ -99,6 +99,7 @@ def test_smoke_run_writes_what_the_cards_read(tmp_path, name):
 
 
 def _runs(tmp_path: Path, rows: list[tuple[str, str, float | None, float]]) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(
         [
             {
@@ -130,40 +131,44 @@ def test_lee_readers_take_medians_and_skip_unfinished_arms(tmp_path):
 
 
 def test_prieto_readers(tmp_path):
-    folder = _runs(tmp_path, [
-        ("orthoadamw", "done", 110, 1.0), ("orthoadamw", "done", None, 0.9),
-        ("orthoadamw", "done", 130, 1.0), ("adamw_control", "done", None, 0.2),
+    long_arms = [
         ("stablemax", "done", None, 0.3), ("softmax64", "done", None, 0.01),
         ("softmax64", "done", None, 0.02), ("softmax32", "running", None, 0.01),
+    ]  # fmt: skip
+    folder = _runs(tmp_path, [
+        ("orthoadamw", "done", 110, 1.0), ("orthoadamw", "done", None, 0.9),
+        ("orthoadamw", "done", 130, 1.0), ("adamw_control", "done", None, 0.2), *long_arms,
     ])  # fmt: skip
     ortho, stable = prieto2025.CARDS
     assert read_card(ortho, folder).values == (130, 0.2)
-    reading = read_card(stable, folder)
-    # the p113 folder not run, softmax32 not finished: neither read
-    assert reading.values == (0.3, None, 0.015, None)
-    assert reading.agree == (False, None, True, None)
     assert math.isinf(prieto2025._median_steps("adamw_control")(folder) or 0.0)
-    short = pd.read_csv(folder / "runs.csv").assign(max_steps=500)
-    short.to_csv(folder / "runs.csv", index=False)
-    assert read_card(stable, folder).values == (None,) * 4  # shorter than their 80,000 steps
+    # the StableMax card reads the long arms at their p = 113, not the main folder's
+    assert read_card(stable, folder).values == (None,) * 3
+    sub = _runs(tmp_path / prieto2025.P113, long_arms)
+    (sub / "study.json").write_text(json.dumps({"study": "prieto", "params": {
+        "setting": "mlp", "long_p": 113, "long_steps": 80_000}}))  # fmt: skip
+    reading = read_card(stable, folder)
+    # softmax32 not finished: not read
+    assert reading.values == (0.3, 0.015, None)
+    assert reading.agree == (False, True, None)
+    short = pd.read_csv(sub / "runs.csv").assign(max_steps=500)
+    short.to_csv(sub / "runs.csv", index=False)
+    assert read_card(stable, folder).values == (None,) * 3  # shorter than their 80,000 steps
 
 
-@pytest.mark.parametrize("long_p", [47, 113])
-def test_prieto_stablemax_at_their_modulus_is_read_from_its_folder(tmp_path, long_p):
-    """The p113 quantity reads the subfolder's StableMax runs, and only a run at p = 113."""
-    sub = tmp_path / prieto2025.P113
-    sub.mkdir()
-    _runs(sub, [("stablemax", "done", 52_000, 0.96), ("softmax64", "done", None, 0.01)])
-    (sub / "study.json").write_text(json.dumps({"study": "prieto", "params": {"long_p": long_p}}))
-    read = prieto2025.CARDS[1].quantities[1].read
-    if long_p == 113:
-        assert read(tmp_path) == 0.96
-    else:
-        with pytest.raises(RunDirError, match="long_p 47, not 113"):
-            read(tmp_path)
-    (sub / "study.json").write_text("{")
-    with pytest.raises(RunDirError, match="not the study.json of a prieto run"):
-        read(tmp_path)
+def test_prieto_stablemax_card_reads_only_a_run_at_their_modulus(tmp_path):
+    """The p113 folder's record must show the long arms at p = 113 (a rerun at the scaled
+    modulus cannot pass as theirs); reproduce show names the subfolder's file."""
+    sub = _runs(tmp_path / prieto2025.P113, [("stablemax", "done", 52_000, 0.96)])
+    stable = prieto2025.CARDS[1]
+    (sub / "study.json").write_text(json.dumps({"study": "prieto", "params": {
+        "setting": "mlp", "long_p": 47}}))  # fmt: skip
+    with pytest.raises(RunDirError, match="long_p 47, not 113"):
+        read_card(stable, tmp_path)
+    (sub / "study.json").write_text(json.dumps({"study": "prieto", "params": {
+        "setting": "mlp", "long_p": 113}}))  # fmt: skip
+    assert read_card(stable, tmp_path).values[0] == 0.96
+    assert "from p113/runs.csv" in describe(read_card(stable, tmp_path), "studies/prieto")
 
 
 @pytest.mark.parametrize("card", [*lee2024.CARDS, *prieto2025.CARDS], ids=lambda c: c.name)

@@ -22,8 +22,15 @@ setup; not run on the authors'``, and ``grokinterp reproduce show`` lists every 
 with its reason. Where no quantity agrees but some could not be read, the verdict says how
 many were read (``disagrees where read (1 of 2)``).
 
+A quantity may be read from a subfolder of the study's folder (``Quantity.sub``): the same
+study run again with other parameters (the authors' modulus where the folder's own run
+scaled it, another weight decay). Its ``study.json`` must record that study with the
+parameters the card expects (``Quantity.sub_params``); anything else is refused in one line,
+so a subfolder rerun with other values cannot pass as the one the card describes.
+
 ``grokinterp reproduce check`` runs every card's study at its smoke scale and reads every
-quantity from the fresh output, so a card whose study or reader broke fails the test suite.
+quantity from the fresh output (a subfolder's quantity from the folder the check ran), so a
+card whose study or reader broke fails the test suite.
 
 This module is the data model; the cards themselves live one module per paper beside it, named
 ``<firstauthor><year>`` (:mod:`~grokinterp.experiments.cards.minegishi2024`, ...), each
@@ -36,10 +43,14 @@ layer only.
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
+
+from grokinterp.errors import RunDirError
 
 REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_YET_RUN = (
     "reproduced",
@@ -90,7 +101,11 @@ class Quantity:
         read: our value from the study's folder: ``inf`` where a run never got there within
             its budget (a bound, compared like any value), None where the files hold no such
             value; it may raise only on a broken format.
-        files: the files ``read`` needs, relative to the study's folder.
+        files: the files ``read`` needs, relative to the folder it reads.
+        sub: the subfolder of the study's folder that ``read`` is given (``"p113"``): the
+            same study run again with ``sub_params``; ``""`` (the default): the folder itself.
+        sub_params: the parameters the subfolder's ``study.json`` must record (``{"long_p":
+            113}``); required with ``sub``.
     """
 
     name: str
@@ -99,11 +114,30 @@ class Quantity:
     tolerance: str
     read: Reader
     files: tuple[str, ...]
+    sub: str = ""
+    sub_params: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         lo, hi = self.accept
         if not lo <= hi:
             raise ValueError(f"quantity {self.name!r}: accept must be (low, high), low <= high")
+        if bool(self.sub) != bool(self.sub_params):
+            raise ValueError(
+                f"quantity {self.name!r}: a subfolder (sub=...) needs the parameters its run "
+                f"must have (sub_params=...), and sub_params needs sub"
+            )
+        if self.sub and (Path(self.sub).is_absolute() or ".." in Path(self.sub).parts):
+            raise ValueError(f"quantity {self.name!r}: sub {self.sub!r} must lie inside the folder")
+
+    @property
+    def source(self) -> str:
+        """The files read, as ``reproduce show`` names them (``p113/runs.csv``)."""
+        return ", ".join(f"{self.sub}/{f}" if self.sub else f for f in self.files)
+
+    def in_folder(self) -> Quantity:
+        """The same quantity read from the study's folder itself (``reproduce check``, which
+        runs the study once at its smoke scale)."""
+        return replace(self, sub="", sub_params={})
 
 
 @dataclass(frozen=True)
@@ -158,12 +192,39 @@ class Reading:
     verdict: str
 
 
-def _value(q: Quantity, folder: Path) -> float | None:
+def _check_sub(q: Quantity, where: Path, study: str) -> None:
+    """Refuse a subfolder whose ``study.json`` is not ``study`` run with ``q.sub_params``."""
+    record = where / "study.json"
+    try:
+        doc = json.loads(record.read_text())
+        stored_study, params = doc["study"], doc["params"]
+        if not isinstance(params, dict):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError):
+        raise RunDirError(
+            f"{record}: missing or not a study's record; the card reads {q.name!r} from a run "
+            f"of the {study} study there: rerun it into that folder"
+        ) from None
+    wrong = [
+        f"{k} {params.get(k)!r}, not {v!r}" for k, v in q.sub_params.items() if params.get(k) != v
+    ]
+    if stored_study != study or wrong:
+        what = f"the study {stored_study!r}, not {study!r}" if stored_study != study else ""
+        raise RunDirError(
+            f"{record}: a run with {what or '; '.join(wrong)}; the card reads {q.name!r} from "
+            f"the {study} study run with {dict(q.sub_params)}: rerun it with those"
+        )
+
+
+def _value(q: Quantity, folder: Path, study: str) -> float | None:
     """Our value, or None when the files are missing or hold none (NaN counts as none); a
     reader that returns anything but a number or None is a bug in the card."""
-    if not all((folder / f).is_file() for f in q.files):
+    where = folder / q.sub if q.sub else folder
+    if not all((where / f).is_file() for f in q.files):
         return None
-    v = q.read(folder)
+    if q.sub:
+        _check_sub(q, where, study)
+    v = q.read(where)
     if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
         raise TypeError(f"quantity {q.name!r}: the reader returned {v!r}, not a number or None")
     return None if v is None or math.isnan(v) else float(v)
@@ -192,7 +253,7 @@ def verdict(agree: Sequence[bool | None], differs: bool) -> str:
 
 def read_card(card: Card, folder: Path) -> Reading:
     """Our value of each quantity from ``folder`` and the verdict they earn."""
-    values = tuple(_value(q, folder) for q in card.quantities)
+    values = tuple(_value(q, folder, card.study) for q in card.quantities)
     agree = tuple(
         None if v is None else q.accept[0] <= v <= q.accept[1]
         for q, v in zip(card.quantities, values, strict=True)
@@ -244,7 +305,7 @@ def describe(reading: Reading, study_dir: str) -> str:
         mark = "" if a is None else (" ok" if a else " outside")
         lines.append(
             f"  {q.name}: {expected(q)} / [{number(q.accept[0])}, {number(q.accept[1])}] / "
-            f"{number(v)}{mark}  ({q.tolerance}; from {', '.join(q.files)})"
+            f"{number(v)}{mark}  ({q.tolerance}; from {q.source})"
         )
     lines += ["", "the authors' configuration (theirs; source; ours where it differs):"]
     for s in c.setup:

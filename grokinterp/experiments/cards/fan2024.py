@@ -8,7 +8,6 @@ Its card ``fan2024-deep-grokking`` is measured by the ``deep-grokking`` study
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -45,26 +44,18 @@ def _delay_growth(folder: Path) -> float | None:
 WD_05 = "wd0.05"  # the committed run at weight decay 0.05 (their Fig. 6's two-stage case)
 
 
-def _surges_deepest(sub: str | None) -> Callable[[Path], float | None]:
+def _surges_deepest(folder: Path) -> float | None:
     """Surges of test accuracy from step 0 (``stages_all``) of the deepest depth's first
-    seed in ``folder`` (or its ``sub`` folder), read only where that run reached 80% test
-    accuracy with at least one surge after memorization (``stages`` >= 1): a run that never
-    generalized within the budget neither shows nor rules out stages. None where the folder
-    was not run."""
-
-    def read(folder: Path) -> float | None:
-        where = folder / sub if sub else folder
-        if not (where / "runs.csv").is_file():
-            return None
-        runs = pd.read_csv(where / "runs.csv")
-        if not len(runs) or "stages_all" not in runs:
-            return None
-        deep = runs[runs["depth"] == runs["depth"].max()].sort_values("seed").iloc[0]
-        if deep["test_80_step"] != deep["test_80_step"] or deep["stages"] < 1:
-            return None
-        return float(deep["stages_all"])
-
-    return read
+    seed in ``folder``, read only where that run reached 80% test accuracy with at least one
+    surge after memorization (``stages`` >= 1): a run that never generalized within the
+    budget neither shows nor rules out stages."""
+    runs = pd.read_csv(folder / "runs.csv")
+    if not len(runs) or "stages_all" not in runs:
+        return None
+    deep = runs[runs["depth"] == runs["depth"].max()].sort_values("seed").iloc[0]
+    if deep["test_80_step"] != deep["test_80_step"] or deep["stages"] < 1:
+        return None
+    return float(deep["stages_all"])
 
 
 def _generalized(runs: pd.DataFrame) -> pd.DataFrame:
@@ -138,10 +129,10 @@ CARDS = (
                 "a surge is a rise of the best test accuracy by 5 points within a 16th of the "
                 "run, surges an 8th of the run apart (deep_grokking.count_stages from step 0); "
                 "read where the run reached 80% test accuracy with a surge after memorization",
-                read=_surges_deepest(WD_05),
-                # the file the study writes (reproduce check runs it once, into the main
-                # folder); the reader takes it from wd0.05/, the same study run again
+                read=_surges_deepest,
                 files=("runs.csv",),
+                sub=WD_05,
+                sub_params={"weight_decay": 0.05},
             ),
             Quantity(
                 name="surges of test accuracy over the run, deepest depth, weight decay 0.01",
@@ -150,7 +141,7 @@ CARDS = (
                 tolerance="their Fig. 6 (2,000 images, weight decay 0.01): ordinary grokking, "
                 "one surge after the training set is fit (" + _TEXT + "); counted and read as "
                 "above",
-                read=_surges_deepest(None),
+                read=_surges_deepest,
                 files=("runs.csv",),
             ),
             Quantity(

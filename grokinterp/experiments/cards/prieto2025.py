@@ -2,29 +2,50 @@
 (arXiv 2501.04697).
 
 Its cards are measured by the ``prieto`` study (:mod:`grokinterp.experiments.prieto`) on
-the authors' MLP (their Figure 1; the 80,000-step arms at a smaller modulus, the one knob
-scaled for cost, and StableMax again at theirs in ``studies/prieto/p113``), read from
-``studies/prieto/runs.csv``: per arm and seed, the first logged
-step with test accuracy >= 95% and the best test accuracy reached. An arm with a run that
-has not finished is not read (None). The paper's values are read off the Figure 1 curves
-their repository's ``paper_plots.ipynb`` stores (commit 0cc9e8d).
+the authors' MLP (their Figure 1): the ⊥AdamW card from ``studies/prieto/runs.csv`` (the
+300-step arms at their modulus 113), the StableMax card from ``studies/prieto/p113`` (the
+80,000-step arms at their modulus; the main folder ran them at the scaled modulus 47):
+per arm and seed, the first logged step with test accuracy >= 95% and the best test
+accuracy reached. An arm with a run that has not finished is not read (None). The paper's
+values are read off the Figure 1 curves their repository's ``paper_plots.ipynb`` stores
+(commit 0cc9e8d).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import pandas as pd
 
-from grokinterp.errors import RunDirError
 from grokinterp.experiments.cards import Card, Quantity, Reader, Setting
 
-#: the StableMax arm run again at the authors' modulus (one seed: their one run), a
-#: subfolder of the committed study: ``grokinterp study run prieto --long-p 113 --arms
-#: stablemax --seeds 0 --backend local --out studies/prieto/p113``
+#: the long arms run again at the authors' modulus, a subfolder of the committed study:
+#: ``grokinterp study run prieto --long-p 113 --arms stablemax softmax64 softmax32 --seeds 1 2
+#: --backend local --threads 2 --out studies/prieto/p113``; the card reads it only where its
+#: ``study.json`` records these parameters
 P113 = "p113"
+P113_PARAMS = {"setting": "mlp", "long_p": 113}
+NOT_RUN_P113 = (
+    "the softmax arms at their p = 113 and StableMax's seeds 1 and 2 there: about 0.035 s a "
+    "step for one seed on one CPU thread, 40-47 min a run (a softmax run trains all 80,000 "
+    "steps); `grokinterp study run prieto --long-p 113 --arms stablemax softmax64 softmax32 "
+    "--seeds 1 2 --backend local --threads 2 --out DIR`",
+)
+NOTES_P113 = (
+    "Read from studies/prieto/p113 (the long arms at their modulus; report.txt, metrics.csv "
+    "and figures/ there). metrics.csv logs softmax_collapse, the fraction of training "
+    "examples whose float32 softmax is exactly 1 (their Sec. 2). StableMax seed 0 groks as "
+    "their Fig. 1b shows, 10,000-15,000 steps later: test accuracy 0.08 at 30,000 steps "
+    "(theirs 0.30), 0.31 at 40,000, 0.70 at 50,000 (theirs 0.94), 0.94 at 65,000 (theirs "
+    "0.98) and 95% at 66,500, where the run stops (the study's rule), so its best accuracy "
+    "reads 0.952. The main folder (studies/prieto) ran the three long arms at p = 47, the "
+    "modulus scaled for cost before their p was run (883 training pairs, where ⊥AdamW "
+    "generalizes within 300 steps): no seed of any arm leaves chance in 80,000 steps "
+    "(StableMax's best test accuracy 0.019-0.026 on 3 seeds, chance 1/47 = 0.021): with "
+    "that little data StableMax, unlike ⊥AdamW, does not generalize within their budget. "
+    "Their claim is about p = 113, which is what the card reads."
+)
 
 
 def _rows(folder: Path, arm: str) -> pd.DataFrame | None:
@@ -50,38 +71,18 @@ def _median_steps(arm: str) -> Reader:
     return read
 
 
-def _median_max_acc(arm: str, budget: int = 0, sub: str | None = None) -> Reader:
-    """Median over seeds of ``arm``'s best logged test accuracy within its budget (in the
-    folder's ``sub`` folder where given); None where its runs had a budget below ``budget``
-    (the authors': a shorter run cannot test a claim about what happens by their last step)
-    or the folder was not run."""
+def _median_max_acc(arm: str, budget: int = 0) -> Reader:
+    """Median over seeds of ``arm``'s best logged test accuracy within its budget; None where
+    its runs had a budget below ``budget`` (the authors': a shorter run cannot test a claim
+    about what happens by their last step) or the folder was not run."""
 
     def read(folder: Path) -> float | None:
-        rows = _rows(folder / sub if sub else folder, arm)
+        rows = _rows(folder, arm)
         if rows is None or (rows["max_steps"] < budget).any():
             return None
         return float(rows["max_test_acc"].median())
 
     return read
-
-
-def _stablemax_at_their_p(folder: Path) -> float | None:
-    """StableMax's best test accuracy within 80,000 steps in the ``p113`` folder (median
-    over its seeds), read only where that folder's ``study.json`` shows the authors'
-    modulus 113 for the long arms; None where the folder was not run."""
-    record = folder / P113 / "study.json"
-    if not record.is_file():
-        return None
-    try:
-        long_p = json.loads(record.read_text())["params"]["long_p"]
-    except (ValueError, KeyError, TypeError):
-        raise RunDirError(f"{record}: not the study.json of a prieto run; rerun it") from None
-    if long_p != 113:
-        raise RunDirError(
-            f"{record}: a run at long_p {long_p}, not 113; the card reads StableMax at "
-            f"p = 113 there (rerun it with --long-p 113)"
-        )
-    return _median_max_acc("stablemax", budget=80_000, sub=P113)(folder)
 
 
 _P = "LucasPrietoAl/grokking-at-the-edge-of-numerical-stability@0cc9e8d"
@@ -191,83 +192,52 @@ CARDS = (
         "with the same optimizer overfits and stays at chance (Fig. 1c)",
         quantities=(
             Quantity(
-                name="StableMax at p = 47 (the scaled modulus): best test accuracy within "
-                "80,000 steps (MLP)",
+                name="StableMax: best test accuracy within 80,000 steps (MLP, p = 113)",
                 paper=0.98,
                 accept=(0.95, 1.0),
-                tolerance="their Figure 1b, read off the test-accuracy curve that their "
-                "paper_plots.ipynb stores (logged every 5,000 steps: 0.30 at 30,000, 0.94 at "
-                "50,000, 0.96 at 55,000, 0.98 from 65,000; we read it against the plot's "
-                "grid to about 0.01); 95% is our bar for 'generalizes'; median of 3 seeds; "
-                "read only from runs given their 80,000 steps (a shorter run does not test "
-                "the claim)",
+                tolerance="their Figure 1b, one run (seed 42, utils.py:L293), read off the "
+                "test-accuracy curve that their paper_plots.ipynb stores (logged every 5,000 "
+                "steps: 0.30 at 30,000, 0.94 at 50,000, 0.96 at 55,000, 0.98 from 65,000; we "
+                "read it against the plot's grid to about 0.01); 95% is our bar for "
+                "'generalizes'; median over the folder's seeds; read only from runs given "
+                "their 80,000 steps (a shorter run does not test the claim)",
                 read=_median_max_acc("stablemax", budget=80_000),
                 files=("runs.csv",),
+                sub=P113,
+                sub_params=P113_PARAMS,
             ),
             Quantity(
-                name="StableMax at their p = 113 (the p113 folder): best test accuracy "
-                "within 80,000 steps (MLP)",
-                paper=0.98,
-                accept=(0.95, 1.0),
-                tolerance="their Figure 1b as above, which is one run (seed 42, "
-                "utils.py:L293); the same arm, settings and budget as the quantity above at "
-                "their modulus, median over the folder's seeds (seed 0 so far), 95% our bar",
-                read=_stablemax_at_their_p,
-                # the file the study writes (reproduce check runs it once, into the main
-                # folder); the reader takes it from p113/, the same study run again
-                files=("runs.csv",),
-            ),
-            Quantity(
-                name="float64 softmax (their Fig. 1c): best test accuracy within 80,000 steps",
+                name="float64 softmax (their Fig. 1c): best test accuracy within 80,000 "
+                "steps (p = 113)",
                 paper=0.005,
                 accept=(0.0, 0.5),
                 tolerance="their Figure 1c test-accuracy curve (paper_plots.ipynb) stays at "
                 "or below about 0.005 (chance 1/113 = 0.009) for all 80,000 steps while "
-                "training accuracy is 1; we accept any median of 3 seeds below half the "
-                "test set, far from generalizing",
+                "training accuracy is 1; we accept any median over seeds below half the test "
+                "set, far from generalizing",
                 read=_median_max_acc("softmax64", budget=80_000),
                 files=("runs.csv",),
+                sub=P113,
+                sub_params=P113_PARAMS,
             ),
             Quantity(
-                name="float32 softmax (our control): best test accuracy within 80,000 steps",
+                name="float32 softmax (our control): best test accuracy within 80,000 steps "
+                "(p = 113)",
                 paper=None,
                 accept=(0.0, 0.5),
                 tolerance="the paper's account (softmax collapse stops learning; Sec. 2) at "
                 "their default precision: below half the test set, as for float64; our "
-                "control, median of 3 seeds",
+                "control, median over seeds",
                 read=_median_max_acc("softmax32", budget=80_000),
                 files=("runs.csv",),
+                sub=P113,
+                sub_params=P113_PARAMS,
             ),
         ),
         setup=(
-            Setting(
-                "modulus (the one knob scaled)",
-                "a + b mod 113 over all 113^2 pairs, 40% for training (5,107)",
-                f"{_P} utils.py:L215, L233; datasets.py:L49-63; run_main_experiments.sh:"
-                "L50-52",
-                ours="a + b mod 47, 40% for training (883 of 2,209 pairs), for the three "
-                "long arms x 3 seeds: the study's long_p, the smallest modulus tried (23, 41, "
-                "47) at which their ⊥AdamW run generalizes within its 300 steps on every seed "
-                "(scaled_p.csv: 3/3 at 200-280 steps; 0 of 3 at 23, test accuracy 0.62 at "
-                "41); StableMax also at their 113, one seed (p113/)",
-                why="cost: 80,000 full-batch steps of their p = 113 MLP take about 0.04 s a "
-                "step for one seed on one CPU thread (the local backend; 41 min to 66,500 "
-                "steps), so the three long arms x 3 seeds at 113 are some 7 core-hours; at "
-                "p = 47 about 40 minutes an arm. A smaller p is not a test: at p = 23 (211 "
-                "training pairs) ⊥AdamW, which generalizes at 113 in 110 steps, stays at "
-                "test accuracy 0 as every long arm did over 80,000 steps (scaled_p.csv). "
-                "Every other value, the 80,000 steps included, is theirs",
-            ),
+            _MLP_SETUP[0],
             _MLP_SETUP[1],
-            Setting(
-                "model",
-                "MLP 226-200-200-113 (2p-200-200-p), ReLU, no biases, on the concatenated "
-                "one-hot vectors of a and b; nn.Linear's default init; float32",
-                f"{_P} utils.py:L186-187, L206, L272; models.py:L4-28; datasets.py:L56-59 "
-                "(mlp_input='onehot', mlp_bias=False, mlp_init='uniform')",
-                ours="94-200-200-47: the input and output follow the modulus",
-                why="the scaled modulus (above); the hidden layers are theirs",
-            ),
+            _MLP_SETUP[2],
             _MLP_SETUP[3],
             Setting("optimizer", "AdamW lr 0.01, betas (0.9, 0.999), eps 1e-25, weight decay 0",
                     f"{_SH}:L50; {_P} utils.py:L194, L275, L291"),
@@ -285,23 +255,7 @@ CARDS = (
                     "full-batch training"),
         ),
         study="prieto",
-        not_run=(
-            "the softmax arms at their p = 113, and StableMax's seeds 1 and 2 there: about "
-            "0.04 s a step for one seed on one CPU thread, 45-55 min a seed (a softmax run "
-            "trains all 80,000 steps), some 6 core-hours in all; `grokinterp study run prieto "
-            "--long-p 113 --arms stablemax softmax64 softmax32 --backend local --out DIR`",
-        ),
-        notes="Read from studies/prieto (runs.csv; report.txt, metrics.csv and figures/ show "
-        "every arm) and studies/prieto/p113 (StableMax at their modulus, seed 0: "
-        "`grokinterp study run prieto --long-p 113 --arms stablemax --seeds 0 --backend "
-        "local --threads 1 --out studies/prieto/p113`). "
-        "metrics.csv logs softmax_collapse, the fraction of training examples whose float32 "
-        "softmax is exactly 1 (their Sec. 2). At p = 113 StableMax groks as their Fig. 1b "
-        "shows, 10,000-15,000 steps later: test accuracy 0.08 at 30,000 steps (theirs 0.30), "
-        "0.31 at 40,000, 0.70 at 50,000 (theirs 0.94), 0.94 at 65,000 (theirs 0.98) and 95% "
-        "at 66,500, where the run stops (the study's rule), so its best accuracy reads 0.952. "
-        "At p = 47 (883 training pairs, where ⊥AdamW generalizes) no seed leaves chance in "
-        "80,000 steps: with that little data StableMax, unlike ⊥AdamW, does not generalize "
-        "within their budget. Their claim is about p = 113; the p = 47 quantity is ours.",
+        not_run=NOT_RUN_P113,
+        notes=NOTES_P113,
     ),
 )  # fmt: skip
