@@ -278,6 +278,13 @@ class ModelConfig:
             weighted ``1 - alpha`` more. 1 (default) is the standard attention; 0 their
             constant attention (Model A), where the head sums the values of the positions
             it sees, weight 1 each. In [0, 1].
+        dropout: the transformer's dropout probability in training, at the four sites of
+            PyTorch's ``nn.TransformerEncoderLayer`` (the attention pattern, the attention's
+            and the MLP's outputs before their residual adds, the MLP's hidden activations;
+            :mod:`grokinterp.models.dropout`); 0 (default): none. Prieto et al. 2025's
+            transformer trains with 0.1. The logged metrics and every analysis use the
+            network without it (PyTorch's ``eval()`` mode). The single-run loop trains it
+            (the local sweep backend); the ensemble refuses it. In [0, 1).
         rfm_bandwidth: the RFM's Gaussian kernel bandwidth L in
             exp(-(x - z)^T M (x - z) / (2 L^2)) (Mallinar et al.'s default 2.5).
         rfm_ridge: the RFM's ridge added to the kernel matrix before the solve (theirs: 0,
@@ -315,6 +322,7 @@ class ModelConfig:
     causal: bool = True
     transformer_init: TransformerInit = "normal"
     attention_rate: float = 1.0
+    dropout: float = 0.0
     rfm_bandwidth: float = 2.5
     rfm_ridge: float = 0.0
     rfm_agop_power: float = 0.5
@@ -368,6 +376,18 @@ class ModelConfig:
             "attention_rate",
             f"must be in [0, 1] (1: standard attention, 0: constant), got {self.attention_rate}",
         )
+        _check(
+            0.0 <= self.dropout < 1.0,
+            "model",
+            "dropout",
+            f"must be in [0, 1) (0: none; Prieto et al.'s transformer: 0.1), got {self.dropout}",
+        )
+        _check(
+            self.dropout == 0.0 or not self.center_output,
+            "model",
+            "dropout",
+            "is not defined for the centered predictor (center_output); leave it at 0",
+        )
         if self.d_vocab_out is not None:
             _check(self.d_vocab_out >= 2, "model", "d_vocab_out", "must be >= 2 or null")
         for name in ("noise_var", "prior_var", "rfm_bandwidth", "rfm_agop_power"):
@@ -403,6 +423,7 @@ TRANSFORMER_FIELDS = (
     "causal",
     "transformer_init",
     "attention_rate",
+    "dropout",
 )
 
 

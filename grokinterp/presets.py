@@ -76,11 +76,12 @@ biases, ``causal`` and ``transformer_init``); every value cites the authors' cod
   biases, no mask, no positions) on ``[x, y]``, read at the last position by a linear head
   with bias; full-batch AdamW lr 1e-3, betas (0.9, 0.99), eps 1e-25, no weight decay, no
   warm-up, 5,000 steps (their Figure 6 baseline; ``--weight-decay 1.5`` and
-  ``--orthogonal-grad`` are its other two runs). Where we differ: their encoder layer trains
-  with dropout 0.1 (PyTorch's default, in ``model.train()`` mode,
-  grokking_experiments.py:L107), ours has no dropout; their pairs are x, y in 1 .. p - 1
-  (datasets.py:L134; ours include 0); their split is ``random_split`` with seed 42. The loss
-  is their float32 cross-entropy (``loss="softmax32"``; ``softmax`` is the float64 one).
+  ``--orthogonal-grad`` are its other two runs), dropout 0.1 in training at the encoder
+  layer's four sites (PyTorch's default, in ``model.train()`` mode,
+  grokking_experiments.py:L107; ``model.dropout``, so it trains one run at a time, not in
+  the ensemble). Where we differ: their pairs are x, y in 1 .. p - 1 (datasets.py:L134; ours
+  include 0); their split is ``random_split`` with seed 42. The loss is their float32
+  cross-entropy (``loss="softmax32"``; ``softmax`` is the float64 one).
 
 * ``minegishi_mlp``: Minegishi et al. 2024's dense MLP (arXiv 2310.19470; gouki510/Grokking-
   Tickets@8cee814), the base run of their grokking tickets: a + b mod 67 over the 2,278 pairs
@@ -285,6 +286,9 @@ PRESETS: dict[str, TrainConfig] = {
             causal=False,  # no mask: _P models.py:L42
             transformer_init="torch_mha",  # no init of their own: PyTorch's defaults
             d_vocab_out=113,  # vocab_size = 113 logits: _P models.py:L37; utils.py:L184
+            # TransformerEncoderLayer's default dropout, trained in train() mode: _P
+            # models.py:L35; grokking_experiments.py:L107
+            dropout=0.1,
         ),
         optim=OptimConfig(
             lr=1e-3,  # _P run_main_experiments.sh:L93

@@ -39,7 +39,9 @@ generalization without weight decay, ⊥AdamW quickly. ``setting`` picks their m
 * ``transformer`` (their Figure 6; sh:L86-94): the ``prieto_transformer`` preset (every
   value cites _P), lr 1e-3, 5,000 steps, modulus ``p``: ``orthoadamw`` (⊥AdamW, betas
   (0.9, 0.999), eps 1e-8 as above), ``wd1.5`` (AdamW weight decay 1.5), ``baseline``
-  (weight decay 0); the softmax in float32 (their default).
+  (weight decay 0); the softmax in float32 (their default); dropout 0.1 in training, as
+  their encoder layer's, so these runs need ``backend="local"`` (the ensemble trains no
+  dropout).
 
 The output layer has p logits (their MLP's ``output_size=args.modulo``, utils.py:L186; their
 transformer's 113 = p at their p, utils.py:L184). Each run stops at the first logged step
@@ -153,6 +155,11 @@ class Params:
         check_positive("long_log_every", self.long_log_every)
         if not 0.0 < self.threshold <= 1.0:
             raise ConfigError(f"threshold must be in (0, 1], got {self.threshold}")
+        if self.setting == "transformer" and self.backend != "local":
+            raise ConfigError(
+                "backend: the transformer trains with their dropout 0.1, which the ensemble "
+                "backend does not train; pass --backend local"
+            )
 
 
 def _schedule(n: int, log_every: int, ckpt_every: int, params: Params) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from grokinterp._lazy import lazy_attributes
 from grokinterp.models import archs  # noqa: F401  (registers the built-in architectures)
+from grokinterp.models.dropout import Dropout
 from grokinterp.models.forward import answer_forward, answer_forward_chunked, answer_logits
 from grokinterp.models.loss import (
     REGRESSION_LOSSES,
@@ -40,6 +41,7 @@ __all__ = [
     "N_CTX",
     "REGRESSION_LOSSES",
     "Architecture",
+    "Dropout",
     "HookedMLP",
     "HookedPaperTransformer",
     "Params",

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from grokinterp.config import ModelConfig
 from grokinterp.errors import ConfigError
+from grokinterp.models.dropout import Dropout
 from grokinterp.models.params import (
     N_CTX,
     Params,
@@ -49,14 +50,17 @@ def answer_logits(
     tokens: Int[Tensor, "batch 3"],
     cfg: ModelConfig,
     base: Params | None = None,
+    drop: Dropout | None = None,
 ) -> Float[Tensor, "batch d_vocab_out"]:
     """Logits at the answer (last) position, computing only what they depend on: the
     network's, times ``cfg.output_scale``; with ``cfg.center_output`` the predictor of Kumar
     et al. 2024 (arXiv 2310.06110, App. 8.1, Eq. 7; Chizat et al. 2019),
     ``alpha (f(x; params) - f(x; base))``, ``base`` the initial weights (no gradient flows
     into them). With the defaults (scale 1, no centering) the network's logits, unchanged.
+    ``drop``: a training update's dropout (:mod:`grokinterp.models.dropout`; transformers
+    of :func:`general_forward` only).
     """
-    logits = answer_forward(params, tokens, cfg)[0]
+    logits = answer_forward(params, tokens, cfg, drop)[0]
     if cfg.center_output:
         if base is None:
             raise ConfigError(
@@ -110,11 +114,21 @@ def _lookup(table: Tensor, idx: Tensor) -> Tensor:
 
 
 def answer_forward(
-    params: Params, tokens: Int[Tensor, "*members batch 3"], cfg: ModelConfig
+    params: Params,
+    tokens: Int[Tensor, "*members batch 3"],
+    cfg: ModelConfig,
+    drop: Dropout | None = None,
 ) -> tuple[Float[Tensor, "*members batch d_vocab_out"], Float[Tensor, "*members batch d_mlp"]]:
     """Answer-position logits and the last MLP's activations there (``hook_post``): the
     fast forward of the config's architecture (:mod:`grokinterp.models.registry`), which
-    is :func:`transformer_forward` or :func:`mlp_forward`."""
+    is :func:`transformer_forward` or :func:`mlp_forward`; with ``drop`` (a training
+    update's dropout), :func:`general_forward`, the only forward with dropout sites."""
+    if drop is not None:
+        if cfg.arch != "transformer":
+            raise ConfigError(
+                f"config field model.dropout: only the transformer has dropout, not {cfg.arch}"
+            )
+        return general_forward(params, tokens, cfg, drop)
     return get_arch(cfg.arch).answer_forward(params, tokens, cfg)
 
 
@@ -239,7 +253,10 @@ def layer_norm(x: Tensor, w: Tensor, b: Tensor, eps: float = LN_EPS) -> Tensor:
 
 
 def general_forward(
-    params: Params, tokens: Int[Tensor, "*members batch 3"], cfg: ModelConfig
+    params: Params,
+    tokens: Int[Tensor, "*members batch 3"],
+    cfg: ModelConfig,
+    drop: Callable[[Tensor], Tensor] | None = None,
 ) -> tuple[Float[Tensor, "*members batch d_vocab_out"], Float[Tensor, "*members batch d_mlp"]]:
     """The answer-position logits and last MLP activations of any transformer of the family
     (LayerNorm, positions, biases, sequence and mask as ``cfg`` says; see
@@ -258,7 +275,13 @@ def general_forward(
     ``post`` is Power et al.'s ``DecoderBlock`` (openai/grok@3d64b1d grok/transformer.py:
     L226-234) and PyTorch's ``TransformerEncoderLayer`` with ``norm_first=False`` (Prieto
     et al.); ``grokfast`` is Lee et al.'s ``Block`` (ironjr/grokfast@93b2248 main.py:L38-42).
+
+    ``drop`` (training only) drops at the four sites of PyTorch's encoder layer: the
+    attention pattern, ``A``'s output before the residual add, the MLP's hidden activations
+    after the activation, and the MLP's output before its add
+    (:mod:`grokinterp.models.dropout`); the activations returned are the undropped ones.
     """
+    keep = drop if drop is not None else _identity
     act = ACTIVATIONS[cfg.act_fn]
     scale = 1.0 / math.sqrt(cfg.d_head)
     nh, dh, norm = cfg.n_heads, cfg.d_head, cfg.normalization
@@ -308,12 +331,12 @@ def general_forward(
             mask = torch.ones(n, n, dtype=torch.bool, device=x.device).triu(1)
             scores = scores.masked_fill(mask, float("-inf"))
         pattern = mix_attention(torch.softmax(scores, dim=-1), cfg.attention_rate, mask)
-        z = torch.einsum("...hqk,...khe->...qhe", pattern, v)  # (*m, b, q, h, e)
+        z = torch.einsum("...hqk,...khe->...qhe", keep(pattern), v)  # (*m, b, q, h, e)
         w_o = params[pre + "attn.W_O"].reshape(*lead, nh * dh, d_model)
         attn_out = mm(z.flatten(-2), w_o)
         if cfg.attn_bias:
             attn_out = attn_out + vec(pre + "attn.b_O")
-        x = (x[..., -1:, :] if final else x) + attn_out
+        x = (x[..., -1:, :] if final else x) + keep(attn_out)
         if norm == "post":
             x = ln(pre + "ln1", x)
         m_in = ln(pre + "ln2", x) if norm in ("pre", "grokfast") else x
@@ -321,10 +344,10 @@ def general_forward(
         if cfg.mlp_bias:
             hidden = hidden + vec(pre + "mlp.b_in")
         hidden = act(hidden)
-        out = mm(hidden, params[pre + "mlp.W_out"])
+        out = mm(keep(hidden), params[pre + "mlp.W_out"])
         if cfg.mlp_bias:
             out = out + vec(pre + "mlp.b_out")
-        x = x + out
+        x = x + keep(out)
         if norm == "post":
             x = ln(pre + "ln2", x)
     if norm in ("pre", "grokfast"):
@@ -333,6 +356,10 @@ def general_forward(
     if cfg.unembed_bias:
         logits = logits + vec("unembed.b_U")
     return logits[..., 0, :], hidden[..., 0, :]
+
+
+def _identity(x: Tensor) -> Tensor:
+    return x
 
 
 def mix_attention(pattern: Tensor, rate: float, masked: Tensor | None = None) -> Tensor:

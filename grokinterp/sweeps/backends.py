@@ -30,7 +30,13 @@ from grokinterp.errors import DivergedError
 from grokinterp.sweeps.ray_backend import UnitFn, ray_units
 from grokinterp.sweeps.spec import SweepRun
 from grokinterp.sweeps.status import read_status, status_path, write_status
-from grokinterp.training import ensemble_batches, train, train_ensemble, train_groups
+from grokinterp.training import (
+    check_ensemble_configs,
+    ensemble_batches,
+    train,
+    train_ensemble,
+    train_groups,
+)
 
 BACKENDS = ("local", "ensemble", "ray", "ray-ensemble")
 
@@ -83,6 +89,8 @@ def train_runs(
     process's torch threads (at least 1); ``log`` is (log_to, comma-separated; W&B
     project)."""
     log_to, wandb_project = [k for k in log[0].split(",") if k], log[1]
+    if backend in ("ensemble", "ray-ensemble"):
+        check_ensemble_configs([r.config for r in todo])
     if backend == "ensemble":
         jobs = [(r.config, sweep_dir / "runs" / r.name) for r in todo]
         train_groups(

@@ -13,6 +13,7 @@ leaves it resumable.
 
 from grokinterp.training.core import initial_params, metrics_row
 from grokinterp.training.ensemble import (
+    check_ensemble_configs,
     ensemble_batches,
     split_by_size,
     train_ensemble,
@@ -27,6 +28,7 @@ __all__ = [
     "LoopState",
     "RepairReport",
     "SavedState",
+    "check_ensemble_configs",
     "checkpoint_steps",
     "ensemble_batches",
     "initial_params",

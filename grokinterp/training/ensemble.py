@@ -179,6 +179,23 @@ def _stack(tensors: Sequence[Tensor]) -> Tensor:
     return torch.stack(list(tensors)).contiguous()
 
 
+def check_ensemble_configs(cfgs: Sequence[TrainConfig]) -> None:
+    """Refuse, in one line, the configs only the single-run loop trains (a sweep calls this
+    before any run starts)."""
+    if any(c.optim.loss == "factual_mse" for c in cfgs):
+        raise ConfigError(
+            "config field optim.loss: factual_mse (the counterfactual task) trains one run at "
+            "a time (grokinterp train, or a sweep with backend local); the ensemble trainer "
+            "does not log its effect metrics"
+        )
+    if any(c.model.dropout for c in cfgs):
+        raise ConfigError(
+            "config field model.dropout: a run with dropout trains one run at a time "
+            "(grokinterp train, or a sweep or study with backend local); the ensemble trainer "
+            "draws no dropout masks"
+        )
+
+
 def train_ensemble(
     cfgs: Sequence[TrainConfig],
     run_dirs: Sequence[str | Path],
@@ -201,12 +218,7 @@ def train_ensemble(
             "use train_groups to split them"
         )
     dirs = [Path(d) for d in run_dirs]
-    if any(c.optim.loss == "factual_mse" for c in cfgs):
-        raise ConfigError(
-            "config field optim.loss: factual_mse (the counterfactual task) trains one run at "
-            "a time (grokinterp train, or a sweep with backend local); the ensemble trainer "
-            "does not log its effect metrics"
-        )
+    check_ensemble_configs(cfgs)
     check_kinds(log_to)
     # every check before anything on disk is touched; the members are held at once
     datasets = [preflight(cfg, device, copies=len(cfgs)) for cfg in cfgs]

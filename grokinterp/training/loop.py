@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from grokinterp.config import TrainConfig
 from grokinterp.models import (
     REGRESSION_LOSSES,
+    Dropout,
     Params,
     answer_logits,
     cross_entropy32,
@@ -123,7 +124,9 @@ class _SingleRun:
             apply_constraints_(self.constraints, single(self.params))
         # Kumar et al.'s centered predictor subtracts the network at these weights
         self.base = initial_weights(cfg, run_dir, self.params, saved)
-        self._full: tuple[Tensor, Tensor] | None = None  # (loss, logits) of this step
+        # (loss, logits) of this step's full-batch forward; no logits to log with dropout
+        self._full: tuple[Tensor, Tensor | None] | None = None
+        self.device = device
         # the counterfactual task: PEHE and ATE error on every metrics line
         self.effects = EffectProbe(ds, device) if ds.potential is not None else None
 
@@ -132,17 +135,25 @@ class _SingleRun:
         metrics (no gradient at the last step)."""
         self._full = None
         if self.batches.full:
+            drop = self._dropout()
             with torch.set_grad_enabled(grad):
-                logits = answer_logits(self.params, self.x_train, self.cfg.model, self.base)
-                self._full = (self.loss_fn(logits, self.y_train), logits)
+                logits = answer_logits(self.params, self.x_train, self.cfg.model, self.base, drop)
+                # a forward with dropout is not the network the metrics describe
+                self._full = (self.loss_fn(logits, self.y_train), logits if drop is None else None)
+
+    def _dropout(self) -> Dropout | None:
+        """This update's dropout (ModelConfig.dropout), None without."""
+        rate = self.cfg.model.dropout
+        return Dropout(rate, self.cfg.seed, self.loop.step, self.device) if rate else None
 
     def log(self, writer: RunWriter) -> tuple[float, float]:
         """Write this step's metrics line, apply the stopping rule; return the train and
         test accuracy."""
-        if self._full is not None and self.cfg.optim.loss in REGRESSION_LOSSES:
-            train_m, numerics = (float(self._full[0].detach()), math.nan), (math.nan, math.nan)
-        elif self._full is not None:
-            loss, logits = self._full
+        full = self._full if self._full is not None and self._full[1] is not None else None
+        if full is not None and self.cfg.optim.loss in REGRESSION_LOSSES:
+            train_m, numerics = (float(full[0].detach()), math.nan), (math.nan, math.nan)
+        elif full is not None and full[1] is not None:
+            loss, logits = full[0], full[1]
             with torch.no_grad():
                 n = len(self.y_train)  # counts over n, exact (a float32 mean can read 0.99999994)
                 acc = int((logits.argmax(-1) == self.y_train).sum()) / n
@@ -192,7 +203,9 @@ class _SingleRun:
             loss = self._full[0]
         else:
             idx = self.batches.next(self.loop).to(self.x_train.device)
-            logits = answer_logits(self.params, self.x_train[idx], self.cfg.model, self.base)
+            logits = answer_logits(
+                self.params, self.x_train[idx], self.cfg.model, self.base, self._dropout()
+            )
             loss = self.loss_fn(logits, self.y_train[idx])
         for p in self.params.values():
             p.grad = None

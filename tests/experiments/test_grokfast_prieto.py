@@ -75,10 +75,15 @@ def test_prieto_mlp_is_their_figure_1():
                                                            80_000)  # fmt: skip
     assert (runs["softmax64"].optim.loss, runs["softmax64"].optim.beta2) == ("softmax", 0.99)
     assert runs["adamw_control"].optim.orthogonal_grad is False
-    t = prieto.specs(prieto.Params(setting="transformer", arms=("orthoadamw", "wd1.5")))
+    t = prieto.specs(prieto.Params(setting="transformer", arms=("orthoadamw", "wd1.5"),
+                                   backend="local"))  # fmt: skip
     cfg = expand(t["wd1.5"])[0].config
     assert (cfg.model.sequence, cfg.optim.weight_decay, cfg.optim.max_steps) == ("a_b", 1.5, 5000)
-    small = prieto.specs(prieto.Params(setting="transformer", arms=("baseline",), p=23))
+    assert cfg.model.dropout == 0.1  # their encoder layer's, in training
+    with pytest.raises(ConfigError, match="backend local"):
+        prieto.Params(setting="transformer", arms=("baseline",))  # the ensemble: no dropout
+    small = prieto.specs(prieto.Params(setting="transformer", arms=("baseline",), p=23,
+                                       backend="local"))  # fmt: skip
     assert expand(small["baseline"])[0].config.model.d_vocab_out == 23
     with pytest.raises(ConfigError, match="arms"):
         prieto.Params(setting="transformer")  # the MLP's arms

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from grokinterp.config import ModelConfig, TrainConfig
 from grokinterp.errors import ConfigError
 from grokinterp.models import answer_forward, build_model, init_params, param_shapes
+from grokinterp.models.forward import general_forward
 from grokinterp.models.hooked import HookedPaperTransformer
 from grokinterp.models.params import (
     embed_rows,
@@ -400,7 +401,8 @@ def test_grokfast_residual_quirk_is_what_is_computed():
     assert _rel(a, b) > 1e-2
 
 
-def test_prieto_encoder_matches_torch_transformer_encoder():
+def _prieto_pair() -> tuple[nn.Embedding, nn.TransformerEncoder, nn.Linear, dict[str, Tensor]]:
+    """Their modules (perturbed, dropout off) and our parameter dict with their weights."""
     torch.manual_seed(0)
     emb = nn.Embedding(P, 128)
     enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(128, 4), 1, enable_nested_tensor=False)
@@ -420,7 +422,11 @@ def test_prieto_encoder_matches_torch_transformer_encoder():
         "unembed.W_U": head.weight.T,
         "unembed.b_U": head.bias,
     }
-    ours = {k: v.detach().clone() for k, v in ours.items()}
+    return emb, enc, head, {k: v.detach().clone() for k, v in ours.items()}
+
+
+def test_prieto_encoder_matches_torch_transformer_encoder():
+    emb, enc, head, ours = _prieto_pair()
     cfg = dataclasses.replace(PRIETO, d_vocab_out=None)
     assert {k: tuple(v.shape) for k, v in ours.items()} == param_shapes(cfg, D_VOCAB, P)
     tokens = _tokens(50, seed=6)
@@ -430,6 +436,46 @@ def test_prieto_encoder_matches_torch_transformer_encoder():
         got = build_model(cfg, ours)(tokens)
     assert _rel(got, want) < 1e-5
     assert _rel(answer_forward(ours, tokens, cfg)[0], want[:, -1]) < 1e-5
+
+
+class _Scale(nn.Module):
+    def __init__(self, c: float):
+        super().__init__()
+        self.c = c
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.c
+
+
+def test_dropout_sites_are_those_of_torch_encoder_layer():
+    """general_forward's four dropout sites, in order, are PyTorch's encoder layer's: a drop
+    that scales each site by its own factor gives the layer with its dropout1, dropout and
+    dropout2 modules replaced by those scalings, and the attention weights' scaling (which
+    torch applies inside its attention) folded into the value projection."""
+    emb, enc, head, ours = _prieto_pair()
+    cfg = dataclasses.replace(PRIETO, d_vocab_out=None)
+    layer = enc.layers[0]
+    layer.dropout1, layer.dropout, layer.dropout2 = _Scale(0.5), _Scale(1.5), _Scale(0.25)
+    with torch.no_grad():  # pattern x 2 = values x 2: the V rows of the input projection
+        layer.self_attn.in_proj_weight[256:] *= 2
+        layer.self_attn.in_proj_bias[256:] *= 2
+    tokens = _tokens(50, seed=6)
+    with torch.enable_grad():  # not torch's inference fast path, which skips the modules
+        want = head(enc(emb(tokens[:, :2]).transpose(0, 1)).transpose(0, 1))[:, -1].detach()
+    factors, seen = iter([2.0, 0.5, 1.5, 0.25]), []
+
+    def drop(x: Tensor) -> Tensor:
+        seen.append(x)
+        return x * next(factors)
+
+    got, hidden = general_forward(ours, tokens, cfg, drop)
+    assert _rel(got.detach(), want) < 1e-5
+    assert len(seen) == 4
+    # the first site is the attention pattern (rows of probabilities); the activations
+    # returned are the undropped ones
+    assert torch.allclose(seen[0].sum(-1), torch.ones(()))
+    assert torch.equal(hidden, seen[2][:, 0])
+    assert _rel(answer_forward(ours, tokens, cfg)[0], want) > 1e-2  # the scalings matter
 
 
 # ------------------------------------------------------------------------- initialization
