@@ -99,6 +99,10 @@ def _help(doc: ParamDoc) -> str:
     text += f" (default: {_show(doc.default)}"
     if doc.paper:
         text += f"; the paper: {doc.paper}"
+    if doc.budget:
+        text += "; a larger value extends a folder's runs"
+    if doc.grows:
+        text += "; more, the earlier ones kept, add runs to a folder"
     return plain_help(text + ")")
 
 

@@ -46,6 +46,7 @@ def param(
     paper: str | None = None,
     positional: bool = False,
     budget: bool = False,
+    grows: bool = False,
 ) -> Any:
     """A field of a study's ``Params``: its default and documentation.
 
@@ -61,8 +62,19 @@ def param(
             a study folder may be resumed with a larger value, which extends its runs
             (:func:`grokinterp.sweeps.engine.run_sweep` continues the runs that trained to
             the old budget); a smaller one is refused like any other change.
+        grows: a tuple of independent items the study trains separately (seeds, arms): a
+            study folder may be resumed with more of them, every earlier one kept, which
+            trains the added ones and reuses the runs already there (the sweeps take added
+            runs); dropping one is refused like any other change.
     """
-    meta = {"help": help, "unit": unit, "paper": paper, "positional": positional, "budget": budget}
+    meta = {
+        "help": help,
+        "unit": unit,
+        "paper": paper,
+        "positional": positional,
+        "budget": budget,
+        "grows": grows,
+    }
     if isinstance(default, list):
         raise TypeError("a Params default must be immutable: give a tuple, not a list")
     return field(default=default, metadata=meta)
@@ -80,6 +92,7 @@ class ParamDoc:
     paper: str | None
     positional: bool
     budget: bool = False
+    grows: bool = False
 
 
 def param_docs(params_cls: type) -> list[ParamDoc]:
@@ -100,6 +113,7 @@ def param_docs(params_cls: type) -> list[ParamDoc]:
                 paper=meta.get("paper"),
                 positional=bool(meta.get("positional")),
                 budget=bool(meta.get("budget")),
+                grows=bool(meta.get("grows")),
             )
         )
     return docs

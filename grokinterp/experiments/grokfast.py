@@ -103,9 +103,11 @@ class Params:
     """The Grokfast study's parameters (module doc)."""
 
     p: int = param(97, "the modulus", paper="97 (ironjr/grokfast@93b2248 main.py:L245)")
-    seeds: tuple[int, ...] = param((0, 1, 2), "seeds (initialization and minibatch order)")
+    seeds: tuple[int, ...] = param(
+        (0, 1, 2), "seeds (initialization and minibatch order)", grows=True
+    )
     arms: tuple[str, ...] = param(
-        tuple(ARMS), f"the arms, trained in this order, from {', '.join(ARMS)}"
+        tuple(ARMS), f"the arms, trained in this order, from {', '.join(ARMS)}", grows=True
     )
     max_steps: int = param(
         300_000, "step budget of every run", unit="steps",

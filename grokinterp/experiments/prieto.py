@@ -116,10 +116,10 @@ class Params:
     )
     arms: tuple[str, ...] = param(
         tuple(MLP_ARMS), f"arms, in training order: mlp {', '.join(MLP_ARMS)}; transformer "
-        f"{', '.join(TRANSFORMER_ARMS)}",
+        f"{', '.join(TRANSFORMER_ARMS)}", grows=True,
     )  # fmt: skip
     seeds: tuple[int, ...] = param((0, 1, 2), "seeds (initialization; the split is fixed)",
-                                   paper="42 (utils.py:L293)")  # fmt: skip
+                                   paper="42 (utils.py:L293)", grows=True)  # fmt: skip
     p: int = param(113, "the modulus of the MLP's orthoadamw and adamw_control and of the "
                    "transformer", paper="113 (utils.py:L215)")  # fmt: skip
     long_p: int = param(47, "the modulus of the MLP's stablemax, softmax64 and softmax32 "

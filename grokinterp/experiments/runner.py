@@ -5,7 +5,9 @@ whether the output folder may be written:
 * missing or empty: the study runs there;
 * holding a ``study.json`` of the same study and the same parameters: the study resumes
   (finished runs are reused); a larger step budget (a parameter declared with
-  ``param(..., budget=True)``) extends the runs that trained to the old one;
+  ``param(..., budget=True)``) extends the runs that trained to the old one; more seeds or
+  arms (a parameter declared with ``param(..., grows=True)``, every earlier item kept) adds
+  their runs;
 * the study's own committed folder (``studies/<name>``, written before ``study.json``
   existed): resumed likewise, so the committed results can be regenerated in place;
 * anything else (other files, another study, other parameters): refused with one line that
@@ -61,18 +63,27 @@ def _claim(out: Path, study: Study, params: Any, force: bool) -> None:
                 f"folder, or pass force (--force) to delete it and start over"
             )
         new = params_to_dict(params)
-        budgets = {d.name for d in param_docs(study.params) if d.budget}
+        docs = param_docs(study.params)
+        budgets = {d.name for d in docs if d.budget}
         extended = {  # a larger budget extends the runs (the sweep continues them)
             k for k in budgets
             if isinstance(stored.get(k), int) and isinstance(new.get(k), int)
             and new[k] > stored[k]
+        } | {  # more seeds or arms, every earlier one kept: their runs are added
+            d.name for d in docs
+            if d.grows and isinstance(stored.get(d.name), list)
+            and isinstance(new.get(d.name), list)
+            and all(item in new[d.name] for item in stored[d.name])
         }  # fmt: skip
         diffs = config_diffs(
             {k: v for k, v in stored.items() if k not in _EXECUTION | extended},
             {k: v for k, v in new.items() if k not in _EXECUTION | extended},
         )
         if diffs:
+            growing = sorted(d.name for d in docs if d.grows)
             larger = f" (a larger {', '.join(sorted(budgets))} extends it)" if budgets else ""
+            if growing:
+                larger += f" (more {', '.join(growing)}, the earlier ones kept, add runs)"
             raise RunDirError(
                 f"{out}: holds this study run with other parameters ({'; '.join(diffs)}); "
                 f"give the same ones to resume{larger}, another folder, or force (--force) to "

@@ -146,9 +146,10 @@ def _prepare(sweep_dir: Path, spec: dict[str, Any], runs: Sequence[SweepRun], fo
 
 
 def _check_extension(sweep_dir: Path, stored: Any, runs: Sequence[SweepRun]) -> None:
-    """Accept a spec that differs from the stored one only by a larger ``max_steps`` (the
-    sweep is extended: :func:`_ended_by_budget` runs continue); refuse any other change, and
-    a smaller budget."""
+    """Accept a spec that extends the stored one: a larger ``max_steps`` (the runs that
+    trained to the old budget continue: :func:`_ended_by_budget`) and / or added runs (more
+    seeds, more grid values: trained, while the runs already there are reused); refuse a
+    removed run, any other change to a run's config, and a smaller budget."""
     new = {r.name: r.config.to_dict() for r in runs}
 
     def budgetless(cfgs: dict[str, Any]) -> dict[str, Any]:
@@ -161,20 +162,24 @@ def _check_extension(sweep_dir: Path, stored: Any, runs: Sequence[SweepRun]) -> 
     def refuse(what: str) -> RunDirError:
         return RunDirError(
             f"{sweep_dir}: holds a sweep with a different spec ({what}); only a larger "
-            f"max_steps extends a sweep: choose another directory or pass --force to start over"
+            f"max_steps or added runs extend a sweep: choose another directory or pass "
+            f"--force to start over"
         )
 
     if not isinstance(stored, dict) or not all(isinstance(c, dict) for c in stored.values()):
         raise refuse(f"its {SPEC} holds no run configs")
-    if set(stored) != set(new):
-        changed = sorted(set(stored) ^ set(new))
-        raise refuse(f"runs {'added' if changed[0] in new else 'removed'}: {changed[0]}")
-    old_cfgs, new_cfgs = budgetless(stored), budgetless(new)
-    for name in new:
+    removed = sorted(set(stored) - set(new))
+    if removed:
+        raise refuse(f"runs removed: {removed[0]}")
+    kept = {n: c for n, c in new.items() if n in stored}
+    old_cfgs, new_cfgs = budgetless(stored), budgetless(kept)
+    for name in kept:
         diffs = layout.config_diffs(old_cfgs[name], new_cfgs[name])
         if diffs:
             raise refuse(f"run {name}: {diffs[0]}")
-    budget = {n: (stored[n]["optim"]["max_steps"], c["optim"]["max_steps"]) for n, c in new.items()}
+    budget = {
+        n: (stored[n]["optim"]["max_steps"], c["optim"]["max_steps"]) for n, c in kept.items()
+    }
     shorter = [n for n, (old, given) in budget.items() if given < old]
     if shorter:
         n = shorter[0]

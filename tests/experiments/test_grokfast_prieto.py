@@ -4,6 +4,7 @@ on tiny tables."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -218,3 +219,26 @@ def test_lee_speedup_bound_while_the_baseline_trains(tmp_path):
     assert read([*ema, *done], {0: 40_000, 1: 40_000, 2: 40_000}) is None
     (tmp_path / "study.json").unlink()  # the seeds are unknown: no bound
     assert read([*ema, *running], {2: 40_000}) is None
+
+
+def test_a_study_folder_grows_by_seeds_and_arms_and_reuses_its_runs(tmp_path):
+    """More seeds or arms (param(..., grows=True)), every earlier one kept, resume the folder:
+    the runs already there are reused as they are (their metrics rows, wall times included,
+    unchanged) and the added ones trained; dropping one is refused and the record kept."""
+    small = params_from(prieto.Params, load("prieto").smoke, "prieto")
+    first = dataclasses.replace(small, arms=("orthoadamw",), seeds=(0,))
+    run_study("prieto", tmp_path, first, progress=False, static=False)
+    seed0 = tmp_path / "sweep" / "orthoadamw" / "runs" / "seed=0"
+    before = (seed0 / "metrics.jsonl").read_text()
+    grown = dataclasses.replace(small, arms=("stablemax", "orthoadamw"), seeds=(1, 0))
+    run_study("prieto", tmp_path, grown, progress=False, static=False)
+    assert (seed0 / "metrics.jsonl").read_text() == before  # reused, not retrained
+    runs = pd.read_csv(tmp_path / "runs.csv")
+    assert sorted(zip(runs["arm"], runs["seed"], strict=True)) == [
+        ("orthoadamw", 0), ("orthoadamw", 1), ("stablemax", 0), ("stablemax", 1)]  # fmt: skip
+    assert (runs["status"] == "done").all()
+    record = (tmp_path / "study.json").read_text()
+    assert json.loads(record)["params"]["seeds"] == [1, 0]
+    with pytest.raises(RunDirError, match=r"seeds: stored \[1, 0\], given \[1\].*more arms, seeds"):
+        run_study("prieto", tmp_path, dataclasses.replace(grown, seeds=(1,)), progress=False)
+    assert (tmp_path / "study.json").read_text() == record

@@ -409,3 +409,24 @@ def test_local_workers_share_the_callers_threads(budget, workers):
     finally:
         torch.set_num_threads(before)
     assert seen == [max(1, budget // workers)] * 2
+
+
+def test_added_runs_extend_a_sweep_and_a_removed_one_is_refused(tmp_path):
+    """More seeds: the runs already there are reused as they are, the added one trained as
+    it would be alone; a spec without one of the stored runs is refused."""
+    one = spec(seeds=[0])
+    sw = tmp_path / "sw"
+    run_sweep(one, sw, backend="local", workers=1, progress=False)
+    (name0,) = [d.name for d in (sw / "runs").iterdir()]
+    before = (sw / "runs" / name0 / "metrics.jsonl").read_text()
+    two = spec(seeds=[0, 1])
+    table = run_sweep(two, sw, backend="local", workers=1, progress=False)
+    assert len(table) == 2 and (table["status"] == "done").all()
+    assert (sw / "runs" / name0 / "metrics.jsonl").read_text() == before
+    (added,) = [r for r in expand(two) if r.name != name0]
+    train(added.config, tmp_path / "alone", progress=False)
+    a = layout.read_metrics(sw / "runs" / added.name)
+    b = layout.read_metrics(tmp_path / "alone")
+    assert [r["test_loss"] for r in a] == [r["test_loss"] for r in b]
+    with pytest.raises(RunDirError, match=r"different spec \(runs removed: "):
+        run_sweep(spec(seeds=[1]), sw, backend="local", progress=False)
