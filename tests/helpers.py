@@ -131,6 +131,19 @@ def assert_same_run(a, b, steps=None):
             assert torch.equal(ca[s][k], cb[s][k]), (s, k)
 
 
+def assert_resume_extends_exactly(short, long_steps: int, tmp_path: Path) -> None:
+    """``short`` trained, then resumed to ``long_steps``, equals the same config trained to
+    ``long_steps`` in one go (metrics and checkpoints, bit for bit)."""
+    from grokinterp.config import replace
+    from grokinterp.training import train
+
+    long = replace(short, {"optim": {"max_steps": long_steps}})
+    train(short, tmp_path / "resumed", progress=False)
+    train(long, tmp_path / "resumed", resume=True, progress=False)
+    train(long, tmp_path / "straight", progress=False)
+    assert_same_run(tmp_path / "resumed", tmp_path / "straight")
+
+
 def assert_runs_close(a: Path, b: Path, rtol: float) -> None:
     """Two run directories agree within ``rtol`` (an ensemble member against a single run)."""
     ma, mb = layout.read_metrics(a), layout.read_metrics(b)

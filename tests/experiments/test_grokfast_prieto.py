@@ -146,7 +146,14 @@ def test_prieto_readers(tmp_path):
         ("orthoadamw", "done", 130, 1.0), ("adamw_control", "done", None, 0.2), *long_arms,
     ])  # fmt: skip
     ortho, stable = prieto2025.CARDS
-    assert read_card(ortho, folder).values == (130, 0.2)
+    # the transformer's quantities read its own folder: not run here
+    assert read_card(ortho, folder).values == (130, 0.2, None, None, None)
+    tf = _runs(tmp_path / prieto2025.TRANSFORMER, [
+        ("orthoadamw", "done", 480, 0.96), ("wd1.5", "done", 1230, 0.95),
+        ("baseline", "done", None, 0.01)])  # fmt: skip
+    (tf / "study.json").write_text(json.dumps({"study": "prieto", "params": {
+        "setting": "transformer", "p": 113}}))  # fmt: skip
+    assert read_card(ortho, folder).values == (130, 0.2, 480, 1230, 0.01)
     assert math.isinf(prieto2025._median_steps("adamw_control")(folder) or 0.0)
     # the StableMax card reads the long arms at their p = 113, not the main folder's
     assert read_card(stable, folder).values == (None,) * 3

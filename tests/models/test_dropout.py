@@ -10,7 +10,7 @@ import math
 
 import pytest
 import torch
-from helpers import assert_same_run, tiny_config
+from helpers import assert_resume_extends_exactly, tiny_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -89,12 +89,7 @@ def test_dropout_trains_but_the_metrics_are_the_undropped_networks(tmp_path, bat
 @pytest.mark.parametrize("batch_size", [None, 7])
 def test_a_run_with_dropout_resumes_to_the_same_numbers(tmp_path, batch_size):
     short = tiny_config(max_steps=20, batch_size=batch_size)
-    short = replace(short, {"model": {"dropout": 0.2}})
-    long = replace(short, {"optim": {"max_steps": 40}})
-    train(short, tmp_path / "resumed", progress=False)
-    train(long, tmp_path / "resumed", resume=True, progress=False)
-    train(long, tmp_path / "straight", progress=False)
-    assert_same_run(tmp_path / "resumed", tmp_path / "straight")
+    assert_resume_extends_exactly(replace(short, {"model": {"dropout": 0.2}}), 40, tmp_path)
 
 
 def test_the_ensemble_refuses_dropout_before_training(tmp_path):

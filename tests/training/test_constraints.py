@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from helpers import assert_runs_close, assert_same_run, tiny_config
+from helpers import assert_resume_extends_exactly, assert_runs_close, tiny_config
 
 from grokinterp.config import replace
 from grokinterp.errors import ConfigError, RunDirError
@@ -61,11 +61,7 @@ def test_the_norm_is_held_to_float_precision_over_training(tmp_path):
 
 def test_resume_is_bit_identical(tmp_path):
     short = replace(tiny_config(max_steps=14), {"optim": {"fixed_norm": 6.0}})
-    long = replace(short, {"optim": {"max_steps": 30}})
-    train(short, tmp_path / "resumed", progress=False)
-    train(long, tmp_path / "resumed", resume=True, progress=False)
-    train(long, tmp_path / "straight", progress=False)
-    assert_same_run(tmp_path / "resumed", tmp_path / "straight")
+    assert_resume_extends_exactly(short, 30, tmp_path)
 
 
 def test_the_fixed_norm_is_part_of_the_run_identity(tmp_path):

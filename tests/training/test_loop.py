@@ -7,7 +7,7 @@ import time
 
 import pytest
 import torch
-from helpers import assert_same_run, tiny_config
+from helpers import assert_resume_extends_exactly, assert_same_run, tiny_config
 
 from grokinterp.config import ScheduleConfig, replace
 from grokinterp.errors import RunDirError
@@ -71,12 +71,7 @@ def test_training_is_deterministic(tmp_path, tiny):
 
 @pytest.mark.parametrize("batch_size", [None, 7])
 def test_extending_a_finished_run_equals_training_it_longer(tmp_path, batch_size):
-    short = tiny_config(max_steps=20, batch_size=batch_size)
-    long = replace(short, {"optim": {"max_steps": 40}})
-    train(short, tmp_path / "resumed", progress=False)
-    train(long, tmp_path / "resumed", resume=True, progress=False)
-    train(long, tmp_path / "straight", progress=False)
-    assert_same_run(tmp_path / "resumed", tmp_path / "straight")
+    assert_resume_extends_exactly(tiny_config(max_steps=20, batch_size=batch_size), 40, tmp_path)
 
 
 @pytest.mark.slow
