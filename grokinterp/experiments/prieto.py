@@ -30,7 +30,7 @@ generalization without weight decay, ⊥AdamW quickly. ``setting`` picks their m
   (the state a run resumes from) every 5,000 steps (their model checkpoints,
   grokking_experiments.py:L84); ``long_p`` is the one knob scaled for cost (their 113:
   80,000 steps of their MLP at p = 113 take about 0.04 s a step for one seed on one CPU
-  thread, 45-55 min a seed; ``--long-p 113 --backend local`` runs them, as
+  thread, 40-47 min a seed; ``--long-p 113 --backend local`` runs them, as
   ``studies/prieto/p113`` was for StableMax).
   The default 47 is the smallest modulus tried (23, 41, 47) at which the ``orthoadamw``
   arm generalizes within its 300 steps on every seed: at 23 (211 training pairs) nothing
@@ -247,6 +247,9 @@ STUDY = Study(
     },  # fmt: skip
     cards=prieto2025.CARDS,
     runtime="about 1 min a short run (p 113, 300 steps); 27 min for the StableMax arm "
-    "(3 seeds, p 47, 80,000 steps) on one of 2 shared cores; the softmax arms longer",
+    "(3 seeds, p 47, 80,000 steps) on one of 2 shared cores; at p 113 40-47 min a long run "
+    "alone on one thread (0.035 s a step), 77-83 min for StableMax's seeds 1 and 2 beside "
+    "a third job; the transformer 5.5 min (⊥AdamW), 17 min (weight decay 1.5) and "
+    "BASELINE_MIN min (the baseline's 5,000 steps), one thread beside two other runs",
     threads=1,
 )

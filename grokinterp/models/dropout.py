@@ -16,7 +16,13 @@ Each kept value is divided by ``1 - rate`` (inverted dropout, as ``F.dropout``),
 expected activation is the undropped one. The masks of an update are drawn from a generator
 seeded with the run's seed and the update's step, not from a stream carried across steps:
 a resumed run draws the masks an uninterrupted run would, with nothing more in its state
-file.
+file. The draws also depend on the device and the activations' dtype (a CUDA generator is
+another stream than the CPU's), so a run resumes exactly on the device and dtype it trained
+with. Runs that share a seed (the arms of a study) share their masks.
+
+The loss a run descends is the loss with dropout; the early-loss record
+(``early_loss.safetensors``, the curve early prediction reads) stores that loss, while every
+logged metric is the network's without dropout.
 """
 
 from __future__ import annotations

@@ -147,6 +147,7 @@ def train_groups(
     """Train ``(config, run_dir)`` jobs, batching those of the same shape together (and,
     within a shape, members of similar rows per update: :func:`split_by_size`); ``log_to``
     and ``wandb_project`` as in :func:`grokinterp.training.loop.train`, per member."""
+    check_ensemble_configs([cfg for cfg, _ in jobs])  # before any group trains
     for batch in ensemble_batches(jobs):
         train_ensemble(
             [cfg for cfg, _ in batch],

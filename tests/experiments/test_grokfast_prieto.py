@@ -152,14 +152,14 @@ def test_prieto_readers(tmp_path):
         ("orthoadamw", "done", 480, 0.96), ("wd1.5", "done", 1230, 0.95),
         ("baseline", "done", None, 0.01)])  # fmt: skip
     (tf / "study.json").write_text(json.dumps({"study": "prieto", "params": {
-        "setting": "transformer", "p": 113}}))  # fmt: skip
+        **prieto2025.TRANSFORMER_PARAMS, "seeds": [0]}}))  # fmt: skip
     assert read_card(ortho, folder).values == (130, 0.2, 480, 1230, 0.01)
     assert math.isinf(prieto2025._median_steps("adamw_control")(folder) or 0.0)
     # the StableMax card reads the long arms at their p = 113, not the main folder's
     assert read_card(stable, folder).values == (None,) * 3
     sub = _runs(tmp_path / prieto2025.P113, long_arms)
     (sub / "study.json").write_text(json.dumps({"study": "prieto", "params": {
-        "setting": "mlp", "long_p": 113, "long_steps": 80_000}}))  # fmt: skip
+        **prieto2025.P113_PARAMS, "seeds": [1, 2]}}))  # fmt: skip
     reading = read_card(stable, folder)
     # softmax32 not finished: not read
     assert reading.values == (0.3, 0.015, None)
@@ -175,11 +175,11 @@ def test_prieto_stablemax_card_reads_only_a_run_at_their_modulus(tmp_path):
     sub = _runs(tmp_path / prieto2025.P113, [("stablemax", "done", 52_000, 0.96)])
     stable = prieto2025.CARDS[1]
     (sub / "study.json").write_text(json.dumps({"study": "prieto", "params": {
-        "setting": "mlp", "long_p": 47}}))  # fmt: skip
+        **prieto2025.P113_PARAMS, "long_p": 47}}))  # fmt: skip
     with pytest.raises(RunDirError, match="long_p 47, not 113"):
         read_card(stable, tmp_path)
     (sub / "study.json").write_text(json.dumps({"study": "prieto", "params": {
-        "setting": "mlp", "long_p": 113}}))  # fmt: skip
+        **prieto2025.P113_PARAMS}}))  # fmt: skip
     assert read_card(stable, tmp_path).values[0] == 0.96
     assert "from p113/runs.csv" in describe(read_card(stable, tmp_path), "studies/prieto")
 

@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 from grokinterp.config import ModelConfig, replace
 from grokinterp.errors import ConfigError
 from grokinterp.models import Dropout
+from grokinterp.runs.run import Run
 from grokinterp.sweeps import run_sweep
 from grokinterp.training import train, train_ensemble
+from grokinterp.training.loop import evaluate
 
 
 @settings(deadline=None, max_examples=25)
@@ -84,6 +86,12 @@ def test_dropout_trains_but_the_metrics_are_the_undropped_networks(tmp_path, bat
     for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
         assert a[0][key] == b[0][key], key
     assert a[-1]["train_loss"] != b[-1]["train_loss"]
+    # a later logged train loss is the eval-mode loss of that step's weights
+    run = Run(tmp_path / "dropped")
+    ds = run.dataset
+    loss, acc, _, _ = evaluate(run.params(run.steps[-1]), dropped, ds.train_inputs, ds.train_labels)
+    assert b[-1]["step"] == run.steps[-1]
+    assert (loss, acc) == (pytest.approx(b[-1]["train_loss"], rel=1e-9), b[-1]["train_acc"])
 
 
 @pytest.mark.parametrize("batch_size", [None, 7])

@@ -24,13 +24,15 @@ many were read (``disagrees where read (1 of 2)``).
 
 A quantity may be read from a subfolder of the study's folder (``Quantity.sub``): the same
 study run again with other parameters (the authors' modulus where the folder's own run
-scaled it, another weight decay). Its ``study.json`` must record that study with the
-parameters the card expects (``Quantity.sub_params``); anything else is refused in one line,
-so a subfolder rerun with other values cannot pass as the one the card describes.
+scaled it, another weight decay). Its ``study.json`` must record that study with the values
+the card names (``Quantity.sub_params``); anything else is refused in one line, so a
+subfolder rerun with other values of those parameters cannot pass as the run the card
+describes (parameters the card does not name are not checked).
 
 ``grokinterp reproduce check`` runs every card's study at its smoke scale and reads every
-quantity from the fresh output (a subfolder's quantity from the folder the check ran), so a
-card whose study or reader broke fails the test suite.
+quantity from the fresh output, so a card whose study or reader broke fails the test suite.
+A subfolder's quantity is read from the folder the check ran (its reader against the
+study's file format); the subfolder's own parameters are not run at smoke scale.
 
 This module is the data model; the cards themselves live one module per paper beside it, named
 ``<firstauthor><year>`` (:mod:`~grokinterp.experiments.cards.minegishi2024`, ...), each
@@ -128,6 +130,11 @@ class Quantity:
             )
         if self.sub and (Path(self.sub).is_absolute() or ".." in Path(self.sub).parts):
             raise ValueError(f"quantity {self.name!r}: sub {self.sub!r} must lie inside the folder")
+        if self.sub and Path(self.sub).as_posix() != self.sub:
+            raise ValueError(
+                f"quantity {self.name!r}: write sub as a plain relative path "
+                f"({Path(self.sub).as_posix()!r}, not {self.sub!r})"
+            )
 
     @property
     def source(self) -> str:

@@ -132,7 +132,8 @@ CARDS = (
                 read=_surges_deepest,
                 files=("runs.csv",),
                 sub=WD_05,
-                sub_params={"weight_decay": 0.05},
+                sub_params={"weight_decay": 0.05, "time_scale": 1, "steps": 100_000,
+                            "train_size": 2000},  # fmt: skip
             ),
             Quantity(
                 name="surges of test accuracy over the run, deepest depth, weight decay 0.01",
