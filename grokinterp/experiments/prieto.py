@@ -250,6 +250,6 @@ STUDY = Study(
     "(3 seeds, p 47, 80,000 steps) on one of 2 shared cores; at p 113 40-47 min a long run "
     "alone on one thread (0.035 s a step), 77-83 min for StableMax's seeds 1 and 2 beside "
     "a third job; the transformer 5.5 min (⊥AdamW), 17 min (weight decay 1.5) and "
-    "BASELINE_MIN min (the baseline's 5,000 steps), one thread beside two other runs",
+    "57 min (the baseline's 5,000 steps), one thread beside two other runs",
     threads=1,
 )
