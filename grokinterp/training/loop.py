@@ -126,7 +126,6 @@ class _SingleRun:
         self.base = initial_weights(cfg, run_dir, self.params, saved)
         # (loss, logits) of this step's full-batch forward; no logits to log with dropout
         self._full: tuple[Tensor, Tensor | None] | None = None
-        self.device = device
         # the counterfactual task: PEHE and ATE error on every metrics line
         self.effects = EffectProbe(ds, device) if ds.potential is not None else None
 
@@ -144,7 +143,7 @@ class _SingleRun:
     def _dropout(self) -> Dropout | None:
         """This update's dropout (ModelConfig.dropout), None without."""
         rate = self.cfg.model.dropout
-        return Dropout(rate, self.cfg.seed, self.loop.step, self.device) if rate else None
+        return Dropout(rate, self.cfg.seed, self.loop.step, self.x_train.device) if rate else None
 
     def log(self, writer: RunWriter) -> tuple[float, float]:
         """Write this step's metrics line, apply the stopping rule; return the train and
