@@ -2,6 +2,11 @@ from __future__ import annotations
 
 import pytest
 from helpers import tiny_config
+from skip_record import (  # noqa: F401 (pytest's hooks, found by name)
+    pytest_addoption,
+    pytest_collection_modifyitems,
+    pytest_configure,
+)
 
 from grokinterp.config import TrainConfig
 

@@ -61,12 +61,6 @@ def _js_errors(dom: str) -> str:
     return m.group(1)
 
 
-needs_chromium = pytest.mark.skipif(
-    shutil.which("chromium") is None,
-    reason="the chromium binary is not installed (apt-get install -y chromium)",
-)
-
-
 def _gen(seed: int) -> torch.Generator:
     """A seeded torch generator."""
     g = torch.Generator()
