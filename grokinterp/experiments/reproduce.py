@@ -11,8 +11,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from grokinterp.errors import ConfigError, RunDirError
 from grokinterp.experiments.cards import Card, Reading, markdown_table, read_card
@@ -96,7 +98,9 @@ class Check:
 def check(out_dir: Path, names: list[str] | None = None, *, progress: bool = False) -> list[Check]:
     """Run each card's study at its smoke scale into ``out_dir/<study>`` (once per study)
     and read every quantity of the card from the fresh files: a missing file or a reader
-    that raises is a problem. ``names``: only these cards."""
+    that raises is a problem. A quantity with ``sub_smoke`` is read from the study run at
+    its smoke scale plus those values, into ``out_dir/<study>/<sub>`` (once per subfolder).
+    ``names``: only these cards."""
     chosen = [(s, c) for s, c in cards() if names is None or c.name in names]
     if names is not None:
         missing = sorted(set(names) - {c.name for _, c in chosen})
@@ -108,7 +112,24 @@ def check(out_dir: Path, names: list[str] | None = None, *, progress: bool = Fal
             f"{out_dir}: not empty; reproduce check needs a fresh folder (a resumed study "
             f"could hide a break)"
         )
-    ran: dict[str, tuple[float, str | None]] = {}
+    ran: dict[tuple[str, str], tuple[float, str | None]] = {}
+
+    def smoke(study: Study, sub: str, extra: Mapping[str, Any]) -> tuple[float, str | None]:
+        """Run ``study`` at its smoke scale (plus ``extra``) into ``out_dir/<study>/<sub>``
+        once; its seconds and, where it raised, the problem."""
+        if (study.name, sub) not in ran:
+            start = time.perf_counter()
+            failed = None
+            try:
+                params = params_from(study.params, {**study.smoke, **extra}, study.name)
+                run_study(study.name, out_dir / study.name / sub, params, progress=progress,
+                          static=False)  # fmt: skip
+            except Exception as e:  # reported per card; the other studies still run
+                what = f" with {dict(extra)} (in {sub}/)" if sub else ""
+                failed = f"the study failed at smoke scale{what}: {type(e).__name__}: {e}"
+            ran[study.name, sub] = (time.perf_counter() - start, failed)
+        return ran[study.name, sub]
+
     results = []
     for study, card in chosen:
         missing = [m for m in study.needs if importlib.util.find_spec(m) is None]
@@ -116,25 +137,24 @@ def check(out_dir: Path, names: list[str] | None = None, *, progress: bool = Fal
             why = f"needs {', '.join(missing)}, an optional extra not installed here"
             results.append(Check(card.name, study.name, 0.0, None, why))
             continue
-        folder = out_dir / study.name
-        if study.name not in ran:
-            start = time.perf_counter()
-            failed = None
-            try:
-                params = params_from(study.params, study.smoke, study.name)
-                run_study(study.name, folder, params, progress=progress, static=False)
-            except Exception as e:  # reported per card; the other studies still run
-                failed = f"the study failed at smoke scale: {type(e).__name__}: {e}"
-            ran[study.name] = (time.perf_counter() - start, failed)
-        seconds, problem = ran[study.name]
-        for q in (q.in_folder() for q in card.quantities) if problem is None else ():
+        seconds, problem = smoke(study, "", {})
+        counted = {""}
+        for q in card.quantities if problem is None else ():
+            sub = q.sub if q.sub_smoke else ""  # else read from the study's own smoke run
+            if sub:
+                more, problem = smoke(study, sub, q.sub_smoke)
+                seconds += 0.0 if sub in counted else more
+                counted.add(sub)
+                if problem is not None:
+                    break
+            folder = out_dir / study.name / sub
             absent = [f for f in q.files if not (folder / f).is_file()]
             if absent:
                 problem = f"{q.name}: the study wrote no {', '.join(absent)}"
                 break
             try:
-                read_card(Card(card.name, card.paper, card.arxiv, card.claim, (q,), (),
-                               card.study), folder)  # fmt: skip
+                read_card(Card(card.name, card.paper, card.arxiv, card.claim, (q.in_folder(),),
+                               (), card.study), folder)  # fmt: skip
             except Exception as e:  # a reader that no longer fits the study's files
                 problem = f"{q.name}: reading failed: {type(e).__name__}: {e}"
                 break

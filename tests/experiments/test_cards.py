@@ -176,6 +176,8 @@ def test_a_subfolder_needs_its_parameters():
         Quantity("q", 1.0, (0.0, 2.0), "t", read, ("v",), sub_params={"p": 1})
     with pytest.raises(ValueError, match="inside the folder"):
         Quantity("q", 1.0, (0.0, 2.0), "t", read, ("v",), sub="../x", sub_params={"p": 1})
+    with pytest.raises(ValueError, match="sub_smoke runs a subfolder"):
+        Quantity("q", 1.0, (0.0, 2.0), "t", read, ("v",), sub_smoke={"p": 1})
 
 
 def test_the_table_escapes_its_cells(tmp_path):
@@ -447,3 +449,31 @@ def test_notsawo_readers_take_the_full_batch_runs(tmp_path):
     ]).to_csv(tmp_path / "auc.csv", index=False)  # fmt: skip
     assert notsawo2023._hjorth_auc(tmp_path) == 1.0
     assert notsawo2023._spectral_auc_cv(tmp_path) == 0.9
+
+
+@pytest.mark.slow
+def test_reproduce_check_runs_a_subfolders_own_setting(tmp_path, monkeypatch):
+    """Prieto et al.'s transformer quantities are read from a smoke run of the transformer
+    setting (sub_smoke): its runs train the transformer with their dropout, which the MLP
+    never uses; a subfolder whose smoke run fails fails the card's check, naming it."""
+    from dataclasses import replace
+
+    from grokinterp.experiments import reproduce
+    from grokinterp.experiments.cards import prieto2025
+
+    (ok,) = reproduce.check(tmp_path / "ok", ["prieto2025-orthograd"])
+    assert ok.problem is None
+    sub = tmp_path / "ok" / "prieto" / "transformer"
+    assert json.loads((sub / "study.json").read_text())["params"]["setting"] == "transformer"
+    assert set(pd.read_csv(sub / "runs.csv")["arm"]) == {"orthoadamw", "wd1.5", "baseline"}
+    for config in (sub / "sweep").glob("*/runs/*/config.json"):
+        assert json.loads(config.read_text())["model"]["dropout"] == 0.1
+
+    study, card = reproduce.find("prieto2025-orthograd")
+    q = next(q for q in card.quantities if q.sub == prieto2025.TRANSFORMER)
+    bad = replace(q, sub_smoke={**prieto2025.TRANSFORMER_SMOKE, "backend": "ensemble"})
+    monkeypatch.setattr(reproduce, "cards", lambda: [(study, replace(card, quantities=(bad,)))])
+    (failed,) = reproduce.check(tmp_path / "bad", ["prieto2025-orthograd"])
+    assert failed.problem is not None
+    assert "(in transformer/)" in failed.problem and "pass --backend local" in failed.problem
+    assert (tmp_path / "bad" / "prieto" / "runs.csv").is_file()  # its own smoke run went on

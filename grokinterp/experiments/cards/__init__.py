@@ -31,8 +31,10 @@ describes (parameters the card does not name are not checked).
 
 ``grokinterp reproduce check`` runs every card's study at its smoke scale and reads every
 quantity from the fresh output, so a card whose study or reader broke fails the test suite.
-A subfolder's quantity is read from the folder the check ran (its reader against the
-study's file format); the subfolder's own parameters are not run at smoke scale.
+A subfolder's quantity is read from a smoke run of its own code path where the quantity
+names one (``Quantity.sub_smoke``: e.g. the study's other setting, added to its smoke
+scale, into ``<study>/<sub>``), else from the study's own smoke run (its reader against the
+study's file format). The subfolder's budgets are never run at smoke scale.
 
 This module is the data model; the cards themselves live one module per paper beside it, named
 ``<firstauthor><year>`` (:mod:`~grokinterp.experiments.cards.minegishi2024`, ...), each
@@ -108,6 +110,10 @@ class Quantity:
             same study run again with ``sub_params``; ``""`` (the default): the folder itself.
         sub_params: the parameters the subfolder's ``study.json`` must record (``{"long_p":
             113}``); required with ``sub``.
+        sub_smoke: what ``reproduce check`` adds to the study's smoke scale to run the
+            subfolder's own code path (``{"setting": "transformer", "backend": "local"}``),
+            into ``<study>/<sub>``, reading the quantity from there; only with ``sub``. Empty
+            (the default): check reads the quantity from the study's own smoke run.
     """
 
     name: str
@@ -118,6 +124,7 @@ class Quantity:
     files: tuple[str, ...]
     sub: str = ""
     sub_params: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    sub_smoke: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         lo, hi = self.accept
@@ -128,6 +135,8 @@ class Quantity:
                 f"quantity {self.name!r}: a subfolder (sub=...) needs the parameters its run "
                 f"must have (sub_params=...), and sub_params needs sub"
             )
+        if self.sub_smoke and not self.sub:
+            raise ValueError(f"quantity {self.name!r}: sub_smoke runs a subfolder; it needs sub")
         if self.sub and (Path(self.sub).is_absolute() or ".." in Path(self.sub).parts):
             raise ValueError(f"quantity {self.name!r}: sub {self.sub!r} must lie inside the folder")
         if self.sub and Path(self.sub).as_posix() != self.sub:
@@ -142,9 +151,10 @@ class Quantity:
         return ", ".join(f"{self.sub}/{f}" if self.sub else f for f in self.files)
 
     def in_folder(self) -> Quantity:
-        """The same quantity read from the study's folder itself (``reproduce check``, which
-        runs the study once at its smoke scale)."""
-        return replace(self, sub="", sub_params={})
+        """The same quantity read from the folder it is given, with no subfolder and nothing
+        required of its ``study.json`` (``reproduce check``, which runs the study, and each
+        ``sub_smoke``, once at its smoke scale)."""
+        return replace(self, sub="", sub_params={}, sub_smoke={})
 
 
 @dataclass(frozen=True)

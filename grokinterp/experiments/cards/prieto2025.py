@@ -37,6 +37,10 @@ TRANSFORMER_PARAMS = {
     "threshold": 0.95,
     "log_every": 10,
 }  # the transformer trains min(long_steps, 5000) steps: their 5,000
+#: what ``reproduce check`` adds to the study's smoke scale to run each subfolder's code path
+TRANSFORMER_SMOKE = {"setting": "transformer", "arms": ["orthoadamw", "wd1.5", "baseline"],
+                     "backend": "local"}  # fmt: skip
+P113_SMOKE = {"arms": ["stablemax", "softmax64", "softmax32"]}
 NOT_RUN_P113 = (
     "the float32 softmax arm at their p = 113 (our control), started in the p113 folder "
     "after the float64 arm and not finished: 80,000 steps a seed, about 0.03-0.035 s a step "
@@ -180,6 +184,7 @@ CARDS = (
                 files=("runs.csv",),
                 sub=TRANSFORMER,
                 sub_params=TRANSFORMER_PARAMS,
+                sub_smoke=TRANSFORMER_SMOKE,
             ),
             Quantity(
                 name="AdamW with weight decay 1.5: steps to 95% test accuracy (their "
@@ -192,6 +197,7 @@ CARDS = (
                 files=("runs.csv",),
                 sub=TRANSFORMER,
                 sub_params=TRANSFORMER_PARAMS,
+                sub_smoke=TRANSFORMER_SMOKE,
             ),
             Quantity(
                 name="AdamW without weight decay: best test accuracy within 5,000 steps "
@@ -206,6 +212,7 @@ CARDS = (
                 files=("runs.csv",),
                 sub=TRANSFORMER,
                 sub_params=TRANSFORMER_PARAMS,
+                sub_smoke=TRANSFORMER_SMOKE,
             ),
         ),
         setup=(
@@ -283,6 +290,7 @@ CARDS = (
                 files=("runs.csv",),
                 sub=P113,
                 sub_params=P113_PARAMS,
+                sub_smoke=P113_SMOKE,
             ),
             Quantity(
                 name="float64 softmax (their Fig. 1c): best test accuracy within 80,000 "
@@ -297,6 +305,7 @@ CARDS = (
                 files=("runs.csv",),
                 sub=P113,
                 sub_params=P113_PARAMS,
+                sub_smoke=P113_SMOKE,
             ),
             Quantity(
                 name="float32 softmax (our control): best test accuracy within 80,000 steps "
@@ -310,6 +319,7 @@ CARDS = (
                 files=("runs.csv",),
                 sub=P113,
                 sub_params=P113_PARAMS,
+                sub_smoke=P113_SMOKE,
             ),
         ),
         setup=(
