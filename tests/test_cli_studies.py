@@ -210,3 +210,54 @@ def test_a_study_refused_before_it_writes_leaves_the_folder_as_it_was(tmp_path, 
     assert list(there.iterdir()) == []
     good = [*bad[:1], "7", *bad[2:]]
     assert main(["study", "run", "power", "--out", str(there), *good]) == 0
+
+
+def test_reproduce_run_reruns_the_study_and_each_subfolder_as_committed(
+    tmp_path, monkeypatch, capsys
+):
+    """`reproduce run` trains the study's own folder with its committed parameters, then each
+    subfolder a quantity reads with the parameters of its committed study.json; a subfolder
+    with no committed record is one line, and a broken record stops before anything runs."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from grokinterp.errors import RunDirError
+    from grokinterp.experiments import reproduce
+
+    calls = []
+    monkeypatch.setattr(
+        reproduce,
+        "run_study",
+        lambda name, out, params, progress: calls.append((name, out, params)),
+    )
+    studies = tmp_path / "studies"
+    (studies / "prieto" / "p113").mkdir(parents=True)
+    real = reproduce.studies_root() / "prieto" / "p113" / "study.json"
+    shutil.copy(real, studies / "prieto" / "p113" / "study.json")
+    monkeypatch.setenv(reproduce.ENV, str(studies))
+    out = tmp_path / "out"
+
+    assert (
+        main(["reproduce", "run", "prieto2025-stablemax", "--out", str(out), "--no-progress"]) == 0
+    )
+    study = load("prieto")
+    committed = json.loads(real.read_text())["params"]
+    assert calls == [
+        ("prieto", out, params_from(study.params, study.committed_params, "prieto")),
+        ("prieto", out / "p113", params_from(study.params, committed, "prieto")),
+    ]
+    assert calls[1][2].long_p == 113 and calls[1][2].arms == ("stablemax", "softmax64", "softmax32")
+
+    calls.clear()  # the transformer's record is not in this studies/ folder
+    assert (
+        main(["reproduce", "run", "prieto2025-orthograd", "--out", str(out), "--no-progress"]) == 0
+    )
+    assert [c[1] for c in calls] == [out]
+    assert "transformer/: not run: no committed transformer/study.json" in capsys.readouterr().out
+
+    calls.clear()
+    (studies / "prieto" / "p113" / "study.json").write_text("{")
+    with pytest.raises(RunDirError, match=r"p113/study.json: not a study record"):
+        reproduce.rerun("prieto2025-stablemax", Path(out), progress=False)
+    assert calls == []

@@ -20,7 +20,9 @@ def _add(p: argparse.ArgumentParser) -> None:
         "run",
         help="run a card's study at the committed scale and read the card against it",
         description="Run the study that measures card NAME, with the parameters of its "
-        "committed run, into OUT; then read the card's quantities from OUT. "
+        "committed run, into OUT (and each subfolder a quantity reads, e.g. p113/, with the "
+        "parameters its committed study.json records, into OUT/SUB); then read the card's "
+        "quantities from OUT. "
         "To change a parameter, use `grokinterp study run STUDY --help`.",
     )
     run.add_argument("name", help="the card")
@@ -58,15 +60,13 @@ def _list() -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from grokinterp.experiments.cards import describe, read_card
-    from grokinterp.experiments.contract import params_from
-    from grokinterp.experiments.reproduce import find
-    from grokinterp.experiments.runner import run_study
+    from grokinterp.experiments.cards import describe
+    from grokinterp.experiments.reproduce import rerun
 
-    study, card = find(args.name)
-    params = params_from(study.params, study.committed_params, study.name)
-    run_study(study.name, args.out, params, progress=progress(args))
-    print(describe(read_card(card, Path(args.out)), str(args.out)).rstrip())
+    done = rerun(args.name, Path(args.out), progress=progress(args))
+    for line in done.not_run:
+        print(line)
+    print(describe(done.reading, str(args.out)).rstrip())
     return 0
 
 

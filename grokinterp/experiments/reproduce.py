@@ -9,6 +9,7 @@ repository, not the package: :func:`studies_root` finds them as the shipped runs
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import time
 from collections.abc import Mapping
@@ -82,6 +83,49 @@ def reading(study: Study, card: Card) -> Reading:
 def table() -> str:
     """README's reproduction table, from the cards and the committed results."""
     return markdown_table([(reading(s, c), s.name, s.runtime) for s, c in cards()])
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """What :func:`rerun` ran and read."""
+
+    reading: Reading
+    ran: tuple[Path, ...]  # the folders trained, the study's own first
+    not_run: tuple[str, ...]  # one line per subfolder that could not be rerun, and why
+
+
+def rerun(name: str, out: Path, *, progress: bool = True) -> Rerun:
+    """Run the study that measures card ``name`` as it was committed, into ``out``: the
+    study's own folder with ``Study.committed_params``, then each subfolder that a quantity
+    reads (``Quantity.sub``) with the parameters its committed ``study.json`` records, into
+    ``out/<sub>``; then read the card from ``out``. A subfolder whose ``study.json`` is not
+    committed here is not run (``not_run`` says so; its quantities read as not yet run)."""
+    study, card = find(name)
+    subs: dict[str, Any] = {}
+    not_run = []
+    for sub in dict.fromkeys(q.sub for q in card.quantities if q.sub):
+        try:
+            committed = committed_dir(study)
+        except RunDirError:  # an installed package without the repository's studies/
+            committed = None
+        record = None if committed is None else committed / sub / "study.json"
+        if record is None or not record.is_file():
+            not_run.append(
+                f"{sub}/: not run: no committed {sub}/study.json to take its parameters from "
+                f"(its quantities read as not yet run)"
+            )
+            continue
+        try:
+            values = json.loads(record.read_text())["params"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise RunDirError(f"{record}: not a study record ({e}); restore it from git") from e
+        subs[sub] = params_from(study.params, values, study.name)  # checked before any run
+    run_study(study.name, out, params_from(study.params, study.committed_params, study.name),
+              progress=progress)  # fmt: skip
+    for sub, params in subs.items():
+        run_study(study.name, out / sub, params, progress=progress)
+    ran = (out, *(out / sub for sub in subs))
+    return Rerun(read_card(card, out), ran, tuple(not_run))
 
 
 @dataclass(frozen=True)
