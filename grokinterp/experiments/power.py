@@ -99,7 +99,14 @@ class Params:
         "training set, their rule; 'preset' = the preset's batch size for every fraction",
         paper="min(512, ceil(n / 2)) (openai/grok grok/data.py:L434-435)",
     )
-    backend: Literal["ensemble", "local"] = param("ensemble", "sweep backend")
+    backend: Literal["ensemble", "local"] = param(
+        "ensemble",
+        "sweep backend (local: one run after another, or --workers at once; a run that "
+        "generalized stops there, where the ensemble's batched forward still carries it)",
+    )
+    workers: int = param(
+        1, "processes of the local backend: runs trained at once (sharing --threads)"
+    )
     device: str = param(
         "cpu", "torch device (cpu, cuda, cuda:N): their 10^5 updates need a GPU (card)"
     )
@@ -109,6 +116,7 @@ class Params:
         check_open_unit("fractions", self.fractions)
         check_nonempty("seeds", self.seeds)
         check_positive("max_steps", self.max_steps)
+        check_positive("workers", self.workers)
         check_positive("patience", self.patience, minimum=0)
         check_positive("p", self.p, minimum=2)
         if not 0.0 < self.threshold <= 1.0:
@@ -149,6 +157,7 @@ def spec(params: Params) -> dict[str, Any]:
         "runs": runs,
         "seeds": list(params.seeds),
         "backend": params.backend,
+        "workers": params.workers,
     }
 
 

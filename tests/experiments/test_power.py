@@ -75,6 +75,12 @@ def test_an_unknown_task_is_one_line():
         power.Params(tasks=("nope",))
 
 
+def test_workers_reach_the_sweep_and_are_checked():
+    assert power.spec(power.Params(backend="local", workers=2))["workers"] == 2
+    with pytest.raises(ConfigError, match="workers"):
+        power.Params(workers=0)
+
+
 def _write(folder: Path, rows: list[tuple[str, float, float]], budget: int = 1000) -> None:
     """runs.csv and curve.csv as the study writes them, from (task, fraction, steps to
     generalize or nan) rows."""
