@@ -101,8 +101,9 @@ class Params:
     )
     backend: Literal["ensemble", "local"] = param(
         "ensemble",
-        "sweep backend (local: one run after another, or --workers at once; a run that "
-        "generalized stops there, where the ensemble's batched forward still carries it)",
+        "sweep backend (local: one run after another, or --workers at once; the ensemble "
+        "carries a run that stopped in its batched forward until a quarter of its runs have "
+        "stopped, then packs the rest anew at a checkpoint)",
     )
     workers: int = param(
         1, "processes of the local backend: runs trained at once (sharing --threads)"
