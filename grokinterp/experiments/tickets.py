@@ -464,5 +464,6 @@ STUDY = Study(
     smoke={"seeds": [0], "sparsities": [0.5], "steps": 100, "p": 7, "base_target": 0.0},
     cards=minegishi2024.CARDS,
     runtime="12 min (3 seeds: dense runs of 30000 steps, arms of 6000; 2 shared cores)",
+    committed_params={"arm_steps": 6000},
     threads=1,  # the committed run trained with one thread on 2 shared cores
 )

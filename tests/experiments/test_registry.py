@@ -77,3 +77,32 @@ def test_check_choices_accepts_exactly_distinct_nonempty_known_values(values, ch
     else:
         with pytest.raises(ConfigError, match=r"^arms: give distinct arms from"):
             check_choices("arms", values, choices)
+
+
+# parameters of a committed record that `reproduce run` need not repeat: how the run was
+# executed (device, processes, threads), a side effect (ship: the package's own predictor
+# file), and inputs that lived on the machine that made it (the authors' model files)
+NOT_REPEATED = {"device", "workers", "threads", "ship", "authors_models"}
+
+
+@pytest.mark.parametrize("name", STUDIES)
+def test_reproduce_run_repeats_the_committed_parameters(name):
+    """`reproduce run` trains with Study.committed_params over the defaults: they must give
+    the parameters the committed study.json records (a parameter the record predates, or an
+    execution detail, aside), so a changed default cannot silently change what it reruns."""
+    import json
+
+    from grokinterp.experiments.reproduce import committed_dir
+
+    study = load(name)
+    folder = committed_dir(study) if study.committed else None
+    if folder is None or not (folder / "study.json").is_file():
+        pytest.skip(f"{name}: no committed study.json")
+    record = json.loads((folder / "study.json").read_text())["params"]
+    ours = params_to_dict(params_from(study.params, study.committed_params, name))
+    differ = {
+        k: (record[k], ours[k])
+        for k in record.keys() & ours.keys() - NOT_REPEATED
+        if record[k] != ours[k]
+    }
+    assert not differ, f"{name}: committed record vs committed_params: {differ}"
