@@ -269,6 +269,4 @@ STUDY = Study(
     smoke={"preset": "quick", "p": 7, "max_steps": 40, "ckpt_log_count": 3, "ckpt_every": 20},
     cards=nanda2023.CARDS,
     runtime="about 30 min (training 25-30 min, then the analysis)",
-    # the committed folder analyzed the shipped run (a path of the source checkout)
-    committed_params={"run_dir": "checkpoints/nanda"},
 )

@@ -51,8 +51,10 @@ def committed_dir(study: Study) -> Path | None:
 
 
 def cards() -> list[tuple[Study, Card]]:
-    """Every card of every registered study, in registry order; names are unique."""
+    """Every card of every registered study, in registry order; names are unique, and the
+    quantities that read one subfolder of a study agree on its smoke run (``sub_smoke``)."""
     out, seen = [], set()
+    smoke: dict[tuple[str, str], Mapping[str, Any]] = {}
     for name in STUDIES:
         study = load(name)
         for card in study.cards:
@@ -60,6 +62,13 @@ def cards() -> list[tuple[Study, Card]]:
                 raise RuntimeError(f"card {card.name!r} declared twice")
             if card.study != study.name:
                 raise RuntimeError(f"card {card.name!r} names study {card.study!r}")
+            for q in card.quantities:
+                if q.sub and smoke.setdefault((name, q.sub), q.sub_smoke) != q.sub_smoke:
+                    raise RuntimeError(
+                        f"card {card.name!r}: quantity {q.name!r} runs {name}/{q.sub} at smoke "
+                        f"scale with {dict(q.sub_smoke)}, another quantity with "
+                        f"{dict(smoke[name, q.sub])}: one subfolder, one smoke run"
+                    )
             seen.add(card.name)
             out.append((study, card))
     return out
@@ -119,7 +128,10 @@ def rerun(name: str, out: Path, *, progress: bool = True) -> Rerun:
             values = json.loads(record.read_text())["params"]
         except (ValueError, KeyError, TypeError) as e:
             raise RunDirError(f"{record}: not a study record ({e}); restore it from git") from e
-        subs[sub] = params_from(study.params, values, study.name)  # checked before any run
+        try:  # checked before any run
+            subs[sub] = params_from(study.params, values, study.name)
+        except ConfigError as e:
+            raise ConfigError(f"{record}: {e}") from e
     run_study(study.name, out, params_from(study.params, study.committed_params, study.name),
               progress=progress)  # fmt: skip
     for sub, params in subs.items():

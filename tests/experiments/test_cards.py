@@ -477,3 +477,24 @@ def test_reproduce_check_runs_a_subfolders_own_setting(tmp_path, monkeypatch):
     assert failed.problem is not None
     assert "(in transformer/)" in failed.problem and "pass --backend local" in failed.problem
     assert (tmp_path / "bad" / "prieto" / "runs.csv").is_file()  # its own smoke run went on
+
+
+def test_one_subfolder_has_one_smoke_run(monkeypatch):
+    """Two quantities reading one subfolder must agree on its smoke run: check runs it once
+    per subfolder, so a second, different one would be read from the first's files."""
+    from dataclasses import replace
+
+    from grokinterp.experiments import reproduce
+    from grokinterp.experiments.cards import prieto2025
+
+    study = registry.load("prieto")
+    card = next(c for c in study.cards if c.name == "prieto2025-orthograd")
+    q = next(q for q in card.quantities if q.sub == prieto2025.TRANSFORMER)
+    other = replace(q, name="other", sub_smoke={**q.sub_smoke, "seeds": [1]})
+    doubled = replace(study, cards=(replace(card, quantities=(*card.quantities, other)),))
+    monkeypatch.setattr(reproduce, "STUDIES", ["prieto"])
+    monkeypatch.setattr(reproduce, "load", lambda name: doubled)
+    with pytest.raises(RuntimeError, match="one subfolder, one smoke run"):
+        reproduce.cards()
+    monkeypatch.setattr(reproduce, "load", lambda name: study)
+    assert len(reproduce.cards()) == len(study.cards)

@@ -81,8 +81,10 @@ def test_check_choices_accepts_exactly_distinct_nonempty_known_values(values, ch
 
 # parameters of a committed record that `reproduce run` need not repeat: how the run was
 # executed (device, processes, threads), a side effect (ship: the package's own predictor
-# file), and inputs that lived on the machine that made it (the authors' model files)
-NOT_REPEATED = {"device", "workers", "threads", "ship", "authors_models"}
+# file), and inputs that lived where it was made (the authors' model files; the shipped
+# run the progress-measures folder analyzed, which `reproduce run` trains anew with the
+# same preset rather than analyze the checkout's files in place)
+NOT_REPEATED = {"device", "workers", "threads", "ship", "authors_models", "run_dir"}
 
 
 @pytest.mark.parametrize("name", STUDIES)
@@ -106,3 +108,7 @@ def test_reproduce_run_repeats_the_committed_parameters(name):
         if record[k] != ours[k]
     }
     assert not differ, f"{name}: committed record vs committed_params: {differ}"
+    # and each subfolder a card reads: its record is what `reproduce run` reruns it with
+    for sub in {q.sub for card in study.cards for q in card.quantities if q.sub}:
+        values = json.loads((folder / sub / "study.json").read_text())["params"]
+        params_from(study.params, values, name)

@@ -134,7 +134,6 @@ CARDS = (
                 sub=WD_05,
                 sub_params={"weight_decay": 0.05, "time_scale": 1, "steps": 100_000,
                             "train_size": 2000},  # fmt: skip
-                sub_smoke={"weight_decay": 0.05},
             ),
             Quantity(
                 name="surges of test accuracy over the run, deepest depth, weight decay 0.01",
