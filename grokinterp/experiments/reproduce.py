@@ -99,7 +99,6 @@ class Rerun:
     """What :func:`rerun` ran and read."""
 
     reading: Reading
-    ran: tuple[Path, ...]  # the folders trained, the study's own first
     not_run: tuple[str, ...]  # one line per subfolder that could not be rerun, and why
 
 
@@ -112,11 +111,12 @@ def rerun(name: str, out: Path, *, progress: bool = True) -> Rerun:
     study, card = find(name)
     subs: dict[str, Any] = {}
     not_run = []
-    for sub in dict.fromkeys(q.sub for q in card.quantities if q.sub):
-        try:
-            committed = committed_dir(study)
-        except RunDirError:  # an installed package without the repository's studies/
-            committed = None
+    named = list(dict.fromkeys(q.sub for q in card.quantities if q.sub))
+    try:
+        committed = committed_dir(study) if named else None
+    except RunDirError:  # an installed package without the repository's studies/
+        committed = None
+    for sub in named:
         record = None if committed is None else committed / sub / "study.json"
         if record is None or not record.is_file():
             not_run.append(
@@ -136,8 +136,7 @@ def rerun(name: str, out: Path, *, progress: bool = True) -> Rerun:
               progress=progress)  # fmt: skip
     for sub, params in subs.items():
         run_study(study.name, out / sub, params, progress=progress)
-    ran = (out, *(out / sub for sub in subs))
-    return Rerun(read_card(card, out), ran, tuple(not_run))
+    return Rerun(read_card(card, out), tuple(not_run))
 
 
 @dataclass(frozen=True)
